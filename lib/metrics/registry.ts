@@ -1,0 +1,176 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Prometheus metric primitives (counter, gauge, histogram with labels) and the text exposition
+ * format 0.0.4. Components receive a {@linkcode MetricsRegistry} and register their own metrics;
+ * nothing here is global.
+ * @module
+ */
+
+/** Label values keyed by label name. */
+export type Labels = Readonly<Record<string, string>>;
+
+type Kind = "counter" | "gauge" | "histogram";
+
+interface Family {
+  readonly name: string;
+  readonly help: string;
+  readonly kind: Kind;
+  render(out: string[]): void;
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function labelKey(labels: Labels | undefined): string {
+  if (!labels) return "";
+  const keys = Object.keys(labels).sort();
+  if (keys.length === 0) return "";
+  return "{" + keys.map((k) => `${k}="${escapeLabel(labels[k] ?? "")}"`).join(",") + "}";
+}
+
+function fmt(n: number): string {
+  if (Number.isNaN(n)) return "NaN";
+  if (n === Infinity) return "+Inf";
+  if (n === -Infinity) return "-Inf";
+  return String(n);
+}
+
+/** A monotonically increasing count (`…_total`). */
+export class Counter implements Family {
+  readonly kind = "counter";
+  readonly #values = new Map<string, number>();
+  constructor(readonly name: string, readonly help: string) {}
+  /** Adds `n` (default 1) to the series with `labels`. */
+  inc(labels?: Labels, n = 1): void {
+    const k = labelKey(labels);
+    this.#values.set(k, (this.#values.get(k) ?? 0) + n);
+  }
+  /** Current value of one series (0 when never incremented). */
+  get(labels?: Labels): number {
+    return this.#values.get(labelKey(labels)) ?? 0;
+  }
+  /** Drops one series (e.g. a deleted service). */
+  remove(labels: Labels): void {
+    this.#values.delete(labelKey(labels));
+  }
+  render(out: string[]): void {
+    for (const [k, v] of this.#values) out.push(`${this.name}${k} ${fmt(v)}`);
+  }
+}
+
+/** A value that goes up and down; may be backed by a callback read at scrape time. */
+export class Gauge implements Family {
+  readonly kind = "gauge";
+  readonly #values = new Map<string, number>();
+  #collect: (() => Iterable<[Labels | undefined, number]>) | undefined;
+  constructor(readonly name: string, readonly help: string) {}
+  set(labels: Labels | undefined, v: number): void {
+    this.#values.set(labelKey(labels), v);
+  }
+  inc(labels?: Labels, n = 1): void {
+    const k = labelKey(labels);
+    this.#values.set(k, (this.#values.get(k) ?? 0) + n);
+  }
+  dec(labels?: Labels, n = 1): void {
+    this.inc(labels, -n);
+  }
+  get(labels?: Labels): number {
+    return this.#values.get(labelKey(labels)) ?? 0;
+  }
+  remove(labels: Labels): void {
+    this.#values.delete(labelKey(labels));
+  }
+  /** Computes the series at scrape time instead of storing them. */
+  collect(fn: () => Iterable<[Labels | undefined, number]>): void {
+    this.#collect = fn;
+  }
+  render(out: string[]): void {
+    for (const [k, v] of this.#values) out.push(`${this.name}${k} ${fmt(v)}`);
+    if (this.#collect) {
+      for (const [labels, v] of this.#collect()) {
+        out.push(`${this.name}${labelKey(labels)} ${fmt(v)}`);
+      }
+    }
+  }
+}
+
+/** A distribution of observations in cumulative buckets (seconds, bytes, …). */
+export class Histogram implements Family {
+  readonly kind = "histogram";
+  readonly #series = new Map<
+    string,
+    { labels: Labels | undefined; counts: number[]; sum: number; count: number }
+  >();
+  constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {}
+  observe(labels: Labels | undefined, v: number): void {
+    const k = labelKey(labels);
+    let s = this.#series.get(k);
+    if (!s) {
+      s = { labels, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
+      this.#series.set(k, s);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) s.counts[i]!++;
+    s.sum += v;
+    s.count++;
+  }
+  /** Number of observations in one series. */
+  count(labels?: Labels): number {
+    return this.#series.get(labelKey(labels))?.count ?? 0;
+  }
+  render(out: string[]): void {
+    for (const s of this.#series.values()) {
+      for (let i = 0; i < this.buckets.length; i++) {
+        out.push(
+          `${this.name}_bucket${labelKey({ ...s.labels, le: fmt(this.buckets[i]!) })} ${
+            s.counts[i]
+          }`,
+        );
+      }
+      out.push(`${this.name}_bucket${labelKey({ ...s.labels, le: "+Inf" })} ${s.count}`);
+      out.push(`${this.name}_sum${labelKey(s.labels)} ${fmt(s.sum)}`);
+      out.push(`${this.name}_count${labelKey(s.labels)} ${s.count}`);
+    }
+  }
+}
+
+/** Holds every metric family of one agent and renders them for `/metrics`. */
+export class MetricsRegistry {
+  readonly #families = new Map<string, Family>();
+
+  #add<T extends Family>(f: T): T {
+    const existing = this.#families.get(f.name);
+    if (existing) {
+      if (existing.kind !== f.kind) {
+        throw new TypeError(
+          `Cannot register metric "${f.name}": already registered as a ${existing.kind}`,
+        );
+      }
+      return existing as T;
+    }
+    this.#families.set(f.name, f);
+    return f;
+  }
+  /** Registers (or returns the existing) counter `name`. */
+  counter(name: string, help: string): Counter {
+    return this.#add(new Counter(name, help));
+  }
+  /** Registers (or returns the existing) gauge `name`. */
+  gauge(name: string, help: string): Gauge {
+    return this.#add(new Gauge(name, help));
+  }
+  /** Registers (or returns the existing) histogram `name`. */
+  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
+    return this.#add(new Histogram(name, help, buckets));
+  }
+  /** Prometheus text exposition format 0.0.4. */
+  render(): string {
+    const out: string[] = [];
+    for (const f of this.#families.values()) {
+      out.push(`# HELP ${f.name} ${f.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
+      out.push(`# TYPE ${f.name} ${f.kind}`);
+      f.render(out);
+    }
+    return out.join("\n") + "\n";
+  }
+}

@@ -1,0 +1,167 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The agent's own stripped-down, readonly model of services, endpoints and nodes.
+ *
+ * Like CoreDNS's `kubernetes/object`, only the fields we need are kept; Kubernetes shapes are
+ * converted at the boundary (`convert.ts`) and nothing downstream sees wire or API objects.
+ * Do not add fields casually: every consumer (proxy, DNS, tunnel, persistence) reads this.
+ * @module
+ */
+
+/** Transport protocol of a service port (Kubernetes `ServicePort.protocol`). */
+export type Protocol = "TCP" | "UDP" | "SCTP";
+
+/**
+ * `ServicePort.targetPort`: a number, or the name of a container/endpoint port
+ * (resolved per endpoint, which is what makes named targetPorts work).
+ */
+export type TargetPort =
+  | { readonly kind: "number"; readonly port: number }
+  | { readonly kind: "name"; readonly name: string };
+
+/** One port of a service. */
+export interface ServicePort {
+  /** `ServicePort.name`; "" when the service has a single unnamed port. */
+  readonly name: string;
+  readonly protocol: Protocol;
+  /** The port clients connect to on the VIP. */
+  readonly port: number;
+  readonly targetPort: TargetPort;
+}
+
+/** Load-balancing strategy; `RoundRobin` is the default (config `lbStrategy`). */
+export type LbStrategy = "RoundRobin" | "Random";
+
+/** `spec.sessionAffinity` (+ `sessionAffinityConfig.clientIP.timeoutSeconds`, default 10800). */
+export type SessionAffinity =
+  | { readonly type: "None" }
+  | { readonly type: "ClientIP"; readonly timeoutSeconds: number };
+
+/**
+ * What kind of service this is: a normal one (gets a VIP when it has a TCP port), headless
+ * (`clusterIP: None`, DNS answers endpoint addresses), or `type: ExternalName` (DNS CNAME).
+ */
+export type ServiceKind =
+  | { readonly type: "ClusterIP" }
+  | { readonly type: "Headless" }
+  | { readonly type: "ExternalName"; readonly externalName: string };
+
+/** Annotation overriding the global `lbStrategy` for one service. */
+export const LB_STRATEGY_ANNOTATION = "edgemesh.kubeedge.io/lb-strategy";
+
+/** A service as the agent sees it. */
+export interface Service {
+  readonly namespace: string;
+  readonly name: string;
+  readonly kind: ServiceKind;
+  readonly ports: readonly ServicePort[];
+  readonly sessionAffinity: SessionAffinity;
+  /** From the {@linkcode LB_STRATEGY_ANNOTATION} annotation; undefined → global strategy. */
+  readonly lbStrategy?: LbStrategy;
+}
+
+/** One named port of an endpoint (Endpoints `subsets[].ports[]`, EndpointSlice `ports[]`). */
+export interface EndpointPort {
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+}
+
+/** One backend address of a service. */
+export interface Endpoint {
+  readonly ip: string;
+  /** Ready addresses only carry traffic; not-ready ones are kept for `ctl get`. */
+  readonly ready: boolean;
+  /** The node the endpoint runs on; null when unknown (treated as local). */
+  readonly nodeName: string | null;
+  /** Endpoint `hostname` (headless DNS records), or null. */
+  readonly hostname: string | null;
+  /** Name of the pod behind it (`targetRef.name`), or null. */
+  readonly podName: string | null;
+  /** Ports the endpoint serves, matched to service ports by name. */
+  readonly ports: readonly EndpointPort[];
+}
+
+/** Where a service's endpoints came from; Endpoints/EndpointSlices win over pods. */
+export type EndpointSource = "endpoints" | "endpointslice" | "podlist" | "none";
+
+/** A node known from Node objects (`status.addresses`). */
+export interface NodeInfo {
+  readonly name: string;
+  /** `status.addresses`, in the order given. */
+  readonly addresses: readonly { readonly type: string; readonly address: string }[];
+}
+
+/** A service with everything derived for it. */
+export interface ServiceEntry {
+  readonly service: Service;
+  /** The allocated virtual IP, or null (headless, ExternalName, no TCP port, pool full). */
+  readonly vip: string | null;
+  /** Why `vip` is null when it should not be (e.g. pool exhausted), for `ctl get`/logs. */
+  readonly vipError?: string;
+  /** Endpoints from the winning source, ready and not ready. */
+  readonly endpoints: readonly Endpoint[];
+  readonly endpointSource: EndpointSource;
+}
+
+/** A concrete place to send a connection for one service port. */
+export interface Backend {
+  readonly ip: string;
+  readonly port: number;
+  readonly nodeName: string | null;
+}
+
+/** `"<namespace>/<name>"`, the key of a service in maps. */
+export type ServiceKey = string;
+
+/** Builds the map key of a service. */
+export function serviceKey(namespace: string, name: string): ServiceKey {
+  return `${namespace}/${name}`;
+}
+
+/** An immutable view of the registry; a new one is made on every change. */
+export interface Snapshot {
+  /** Increases by one on every change. */
+  readonly version: number;
+  readonly services: ReadonlyMap<ServiceKey, ServiceEntry>;
+  readonly nodes: ReadonlyMap<string, NodeInfo>;
+  /** Reverse index VIP → service key (PTR records, proxy). */
+  readonly vips: ReadonlyMap<string, ServiceKey>;
+}
+
+/** An empty snapshot (version 0). */
+export const EMPTY_SNAPSHOT: Snapshot = {
+  version: 0,
+  services: new Map(),
+  nodes: new Map(),
+  vips: new Map(),
+};
+
+/**
+ * Ready backends of one service port: each ready endpoint with the port the targetPort
+ * resolves to. A numeric targetPort is used as is; a named one, or an endpoint port list,
+ * is matched by service port name, as Kubernetes does. Endpoints with no matching port
+ * are skipped.
+ */
+export function backendsFor(entry: ServiceEntry, port: ServicePort): Backend[] {
+  const out: Backend[] = [];
+  for (const ep of entry.endpoints) {
+    if (!ep.ready) continue;
+    const p = endpointPortFor(ep, port);
+    if (p !== null) out.push({ ip: ep.ip, port: p, nodeName: ep.nodeName });
+  }
+  return out;
+}
+
+/** The port of `ep` that serves service port `port`, or null. */
+export function endpointPortFor(ep: Endpoint, port: ServicePort): number | null {
+  if (ep.ports.length > 0) {
+    const byName = ep.ports.find((p) => p.name === port.name && p.protocol === port.protocol);
+    if (byName) return byName.port;
+    if (ep.ports.length === 1 && port.name === "" && ep.ports[0]!.protocol === port.protocol) {
+      return ep.ports[0]!.port;
+    }
+    return null;
+  }
+  return port.targetPort.kind === "number" ? port.targetPort.port : null;
+}
