@@ -1,0 +1,29 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The VIP device: {@linkcode NetDev} creates/adopts `edge0` and keeps its /32 addresses equal
+ * to the registry's VIPs through `ip` (iproute2); `exec.ts` is the seam for running `ip`.
+ *
+ * @example
+ * ```ts
+ * const dev = new NetDev({ device: "edge0", deviceType: "auto", subnet: "9.251.0.0/16",
+ *   keepDeviceOnExit: false, exec: denoExec, log });
+ * await dev.ensure();
+ * await dev.reconcile(new Set(snapshot.vips.keys()));
+ * await dev.teardown();
+ * ```
+ * @module
+ */
+export { NetDev, type NetDevOptions } from "./netdev.ts";
+export {
+  type AddressPlan,
+  batchLines,
+  DEFAULT_BATCH_LINES,
+  type DeviceAddress,
+  inCidr,
+  type Ipv4Cidr,
+  parseAddrJson,
+  parseCidr,
+  parseIpv4,
+  planAddresses,
+} from "./plan.ts";
+export { CommandError, denoExec, type Exec, type ExecResult, fakeExec, mustRun } from "./exec.ts";

@@ -1,0 +1,239 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The VIP device shell: creates or adopts `edge0`, keeps its /32 addresses equal to the
+ * registry's VIPs through `ip -batch -`, and cleans up on exit. Decisions live in `plan.ts`.
+ * @module
+ */
+import type { DeviceType } from "../config/schema.ts";
+import type { Logger } from "../log/mod.ts";
+import type { Gauge, MetricsRegistry } from "../metrics/mod.ts";
+import { CommandError, type Exec, mustRun } from "./exec.ts";
+import {
+  type AddressPlan,
+  batchLines,
+  DEFAULT_BATCH_LINES,
+  type DeviceAddress,
+  type Ipv4Cidr,
+  parseAddrJson,
+  parseCidr,
+  parseIpv4,
+  planAddresses,
+} from "./plan.ts";
+
+/** Options of {@linkcode NetDev}; the names match `Config` keys. */
+export interface NetDevOptions {
+  /** Device name (config `device`, default `edge0`). */
+  readonly device: string;
+  /** `auto` tries `dummy`, then `bridge` with one warning; the others force a type. */
+  readonly deviceType: DeviceType;
+  /** VIP subnet (config `subnet`); only /32 addresses inside it are ever removed. */
+  readonly subnet: string;
+  /** Leave the device in place on {@linkcode NetDev.teardown} (our addresses still go). */
+  readonly keepDeviceOnExit: boolean;
+  /** How `ip` runs; `denoExec` in production, `fakeExec` in tests. */
+  readonly exec: Exec;
+  readonly log: Logger;
+  readonly metrics?: MetricsRegistry;
+  /** Most lines per `ip -batch -` process. @default 4096 */
+  readonly batchLines?: number;
+}
+
+/** Kernel answers meaning "this link type does not exist here" (no `dummy` module). */
+const UNSUPPORTED_TYPE = /unknown device type|not supported|no such device/i;
+/** `ip link show` answer for a missing device. */
+const NO_DEVICE = /does not exist|cannot find device/i;
+
+/**
+ * The virtual device holding the service VIPs, driven through `ip` (iproute2).
+ *
+ * Like kube-proxy's ipvs mode with `kube-ipvs0`, VIPs are /32 addresses on a local device so
+ * the kernel delivers connections to them locally and `Deno.listen({hostname: vip})` can bind.
+ * Calls are serialised: a reconcile never interleaves with another one or with teardown.
+ */
+export class NetDev {
+  readonly #opts: NetDevOptions;
+  readonly #subnet: Ipv4Cidr;
+  readonly #log: Logger;
+  readonly #addresses: Gauge | undefined;
+  /** Addresses this instance put on the device and has not removed since. */
+  readonly #owned = new Set<string>();
+  #created = false;
+  #ensured = false;
+  #warnedFallback = false;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** @throws {TypeError} when `subnet` is not an IPv4 CIDR */
+  constructor(options: NetDevOptions) {
+    this.#opts = options;
+    this.#subnet = parseCidr(options.subnet);
+    this.#log = options.log;
+    this.#addresses = options.metrics?.gauge(
+      "edgemesh_netdev_addresses",
+      "VIP addresses the agent holds on its device",
+    );
+  }
+
+  /** The device name. */
+  get device(): string {
+    return this.#opts.device;
+  }
+
+  /** Whether {@linkcode ensure} created the device (false when it already existed). */
+  get created(): boolean {
+    return this.#created;
+  }
+
+  /** Addresses this instance currently holds on the device, for status. */
+  addresses(): ReadonlySet<string> {
+    return new Set(this.#owned);
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn, fn);
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * Makes sure the device exists and is up. An existing device is adopted as is (and then
+   * not deleted on teardown); otherwise it is created as `dummy`, falling back to `bridge`
+   * when the kernel lacks the dummy driver (`deviceType: auto`, one warning).
+   * @throws {CommandError} naming the failing `ip` command and its stderr
+   */
+  ensure(): Promise<void> {
+    return this.#serial(async () => {
+      const dev = this.#opts.device;
+      const show = ["ip", "-json", "link", "show", "dev", dev];
+      const r = await this.#opts.exec.run(show);
+      if (r.code === 0) {
+        this.#log.info("Using existing device", { device: dev });
+      } else if (r.code > 0 && NO_DEVICE.test(r.stderr)) {
+        await this.#create(dev);
+        this.#created = true;
+      } else {
+        throw new CommandError(show, r.code, r.stderr);
+      }
+      await mustRun(this.#opts.exec, ["ip", "link", "set", "dev", dev, "up"]);
+      this.#ensured = true;
+    });
+  }
+
+  async #create(dev: string): Promise<void> {
+    const type = this.#opts.deviceType;
+    const add = (t: "dummy" | "bridge") => ["ip", "link", "add", dev, "type", t];
+    if (type !== "auto") {
+      await mustRun(this.#opts.exec, add(type));
+      this.#log.info("Created device", { device: dev, type });
+      return;
+    }
+    const dummy = add("dummy");
+    const r = await this.#opts.exec.run(dummy);
+    if (r.code === 0) {
+      this.#log.info("Created device", { device: dev, type: "dummy" });
+      return;
+    }
+    if (r.code < 0 || !UNSUPPORTED_TYPE.test(r.stderr)) {
+      throw new CommandError(dummy, r.code, r.stderr);
+    }
+    if (!this.#warnedFallback) {
+      this.#warnedFallback = true;
+      this.#log.warn("Kernel has no dummy link type, using a bridge for the VIP device", {
+        device: dev,
+        stderr: r.stderr.trim(),
+      });
+    }
+    await mustRun(this.#opts.exec, add("bridge"));
+    this.#log.info("Created device", { device: dev, type: "bridge" });
+  }
+
+  /**
+   * Makes the device hold exactly the wanted /32 addresses: `vips` plus `extra` (e.g. the DNS
+   * listen address). Reads the actual addresses back, plans the difference and applies it
+   * with as few `ip -batch -` processes as possible (one per {@linkcode DEFAULT_BATCH_LINES}).
+   * Foreign addresses are never touched. Returns the applied plan.
+   * @throws {TypeError} when a wanted address is not IPv4 (nothing is changed)
+   * @throws {CommandError} when `ip` fails (its stderr is in the message)
+   */
+  reconcile(
+    vips: ReadonlySet<string>,
+    extra: ReadonlySet<string> = new Set(),
+  ): Promise<AddressPlan> {
+    const desired = new Set<string>();
+    for (const set of [vips, extra]) {
+      for (const ip of set) {
+        if (parseIpv4(ip) === null) {
+          return Promise.reject(
+            new TypeError(`Cannot put address "${ip}" on the device: not an IPv4 address`),
+          );
+        }
+        desired.add(ip);
+      }
+    }
+    return this.#serial(async () => {
+      const actual = await this.#read();
+      const plan = planAddresses(desired, actual, this.#subnet, this.#owned);
+      await this.#apply(plan);
+      for (const ip of plan.remove) this.#owned.delete(ip);
+      for (const ip of desired) this.#owned.add(ip);
+      this.#addresses?.set(undefined, this.#owned.size);
+      if (plan.add.length + plan.remove.length > 0) {
+        this.#log.info("Reconciled device addresses", {
+          device: this.#opts.device,
+          added: plan.add.length,
+          removed: plan.remove.length,
+          total: desired.size,
+        });
+      }
+      return plan;
+    });
+  }
+
+  async #read(): Promise<DeviceAddress[]> {
+    const argv = ["ip", "-json", "addr", "show", "dev", this.#opts.device];
+    const out = await mustRun(this.#opts.exec, argv);
+    try {
+      return parseAddrJson(out);
+    } catch (err) {
+      throw new CommandError(argv, 0, `unexpected output: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async #apply(plan: AddressPlan): Promise<void> {
+    const chunks = batchLines(
+      plan,
+      this.#opts.device,
+      this.#opts.batchLines ?? DEFAULT_BATCH_LINES,
+    );
+    for (const lines of chunks) {
+      await mustRun(this.#opts.exec, ["ip", "-batch", "-"], { stdin: lines.join("\n") + "\n" });
+    }
+  }
+
+  /**
+   * Undoes what this instance did: deletes the device if we created it (its addresses go with
+   * it) unless `keepDeviceOnExit`; otherwise removes only the addresses we added.
+   * Safe to call when {@linkcode ensure} never ran or failed.
+   * @throws {CommandError} when `ip` fails
+   */
+  teardown(): Promise<void> {
+    return this.#serial(async () => {
+      const dev = this.#opts.device;
+      if (this.#created && !this.#opts.keepDeviceOnExit) {
+        await mustRun(this.#opts.exec, ["ip", "link", "del", "dev", dev]);
+        this.#log.info("Deleted device", { device: dev });
+      } else if (this.#ensured && this.#owned.size > 0) {
+        const actual = await this.#read();
+        const remove = actual.filter((a) => a.prefixLen === 32 && this.#owned.has(a.ip))
+          .map((a) => a.ip);
+        await this.#apply({ add: [], remove });
+        this.#log.info("Removed device addresses", { device: dev, removed: remove.length });
+      }
+      this.#owned.clear();
+      this.#created = false;
+      this.#ensured = false;
+      this.#addresses?.set(undefined, 0);
+    });
+  }
+}

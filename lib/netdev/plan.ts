@@ -1,0 +1,140 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Pure planning for the VIP device: which /32 addresses to add and remove, and the
+ * `ip -batch` lines that apply the plan. No I/O here; {@linkcode NetDev} is the shell.
+ * @module
+ */
+
+/** An IPv4 network in numeric form, e.g. `9.251.0.0/16`. */
+export interface Ipv4Cidr {
+  /** Network address as an unsigned 32-bit number. */
+  readonly network: number;
+  readonly prefixLen: number;
+}
+
+/** One address read back from the device (`ip -json addr show`, `addr_info[]`). */
+export interface DeviceAddress {
+  readonly ip: string;
+  readonly prefixLen: number;
+}
+
+/** What {@linkcode planAddresses} decided; both lists are sorted numerically. */
+export interface AddressPlan {
+  /** Addresses to put on the device as /32 (`ip addr replace`). */
+  readonly add: readonly string[];
+  /** /32 addresses to remove (`ip addr del`). */
+  readonly remove: readonly string[];
+}
+
+/** Parses a dotted-quad IPv4 address to an unsigned number, or returns null. */
+export function parseIpv4(ip: string): number | null {
+  const parts = ip.split(".");
+  if (parts.length !== 4) return null;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return null;
+    const v = Number(p);
+    if (v > 255) return null;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
+/**
+ * Parses an IPv4 CIDR such as `9.251.0.0/16`.
+ * @throws {TypeError} when `cidr` is not an IPv4 CIDR
+ */
+export function parseCidr(cidr: string): Ipv4Cidr {
+  const slash = cidr.indexOf("/");
+  const ip = slash < 0 ? null : parseIpv4(cidr.slice(0, slash));
+  const lenText = slash < 0 ? "" : cidr.slice(slash + 1);
+  const prefixLen = /^\d{1,2}$/.test(lenText) ? Number(lenText) : NaN;
+  if (ip === null || !(prefixLen >= 0 && prefixLen <= 32)) {
+    throw new TypeError(`Cannot parse subnet "${cidr}": expected an IPv4 CIDR like 9.251.0.0/16`);
+  }
+  return { network: ip - (ip % 2 ** (32 - prefixLen)), prefixLen };
+}
+
+/** Whether IPv4 address `ip` lies inside `cidr` (false for anything that is not IPv4). */
+export function inCidr(ip: string, cidr: Ipv4Cidr): boolean {
+  const n = parseIpv4(ip);
+  if (n === null) return false;
+  return n - (n % 2 ** (32 - cidr.prefixLen)) === cidr.network;
+}
+
+/**
+ * Reads the IPv4 addresses of a device from `ip -json addr show dev <dev>` output
+ * (iproute2 prints `[{…, "addr_info": [{"family": "inet", "local": …, "prefixlen": …}]}]`).
+ * @throws {SyntaxError} when the output is not that JSON shape
+ */
+export function parseAddrJson(stdout: string): DeviceAddress[] {
+  const text = stdout.trim();
+  if (text === "") return [];
+  const doc: unknown = JSON.parse(text);
+  if (!Array.isArray(doc)) {
+    throw new SyntaxError('Cannot parse "ip -json addr show" output: expected a JSON array');
+  }
+  const out: DeviceAddress[] = [];
+  for (const link of doc) {
+    const info = (link as { addr_info?: unknown }).addr_info;
+    if (!Array.isArray(info)) continue;
+    for (const a of info) {
+      const { family, local, prefixlen } = a as Record<string, unknown>;
+      if (family === "inet" && typeof local === "string" && typeof prefixlen === "number") {
+        out.push({ ip: local, prefixLen: prefixlen });
+      }
+    }
+  }
+  return out;
+}
+
+function byNumber(a: string, b: string): number {
+  return (parseIpv4(a) ?? 0) - (parseIpv4(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * Desired vs actual addresses of the VIP device.
+ *
+ * Every desired address must be present as a /32. An actual address is removed only when it
+ * is a /32 that nobody wants AND it is ours: inside `subnet`, or in `owned` (addresses this
+ * agent added outside the subnet, e.g. a DNS listen address). Anything else on the device —
+ * other prefix lengths, addresses outside the subnet — belongs to someone else and is left alone.
+ */
+export function planAddresses(
+  desired: ReadonlySet<string>,
+  actual: readonly DeviceAddress[],
+  subnet: Ipv4Cidr,
+  owned: ReadonlySet<string> = new Set(),
+): AddressPlan {
+  const present = new Set<string>();
+  const remove: string[] = [];
+  for (const a of actual) {
+    if (a.prefixLen !== 32) continue;
+    present.add(a.ip);
+    if (!desired.has(a.ip) && (inCidr(a.ip, subnet) || owned.has(a.ip))) remove.push(a.ip);
+  }
+  const add: string[] = [];
+  for (const ip of desired) if (!present.has(ip)) add.push(ip);
+  return { add: add.sort(byNumber), remove: [...new Set(remove)].sort(byNumber) };
+}
+
+/** Most lines fed to one `ip -batch -` process; 1000 VIPs fit in one. */
+export const DEFAULT_BATCH_LINES = 4096;
+
+/**
+ * The `ip -batch` input applying `plan` to `device`, split into chunks of at most `maxLines`
+ * lines (one process per chunk). Removals come first so a full plan never briefly holds both.
+ * `addr replace` is idempotent (ip-address(8)), so re-applying a plan is harmless.
+ */
+export function batchLines(
+  plan: AddressPlan,
+  device: string,
+  maxLines: number = DEFAULT_BATCH_LINES,
+): string[][] {
+  const lines: string[] = [];
+  for (const ip of plan.remove) lines.push(`addr del ${ip}/32 dev ${device}`);
+  for (const ip of plan.add) lines.push(`addr replace ${ip}/32 dev ${device}`);
+  const chunks: string[][] = [];
+  for (let i = 0; i < lines.length; i += maxLines) chunks.push(lines.slice(i, i + maxLines));
+  return chunks;
+}

@@ -1,0 +1,97 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+import assert from "node:assert/strict";
+import { nullLogger } from "../../lib/log/mod.ts";
+import { denoExec, type Exec, NetDev, parseAddrJson } from "../../lib/netdev/mod.ts";
+import { createNetns, NETNS_AVAILABLE } from "../_helpers/netns.ts";
+
+/** Runs every `ip …` command inside namespace `ns` (`ip -n <ns> …`). */
+function execIn(ns: string): Exec {
+  return {
+    run: (argv, options) =>
+      denoExec.run(argv[0] === "ip" ? ["ip", "-n", ns, ...argv.slice(1)] : argv, options),
+  };
+}
+
+async function addrs(run: (argv: string[]) => Promise<string>, dev: string): Promise<string[]> {
+  return parseAddrJson(await run(["ip", "-json", "addr", "show", "dev", dev]))
+    .map((a) => `${a.ip}/${a.prefixLen}`).sort();
+}
+
+Deno.test({
+  name: "NetDev manages a real bridge device and its addresses inside a namespace",
+  ignore: !NETNS_AVAILABLE,
+  async fn() {
+    await using ns = await createNetns("netdev");
+    const dev = new NetDev({
+      device: "edge0",
+      deviceType: "auto",
+      subnet: "9.251.0.0/16",
+      keepDeviceOnExit: false,
+      exec: execIn(ns.name),
+      log: nullLogger,
+    });
+    await dev.ensure();
+    assert.equal(dev.created, true);
+    const link = JSON.parse(await ns.run(["ip", "-json", "-details", "link", "show", "edge0"]));
+    assert.equal(link[0].linkinfo.info_kind, "bridge", "no dummy driver here: bridge fallback");
+    assert.ok(link[0].flags.includes("UP"));
+
+    // A foreign address inside and outside the subnet must survive every reconcile.
+    await ns.run(["ip", "addr", "add", "9.251.9.9/24", "dev", "edge0"]);
+    await ns.run(["ip", "addr", "add", "10.200.0.1/32", "dev", "edge0"]);
+    const foreign = ["10.200.0.1/32", "9.251.9.9/24"];
+
+    await dev.reconcile(new Set(["9.251.0.2", "9.251.0.3", "9.251.0.4"]));
+    assert.deepEqual(
+      await addrs(ns.run, "edge0"),
+      [...foreign, "9.251.0.2/32", "9.251.0.3/32", "9.251.0.4/32"].sort(),
+    );
+    await dev.reconcile(new Set(["9.251.0.3", "9.251.0.5"]));
+    await dev.reconcile(new Set(["9.251.0.3", "9.251.0.5"]));
+    assert.deepEqual(
+      await addrs(ns.run, "edge0"),
+      [...foreign, "9.251.0.3/32", "9.251.0.5/32"].sort(),
+    );
+
+    // The VIP is local: a listener can bind it and a client reach it.
+    const probe = await ns.run([
+      Deno.execPath(),
+      "eval",
+      "const l = Deno.listen({hostname: '9.251.0.5', port: 0});" +
+      "const c = await Deno.connect(l.addr); const s = await l.accept();" +
+      "c.close(); s.close(); l.close(); console.log('ok')",
+    ]);
+    assert.equal(probe.trim(), "ok");
+
+    await dev.teardown();
+    const r = await denoExec.run(["ip", "-n", ns.name, "link", "show", "edge0"]);
+    assert.notEqual(r.code, 0, "device deleted");
+    assert.match(r.stderr, /does not exist/);
+  },
+});
+
+Deno.test({
+  name: "NetDev keeps a pre-existing device on teardown and removes only its addresses",
+  ignore: !NETNS_AVAILABLE,
+  async fn() {
+    await using ns = await createNetns("netdev");
+    await ns.run(["ip", "link", "add", "edge0", "type", "bridge"]);
+    await ns.run(["ip", "addr", "add", "9.251.0.7/32", "dev", "edge0"]);
+    const dev = new NetDev({
+      device: "edge0",
+      deviceType: "auto",
+      subnet: "9.251.0.0/16",
+      keepDeviceOnExit: false,
+      exec: execIn(ns.name),
+      log: nullLogger,
+    });
+    await dev.ensure();
+    assert.equal(dev.created, false);
+    const plan = await dev.reconcile(new Set(["9.251.0.2"]));
+    assert.deepEqual(plan, { add: ["9.251.0.2"], remove: ["9.251.0.7"] }, "stale VIP removed");
+    await dev.teardown();
+    assert.deepEqual(await addrs(ns.run, "edge0"), []);
+    const link = JSON.parse(await ns.run(["ip", "-json", "link", "show", "edge0"]));
+    assert.equal(link[0].ifname, "edge0", "device kept");
+  },
+});
