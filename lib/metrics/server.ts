@@ -1,0 +1,160 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The metrics and health HTTP server on `metricsListen`: `/healthz`, `/readyz`, `/metrics`.
+ *
+ * Probes follow the Kubernetes API server's conventions (`/healthz` = the process answers,
+ * `/readyz` = every readiness check passes, with `[+]name ok` / `[-]name failed` lines), and
+ * `/metrics` serves the Prometheus text exposition format 0.0.4.
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import type { MetricsRegistry } from "./registry.ts";
+
+/** The content type of the Prometheus text exposition format 0.0.4. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** The result of one readiness evaluation, e.g. `{ready: false, checks: {device: true, sync: false}}`. */
+export interface Readiness {
+  readonly ready: boolean;
+  /** Each named check and whether it passes; listed on `/readyz` in insertion order. */
+  readonly checks: Readonly<Record<string, boolean>>;
+}
+
+/** Options of {@linkcode serveMetrics}. */
+export interface ServeMetricsOptions {
+  /** `host:port` (IPv6 as `[::1]:9560`); port 0 picks a free port (tests). */
+  readonly listen: string;
+  /** Rendered on `/metrics` after the process metrics are registered into it. */
+  readonly registry: MetricsRegistry;
+  /** Evaluated on every `/readyz` request; an exception counts as not ready. */
+  readonly ready: () => Readiness;
+  /** Aborting stops the server; `finished` resolves once it has closed. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  /** Reported as `edgemesh_build_info{version}`. @default "unknown" */
+  readonly version?: string;
+}
+
+/** A running metrics server. */
+export interface MetricsServer {
+  /** The bound address (the real port when `listen` asked for port 0). */
+  readonly addr: Deno.NetAddr;
+  /** Resolves when the server has stopped (after `signal` aborts). */
+  readonly finished: Promise<void>;
+}
+
+/**
+ * Splits `host:port` (or `[v6]:port`) into its parts.
+ * @throws {TypeError} when the address is not `host:port` with a port 0–65535
+ */
+export function parseListen(listen: string): { hostname: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new TypeError(`Cannot listen on "${listen}": expected host:port with a port 0-65535`);
+  }
+  return { hostname: m[1] ?? m[2] ?? "", port };
+}
+
+/**
+ * Registers the process-level families into `registry` (idempotent): resident memory from
+ * `Deno.memoryUsage().rss`, heap in use, the process start time (Prometheus'
+ * `process_start_time_seconds` convention: Unix seconds) and `edgemesh_build_info{version}`
+ * (constant 1, the `*_info` convention for labels that describe the build).
+ */
+export function registerProcessMetrics(registry: MetricsRegistry, version = "unknown"): void {
+  registry
+    .gauge("edgemesh_process_resident_memory_bytes", "Resident set size of the agent in bytes")
+    .collect(() => [[undefined, Deno.memoryUsage().rss]]);
+  registry
+    .gauge("edgemesh_process_heap_used_bytes", "V8 heap in use by the agent in bytes")
+    .collect(() => [[undefined, Deno.memoryUsage().heapUsed]]);
+  registry
+    .gauge("edgemesh_process_start_time_seconds", "Start time of the agent since the Unix epoch")
+    .set(undefined, Math.floor(performance.timeOrigin / 1000));
+  registry
+    .gauge("edgemesh_build_info", "Build of the running agent; the value is always 1")
+    .set({ version, deno: Deno.version.deno, arch: Deno.build.arch }, 1);
+}
+
+/** Renders `/readyz`'s body: one `[+]name ok` / `[-]name failed` line per check, then a verdict. */
+export function renderReadiness(r: Readiness): string {
+  const lines = Object.entries(r.checks).map(([name, ok]) =>
+    ok ? `[+]${name} ok` : `[-]${name} failed`
+  );
+  lines.push(r.ready ? "readyz check passed" : "readyz check failed");
+  return lines.join("\n") + "\n";
+}
+
+function text(body: string, status = 200, contentType = "text/plain; charset=utf-8"): Response {
+  return new Response(body, {
+    status,
+    headers: { "content-type": contentType, "cache-control": "no-store" },
+  });
+}
+
+/** The request handler, separate from the socket so tests can call it directly. */
+export function metricsHandler(
+  options: Pick<ServeMetricsOptions, "registry" | "ready" | "log">,
+): (req: Request) => Response {
+  const { registry, ready, log } = options;
+  return (req) => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+    }
+    const path = new URL(req.url).pathname;
+    switch (path) {
+      case "/healthz":
+        return text("ok\n");
+      case "/readyz": {
+        let r: Readiness;
+        try {
+          r = ready();
+        } catch (err) {
+          log.warn("readiness check threw", { error: err });
+          r = { ready: false, checks: { evaluate: false } };
+        }
+        return text(renderReadiness(r), r.ready ? 200 : 503);
+      }
+      case "/metrics":
+        return text(registry.render(), 200, PROMETHEUS_CONTENT_TYPE);
+      default:
+        return text("not found\n", 404);
+    }
+  };
+}
+
+/**
+ * Starts the metrics and health server on `listen` (`Deno.serve`) and returns once it is bound.
+ *
+ * @example
+ * ```ts ignore
+ * const ac = new AbortController();
+ * const srv = serveMetrics({
+ *   listen: "127.0.0.1:9560", registry, ready: () => ({ ready: true, checks: {} }),
+ *   signal: ac.signal, log,
+ * });
+ * ac.abort();
+ * await srv.finished;
+ * ```
+ * @throws {TypeError} for a malformed `listen`; `Deno.errors.AddrInUse` and friends when the
+ *   address cannot be bound
+ */
+export function serveMetrics(options: ServeMetricsOptions): MetricsServer {
+  const { hostname, port } = parseListen(options.listen);
+  const log = options.log;
+  registerProcessMetrics(options.registry, options.version);
+  const server = Deno.serve({
+    hostname,
+    port,
+    signal: options.signal,
+    onListen: () => {},
+    onError: (err) => {
+      log.warn("metrics request failed", { error: err });
+      return text("internal error\n", 500);
+    },
+  }, metricsHandler(options));
+  const addr = server.addr;
+  log.info("metrics listening", { addr: `${addr.hostname}:${addr.port}` });
+  return { addr, finished: server.finished };
+}

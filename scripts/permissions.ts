@@ -1,0 +1,115 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The one source of truth for the Deno permissions the agent runs under.
+ *
+ * `make run`, `make build` (`deno compile`), the test helper that starts real agents
+ * (`tests/_helpers/agent.ts`) and the benchmarks all take their flags from
+ * {@linkcode permissionFlags}, so a permission the agent lacks fails a test here rather than
+ * a device in the field.
+ *
+ * Run as a script it prints the flags space-separated, for the Makefile:
+ * `deno run scripts/permissions.ts [--state-dir DIR] [--runtime-dir DIR] [--resolv-conf FILE]`.
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** Paths the agent writes to; everything else on disk is read-only for it. */
+export interface PermissionPaths {
+  /** Persisted registry and VIP state (`stateDir`). @default "/var/lib/edgemesh" */
+  readonly stateDir?: string;
+  /** Directory of the control socket (`controlSocket`'s parent). @default "/run/edgemesh" */
+  readonly runtimeDir?: string;
+  /** The resolver file rewritten when `manageResolvConf` is on. @default "/etc/resolv.conf" */
+  readonly resolvConf?: string;
+}
+
+/** Production defaults, matching `lib/config/schema.ts` and `deploy/edgemesh.service`. */
+export const DEFAULT_PERMISSION_PATHS: Required<PermissionPaths> = {
+  stateDir: "/var/lib/edgemesh",
+  runtimeDir: "/run/edgemesh",
+  resolvConf: "/etc/resolv.conf",
+};
+
+/**
+ * Environment variables the agent may read.
+ *
+ * - `LOG_TOKENS`, `LOG_STREAM`: npm `yaml` reads these debug switches while parsing any YAML
+ *   document (config files, `ctl apply -f`); without them `parse()` throws `NotCapable`.
+ * - `EDGEMESH_*`: the agent's own settings from the environment (config loader).
+ * Deno's runtime reads its own variables (`DENO_*`, `NO_COLOR`, proxies, TLS CA store) without
+ * permission checks, so they need no entry here.
+ */
+export const ALLOWED_ENV: readonly string[] = ["LOG_TOKENS", "LOG_STREAM", "EDGEMESH_*"];
+
+/**
+ * System information the agent reads: `Deno.hostname()` (default `nodeName`) and
+ * `Deno.networkInterfaces()` (the node's own addresses for `dnsAllowFrom: ["node"]`).
+ */
+export const ALLOWED_SYS: readonly string[] = ["hostname", "networkInterfaces"];
+
+/**
+ * The `deno run` / `deno compile` permission flags for the agent, narrowest that work.
+ *
+ * - `--allow-net`: listeners on every VIP, DNS, tunnel and metrics addresses, dials to
+ *   endpoints and peers; the set of addresses is data (services arrive at run time), so it
+ *   cannot be listed up front.
+ * - `--allow-run=ip`: iproute2 is the only program the agent runs (device and addresses).
+ * - `--allow-read` (unrestricted): the config file, tunnel key, certificates and CA bundle
+ *   live at operator-chosen paths given at run time, while a compiled binary's permissions
+ *   are fixed at build time. Reading discloses but never changes anything; under systemd,
+ *   `ProtectHome` and `ProtectSystem=strict` bound it further.
+ * - `--allow-write` limited to the state dir, the runtime dir (control socket) and the
+ *   resolver file: the only places the agent changes.
+ * - `--allow-env` and `--allow-sys` limited to {@linkcode ALLOWED_ENV} and
+ *   {@linkcode ALLOWED_SYS}.
+ * - `--unstable-net`: `Deno.listenDatagram` (DNS over UDP) is still unstable.
+ *
+ * @example
+ * ```ts
+ * permissionFlags({ stateDir: "/tmp/s", runtimeDir: "/tmp/r" });
+ * // ["--allow-net", "--allow-run=ip", "--allow-read",
+ * //  "--allow-write=/tmp/s,/tmp/r,/etc/resolv.conf", …, "--unstable-net"]
+ * ```
+ * @throws {TypeError} when a path is empty or contains a comma (Deno's list separator)
+ */
+export function permissionFlags(paths: PermissionPaths = {}): string[] {
+  const p = { ...DEFAULT_PERMISSION_PATHS, ...definedOnly(paths) };
+  const writes = [p.stateDir, p.runtimeDir, p.resolvConf];
+  for (const w of writes) {
+    if (w === "" || w.includes(",")) {
+      throw new TypeError(`Cannot build permission flags: path "${w}" is empty or has a comma`);
+    }
+  }
+  return [
+    "--allow-net",
+    "--allow-run=ip",
+    "--allow-read",
+    `--allow-write=${writes.join(",")}`,
+    `--allow-env=${ALLOWED_ENV.join(",")}`,
+    `--allow-sys=${ALLOWED_SYS.join(",")}`,
+    "--unstable-net",
+  ];
+}
+
+function definedOnly(paths: PermissionPaths): PermissionPaths {
+  return Object.fromEntries(Object.entries(paths).filter(([, v]) => v !== undefined));
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      "state-dir": { type: "string" },
+      "runtime-dir": { type: "string" },
+      "resolv-conf": { type: "string" },
+    },
+    strict: true,
+  });
+  const flags = permissionFlags({
+    stateDir: values["state-dir"],
+    runtimeDir: values["runtime-dir"],
+    resolvConf: values["resolv-conf"],
+  });
+  // deno-lint-ignore no-console
+  console.log(flags.join(" "));
+}

@@ -1,0 +1,86 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/** Tests of the agent's permission flags (scripts/permissions.ts), the one source of truth. */
+import assert from "node:assert/strict";
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { ALLOWED_ENV, permissionFlags } from "../../scripts/permissions.ts";
+
+const SCRIPT = fromFileUrl(new URL("../../scripts/permissions.ts", import.meta.url));
+
+Deno.test("permissionFlags() narrows writes to the state, runtime and resolver paths", () => {
+  const flags = permissionFlags({ stateDir: "/s", runtimeDir: "/r", resolvConf: "/x/resolv" });
+  assert.ok(flags.includes("--allow-write=/s,/r,/x/resolv"));
+  assert.ok(flags.includes("--allow-run=ip"));
+  assert.ok(flags.includes("--allow-net"));
+  assert.ok(flags.includes("--unstable-net"));
+  assert.ok(flags.includes("--allow-sys=hostname,networkInterfaces"));
+  assert.ok(!flags.includes("--allow-all") && !flags.includes("-A"));
+  assert.ok(!flags.includes("--allow-write"), "no unrestricted write");
+  assert.ok(!flags.includes("--allow-run"), "no unrestricted run");
+  assert.ok(!flags.includes("--allow-env"), "no unrestricted env");
+  assert.ok(!flags.includes("--allow-ffi") && !flags.some((f) => f.startsWith("--allow-ffi")));
+});
+
+Deno.test("permissionFlags() defaults to the production paths", () => {
+  const flags = permissionFlags();
+  assert.ok(flags.includes("--allow-write=/var/lib/edgemesh,/run/edgemesh,/etc/resolv.conf"));
+  assert.deepEqual(permissionFlags({ stateDir: undefined }), flags);
+});
+
+Deno.test("permissionFlags() allows the env variables npm yaml reads while parsing", () => {
+  const env = permissionFlags().find((f) => f.startsWith("--allow-env="));
+  assert.equal(env, `--allow-env=${ALLOWED_ENV.join(",")}`);
+  assert.match(env ?? "", /LOG_TOKENS/);
+  assert.match(env ?? "", /LOG_STREAM/);
+});
+
+Deno.test("permissionFlags() rejects paths Deno cannot list", async (t) => {
+  for (const bad of ["", "/a,b"]) {
+    await t.step(JSON.stringify(bad), () => {
+      assert.throws(() => permissionFlags({ stateDir: bad }), { name: "TypeError" });
+    });
+  }
+});
+
+Deno.test("scripts/permissions.ts prints the flags for the Makefile", async (t) => {
+  const cases: { name: string; args: string[]; want: string[] }[] = [
+    { name: "defaults", args: [], want: permissionFlags() },
+    {
+      name: "custom paths",
+      args: ["--state-dir", "/tmp/st", "--runtime-dir", "/tmp/rt", "--resolv-conf", "/tmp/rc"],
+      want: permissionFlags({ stateDir: "/tmp/st", runtimeDir: "/tmp/rt", resolvConf: "/tmp/rc" }),
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", SCRIPT, ...c.args],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      assert.equal(new TextDecoder().decode(out.stdout), c.want.join(" ") + "\n");
+    });
+  }
+});
+
+Deno.test("npm yaml parses under exactly the agent's permissions", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-perm-" });
+  try {
+    const file = `${dir}/yaml_probe.ts`;
+    await Deno.writeTextFile(
+      file,
+      `import { parseAllDocuments } from "yaml";\n` +
+        `console.log(parseAllDocuments("a: 1\\n---\\nb: [x]\\n").length);\n`,
+    );
+    const config = fromFileUrl(new URL("../../deno.json", import.meta.url));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--config", config, ...permissionFlags(), file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.equal(new TextDecoder().decode(out.stdout), "2\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
