@@ -11,7 +11,7 @@ import {
 } from "../../lib/metrics/mod.ts";
 import { memoryLogger } from "../../lib/log/mod.ts";
 
-async function startServer(ready: () => Readiness) {
+function startServer(ready: () => Readiness) {
   const registry = new MetricsRegistry();
   const ac = new AbortController();
   const log = memoryLogger();
@@ -42,7 +42,7 @@ async function get(url: string, init?: RequestInit) {
 }
 
 Deno.test("serveMetrics() answers /healthz with 200 ok", async () => {
-  await using s = await startServer(() => ({ ready: true, checks: {} }));
+  await using s = startServer(() => ({ ready: true, checks: {} }));
   const r = await get(`${s.base}/healthz`);
   assert.equal(r.status, 200);
   assert.equal(r.body, "ok\n");
@@ -51,7 +51,7 @@ Deno.test("serveMetrics() answers /healthz with 200 ok", async () => {
 
 Deno.test("serveMetrics() answers /readyz 503 until every check passes, then 200", async () => {
   const checks = { device: true, listeners: false, control: true, sync: false };
-  await using s = await startServer(() => ({
+  await using s = startServer(() => ({
     ready: Object.values(checks).every(Boolean),
     checks: { ...checks },
   }));
@@ -69,7 +69,7 @@ Deno.test("serveMetrics() answers /readyz 503 until every check passes, then 200
 });
 
 Deno.test("serveMetrics() reports not ready when the readiness callback throws", async () => {
-  await using s = await startServer(() => {
+  await using s = startServer(() => {
     throw new Error("boom");
   });
   const r = await get(`${s.base}/readyz`);
@@ -79,7 +79,7 @@ Deno.test("serveMetrics() reports not ready when the readiness callback throws",
 });
 
 Deno.test("serveMetrics() serves Prometheus text with process and component metrics", async () => {
-  await using s = await startServer(() => ({ ready: true, checks: {} }));
+  await using s = startServer(() => ({ ready: true, checks: {} }));
   s.registry.counter("edgemesh_proxy_connections_total", "Connections accepted").inc(
     { service: "default/nginx" },
     3,
@@ -98,7 +98,7 @@ Deno.test("serveMetrics() serves Prometheus text with process and component metr
 });
 
 Deno.test("serveMetrics() answers unknown paths 404 and other methods 405", async () => {
-  await using s = await startServer(() => ({ ready: true, checks: {} }));
+  await using s = startServer(() => ({ ready: true, checks: {} }));
   assert.equal((await get(`${s.base}/nope`)).status, 404);
   const post = await get(`${s.base}/metrics`, { method: "POST", body: "x" });
   assert.equal(post.status, 405);
