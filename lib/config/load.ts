@@ -1,0 +1,86 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Reading the configuration: an optional YAML or JSON file (YAML 1.2 is a superset of
+ * JSON), command-line flag overrides on top, then {@linkcode parseConfig}. With no file the
+ * embedded defaults are used, which is what `make run` relies on.
+ * @module
+ */
+import { parseDocument } from "yaml";
+import type { Config } from "./schema.ts";
+import { ConfigError, isPlainObject, parseConfig } from "./parse.ts";
+
+/** Options of {@linkcode loadConfig}. */
+export interface LoadConfigOptions {
+  /** Path of a YAML or JSON config file; omitted → built-in defaults only. */
+  readonly file?: string;
+  /** Values that win over the file (from CLI flags), keyed by config key. */
+  readonly overrides?: Readonly<Record<string, unknown>>;
+  /** The default `nodeName`. @default {Deno.hostname()} */
+  readonly hostname?: string;
+  /** Reads the file, for tests. @default {Deno.readTextFile} */
+  readonly readTextFile?: (path: string) => Promise<string>;
+}
+
+/**
+ * Loads, merges and validates the configuration.
+ * @throws {ConfigError} when the file cannot be read or parsed, or any key is invalid;
+ *   `issues` lists every problem
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config> {
+  const { file } = options;
+  let raw: Record<string, unknown> = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = await (options.readTextFile ?? Deno.readTextFile)(file);
+    } catch (err) {
+      const reason = err instanceof Deno.errors.NotFound
+        ? "file does not exist"
+        : err instanceof Error
+        ? err.message
+        : String(err);
+      throw new ConfigError([{ path: "", message: reason }], file);
+    }
+    raw = parseConfigText(text, file);
+  }
+  const merged: Record<string, unknown> = { ...raw };
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (value !== undefined) merged[key] = value;
+  }
+  const hostname = options.hostname ?? Deno.hostname();
+  try {
+    return parseConfig(merged, { hostname });
+  } catch (err) {
+    if (err instanceof ConfigError && file !== undefined) throw new ConfigError(err.issues, file);
+    throw err;
+  }
+}
+
+/**
+ * Parses the text of a config file (YAML or JSON) into its top-level mapping; an empty
+ * file is an empty mapping.
+ * @throws {ConfigError} on syntax errors (with line and column) or a non-mapping document
+ */
+export function parseConfigText(text: string, file?: string): Record<string, unknown> {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        const at = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
+        return { path: "", message: `${at}${e.message.split("\n")[0]}` };
+      }),
+      file,
+    );
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return {};
+  if (!isPlainObject(value)) {
+    const got = Array.isArray(value) ? "a list" : JSON.stringify(value);
+    throw new ConfigError(
+      [{ path: "", message: `expected a mapping of keys to values, got ${got}` }],
+      file,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,15 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The agent configuration: the {@linkcode Config} type, its defaults, validation
+ * ({@linkcode parseConfig}, collecting every problem into a {@linkcode ConfigError}) and
+ * loading from YAML/JSON files with flag overrides ({@linkcode loadConfig}).
+ * @module
+ */
+export type { Config, DeviceType, TunnelTlsConfig } from "./schema.ts";
+export { CONFIG_KEYS, DEFAULT_DNS_PORT, DEFAULTS } from "./defaults.ts";
+export { ConfigError, formatIssue, parseConfig } from "./parse.ts";
+export type { ConfigIssue, ParseConfigOptions } from "./parse.ts";
+export { loadConfig, parseConfigText } from "./load.ts";
+export type { LoadConfigOptions } from "./load.ts";
+export { firstHostIPv4, isCidr, parseCidr, parseHostPort } from "./address.ts";
+export type { Cidr, HostPort } from "./address.ts";
