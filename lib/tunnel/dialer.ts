@@ -1,0 +1,417 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The dialing side of the tunnel: a {@linkcode Dialer} that opens one HTTP/2 stream per
+ * connection to the agent on the endpoint's node, over one HTTP client (one connection) per
+ * peer. A dial resolves only once the peer has connected to the endpoint, so every failure
+ * (peer unreachable, refused, remote dial failed) rejects within the timeout and the proxy
+ * fails over to the next endpoint.
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import type { MetricsRegistry } from "../metrics/mod.ts";
+import type { Dialer, DialTarget, UpstreamConn } from "../proxy/dialer.ts";
+import type { Backend, Snapshot } from "../registry/model.ts";
+import { importTunnelKey, signRequest } from "./auth.ts";
+import { type TunnelMetrics, tunnelMetrics } from "./metrics.ts";
+import {
+  afterFailure,
+  type BackoffPolicy,
+  buildPeerTable,
+  DEFAULT_BACKOFF,
+  DEFAULT_TUNNEL_PORT,
+  mayDial,
+  PEER_UP,
+  type PeerAddress,
+  type PeerHealth,
+  type Route,
+  routeFor,
+} from "./peers.ts";
+import { BodyWriter, StreamConn } from "./stream_conn.ts";
+import {
+  encodeStreamHeaders,
+  formatHostPort,
+  parseRefusal,
+  type RefusalReason,
+  STREAM_PATH,
+  targetHeaderValues,
+} from "./wire.ts";
+
+/** PEM contents for the tunnel's TLS (config `tunnelTLS`, files already read). */
+export interface TunnelTls {
+  readonly cert: string;
+  readonly key: string;
+  /** CA bundle peers' certificates must chain to. */
+  readonly ca: string;
+}
+
+/** Why a tunnel dial failed: a peer's refusal reason or a local condition. */
+export type TunnelDialFailure =
+  | RefusalReason
+  | "refused"
+  | "no-peer"
+  | "peer-down"
+  | "peer-unreachable"
+  | "timeout";
+
+/** A tunnel dial failed; `reason` says why (callers may branch on it, e.g. for logs). */
+export class TunnelDialError extends Error {
+  readonly reason: TunnelDialFailure;
+  constructor(reason: TunnelDialFailure, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TunnelDialError";
+    this.reason = reason;
+  }
+}
+
+/** Options of {@linkcode TunnelDialer}. */
+export interface TunnelDialerOptions {
+  /** This node's name, sent (signed) with every stream. */
+  readonly nodeName: string;
+  /** The cluster key bytes (`loadTunnelKey`). */
+  readonly key: Uint8Array;
+  /** When set, peers are dialled over TLS and must present a certificate chaining to `ca`. */
+  readonly tls?: TunnelTls | null;
+  /** Static peers from config (`peers`), `nodeName → host[:port]`; they win over Node objects. */
+  readonly peers?: Readonly<Record<string, string>>;
+  /** Tunnel port of peers learnt from Node objects. @default 40001 */
+  readonly port?: number;
+  readonly log: Logger;
+  readonly metrics?: MetricsRegistry;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** @default {initialMs: 1000, maxMs: 30000} */
+  readonly backoff?: BackoffPolicy;
+}
+
+/** One HTTP client (one HTTP/2 connection) and the streams using it. */
+interface Channel {
+  readonly client: Deno.HttpClient;
+  readonly url: string;
+  active: number;
+  retired: boolean;
+}
+
+interface Peer {
+  address: PeerAddress;
+  channel: Channel | null;
+  health: PeerHealth;
+}
+
+/** A peer as shown by `ctl status`. */
+export interface PeerStatus {
+  readonly node: string;
+  readonly address: string;
+  readonly source: PeerAddress["source"];
+  readonly up: boolean;
+  /** While down: when the next dial may be tried (ms since the epoch) and the last error. */
+  readonly retryAt?: number;
+  readonly lastError?: string;
+  /** Streams open to the peer. */
+  readonly activeStreams: number;
+}
+
+/** Fraction of the dial timeout the peer gets for its own dial, so its answer arrives in time. */
+const REMOTE_DIAL_SHARE = 0.8;
+
+/** Dials remote endpoints through the agents on their nodes. */
+export class TunnelDialer implements Dialer {
+  readonly #opts: TunnelDialerOptions;
+  readonly #key: Promise<CryptoKey>;
+  readonly #log: Logger;
+  readonly #metrics: TunnelMetrics;
+  readonly #now: () => number;
+  readonly #port: number;
+  readonly #configPeers: Readonly<Record<string, string>>;
+  #peers = new Map<string, Peer>();
+  #closed = false;
+
+  /** @throws {SyntaxError|RangeError} when a config peer is not an address */
+  constructor(options: TunnelDialerOptions) {
+    this.#opts = options;
+    this.#key = importTunnelKey(options.key);
+    this.#key.catch(() => {}); // surfaced by dial()
+    this.#log = options.log;
+    this.#metrics = tunnelMetrics(options.metrics);
+    this.#now = options.now ?? Date.now;
+    this.#port = options.port ?? DEFAULT_TUNNEL_PORT;
+    this.#configPeers = options.peers ?? {};
+    this.#setTable(buildPeerTable([], this.#configPeers, this.#port));
+  }
+
+  /** Learns peer addresses from the snapshot's Node objects (config `peers` still win). */
+  update(snapshot: Snapshot): void {
+    this.#setTable(buildPeerTable(snapshot.nodes.values(), this.#configPeers, this.#port));
+  }
+
+  #setTable(table: ReadonlyMap<string, PeerAddress>): void {
+    const next = new Map<string, Peer>();
+    for (const [name, address] of table) {
+      const old = this.#peers.get(name);
+      if (old && old.address.host === address.host && old.address.port === address.port) {
+        old.address = address;
+        next.set(name, old);
+        continue;
+      }
+      if (old) this.#retire(old);
+      next.set(name, { address, channel: null, health: PEER_UP });
+      this.#metrics.peerUp.set({ peer: name }, 1);
+      this.#log.debug("tunnel peer address", {
+        peer: name,
+        address: formatHostPort(address.host, address.port),
+        source: address.source,
+      });
+    }
+    for (const [name, old] of this.#peers) {
+      if (!next.has(name)) {
+        this.#retire(old);
+        this.#metrics.peerUp.remove({ peer: name });
+      }
+    }
+    this.#peers = next;
+  }
+
+  /** Whether a tunnel address is known for `nodeName`. */
+  hasPeer(nodeName: string): boolean {
+    return this.#peers.has(nodeName);
+  }
+
+  /** The route of a backend with this dialer's peers ({@linkcode routeFor}). */
+  routeFor(backend: Backend): Route {
+    return routeFor(backend, {
+      nodeName: this.#opts.nodeName,
+      tunnelEnabled: true,
+      hasPeer: (n) => this.hasPeer(n),
+    });
+  }
+
+  /** Peers with address and health, for `ctl status`. */
+  status(): PeerStatus[] {
+    return [...this.#peers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([node, p]) => ({
+      node,
+      address: formatHostPort(p.address.host, p.address.port),
+      source: p.address.source,
+      up: p.health.state === "up",
+      ...(p.health.state === "down"
+        ? { retryAt: p.health.retryAt, lastError: p.health.lastError }
+        : {}),
+      activeStreams: p.channel?.active ?? 0,
+    }));
+  }
+
+  #channel(peer: Peer): Channel {
+    if (peer.channel) return peer.channel;
+    const tls = this.#opts.tls;
+    const client = Deno.createHttpClient({
+      http2: true,
+      http1: false,
+      ...(tls ? { caCerts: [tls.ca] } : {}),
+    });
+    const scheme = tls ? "https" : "http";
+    const url = `${scheme}://${formatHostPort(peer.address.host, peer.address.port)}${STREAM_PATH}`;
+    peer.channel = { client, url, active: 0, retired: false };
+    return peer.channel;
+  }
+
+  /** Drops a peer's connection; streams still on it finish first. */
+  #retire(peer: Peer): void {
+    const ch = peer.channel;
+    peer.channel = null;
+    if (!ch) return;
+    ch.retired = true;
+    if (ch.active === 0) ch.client.close();
+  }
+
+  #release(ch: Channel): void {
+    ch.active--;
+    if (ch.retired && ch.active === 0) ch.client.close();
+  }
+
+  #markDown(name: string, peer: Peer, error: string): void {
+    const wasUp = peer.health.state === "up";
+    peer.health = afterFailure(
+      peer.health,
+      this.#now(),
+      error,
+      this.#opts.backoff ?? DEFAULT_BACKOFF,
+    );
+    if (this.#peers.get(name) !== peer) return;
+    this.#metrics.peerUp.set({ peer: name }, 0);
+    // A fresh connection on the next trial: the old one may be half-dead.
+    this.#retire(peer);
+    const fields = {
+      peer: name,
+      address: formatHostPort(peer.address.host, peer.address.port),
+      error,
+      retryInMs: peer.health.state === "down" ? peer.health.delayMs : 0,
+    };
+    if (wasUp) this.#log.warn("tunnel peer down", fields);
+    else this.#log.debug("tunnel peer still down", fields);
+  }
+
+  #markUp(name: string, peer: Peer): void {
+    if (peer.health.state === "up") return;
+    peer.health = PEER_UP;
+    this.#metrics.peerUp.set({ peer: name }, 1);
+    this.#log.info("tunnel peer up", {
+      peer: name,
+      address: formatHostPort(peer.address.host, peer.address.port),
+    });
+  }
+
+  #fail(result: string, err: TunnelDialError): never {
+    this.#metrics.streams.inc({ direction: "out", result });
+    throw err;
+  }
+
+  /**
+   * Opens a stream to the agent on `target.backend.nodeName`, which connects to the endpoint.
+   * Resolves once the peer answered 200 (the endpoint accepted the connection).
+   * @throws {TunnelDialError} with the reason (refusal, no peer, peer down, timeout, …)
+   * @throws the signal's reason when `signal` aborts
+   */
+  async dial(
+    target: DialTarget,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<UpstreamConn> {
+    const { backend } = target;
+    const svc = `${target.namespace}/${target.service}`;
+    const ep = formatHostPort(backend.ip, backend.port);
+    const node = backend.nodeName ?? "";
+    const what = `Cannot dial "${svc}" endpoint ${ep} through node "${node}"`;
+    if (this.#closed) {
+      this.#fail("no-peer", new TunnelDialError("no-peer", `${what}: dialer closed`));
+    }
+    options.signal?.throwIfAborted();
+    const peer = this.#peers.get(node);
+    if (!peer) {
+      this.#fail("no-peer", new TunnelDialError("no-peer", `${what}: no tunnel address known`));
+    }
+    if (!mayDial(peer.health, this.#now())) {
+      const h = peer.health as Extract<PeerHealth, { state: "down" }>;
+      this.#fail(
+        "peer-down",
+        new TunnelDialError(
+          "peer-down",
+          `${what}: peer is down (${h.lastError}), retry in ${
+            Math.max(0, h.retryAt - this.#now())
+          } ms`,
+        ),
+      );
+    }
+    const key = await this.#key;
+    const signed = await signRequest(
+      key,
+      targetHeaderValues({
+        source: this.#opts.nodeName,
+        namespace: target.namespace,
+        service: target.service,
+        port: target.port.port,
+        endpointIp: backend.ip,
+        endpointPort: backend.port,
+      }),
+      this.#now(),
+    );
+    const headers = encodeStreamHeaders(signed, options.timeoutMs * REMOTE_DIAL_SHARE);
+    const channel = this.#channel(peer);
+    const body = new BodyWriter();
+    const abort = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort(new DOMException("Tunnel dial timed out", "TimeoutError"));
+    }, options.timeoutMs);
+    const onAbort = () => abort.abort(options.signal?.reason);
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    channel.active++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#release(channel);
+    };
+    let response: Response;
+    try {
+      response = await fetch(channel.url, {
+        method: "POST",
+        headers,
+        body: body.stream,
+        client: channel.client,
+        signal: abort.signal,
+        duplex: "half",
+      } as RequestInit);
+    } catch (err) {
+      body.abort(err);
+      release();
+      if (options.signal?.aborted) {
+        this.#metrics.streams.inc({ direction: "out", result: "aborted" });
+        throw options.signal.reason;
+      }
+      const detail = timedOut ? `no answer within ${options.timeoutMs} ms` : errorText(err);
+      this.#markDown(node, peer, detail);
+      this.#fail(
+        timedOut ? "timeout" : "peer-unreachable",
+        new TunnelDialError(
+          timedOut ? "timeout" : "peer-unreachable",
+          `${what}: peer ${formatHostPort(peer.address.host, peer.address.port)} ${
+            timedOut ? "did not answer" : "is unreachable"
+          }: ${detail}`,
+          { cause: err },
+        ),
+      );
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+    this.#markUp(node, peer);
+    if (response.status !== 200 || response.body === null) {
+      const reason = parseRefusal(response.headers.get("x-edgemesh-refusal"));
+      const text = await response.text().catch(() => "");
+      body.abort(new Error("refused"));
+      abort.abort();
+      release();
+      this.#log.debug("tunnel stream refused", {
+        peer: node,
+        service: svc,
+        endpoint: ep,
+        status: response.status,
+        reason,
+      });
+      this.#fail(
+        "refused",
+        new TunnelDialError(
+          reason ?? "refused",
+          `${what}: peer refused (${reason ?? `HTTP ${response.status}`})${
+            text && reason !== "unauthenticated" ? `: ${text.slice(0, 200)}` : ""
+          }`,
+        ),
+      );
+    }
+    this.#metrics.streams.inc({ direction: "out", result: "ok" });
+    this.#metrics.active.inc({ direction: "out" });
+    const bytes = this.#metrics.bytes;
+    return new StreamConn(response.body, body, abort, {
+      onBytes: (direction, n) => bytes.inc({ direction }, n),
+      onDone: () => {
+        this.#metrics.active.dec({ direction: "out" });
+        release();
+      },
+    });
+  }
+
+  /** Closes every peer connection (streams still open finish first). */
+  close(): void {
+    this.#closed = true;
+    for (const peer of this.#peers.values()) this.#retire(peer);
+  }
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  let msg = err.message;
+  let cause = err.cause;
+  for (let i = 0; i < 3 && cause instanceof Error; i++) {
+    msg += `: ${cause.message}`;
+    cause = cause.cause;
+  }
+  return msg;
+}

@@ -1,0 +1,52 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The tunnel's Prometheus families, registered once per registry and shared by the server
+ * and the dialer (registration is idempotent).
+ * @module
+ */
+import { type Counter, type Gauge, MetricsRegistry } from "../metrics/mod.ts";
+
+/** Handles on the tunnel metric families. */
+export interface TunnelMetrics {
+  /** `{direction="out|in", result}`: streams opened by us / received from peers. */
+  readonly streams: Counter;
+  /** `{direction}`: streams currently open. */
+  readonly active: Gauge;
+  readonly authFailures: Counter;
+  /** `{reason}`: refusals sent (server) — see `x-edgemesh-refusal`. */
+  readonly refusals: Counter;
+  /** `{peer}`: 1 when the peer's last dial worked, 0 while it is backed off. */
+  readonly peerUp: Gauge;
+  /** `{direction="out|in"}`: bytes this node sent into / received from tunnels. */
+  readonly bytes: Counter;
+}
+
+/** Registers (or finds) the families; a private registry when none is given. */
+export function tunnelMetrics(registry: MetricsRegistry = new MetricsRegistry()): TunnelMetrics {
+  return {
+    streams: registry.counter(
+      "edgemesh_tunnel_streams_total",
+      "Tunnel streams by direction (out: opened by this node, in: accepted from peers) and result.",
+    ),
+    active: registry.gauge(
+      "edgemesh_tunnel_streams_active",
+      "Tunnel streams currently open, by direction.",
+    ),
+    authFailures: registry.counter(
+      "edgemesh_tunnel_auth_failures_total",
+      "Tunnel requests whose cluster-key proof failed (bad MAC, stale, replayed, malformed).",
+    ),
+    refusals: registry.counter(
+      "edgemesh_tunnel_refusals_total",
+      "Tunnel streams this node refused, by reason.",
+    ),
+    peerUp: registry.gauge(
+      "edgemesh_tunnel_peer_up",
+      "Whether the peer's tunnel answered the last dial (1) or is backed off (0).",
+    ),
+    bytes: registry.counter(
+      "edgemesh_tunnel_bytes_total",
+      "Payload bytes sent into (out) and received from (in) tunnel streams.",
+    ),
+  };
+}

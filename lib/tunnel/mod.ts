@@ -1,0 +1,88 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Inter-node tunnel: endpoints on other nodes are reached through the edgemesh agent on that
+ * node, one authenticated HTTP/2 stream per connection, all streams to a node sharing one
+ * connection (the HBONE idea of Istio ambient, on Deno's own HTTP/2 stack).
+ *
+ * - {@linkcode TunnelServer}: `Deno.serve` side; authorizes each stream against its own
+ *   registry snapshot and connects only to ready endpoints on its own node.
+ * - {@linkcode TunnelDialer}: the proxy's {@linkcode Dialer} for remote endpoints.
+ * - {@linkcode startTunnel} / {@linkcode planTunnel} / {@linkcode createRoutingDialer}: agent wiring.
+ *
+ * See `README.md` in this folder for the wire format, authentication and TLS.
+ * @module
+ */
+export {
+  canonicalBytes,
+  constantTimeEqual,
+  importTunnelKey,
+  loadTunnelKey,
+  MIN_KEY_BYTES,
+  newNonce,
+  RequestVerifier,
+  type RequestVerifierOptions,
+  type SignedFields,
+  signRequest,
+  TunnelSetupError,
+  type VerifyFailure,
+  type VerifyResult,
+} from "./auth.ts";
+export {
+  type PeerStatus,
+  TunnelDialer,
+  type TunnelDialerOptions,
+  TunnelDialError,
+  type TunnelDialFailure,
+  type TunnelTls,
+} from "./dialer.ts";
+export { type TunnelMetrics, tunnelMetrics } from "./metrics.ts";
+export {
+  afterFailure,
+  type BackoffPolicy,
+  buildPeerTable,
+  DEFAULT_BACKOFF,
+  DEFAULT_TUNNEL_PORT,
+  mayDial,
+  nodeTunnelHost,
+  PEER_UP,
+  type PeerAddress,
+  type PeerHealth,
+  type Route,
+  type RouteContext,
+  routeFor,
+} from "./peers.ts";
+export {
+  type Authorization,
+  authorizeStream,
+  TunnelServer,
+  type TunnelServerOptions,
+} from "./server.ts";
+export {
+  createRoutingDialer,
+  loadTunnelTls,
+  planTunnel,
+  type RoutingDialerOptions,
+  startTunnel,
+  type StartTunnelOptions,
+  type Tunnel,
+  type TunnelConfig,
+  type TunnelPlan,
+  type TunnelStatus,
+} from "./setup.ts";
+export { type BackendDial, tcpDialBackend } from "./tcp.ts";
+export {
+  formatHostPort,
+  HEADERS,
+  type HostPort,
+  parseHostPort,
+  parseRefusal,
+  parseStreamTarget,
+  readStreamHeaders,
+  REFUSAL_HEADER,
+  REFUSAL_REASONS,
+  REFUSAL_STATUS,
+  type RefusalReason,
+  STREAM_PATH,
+  type StreamHeaders,
+  type StreamTarget,
+} from "./wire.ts";

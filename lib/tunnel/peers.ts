@@ -1,0 +1,124 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Pure decisions of the dialing side: where each peer node is reached, which route a backend
+ * takes, and when a failed peer may be tried again.
+ * @module
+ */
+import type { Backend, NodeInfo } from "../registry/model.ts";
+import { parseHostPort } from "./wire.ts";
+
+/** Default tunnel port (the seed edgemesh's inter-node port). */
+export const DEFAULT_TUNNEL_PORT = 40001;
+
+/** Where a peer agent's tunnel listens and where that address came from. */
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+  /** `config` (the `peers` map) wins over `node` (Node `status.addresses`). */
+  readonly source: "config" | "node";
+}
+
+/**
+ * Preference of Node `status.addresses[].type` (Kubernetes `NodeAddressType`): InternalIP
+ * first (the in-cluster network), then ExternalIP, Hostname last. Other types are ignored.
+ */
+const ADDRESS_PREFERENCE: readonly string[] = ["InternalIP", "ExternalIP", "Hostname"];
+
+/** The address a Node object offers for the tunnel, or null. */
+export function nodeTunnelHost(node: NodeInfo): string | null {
+  for (const type of ADDRESS_PREFERENCE) {
+    const a = node.addresses.find((x) => x.type === type && x.address !== "");
+    if (a) return a.address;
+  }
+  return null;
+}
+
+/**
+ * Builds the peer table: every node with a usable `status.addresses` entry at `defaultPort`,
+ * overridden by the config `peers` map (`nodeName → host[:port]`).
+ * @throws {SyntaxError|RangeError} when a config entry is not an address
+ */
+export function buildPeerTable(
+  nodes: Iterable<NodeInfo>,
+  configPeers: Readonly<Record<string, string>>,
+  defaultPort: number = DEFAULT_TUNNEL_PORT,
+): ReadonlyMap<string, PeerAddress> {
+  const table = new Map<string, PeerAddress>();
+  for (const node of nodes) {
+    const host = nodeTunnelHost(node);
+    if (host !== null) table.set(node.name, { host, port: defaultPort, source: "node" });
+  }
+  for (const [name, text] of Object.entries(configPeers)) {
+    const hp = parseHostPort(text, defaultPort);
+    table.set(name, { host: hp.host, port: hp.port, source: "config" });
+  }
+  return table;
+}
+
+/** How one connection to a backend is made. */
+export type Route = "local" | "tunnel" | "direct";
+
+/** Inputs of {@linkcode routeFor}. */
+export interface RouteContext {
+  /** This node's name (config `nodeName`). */
+  readonly nodeName: string;
+  /** Tunnel on (config `tunnel` and a `tunnelKeyFile`). */
+  readonly tunnelEnabled: boolean;
+  /** Whether a tunnel address is known for a node. */
+  readonly hasPeer: (nodeName: string) => boolean;
+}
+
+/**
+ * Decides the route of a backend: endpoints on this node, or of unknown node (`nodeName`
+ * null, treated as local by the model), are dialled locally; remote ones go through the
+ * tunnel when it is on and the peer's address is known, and are dialled directly otherwise
+ * (flat networks, or a node with no address yet).
+ */
+export function routeFor(backend: Backend, ctx: RouteContext): Route {
+  if (backend.nodeName === null || backend.nodeName === ctx.nodeName) return "local";
+  if (!ctx.tunnelEnabled || !ctx.hasPeer(backend.nodeName)) return "direct";
+  return "tunnel";
+}
+
+/** Backoff of a failed peer: first delay, cap, factor. */
+export interface BackoffPolicy {
+  /** @default 1000 */
+  readonly initialMs: number;
+  /** @default 30000 */
+  readonly maxMs: number;
+}
+
+/** Default {@linkcode BackoffPolicy}. */
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 30_000 };
+
+/** Health of one peer: up, or down until `retryAt` with the next backoff `delayMs`. */
+export type PeerHealth =
+  | { readonly state: "up" }
+  | {
+    readonly state: "down";
+    readonly since: number;
+    readonly retryAt: number;
+    readonly delayMs: number;
+    readonly lastError: string;
+  };
+
+/** A peer never tried is up. */
+export const PEER_UP: PeerHealth = { state: "up" };
+
+/** Whether a dial may go to the peer now (up, or down with the backoff expired: a trial). */
+export function mayDial(h: PeerHealth, now: number): boolean {
+  return h.state === "up" || now >= h.retryAt;
+}
+
+/** Health after a failed dial at `now`: the delay doubles up to the cap. */
+export function afterFailure(
+  h: PeerHealth,
+  now: number,
+  error: string,
+  policy: BackoffPolicy = DEFAULT_BACKOFF,
+): PeerHealth {
+  if (h.state === "down" && now < h.retryAt) return h; // a dial that started before the peer went down
+  const delayMs = h.state === "up" ? policy.initialMs : Math.min(h.delayMs * 2, policy.maxMs);
+  const since = h.state === "down" ? h.since : now;
+  return { state: "down", since, retryAt: now + delayMs, delayMs, lastError: error };
+}

@@ -1,0 +1,330 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The receiving side of the tunnel: an HTTP/2 server (`Deno.serve`) that authenticates each
+ * stream, checks that its target is a ready endpoint of that service on this node in its own
+ * registry snapshot (never an open proxy), dials it, and copies bytes both ways with
+ * half-close. Flow control is HTTP/2's, per stream, so a slow stream stalls only itself.
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import type { MetricsRegistry } from "../metrics/mod.ts";
+import type { UpstreamConn } from "../proxy/dialer.ts";
+import {
+  type Backend,
+  backendsFor,
+  EMPTY_SNAPSHOT,
+  serviceKey,
+  type Snapshot,
+} from "../registry/model.ts";
+import { importTunnelKey, RequestVerifier } from "./auth.ts";
+import type { TunnelTls } from "./dialer.ts";
+import { type TunnelMetrics, tunnelMetrics } from "./metrics.ts";
+import { type BackendDial, tcpDialBackend } from "./tcp.ts";
+import {
+  formatHostPort,
+  HEADERS,
+  parseHostPort,
+  parseStreamTarget,
+  readStreamHeaders,
+  REFUSAL_HEADER,
+  REFUSAL_STATUS,
+  type RefusalReason,
+  STREAM_PATH,
+  type StreamTarget,
+} from "./wire.ts";
+
+/** Result of {@linkcode authorizeStream}. */
+export type Authorization =
+  | { readonly ok: true; readonly backend: Backend }
+  | {
+    readonly ok: false;
+    readonly reason: Extract<RefusalReason, "unknown-service" | "endpoint-not-local">;
+    readonly detail: string;
+  };
+
+/**
+ * Decides whether this node may connect a stream to its target: the service and its TCP
+ * port must exist in `snapshot`, and the endpoint must be a ready backend of that port whose
+ * `nodeName` is exactly `nodeName` (an endpoint of unknown node is never served to peers).
+ */
+export function authorizeStream(
+  snapshot: Snapshot,
+  nodeName: string,
+  t: StreamTarget,
+): Authorization {
+  const key = serviceKey(t.namespace, t.service);
+  const entry = snapshot.services.get(key);
+  if (!entry) return { ok: false, reason: "unknown-service", detail: `no service "${key}"` };
+  const port = entry.service.ports.find((p) => p.port === t.port && p.protocol === "TCP");
+  if (!port) {
+    return { ok: false, reason: "unknown-service", detail: `"${key}" has no TCP port ${t.port}` };
+  }
+  const ep = formatHostPort(t.endpointIp, t.endpointPort);
+  const backend = backendsFor(entry, port).find((b) =>
+    b.ip === t.endpointIp && b.port === t.endpointPort
+  );
+  if (!backend) {
+    return {
+      ok: false,
+      reason: "endpoint-not-local",
+      detail: `${ep} is not a ready endpoint of "${key}" port ${t.port}`,
+    };
+  }
+  if (backend.nodeName !== nodeName) {
+    return {
+      ok: false,
+      reason: "endpoint-not-local",
+      detail: `${ep} of "${key}" is on node "${
+        backend.nodeName ?? "<unknown>"
+      }", not "${nodeName}"`,
+    };
+  }
+  return { ok: true, backend };
+}
+
+/** Options of {@linkcode TunnelServer}. */
+export interface TunnelServerOptions {
+  /** `host:port` (config `tunnelListen`); port 0 picks a free port. */
+  readonly listen: string;
+  /** This node's name: only endpoints on it are served. */
+  readonly nodeName: string;
+  /** The cluster key bytes (`loadTunnelKey`). */
+  readonly key: Uint8Array;
+  /** Serve TLS with this certificate (PEM); plain HTTP/2 (h2c) otherwise. */
+  readonly tls?: TunnelTls | null;
+  readonly log: Logger;
+  readonly metrics?: MetricsRegistry;
+  /** Connects to a local endpoint. @default tcpDialBackend */
+  readonly dial?: BackendDial;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** Accepted clock difference of peers, ms. @default 60000 */
+  readonly replayWindowMs?: number;
+  /** Endpoint dial timeout when the peer sends none, and the cap of what it sends, ms. */
+  readonly dialTimeoutMs?: number;
+  /** Stops the server and closes open streams. */
+  readonly signal?: AbortSignal;
+}
+
+/** Bytes read from an endpoint per response chunk. */
+const READ_CHUNK = 64 * 1024;
+
+/** Serves tunnel streams from peer agents. */
+export class TunnelServer {
+  /** The bound address (the real port when `listen` asked for 0). */
+  readonly addr: { readonly hostname: string; readonly port: number };
+  /** Resolves when the server has stopped and every stream has ended. */
+  readonly finished: Promise<void>;
+  readonly #opts: TunnelServerOptions;
+  readonly #log: Logger;
+  readonly #metrics: TunnelMetrics;
+  readonly #verifier: Promise<RequestVerifier>;
+  readonly #dial: BackendDial;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #stop = new AbortController();
+  readonly #conns = new Set<UpstreamConn>();
+  #snapshot: Snapshot = EMPTY_SNAPSHOT;
+
+  /**
+   * Binds and starts serving at once.
+   * @throws {SyntaxError|RangeError} for a bad `listen`; `Deno.errors.AddrInUse` etc. on bind
+   */
+  constructor(options: TunnelServerOptions) {
+    this.#opts = options;
+    this.#log = options.log;
+    this.#metrics = tunnelMetrics(options.metrics);
+    this.#dial = options.dial ?? tcpDialBackend;
+    const now = options.now ?? Date.now;
+    const verifier = importTunnelKey(options.key).then((key) =>
+      new RequestVerifier({ key, now, windowMs: options.replayWindowMs ?? 60_000 })
+    );
+    verifier.catch(() => {});
+    this.#verifier = verifier;
+    const hp = parseHostPort(options.listen, undefined, true);
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.#stop.signal])
+      : this.#stop.signal;
+    signal.addEventListener("abort", () => this.#closeStreams(), { once: true });
+    const tls = options.tls ? { cert: options.tls.cert, key: options.tls.key } : {};
+    this.#server = Deno.serve({
+      hostname: hp.host,
+      port: hp.port,
+      signal,
+      ...tls,
+      onListen: () => {},
+      onError: (err) => {
+        this.#log.debug("tunnel request failed", { error: err });
+        return new Response("internal error", { status: 500 });
+      },
+    }, (req, info) => this.#handle(req, info.remoteAddr));
+    this.addr = { hostname: this.#server.addr.hostname, port: this.#server.addr.port };
+    this.finished = this.#server.finished;
+    this.#log.info("tunnel listening", {
+      address: formatHostPort(this.addr.hostname, this.addr.port),
+      tls: options.tls ? "on" : "off",
+    });
+  }
+
+  /** Takes the registry snapshot that authorizes streams. */
+  update(snapshot: Snapshot): void {
+    this.#snapshot = snapshot;
+  }
+
+  /** Streams currently being served. */
+  get activeStreams(): number {
+    return this.#conns.size;
+  }
+
+  /** Stops listening, closes open streams, and waits for the server to finish. */
+  async close(): Promise<void> {
+    this.#stop.abort();
+    await this.#server.finished;
+  }
+
+  #closeStreams(): void {
+    for (const c of this.#conns) c.close();
+  }
+
+  #refuse(reason: RefusalReason, fields: Record<string, unknown>, detail: string): Response {
+    this.#metrics.refusals.inc({ reason });
+    this.#metrics.streams.inc({ direction: "in", result: reason });
+    this.#log.debug("tunnel stream refused", { reason, ...fields, detail });
+    return new Response(reason === "unauthenticated" ? reason : detail, {
+      status: REFUSAL_STATUS[reason],
+      headers: { [REFUSAL_HEADER]: reason },
+    });
+  }
+
+  async #handle(req: Request, remote: Deno.NetAddr): Promise<Response> {
+    const from = formatHostPort(remote.hostname, remote.port);
+    if (req.method !== "POST" || new URL(req.url).pathname !== STREAM_PATH) {
+      return this.#refuse("bad-request", { from }, `no such endpoint ${req.method} ${req.url}`);
+    }
+    const raw = readStreamHeaders(req.headers);
+    if (raw === null) {
+      this.#metrics.authFailures.inc();
+      return this.#refuse("unauthenticated", { from, why: "missing" }, "missing signed headers");
+    }
+    const verdict = await (await this.#verifier).verify(raw);
+    if (!verdict.ok) {
+      this.#metrics.authFailures.inc();
+      return this.#refuse(
+        "unauthenticated",
+        { from, source: raw.source, why: verdict.failure },
+        verdict.failure,
+      );
+    }
+    const parsed = parseStreamTarget(raw);
+    if (!parsed.ok) return this.#refuse("bad-request", { from, source: raw.source }, parsed.error);
+    const t = parsed.target;
+    const fields = {
+      from,
+      source: t.source,
+      service: `${t.namespace}/${t.service}`,
+      port: t.port,
+      endpoint: formatHostPort(t.endpointIp, t.endpointPort),
+    };
+    const auth = authorizeStream(this.#snapshot, this.#opts.nodeName, t);
+    if (!auth.ok) return this.#refuse(auth.reason, fields, auth.detail);
+    let conn: UpstreamConn;
+    try {
+      conn = await this.#dial(auth.backend, {
+        timeoutMs: this.#dialTimeout(req.headers.get(HEADERS.dialTimeout)),
+        signal: req.signal,
+      });
+    } catch (err) {
+      return this.#refuse(
+        "dial-failed",
+        fields,
+        `Cannot connect to ${fields.endpoint}: ${(err as Error)?.message ?? String(err)}`,
+      );
+    }
+    this.#metrics.streams.inc({ direction: "in", result: "ok" });
+    this.#log.debug("tunnel stream open", fields);
+    return new Response(this.#serve(conn, req.body, fields), { status: 200 });
+  }
+
+  #dialTimeout(header: string | null): number {
+    const cap = this.#opts.dialTimeoutMs ?? 5000;
+    const asked = header !== null && /^\d{1,7}$/.test(header) ? Number(header) : cap;
+    return Math.max(50, Math.min(asked, cap));
+  }
+
+  /** Copies request body → endpoint and endpoint → the returned response body. */
+  #serve(
+    conn: UpstreamConn,
+    requestBody: ReadableStream<Uint8Array> | null,
+    fields: Record<string, unknown>,
+  ): ReadableStream<Uint8Array> {
+    this.#conns.add(conn);
+    this.#metrics.active.inc({ direction: "in" });
+    const bytes = this.#metrics.bytes;
+    let pending = 2;
+    let finished = false;
+    let response: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const finish = (failed?: unknown) => {
+      if (failed !== undefined && !finished) {
+        this.#log.debug("tunnel stream reset", { ...fields, error: failed });
+        try {
+          response?.error(failed); // resets the HTTP/2 stream
+        } catch { /* already closed */ }
+      }
+      if (failed !== undefined || --pending === 0) {
+        if (finished) return;
+        finished = true;
+        conn.close();
+        this.#conns.delete(conn);
+        this.#metrics.active.dec({ direction: "in" });
+        this.#log.debug("tunnel stream closed", fields);
+      }
+    };
+    const upload = async () => {
+      if (requestBody === null) return;
+      const reader = requestBody.getReader();
+      try {
+        while (true) {
+          const r = await reader.read();
+          if (r.done) break;
+          bytes.inc({ direction: "in" }, r.value.length);
+          let off = 0;
+          while (off < r.value.length) off += await conn.write(r.value.subarray(off));
+        }
+      } finally {
+        reader.releaseLock();
+      }
+    };
+    upload().then(
+      async () => {
+        if (finished) return;
+        await conn.closeWrite().catch(() => {});
+        finish();
+      },
+      (err) => {
+        finish(err ?? "upload failed");
+      },
+    );
+    return new ReadableStream<Uint8Array>({
+      start: (c) => {
+        response = c;
+      },
+      pull: async (c) => {
+        const buf = new Uint8Array(READ_CHUNK);
+        let n: number | null;
+        try {
+          n = await conn.read(buf);
+        } catch (err) {
+          finish(err ?? "read failed");
+          return;
+        }
+        if (n === null) {
+          c.close();
+          finish();
+        } else {
+          bytes.inc({ direction: "out" }, n);
+          c.enqueue(buf.subarray(0, n));
+        }
+      },
+      cancel: (reason) => finish(reason ?? "cancelled"),
+    });
+  }
+}
