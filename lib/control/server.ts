@@ -1,0 +1,372 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The control socket: a Unix stream socket speaking newline-delimited KubeEdge messages
+ * (see `README.md`). Each line goes to the registry; its reply line is written once the change
+ * is durable. Lines are pipelined: later lines are applied while earlier ones are still being
+ * persisted (the registry group-commits them), and replies always come back in order.
+ * @module
+ */
+import { dirname } from "node:path";
+import type { Logger } from "../log/mod.ts";
+import type { MetricsRegistry } from "../metrics/mod.ts";
+import type { Snapshot } from "../registry/model.ts";
+import { readLines } from "./lines.ts";
+import {
+  type ChangeRequest,
+  type ControlMessage,
+  encodeReply,
+  errorReply,
+  lineTooLongMessage,
+  MAX_LINE_BYTES,
+  okReply,
+  parseMessageValue,
+  type QueryRequest,
+  readMsgId,
+  type Reply,
+} from "./protocol.ts";
+import type { StatusInfo } from "./status.ts";
+import { serviceViews } from "./view.ts";
+
+/** What the server needs from the registry (the `Registry` satisfies it). */
+export interface ControlTarget {
+  /** Validates and applies a change; resolves once durable; throws with the reply text. */
+  apply(change: ChangeRequest): Promise<void>;
+  snapshot(): Snapshot;
+}
+
+/** Options of {@linkcode ControlServer.listen}. */
+export interface ControlServerOptions {
+  /** Socket path (config `controlSocket`). */
+  readonly path: string;
+  readonly target: ControlTarget;
+  /** Answers `status` queries. */
+  readonly status: () => StatusInfo;
+  readonly log: Logger;
+  /** Stops the server when aborted. */
+  readonly signal?: AbortSignal;
+  /** Registers `edgemesh_control_messages_total` and `edgemesh_control_connections`. */
+  readonly metrics?: MetricsRegistry;
+  /** Messages in flight per connection before reading pauses. @default {4096} */
+  readonly maxInFlight?: number;
+}
+
+/**
+ * Another process is already serving the socket path. A subclass so the agent can tell
+ * "refuse to start" apart from other start-up failures.
+ */
+export class SocketInUseError extends Error {
+  override name = "SocketInUseError";
+}
+
+interface Pending {
+  readonly reply: Promise<Reply>;
+  settled: boolean;
+}
+
+/** The Unix-socket server; create with {@linkcode ControlServer.listen}. */
+export class ControlServer {
+  /** The socket path. */
+  readonly path: string;
+  readonly #opts: ControlServerOptions;
+  readonly #log: Logger;
+  readonly #listener: Deno.Listener<Deno.UnixConn, Deno.UnixAddr>;
+  readonly #conns = new Set<Deno.UnixConn>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #acceptLoop: Promise<void>;
+  readonly #count: { messages?: MetricsCounter; conns?: MetricsGauge };
+  #closing: Promise<void> | null = null;
+  #onAbort = () => void this.close();
+
+  private constructor(
+    opts: ControlServerOptions,
+    listener: Deno.Listener<Deno.UnixConn, Deno.UnixAddr>,
+  ) {
+    this.path = opts.path;
+    this.#opts = opts;
+    this.#log = opts.log;
+    this.#listener = listener;
+    this.#count = {
+      messages: opts.metrics?.counter(
+        "edgemesh_control_messages_total",
+        "Control-socket messages handled, by operation and result (ok or error).",
+      ),
+      conns: opts.metrics?.gauge(
+        "edgemesh_control_connections",
+        "Open control-socket connections.",
+      ),
+    };
+    this.#acceptLoop = this.#accept();
+    opts.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    if (opts.signal?.aborted) void this.close();
+  }
+
+  /**
+   * Creates the socket directory (0700) if needed, replaces a stale socket left by a crashed
+   * run, binds the socket (0600) and starts serving.
+   * @throws {SocketInUseError} when a live agent already listens on the path
+   */
+  static async listen(opts: ControlServerOptions): Promise<ControlServer> {
+    opts.signal?.throwIfAborted();
+    await prepareSocketPath(opts.path, opts.log);
+    let listener: Deno.Listener<Deno.UnixConn, Deno.UnixAddr>;
+    try {
+      listener = Deno.listen({ transport: "unix", path: opts.path });
+    } catch (err) {
+      throw new Error(`Cannot listen on control socket "${opts.path}": ${message(err)}`, {
+        cause: err,
+      });
+    }
+    try {
+      await Deno.chmod(opts.path, 0o600);
+    } catch (err) {
+      listener.close();
+      throw new Error(`Cannot listen on control socket "${opts.path}": ${message(err)}`, {
+        cause: err,
+      });
+    }
+    opts.log.info("control socket listening", { path: opts.path });
+    return new ControlServer(opts, listener);
+  }
+
+  /** Stops accepting, closes every connection, waits for in-flight changes, removes the socket. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#opts.signal?.removeEventListener("abort", this.#onAbort);
+    try {
+      this.#listener.close();
+    } catch { /* already closed */ }
+    for (const conn of this.#conns) closeQuietly(conn);
+    await this.#acceptLoop;
+    while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
+    try {
+      await Deno.remove(this.path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        this.#log.warn("cannot remove control socket", { path: this.path, error: err });
+      }
+    }
+    this.#log.info("control socket closed", { path: this.path });
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) {
+        if (this.#closing) {
+          closeQuietly(conn);
+          continue;
+        }
+        const task = this.#serve(conn).finally(() => this.#tasks.delete(task));
+        this.#tasks.add(task);
+      }
+    } catch (err) {
+      if (!this.#closing) this.#log.error("control socket accept failed", { error: err });
+    }
+  }
+
+  async #serve(conn: Deno.UnixConn): Promise<void> {
+    this.#conns.add(conn);
+    this.#count.conns?.inc();
+    this.#log.debug("control connection opened");
+    const maxInFlight = this.#opts.maxInFlight ?? 4096;
+    const queue: Pending[] = [];
+    const inFlight = new Set<Promise<Reply>>();
+    let readerDone = false;
+    let wakeWriter: (() => void) | null = null;
+    let wakeReader: (() => void) | null = null;
+    const notify = (which: "writer" | "reader") => {
+      const fn = which === "writer" ? wakeWriter : wakeReader;
+      if (which === "writer") wakeWriter = null;
+      else wakeReader = null;
+      fn?.();
+    };
+
+    const writer = (async () => {
+      let broken = false;
+      while (true) {
+        if (queue.length === 0) {
+          if (readerDone) break;
+          await new Promise<void>((r) => (wakeWriter = r));
+          continue;
+        }
+        const first = queue.shift()!;
+        let text = encodeReply(await first.reply);
+        // Batch every reply that is already settled into one write.
+        while (queue.length > 0 && queue[0]!.settled) {
+          text += encodeReply(await queue.shift()!.reply);
+        }
+        notify("reader");
+        if (broken) continue;
+        try {
+          await writeAll(conn, new TextEncoder().encode(text));
+        } catch (err) {
+          broken = true;
+          if (!this.#closing) this.#log.debug("control connection write failed", { error: err });
+        }
+      }
+    })();
+
+    try {
+      for await (const ev of readLines(conn, MAX_LINE_BYTES)) {
+        let reply: Promise<Reply>;
+        if (ev.kind === "tooLong") reply = Promise.resolve(errorReply(null, lineTooLongMessage()));
+        else if (ev.kind === "badUtf8") {
+          reply = Promise.resolve(
+            errorReply(null, "Cannot parse message: line is not valid UTF-8"),
+          );
+        } else reply = this.#handle(ev.text, [...inFlight]);
+        const item: Pending = { reply, settled: false };
+        inFlight.add(reply);
+        void reply.then(() => {
+          item.settled = true;
+          inFlight.delete(reply);
+        });
+        queue.push(item);
+        notify("writer");
+        while (queue.length >= maxInFlight) await new Promise<void>((r) => (wakeReader = r));
+      }
+    } catch (err) {
+      if (!this.#closing) this.#log.debug("control connection read failed", { error: err });
+    } finally {
+      readerDone = true;
+      notify("writer");
+      await writer;
+      closeQuietly(conn);
+      this.#conns.delete(conn);
+      this.#count.conns?.dec();
+      this.#log.debug("control connection closed");
+    }
+  }
+
+  /** Parses and executes one line; never rejects (errors become error replies). */
+  #handle(line: string, earlier: Promise<Reply>[]): Promise<Reply> {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      return Promise.resolve(this.#rejected(null, "Cannot parse message: not valid JSON"));
+    }
+    const msgId = readMsgId(value);
+    let msg: ControlMessage;
+    try {
+      msg = parseMessageValue(value);
+    } catch (err) {
+      return Promise.resolve(this.#rejected(msgId, message(err)));
+    }
+    if (msg.kind === "query") {
+      // A query sees every change sent before it on this connection.
+      return Promise.all(earlier).then(() => this.#query(msgId, msg.query));
+    }
+    const change = msg.change;
+    let applied: Promise<void>;
+    try {
+      applied = this.#opts.target.apply(change);
+    } catch (err) {
+      return Promise.resolve(this.#rejected(msgId, message(err), change.operation));
+    }
+    return applied.then(
+      () => {
+        this.#count.messages?.inc({ operation: change.operation, result: "ok" });
+        this.#log.debug("applied", {
+          "msg_id": msgId,
+          operation: change.operation,
+          resource: `${change.namespace}/${change.type}/${change.name}`,
+        });
+        return okReply(msgId);
+      },
+      (err) => this.#rejected(msgId, message(err), change.operation),
+    );
+  }
+
+  #query(msgId: string | null, q: QueryRequest): Reply {
+    try {
+      if (q.type === "status") {
+        this.#count.messages?.inc({ operation: "query", result: "ok" });
+        return okReply(msgId, this.#opts.status());
+      }
+      const views = serviceViews(this.#opts.target.snapshot(), q);
+      if (q.type === "service" && q.name !== null && views.length === 0) {
+        return this.#rejected(
+          msgId,
+          `Cannot find service "${q.namespace ?? "*"}/${q.name}"`,
+          "query",
+        );
+      }
+      this.#count.messages?.inc({ operation: "query", result: "ok" });
+      return okReply(msgId, views);
+    } catch (err) {
+      return this.#rejected(msgId, `Cannot answer query: ${message(err)}`, "query");
+    }
+  }
+
+  #rejected(msgId: string | null, error: string, operation = "unknown"): Reply {
+    this.#count.messages?.inc({ operation, result: "error" });
+    this.#log.warn("control message rejected", { "msg_id": msgId, error });
+    return errorReply(msgId, error);
+  }
+}
+
+type MetricsCounter = ReturnType<MetricsRegistry["counter"]>;
+type MetricsGauge = ReturnType<MetricsRegistry["gauge"]>;
+
+/**
+ * Makes `path` ready to bind: creates its directory with mode 0700 when missing, removes a
+ * stale socket (nothing accepts on it), refuses when a live agent answers or the path is not
+ * a socket.
+ */
+export async function prepareSocketPath(path: string, log: Logger): Promise<void> {
+  const dir = dirname(path);
+  try {
+    await Deno.stat(dir);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    await Deno.chmod(dir, 0o700);
+  }
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  if (!info.isSocket) {
+    throw new Error(
+      `Cannot listen on control socket "${path}": the path exists and is not a socket`,
+    );
+  }
+  let live: Deno.UnixConn | null = null;
+  try {
+    live = await Deno.connect({ transport: "unix", path });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.ConnectionRefused)) {
+      throw new Error(`Cannot check control socket "${path}": ${message(err)}`, { cause: err });
+    }
+  }
+  if (live) {
+    live.close();
+    throw new SocketInUseError(
+      `Cannot listen on control socket "${path}": another edgemesh agent is already listening there`,
+    );
+  }
+  await Deno.remove(path);
+  log.warn("removed stale control socket", { path });
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,52 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The agent status served by the `status` query and shown by `edgemesh ctl status`.
+ * The agent assembles it from its modules; parts a module does not provide (yet) are
+ * omitted and shown as "-". Add fields only (scripts may read `ctl status -o json`).
+ * @module
+ */
+
+/** State of a sub-system as one word, plus an optional human detail. */
+export interface ComponentState {
+  /** `up`, `down`, `off` (disabled by config) or `starting`. */
+  readonly state: "up" | "down" | "off" | "starting";
+  /** e.g. the listen addresses or the last error. */
+  readonly detail?: string;
+}
+
+/** A tunnel peer and whether we are connected to it. */
+export interface PeerStatus {
+  readonly name: string;
+  readonly address: string;
+  readonly state: "up" | "down" | "connecting";
+}
+
+/** Everything `ctl status` shows. */
+export interface StatusInfo {
+  /** This node's name (config `nodeName`). */
+  readonly node: string;
+  /** The agent version. */
+  readonly version?: string;
+  /** When the agent started (ISO 8601). */
+  readonly startedAt?: string;
+  /** The virtual device holding the VIPs (`edge0`) and its state. */
+  readonly device?: { readonly name: string; readonly type?: string; readonly state?: string };
+  /** Addresses on the device (VIPs and the DNS address). */
+  readonly addresses?: readonly string[];
+  /** Registry sizes. */
+  readonly counts: {
+    readonly services: number;
+    readonly endpoints: number;
+    readonly vips: number;
+    readonly nodes: number;
+  };
+  /** Listening sockets (`9.251.0.2:80/tcp`, `9.251.0.1:53/udp`, the control socket path). */
+  readonly listeners?: readonly string[];
+  readonly dns?: ComponentState;
+  readonly tunnel?: ComponentState;
+  readonly peers?: readonly PeerStatus[];
+  /** When the registry last changed through the control socket (ISO 8601); null if never. */
+  readonly lastSync?: string | null;
+  /** Registry snapshot version. */
+  readonly registryVersion?: number;
+}
