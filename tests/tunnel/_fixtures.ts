@@ -1,0 +1,263 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Test fixtures of the tunnel tests: echo backends, hand-built snapshots, test certificates.
+ * @module
+ */
+import type { UpstreamConn } from "../../lib/proxy/dialer.ts";
+import type { NodeInfo, ServiceEntry, ServicePort, Snapshot } from "../../lib/registry/model.ts";
+import { serviceKey } from "../../lib/registry/model.ts";
+
+/** A key every test node shares. */
+export const TEST_KEY: Uint8Array = new TextEncoder().encode(
+  "0123456789abcdef0123456789abcdef-test-key",
+);
+
+/** A TCP echo server on 127.0.0.1 (or `hostname`), port 0; optional greeting line first. */
+export interface EchoServer extends AsyncDisposable {
+  readonly port: number;
+  readonly hostname: string;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  close(): Promise<void>;
+}
+
+/** Starts an echo server that writes `greeting` (if any) and then echoes until EOF. */
+export function startEchoServer(greeting?: string, hostname = "127.0.0.1"): EchoServer {
+  const listener = Deno.listen({ hostname, port: 0 });
+  const tasks = new Set<Promise<void>>();
+  const conns = new Set<Deno.Conn>();
+  let accepted = 0;
+  const serveConn = async (conn: Deno.TcpConn) => {
+    conns.add(conn);
+    try {
+      if (greeting !== undefined) await writeAll(conn, new TextEncoder().encode(greeting));
+      const buf = new Uint8Array(64 * 1024);
+      while (true) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        await writeAll(conn, buf.subarray(0, n));
+      }
+      await conn.closeWrite();
+    } catch {
+      // reset by the peer or closed by close()
+    } finally {
+      conns.delete(conn);
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+  };
+  const loop = (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      const t = serveConn(conn);
+      tasks.add(t);
+      t.finally(() => tasks.delete(t));
+    }
+  })().catch(() => {});
+  const close = async () => {
+    try {
+      listener.close();
+    } catch { /* closed */ }
+    await loop;
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await Promise.all(tasks);
+  };
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    hostname,
+    get accepted() {
+      return accepted;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Writes all of `p`. */
+export async function writeAll(
+  w: { write(p: Uint8Array): Promise<number> },
+  p: Uint8Array,
+): Promise<void> {
+  let off = 0;
+  while (off < p.length) off += await w.write(p.subarray(off));
+}
+
+/** Reads until EOF. */
+export async function readAll(
+  r: { read(p: Uint8Array): Promise<number | null> },
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const buf = new Uint8Array(7000); // odd size: exercises leftover handling
+  while (true) {
+    const n = await r.read(buf);
+    if (n === null) break;
+    parts.push(buf.slice(0, n));
+    total += n;
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Reads exactly `n` bytes (or throws at EOF). */
+export async function readExactly(
+  r: { read(p: Uint8Array): Promise<number | null> },
+  n: number,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const got = await r.read(out.subarray(off));
+    if (got === null) throw new Error(`EOF after ${off} of ${n} bytes`);
+    off += got;
+  }
+  return out;
+}
+
+/** Sends `text`, half-closes, and returns everything read back. */
+export async function roundTrip(conn: UpstreamConn, text: string): Promise<string> {
+  await writeAll(conn, new TextEncoder().encode(text));
+  await conn.closeWrite();
+  return new TextDecoder().decode(await readAll(conn));
+}
+
+/** A hand-written service of one TCP port whose endpoints each name their own port. */
+export interface ServiceSpec {
+  readonly namespace: string;
+  readonly name: string;
+  readonly port: number;
+  readonly endpoints: readonly {
+    readonly ip: string;
+    readonly port: number;
+    readonly nodeName: string | null;
+    readonly ready?: boolean;
+  }[];
+}
+
+/** The service port of a {@linkcode ServiceSpec}. */
+export function servicePort(port: number): ServicePort {
+  return { name: "", protocol: "TCP", port, targetPort: { kind: "number", port } };
+}
+
+/** Builds a snapshot from specs and nodes. */
+export function snapshotOf(
+  specs: readonly ServiceSpec[],
+  nodes: readonly NodeInfo[] = [],
+): Snapshot {
+  const services = new Map<string, ServiceEntry>();
+  for (const s of specs) {
+    services.set(serviceKey(s.namespace, s.name), {
+      service: {
+        namespace: s.namespace,
+        name: s.name,
+        kind: { type: "ClusterIP" },
+        ports: [servicePort(s.port)],
+        sessionAffinity: { type: "None" },
+      },
+      vip: null,
+      endpoints: s.endpoints.map((e) => ({
+        ip: e.ip,
+        ready: e.ready ?? true,
+        nodeName: e.nodeName,
+        hostname: null,
+        podName: null,
+        ports: [{ name: "", port: e.port, protocol: "TCP" as const }],
+      })),
+      endpointSource: "endpoints",
+    });
+  }
+  return {
+    version: 1,
+    services,
+    nodes: new Map(nodes.map((n) => [n.name, n])),
+    vips: new Map(),
+  };
+}
+
+/** PEM test PKI: a CA and a server certificate for `ip` signed by it. */
+export interface TestPki {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly dir: string;
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/** Generates a CA and a server certificate with `subjectAltName = IP:<ip>…` in a temp dir. */
+export async function makeTestPki(ips: readonly string[] = ["127.0.0.1"]): Promise<TestPki> {
+  const dir = await Deno.makeTempDir({ prefix: "em-tunnel-pki-" });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl(
+    [
+      "req",
+      "-x509",
+      ...ec,
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.crt",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=em-test-ca",
+    ],
+    dir,
+  );
+  await openssl(
+    ["req", ...ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=em-test-node"],
+    dir,
+  );
+  await Deno.writeTextFile(
+    `${dir}/ext.cnf`,
+    `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(",")}\n`,
+  );
+  await openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "srv.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "srv.crt",
+      "-days",
+      "1",
+      "-extfile",
+      "ext.cnf",
+    ],
+    dir,
+  );
+  return {
+    dir,
+    ca: await Deno.readTextFile(`${dir}/ca.crt`),
+    cert: await Deno.readTextFile(`${dir}/srv.crt`),
+    key: await Deno.readTextFile(`${dir}/srv.key`),
+    caFile: `${dir}/ca.crt`,
+    certFile: `${dir}/srv.crt`,
+    keyFile: `${dir}/srv.key`,
+  };
+}

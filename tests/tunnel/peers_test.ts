@@ -1,0 +1,109 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+import assert from "node:assert/strict";
+import {
+  afterFailure,
+  buildPeerTable,
+  mayDial,
+  PEER_UP,
+  type PeerHealth,
+  routeFor,
+} from "../../lib/tunnel/mod.ts";
+
+Deno.test("buildPeerTable() prefers InternalIP, then ExternalIP, Hostname last; config wins", async (t) => {
+  const nodes = [
+    {
+      name: "a",
+      addresses: [
+        { type: "Hostname", address: "node-a" },
+        { type: "ExternalIP", address: "203.0.113.1" },
+        { type: "InternalIP", address: "10.0.0.1" },
+      ],
+    },
+    {
+      name: "b",
+      addresses: [
+        { type: "Hostname", address: "node-b" },
+        { type: "ExternalIP", address: "203.0.113.2" },
+      ],
+    },
+    { name: "c", addresses: [{ type: "Hostname", address: "node-c" }] },
+    { name: "d", addresses: [{ type: "InternalDNS", address: "d.local" }] },
+    { name: "e", addresses: [{ type: "InternalIP", address: "10.0.0.5" }] },
+  ];
+  const table = buildPeerTable(
+    nodes,
+    { e: "192.0.2.5:4000", f: "[fd00::6]:4001", g: "g.example" },
+    40001,
+  );
+  const rows: [string, string | undefined][] = [
+    ["a", "10.0.0.1:40001 node"],
+    ["b", "203.0.113.2:40001 node"],
+    ["c", "node-c:40001 node"],
+    ["d", undefined],
+    ["e", "192.0.2.5:4000 config"],
+    ["f", "fd00::6:4001 config"],
+    ["g", "g.example:40001 config"],
+  ];
+  for (const [name, want] of rows) {
+    await t.step(`node ${name}`, () => {
+      const p = table.get(name);
+      assert.equal(p && `${p.host}:${p.port} ${p.source}`, want);
+    });
+  }
+  await t.step("a bad config address throws", () => {
+    assert.throws(() => buildPeerTable([], { x: "1.2.3.4:99999" }), RangeError);
+    assert.throws(() => buildPeerTable([], { x: "fd00::1:80" }), SyntaxError);
+  });
+});
+
+Deno.test("routeFor() sends local, tunnel and direct backends their way", async (t) => {
+  const hasPeer = (n: string) => n === "b";
+  const rows: {
+    name: string;
+    nodeName: string | null;
+    tunnelEnabled: boolean;
+    want: string;
+  }[] = [
+    { name: "same node", nodeName: "a", tunnelEnabled: true, want: "local" },
+    { name: "unknown node is local", nodeName: null, tunnelEnabled: true, want: "local" },
+    { name: "remote with a peer", nodeName: "b", tunnelEnabled: true, want: "tunnel" },
+    { name: "remote without a peer", nodeName: "c", tunnelEnabled: true, want: "direct" },
+    { name: "tunnel off", nodeName: "b", tunnelEnabled: false, want: "direct" },
+    { name: "tunnel off, local", nodeName: "a", tunnelEnabled: false, want: "local" },
+  ];
+  for (const r of rows) {
+    await t.step(r.name, () => {
+      assert.equal(
+        routeFor(
+          { ip: "10.0.0.9", port: 80, nodeName: r.nodeName },
+          { nodeName: "a", tunnelEnabled: r.tunnelEnabled, hasPeer },
+        ),
+        r.want,
+      );
+    });
+  }
+});
+
+Deno.test("afterFailure() backs off exponentially up to the cap and mayDial() follows", () => {
+  const policy = { initialMs: 1000, maxMs: 4000 };
+  let h: PeerHealth = PEER_UP;
+  assert.equal(mayDial(h, 0), true);
+  h = afterFailure(h, 0, "refused", policy);
+  assert.deepEqual(h, {
+    state: "down",
+    since: 0,
+    retryAt: 1000,
+    delayMs: 1000,
+    lastError: "refused",
+  });
+  assert.equal(mayDial(h, 999), false);
+  assert.equal(mayDial(h, 1000), true);
+  // A failure reported for a dial started before the peer went down changes nothing.
+  assert.equal(afterFailure(h, 500, "late", policy), h);
+  h = afterFailure(h, 1000, "refused", policy);
+  assert.equal(h.state === "down" && h.delayMs, 2000);
+  h = afterFailure(h, 3000, "refused", policy);
+  h = afterFailure(h, 7000, "refused", policy);
+  assert.equal(h.state === "down" && h.delayMs, 4000);
+  assert.equal(h.state === "down" && h.since, 0);
+});
