@@ -1,0 +1,793 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Conversion of Kubernetes v1 objects (as carried in KubeEdge messages) into the registry's
+ * own records, with validation that reports every problem with its field path.
+ *
+ * Content often lacks `apiVersion`/`kind`: the message route gives the type. Everything here is
+ * pure; the registry applies the result.
+ * @module
+ */
+
+import {
+  type Endpoint,
+  type EndpointPort,
+  LB_STRATEGY_ANNOTATION,
+  type LbStrategy,
+  type NodeInfo,
+  type Protocol,
+  type Service,
+  type ServiceKind,
+  type ServicePort,
+  type SessionAffinity,
+  type TargetPort,
+} from "./model.ts";
+import { parseIpv4 } from "./vip_pool.ts";
+
+/** The resource types of KubeEdge messages the registry understands. */
+export type ResourceType =
+  | "service"
+  | "servicelist"
+  | "endpoints"
+  | "endpointslice"
+  | "pod"
+  | "podlist"
+  | "node";
+
+/** All {@linkcode ResourceType} values, for parsers. */
+export const RESOURCE_TYPES: readonly ResourceType[] = [
+  "service",
+  "servicelist",
+  "endpoints",
+  "endpointslice",
+  "pod",
+  "podlist",
+  "node",
+];
+
+/** Message operations that change the registry; `insert` and `update` are both upserts. */
+export type ChangeOperation = "insert" | "update" | "delete";
+
+/**
+ * One change, from a KubeEdge message whose `route.resource` is `<namespace>/<type>/<name>`
+ * and whose `content` is the Kubernetes object (or array, for `servicelist`/`podlist`).
+ */
+export interface ResourceChange {
+  readonly operation: ChangeOperation;
+  readonly namespace: string;
+  readonly type: ResourceType;
+  readonly name: string;
+  /** The object; ignored for `delete`. */
+  readonly content: unknown;
+}
+
+/** Label that hands a service to another proxy; kube-proxy (and we) skip such services. */
+export const SERVICE_PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name";
+/** EndpointSlice label naming the owning service (`discovery.k8s.io/v1`). */
+export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+/** `sessionAffinityConfig.clientIP.timeoutSeconds` default (3 hours), as Kubernetes. */
+export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
+/** Largest `timeoutSeconds` Kubernetes accepts (1 day). */
+export const MAX_AFFINITY_TIMEOUT_SECONDS = 86400;
+
+/** A service plus what the registry needs beyond the model (its pod selector). */
+export interface ServiceRecord {
+  readonly service: Service;
+  /** `spec.selector`, or null when the service selects no pods. */
+  readonly selector: Readonly<Record<string, string>> | null;
+}
+
+/** One EndpointSlice, reduced to its owner and endpoints. */
+export interface SliceRecord {
+  readonly namespace: string;
+  readonly name: string;
+  /** Owning service name (label `kubernetes.io/service-name`). */
+  readonly service: string;
+  readonly endpoints: readonly Endpoint[];
+}
+
+/** The parts of a Pod used to derive endpoints when a service has no Endpoints/slices. */
+export interface PodRecord {
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** `status.podIP`, or null before the pod has one. */
+  readonly ip: string | null;
+  readonly nodeName: string | null;
+  readonly hostname: string | null;
+  /** `status.phase === "Running"`. */
+  readonly running: boolean;
+  /** The `Ready` condition is `True`. */
+  readonly ready: boolean;
+  /** Every container port (`spec.containers[].ports[]`); `name` "" when unnamed. */
+  readonly ports: readonly EndpointPort[];
+}
+
+/** What one change does once converted; `null` payloads mean "remove". */
+export type ConvertedChange =
+  | {
+    readonly type: "service";
+    readonly namespace: string;
+    readonly name: string;
+    readonly record: ServiceRecord | null;
+  }
+  | { readonly type: "servicelist"; readonly records: readonly ServiceRecord[] }
+  | {
+    readonly type: "endpoints";
+    readonly namespace: string;
+    readonly name: string;
+    readonly endpoints: readonly Endpoint[] | null;
+  }
+  | {
+    readonly type: "endpointslice";
+    readonly namespace: string;
+    readonly name: string;
+    readonly slice: SliceRecord | null;
+  }
+  | {
+    readonly type: "pod";
+    readonly namespace: string;
+    readonly name: string;
+    readonly pod: PodRecord | null;
+  }
+  | {
+    readonly type: "podlist";
+    readonly namespace: string;
+    readonly name: string;
+    readonly pods: readonly PodRecord[] | null;
+  }
+  | { readonly type: "node"; readonly name: string; readonly node: NodeInfo | null };
+
+// ---------------------------------------------------------------------------------------------
+// Problem collection
+
+type ErrorClass = TypeErrorConstructor | RangeErrorConstructor | SyntaxErrorConstructor;
+
+/** Collects problems with their error class; the first problem decides the thrown class. */
+class Problems {
+  readonly list: { cls: ErrorClass; text: string }[] = [];
+  type(path: string, text: string): void {
+    this.list.push({ cls: TypeError, text: path === "" ? text : `${path} ${text}` });
+  }
+  range(path: string, text: string): void {
+    this.list.push({ cls: RangeError, text: path === "" ? text : `${path} ${text}` });
+  }
+  throwIfAny(resource: string): void {
+    const first = this.list[0];
+    if (!first) return;
+    throw new first.cls(`Cannot apply "${resource}": ${this.list.map((p) => p.text).join("; ")}`);
+  }
+}
+
+function at(path: string, key: string | number): string {
+  if (typeof key === "number") return `${path}[${key}]`;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return `${path}[${JSON.stringify(key)}]`;
+  return path === "" ? key : `${path}.${key}`;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return "an array";
+  if (v === null) return "null";
+  if (typeof v === "object") return "an object";
+  return String(v);
+}
+
+type Obj = Readonly<Record<string, unknown>>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `v` as an object; absent (undefined/null) → `{}`; anything else is a problem. */
+function optObj(v: unknown, path: string, p: Problems): Obj {
+  if (v === undefined || v === null) return {};
+  if (isObj(v)) return v;
+  p.type(path, `is not an object (got ${describe(v)})`);
+  return {};
+}
+
+function optArray(v: unknown, path: string, p: Problems): readonly unknown[] {
+  if (v === undefined || v === null) return [];
+  if (Array.isArray(v)) return v;
+  p.type(path, `is not an array (got ${describe(v)})`);
+  return [];
+}
+
+function optString(v: unknown, path: string, p: Problems): string | null {
+  if (v === undefined || v === null || v === "") return null;
+  if (typeof v === "string") return v;
+  p.type(path, `is not a string (got ${describe(v)})`);
+  return null;
+}
+
+function stringMap(v: unknown, path: string, p: Problems): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(optObj(v, path, p))) {
+    if (typeof val === "string") out[k] = val;
+    else p.type(at(path, k), `is not a string (got ${describe(val)})`);
+  }
+  return out;
+}
+
+/** A port number 1–65535; `null` when absent and not required. */
+function portNumber(v: unknown, path: string, p: Problems, required: boolean): number | null {
+  if (v === undefined || v === null) {
+    if (required) p.type(path, "is required");
+    return null;
+  }
+  if (typeof v !== "number" || !Number.isInteger(v)) {
+    p.type(path, `${describe(v)} is not an integer`);
+    return null;
+  }
+  if (v < 1 || v > 65535) {
+    p.range(path, `${v} is out of range`);
+    return null;
+  }
+  return v;
+}
+
+const PROTOCOLS: readonly Protocol[] = ["TCP", "UDP", "SCTP"];
+
+function protocol(v: unknown, path: string, p: Problems): Protocol {
+  if (v === undefined || v === null || v === "") return "TCP";
+  if (typeof v === "string" && (PROTOCOLS as readonly string[]).includes(v)) return v as Protocol;
+  p.range(path, `${describe(v)} is not one of TCP, UDP, SCTP`);
+  return "TCP";
+}
+
+/** RFC 1123 label (Kubernetes `DNS_LABEL`), used for port names. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * Kubernetes `IANA_SVC_NAME` (RFC 6335 §5.1): at most 15 characters of lowercase letters,
+ * digits and `-`, at least one letter, no leading/trailing or double `-`.
+ */
+export function isIanaSvcName(s: string): boolean {
+  return s.length <= 15 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s) && /[a-z]/.test(s) &&
+    !s.includes("--");
+}
+
+/** Whether `s` is an IPv4 or IPv6 address literal. */
+export function isIpAddress(s: string): boolean {
+  if (parseIpv4(s) !== null) return true;
+  return s.includes(":") && /^[0-9A-Fa-f:.]+$/.test(s) && s.length <= 45;
+}
+
+/**
+ * Checks `metadata` against the resource the route names. `namespace` null = cluster-scoped.
+ * Missing `metadata.namespace` defaults to the resource's; `metadata.name` is required.
+ */
+function meta(
+  obj: Obj,
+  base: string,
+  want: { namespace: string | null; name: string | null },
+  p: Problems,
+): {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+} {
+  const mpath = at(base, "metadata");
+  const m = optObj(obj.metadata, mpath, p);
+  let name = optString(m.name, at(mpath, "name"), p);
+  if (name === null) {
+    if (m.name === undefined || m.name === null || m.name === "") {
+      p.type(at(mpath, "name"), "is required");
+    }
+    name = want.name ?? "";
+  } else if (want.name !== null && name !== want.name) {
+    p.type(
+      at(mpath, "name"),
+      `${JSON.stringify(name)} does not match the resource name ${JSON.stringify(want.name)}`,
+    );
+  }
+  let namespace = optString(m.namespace, at(mpath, "namespace"), p);
+  if (want.namespace !== null) {
+    if (namespace === null) namespace = want.namespace;
+    else if (namespace !== want.namespace) {
+      p.type(
+        at(mpath, "namespace"),
+        `${JSON.stringify(namespace)} does not match the resource namespace ${
+          JSON.stringify(want.namespace)
+        }`,
+      );
+    }
+  } else if (namespace === null) {
+    namespace = "";
+  }
+  return {
+    namespace,
+    name,
+    labels: stringMap(m.labels, at(mpath, "labels"), p),
+    annotations: stringMap(m.annotations, at(mpath, "annotations"), p),
+  };
+}
+
+function rootObj(content: unknown, base: string, p: Problems): Obj | null {
+  if (isObj(content)) return content;
+  p.type(base === "" ? "content" : base, `is not an object (got ${describe(content)})`);
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service
+
+/** Converts one Service object; null when it is skipped (service-proxy-name label). */
+function service(
+  content: unknown,
+  base: string,
+  want: { namespace: string | null; name: string | null },
+  p: Problems,
+): ServiceRecord | null {
+  const obj = rootObj(content, base, p);
+  if (!obj) return null;
+  const md = meta(obj, base, want, p);
+  if (want.namespace === null && md.namespace === "") {
+    p.type(at(at(base, "metadata"), "namespace"), "is required");
+  }
+  const spath = at(base, "spec");
+  const spec = optObj(obj.spec, spath, p);
+
+  let kind: ServiceKind = { type: "ClusterIP" };
+  const typePath = at(spath, "type");
+  const type = spec.type ?? "ClusterIP";
+  if (type === "ExternalName") {
+    const ext = optString(spec.externalName, at(spath, "externalName"), p);
+    if (ext === null) {
+      if (typeof spec.externalName !== "string" || spec.externalName === "") {
+        p.type(at(spath, "externalName"), "is required for type ExternalName");
+      }
+    } else if (!/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?\.?$/.test(ext) || ext.length > 253) {
+      p.range(at(spath, "externalName"), `${JSON.stringify(ext)} is not a DNS name`);
+    }
+    kind = { type: "ExternalName", externalName: ext ?? "" };
+  } else if (type === "ClusterIP" || type === "NodePort" || type === "LoadBalancer") {
+    if (spec.clusterIP === "None") kind = { type: "Headless" };
+  } else {
+    p.range(
+      typePath,
+      `${describe(type)} is not one of ClusterIP, NodePort, LoadBalancer, ExternalName`,
+    );
+  }
+
+  const ports: ServicePort[] = [];
+  const rawPorts = optArray(spec.ports, at(spath, "ports"), p);
+  const names = new Map<string, number>();
+  const portProtos = new Map<string, number>();
+  rawPorts.forEach((raw, i) => {
+    const ppath = at(at(spath, "ports"), i);
+    const po = rootObj(raw, ppath, p);
+    if (!po) return;
+    const name = optString(po.name, at(ppath, "name"), p) ?? "";
+    if (name === "") {
+      if (rawPorts.length > 1) {
+        p.type(at(ppath, "name"), "is required when a service has several ports");
+      }
+    } else if (!DNS_LABEL.test(name)) {
+      p.range(at(ppath, "name"), `${JSON.stringify(name)} is not a DNS label`);
+    } else if (names.has(name)) {
+      p.range(
+        at(ppath, "name"),
+        `${JSON.stringify(name)} is duplicated (also ${at(at(spath, "ports"), names.get(name)!)})`,
+      );
+    } else names.set(name, i);
+    const port = portNumber(po.port, at(ppath, "port"), p, true);
+    const proto = protocol(po.protocol, at(ppath, "protocol"), p);
+    let targetPort: TargetPort | null = null;
+    const tp = po.targetPort;
+    const tpath = at(ppath, "targetPort");
+    if (tp === undefined || tp === null || tp === "") {
+      if (port !== null) targetPort = { kind: "number", port };
+    } else if (typeof tp === "string") {
+      if (isIanaSvcName(tp)) targetPort = { kind: "name", name: tp };
+      else p.range(tpath, `${JSON.stringify(tp)} is not a valid port name (IANA_SVC_NAME)`);
+    } else {
+      const n = portNumber(tp, tpath, p, true);
+      if (n !== null) targetPort = { kind: "number", port: n };
+    }
+    if (port !== null) {
+      const pp = `${port}/${proto}`;
+      if (portProtos.has(pp)) {
+        p.range(
+          ppath,
+          `duplicates port ${pp} (also ${at(at(spath, "ports"), portProtos.get(pp)!)})`,
+        );
+      } else portProtos.set(pp, i);
+    }
+    if (port !== null && targetPort !== null) {
+      ports.push({ name, protocol: proto, port, targetPort });
+    }
+  });
+
+  let sessionAffinity: SessionAffinity = { type: "None" };
+  const sa = spec.sessionAffinity;
+  if (sa === "ClientIP") {
+    const cfgPath = at(at(spath, "sessionAffinityConfig"), "clientIP");
+    const cfg = optObj(
+      optObj(spec.sessionAffinityConfig, at(spath, "sessionAffinityConfig"), p).clientIP,
+      cfgPath,
+      p,
+    );
+    const tpath = at(cfgPath, "timeoutSeconds");
+    let timeout = DEFAULT_AFFINITY_TIMEOUT_SECONDS;
+    const t = cfg.timeoutSeconds;
+    if (t !== undefined && t !== null) {
+      if (typeof t !== "number" || !Number.isInteger(t)) {
+        p.type(tpath, `${describe(t)} is not an integer`);
+      } else if (t < 1 || t > MAX_AFFINITY_TIMEOUT_SECONDS) p.range(tpath, `${t} is out of range`);
+      else timeout = t;
+    }
+    sessionAffinity = { type: "ClientIP", timeoutSeconds: timeout };
+  } else if (sa !== undefined && sa !== null && sa !== "" && sa !== "None") {
+    p.range(at(spath, "sessionAffinity"), `${describe(sa)} is not one of None, ClientIP`);
+  }
+
+  let lbStrategy: LbStrategy | undefined;
+  const lb = md.annotations[LB_STRATEGY_ANNOTATION];
+  if (lb !== undefined) {
+    if (lb === "RoundRobin" || lb === "Random") lbStrategy = lb;
+    else {
+      p.range(
+        at(at(at(base, "metadata"), "annotations"), LB_STRATEGY_ANNOTATION),
+        `${JSON.stringify(lb)} is not one of RoundRobin, Random`,
+      );
+    }
+  }
+
+  const sel = stringMap(spec.selector, at(spath, "selector"), p);
+  if (md.labels[SERVICE_PROXY_NAME_LABEL] !== undefined) return null;
+  const svc: Service = {
+    namespace: md.namespace,
+    name: md.name,
+    kind,
+    ports,
+    sessionAffinity,
+    ...(lbStrategy ? { lbStrategy } : {}),
+  };
+  return { service: svc, selector: Object.keys(sel).length > 0 ? sel : null };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoints, EndpointSlice
+
+function endpointPorts(
+  raw: unknown,
+  path: string,
+  p: Problems,
+  skipUnset: boolean,
+): EndpointPort[] {
+  const out: EndpointPort[] = [];
+  optArray(raw, path, p).forEach((r, i) => {
+    const ppath = at(path, i);
+    const o = rootObj(r, ppath, p);
+    if (!o) return;
+    if (skipUnset && (o.port === undefined || o.port === null)) return;
+    const port = portNumber(o.port, at(ppath, "port"), p, true);
+    const name = optString(o.name, at(ppath, "name"), p) ?? "";
+    const proto = protocol(o.protocol, at(ppath, "protocol"), p);
+    if (port !== null) out.push({ name, port, protocol: proto });
+  });
+  return out;
+}
+
+function ipField(v: unknown, path: string, p: Problems): string | null {
+  if (typeof v !== "string" || v === "") {
+    p.type(
+      path,
+      v === undefined || v === null || v === "" ? "is required" : `${describe(v)} is not a string`,
+    );
+    return null;
+  }
+  if (!isIpAddress(v)) {
+    p.range(path, `${JSON.stringify(v)} is not an IP address`);
+    return null;
+  }
+  return v;
+}
+
+function targetRefName(v: unknown, path: string, p: Problems): string | null {
+  return optString(optObj(v, path, p).name, at(path, "name"), p);
+}
+
+function endpointsOf(
+  content: unknown,
+  want: { namespace: string; name: string },
+  p: Problems,
+): Endpoint[] {
+  const obj = rootObj(content, "", p);
+  if (!obj) return [];
+  meta(obj, "", want, p);
+  const out: Endpoint[] = [];
+  optArray(obj.subsets, "subsets", p).forEach((rs, i) => {
+    const spath = at("subsets", i);
+    const s = rootObj(rs, spath, p);
+    if (!s) return;
+    const ports = endpointPorts(s.ports, at(spath, "ports"), p, false);
+    for (const [field, ready] of [["addresses", true], ["notReadyAddresses", false]] as const) {
+      optArray(s[field], at(spath, field), p).forEach((ra, j) => {
+        const apath = at(at(spath, field), j);
+        const a = rootObj(ra, apath, p);
+        if (!a) return;
+        const ip = ipField(a.ip, at(apath, "ip"), p);
+        const ep: Endpoint = {
+          ip: ip ?? "",
+          ready,
+          nodeName: optString(a.nodeName, at(apath, "nodeName"), p),
+          hostname: optString(a.hostname, at(apath, "hostname"), p),
+          podName: targetRefName(a.targetRef, at(apath, "targetRef"), p),
+          ports,
+        };
+        if (ip !== null) out.push(ep);
+      });
+    }
+  });
+  return out;
+}
+
+/** EndpointSlice; null when its `addressType` is not IPv4 (ignored: VIPs are IPv4 only). */
+function sliceOf(
+  content: unknown,
+  want: { namespace: string; name: string },
+  p: Problems,
+): SliceRecord | null {
+  const obj = rootObj(content, "", p);
+  if (!obj) return null;
+  const md = meta(obj, "", want, p);
+  const svcName = md.labels[SERVICE_NAME_LABEL];
+  if (svcName === undefined || svcName === "") {
+    p.type(at(at("metadata", "labels"), SERVICE_NAME_LABEL), "is required");
+  }
+  const at0 = obj.addressType ?? "IPv4";
+  if (at0 !== "IPv4" && at0 !== "IPv6" && at0 !== "FQDN") {
+    p.range("addressType", `${describe(at0)} is not one of IPv4, IPv6, FQDN`);
+  }
+  const ports = endpointPorts(obj.ports, "ports", p, true);
+  const endpoints: Endpoint[] = [];
+  optArray(obj.endpoints, "endpoints", p).forEach((re, i) => {
+    const epath = at("endpoints", i);
+    const e = rootObj(re, epath, p);
+    if (!e) return;
+    const cond = optObj(e.conditions, at(epath, "conditions"), p);
+    // discovery.k8s.io/v1 EndpointConditions: "nil should be interpreted as ready".
+    const rd = cond.ready;
+    if (rd !== undefined && rd !== null && typeof rd !== "boolean") {
+      p.type(at(at(epath, "conditions"), "ready"), `${describe(rd)} is not a boolean`);
+    }
+    const nodeName = optString(e.nodeName, at(epath, "nodeName"), p);
+    const hostname = optString(e.hostname, at(epath, "hostname"), p);
+    const podName = targetRefName(e.targetRef, at(epath, "targetRef"), p);
+    const addrs = optArray(e.addresses, at(epath, "addresses"), p);
+    if (addrs.length === 0) p.type(at(epath, "addresses"), "is empty");
+    addrs.forEach((a, j) => {
+      if (at0 !== "IPv4") return;
+      const apath = at(at(epath, "addresses"), j);
+      if (typeof a !== "string" || parseIpv4(a) === null) {
+        p.range(apath, `${describe(a)} is not an IPv4 address`);
+        return;
+      }
+      endpoints.push({ ip: a, ready: rd !== false, nodeName, hostname, podName, ports });
+    });
+  });
+  if (at0 !== "IPv4") return null;
+  return { namespace: md.namespace, name: md.name, service: svcName ?? "", endpoints };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pod, Node
+
+function podOf(
+  content: unknown,
+  base: string,
+  want: { namespace: string; name: string | null },
+  p: Problems,
+): PodRecord | null {
+  const obj = rootObj(content, base, p);
+  if (!obj) return null;
+  const md = meta(obj, base, want, p);
+  const spath = at(base, "spec");
+  const spec = optObj(obj.spec, spath, p);
+  const stpath = at(base, "status");
+  const status = optObj(obj.status, stpath, p);
+  const ports: EndpointPort[] = [];
+  optArray(spec.containers, at(spath, "containers"), p).forEach((rc, i) => {
+    const cpath = at(at(spath, "containers"), i);
+    const c = rootObj(rc, cpath, p);
+    if (!c) return;
+    optArray(c.ports, at(cpath, "ports"), p).forEach((rp, j) => {
+      const ppath = at(at(cpath, "ports"), j);
+      const po = rootObj(rp, ppath, p);
+      if (!po) return;
+      const port = portNumber(po.containerPort, at(ppath, "containerPort"), p, true);
+      const name = optString(po.name, at(ppath, "name"), p) ?? "";
+      const proto = protocol(po.protocol, at(ppath, "protocol"), p);
+      if (port !== null) ports.push({ name, port, protocol: proto });
+    });
+  });
+  let ip: string | null = null;
+  if (status.podIP !== undefined && status.podIP !== null && status.podIP !== "") {
+    ip = ipField(status.podIP, at(stpath, "podIP"), p);
+  }
+  const phase = optString(status.phase, at(stpath, "phase"), p);
+  let ready = false;
+  optArray(status.conditions, at(stpath, "conditions"), p).forEach((c) => {
+    if (isObj(c) && c.type === "Ready" && c.status === "True") ready = true;
+  });
+  return {
+    namespace: md.namespace,
+    name: md.name,
+    labels: md.labels,
+    ip,
+    nodeName: optString(spec.nodeName, at(spath, "nodeName"), p),
+    hostname: optString(spec.hostname, at(spath, "hostname"), p),
+    running: phase === "Running",
+    ready,
+    ports,
+  };
+}
+
+function nodeOf(content: unknown, want: { name: string }, p: Problems): NodeInfo | null {
+  const obj = rootObj(content, "", p);
+  if (!obj) return null;
+  const md = meta(obj, "", { namespace: null, name: want.name }, p);
+  const addresses: { type: string; address: string }[] = [];
+  const status = optObj(obj.status, "status", p);
+  optArray(status.addresses, at("status", "addresses"), p).forEach((ra, i) => {
+    const apath = at(at("status", "addresses"), i);
+    const a = rootObj(ra, apath, p);
+    if (!a) return;
+    const type = optString(a.type, at(apath, "type"), p);
+    const address = optString(a.address, at(apath, "address"), p);
+    if (type === null) p.type(at(apath, "type"), "is required");
+    if (address === null) p.type(at(apath, "address"), "is required");
+    if (type !== null && address !== null) addresses.push({ type, address });
+  });
+  return { name: md.name, addresses };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public entry points
+
+/** `<namespace>/<type>/<name>`, the route resource of a change (used in error messages). */
+export function resourceOf(change: Pick<ResourceChange, "namespace" | "type" | "name">): string {
+  return `${change.namespace}/${change.type}/${change.name}`;
+}
+
+/**
+ * Validates and converts one change. Every problem is reported, each with its field path,
+ * in one error: `Cannot apply "default/service/x": spec.ports[0].port 70000 is out of range`.
+ * @throws {TypeError | RangeError} on invalid content (the first problem decides the class)
+ */
+export function convertChange(change: ResourceChange): ConvertedChange {
+  const { namespace, name, type } = change;
+  const resource = resourceOf(change);
+  const p = new Problems();
+  if (!RESOURCE_TYPES.includes(type)) {
+    throw new TypeError(
+      `Cannot apply "${resource}": type ${JSON.stringify(type)} is not one of ${
+        RESOURCE_TYPES.join(", ")
+      }`,
+    );
+  }
+  if (
+    change.operation !== "insert" && change.operation !== "update" && change.operation !== "delete"
+  ) {
+    throw new TypeError(
+      `Cannot apply "${resource}": operation ${
+        describe(change.operation)
+      } is not one of insert, update, delete`,
+    );
+  }
+  if (namespace === "" || name === "") {
+    throw new TypeError(`Cannot apply "${resource}": the resource needs a namespace and a name`);
+  }
+  const del = change.operation === "delete";
+  const c = change.content;
+  let out: ConvertedChange;
+  switch (type) {
+    case "service":
+      out = { type, namespace, name, record: del ? null : service(c, "", { namespace, name }, p) };
+      break;
+    case "servicelist": {
+      if (del) {
+        throw new TypeError(
+          `Cannot apply "${resource}": operation delete is not supported for servicelist`,
+        );
+      }
+      const records: ServiceRecord[] = [];
+      const seen = new Map<string, number>();
+      if (!Array.isArray(c)) p.type("content", `is not an array (got ${describe(c)})`);
+      else {
+        c.forEach((item, i) => {
+          const r = service(item, `[${i}]`, { namespace: null, name: null }, p);
+          if (!r) return;
+          const key = `${r.service.namespace}/${r.service.name}`;
+          if (seen.has(key)) {
+            p.type(`[${i}]`, `duplicates service "${key}" (also [${seen.get(key)}])`);
+          } else {
+            seen.set(key, i);
+            records.push(r);
+          }
+        });
+      }
+      out = { type, records };
+      break;
+    }
+    case "endpoints":
+      out = {
+        type,
+        namespace,
+        name,
+        endpoints: del ? null : endpointsOf(c, { namespace, name }, p),
+      };
+      break;
+    case "endpointslice":
+      out = { type, namespace, name, slice: del ? null : sliceOf(c, { namespace, name }, p) };
+      break;
+    case "pod":
+      out = { type, namespace, name, pod: del ? null : podOf(c, "", { namespace, name }, p) };
+      break;
+    case "podlist": {
+      let pods: PodRecord[] | null = null;
+      if (!del) {
+        pods = [];
+        if (!Array.isArray(c)) p.type("content", `is not an array (got ${describe(c)})`);
+        else {
+          c.forEach((item, i) => {
+            const r = podOf(item, `[${i}]`, { namespace, name: null }, p);
+            if (r) pods!.push(r);
+          });
+        }
+      }
+      out = { type, namespace, name, pods };
+      break;
+    }
+    case "node":
+      out = { type, name, node: del ? null : nodeOf(c, { name }, p) };
+      break;
+  }
+  p.throwIfAny(resource);
+  return out;
+}
+
+/**
+ * Endpoints of `service` derived from pods, as the original edgemesh read pods: pods that are
+ * `Running` and have a `podIP` (ready = the `Ready` condition). Each service port maps to its
+ * numeric targetPort, or for a named targetPort to the container port of that name and
+ * protocol; a pod lacking the named port serves nothing on that service port, and a pod that
+ * serves no service port at all is left out.
+ */
+export function podEndpoints(service: Service, pods: Iterable<PodRecord>): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const pod of pods) {
+    if (!pod.running || pod.ip === null) continue;
+    const ports: EndpointPort[] = [];
+    for (const sp of service.ports) {
+      const tp = sp.targetPort;
+      if (tp.kind === "number") ports.push({ name: sp.name, port: tp.port, protocol: sp.protocol });
+      else {
+        const cp = pod.ports.find((c) => c.name === tp.name && c.protocol === sp.protocol);
+        if (cp) ports.push({ name: sp.name, port: cp.port, protocol: sp.protocol });
+      }
+    }
+    if (service.ports.length > 0 && ports.length === 0) continue;
+    out.push({
+      ip: pod.ip,
+      ready: pod.ready,
+      nodeName: pod.nodeName,
+      hostname: pod.hostname,
+      podName: pod.name,
+      ports,
+    });
+  }
+  return out;
+}
+
+/** Whether a service `selector` (`spec.selector`, all pairs must match) selects `labels`. */
+export function selectorMatches(
+  selector: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
+  return true;
+}

@@ -1,0 +1,56 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The service registry: Kubernetes objects from KubeEdge messages in, immutable snapshots of
+ * services (with VIPs and endpoints) and nodes out, persisted so that nothing acknowledged is
+ * lost across crashes. See `README.md` in this folder for the rules.
+ *
+ * ```ts
+ * const registry = await Registry.open({ stateDir, subnet: "9.251.0.0/16", log });
+ * const stop = registry.subscribe((snapshot) => reconcile(snapshot));
+ * await registry.apply({ operation: "insert", namespace: "default", type: "service", name: "nginx", content });
+ * ```
+ * @module
+ */
+
+export * from "./model.ts";
+export {
+  type ChangeOperation,
+  convertChange,
+  type ConvertedChange,
+  DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+  isIanaSvcName,
+  isIpAddress,
+  podEndpoints,
+  type PodRecord,
+  RESOURCE_TYPES,
+  type ResourceChange,
+  resourceOf,
+  type ResourceType,
+  selectorMatches,
+  SERVICE_NAME_LABEL,
+  SERVICE_PROXY_NAME_LABEL,
+  type ServiceRecord,
+  type SliceRecord,
+} from "./convert.ts";
+export {
+  dnsAddress,
+  formatIpv4,
+  type Ipv4Subnet,
+  MAX_VIP_PREFIX,
+  MIN_VIP_PREFIX,
+  parseIpv4,
+  parseSubnet,
+  PoolExhaustedError,
+  type PoolStats,
+  subnetContains,
+  VipPool,
+} from "./vip_pool.ts";
+export {
+  needsVip,
+  Registry,
+  type RegistryOptions,
+  type RegistryStatus,
+  type SnapshotListener,
+} from "./registry.ts";
+export { STATE_FILE, STATE_FORMAT, type StateFs, writeFileAtomic } from "./store.ts";
+export { compareEntries, listServices } from "./view.ts";

@@ -1,0 +1,624 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The registry: the agent's store of services, endpoints, pods and nodes, with their VIPs,
+ * persisted with group commit and published as immutable {@linkcode Snapshot}s.
+ *
+ * A change is validated and converted first (nothing happens on bad input), then applied to
+ * the working state under an undo log (a full VIP pool rolls it back), then written to disk
+ * together with whatever else arrived meanwhile. Only when that write is fsynced is the new
+ * snapshot published, subscribers called and the `apply()` promise resolved: consumers never
+ * act on state that a crash could take back.
+ * @module
+ */
+
+import { join } from "node:path";
+import type { Logger } from "../log/mod.ts";
+import type { MetricsRegistry } from "../metrics/mod.ts";
+import {
+  type Endpoint,
+  type EndpointSource,
+  type NodeInfo,
+  type Service,
+  type ServiceEntry,
+  type ServiceKey,
+  serviceKey,
+  type Snapshot,
+} from "./model.ts";
+import {
+  convertChange,
+  type ConvertedChange,
+  podEndpoints,
+  type PodRecord,
+  type ResourceChange,
+  resourceOf,
+  selectorMatches,
+  type ServiceRecord,
+  type SliceRecord,
+} from "./convert.ts";
+import { PoolExhaustedError, type PoolStats, VipPool } from "./vip_pool.ts";
+import {
+  denoStateFs,
+  encodeState,
+  type EndpointsRecord,
+  loadState,
+  type PersistedState,
+  type PodListRecord,
+  STATE_FILE,
+  type StateFs,
+} from "./store.ts";
+
+/** Options of {@linkcode Registry.open}. */
+export interface RegistryOptions {
+  /** Directory of `state.json`; created with mode 0700 when missing. */
+  readonly stateDir: string;
+  /** IPv4 CIDR VIPs come from (config `subnet`). */
+  readonly subnet: string;
+  readonly log: Logger;
+  /** Registers the `edgemesh_registry_*` and `edgemesh_vip_pool_*` families when given. */
+  readonly metrics?: MetricsRegistry;
+  /** Clock (names of moved-aside corrupt files). @default {Date.now} */
+  readonly now?: () => number;
+  /** File-system seam for tests. @default the real file system */
+  readonly fs?: StateFs;
+}
+
+/** Called with every newly published snapshot. */
+export type SnapshotListener = (snapshot: Snapshot) => void;
+
+/** Counters and state for `ctl status`. */
+export interface RegistryStatus {
+  readonly version: number;
+  readonly services: number;
+  readonly nodes: number;
+  readonly pool: PoolStats & { readonly subnet: string };
+  /** Completed state-file writes since open. */
+  readonly writes: number;
+  /** Set when the state file was unreadable at open and was moved aside. */
+  readonly loadWarning: string | null;
+}
+
+/** Whether a service gets a VIP: not headless/ExternalName, and at least one TCP port. */
+export function needsVip(service: Service): boolean {
+  return service.kind.type === "ClusterIP" && service.ports.some((p) => p.protocol === "TCP");
+}
+
+/** An undo log: every mutation of the working state records how to take it back. */
+class Txn {
+  readonly #undo: (() => void)[] = [];
+  set<K, V>(map: Map<K, V>, key: K, value: V): void {
+    const had = map.has(key);
+    const old = map.get(key);
+    map.set(key, value);
+    this.#undo.push(had ? () => map.set(key, old as V) : () => map.delete(key));
+  }
+  delete<K, V>(map: Map<K, V>, key: K): void {
+    if (!map.has(key)) return;
+    const old = map.get(key) as V;
+    map.delete(key);
+    this.#undo.push(() => map.set(key, old));
+  }
+  push(undo: () => void): void {
+    this.#undo.push(undo);
+  }
+  rollback(): void {
+    for (let i = this.#undo.length - 1; i >= 0; i--) this.#undo[i]!();
+    this.#undo.length = 0;
+  }
+}
+
+interface Pending {
+  readonly change: ResourceChange;
+  readonly txn: Txn;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+type Labels = { type: string; operation: string; result: string };
+
+/**
+ * The service registry. Open it with {@linkcode Registry.open}; feed it changes with
+ * {@linkcode Registry.apply}; read {@linkcode Registry.snapshot} or
+ * {@linkcode Registry.subscribe} to the snapshots it publishes.
+ *
+ * Subscribers are called synchronously, in subscription order, right after a change (or a
+ * group-committed batch of changes) is durable and before the corresponding `apply()`
+ * promises resolve. A batch publishes one snapshot whose `version` grew by the number of
+ * changes in it. A throwing subscriber is logged and does not affect the others.
+ */
+export class Registry {
+  readonly #log: Logger;
+  readonly #fs: StateFs;
+  readonly #path: string;
+  readonly #pool: VipPool;
+  readonly #count: ((l: Labels) => void) | undefined;
+
+  // Sources (what messages said), keyed by service key / object key.
+  readonly #services = new Map<ServiceKey, ServiceRecord>();
+  readonly #endpoints = new Map<ServiceKey, EndpointsRecord>();
+  readonly #slices = new Map<string, SliceRecord>();
+  readonly #slicesBySvc = new Map<ServiceKey, ReadonlySet<string>>();
+  readonly #podlists = new Map<ServiceKey, PodListRecord>();
+  readonly #pods = new Map<string, PodRecord>();
+  readonly #nodes = new Map<string, NodeInfo>();
+  /** Pool exhaustion found while restoring state (only then can a service lack its VIP). */
+  readonly #vipErrors = new Map<ServiceKey, string>();
+
+  // Derived, kept up to date per change (only affected services are recomputed).
+  readonly #entries = new Map<ServiceKey, ServiceEntry>();
+  readonly #vipIndex = new Map<string, ServiceKey>();
+
+  #version = 0;
+  #published: Snapshot;
+  #servicesDirty = true;
+  #nodesDirty = true;
+  readonly #listeners = new Set<SnapshotListener>();
+  #pending: Pending[] = [];
+  #writer: Promise<void> = Promise.resolve();
+  #writing = false;
+  #writes = 0;
+  #closed = false;
+  /** Set when the state file was unreadable at open (it was moved aside; see README). */
+  readonly loadWarning: string | null;
+
+  private constructor(opts: RegistryOptions, pool: VipPool, loadWarning: string | null) {
+    this.#log = opts.log;
+    this.#fs = opts.fs ?? denoStateFs;
+    this.#path = join(opts.stateDir, STATE_FILE);
+    this.#pool = pool;
+    this.loadWarning = loadWarning;
+    this.#published = { version: 0, services: new Map(), nodes: new Map(), vips: new Map() };
+    const m = opts.metrics;
+    if (m) {
+      const changes = m.counter(
+        "edgemesh_registry_changes_total",
+        "Registry changes applied, by resource type, operation and result (ok, invalid, error).",
+      );
+      this.#count = (l) => changes.inc(l);
+      const gauge = (name: string, help: string, fn: () => number) =>
+        m.gauge(name, help).collect(() => [[undefined, fn()]]);
+      gauge(
+        "edgemesh_registry_services",
+        "Services in the registry.",
+        () => this.#published.services.size,
+      );
+      gauge("edgemesh_registry_endpoints", "Endpoints of all services (ready or not).", () => {
+        let n = 0;
+        for (const e of this.#published.services.values()) n += e.endpoints.length;
+        return n;
+      });
+      gauge("edgemesh_registry_nodes", "Nodes in the registry.", () => this.#published.nodes.size);
+      gauge(
+        "edgemesh_vip_pool_size",
+        "Addresses the VIP subnet can hand out.",
+        () => this.#pool.size,
+      );
+      gauge("edgemesh_vip_pool_used", "VIPs currently assigned.", () => this.#pool.used);
+    }
+  }
+
+  /**
+   * Opens the registry: creates `stateDir`, loads `state.json` (services come back on their old
+   * VIPs), and writes it back at once when restoring had to change VIP assignments.
+   * @throws {SyntaxError | RangeError} when `subnet` is not a usable IPv4 CIDR
+   */
+  static async open(opts: RegistryOptions): Promise<Registry> {
+    const pool = new VipPool(opts.subnet);
+    const { state, warning } = await loadState(opts.stateDir, opts.log, opts.now ?? Date.now);
+    const reg = new Registry(opts, pool, warning);
+    if (state && reg.#restore(state)) {
+      await reg.#fs.writeAtomic(reg.#path, encodeState(reg.#persisted()));
+      reg.#writes++;
+    }
+    reg.#published = reg.#buildSnapshot();
+    return reg;
+  }
+
+  /** The latest durable snapshot. */
+  snapshot(): Snapshot {
+    return this.#published;
+  }
+
+  /** Calls `fn` with each new snapshot; returns the function that stops it. */
+  subscribe(fn: SnapshotListener): () => void {
+    // Wrap so the same function may subscribe twice and unsubscribe independently.
+    const entry: SnapshotListener = (s) => fn(s);
+    this.#listeners.add(entry);
+    return () => void this.#listeners.delete(entry);
+  }
+
+  /** Usage and health numbers for `ctl status`. */
+  status(): RegistryStatus {
+    const s = this.#published;
+    return {
+      version: s.version,
+      services: s.services.size,
+      nodes: s.nodes.size,
+      pool: { ...this.#pool.stats(), subnet: this.#pool.subnet.cidr },
+      writes: this.#writes,
+      loadWarning: this.loadWarning,
+    };
+  }
+
+  /** Completed state-file writes since open (group commit makes this less than the changes). */
+  get writeCount(): number {
+    return this.#writes;
+  }
+
+  /**
+   * Validates, converts and applies one change; resolves once it is on disk and published.
+   * `insert` and `update` are both upserts; deleting something absent succeeds.
+   * On any error nothing changes and the promise rejects with it.
+   * @throws {TypeError | RangeError} invalid content, with every problem and its field path
+   * @throws {PoolExhaustedError} when a service needs a VIP and the subnet is full
+   */
+  apply(change: ResourceChange): Promise<void> {
+    const labels = { type: String(change.type), operation: String(change.operation) };
+    if (this.#closed) {
+      return Promise.reject(
+        new Error(`Cannot apply "${resourceOf(change)}": the registry is closed`),
+      );
+    }
+    const txn = new Txn();
+    try {
+      const converted = convertChange(change);
+      this.#mutate(converted, txn);
+    } catch (e) {
+      txn.rollback();
+      this.#count?.({ ...labels, result: e instanceof PoolExhaustedError ? "error" : "invalid" });
+      this.#log.debug("change rejected", { resource: resourceOf(change), error: e });
+      return Promise.reject(e);
+    }
+    this.#version++;
+    const txnVersion = this.#version;
+    txn.push(() => this.#version = txnVersion - 1);
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({
+        change,
+        txn,
+        resolve: () => {
+          this.#count?.({ ...labels, result: "ok" });
+          resolve();
+        },
+        reject: (e) => {
+          this.#count?.({ ...labels, result: "error" });
+          reject(e);
+        },
+      });
+      if (!this.#writing) {
+        this.#writing = true;
+        this.#writer = this.#writeLoop();
+      }
+    });
+  }
+
+  /** Waits for in-flight writes, then refuses further changes. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#writing) await this.#writer;
+    this.#listeners.clear();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Group commit
+
+  async #writeLoop(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending;
+      this.#pending = [];
+      const snap = this.#buildSnapshot();
+      try {
+        await this.#fs.writeAtomic(this.#path, encodeState(this.#persisted()));
+        this.#writes++;
+      } catch (e) {
+        // Take back everything not yet durable, newest first (later changes build on the batch).
+        const all = [...batch, ...this.#pending];
+        this.#pending = [];
+        for (let i = all.length - 1; i >= 0; i--) all[i]!.txn.rollback();
+        this.#servicesDirty = this.#nodesDirty = true;
+        const reason = e instanceof Error ? e.message : String(e);
+        this.#log.error("cannot write state file; changes rolled back", {
+          path: this.#path,
+          reason,
+          changes: all.length,
+        });
+        for (const p of all) {
+          p.reject(
+            new Error(
+              `Cannot apply "${resourceOf(p.change)}": writing "${this.#path}" failed: ${reason}`,
+              { cause: e },
+            ),
+          );
+        }
+        continue;
+      }
+      this.#published = snap;
+      for (const fn of this.#listeners) {
+        try {
+          fn(snap);
+        } catch (e) {
+          this.#log.error("registry subscriber failed", { error: e });
+        }
+      }
+      for (const p of batch) p.resolve();
+    }
+    // Synchronous with the last resolve(): continuations of those promises run after this
+    // line, so an apply() they make starts a new loop rather than being stranded.
+    this.#writing = false;
+  }
+
+  #buildSnapshot(): Snapshot {
+    const prev = this.#published;
+    const services = this.#servicesDirty ? new Map(this.#entries) : prev.services;
+    const vips = this.#servicesDirty ? new Map(this.#vipIndex) : prev.vips;
+    const nodes = this.#nodesDirty ? new Map(this.#nodes) : prev.nodes;
+    this.#servicesDirty = this.#nodesDirty = false;
+    return Object.freeze({ version: this.#version, services, nodes, vips });
+  }
+
+  #persisted(): PersistedState {
+    return {
+      version: this.#version,
+      subnet: this.#pool.subnet.cidr,
+      cursor: this.#pool.cursor,
+      vips: this.#pool.assignments(),
+      services: [...this.#services.values()],
+      endpoints: [...this.#endpoints.values()],
+      slices: [...this.#slices.values()],
+      podlists: [...this.#podlists.values()],
+      pods: [...this.#pods.values()],
+      nodes: [...this.#nodes.values()],
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Mutation
+
+  #mutate(c: ConvertedChange, txn: Txn): void {
+    const affected = new Set<ServiceKey>();
+    switch (c.type) {
+      case "service": {
+        const key = serviceKey(c.namespace, c.name);
+        if (c.record) this.#upsertService(key, c.record, txn);
+        else this.#removeService(key, txn);
+        affected.add(key);
+        break;
+      }
+      case "servicelist": {
+        const keep = new Set<ServiceKey>();
+        for (const r of c.records) keep.add(serviceKey(r.service.namespace, r.service.name));
+        // Release first, so a full pool can take the new services of the same list.
+        for (const key of [...this.#services.keys()]) {
+          if (!keep.has(key)) {
+            this.#removeService(key, txn);
+            affected.add(key);
+          }
+        }
+        for (const r of c.records) {
+          const key = serviceKey(r.service.namespace, r.service.name);
+          this.#upsertService(key, r, txn);
+          affected.add(key);
+        }
+        break;
+      }
+      case "endpoints": {
+        const key = serviceKey(c.namespace, c.name);
+        if (c.endpoints) {
+          txn.set(this.#endpoints, key, {
+            namespace: c.namespace,
+            name: c.name,
+            endpoints: c.endpoints,
+          });
+        } else txn.delete(this.#endpoints, key);
+        affected.add(key);
+        break;
+      }
+      case "endpointslice": {
+        const sk = `${c.namespace}/${c.name}`;
+        const old = this.#slices.get(sk);
+        if (old) {
+          const svc = serviceKey(old.namespace, old.service);
+          txn.delete(this.#slices, sk);
+          this.#indexSlice(svc, sk, false, txn);
+          affected.add(svc);
+        }
+        if (c.slice) {
+          const svc = serviceKey(c.slice.namespace, c.slice.service);
+          txn.set(this.#slices, sk, c.slice);
+          this.#indexSlice(svc, sk, true, txn);
+          affected.add(svc);
+        }
+        break;
+      }
+      case "pod": {
+        const pk = `${c.namespace}/${c.name}`;
+        const old = this.#pods.get(pk);
+        if (c.pod) txn.set(this.#pods, pk, c.pod);
+        else txn.delete(this.#pods, pk);
+        for (const [key, rec] of this.#services) {
+          if (rec.service.namespace !== c.namespace || !rec.selector) continue;
+          if (
+            (old && selectorMatches(rec.selector, old.labels)) ||
+            (c.pod && selectorMatches(rec.selector, c.pod.labels))
+          ) affected.add(key);
+        }
+        break;
+      }
+      case "podlist": {
+        const key = serviceKey(c.namespace, c.name);
+        if (c.pods) {
+          txn.set(this.#podlists, key, { namespace: c.namespace, name: c.name, pods: c.pods });
+        } else txn.delete(this.#podlists, key);
+        affected.add(key);
+        break;
+      }
+      case "node": {
+        if (c.node) txn.set(this.#nodes, c.name, c.node);
+        else txn.delete(this.#nodes, c.name);
+        this.#nodesDirty = true;
+        break;
+      }
+    }
+    for (const key of affected) this.#recompute(key, txn);
+    if (affected.size > 0) this.#servicesDirty = true;
+  }
+
+  #indexSlice(svc: ServiceKey, sliceKey: string, add: boolean, txn: Txn): void {
+    const next = new Set(this.#slicesBySvc.get(svc));
+    if (add) next.add(sliceKey);
+    else next.delete(sliceKey);
+    if (next.size === 0) txn.delete(this.#slicesBySvc, svc);
+    else txn.set(this.#slicesBySvc, svc, next);
+  }
+
+  #upsertService(key: ServiceKey, rec: ServiceRecord, txn: Txn): void {
+    txn.set(this.#services, key, rec);
+    txn.delete(this.#vipErrors, key);
+    if (!needsVip(rec.service)) {
+      this.#release(key, txn);
+      return;
+    }
+    if (this.#pool.get(key) !== undefined) return;
+    const cursor = this.#pool.cursor;
+    const vip = this.#pool.allocate(key);
+    txn.push(() => {
+      this.#pool.release(key);
+      this.#pool.cursor = cursor;
+    });
+    this.#log.info("allocated VIP", { service: key, vip });
+  }
+
+  #removeService(key: ServiceKey, txn: Txn): void {
+    txn.delete(this.#services, key);
+    txn.delete(this.#vipErrors, key);
+    this.#release(key, txn);
+  }
+
+  #release(key: ServiceKey, txn: Txn): void {
+    const vip = this.#pool.release(key);
+    if (vip === undefined) return;
+    txn.push(() => this.#pool.reserve(key, vip));
+    this.#log.info("released VIP", { service: key, vip });
+  }
+
+  /** Rebuilds the entry of one service from its sources. */
+  #recompute(key: ServiceKey, txn: Txn): void {
+    const old = this.#entries.get(key);
+    if (old?.vip && this.#vipIndex.get(old.vip) === key) txn.delete(this.#vipIndex, old.vip);
+    const rec = this.#services.get(key);
+    if (!rec) {
+      txn.delete(this.#entries, key);
+      return;
+    }
+    const { endpoints, source } = this.#endpointsFor(key, rec);
+    const vip = this.#pool.get(key) ?? null;
+    const vipError = this.#vipErrors.get(key);
+    const entry: ServiceEntry = {
+      service: rec.service,
+      vip,
+      ...(vipError === undefined ? {} : { vipError }),
+      endpoints,
+      endpointSource: source,
+    };
+    if (vip !== null) txn.set(this.#vipIndex, vip, key);
+    txn.set(this.#entries, key, entry);
+  }
+
+  /** Endpoint source precedence: EndpointSlices, else Endpoints, else podlist, else pods. */
+  #endpointsFor(
+    key: ServiceKey,
+    rec: ServiceRecord,
+  ): { endpoints: readonly Endpoint[]; source: EndpointSource } {
+    const sliceKeys = this.#slicesBySvc.get(key);
+    if (sliceKeys && sliceKeys.size > 0) {
+      const out: Endpoint[] = [];
+      const seen = new Set<string>();
+      for (const sk of [...sliceKeys].sort()) {
+        for (const ep of this.#slices.get(sk)?.endpoints ?? []) {
+          const id = `${ep.ip} ${JSON.stringify(ep.ports)}`;
+          if (seen.has(id)) continue;
+          seen.add(id);
+          out.push(ep);
+        }
+      }
+      return { endpoints: out, source: "endpointslice" };
+    }
+    const eps = this.#endpoints.get(key);
+    if (eps) return { endpoints: eps.endpoints, source: "endpoints" };
+    const pl = this.#podlists.get(key);
+    if (pl) return { endpoints: podEndpoints(rec.service, pl.pods), source: "podlist" };
+    if (rec.selector && this.#pods.size > 0) {
+      const sel = rec.selector;
+      const pods = [...this.#pods.values()].filter((p) =>
+        p.namespace === rec.service.namespace && selectorMatches(sel, p.labels)
+      );
+      if (pods.length > 0) return { endpoints: podEndpoints(rec.service, pods), source: "podlist" };
+    }
+    return { endpoints: [], source: "none" };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Restore
+
+  /** Loads persisted state; returns true when VIP assignments had to change. */
+  #restore(s: PersistedState): boolean {
+    const txn = new Txn(); // never rolled back; the mutators need one
+    let changed = false;
+    for (const r of s.services) {
+      this.#services.set(serviceKey(r.service.namespace, r.service.name), r);
+    }
+    for (const e of s.endpoints) this.#endpoints.set(serviceKey(e.namespace, e.name), e);
+    for (const sl of s.slices) {
+      const sk = `${sl.namespace}/${sl.name}`;
+      this.#slices.set(sk, sl);
+      this.#indexSlice(serviceKey(sl.namespace, sl.service), sk, true, txn);
+    }
+    for (const pl of s.podlists) this.#podlists.set(serviceKey(pl.namespace, pl.name), pl);
+    for (const p of s.pods) this.#pods.set(`${p.namespace}/${p.name}`, p);
+    for (const n of s.nodes) this.#nodes.set(n.name, n);
+    if (s.subnet === this.#pool.subnet.cidr) this.#pool.cursor = s.cursor;
+    else {
+      this.#log.warn("VIP subnet changed since the state was written", {
+        was: s.subnet,
+        now: this.#pool.subnet.cidr,
+      });
+      changed = true;
+    }
+    for (const [key, vip] of s.vips) {
+      const rec = this.#services.get(key);
+      if (!rec || !needsVip(rec.service)) {
+        changed = true;
+        continue;
+      }
+      if (!this.#pool.reserve(key, vip)) {
+        this.#log.warn("dropping persisted VIP outside the subnet or taken; reallocating", {
+          service: key,
+          vip,
+          subnet: this.#pool.subnet.cidr,
+        });
+        changed = true;
+      }
+    }
+    for (const [key, rec] of this.#services) {
+      if (!needsVip(rec.service) || this.#pool.get(key) !== undefined) continue;
+      changed = true;
+      try {
+        const vip = this.#pool.allocate(key);
+        this.#log.info("allocated VIP", { service: key, vip });
+      } catch (e) {
+        if (!(e instanceof PoolExhaustedError)) throw e;
+        this.#vipErrors.set(key, e.message);
+        this.#log.error("cannot restore VIP", { service: key, error: e });
+      }
+    }
+    for (const key of this.#services.keys()) this.#recompute(key, txn);
+    this.#version = s.version;
+    this.#servicesDirty = this.#nodesDirty = true;
+    this.#log.info("registry state loaded", {
+      path: this.#path,
+      services: this.#services.size,
+      vips: this.#pool.used,
+      nodes: this.#nodes.size,
+    });
+    return changed;
+  }
+}
