@@ -1,0 +1,147 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Reaching a backend: the plain TCP {@linkcode TcpDialer}, and {@linkcode dialWithFailover},
+ * which picks endpoints, retries on another endpoint and ejects failed ones.
+ * @module
+ */
+import type { Backend } from "../registry/model.ts";
+import type { BackendKey, Balancer } from "./balancer.ts";
+import { backendKey } from "./balancer.ts";
+import type { Dialer, DialTarget, UpstreamConn } from "./dialer.ts";
+import type { PassiveHealth } from "./health.ts";
+
+/** A dial to one backend failed (refused, unreachable, timed out); `cause` has the reason. */
+export class DialError extends Error {
+  override name = "DialError";
+  constructor(readonly backend: Backend, message: string, options?: ErrorOptions) {
+    super(`Cannot connect to "${backendKey(backend)}": ${message}`, options);
+  }
+}
+
+/** A service port has no ready endpoint to send a connection to. */
+export class NoEndpointsError extends Error {
+  override name = "NoEndpointsError";
+  constructor(readonly service: string, readonly port: number) {
+    super(`Cannot proxy to "${service}" port ${port}: no ready endpoints`);
+  }
+}
+
+/** Every dial attempt of one connection failed; `errors` holds each attempt's error. */
+export class AllDialsFailedError extends AggregateError {
+  override name = "AllDialsFailedError";
+  constructor(readonly service: string, errors: readonly unknown[]) {
+    super(errors, `Cannot proxy to "${service}": ${errors.length} dial attempts failed`);
+  }
+}
+
+/**
+ * Plain TCP dialer (`Deno.connect`) with a timeout. The connect is cancelled through its
+ * `AbortSignal`, so a connection that completes after the deadline is never leaked.
+ */
+export class TcpDialer implements Dialer {
+  /** Connects to `target.backend`, failing with {@linkcode DialError} after `timeoutMs`. */
+  async dial(
+    target: DialTarget,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<Deno.TcpConn> {
+    const { backend } = target;
+    const outer = options.signal;
+    if (outer?.aborted) throw new DialError(backend, "aborted", { cause: outer.reason });
+    const ac = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, options.timeoutMs);
+    const onAbort = () => ac.abort();
+    outer?.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await Deno.connect({
+        hostname: backend.ip,
+        port: backend.port,
+        signal: ac.signal,
+      });
+    } catch (err) {
+      const why = timedOut
+        ? `timed out after ${options.timeoutMs} ms`
+        : outer?.aborted
+        ? "aborted"
+        : (err as Error).message;
+      throw new DialError(backend, why, { cause: err });
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+/** The shared stateless TCP dialer. */
+export const tcpDialer: TcpDialer = new TcpDialer();
+
+/** Options of {@linkcode dialWithFailover}. */
+export interface FailoverOptions {
+  /** Dial attempts in all (config `dialAttempts`), each to another endpoint while one is left. */
+  readonly attempts: number;
+  /** Dials one chosen backend (routes local/remote, applies the timeout). */
+  readonly dial: (backend: Backend) => Promise<UpstreamConn>;
+  readonly health: PassiveHealth;
+  readonly now: () => number;
+  /** Called after each failed attempt (metrics, debug log). */
+  readonly onFailure?: (backend: Backend, err: unknown) => void;
+  /** Stops retrying (proxy closing, connection drained). */
+  readonly signal?: AbortSignal;
+}
+
+/** The outcome of a successful {@linkcode dialWithFailover}. */
+export interface Dialed {
+  readonly conn: UpstreamConn;
+  readonly backend: Backend;
+}
+
+/**
+ * Picks a backend with `balancer` and dials it; on failure ejects it (passive health) and
+ * tries another, up to `attempts` in all. Ejected backends are avoided while a healthy one
+ * is left; when all are ejected they are tried anyway (better than refusing). A backend is
+ * not tried twice until every other one has been tried in this connection.
+ * @throws {NoEndpointsError} when the balancer has no backends
+ * @throws {AllDialsFailedError} when every attempt failed
+ */
+export async function dialWithFailover(
+  balancer: Balancer,
+  service: string,
+  port: number,
+  clientIp: string,
+  options: FailoverOptions,
+): Promise<Dialed> {
+  if (balancer.size === 0) throw new NoEndpointsError(service, port);
+  const { health, now } = options;
+  const errors: unknown[] = [];
+  let tried: Set<BackendKey> | null = null;
+  const healthy = (k: BackendKey) => health.isEjected(k, now());
+  const untriedHealthy = (k: BackendKey) => tried!.has(k) || health.isEjected(k, now());
+  const untried = (k: BackendKey) => tried!.has(k);
+  for (let attempt = 0; attempt < options.attempts; attempt++) {
+    if (options.signal?.aborted) break;
+    let backend: Backend | null;
+    if (tried === null) {
+      backend = balancer.pick(clientIp, now(), healthy) ?? balancer.pick(clientIp, now());
+    } else {
+      if (tried.size >= balancer.size) tried.clear(); // every one tried: start another round
+      backend = balancer.pick(clientIp, now(), untriedHealthy) ??
+        balancer.pick(clientIp, now(), untried);
+    }
+    if (backend === null) break;
+    try {
+      const conn = await options.dial(backend);
+      balancer.commit(clientIp, backend, now());
+      return { conn, backend };
+    } catch (err) {
+      errors.push(err);
+      const key = backendKey(backend);
+      health.eject(key, now());
+      (tried ??= new Set()).add(key);
+      options.onFailure?.(backend, err);
+    }
+  }
+  throw new AllDialsFailedError(service, errors);
+}

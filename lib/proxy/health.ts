@@ -1,0 +1,50 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Passive health: a backend whose dial failed is skipped for a cool-down, then tried again
+ * (like Envoy's outlier ejection, driven only by real traffic, no probes).
+ * @module
+ */
+import type { BackendKey } from "./balancer.ts";
+
+/** Ejected backends and when they become eligible again; the clock is passed in. */
+export class PassiveHealth {
+  readonly #cooldownMs: number;
+  readonly #until = new Map<BackendKey, number>();
+
+  /** @param cooldownMs how long a failed backend is skipped (config `ejectCooldownMs`) */
+  constructor(cooldownMs: number) {
+    this.#cooldownMs = cooldownMs;
+  }
+
+  /** Number of backends currently tracked (expired ones may linger until looked at). */
+  get size(): number {
+    return this.#until.size;
+  }
+
+  /** Marks `key` as failed at `now`: it is skipped until `now + cooldownMs`. */
+  eject(key: BackendKey, now: number): void {
+    if (this.#cooldownMs <= 0) return;
+    this.#until.set(key, now + this.#cooldownMs);
+    if (this.#until.size > 1024) this.ejected(now);
+  }
+
+  /** Whether `key` is still cooling down at `now`. */
+  isEjected(key: BackendKey, now: number): boolean {
+    if (this.#until.size === 0) return false;
+    const until = this.#until.get(key);
+    if (until === undefined) return false;
+    if (now < until) return true;
+    this.#until.delete(key);
+    return false;
+  }
+
+  /** Currently ejected backends (drops expired entries), for status. */
+  ejected(now: number): BackendKey[] {
+    const out: BackendKey[] = [];
+    for (const [key, until] of this.#until) {
+      if (now < until) out.push(key);
+      else this.#until.delete(key);
+    }
+    return out;
+  }
+}

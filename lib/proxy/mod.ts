@@ -1,0 +1,44 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The L4 TCP proxy on service VIPs: {@linkcode Proxy} (listeners reconciled from snapshots),
+ * the balancers, the TCP dialer and the {@linkcode Dialer} contract the tunnel implements.
+ * See `README.md` in this folder for behaviour (strategies, failover, drain, half-close).
+ *
+ * @example
+ * ```ts
+ * const proxy = new Proxy({ nodeName: "edge-1", log, metrics, localDialer: tcpDialer });
+ * registry.subscribe((s) => proxy.update(s));
+ * // on shutdown:
+ * await proxy.close();
+ * ```
+ * @module
+ */
+export { type ListenerStatus, Proxy, type ProxyOptions } from "./proxy.ts";
+export {
+  type BackendKey,
+  backendKey,
+  Balancer,
+  type BalancerOptions,
+  type SkipFn,
+} from "./balancer.ts";
+export {
+  AllDialsFailedError,
+  type Dialed,
+  DialError,
+  dialWithFailover,
+  type FailoverOptions,
+  NoEndpointsError,
+  TcpDialer,
+  tcpDialer,
+} from "./dial.ts";
+export type { Dialer, DialTarget, UpstreamConn } from "./dialer.ts";
+export { PassiveHealth } from "./health.ts";
+export {
+  type ListenerKey,
+  listenerKey,
+  type ListenerPlan,
+  type ListenerSpec,
+  planListeners,
+  VipListener,
+} from "./listener.ts";
+export { BUFFER_SIZE, BufferPool, closeQuietly, splice, type SpliceResult } from "./splice.ts";

@@ -1,0 +1,482 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The L4 TCP proxy: one listener per `VIP:port`, reconciled from registry snapshots, each
+ * connection balanced over the service's ready endpoints with retries, failover, passive
+ * health, half-close and a drain period for deleted services.
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import type { Counter, Gauge, Labels, MetricsRegistry } from "../metrics/mod.ts";
+import {
+  type Backend,
+  backendsFor,
+  type LbStrategy,
+  type ServiceKey,
+  type ServicePort,
+  type Snapshot,
+} from "../registry/model.ts";
+import { Balancer } from "./balancer.ts";
+import { dialWithFailover, type FailoverOptions, NoEndpointsError, tcpDialer } from "./dial.ts";
+import type { Dialer, UpstreamConn } from "./dialer.ts";
+import { PassiveHealth } from "./health.ts";
+import {
+  type ListenerKey,
+  listenerKey,
+  type ListenerSpec,
+  planListeners,
+  VipListener,
+} from "./listener.ts";
+import { BufferPool, closeQuietly, splice } from "./splice.ts";
+
+/** Options of {@linkcode Proxy}; the names match `Config` keys. */
+export interface ProxyOptions {
+  /** This node's name: endpoints with another `nodeName` are remote. */
+  readonly nodeName: string;
+  readonly log: Logger;
+  readonly metrics?: MetricsRegistry;
+  /** Global strategy; a service's `edgemesh.kubeedge.io/lb-strategy` annotation overrides it. @default "RoundRobin" */
+  readonly lbStrategy?: LbStrategy;
+  /** Per-attempt dial timeout, ms. @default 2000 */
+  readonly dialTimeoutMs?: number;
+  /** Dial attempts per connection, in all. @default 3 */
+  readonly dialAttempts?: number;
+  /** How long a backend whose dial failed is skipped, ms. @default 10000 */
+  readonly ejectCooldownMs?: number;
+  /** How long open connections of a deleted service (or port) may continue, ms. @default 10000 */
+  readonly drainGraceMs?: number;
+  /** Dials local endpoints (no `nodeName`, or ours). @default tcpDialer */
+  readonly localDialer?: Dialer;
+  /** Dials endpoints on other nodes (the tunnel). If omitted, they are dialled with `localDialer`. */
+  readonly remoteDialer?: Dialer;
+  /** Clock for affinity and ejection, ms. @default Date.now */
+  readonly now?: () => number;
+  /** Random source for the `Random` strategy. @default Math.random */
+  readonly random?: () => number;
+  /** Copy buffers (64 KiB, pooled). @default a new pool */
+  readonly bufferPool?: BufferPool;
+}
+
+/** One listener as reported by {@linkcode Proxy.listeners} (for `ctl status`). */
+export interface ListenerStatus {
+  readonly vip: string;
+  readonly port: number;
+  readonly service: ServiceKey;
+  readonly portName: string;
+  /** False when the bind failed; it is retried on the next update. */
+  readonly bound: boolean;
+  /** Why the bind failed, or null. */
+  readonly error: string | null;
+  /** Open connections through this listener. */
+  readonly connections: number;
+  /** Ready backends of this service port. */
+  readonly endpoints: number;
+}
+
+/** Where connections of one listener go; replaced on every update. */
+interface Route {
+  readonly service: ServiceKey;
+  readonly servicePort: ServicePort;
+  readonly balancer: Balancer;
+  readonly labels: Labels;
+  readonly failover: FailoverOptions;
+}
+
+/** Connections of one listener; drained together when the listener goes away. */
+interface ConnGroup {
+  readonly conns: Set<ConnRecord>;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+interface ConnRecord {
+  readonly client: Deno.TcpConn;
+  upstream: UpstreamConn | null;
+  closed: boolean;
+  readonly group: ConnGroup;
+}
+
+interface ListenerState {
+  spec: ListenerSpec;
+  route: Route;
+  readonly listener: VipListener;
+  readonly group: ConnGroup;
+}
+
+interface Metrics {
+  readonly connections: Counter;
+  readonly active: Gauge;
+  readonly dialFailures: Counter;
+  readonly bytes: Counter;
+  readonly noEndpoints: Counter;
+  readonly listenFailures: Counter;
+  readonly listeners: Gauge;
+}
+
+/**
+ * The L4 proxy. Call {@linkcode update} with every registry snapshot (after the VIPs are on
+ * the device) and {@linkcode close} on shutdown.
+ *
+ * - Listeners: one per TCP port of every service with a VIP; only the difference between
+ *   snapshots is started/stopped. A failed bind is logged, counted and retried next update.
+ * - Endpoint changes swap balancer state only; open connections continue until they end.
+ * - A deleted service (or port) stops accepting at once; its open connections get
+ *   `drainGraceMs`, then are closed.
+ */
+export class Proxy {
+  readonly #log: Logger;
+  readonly #nodeName: string;
+  readonly #strategy: LbStrategy;
+  readonly #timeoutMs: number;
+  readonly #attempts: number;
+  readonly #graceMs: number;
+  readonly #local: Dialer;
+  readonly #remote: Dialer | undefined;
+  readonly #now: () => number;
+  readonly #random: (() => number) | undefined;
+  readonly #pool: BufferPool;
+  readonly #health: PassiveHealth;
+  readonly #metrics: Metrics | null;
+  readonly #abort = new AbortController();
+  #closed = false;
+
+  #listeners = new Map<ListenerKey, ListenerState>();
+  #failed = new Map<ListenerKey, { spec: ListenerSpec; route: Route; error: string }>();
+  #balancers = new Map<ServiceKey, Map<number, Balancer>>();
+  readonly #draining = new Set<ConnGroup>();
+  readonly #loops = new Set<Promise<void>>();
+  #active = 0;
+  #idle: PromiseWithResolvers<void> | null = null;
+
+  constructor(options: ProxyOptions) {
+    this.#log = options.log;
+    this.#nodeName = options.nodeName;
+    this.#strategy = options.lbStrategy ?? "RoundRobin";
+    this.#timeoutMs = options.dialTimeoutMs ?? 2000;
+    this.#attempts = Math.max(1, options.dialAttempts ?? 3);
+    this.#graceMs = options.drainGraceMs ?? 10_000;
+    this.#local = options.localDialer ?? tcpDialer;
+    this.#remote = options.remoteDialer;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random;
+    this.#pool = options.bufferPool ?? new BufferPool();
+    this.#health = new PassiveHealth(options.ejectCooldownMs ?? 10_000);
+    const m = options.metrics;
+    this.#metrics = m
+      ? {
+        connections: m.counter(
+          "edgemesh_proxy_connections_total",
+          "Client connections accepted on service VIPs",
+        ),
+        active: m.gauge("edgemesh_proxy_connections_active", "Client connections open now"),
+        dialFailures: m.counter(
+          "edgemesh_proxy_dial_failures_total",
+          "Failed dial attempts to service endpoints",
+        ),
+        bytes: m.counter(
+          "edgemesh_proxy_bytes_total",
+          "Bytes proxied; direction in = client to endpoint, out = endpoint to client",
+        ),
+        noEndpoints: m.counter(
+          "edgemesh_proxy_no_endpoints_total",
+          "Connections closed at once because the service had no ready endpoint",
+        ),
+        listenFailures: m.counter(
+          "edgemesh_proxy_listen_failures_total",
+          "Failed attempts to bind a VIP:port listener",
+        ),
+        listeners: m.gauge("edgemesh_proxy_listeners", "Bound VIP:port listeners"),
+      }
+      : null;
+    this.#metrics?.listeners.collect(() => {
+      const per = new Map<ServiceKey, number>();
+      for (const s of this.#listeners.values()) {
+        per.set(s.route.service, (per.get(s.route.service) ?? 0) + 1);
+      }
+      return [...per].map(([service, n]) => [{ service }, n]);
+    });
+  }
+
+  /**
+   * Reconciles listeners and balancers with `snapshot`: desired listeners are every TCP port
+   * of every service with a VIP. Synchronous: when it returns, new listeners accept.
+   */
+  update(snapshot: Snapshot): void {
+    if (this.#closed) return;
+    const desired = new Map<ListenerKey, ListenerSpec>();
+    const routes = new Map<ListenerKey, Route>();
+    const balancers = new Map<ServiceKey, Map<number, Balancer>>();
+    for (const [service, entry] of snapshot.services) {
+      if (entry.vip === null) continue;
+      const svc = entry.service;
+      const strategy = svc.lbStrategy ?? this.#strategy;
+      for (const servicePort of svc.ports) {
+        if (servicePort.protocol !== "TCP") continue;
+        const key = listenerKey(entry.vip, servicePort.port);
+        if (desired.has(key)) continue;
+        let balancer = this.#balancers.get(service)?.get(servicePort.port);
+        if (!balancer || !balancer.matches(strategy, svc.sessionAffinity)) {
+          balancer = new Balancer({
+            strategy,
+            affinity: svc.sessionAffinity,
+            ...(this.#random ? { random: this.#random } : {}),
+          });
+        }
+        balancer.setBackends(backendsFor(entry, servicePort));
+        let ports = balancers.get(service);
+        if (!ports) balancers.set(service, ports = new Map());
+        ports.set(servicePort.port, balancer);
+        desired.set(key, { key, vip: entry.vip, port: servicePort.port, service, servicePort });
+        const old = this.#listeners.get(key)?.route;
+        routes.set(
+          key,
+          old && old.balancer === balancer && old.service === service &&
+            old.servicePort === servicePort
+            ? old
+            : this.#route(service, servicePort, balancer),
+        );
+      }
+    }
+    this.#balancers = balancers;
+
+    const plan = planListeners(desired, new Set(this.#listeners.keys()));
+    for (const key of plan.stop) {
+      const state = this.#listeners.get(key)!;
+      this.#listeners.delete(key);
+      state.listener.close();
+      this.#drain(state);
+    }
+    for (const [key, state] of this.#listeners) {
+      state.spec = desired.get(key)!;
+      state.route = routes.get(key)!;
+    }
+    const failed = new Map<ListenerKey, { spec: ListenerSpec; route: Route; error: string }>();
+    for (const spec of plan.start) {
+      const route = routes.get(spec.key)!;
+      try {
+        this.#start(spec, route);
+      } catch (err) {
+        const error = (err as Error).message;
+        const before = this.#failed.get(spec.key)?.error;
+        failed.set(spec.key, { spec, route, error });
+        this.#metrics?.listenFailures.inc(route.labels);
+        const fields = { service: spec.service, addr: spec.key, error };
+        const msg = "Cannot listen on service address, will retry on the next update";
+        if (before === error) this.#log.debug(msg, fields);
+        else this.#log.warn(msg, fields);
+      }
+    }
+    this.#failed = failed;
+  }
+
+  #route(service: ServiceKey, servicePort: ServicePort, balancer: Balancer): Route {
+    const labels = { service };
+    const slash = service.indexOf("/");
+    const namespace = service.slice(0, slash);
+    const name = service.slice(slash + 1);
+    const target = (backend: Backend) => ({ namespace, service: name, port: servicePort, backend });
+    const dialOpts = { timeoutMs: this.#timeoutMs, signal: this.#abort.signal };
+    return {
+      service,
+      servicePort,
+      balancer,
+      labels,
+      failover: {
+        attempts: this.#attempts,
+        health: this.#health,
+        now: this.#now,
+        signal: this.#abort.signal,
+        dial: (backend) => this.#dialerFor(backend).dial(target(backend), dialOpts),
+        onFailure: (backend, err) => {
+          this.#metrics?.dialFailures.inc(labels);
+          this.#log.debug("Cannot dial endpoint", {
+            service,
+            endpoint: `${backend.ip}:${backend.port}`,
+            error: err,
+          });
+        },
+      },
+    };
+  }
+
+  #dialerFor(backend: Backend): Dialer {
+    if (this.#remote && backend.nodeName !== null && backend.nodeName !== this.#nodeName) {
+      return this.#remote;
+    }
+    return this.#local;
+  }
+
+  #start(spec: ListenerSpec, route: Route): void {
+    const listener = new VipListener(spec.vip, spec.port, this.#log);
+    const state: ListenerState = {
+      spec,
+      route,
+      listener,
+      group: { conns: new Set(), timer: undefined },
+    };
+    this.#listeners.set(spec.key, state);
+    const loop = listener.serve((conn) => this.#accept(conn, state))
+      .finally(() => this.#loops.delete(loop));
+    this.#loops.add(loop);
+    this.#log.debug("Listening", { service: spec.service, addr: spec.key });
+  }
+
+  #accept(client: Deno.TcpConn, state: ListenerState): void {
+    if (this.#closed) {
+      closeQuietly(client);
+      return;
+    }
+    const rec: ConnRecord = { client, upstream: null, closed: false, group: state.group };
+    state.group.conns.add(rec);
+    this.#active++;
+    this.#handle(rec, state.route);
+  }
+
+  async #handle(rec: ConnRecord, route: Route): Promise<void> {
+    const m = this.#metrics;
+    const { client } = rec;
+    m?.connections.inc(route.labels);
+    m?.active.inc(route.labels);
+    try {
+      if (route.balancer.size === 0) {
+        m?.noEndpoints.inc(route.labels);
+        if (this.#log.enabled("debug")) {
+          this.#log.debug("No ready endpoints, closing client", { service: route.service });
+        }
+        return;
+      }
+      const clientIp = route.balancer.sticky ? client.remoteAddr.hostname : "";
+      let upstream: UpstreamConn;
+      try {
+        upstream = (await dialWithFailover(
+          route.balancer,
+          route.service,
+          route.servicePort.port,
+          clientIp,
+          route.failover,
+        )).conn;
+      } catch (err) {
+        if (err instanceof NoEndpointsError) m?.noEndpoints.inc(route.labels);
+        if (this.#log.enabled("debug")) {
+          this.#log.debug("Cannot reach any endpoint, closing client", {
+            service: route.service,
+            error: err,
+          });
+        }
+        return;
+      }
+      if (rec.closed) {
+        closeQuietly(upstream);
+        return;
+      }
+      rec.upstream = upstream;
+      const r = await splice(client, upstream, this.#pool);
+      if (m) {
+        m.bytes.inc({ service: route.service, direction: "in" }, r.bytesIn);
+        m.bytes.inc({ service: route.service, direction: "out" }, r.bytesOut);
+      }
+    } catch (err) {
+      this.#log.error("Connection failed unexpectedly", { service: route.service, error: err });
+    } finally {
+      this.#closeConn(rec);
+      m?.active.dec(route.labels);
+      this.#done(rec);
+    }
+  }
+
+  #closeConn(rec: ConnRecord): void {
+    if (rec.closed) return;
+    rec.closed = true;
+    closeQuietly(rec.client);
+    if (rec.upstream) closeQuietly(rec.upstream);
+  }
+
+  #done(rec: ConnRecord): void {
+    const g = rec.group;
+    g.conns.delete(rec);
+    if (g.timer !== undefined && g.conns.size === 0) {
+      clearTimeout(g.timer);
+      g.timer = undefined;
+      this.#draining.delete(g);
+    }
+    if (--this.#active === 0 && this.#idle) this.#idle.resolve();
+  }
+
+  /** Gives the open connections of a stopped listener `drainGraceMs`, then closes them. */
+  #drain(state: ListenerState): void {
+    const g = state.group;
+    if (g.conns.size === 0) return;
+    this.#log.info("Draining connections of a removed service port", {
+      service: state.spec.service,
+      addr: state.spec.key,
+      connections: g.conns.size,
+      graceSeconds: this.#graceMs / 1000,
+    });
+    this.#draining.add(g);
+    g.timer = setTimeout(() => {
+      g.timer = undefined;
+      this.#draining.delete(g);
+      for (const rec of g.conns) this.#closeConn(rec);
+    }, this.#graceMs);
+  }
+
+  /** Current listeners, bound and failed, for `ctl status`. */
+  listeners(): ListenerStatus[] {
+    const out: ListenerStatus[] = [];
+    for (const s of this.#listeners.values()) {
+      out.push(status(s.spec, s.route, true, null, s.group.conns.size));
+    }
+    for (const f of this.#failed.values()) out.push(status(f.spec, f.route, false, f.error, 0));
+    return out.sort((a, b) => a.service.localeCompare(b.service) || a.port - b.port);
+  }
+
+  /** Endpoints currently ejected by passive health (`"ip:port"`), for status. */
+  ejected(): string[] {
+    return this.#health.ejected(this.#now());
+  }
+
+  /**
+   * Stops accepting, closes every listener and connection (no grace), and resolves when all
+   * accept loops and connection tasks have ended. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#abort.abort();
+      for (const s of this.#listeners.values()) {
+        s.listener.close();
+        for (const rec of s.group.conns) this.#closeConn(rec);
+      }
+      for (const g of this.#draining) {
+        clearTimeout(g.timer);
+        g.timer = undefined;
+        for (const rec of g.conns) this.#closeConn(rec);
+      }
+      this.#draining.clear();
+      this.#listeners.clear();
+      this.#failed.clear();
+    }
+    await Promise.all(this.#loops);
+    if (this.#active > 0) {
+      this.#idle ??= Promise.withResolvers();
+      await this.#idle.promise;
+    }
+  }
+}
+
+function status(
+  spec: ListenerSpec,
+  route: Route,
+  bound: boolean,
+  error: string | null,
+  connections: number,
+): ListenerStatus {
+  return {
+    vip: spec.vip,
+    port: spec.port,
+    service: spec.service,
+    portName: spec.servicePort.name,
+    bound,
+    error,
+    connections,
+    endpoints: route.balancer.size,
+  };
+}
