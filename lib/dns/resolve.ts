@@ -1,0 +1,215 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The pure core of the DNS server: one question and the {@linkcode Zone} in, the records to
+ * answer (or "forward") out. No bytes, no sockets, no clock.
+ *
+ * Names compare case-insensitively (RFC 4343) with or without the trailing dot. Owner names in
+ * the answer repeat the question's spelling, so clients matching answers to questions
+ * byte-for-byte (0x20 case randomisation) accept them.
+ * @module
+ */
+import {
+  type DnsQuestion,
+  type DnsRecord,
+  Rcode,
+  RRClass,
+  RRType,
+  type SoaRecord,
+} from "./message.ts";
+import type { Zone, ZoneNode } from "./zone.ts";
+
+/** What to do with a question. */
+export type Resolution = LocalAnswer | { readonly kind: "forward" };
+
+/** An answer from our own data (the cluster zone, our PTRs, or a short service name). */
+export interface LocalAnswer {
+  readonly kind: "answer";
+  /** NOERROR (also NODATA), NXDOMAIN or REFUSED. */
+  readonly rcode: number;
+  /** AA: we are the authority for everything we answer locally. */
+  readonly authoritative: boolean;
+  readonly answers: readonly DnsRecord[];
+  /** The zone SOA for NXDOMAIN and NODATA (RFC 2308 §2). */
+  readonly authorities: readonly DnsRecord[];
+  /** Glue: the A/AAAA records of SRV targets (spec §2.3.2, §2.4.2). */
+  readonly additionals: readonly DnsRecord[];
+  /**
+   * When the answer ends in a CNAME to a name outside our data and the question was not for
+   * CNAME: the target the server may resolve upstream and append (an ExternalName service).
+   */
+  readonly chase: string | null;
+}
+
+/** Longest CNAME chain followed inside our own data. */
+const MAX_CHAIN = 8;
+
+const POD_LABEL = /^(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})$/;
+
+function strip(name: string): string {
+  return name.endsWith(".") ? name.slice(0, -1) : name;
+}
+
+function soaRecord(zone: Zone): SoaRecord {
+  return {
+    type: "SOA",
+    name: zone.domain,
+    class: RRClass.IN,
+    ttl: zone.ttl,
+    ...zone.soa,
+  };
+}
+
+/** Whether `name` (lowercase, no trailing dot) is the zone apex or below it. */
+export function inZone(zone: Zone, name: string): boolean {
+  return name === zone.domain || name.endsWith(`.${zone.domain}`);
+}
+
+/** The A address of a deprecated pod record `a-b-c-d.<ns>.pod.<zone>` (spec §2.6), or null. */
+function podAddress(zone: Zone, name: string): string | null | "ent" {
+  const suffix = `.pod.${zone.domain}`;
+  if (name === `pod.${zone.domain}`) return "ent";
+  if (!name.endsWith(suffix)) return null;
+  const labels = name.slice(0, -suffix.length).split(".");
+  if (labels.length === 1) return "ent"; // `<ns>.pod.<zone>`
+  if (labels.length !== 2) return null;
+  const m = POD_LABEL.exec(labels[0]!);
+  if (!m) return null;
+  const octets = m.slice(1).map(Number);
+  if (octets.some((o) => o > 255)) return null;
+  return octets.join(".");
+}
+
+function recordsAt(
+  zone: Zone,
+  owner: string,
+  node: ZoneNode,
+  type: number,
+  additionals: DnsRecord[],
+): DnsRecord[] {
+  const base = { name: owner, class: RRClass.IN, ttl: zone.ttl };
+  const out: DnsRecord[] = [];
+  const any = type === RRType.ANY;
+  if (any || type === RRType.A) {
+    for (const address of node.a) out.push({ ...base, type: "A", address });
+  }
+  if (any || type === RRType.AAAA) {
+    for (const address of node.aaaa) out.push({ ...base, type: "AAAA", address });
+  }
+  if (any || type === RRType.SRV) {
+    for (const s of node.srv) {
+      out.push({ ...base, type: "SRV", ...s });
+      const target = zone.names.get(s.target);
+      if (target) {
+        for (const address of target.a) {
+          if (
+            !additionals.some((r) => r.name === s.target && r.type === "A" && r.address === address)
+          ) {
+            additionals.push({ ...base, name: s.target, type: "A", address });
+          }
+        }
+        for (const address of target.aaaa) {
+          if (
+            !additionals.some((r) =>
+              r.name === s.target && r.type === "AAAA" && r.address === address
+            )
+          ) {
+            additionals.push({ ...base, name: s.target, type: "AAAA", address });
+          }
+        }
+      }
+    }
+  }
+  if (any || type === RRType.PTR) {
+    for (const target of node.ptr) out.push({ ...base, type: "PTR", target });
+  }
+  if (any || type === RRType.TXT) {
+    if (node.txt.length > 0) out.push({ ...base, type: "TXT", texts: node.txt });
+  }
+  if ((any || type === RRType.SOA) && node.apex) out.push(soaRecord(zone));
+  return out;
+}
+
+function answer(
+  zone: Zone,
+  rcode: number,
+  answers: DnsRecord[],
+  additionals: DnsRecord[] = [],
+  chase: string | null = null,
+): LocalAnswer {
+  const negative = rcode === Rcode.NXDOMAIN || (rcode === Rcode.NOERROR && answers.length === 0);
+  return {
+    kind: "answer",
+    rcode,
+    authoritative: rcode !== Rcode.REFUSED,
+    answers,
+    authorities: negative ? [soaRecord(zone)] : [],
+    additionals,
+    chase,
+  };
+}
+
+/**
+ * Answers one question from the zone, or says it must be forwarded.
+ *
+ * - Names under `zone.domain`, our PTR names and short service names are ours (AA set).
+ * - A short name (`<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc`) is ours only when that service
+ *   exists, so real external names like `example.com` are never hijacked.
+ * - Known name, other type → NOERROR with no answers (NODATA) and the SOA in authority;
+ *   unknown name in the zone → NXDOMAIN with the SOA (RFC 2308).
+ * - Zone transfers and classes other than IN/ANY inside the zone → REFUSED.
+ */
+export function resolve(question: DnsQuestion, zone: Zone): Resolution {
+  const asked = strip(question.name);
+  let name = asked.toLowerCase();
+  const alias = zone.aliases.get(name);
+  const ours = alias !== undefined || zone.names.has(name) || inZone(zone, name);
+  if (!ours) return { kind: "forward" };
+  if (
+    (question.class !== RRClass.IN && question.class !== RRClass.ANY) ||
+    question.type === RRType.AXFR || question.type === RRType.IXFR
+  ) {
+    return answer(zone, Rcode.REFUSED, []);
+  }
+  if (alias !== undefined && !zone.names.has(name)) name = alias;
+
+  let owner = asked;
+  const answers: DnsRecord[] = [];
+  const additionals: DnsRecord[] = [];
+  for (let depth = 0; depth < MAX_CHAIN; depth++) {
+    const node = zone.names.get(name);
+    if (node === undefined) {
+      const pod = podAddress(zone, name);
+      if (pod === "ent") return answer(zone, Rcode.NOERROR, answers);
+      if (pod !== null) {
+        if (question.type === RRType.A || question.type === RRType.ANY) {
+          answers.push({ name: owner, class: RRClass.IN, ttl: zone.ttl, type: "A", address: pod });
+        }
+        return answer(zone, Rcode.NOERROR, answers);
+      }
+      // An unknown name, or a CNAME target inside the zone that does not exist (the RCODE
+      // describes the last name of the chain, RFC 6604 §2).
+      return answer(zone, Rcode.NXDOMAIN, answers);
+    }
+    if (node.cname !== null) {
+      answers.push({
+        name: owner,
+        class: RRClass.IN,
+        ttl: zone.ttl,
+        type: "CNAME",
+        target: node.cname,
+      });
+      if (question.type === RRType.CNAME) return answer(zone, Rcode.NOERROR, answers);
+      const target = node.cname;
+      if (!zone.names.has(target) && !inZone(zone, target)) {
+        return answer(zone, Rcode.NOERROR, answers, additionals, target);
+      }
+      owner = target;
+      name = target;
+      continue;
+    }
+    answers.push(...recordsAt(zone, owner, node, question.type, additionals));
+    return answer(zone, Rcode.NOERROR, answers, additionals);
+  }
+  // CNAME loop between ExternalName services: give what we have.
+  return answer(zone, Rcode.NOERROR, answers, additionals);
+}

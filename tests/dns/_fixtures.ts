@@ -1,0 +1,97 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/** Snapshot builders shared by the DNS tests. */
+import type {
+  Endpoint,
+  Service,
+  ServiceEntry,
+  ServicePort,
+  Snapshot,
+} from "../../lib/registry/model.ts";
+
+/** A service port; `name` "" for unnamed. */
+export function port(name: string, p: number, protocol: "TCP" | "UDP" = "TCP"): ServicePort {
+  return { name, protocol, port: p, targetPort: { kind: "number", port: p } };
+}
+
+/** An endpoint. */
+export function ep(ip: string, init: Partial<Endpoint> = {}): Endpoint {
+  return {
+    ip,
+    ready: true,
+    nodeName: null,
+    hostname: null,
+    podName: null,
+    ports: [],
+    ...init,
+  };
+}
+
+/** A service entry. */
+export function svc(
+  namespace: string,
+  name: string,
+  init: {
+    kind?: Service["kind"];
+    ports?: ServicePort[];
+    vip?: string | null;
+    endpoints?: Endpoint[];
+  } = {},
+): ServiceEntry {
+  return {
+    service: {
+      namespace,
+      name,
+      kind: init.kind ?? { type: "ClusterIP" },
+      ports: init.ports ?? [port("http", 80)],
+      sessionAffinity: { type: "None" },
+    },
+    vip: init.vip === undefined ? null : init.vip,
+    endpoints: init.endpoints ?? [],
+    endpointSource: init.endpoints ? "endpoints" : "none",
+  };
+}
+
+/** A snapshot holding `entries`. */
+export function snapshot(entries: ServiceEntry[], version = 1): Snapshot {
+  const services = new Map<string, ServiceEntry>();
+  const vips = new Map<string, string>();
+  for (const e of entries) {
+    const key = `${e.service.namespace}/${e.service.name}`;
+    services.set(key, e);
+    if (e.vip) vips.set(e.vip, key);
+  }
+  return { version, services, nodes: new Map(), vips };
+}
+
+/** The snapshot most DNS tests use. */
+export function testSnapshot(): Snapshot {
+  return snapshot([
+    svc("default", "nginx", { vip: "9.251.0.2", ports: [port("http", 80), port("", 8080)] }),
+    svc("prod", "api", {
+      vip: "9.251.0.3",
+      ports: [port("grpc", 9000), port("metrics", 9100, "UDP")],
+    }),
+    svc("default", "db", {
+      kind: { type: "Headless" },
+      ports: [port("pg", 5432), port("repl", 5433), port("", 1)],
+      endpoints: [
+        ep("10.1.0.5", { hostname: "db-0" }),
+        ep("10.1.0.6", { hostname: "db-1" }),
+        ep("10.1.0.7"),
+        ep("10.1.0.8", { hostname: "db-3", ready: false }),
+      ],
+    }),
+    svc("default", "empty", {
+      kind: { type: "Headless" },
+      endpoints: [ep("10.1.0.9", { ready: false })],
+    }),
+    svc("default", "ext", { kind: { type: "ExternalName", externalName: "www.example.com" } }),
+    svc("default", "alias", {
+      kind: { type: "ExternalName", externalName: "nginx.default.svc.cluster.local" },
+    }),
+    svc("default", "v6", {
+      kind: { type: "Headless" },
+      endpoints: [ep("fd00::1", { hostname: "six" })],
+    }),
+  ], 7);
+}
