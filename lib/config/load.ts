@@ -66,8 +66,8 @@ export function parseConfigText(text: string, file?: string): Record<string, unk
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        const at = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
+        const { line, col } = lineCol(text, e.pos[0]);
+        const at = `line ${line}, column ${col}: `;
         return { path: "", message: `${at}${e.message.split("\n")[0]}` };
       }),
       file,
@@ -83,4 +83,11 @@ export function parseConfigText(text: string, file?: string): Record<string, unk
     );
   }
   return value;
+}
+
+/** 1-based line and column of a character offset. */
+function lineCol(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return { line, col: offset - before.lastIndexOf("\n") };
 }
