@@ -35,7 +35,7 @@ Deno.test("startAgent() derives the write permissions from the config's paths", 
 });
 
 Deno.test("startAgent() rejects with the output when the agent exits before ready", async () => {
-  const err = await startAgent({ main: FAKE, env: { EDGEMESH_FAKE_MODE: "crash" } }).then(
+  const err = await startAgent({ main: FAKE, config: { fakeMode: "crash" } }).then(
     () => undefined,
     (e) => e,
   );

@@ -2,14 +2,14 @@
 /**
  * A stand-in for `main.ts run --config FILE` used to test tests/_helpers/agent.ts: it reads the
  * config, binds the control socket (inside the permitted runtime dir), logs like the agent and
- * exits 0 on SIGTERM. `EDGEMESH_FAKE_MODE=crash` exits 3 before ready.
+ * exits 0 on SIGTERM. config `fakeMode: "crash"` exits 3 before ready.
  */
 const [cmd, flag, file] = Deno.args;
 if (cmd !== "run" || flag !== "--config" || !file) Deno.exit(2);
 const config = JSON.parse(await Deno.readTextFile(file));
 const log = (msg: string, extra = "") =>
   Deno.stderr.writeSync(new TextEncoder().encode(`level=info msg="${msg}"${extra}\n`));
-if (Deno.env.get("EDGEMESH_FAKE_MODE") === "crash") {
+if (config.fakeMode === "crash") {
   log("cannot start", ` error="boom"`);
   Deno.exit(3);
 }

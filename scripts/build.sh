@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+#
+# Compiles the agent into one self-contained binary per target with `deno compile`, under the
+# production permission flags from scripts/permissions.ts (the binary cannot be given more at
+# run time). Usage: scripts/build.sh [TARGET...]   (default: x86_64 and aarch64 Linux, glibc)
+#
+# `deno compile` downloads Deno's runtime (denort-<target>.zip) from dl.deno.land. Where that
+# host is unreachable, this script fails with an explanation and never leaves a fake binary.
+# DENORT_BIN=/path/to/denort (Deno's own override) uses a local runtime for the host target.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+DENO="${DENO:-$(command -v deno || echo node_modules/.bin/deno)}"
+TARGETS=("$@")
+[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu)
+
+read -r -a PERMS <<<"$("$DENO" run --no-prompt scripts/permissions.ts)"
+mkdir -p dist
+status=0
+for target in "${TARGETS[@]}"; do
+  case "$target" in
+    x86_64-unknown-linux-gnu) out=dist/edgemesh-x86_64-linux ;;
+    aarch64-unknown-linux-gnu) out=dist/edgemesh-aarch64-linux ;;
+    *) echo "build: unsupported target \"$target\"" >&2; exit 2 ;;
+  esac
+  echo "build: deno compile --target $target -> $out" >&2
+  log="$(mktemp)"
+  # The agent loads nothing at run time that the module graph does not show (npm packages are
+  # embedded automatically), so no --include is needed.
+  if "$DENO" compile --no-prompt "${PERMS[@]}" --target "$target" --output "$out" main.ts \
+    >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "build: wrote $out ($(du -h "$out" | cut -f1))" >&2
+    continue
+  fi
+  cat "$log" >&2
+  status=1
+  if grep -q -E "denort|dl\.deno\.land|Setting up base binary" "$log"; then
+    cat >&2 <<MSG
+
+build: FAILED for $target: deno compile could not download Deno's runtime (denort) for it.
+  deno compile appends the program to a prebuilt runtime binary that it fetches from
+  dl.deno.land; this machine can reach only the npm registry and Debian's mirrors, and no
+  npm package ships denort. No binary was written for $target.
+  To build: run 'make build' on a machine with internet access (same Deno ${DENO_VERSION:-2.9.6}),
+  or for the host target set DENORT_BIN=/path/to/denort. Until then, run the agent with
+  'make run' (deno run with the same permission flags).
+MSG
+  fi
+  rm -f "$log" "$out".tmp-*
+done
+exit "$status"
