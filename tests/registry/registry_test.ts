@@ -1,0 +1,562 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+import assert from "node:assert/strict";
+import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
+import { MetricsRegistry } from "../../lib/metrics/mod.ts";
+import {
+  backendsFor,
+  listServices,
+  PoolExhaustedError,
+  Registry,
+  type RegistryOptions,
+  type ResourceChange,
+  type Snapshot,
+  writeFileAtomic,
+} from "../../lib/registry/mod.ts";
+
+const FIXTURE = new URL("../fixtures/kubeedge-messages.ndjson", import.meta.url);
+
+/** Splits a fixture line into a change (the envelope parser belongs to lib/control). */
+function lineToChange(line: string): ResourceChange {
+  const m = JSON.parse(line);
+  const [namespace, type, name] = m.route.resource.split("/");
+  return { operation: m.route.operation, namespace, type, name, content: m.content };
+}
+
+async function fixtureChanges(): Promise<ResourceChange[]> {
+  return (await Deno.readTextFile(FIXTURE)).trim().split("\n").map(lineToChange);
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "em-registry-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function open(dir: string, extra: Partial<RegistryOptions> = {}): Promise<Registry> {
+  return Registry.open({
+    stateDir: `${dir}/state`,
+    subnet: "9.251.0.0/16",
+    log: nullLogger,
+    ...extra,
+  });
+}
+
+function svc(
+  ns: string,
+  name: string,
+  spec: Record<string, unknown> = { ports: [{ port: 80 }] },
+  labels?: Record<string, string>,
+): ResourceChange {
+  return {
+    operation: "insert",
+    namespace: ns,
+    type: "service",
+    name,
+    content: { metadata: { name, namespace: ns, ...(labels ? { labels } : {}) }, spec },
+  };
+}
+
+function summary(s: Snapshot): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of listServices(s)) {
+    out[`${e.service.namespace}/${e.service.name}`] = `${e.vip} ${e.endpointSource} ${
+      e.endpoints.map((ep) => `${ep.ip}${ep.ready ? "" : "(not ready)"}`).join(",")
+    }`.trim();
+  }
+  return out;
+}
+
+Deno.test("Registry.apply() of every fixture line gives the expected state at each step", async () => {
+  await withDir(async (dir) => {
+    const reg = await open(dir);
+    const changes = await fixtureChanges();
+    const expected: Record<number, Record<string, string>> = {
+      5: {
+        "cache/redis": "9.251.0.3 endpointslice 10.244.1.20,10.244.2.21(not ready)",
+        "default/nginx": "9.251.0.2 endpoints 10.244.1.5,10.244.2.9,10.244.1.6(not ready)",
+        "stream/kafka-headless": "null none",
+      },
+      8: {
+        "cache/redis": "9.251.0.3 endpointslice 10.244.1.20,10.244.2.21(not ready)",
+        "default/legacy": "9.251.0.4 podlist 10.244.1.30,10.244.2.31",
+        "default/nginx": "9.251.0.2 endpoints 10.244.1.5,10.244.2.9,10.244.1.6(not ready)",
+        "infra/syslog": "null none",
+        "stream/kafka-headless": "null none",
+      },
+      // The servicelist replaces the whole set: kafka-headless, syslog and legacy are gone.
+      10: {
+        "cache/redis": "9.251.0.3 endpointslice 10.244.1.20,10.244.2.21(not ready)",
+        "default/nginx": "9.251.0.2 endpoints 10.244.1.5,10.244.2.9,10.244.1.6(not ready)",
+      },
+    };
+    for (const [i, c] of changes.entries()) {
+      await reg.apply(c);
+      assert.equal(reg.snapshot().version, i + 1);
+      const want = expected[i + 1];
+      if (want) assert.deepEqual(summary(reg.snapshot()), want, `after line ${i + 1}`);
+      if (i + 1 === 8) {
+        const legacy = reg.snapshot().services.get("default/legacy")!;
+        assert.deepEqual(
+          backendsFor(legacy, legacy.service.ports[0]!).map((b) => `${b.ip}:${b.port}`),
+          [
+            "10.244.1.30:7000",
+            "10.244.2.31:7000",
+          ],
+        );
+        const syslog = reg.snapshot().services.get("infra/syslog")!;
+        assert.deepEqual(syslog.service.ports.map((p) => `${p.protocol}/${p.port}`), ["UDP/514"]);
+      }
+    }
+    const snap = reg.snapshot();
+    assert.deepEqual(Object.keys(summary(snap)), ["cache/redis", "default/nginx"]);
+    assert.deepEqual([...snap.vips].sort(), [["9.251.0.2", "default/nginx"], [
+      "9.251.0.3",
+      "cache/redis",
+    ]]);
+    assert.equal(snap.vips.has("9.251.0.4"), false, "legacy's VIP is released");
+    assert.deepEqual(reg.status().pool, { size: 65533, used: 2, subnet: "9.251.0.0/16" });
+    assert.deepEqual([...snap.nodes.keys()], ["edge-node-2"]);
+    const nginx = snap.services.get("default/nginx")!;
+    assert.deepEqual(backendsFor(nginx, nginx.service.ports[1]!).map((b) => `${b.ip}:${b.port}`), [
+      "10.244.1.5:9113",
+      "10.244.2.9:9113",
+    ]);
+    await reg.close();
+  });
+});
+
+Deno.test("Registry persists services, endpoints and VIPs across close and reopen", async () => {
+  await withDir(async (dir) => {
+    const reg = await open(dir);
+    for (const c of await fixtureChanges()) await reg.apply(c);
+    await reg.apply(svc("default", "extra"));
+    const before = reg.snapshot();
+    await reg.close();
+    const again = await open(dir);
+    const after = again.snapshot();
+    assert.equal(after.version, before.version);
+    assert.deepEqual(after.services, before.services);
+    assert.deepEqual(after.vips, before.vips);
+    assert.deepEqual(after.nodes, before.nodes);
+    assert.equal(again.loadWarning, null);
+    // next-fit cursor survives: .4 (legacy, released) is not handed out again right away
+    await again.apply(svc("default", "newer"));
+    assert.equal(again.snapshot().services.get("default/newer")?.vip, "9.251.0.6");
+    // the podlist of deleted legacy is kept: legacy comes back with its pods
+    await again.apply(
+      svc("default", "legacy", {
+        selector: { app: "legacy" },
+        ports: [{ name: "tcp", port: 7000 }],
+      }),
+    );
+    assert.equal(
+      summary(again.snapshot())["default/legacy"],
+      "9.251.0.7 podlist 10.244.1.30,10.244.2.31",
+    );
+    await again.close();
+  });
+});
+
+Deno.test("Registry.open() moves an unreadable state file aside and starts empty", async (t) => {
+  const rows: [string, string, RegExp][] = [
+    ["not JSON", "{not json", /SyntaxError|JSON|Expected/],
+    ["truncated", '{"format":1,"version":3,"subn', /JSON|Unterminated|Expected/],
+    ["wrong format", '{"format":2}', /format 2 is not the supported format 1/],
+    [
+      "bad field",
+      '{"format":1,"version":1,"subnet":"9.251.0.0/16","cursor":2,"vips":{},"services":[{}]',
+      /JSON|Expected/,
+    ],
+    [
+      "bad record",
+      JSON.stringify({
+        format: 1,
+        version: 1,
+        subnet: "9.251.0.0/16",
+        cursor: 2,
+        vips: {},
+        services: [{ service: 5 }],
+        endpoints: [],
+        slices: [],
+        podlists: [],
+        pods: [],
+        nodes: [],
+      }),
+      /services\[0\]\.service is not an object/,
+    ],
+  ];
+  for (const [name, content, reason] of rows) {
+    await t.step(name, async () => {
+      await withDir(async (dir) => {
+        await Deno.mkdir(`${dir}/state`);
+        const path = `${dir}/state/state.json`;
+        await Deno.writeTextFile(path, content);
+        const log = memoryLogger();
+        const reg = await open(dir, { log, now: () => Date.UTC(2026, 0, 2, 3, 4, 5) });
+        assert.equal(reg.snapshot().services.size, 0);
+        assert.equal(reg.snapshot().version, 0);
+        const aside = `${path}.corrupt-20260102T030405Z`;
+        assert.equal(await Deno.readTextFile(aside), content, "original kept byte for byte");
+        const err = log.lines.map((l) => JSON.parse(l)).find((l) => l.level === "error");
+        assert.ok(err, "an error line is logged");
+        assert.equal(err.path, path);
+        assert.equal(err.movedTo, aside);
+        assert.match(err.reason, reason);
+        assert.ok(
+          reg.loadWarning?.includes(path) && reg.loadWarning.includes(aside),
+          reg.loadWarning ?? "",
+        );
+        assert.equal(reg.status().loadWarning, reg.loadWarning);
+        // the registry works, and the next write does not touch the moved-aside file
+        await reg.apply(svc("default", "a"));
+        assert.equal(await Deno.readTextFile(aside), content);
+        await reg.close();
+      });
+    });
+  }
+});
+
+Deno.test("Registry group-commits a burst: 200 applies, fewer writes, all durable", async () => {
+  await withDir(async (dir) => {
+    let writes = 0;
+    const fs = { writeAtomic: (p: string, d: string) => (writes++, writeFileAtomic(p, d)) };
+    const reg = await open(dir, { fs });
+    const all = [];
+    for (let i = 0; i < 200; i++) all.push(reg.apply(svc("burst", `s${i}`)));
+    await Promise.all(all);
+    assert.ok(writes < 200, `${writes} writes`);
+    assert.ok(writes >= 1);
+    assert.equal(reg.writeCount, writes);
+    assert.equal(reg.snapshot().version, 200);
+    const file = JSON.parse(await Deno.readTextFile(`${dir}/state/state.json`));
+    assert.equal(file.format, 1);
+    assert.equal(file.services.length, 200);
+    assert.equal(Object.keys(file.vips).length, 200);
+    await reg.close();
+  });
+});
+
+Deno.test("Registry gives 1000 services distinct VIPs, kept across a reopen", async () => {
+  await withDir(async (dir) => {
+    const reg = await open(dir);
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => reg.apply(svc("many", `s${i}`))));
+    const vips = [...reg.snapshot().services.values()].map((e) => e.vip);
+    assert.equal(new Set(vips).size, 1000);
+    assert.ok(vips.every((v) => v !== null && v.startsWith("9.251.") && v !== "9.251.0.1"));
+    assert.equal(reg.snapshot().vips.size, 1000);
+    const before = reg.snapshot().vips;
+    await reg.close();
+    const again = await open(dir);
+    assert.deepEqual(again.snapshot().vips, before);
+    await again.close();
+  });
+});
+
+Deno.test("Registry.apply() that fails changes neither the snapshot nor the file", async (t) => {
+  await withDir(async (dir) => {
+    const reg = await Registry.open({
+      stateDir: `${dir}/state`,
+      subnet: "9.251.0.0/30",
+      log: nullLogger,
+    });
+    await reg.apply(svc("default", "first"));
+    const path = `${dir}/state/state.json`;
+    const file = await Deno.readTextFile(path);
+    const snap = reg.snapshot();
+    const attempts: [string, ResourceChange, abstract new (...a: never[]) => Error, string][] = [
+      [
+        "invalid port",
+        svc("default", "bad", { ports: [{ port: 70000 }] }),
+        RangeError,
+        'Cannot apply "default/service/bad": spec.ports[0].port 70000 is out of range',
+      ],
+      [
+        "pool full",
+        svc("default", "nginx"),
+        PoolExhaustedError,
+        'Cannot allocate VIP for "default/nginx": subnet 9.251.0.0/30 is full',
+      ],
+      [
+        "servicelist whose second new service does not fit",
+        {
+          operation: "update",
+          namespace: "namespace",
+          type: "servicelist",
+          name: "service",
+          content: [
+            { metadata: { name: "first", namespace: "default" }, spec: { ports: [{ port: 80 }] } },
+            { metadata: { name: "nginx", namespace: "default" }, spec: { ports: [{ port: 80 }] } },
+          ],
+        },
+        PoolExhaustedError,
+        'Cannot allocate VIP for "default/nginx": subnet 9.251.0.0/30 is full',
+      ],
+      [
+        "servicelist that would swap services in a full pool is fine only when the old one goes",
+        {
+          operation: "update",
+          namespace: "namespace",
+          type: "servicelist",
+          name: "service",
+          content: [
+            { metadata: { name: "a", namespace: "default" }, spec: { ports: [{ port: 80 }] } },
+            { metadata: { name: "b", namespace: "default" }, spec: { ports: [{ port: 80 }] } },
+          ],
+        },
+        PoolExhaustedError,
+        'Cannot allocate VIP for "default/b": subnet 9.251.0.0/30 is full',
+      ],
+    ];
+    for (const [name, change, cls, message] of attempts) {
+      await t.step(name, async () => {
+        await assert.rejects(reg.apply(change), (e: unknown) => {
+          assert.ok(e instanceof cls);
+          assert.equal((e as Error).message, message);
+          return true;
+        });
+        assert.equal(reg.snapshot(), snap, "same snapshot object");
+        assert.equal(reg.snapshot().version, 1);
+        assert.equal(await Deno.readTextFile(path), file, "file unchanged");
+        assert.equal(reg.status().pool.used, 1);
+      });
+    }
+    await t.step("a servicelist swapping the one service in a full pool succeeds", async () => {
+      await reg.apply({
+        operation: "update",
+        namespace: "namespace",
+        type: "servicelist",
+        name: "service",
+        content: [{
+          metadata: { name: "other", namespace: "default" },
+          spec: { ports: [{ port: 80 }] },
+        }],
+      });
+      assert.deepEqual(summary(reg.snapshot()), { "default/other": "9.251.0.2 none" });
+    });
+    await reg.close();
+  });
+});
+
+Deno.test("Registry rolls back changes whose write fails", async () => {
+  await withDir(async (dir) => {
+    let fail = false;
+    const fs = {
+      writeAtomic: (p: string, d: string) =>
+        fail ? Promise.reject(new Error("disk full")) : writeFileAtomic(p, d),
+    };
+    const log = memoryLogger();
+    const reg = await open(dir, { fs, log });
+    await reg.apply(svc("default", "a"));
+    const snap = reg.snapshot();
+    fail = true;
+    const results = await Promise.allSettled([
+      reg.apply(svc("default", "b")),
+      reg.apply(svc("default", "c")),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+    assert.match(
+      String((results[0] as PromiseRejectedResult).reason),
+      /Cannot apply "default\/service\/b": writing ".*state.json" failed: disk full/,
+    );
+    assert.equal(reg.snapshot(), snap);
+    assert.equal(reg.status().pool.used, 1);
+    assert.ok(log.lines.some((l) => l.includes("cannot write state file")));
+    fail = false;
+    await reg.apply(svc("default", "d"));
+    assert.deepEqual(summary(reg.snapshot()), {
+      "default/a": "9.251.0.2 none",
+      "default/d": "9.251.0.3 none",
+    });
+    assert.equal(reg.snapshot().version, 2);
+    await reg.close();
+  });
+});
+
+Deno.test("Registry picks endpoint sources by precedence and joins early endpoints", async () => {
+  await withDir(async (dir) => {
+    const reg = await open(dir);
+    const ns = "shop";
+    const pod = (name: string, ip: string) => ({
+      metadata: { name, labels: { app: "web" } },
+      spec: { containers: [{ ports: [{ name: "http", containerPort: 8080 }] }] },
+      status: { phase: "Running", podIP: ip, conditions: [{ type: "Ready", status: "True" }] },
+    });
+    const ch = (
+      type: ResourceChange["type"],
+      name: string,
+      content: unknown,
+      operation: ResourceChange["operation"] = "insert",
+    ): ResourceChange => ({ operation, namespace: ns, type, name, content });
+    const slice = (name: string, ip: string) =>
+      ch("endpointslice", name, {
+        metadata: { name, labels: { "kubernetes.io/service-name": "web" } },
+        addressType: "IPv4",
+        endpoints: [{ addresses: [ip] }],
+        ports: [{ name: "", port: 8080 }],
+      });
+    const state = () => summary(reg.snapshot())["shop/web"];
+    // endpoints before their service are kept and joined later
+    await reg.apply(ch("podlist", "web", [pod("p1", "10.0.0.1")]));
+    assert.equal(reg.snapshot().services.size, 0);
+    await reg.apply(
+      svc(ns, "web", { selector: { app: "web" }, ports: [{ port: 80, targetPort: "http" }] }),
+    );
+    assert.equal(state(), "9.251.0.2 podlist 10.0.0.1");
+    await reg.apply(
+      ch("endpoints", "web", {
+        metadata: { name: "web" },
+        subsets: [{ addresses: [{ ip: "10.0.1.1" }], ports: [{ port: 8080 }] }],
+      }),
+    );
+    assert.equal(state(), "9.251.0.2 endpoints 10.0.1.1");
+    await reg.apply(slice("web-a", "10.0.2.1"));
+    await reg.apply(slice("web-b", "10.0.2.2"));
+    assert.equal(state(), "9.251.0.2 endpointslice 10.0.2.1,10.0.2.2");
+    await reg.apply(ch("endpointslice", "web-a", undefined, "delete"));
+    assert.equal(state(), "9.251.0.2 endpointslice 10.0.2.2");
+    await reg.apply(ch("endpointslice", "web-b", undefined, "delete"));
+    assert.equal(state(), "9.251.0.2 endpoints 10.0.1.1");
+    await reg.apply(ch("endpoints", "web", undefined, "delete"));
+    assert.equal(state(), "9.251.0.2 podlist 10.0.0.1");
+    await reg.apply(ch("podlist", "web", undefined, "delete"));
+    assert.equal(state(), "9.251.0.2 none");
+    // single pods matching the selector (ctl apply of Pods) are used when nothing else exists
+    await reg.apply(ch("pod", "p9", pod("p9", "10.0.9.9")));
+    assert.equal(state(), "9.251.0.2 podlist 10.0.9.9");
+    const web = reg.snapshot().services.get("shop/web")!;
+    assert.deepEqual(backendsFor(web, web.service.ports[0]!).map((b) => b.port), [8080]);
+    await reg.apply(ch("pod", "p9", undefined, "delete"));
+    assert.equal(state(), "9.251.0.2 none");
+    await reg.close();
+  });
+});
+
+Deno.test("Registry skips services labelled service-proxy-name and drops an existing entry", async () => {
+  await withDir(async (dir) => {
+    const reg = await open(dir);
+    await reg.apply(svc("default", "x"));
+    assert.equal(reg.snapshot().services.get("default/x")?.vip, "9.251.0.2");
+    await reg.apply(
+      svc("default", "x", { ports: [{ port: 80 }] }, {
+        "service.kubernetes.io/service-proxy-name": "istio",
+      }),
+    );
+    assert.equal(reg.snapshot().services.has("default/x"), false);
+    assert.equal(reg.snapshot().vips.size, 0);
+    assert.equal(reg.status().pool.used, 0);
+    await reg.close();
+  });
+});
+
+Deno.test("Registry VIP rules: headless, ExternalName and UDP-only services have no VIP; updates keep or release", async () => {
+  await withDir(async (dir) => {
+    const reg = await open(dir);
+    await reg.apply(svc("d", "headless", { clusterIP: "None", ports: [{ port: 80 }] }));
+    await reg.apply(svc("d", "ext", { type: "ExternalName", externalName: "example.org" }));
+    await reg.apply(svc("d", "udp", { ports: [{ port: 53, protocol: "UDP" }] }));
+    await reg.apply(
+      svc("d", "mixed", {
+        ports: [{ name: "dns", port: 53, protocol: "UDP" }, { name: "tcp", port: 53 }],
+      }),
+    );
+    assert.deepEqual(summary(reg.snapshot()), {
+      "d/ext": "null none",
+      "d/headless": "null none",
+      "d/mixed": "9.251.0.2 none",
+      "d/udp": "null none",
+    });
+    await reg.apply(svc("d", "mixed", { ports: [{ name: "tcp", port: 5353 }] }));
+    assert.equal(
+      reg.snapshot().services.get("d/mixed")?.vip,
+      "9.251.0.2",
+      "an update keeps the VIP",
+    );
+    await reg.apply(svc("d", "mixed", { clusterIP: "None", ports: [{ port: 80 }] }));
+    assert.equal(reg.snapshot().services.get("d/mixed")?.vip, null, "turning headless releases it");
+    assert.equal(reg.status().pool.used, 0);
+    await reg.apply({
+      operation: "delete",
+      namespace: "d",
+      type: "service",
+      name: "never-existed",
+      content: null,
+    });
+    await reg.close();
+  });
+});
+
+Deno.test("Registry.subscribe() is called after each durable change until unsubscribed", async () => {
+  await withDir(async (dir) => {
+    const reg = await open(dir);
+    const seen: number[] = [];
+    const stop = reg.subscribe((s) => {
+      seen.push(s.version);
+      assert.ok(Object.isFrozen(s));
+    });
+    await reg.apply(svc("default", "a"));
+    await reg.apply({
+      operation: "insert",
+      namespace: "default",
+      type: "node",
+      name: "n1",
+      content: { metadata: { name: "n1" } },
+    });
+    await assert.rejects(reg.apply(svc("default", "bad", { ports: [{ port: 0 }] })), RangeError);
+    stop();
+    await reg.apply(svc("default", "b"));
+    assert.deepEqual(seen, [1, 2]);
+    await reg.close();
+    await assert.rejects(reg.apply(svc("default", "c")), /registry is closed/);
+  });
+});
+
+Deno.test("Registry.open() reallocates VIPs outside a changed subnet and creates the state dir 0700", async () => {
+  await withDir(async (dir) => {
+    const reg = await open(dir);
+    assert.equal((await Deno.stat(`${dir}/state`)).mode! & 0o777, 0o700);
+    await reg.apply(svc("default", "a"));
+    await reg.apply(svc("default", "b"));
+    await reg.close();
+    const log = memoryLogger();
+    const moved = await open(dir, { subnet: "10.77.0.0/24", log });
+    assert.deepEqual(summary(moved.snapshot()), {
+      "default/a": "10.77.0.2 none",
+      "default/b": "10.77.0.3 none",
+    });
+    assert.ok(
+      log.lines.some((l) => l.includes("dropping persisted VIP") && l.includes("9.251.0.2")),
+    );
+    await moved.close();
+    const file = JSON.parse(await Deno.readTextFile(`${dir}/state/state.json`));
+    assert.deepEqual(
+      file.vips,
+      { "default/a": "10.77.0.2", "default/b": "10.77.0.3" },
+      "rewritten at open",
+    );
+  });
+});
+
+Deno.test("Registry exports size, pool and change metrics", async () => {
+  await withDir(async (dir) => {
+    const metrics = new MetricsRegistry();
+    const reg = await open(dir, { metrics });
+    for (const c of await fixtureChanges()) await reg.apply(c);
+    await assert.rejects(reg.apply(svc("default", "bad", { ports: [{ port: 0 }] })));
+    const text = metrics.render();
+    for (
+      const line of [
+        "edgemesh_registry_services 2",
+        "edgemesh_registry_endpoints 5",
+        "edgemesh_registry_nodes 1",
+        "edgemesh_vip_pool_size 65533",
+        "edgemesh_vip_pool_used 2",
+        'edgemesh_registry_changes_total{operation="insert",result="ok",type="service"} 5',
+        'edgemesh_registry_changes_total{operation="insert",result="invalid",type="service"} 1',
+      ]
+    ) assert.ok(text.includes(line), `missing ${line}\n${text}`);
+    await reg.close();
+  });
+});
