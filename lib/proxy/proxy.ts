@@ -98,6 +98,8 @@ interface ListenerState {
   spec: ListenerSpec;
   route: Route;
   readonly listener: VipListener;
+  /** The accept loop; settles once the socket is released. */
+  readonly loop: Promise<void>;
   readonly group: ConnGroup;
 }
 
@@ -197,10 +199,12 @@ export class Proxy {
 
   /**
    * Reconciles listeners and balancers with `snapshot`: desired listeners are every TCP port
-   * of every service with a VIP. Synchronous: when it returns, new listeners accept.
+   * of every service with a VIP. New listeners accept as soon as this returns; the promise
+   * resolves once removed listeners have released their sockets (so the port is free and a
+   * client is refused). Never rejects: a failed bind is logged and retried next update.
    */
-  update(snapshot: Snapshot): void {
-    if (this.#closed) return;
+  update(snapshot: Snapshot): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     const desired = new Map<ListenerKey, ListenerSpec>();
     const routes = new Map<ListenerKey, Route>();
     const balancers = new Map<ServiceKey, Map<number, Balancer>>();
@@ -238,10 +242,12 @@ export class Proxy {
     this.#balancers = balancers;
 
     const plan = planListeners(desired, new Set(this.#listeners.keys()));
+    const stopped: Promise<void>[] = [];
     for (const key of plan.stop) {
       const state = this.#listeners.get(key)!;
       this.#listeners.delete(key);
       state.listener.close();
+      stopped.push(state.loop);
       this.#drain(state);
     }
     for (const [key, state] of this.#listeners) {
@@ -265,6 +271,7 @@ export class Proxy {
       }
     }
     this.#failed = failed;
+    return stopped.length === 0 ? Promise.resolve() : Promise.all(stopped).then(() => {});
   }
 
   #route(service: ServiceKey, servicePort: ServicePort, balancer: Balancer): Route {
@@ -306,16 +313,13 @@ export class Proxy {
 
   #start(spec: ListenerSpec, route: Route): void {
     const listener = new VipListener(spec.vip, spec.port, this.#log);
-    const state: ListenerState = {
-      spec,
-      route,
-      listener,
-      group: { conns: new Set(), timer: undefined },
-    };
-    this.#listeners.set(spec.key, state);
-    const loop = listener.serve((conn) => this.#accept(conn, state))
+    const group: ConnGroup = { conns: new Set(), timer: undefined };
+    const holder: { state?: ListenerState } = {};
+    const loop: Promise<void> = listener.serve((conn) => this.#accept(conn, holder.state!))
       .finally(() => this.#loops.delete(loop));
     this.#loops.add(loop);
+    holder.state = { spec, route, listener, loop, group };
+    this.#listeners.set(spec.key, holder.state);
     this.#log.debug("Listening", { service: spec.service, addr: spec.key });
   }
 

@@ -1,0 +1,332 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The proxy with real sockets on loopback: 127.0.0.0/8 is all local, so random 127.x.y.z
+ * addresses serve as VIPs without any device.
+ */
+import assert from "node:assert/strict";
+import { nullLogger } from "../../lib/log/mod.ts";
+import { MetricsRegistry } from "../../lib/metrics/mod.ts";
+import { Proxy, type ProxyOptions } from "../../lib/proxy/mod.ts";
+import { EMPTY_SNAPSHOT } from "../../lib/registry/model.ts";
+import {
+  ask,
+  echoServer,
+  loopbackVip,
+  nameServer,
+  readAll,
+  snapshotOf,
+  type TestServer,
+  writeAll,
+} from "../_helpers/proxy_fixtures.ts";
+
+function proxyWith(over: Partial<ProxyOptions> = {}): Proxy & AsyncDisposable {
+  const proxy = new Proxy({ nodeName: "node-a", log: nullLogger, ...over });
+  return Object.assign(proxy, { [Symbol.asyncDispose]: () => proxy.close() });
+}
+
+async function refused(vip: string, port: number): Promise<boolean> {
+  try {
+    const c = await Deno.connect({ hostname: vip, port });
+    c.close();
+    return false;
+  } catch (err) {
+    if (err instanceof Deno.errors.ConnectionRefused) return true;
+    throw err;
+  }
+}
+
+async function stopAll(servers: TestServer[]): Promise<void> {
+  await Promise.all(servers.map((s) => s.stop()));
+}
+
+const PORT = 18080;
+
+Deno.test("Proxy balances VIP:port round-robin over three backends and fails over", async () => {
+  const backends = ["alpha", "bravo", "charlie"].map(nameServer);
+  const metrics = new MetricsRegistry();
+  await using proxy = proxyWith({ metrics });
+  try {
+    const vip = loopbackVip();
+    await proxy.update(snapshotOf({
+      name: "web",
+      vip,
+      ports: [{ name: "http", port: PORT }],
+      endpoints: backends.map((b) => ({ ports: { http: b.port } })),
+    }));
+    assert.deepEqual(proxy.listeners().map((l) => [l.vip, l.port, l.bound]), [[vip, PORT, true]]);
+
+    const first = [];
+    for (let i = 0; i < 6; i++) first.push(await ask(vip, PORT));
+    assert.deepEqual(first.slice(0, 3).sort(), ["alpha", "bravo", "charlie"]);
+    assert.deepEqual(first.slice(3), first.slice(0, 3), "same order in the next round");
+
+    await backends[1]!.stop();
+    const after = [];
+    for (let i = 0; i < 6; i++) after.push(await ask(vip, PORT));
+    assert.ok(after.every((n) => n === "alpha" || n === "charlie"), `got ${after}`);
+    assert.equal(new Set(after).size, 2);
+    assert.ok(proxy.ejected().includes(`127.0.0.1:${backends[1]!.port}`));
+
+    const text = metrics.render();
+    assert.match(text, /^edgemesh_proxy_connections_total\{service="default\/web"\} 12$/m);
+    assert.match(text, /^edgemesh_proxy_dial_failures_total\{service="default\/web"\} 1$/m);
+    assert.match(text, /^edgemesh_proxy_listeners\{service="default\/web"\} 1$/m);
+    assert.match(
+      text,
+      /^edgemesh_proxy_bytes_total\{direction="out",service="default\/web"\} \d+$/m,
+    );
+  } finally {
+    await stopAll(backends);
+  }
+});
+
+Deno.test("Proxy follows service and port changes without touching other services", async () => {
+  const a = nameServer("a");
+  const b = nameServer("b");
+  await using proxy = proxyWith();
+  try {
+    const vipA = loopbackVip();
+    const vipB = loopbackVip();
+    const svcB = {
+      name: "b",
+      vip: vipB,
+      ports: [{ name: "", port: PORT }],
+      endpoints: [{ ports: { "": b.port } }],
+    };
+    const svcA = (ports: number[]) => ({
+      name: "a",
+      vip: vipA,
+      ports: ports.map((port) => ({ name: `p${port}`, port })),
+      endpoints: [{ ports: Object.fromEntries(ports.map((p) => [`p${p}`, a.port])) }],
+    });
+    await proxy.update(snapshotOf(svcA([PORT]), svcB));
+    assert.equal(await ask(vipA, PORT), "a");
+
+    // Hold a connection to service b open across every update below.
+    const held = await Deno.connect({ hostname: vipB, port: PORT });
+
+    await phase("port added", async () => {
+      await proxy.update(snapshotOf(svcA([PORT, PORT + 1]), svcB));
+      assert.equal(await ask(vipA, PORT + 1), "a");
+      assert.equal(await ask(vipA, PORT), "a");
+    });
+    await phase("port removed", async () => {
+      await proxy.update(snapshotOf(svcA([PORT + 1]), svcB));
+      assert.ok(await refused(vipA, PORT));
+      assert.equal(await ask(vipA, PORT + 1), "a");
+    });
+    await phase("service deleted", async () => {
+      await proxy.update(snapshotOf(svcB));
+      assert.ok(await refused(vipA, PORT + 1));
+      assert.deepEqual(proxy.listeners().map((l) => l.service), ["default/b"]);
+    });
+    assert.equal(await readAll(held), "b", "other service's connection unaffected");
+    held.close();
+    assert.equal(await ask(vipB, PORT), "b");
+  } finally {
+    await stopAll([a, b]);
+  }
+});
+
+/** Names a phase of a test in failures without t.step (keeps one fixture across phases). */
+async function phase(name: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    throw new Error(`Phase "${name}" failed`, { cause: err });
+  }
+}
+
+Deno.test("Proxy keeps ClientIP affinity and honours the lb-strategy override", async () => {
+  const backends = ["x", "y", "z"].map(nameServer);
+  await using proxy = proxyWith({ lbStrategy: "Random", random: () => 0 });
+  try {
+    const sticky = loopbackVip();
+    const rr = loopbackVip();
+    const endpoints = backends.map((b) => ({ ports: { "": b.port } }));
+    await proxy.update(snapshotOf(
+      {
+        name: "sticky",
+        vip: sticky,
+        ports: [{ name: "", port: PORT }],
+        endpoints,
+        sessionAffinity: { type: "ClientIP", timeoutSeconds: 10800 },
+        lbStrategy: "RoundRobin",
+      },
+      {
+        name: "rr",
+        vip: rr,
+        ports: [{ name: "", port: PORT }],
+        endpoints,
+        lbStrategy: "RoundRobin",
+      },
+      { name: "rnd", vip: loopbackVip(), ports: [{ name: "", port: PORT }], endpoints },
+    ));
+    const pinned = [];
+    for (let i = 0; i < 5; i++) pinned.push(await ask(sticky, PORT));
+    assert.equal(new Set(pinned).size, 1, `all from one backend: ${pinned}`);
+
+    const balanced = [];
+    for (let i = 0; i < 3; i++) balanced.push(await ask(rr, PORT));
+    assert.deepEqual(balanced.sort(), ["x", "y", "z"], "annotation RoundRobin beats global Random");
+
+    const rnd = proxy.listeners().find((l) => l.service === "default/rnd")!;
+    const random = [];
+    for (let i = 0; i < 3; i++) random.push(await ask(rnd.vip, PORT));
+    assert.deepEqual(random, ["x", "x", "x"], "global Random with random() = 0 picks the first");
+  } finally {
+    await stopAll(backends);
+  }
+});
+
+Deno.test("Proxy closes a client at once when the service has no endpoints", async () => {
+  const metrics = new MetricsRegistry();
+  await using proxy = proxyWith({ metrics });
+  const vip = loopbackVip();
+  await proxy.update(snapshotOf({
+    name: "empty",
+    vip,
+    ports: [{ name: "", port: PORT }],
+    endpoints: [{ ports: { "": 1 }, ready: false }],
+  }));
+  assert.equal(await ask(vip, PORT), "");
+  assert.equal(proxy.listeners()[0]!.endpoints, 0);
+  assert.match(
+    metrics.render(),
+    /^edgemesh_proxy_no_endpoints_total\{service="default\/empty"\} 1$/m,
+  );
+});
+
+Deno.test("Proxy passes a half-closed 100 MiB upload through and returns every byte", async () => {
+  const echo = echoServer();
+  await using proxy = proxyWith();
+  try {
+    const vip = loopbackVip();
+    await proxy.update(snapshotOf({
+      name: "echo",
+      vip,
+      ports: [{ name: "", port: PORT }],
+      endpoints: [{ ports: { "": echo.port } }],
+    }));
+    const conn = await Deno.connect({ hostname: vip, port: PORT });
+    const chunk = new Uint8Array(1024 * 1024);
+    for (let i = 0; i < chunk.length; i += 65536) {
+      crypto.getRandomValues(chunk.subarray(i, i + 65536));
+    }
+    const total = 100 * chunk.length;
+    let sentSum = FNV_OFFSET;
+    const send = (async () => {
+      for (let i = 0; i < 100; i++) {
+        new DataView(chunk.buffer).setUint32(0, i); // make every MiB distinct
+        sentSum = fnv1a(sentSum, chunk, chunk.length);
+        await writeAll(conn, chunk);
+      }
+      await conn.closeWrite();
+    })();
+    let got = 0;
+    let gotSum = FNV_OFFSET;
+    const buf = new Uint8Array(256 * 1024);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      gotSum = fnv1a(gotSum, buf, n);
+      got += n;
+    }
+    await send;
+    conn.close();
+    assert.equal(got, total);
+    assert.equal(gotSum, sentSum);
+  } finally {
+    await echo.stop();
+  }
+});
+
+const FNV_OFFSET = 0x811c9dc5;
+
+/** FNV-1a over the first `n` bytes of `p`, continuing from `h` (a running checksum). */
+function fnv1a(h: number, p: Uint8Array, n: number): number {
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ p[i]!, 0x01000193) >>> 0;
+  return h;
+}
+
+Deno.test("Proxy keeps open connections when endpoints go, drains them when the service goes", async () => {
+  const echo = echoServer();
+  await using proxy = proxyWith({ drainGraceMs: 30 });
+  try {
+    const vip = loopbackVip();
+    const svc = {
+      name: "echo",
+      vip,
+      ports: [{ name: "", port: PORT }],
+      endpoints: [{ ports: { "": echo.port } }],
+    };
+    await proxy.update(snapshotOf(svc));
+    const conn = await Deno.connect({ hostname: vip, port: PORT });
+    const roundTrip = async (text: string) => {
+      await writeAll(conn, new TextEncoder().encode(text));
+      const buf = new Uint8Array(64);
+      const n = await conn.read(buf);
+      return new TextDecoder().decode(buf.subarray(0, n ?? 0));
+    };
+    assert.equal(await roundTrip("one"), "one");
+
+    await proxy.update(snapshotOf({ ...svc, endpoints: [] }));
+    assert.equal(await roundTrip("two"), "two", "open connection survives endpoint removal");
+    assert.equal(await ask(vip, PORT), "", "new connections find no endpoint");
+
+    await proxy.update(snapshotOf());
+    assert.ok(await refused(vip, PORT), "listener closed at once");
+    assert.equal(proxy.listeners().length, 0);
+    assert.equal(await roundTrip("three"), "three", "still open during the grace period");
+    // The grace timer closes the connection: the client sees EOF (or a reset).
+    assert.equal(await readAll(conn), "");
+    conn.close();
+  } finally {
+    await echo.stop();
+  }
+});
+
+Deno.test("Proxy retries a failed bind on the next update and reports it", async () => {
+  const metrics = new MetricsRegistry();
+  await using proxy = proxyWith({ metrics });
+  const vip = loopbackVip();
+  const squatter = Deno.listen({ hostname: vip, port: PORT });
+  const snap = snapshotOf({ name: "late", vip, ports: [{ name: "", port: PORT }], endpoints: [] });
+  await proxy.update(snap);
+  const [st] = proxy.listeners();
+  assert.equal(st!.bound, false);
+  assert.match(st!.error!, /in use/i);
+  assert.match(
+    metrics.render(),
+    /^edgemesh_proxy_listen_failures_total\{service="default\/late"\} 1$/m,
+  );
+  squatter.close();
+  await proxy.update(snap);
+  assert.equal(proxy.listeners()[0]!.bound, true);
+  assert.equal(await ask(vip, PORT), "");
+});
+
+Deno.test("Proxy.close() closes listeners and open connections", async () => {
+  const echo = echoServer();
+  try {
+    const proxy = proxyWith();
+    const vip = loopbackVip();
+    await proxy.update(snapshotOf({
+      name: "echo",
+      vip,
+      ports: [{ name: "", port: PORT }],
+      endpoints: [{ ports: { "": echo.port } }],
+    }));
+    const conn = await Deno.connect({ hostname: vip, port: PORT });
+    await writeAll(conn, new Uint8Array([1]));
+    assert.equal(await conn.read(new Uint8Array(1)), 1);
+    await proxy.close();
+    assert.equal(await readAll(conn), "");
+    conn.close();
+    assert.ok(await refused(vip, PORT));
+    await proxy.update(EMPTY_SNAPSHOT); // ignored after close
+    assert.equal(proxy.listeners().length, 0);
+  } finally {
+    await echo.stop();
+  }
+});
