@@ -156,6 +156,7 @@ export class Registry {
   #writer: Promise<void> = Promise.resolve();
   #writing = false;
   #writes = 0;
+  readonly #jsonCache = new WeakMap<object, string>();
   #closed = false;
   /** Set when the state file was unreadable at open (it was moved aside; see README). */
   readonly loadWarning: string | null;
@@ -206,7 +207,7 @@ export class Registry {
     const { state, warning } = await loadState(opts.stateDir, opts.log, opts.now ?? Date.now);
     const reg = new Registry(opts, pool, warning);
     if (state && reg.#restore(state)) {
-      await reg.#fs.writeAtomic(reg.#path, encodeState(reg.#persisted()));
+      await reg.#fs.writeAtomic(reg.#path, encodeState(reg.#persisted(), reg.#jsonCache));
       reg.#writes++;
     }
     reg.#published = reg.#buildSnapshot();
@@ -307,7 +308,7 @@ export class Registry {
       this.#pending = [];
       const snap = this.#buildSnapshot();
       try {
-        await this.#fs.writeAtomic(this.#path, encodeState(this.#persisted()));
+        await this.#fs.writeAtomic(this.#path, encodeState(this.#persisted(), this.#jsonCache));
         this.#writes++;
       } catch (e) {
         // Take back everything not yet durable, newest first (later changes build on the batch).

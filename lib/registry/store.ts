@@ -52,21 +52,36 @@ export interface PersistedState {
   readonly nodes: readonly NodeInfo[];
 }
 
-/** Encodes the state as the `format: 1` JSON document. */
-export function encodeState(s: PersistedState): string {
-  return JSON.stringify({
+/**
+ * Encodes the state as the `format: 1` JSON document.
+ *
+ * Records are immutable (a change replaces the object), so their JSON can be memoised by
+ * identity in `cache`: a write after one change then stringifies one record, not all of them.
+ */
+export function encodeState(s: PersistedState, cache?: WeakMap<object, string>): string {
+  const list = (items: readonly object[]): string => {
+    if (!cache) return JSON.stringify(items);
+    const parts: string[] = [];
+    for (const item of items) {
+      let json = cache.get(item);
+      if (json === undefined) {
+        json = JSON.stringify(item);
+        cache.set(item, json);
+      }
+      parts.push(json);
+    }
+    return `[${parts.join(",")}]`;
+  };
+  const head = JSON.stringify({
     format: STATE_FORMAT,
     version: s.version,
     subnet: s.subnet,
     cursor: s.cursor,
     vips: Object.fromEntries(s.vips),
-    services: s.services,
-    endpoints: s.endpoints,
-    slices: s.slices,
-    podlists: s.podlists,
-    pods: s.pods,
-    nodes: s.nodes,
   });
+  return `${head.slice(0, -1)},"services":${list(s.services)},"endpoints":${list(s.endpoints)},` +
+    `"slices":${list(s.slices)},"podlists":${list(s.podlists)},"pods":${list(s.pods)},` +
+    `"nodes":${list(s.nodes)}}`;
 }
 
 // ---------------------------------------------------------------------------------------------
