@@ -35,11 +35,13 @@ export const DEFAULT_PERMISSION_PATHS: Required<PermissionPaths> = {
  *
  * - `LOG_TOKENS`, `LOG_STREAM`: npm `yaml` reads these debug switches while parsing any YAML
  *   document (config files, `ctl apply -f`); without them `parse()` throws `NotCapable`.
- * The agent itself reads no environment variables: configuration comes from the file and flags.
+ * - `EDGEMESH_SOCKET`: the default control socket of `edgemesh ctl` (the compiled binary runs
+ *   `ctl` under the same permissions as `run`). The agent reads no other variable: its
+ *   configuration comes from the file and flags.
  * Deno's runtime reads its own variables (`DENO_*`, `NO_COLOR`, proxies, TLS CA store) without
  * permission checks, so they need no entry here.
  */
-export const ALLOWED_ENV: readonly string[] = ["LOG_TOKENS", "LOG_STREAM"];
+export const ALLOWED_ENV: readonly string[] = ["LOG_TOKENS", "LOG_STREAM", "EDGEMESH_SOCKET"];
 
 /**
  * System information the agent reads: `Deno.hostname()` (default `nodeName`) and

@@ -26,11 +26,12 @@ Deno.test("permissionFlags() defaults to the production paths", () => {
   assert.deepEqual(permissionFlags({ stateDir: undefined }), flags);
 });
 
-Deno.test("permissionFlags() allows the env variables npm yaml reads while parsing", () => {
+Deno.test("permissionFlags() allows the env variables npm yaml and ctl read", () => {
   const env = permissionFlags().find((f) => f.startsWith("--allow-env="));
   assert.equal(env, `--allow-env=${ALLOWED_ENV.join(",")}`);
   assert.match(env ?? "", /LOG_TOKENS/);
   assert.match(env ?? "", /LOG_STREAM/);
+  assert.match(env ?? "", /EDGEMESH_SOCKET/, "ctl's default socket");
 });
 
 Deno.test("permissionFlags() rejects paths Deno cannot list", async (t) => {
