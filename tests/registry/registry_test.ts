@@ -560,3 +560,45 @@ Deno.test("Registry exports size, pool and change metrics", async () => {
     await reg.close();
   });
 });
+
+Deno.test("Registry loses nothing acknowledged when the process is killed with SIGKILL", async () => {
+  await withDir(async (dir) => {
+    const mod = new URL("../../lib/registry/mod.ts", import.meta.url).href;
+    const log = new URL("../../lib/log/mod.ts", import.meta.url).href;
+    const script = `
+      import { Registry } from ${JSON.stringify(mod)};
+      import { nullLogger } from ${JSON.stringify(log)};
+      const reg = await Registry.open({ stateDir: ${
+      JSON.stringify(`${dir}/state`)
+    }, subnet: "9.251.0.0/16", log: nullLogger });
+      await Promise.all(Array.from({ length: 50 }, (_, i) => reg.apply({
+        operation: "insert", namespace: "k", type: "service", name: "s" + i,
+        content: { metadata: { name: "s" + i }, spec: { ports: [{ port: 80 }] } },
+      })));
+      await Deno.stdout.write(new TextEncoder().encode("acked\\n"));
+      await new Promise(() => {}); // stay alive until killed
+    `;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = child.stdout.getReader();
+    let out = "";
+    while (!out.includes("acked")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
+    child.kill("SIGKILL");
+    reader.releaseLock();
+    await child.stdout.cancel();
+    const status = await child.status;
+    assert.equal(out.trim(), "acked");
+    assert.equal(status.signal, "SIGKILL");
+    const reg = await open(dir);
+    assert.equal(reg.snapshot().services.size, 50);
+    assert.equal(new Set(reg.snapshot().vips.keys()).size, 50);
+    await reg.close();
+  });
+});
