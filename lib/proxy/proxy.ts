@@ -78,6 +78,8 @@ interface Route {
   readonly servicePort: ServicePort;
   readonly balancer: Balancer;
   readonly labels: Labels;
+  readonly labelsIn: Labels;
+  readonly labelsOut: Labels;
   readonly failover: FailoverOptions;
 }
 
@@ -286,6 +288,8 @@ export class Proxy {
       servicePort,
       balancer,
       labels,
+      labelsIn: { service, direction: "in" },
+      labelsOut: { service, direction: "out" },
       failover: {
         attempts: this.#attempts,
         health: this.#health,
@@ -374,8 +378,8 @@ export class Proxy {
       rec.upstream = upstream;
       const r = await splice(client, upstream, this.#pool);
       if (m) {
-        m.bytes.inc({ service: route.service, direction: "in" }, r.bytesIn);
-        m.bytes.inc({ service: route.service, direction: "out" }, r.bytesOut);
+        m.bytes.inc(route.labelsIn, r.bytesIn);
+        m.bytes.inc(route.labelsOut, r.bytesOut);
       }
     } catch (err) {
       this.#log.error("Connection failed unexpectedly", { service: route.service, error: err });
