@@ -59,6 +59,8 @@ const TLS_KEYS: readonly (keyof TunnelTlsConfig)[] = ["certFile", "keyFile", "ca
 const MAX_SOCKET_PATH_BYTES = 107;
 /** Smallest VIP subnet: network, DNS address and at least one VIP. */
 const MAX_SUBNET_PREFIX = 30;
+/** Largest VIP subnet the registry's pool accepts. */
+const MIN_SUBNET_PREFIX = 8;
 
 /**
  * Validates `raw` (the parsed document; `undefined`/`null` mean "all defaults") and returns
@@ -258,6 +260,12 @@ class Checker {
       return this.fail(
         path,
         `${describe(s)} is too small: VIPs need at least a /${MAX_SUBNET_PREFIX}`,
+      );
+    }
+    if (cidr.prefix < MIN_SUBNET_PREFIX) {
+      return this.fail(
+        path,
+        `${describe(s)} is too large: VIP subnets must be at most a /${MIN_SUBNET_PREFIX}`,
       );
     }
     return s;

@@ -88,6 +88,9 @@ Deno.test("parseConfig() reports invalid values with exact messages", async (t) 
     ["subnet too small", { subnet: "9.251.0.0/31" }, [
       'subnet: "9.251.0.0/31" is too small: VIPs need at least a /30',
     ]],
+    ["subnet too large", { subnet: "8.0.0.0/7" }, [
+      'subnet: "8.0.0.0/7" is too large: VIP subnets must be at most a /8',
+    ]],
     ["typo key", { subent: "9.251.0.0/16" }, [
       'subent: unknown key "subent" (did you mean "subnet"?)',
     ]],

@@ -1,0 +1,86 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The reconcile loop: registry snapshots in, components updated in order with the latest
+ * one. Bursts coalesce (a component never sees a stale snapshot queued behind a newer one),
+ * and one failing component is logged and does not stop the others, as kube-proxy's
+ * `syncProxyRules` keeps running after a failed sync.
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import type { Snapshot } from "../registry/mod.ts";
+import type { StatusInfo } from "../control/mod.ts";
+
+/**
+ * A module driven by registry snapshots (netdev, proxy, DNS, tunnel). `update` receives the
+ * whole snapshot and applies desired-vs-actual idempotently.
+ */
+export interface AgentComponent {
+  /** Short name for logs (`netdev`, `proxy`, `dns`, `tunnel`). */
+  readonly name: string;
+  /** Brings the module to the state `snapshot` describes. */
+  update(snapshot: Snapshot): Promise<void> | void;
+  /** This module's part of `ctl status`; `listeners` are concatenated across modules. */
+  status?(): Partial<StatusInfo>;
+  /** Stops the module; called in reverse start order. */
+  close(): Promise<void> | void;
+}
+
+/** Feeds snapshots to components, one reconcile at a time, newest snapshot wins. */
+export class Reconciler {
+  readonly #components: readonly AgentComponent[];
+  readonly #log: Logger;
+  readonly #loop: Promise<void>;
+  #latest: Snapshot | null = null;
+  #wake: (() => void) | null = null;
+  #stopped = false;
+  #applied = -1;
+
+  constructor(components: readonly AgentComponent[], log: Logger) {
+    this.#components = components;
+    this.#log = log;
+    this.#loop = this.#run();
+  }
+
+  /** Version of the last snapshot every component was updated with; -1 before the first. */
+  get appliedVersion(): number {
+    return this.#applied;
+  }
+
+  /** Schedules a reconcile with `snapshot` (replacing any not yet started). */
+  push(snapshot: Snapshot): void {
+    this.#latest = snapshot;
+    this.#wake?.();
+  }
+
+  /** Finishes the reconcile in progress (if any) and stops. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    while (true) {
+      if (this.#latest === null && !this.#stopped) {
+        await new Promise<void>((r) => (this.#wake = r));
+        this.#wake = null;
+      }
+      if (this.#stopped) return;
+      const snapshot = this.#latest;
+      this.#latest = null;
+      if (snapshot === null) continue;
+      for (const c of this.#components) {
+        try {
+          await c.update(snapshot);
+        } catch (err) {
+          this.#log.error("reconcile failed", {
+            component: c.name,
+            version: snapshot.version,
+            error: err,
+          });
+        }
+      }
+      this.#applied = snapshot.version;
+    }
+  }
+}

@@ -1,0 +1,66 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Assembles `ctl status` from the config, the registry and each component's contribution.
+ * @module
+ */
+import type { Config } from "../config/mod.ts";
+import type { StatusInfo } from "../control/mod.ts";
+import type { Snapshot } from "../registry/mod.ts";
+import type { AgentComponent } from "./reconcile.ts";
+
+/** The agent status shown by `edgemesh ctl status` (unknown parts are left out). */
+export type Status = StatusInfo;
+
+/** Inputs of {@linkcode buildStatus}. */
+export interface StatusInputs {
+  readonly config: Config;
+  readonly version: string;
+  readonly snapshot: Snapshot;
+  readonly components: readonly AgentComponent[];
+  /** Epoch ms the agent started. */
+  readonly startedAt: number;
+  /** Epoch ms of the last registry change since start, or null. */
+  readonly lastSync: number | null;
+}
+
+/** Builds the status: registry counts, config-derived facts, then each component's part. */
+export function buildStatus(inp: StatusInputs): Status {
+  const { config, snapshot } = inp;
+  let endpoints = 0;
+  for (const e of snapshot.services.values()) endpoints += e.endpoints.length;
+  let status: Status = {
+    node: config.nodeName,
+    version: inp.version,
+    startedAt: new Date(inp.startedAt).toISOString(),
+    counts: {
+      services: snapshot.services.size,
+      endpoints,
+      vips: snapshot.vips.size,
+      nodes: snapshot.nodes.size,
+    },
+    listeners: [`${config.controlSocket} (control)`],
+    lastSync: inp.lastSync === null ? null : new Date(inp.lastSync).toISOString(),
+    registryVersion: snapshot.version,
+    ...(config.dnsListen.length === 0
+      ? { dns: { state: "off", detail: "dnsListen is empty" } }
+      : {}),
+    ...(!config.tunnel || config.tunnelKeyFile === null
+      ? {
+        tunnel: {
+          state: "off",
+          detail: config.tunnel ? "no tunnelKeyFile" : "tunnel: false (direct dialing)",
+        },
+      }
+      : {}),
+  };
+  for (const c of inp.components) {
+    const part = c.status?.();
+    if (!part) continue;
+    status = {
+      ...status,
+      ...part,
+      listeners: [...(status.listeners ?? []), ...(part.listeners ?? [])],
+    };
+  }
+  return status;
+}

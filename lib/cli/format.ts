@@ -1,0 +1,104 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Pure rendering of `ctl get` tables and the `ctl status` screen.
+ * @module
+ */
+import type { ServiceView, StatusInfo } from "../control/mod.ts";
+
+/** Ready endpoints shown per row before the rest are summarised. */
+const MAX_SHOWN_ENDPOINTS = 3;
+
+/** `80/TCP→8080,9100/TCP→metrics` (the arrow shows where traffic goes on the endpoint). */
+export function formatPorts(view: ServiceView): string {
+  if (view.ports.length === 0) return "<none>";
+  return view.ports.map((p) => `${p.port}/${p.protocol}→${p.targetPort}`).join(",");
+}
+
+/** `10.0.0.1:8080,10.0.0.2:8080 (+2 not ready)`; more than 3 ready ones end in `+N more`. */
+export function formatEndpoints(view: ServiceView): string {
+  const ready = view.endpoints.filter((e) => e.ready).map((e) => `${e.ip}:${e.port}`);
+  const notReady = view.endpoints.length - ready.length;
+  let text = ready.slice(0, MAX_SHOWN_ENDPOINTS).join(",");
+  if (ready.length > MAX_SHOWN_ENDPOINTS) text += ` +${ready.length - MAX_SHOWN_ENDPOINTS} more`;
+  if (text === "") text = "<none>";
+  if (notReady > 0) text += ` (+${notReady} not ready)`;
+  return text;
+}
+
+/** The `ctl get` table: `NAMESPACE NAME VIP PORTS ENDPOINTS`, columns padded. */
+export function formatServiceTable(views: readonly ServiceView[]): string {
+  const rows = [
+    ["NAMESPACE", "NAME", "VIP", "PORTS", "ENDPOINTS"],
+    ...views.map((
+      v,
+    ) => [v.namespace, v.name, v.vip ?? "<none>", formatPorts(v), formatEndpoints(v)]),
+  ];
+  return formatTable(rows);
+}
+
+/** Left-aligned columns separated by three spaces; the last column is not padded. */
+export function formatTable(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
+  }
+  return rows.map((row) =>
+    row.map((cell, i) =>
+      i === row.length - 1 ? cell : cell + " ".repeat(widths[i]! - [...cell].length)
+    )
+      .join("   ")
+  ).join("\n") + "\n";
+}
+
+/** The `ctl status` screen; parts the agent does not report are shown as "-". */
+export function formatStatus(s: StatusInfo, now: number): string {
+  const dash = "-";
+  const ago = (iso: string | null | undefined) => {
+    if (!iso) return iso === null ? "never" : dash;
+    const ms = now - Date.parse(iso);
+    return Number.isFinite(ms) ? `${iso} (${formatDuration(ms)} ago)` : iso;
+  };
+  const state = (c: StatusInfo["dns"]) => c ? c.state + (c.detail ? ` (${c.detail})` : "") : dash;
+  const list = (items: readonly string[] | undefined, max: number) => {
+    if (!items || items.length === 0) return items ? "<none>" : dash;
+    const shown = items.slice(0, max).join(", ");
+    return items.length > max ? `${shown} (+${items.length - max} more)` : shown;
+  };
+  const device = s.device
+    ? s.device.name +
+      (s.device.type || s.device.state
+        ? ` (${[s.device.type, s.device.state].filter(Boolean).join(", ")})`
+        : "")
+    : dash;
+  const peers = s.peers
+    ? s.peers.length === 0
+      ? "<none>"
+      : s.peers.map((p) => `${p.name} ${p.address} ${p.state}`).join(", ")
+    : dash;
+  const c = s.counts;
+  const rows: [string, string][] = [
+    ["Node", s.node],
+    ["Version", s.version ?? dash],
+    ["Started", ago(s.startedAt)],
+    ["Device", device],
+    ["Addresses", list(s.addresses, 6)],
+    ["Services", `${c.services} (${c.vips} with a VIP)`],
+    ["Endpoints", String(c.endpoints)],
+    ["Nodes", String(c.nodes)],
+    ["Listeners", list(s.listeners, 6)],
+    ["DNS", state(s.dns)],
+    ["Tunnel", state(s.tunnel)],
+    ["Peers", peers],
+    ["Last sync", ago(s.lastSync)],
+  ];
+  return rows.map(([k, v]) => `${(k + ":").padEnd(12)}${v}`).join("\n") + "\n";
+}
+
+/** `3s`, `4m12s`, `2h5m`, `3d4h`. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
+}

@@ -1,0 +1,123 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * `--help` texts of every command. Kept next to each other so they stay consistent.
+ * @module
+ */
+
+/** Help texts by command path (`edgemesh`, `edgemesh run`, `edgemesh ctl get`, …). */
+export const HELP: Readonly<Record<string, string>> = {
+  "edgemesh": `edgemesh — node-level service mesh agent for edge computing (KubeEdge edgemesh)
+
+Usage:
+  edgemesh run [--config FILE] [flags]   run the agent
+  edgemesh ctl <command> [flags]         talk to a running agent (apply, delete, get, status)
+  edgemesh version                       print the version
+
+Flags:
+  -h, --help      show help (also on every command: edgemesh ctl get --help)
+      --version   print the version
+`,
+  "edgemesh run": `Run the edgemesh agent.
+
+Usage:
+  edgemesh run [--config FILE] [flags]
+
+Without --config the built-in defaults are used (see lib/config/README.md). Flags override
+the config file.
+
+Flags:
+  -c, --config FILE           YAML or JSON config file
+      --node-name NAME        nodeName (default: hostname)
+      --subnet CIDR           subnet VIPs come from (default 9.251.0.0/16)
+      --device NAME           virtual device (default edge0)
+      --device-type TYPE      auto, dummy or bridge (default auto)
+      --control-socket PATH   control socket (default /run/edgemesh/edgemesh.sock)
+      --state-dir DIR         persisted state (default /var/lib/edgemesh)
+      --dns-listen ADDR       DNS listen IP:port, repeatable (default <subnet first address>:53)
+      --cluster-domain NAME   cluster domain (default cluster.local)
+      --lb-strategy NAME      RoundRobin or Random (default RoundRobin)
+      --metrics-listen ADDR   metrics and health IP:port, "" disables (default 127.0.0.1:9560)
+      --tunnel-listen ADDR    inter-node tunnel IP:port (default 0.0.0.0:40001)
+      --log-level LEVEL       debug, info, warn or error (default info)
+      --log-format FORMAT     logfmt or json (default logfmt)
+  -h, --help                  show this help
+
+The agent stops cleanly on SIGINT or SIGTERM.
+`,
+  "edgemesh ctl": `Talk to a running agent over its control socket.
+
+Usage:
+  edgemesh ctl [--socket PATH] <command> [flags]
+
+Commands:
+  apply -f FILE|-               create or update Services, Endpoints, EndpointSlices, Pods, Nodes
+  delete KIND NS/NAME...        delete objects (node: delete node NAME)
+  get services|endpoints [NAME] list services with VIPs, ports and endpoints
+  status                        one-screen agent status
+
+Flags:
+  -s, --socket PATH   control socket (default $EDGEMESH_SOCKET or /run/edgemesh/edgemesh.sock)
+  -h, --help          show this help
+`,
+  "edgemesh ctl apply": `Create or update objects from Kubernetes manifests.
+
+Usage:
+  edgemesh ctl apply -f FILE|- [-n NAMESPACE]
+
+FILE holds JSON or YAML: a single object, a List (items), or several YAML documents
+separated by "---". Kinds: Service, Endpoints, EndpointSlice, Pod, Node. Each object is sent
+as an "update" message; one line is printed per object. Exits 1 if any object failed.
+
+Flags:
+  -f, --filename FILE   manifest file, or - for standard input
+  -n, --namespace NS    namespace of objects that do not name one (default "default")
+  -s, --socket PATH     control socket
+  -h, --help            show this help
+`,
+  "edgemesh ctl delete": `Delete objects.
+
+Usage:
+  edgemesh ctl delete KIND NS/NAME...   KIND: service, endpoints, endpointslice, pod
+  edgemesh ctl delete node NAME...
+
+NAME without "NS/" uses the namespace from -n (default "default").
+
+Flags:
+  -n, --namespace NS    namespace for names without one (default "default")
+  -s, --socket PATH     control socket
+  -h, --help            show this help
+`,
+  "edgemesh ctl get": `List services with their VIPs, ports and endpoints.
+
+Usage:
+  edgemesh ctl get services|endpoints [NAME] [-n NAMESPACE] [-o json]
+
+The table has the columns NAMESPACE NAME VIP PORTS ENDPOINTS. -o json prints a JSON array of
+{"namespace","name","vip","ports":[{"name","protocol","port","targetPort"}],
+ "endpoints":[{"ip","port","nodeName","ready"}]} sorted by namespace and name (a stable
+contract for scripts).
+
+Flags:
+  -n, --namespace NS    only this namespace (default: all)
+  -o, --output FORMAT   table (default) or json
+  -s, --socket PATH     control socket
+  -h, --help            show this help
+`,
+  "edgemesh ctl status":
+    `Show the agent status on one screen: node, device and addresses, service and endpoint
+counts, listeners, DNS and tunnel state, peers, last sync time.
+
+Usage:
+  edgemesh ctl status [-o json]
+
+Flags:
+  -o, --output FORMAT   text (default) or json
+  -s, --socket PATH     control socket
+  -h, --help            show this help
+`,
+  "edgemesh version": `Print the edgemesh version.
+
+Usage:
+  edgemesh version
+`,
+};

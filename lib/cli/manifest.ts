@@ -1,0 +1,124 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Pure reading of Kubernetes manifests for `ctl apply`: JSON or YAML, a single object, a
+ * `List`, or multi-document YAML, turned into control-socket changes (`<ns>/<type>/<name>`).
+ * @module
+ */
+import { parseAllDocuments } from "yaml";
+import type { ResourceType } from "../control/mod.ts";
+
+/** Kubernetes kinds `ctl apply` accepts and the message type each becomes. */
+export const KIND_TYPES: Readonly<Record<string, ResourceType>> = {
+  Service: "service",
+  Endpoints: "endpoints",
+  EndpointSlice: "endpointslice",
+  Pod: "pod",
+  Node: "node",
+};
+
+/** One object ready to send. */
+export interface ManifestObject {
+  readonly type: ResourceType;
+  /** "default" for cluster-scoped nodes (the namespace KubeEdge routes them under). */
+  readonly namespace: string;
+  readonly name: string;
+  /** The object, with `metadata.namespace` filled in when it was omitted. */
+  readonly content: Record<string, unknown>;
+  /** `service/default/nginx`, `node/edge-1`: how the object is named in output lines. */
+  readonly label: string;
+}
+
+/** An object, or why a document could not become one. */
+export type ManifestItem =
+  | { readonly ok: true; readonly object: ManifestObject }
+  | { readonly ok: false; readonly label: string; readonly error: string };
+
+/** Label of an object in output lines (`service/default/nginx`, `node/edge-1`). */
+export function objectLabel(type: ResourceType, namespace: string, name: string): string {
+  return type === "node" ? `node/${name}` : `${type}/${namespace}/${name}`;
+}
+
+/**
+ * Parses manifest text into objects. Problems with single objects become failed items (the
+ * rest are still applied); only unparseable text throws.
+ * @throws {SyntaxError} on YAML/JSON syntax errors, with line and column
+ */
+export function parseManifests(text: string, defaultNamespace = "default"): ManifestItem[] {
+  const docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true });
+  const list = Array.isArray(docs) ? docs : [docs];
+  const out: ManifestItem[] = [];
+  list.forEach((doc, i) => {
+    const err = doc.errors[0];
+    if (err) {
+      const at = lineCol(text, err.pos[0]);
+      throw new SyntaxError(
+        `Cannot parse manifest: line ${at.line}, column ${at.col}: ${err.message.split("\n")[0]}`,
+      );
+    }
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) return;
+    const where = list.length > 1 ? `document ${i + 1}` : "document";
+    if (isObject(value) && value.kind === "List") {
+      if (!Array.isArray(value.items)) {
+        out.push({ ok: false, label: where, error: "List has no items array" });
+        return;
+      }
+      value.items.forEach((item, j) =>
+        out.push(toItem(item, `${where} item ${j + 1}`, defaultNamespace))
+      );
+      return;
+    }
+    out.push(toItem(value, where, defaultNamespace));
+  });
+  return out;
+}
+
+function toItem(value: unknown, where: string, defaultNamespace: string): ManifestItem {
+  if (!isObject(value)) return { ok: false, label: where, error: "not an object" };
+  const kind = value.kind;
+  if (typeof kind !== "string") return { ok: false, label: where, error: "kind is missing" };
+  const type = KIND_TYPES[kind];
+  if (!type) {
+    return {
+      ok: false,
+      label: where,
+      error: `kind ${JSON.stringify(kind)} is not supported (${
+        Object.keys(KIND_TYPES).join(", ")
+      })`,
+    };
+  }
+  const meta = isObject(value.metadata) ? value.metadata : {};
+  const name = meta.name;
+  if (typeof name !== "string" || name === "") {
+    return { ok: false, label: `${where} (${kind})`, error: "metadata.name is missing" };
+  }
+  if (type === "node") {
+    return {
+      ok: true,
+      object: {
+        type,
+        namespace: "default",
+        name,
+        content: value,
+        label: objectLabel(type, "", name),
+      },
+    };
+  }
+  const ns = typeof meta.namespace === "string" && meta.namespace !== ""
+    ? meta.namespace
+    : defaultNamespace;
+  const content = { ...value, metadata: { ...meta, namespace: ns } };
+  return {
+    ok: true,
+    object: { type, namespace: ns, name, content, label: objectLabel(type, ns, name) },
+  };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function lineCol(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, offset);
+  return { line: before.split("\n").length, col: offset - before.lastIndexOf("\n") };
+}
