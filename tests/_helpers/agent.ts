@@ -20,6 +20,17 @@ export const MAIN_TS: string = join(ROOT, "main.ts");
 /** Path of the repository's `deno.json`. */
 export const DENO_JSON: string = join(ROOT, "deno.json");
 
+/**
+ * A command prefix that leaves a root process exactly the capabilities of
+ * `deploy/edgemesh.service` (CAP_NET_ADMIN, CAP_NET_BIND_SERVICE), via util-linux `setpriv`.
+ */
+export const UNIT_CAPABILITIES: readonly string[] = [
+  "setpriv",
+  "--bounding-set=-all,+net_admin,+net_bind_service",
+  "--inh-caps=-all,+net_admin,+net_bind_service",
+  "--ambient-caps=+net_admin,+net_bind_service",
+];
+
 /** Options of {@linkcode startAgent}. */
 export interface StartAgentOptions {
   /**
@@ -39,6 +50,8 @@ export interface StartAgentOptions {
   readonly dir?: string;
   /** Failure bound for readiness (emulated ARM64 is ~10× slower). @default 60000 */
   readonly readyTimeoutMs?: number;
+  /** Command prefix, e.g. {@linkcode UNIT_CAPABILITIES}; runs inside `netns` when both are given. */
+  readonly prefix?: readonly string[];
   /** The entry point to run; tests of this helper pass a stand-in. @default MAIN_TS */
   readonly main?: string;
   /** Extra environment variables for the agent. */
@@ -104,6 +117,7 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<Agent
     resolvConf: typeof config.resolvConf === "string" ? config.resolvConf : undefined,
   });
   const argv = [
+    ...(options.prefix ?? []),
     Deno.execPath(),
     "run",
     "--no-prompt",
