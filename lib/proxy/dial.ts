@@ -5,7 +5,7 @@
  * @module
  */
 import type { Backend } from "../registry/model.ts";
-import type { BackendKey, Balancer } from "./balancer.ts";
+import type { BackendKey, Balancer, SkipFn } from "./balancer.ts";
 import { backendKey } from "./balancer.ts";
 import type { Dialer, DialTarget, UpstreamConn } from "./dialer.ts";
 import type { PassiveHealth } from "./health.ts";
@@ -116,19 +116,29 @@ export async function dialWithFailover(
   if (balancer.size === 0) throw new NoEndpointsError(service, port);
   const { health, now } = options;
   const errors: unknown[] = [];
+  // Closures are only built on the slow paths (something ejected, a retry), not per connection.
   let tried: Set<BackendKey> | null = null;
-  const healthy = (k: BackendKey) => health.isEjected(k, now());
-  const untriedHealthy = (k: BackendKey) => tried!.has(k) || health.isEjected(k, now());
-  const untried = (k: BackendKey) => tried!.has(k);
+  let healthy: SkipFn | null = null;
+  let untriedHealthy: SkipFn | null = null;
+  let untried: SkipFn | null = null;
   for (let attempt = 0; attempt < options.attempts; attempt++) {
     if (options.signal?.aborted) break;
+    const t = now();
     let backend: Backend | null;
     if (tried === null) {
-      backend = balancer.pick(clientIp, now(), healthy) ?? balancer.pick(clientIp, now());
+      backend = health.size === 0 ? balancer.pick(clientIp, t) : balancer.pick(
+        clientIp,
+        t,
+        healthy ??= (k) => health.isEjected(k, now()),
+      ) ?? balancer.pick(clientIp, t);
     } else {
       if (tried.size >= balancer.size) tried.clear(); // every one tried: start another round
-      backend = balancer.pick(clientIp, now(), untriedHealthy) ??
-        balancer.pick(clientIp, now(), untried);
+      const seen = tried;
+      backend = balancer.pick(
+        clientIp,
+        t,
+        untriedHealthy ??= (k) => seen.has(k) || health.isEjected(k, now()),
+      ) ?? balancer.pick(clientIp, t, untried ??= (k) => seen.has(k));
     }
     if (backend === null) break;
     try {
