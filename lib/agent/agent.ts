@@ -41,7 +41,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   /** Closers in start order; run in reverse. */
   const cleanup: { name: string; close: () => Promise<void> | void }[] = [];
 
-  log.info("edgemesh starting", {
+  log.info("agent starting", {
     version: VERSION,
     node: config.nodeName,
     subnet: config.subnet,
@@ -99,10 +99,10 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     });
     cleanup.push({ name: "control", close: () => server.close() });
 
-    log.info("edgemesh ready", { controlSocket: config.controlSocket });
+    log.info("agent ready", { controlSocket: config.controlSocket });
     opts.onReady?.();
     await aborted(signal);
-    log.info("edgemesh stopping");
+    log.info("agent stopping");
   } finally {
     for (const { name, close } of cleanup.reverse()) {
       try {
@@ -112,7 +112,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       }
     }
   }
-  log.info("edgemesh stopped");
+  log.info("agent stopped");
 }
 
 function aborted(signal: AbortSignal): Promise<void> {
