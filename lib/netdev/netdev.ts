@@ -59,6 +59,7 @@ export class NetDev {
   readonly #owned = new Set<string>();
   #created = false;
   #ensured = false;
+  #type: string | null = null;
   #warnedFallback = false;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -83,6 +84,11 @@ export class NetDev {
     return this.#created;
   }
 
+  /** Link type (`dummy`, `bridge`, …) once ensured; null before, or when `ip` did not say. */
+  get type(): string | null {
+    return this.#type;
+  }
+
   /** Addresses this instance currently holds on the device, for status. */
   addresses(): ReadonlySet<string> {
     return new Set(this.#owned);
@@ -103,10 +109,11 @@ export class NetDev {
   ensure(): Promise<void> {
     return this.#serial(async () => {
       const dev = this.#opts.device;
-      const show = ["ip", "-json", "link", "show", "dev", dev];
+      const show = ["ip", "-json", "-details", "link", "show", "dev", dev];
       const r = await this.#opts.exec.run(show);
       if (r.code === 0) {
-        this.#log.info("Using existing device", { device: dev });
+        this.#type = linkKind(r.stdout);
+        this.#log.info("Using existing device", { device: dev, type: this.#type });
       } else if (r.code > 0 && NO_DEVICE.test(r.stderr)) {
         await this.#create(dev);
         this.#created = true;
@@ -123,12 +130,14 @@ export class NetDev {
     const add = (t: "dummy" | "bridge") => ["ip", "link", "add", dev, "type", t];
     if (type !== "auto") {
       await mustRun(this.#opts.exec, add(type));
+      this.#type = type;
       this.#log.info("Created device", { device: dev, type });
       return;
     }
     const dummy = add("dummy");
     const r = await this.#opts.exec.run(dummy);
     if (r.code === 0) {
+      this.#type = "dummy";
       this.#log.info("Created device", { device: dev, type: "dummy" });
       return;
     }
@@ -143,6 +152,7 @@ export class NetDev {
       });
     }
     await mustRun(this.#opts.exec, add("bridge"));
+    this.#type = "bridge";
     this.#log.info("Created device", { device: dev, type: "bridge" });
   }
 
@@ -233,7 +243,19 @@ export class NetDev {
       this.#owned.clear();
       this.#created = false;
       this.#ensured = false;
+      this.#type = null;
       this.#addresses?.set(undefined, 0);
     });
+  }
+}
+
+/** `linkinfo.info_kind` from `ip -json -details link show` output, or null. */
+function linkKind(stdout: string): string | null {
+  try {
+    const doc = JSON.parse(stdout) as { linkinfo?: { info_kind?: unknown } }[];
+    const kind = doc[0]?.linkinfo?.info_kind;
+    return typeof kind === "string" ? kind : null;
+  } catch {
+    return null;
   }
 }

@@ -15,8 +15,10 @@ function fakeIp(options: { dummy?: boolean; exists?: boolean; addrs?: string[] }
   }));
   const respond: Respond = (argv, stdin) => {
     const cmd = argv.slice(1).join(" ");
-    if (cmd.startsWith("-json link show")) {
-      return exists ? { stdout: "[]" } : { code: 1, stderr: 'Device "edge0" does not exist.\n' };
+    if (cmd === "-json -details link show dev edge0") {
+      return exists
+        ? { stdout: '[{"ifname":"edge0","linkinfo":{"info_kind":"bridge"}}]' }
+        : { code: 1, stderr: 'Device "edge0" does not exist.\n' };
     }
     if (cmd === "link add edge0 type dummy") {
       if (options.dummy === false) return { code: 2, stderr: "Error: Unknown device type.\n" };
@@ -69,8 +71,9 @@ Deno.test("NetDev.ensure() creates a dummy device and sets it up", async () => {
   const dev = netdev(exec);
   await dev.ensure();
   assert.equal(dev.created, true);
+  assert.equal(dev.type, "dummy");
   assert.deepEqual(argvs(exec), [
-    "ip -json link show dev edge0",
+    "ip -json -details link show dev edge0",
     "ip link add edge0 type dummy",
     "ip link set dev edge0 up",
   ]);
@@ -129,7 +132,10 @@ Deno.test("NetDev.ensure() reports a missing ip binary as CommandError", async (
   });
   await assert.rejects(dev.ensure(), (e: unknown) => {
     assert.ok(e instanceof CommandError);
-    assert.match(e.message, /^Cannot run "ip -json link show dev edge0": command not found/);
+    assert.match(
+      e.message,
+      /^Cannot run "ip -json -details link show dev edge0": command not found/,
+    );
     assert.match(e.message, /os error 2/);
     return true;
   });
@@ -140,6 +146,7 @@ Deno.test("NetDev.ensure() keeps an existing device and teardown leaves it", asy
   const dev = netdev(exec);
   await dev.ensure();
   assert.equal(dev.created, false);
+  assert.equal(dev.type, "bridge", "type read from ip -details");
   assert.ok(!argvs(exec).some((a) => a.startsWith("ip link add")));
   await dev.reconcile(new Set(["9.251.0.2", "9.251.0.3"]));
   exec.calls.length = 0;

@@ -32,6 +32,7 @@ Deno.test({
     });
     await dev.ensure();
     assert.equal(dev.created, true);
+    assert.equal(dev.type, "bridge");
     const link = JSON.parse(await ns.run(["ip", "-json", "-details", "link", "show", "edge0"]));
     assert.equal(link[0].linkinfo.info_kind, "bridge", "no dummy driver here: bridge fallback");
     assert.ok(link[0].flags.includes("UP"));
@@ -87,6 +88,7 @@ Deno.test({
     });
     await dev.ensure();
     assert.equal(dev.created, false);
+    assert.equal(dev.type, "bridge");
     const plan = await dev.reconcile(new Set(["9.251.0.2"]));
     assert.deepEqual(plan, { add: ["9.251.0.2"], remove: ["9.251.0.7"] }, "stale VIP removed");
     await dev.teardown();
