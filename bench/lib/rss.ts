@@ -1,0 +1,44 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Resident memory of a process from `/proc/<pid>/status` (Linux), and a sampler that keeps
+ * the peak while a scenario runs.
+ * @module
+ */
+
+/** Parses a `/proc/<pid>/status` field in kB (e.g. `VmRSS`) into MiB; `null` when absent. */
+export function parseStatusMiB(status: string, field: "VmRSS" | "VmHWM"): number | null {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+  return m ? Number(m[1]) / 1024 : null;
+}
+
+/** Current RSS of `pid` in MiB, or `null` when the process is gone. */
+export function rssMiB(pid: number): number | null {
+  try {
+    return parseStatusMiB(Deno.readTextFileSync(`/proc/${pid}/status`), "VmRSS");
+  } catch {
+    return null;
+  }
+}
+
+/** Samples the RSS of a process every `intervalMs` until stopped; `stop()` returns the peak. */
+export class RssSampler {
+  #peak = 0;
+  readonly #timer: ReturnType<typeof setInterval>;
+
+  constructor(readonly pid: number, intervalMs = 50) {
+    this.#sample();
+    this.#timer = setInterval(() => this.#sample(), intervalMs);
+  }
+
+  #sample(): void {
+    const v = rssMiB(this.pid);
+    if (v !== null && v > this.#peak) this.#peak = v;
+  }
+
+  /** Stops sampling; the peak RSS in MiB seen (0 if never sampled). */
+  stop(): number {
+    clearInterval(this.#timer);
+    this.#sample();
+    return this.#peak;
+  }
+}

@@ -1,0 +1,137 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Scenario 5 (control plane) and the start/idle-memory parts of scenario 7, measured on a
+ * fresh agent per repetition: start → `/readyz` 200, idle RSS with 0 services, 1000 services
+ * (+ endpoints) sent over the control socket → all 1000 VIPs accepting, one more service on
+ * top → its VIP accepting, idle RSS with 1000 services, SIGTERM → exit.
+ * @module
+ */
+import { join } from "node:path";
+import { type Agent, startAgent } from "../lib/agent.ts";
+import type { HostPort } from "../lib/baselines.ts";
+import { attempt, type BenchContext } from "../lib/context.ts";
+import { type BenchService, serviceChanges, serviceFqdn } from "../lib/k8s.ts";
+import { waitHttpOk, waitNamesAccepting } from "../lib/net.ts";
+import { sleep } from "../lib/proc.ts";
+import { rssMiB } from "../lib/rss.ts";
+
+/** Services created in one burst (issue 7: 1000). */
+export const BURST = 1000;
+
+/** Memory/start metrics (scenario 7); the long-lived agent of scenarios 1–4 adds peaks. */
+export const MEMORY_GROUP = {
+  id: "memory",
+  scenario: 7,
+  title: "Memory and start (edgemesh agent)",
+  metrics: [
+    { key: "startReady", label: "start→ready ms", digits: 0, higherIsBetter: false },
+    { key: "rssIdle0", label: "RSS idle, 0 svc MiB", digits: 1, higherIsBetter: false },
+    { key: "rssIdle1000", label: `RSS idle, ${BURST} svc MiB`, digits: 1, higherIsBetter: false },
+    { key: "rssPeak1to4", label: "RSS peak 1–4 MiB", digits: 1, higherIsBetter: false },
+    { key: "rssPeakDns", label: "RSS peak DNS MiB", digits: 1, higherIsBetter: false },
+  ],
+  systems: ["edgemesh"],
+} as const;
+
+/** What the control scenario needs from the environment. */
+export interface ControlSetup {
+  /** Config keys of the agent (subnet, DNS, metrics, upstreams …). */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** The agent's DNS server, used to find each service's VIP. */
+  readonly dns: HostPort;
+  /** The HTTP backend every service points at. */
+  readonly backend: HostPort;
+}
+
+/** Start-to-ready in ms of a freshly spawned agent (polls `/readyz` every 5 ms). */
+export async function waitReady(agent: Agent): Promise<number> {
+  const at = await waitHttpOk(
+    `http://${agent.metricsListen}/readyz`,
+    60_000,
+    () => !agent.proc.done(),
+  );
+  return at - agent.proc.spawnedAt;
+}
+
+function burstServices(backend: HostPort, from: number, count: number): BenchService[] {
+  return Array.from({ length: count }, (_, i) => ({
+    namespace: "burst",
+    name: `svc-${from + i}`,
+    ports: [{ name: "http", port: 80, targetPort: backend.port }],
+    endpoints: [{ ip: backend.host }],
+  }));
+}
+
+/** Runs scenario 5 (and start/idle RSS of scenario 7) `ctx.reps` times. */
+export async function runControl(ctx: BenchContext, setup: ControlSetup): Promise<void> {
+  ctx.results.declare({
+    id: "control",
+    scenario: 5,
+    title: `Control plane: ${BURST} services + endpoints over the control socket`,
+    metrics: [
+      {
+        key: "apply1000",
+        label: `send→all ${BURST} accepting ms`,
+        digits: 0,
+        higherIsBetter: false,
+      },
+      { key: "reply1000", label: "send→all replies ms", digits: 0, higherIsBetter: false },
+      { key: "update1", label: `+1 service on ${BURST} ms`, digits: 1, higherIsBetter: false },
+      { key: "stop", label: "SIGTERM→exit ms", digits: 0, higherIsBetter: false },
+    ],
+    systems: ["edgemesh"],
+  });
+  ctx.results.declare(MEMORY_GROUP);
+  const dns = { hostname: setup.dns.host, port: setup.dns.port };
+  for (let rep = 0; rep < ctx.reps; rep++) {
+    ctx.log(`scenario 5/7: fresh agent, rep ${rep + 1}`);
+    const dir = join(ctx.dir, `control-${rep}`);
+    await Deno.mkdir(dir, { recursive: true });
+    const agent = await startAgent(ctx.deno, {
+      name: `agent-control-${rep}`,
+      dir,
+      config: setup.config,
+    });
+    try {
+      await attempt(ctx, "memory", "edgemesh", rep, async () => {
+        const startReady = await waitReady(agent);
+        await sleep(1000);
+        return { startReady, rssIdle0: rssMiB(agent.proc.pid) ?? NaN };
+      });
+      const burst = burstServices(setup.backend, 0, BURST);
+      await attempt(ctx, "control", "edgemesh", rep, async () => {
+        const t0 = performance.now();
+        let repliedAt = NaN;
+        const applied = agent.apply(burst.flatMap(serviceChanges)).then(() => {
+          repliedAt = performance.now();
+        });
+        const ready = await waitNamesAccepting(dns, burst.map((s) => serviceFqdn(s)), 80, 60_000);
+        await applied;
+        const extra = burstServices(setup.backend, BURST, 1);
+        const t1 = performance.now();
+        await agent.apply(extra.flatMap(serviceChanges));
+        const one = await waitNamesAccepting(dns, extra.map((s) => serviceFqdn(s)), 80, 30_000);
+        await sleep(1000);
+        ctx.results.record("memory", "edgemesh", rep, {
+          rssIdle1000: rssMiB(agent.proc.pid) ?? NaN,
+        });
+        const stopped = await agent.stop();
+        if (stopped.code !== 0) {
+          ctx.results.notes.push(
+            `Agent exited with code ${stopped.code} on SIGTERM (control rep ${
+              rep + 1
+            }); log ${agent.proc.logFile}`,
+          );
+        }
+        return {
+          apply1000: ready.at - t0,
+          reply1000: repliedAt - t0,
+          update1: one.at - t1,
+          stop: stopped.ms,
+        };
+      });
+    } finally {
+      if (!agent.proc.done()) await agent.stop();
+    }
+  }
+}
