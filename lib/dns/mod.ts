@@ -1,10 +1,30 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
  * Cluster DNS: service names to VIPs over UDP and TCP, everything else forwarded.
+ *
+ * Pure core: {@linkcode buildZone} (snapshot → index) and {@linkcode resolve} (question → answer).
+ * Shell: {@linkcode DnsServer} (sockets), {@linkcode Forwarder} (upstreams and cache),
+ * {@linkcode ResolvConfManager} (`manageResolvConf`).
  * @module
  */
 export * from "./message.ts";
-export { buildZone, DNS_SCHEMA_VERSION, reverseName } from "./zone.ts";
+export { buildZone, DNS_SCHEMA_VERSION, generatedHostname, reverseName } from "./zone.ts";
 export type { Zone, ZoneOptions } from "./zone.ts";
-export { resolve } from "./resolve.ts";
+export { inZone, resolve } from "./resolve.ts";
 export type { LocalAnswer, Resolution } from "./resolve.ts";
+export { AllowList, DEFAULT_DNS_ALLOW_FROM, parseCidr } from "./allow.ts";
+export type { AllowListOptions } from "./allow.ts";
+export { AnswerCache, cacheKey } from "./cache.ts";
+export {
+  denoTransport,
+  Forwarder,
+  parseHostPort,
+  parseResolvConf,
+  upstreamsFromResolvConf,
+} from "./forward.ts";
+export type { ForwarderOptions, ForwardRequest, Upstream, UpstreamTransport } from "./forward.ts";
+export { DnsHandler } from "./handler.ts";
+export type { DnsHandlerOptions, DnsReply } from "./handler.ts";
+export { DnsMetrics } from "./metrics.ts";
+export { DnsServer, resolveUpstreams } from "./server.ts";
+export type { DnsServerOptions, DnsServerStatus, ResolveUpstreamsOptions } from "./server.ts";

@@ -1,0 +1,74 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * A bounded LRU cache of upstream answers that honours their TTLs (RFC 1035 §7.4) and negative
+ * TTLs (RFC 2308 §5), with an injected clock.
+ *
+ * Entries hold the answer as wire bytes without its OPT record, plus the offsets of every TTL
+ * field, so a hit is re-served by patching ID, question case and TTLs: no decoding, nothing lost
+ * (unknown record types, DNSSEC records).
+ * @module
+ */
+
+/** One cached upstream answer. */
+export interface CachedAnswer {
+  /** Wire bytes without OPT (ARCOUNT adjusted); never mutated. */
+  readonly bytes: Uint8Array;
+  /** Offsets of the TTL fields to decrement. */
+  readonly ttlOffsets: readonly number[];
+  /** Offset just past the question section. */
+  readonly questionEnd: number;
+  /** Clock time (ms) when it was received. */
+  readonly storedAt: number;
+  /** Clock time (ms) when it stops being served. */
+  readonly expiresAt: number;
+}
+
+/** The cache key: the question's lowercased name, type, class and the DO bit. */
+export function cacheKey(name: string, type: number, klass: number, dnssecOk: boolean): string {
+  return `${name.toLowerCase()}|${type}|${klass}|${dnssecOk ? 1 : 0}`;
+}
+
+/** An LRU map with expiry; `Map` iteration order is the recency order. */
+export class AnswerCache {
+  readonly #max: number;
+  readonly #map = new Map<string, CachedAnswer>();
+
+  /** @param max the most entries kept (the least recently used is dropped first) */
+  constructor(max = 10_000) {
+    if (!Number.isInteger(max) || max < 0) {
+      throw new RangeError(`Cannot create DNS cache: size ${max} is not a non-negative integer`);
+    }
+    this.#max = max;
+  }
+
+  /** Number of entries, expired ones included until they are touched. */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** The live entry for `key` at time `now`, marking it recently used. */
+  get(key: string, now: number): CachedAnswer | undefined {
+    const e = this.#map.get(key);
+    if (e === undefined) return undefined;
+    this.#map.delete(key);
+    if (now >= e.expiresAt) return undefined;
+    this.#map.set(key, e);
+    return e;
+  }
+
+  /** Stores `entry`, evicting the least recently used entries beyond the bound. */
+  set(key: string, entry: CachedAnswer): void {
+    if (this.#max === 0) return;
+    this.#map.delete(key);
+    this.#map.set(key, entry);
+    while (this.#map.size > this.#max) {
+      const oldest = this.#map.keys().next().value as string;
+      this.#map.delete(oldest);
+    }
+  }
+
+  /** Drops everything. */
+  clear(): void {
+    this.#map.clear();
+  }
+}

@@ -1,0 +1,429 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Forwarding of every name that is not ours to upstream resolvers, with a cache.
+ *
+ * Upstreams are tried in order; the next one is tried on a timeout, a malformed answer,
+ * SERVFAIL or REFUSED. A truncated UDP answer is retried over TCP with the same upstream
+ * (RFC 7766 §5). Every exchange uses a fresh socket (random source port) and a random ID, and
+ * only an answer from the upstream's address with our ID and question is accepted (RFC 5452).
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import { nullLogger } from "../log/mod.ts";
+import { AnswerCache, type CachedAnswer } from "./cache.ts";
+import { Rcode } from "./message.ts";
+import {
+  headerResponse,
+  lowerByte,
+  OPT_SIZE,
+  readTtl,
+  scanMessage,
+  writeOpt,
+  writeTtl,
+} from "./wire.ts";
+
+/** An upstream resolver address. */
+export interface Upstream {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/**
+ * Parses `host`, `host:port`, `[v6]:port` or a bare IPv6 address (port 53 by default).
+ * @throws {TypeError} when the text is not an address
+ */
+export function parseHostPort(text: string, defaultPort = 53): Upstream {
+  const s = text.trim();
+  let hostname = s;
+  let port = defaultPort;
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  if (bracket) {
+    hostname = bracket[1]!;
+    if (bracket[2] !== undefined) port = Number(bracket[2]);
+  } else if ((s.match(/:/g) ?? []).length === 1) {
+    const i = s.indexOf(":");
+    hostname = s.slice(0, i);
+    const p = s.slice(i + 1);
+    if (!/^\d+$/.test(p)) throw new TypeError(`Cannot parse address "${text}": bad port`);
+    port = Number(p);
+  }
+  if (hostname === "" || !/^[0-9A-Za-z.:%_-]+$/.test(hostname)) {
+    throw new TypeError(`Cannot parse address "${text}": bad host`);
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`Cannot parse address "${text}": port ${port} is out of range`);
+  }
+  return { hostname, port };
+}
+
+/**
+ * The `nameserver` addresses of a resolv.conf (resolv.conf(5)), in order. Comments (`#`, `;`)
+ * and other options are ignored.
+ */
+export function parseResolvConf(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/[#;].*$/, "").trim();
+    const m = /^nameserver\s+(\S+)$/.exec(line);
+    if (m) out.push(m[1]!);
+  }
+  return out;
+}
+
+function sameHost(a: string, b: string): boolean {
+  const norm = (h: string) => h.toLowerCase().replace(/^\[|\]$/g, "").replace(/^::ffff:/, "");
+  return norm(a) === norm(b);
+}
+
+/**
+ * Upstreams from resolv.conf text, without our own listen addresses (forwarding to ourselves
+ * would loop). A wildcard listen address (`0.0.0.0`, `::`) on port 53 also excludes loopback.
+ */
+export function upstreamsFromResolvConf(
+  text: string,
+  exclude: readonly Upstream[],
+): Upstream[] {
+  const wildcard53 = exclude.some((e) =>
+    (e.hostname === "0.0.0.0" || e.hostname === "::") && e.port === 53
+  );
+  return parseResolvConf(text)
+    .map((ns) => ({ hostname: ns, port: 53 }))
+    .filter((u) =>
+      !exclude.some((e) => e.port === u.port && sameHost(e.hostname, u.hostname)) &&
+      !(wildcard53 && /^(127\.|::1$)/.test(u.hostname))
+    );
+}
+
+/** How one query travels to one upstream; injectable for tests. */
+export interface UpstreamTransport {
+  /**
+   * Sends `query` over UDP and resolves with the first datagram from the upstream that
+   * `accept`s, or rejects on timeout/abort.
+   */
+  udp(
+    upstream: Upstream,
+    query: Uint8Array,
+    accept: (answer: Uint8Array) => boolean,
+    signal: AbortSignal,
+  ): Promise<Uint8Array>;
+  /** Sends `query` over a new TCP connection (length-prefixed) and reads one answer. */
+  tcp(upstream: Upstream, query: Uint8Array, signal: AbortSignal): Promise<Uint8Array>;
+}
+
+async function readFull(conn: Deno.Conn, buf: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const n = await conn.read(buf.subarray(off));
+    if (n === null) throw new Error("Cannot read DNS answer: connection closed");
+    off += n;
+  }
+}
+
+/** The real transport: Deno UDP and TCP sockets, closed on abort. */
+export const denoTransport: UpstreamTransport = {
+  async udp(upstream, query, accept, signal) {
+    const v6 = upstream.hostname.includes(":");
+    const conn = Deno.listenDatagram({
+      transport: "udp",
+      hostname: v6 ? "::" : "0.0.0.0",
+      port: 0,
+    });
+    const close = () => conn.close();
+    signal.addEventListener("abort", close, { once: true });
+    try {
+      signal.throwIfAborted();
+      await conn.send(query, {
+        transport: "udp",
+        hostname: upstream.hostname,
+        port: upstream.port,
+      });
+      const buf = new Uint8Array(65535);
+      for (;;) {
+        const [data, from] = await conn.receive(buf);
+        const peer = from as Deno.NetAddr;
+        if (
+          peer.port === upstream.port && sameHost(peer.hostname, upstream.hostname) && accept(data)
+        ) {
+          return data.slice();
+        }
+      }
+    } catch (err) {
+      if (signal.aborted) throw signal.reason ?? err;
+      throw err;
+    } finally {
+      signal.removeEventListener("abort", close);
+      if (!signal.aborted) conn.close();
+    }
+  },
+  async tcp(upstream, query, signal) {
+    signal.throwIfAborted();
+    const conn = await Deno.connect({ hostname: upstream.hostname, port: upstream.port });
+    const close = () => conn.close();
+    signal.addEventListener("abort", close, { once: true });
+    try {
+      const framed = new Uint8Array(query.length + 2);
+      framed[0] = query.length >> 8;
+      framed[1] = query.length & 0xff;
+      framed.set(query, 2);
+      let off = 0;
+      while (off < framed.length) off += await conn.write(framed.subarray(off));
+      const len = new Uint8Array(2);
+      await readFull(conn, len);
+      const body = new Uint8Array((len[0]! << 8) | len[1]!);
+      await readFull(conn, body);
+      return body;
+    } catch (err) {
+      if (signal.aborted) throw signal.reason ?? err;
+      throw err;
+    } finally {
+      signal.removeEventListener("abort", close);
+      if (!signal.aborted) conn.close();
+    }
+  },
+};
+
+/** Counters the forwarder reports to (kept as plain numbers; flushed to metrics elsewhere). */
+export interface ForwardStats {
+  cacheHits: number;
+  cacheMisses: number;
+  /** Upstream exchange durations, seconds, waiting to be observed. */
+  readonly durations: number[];
+}
+
+/** Options of {@linkcode Forwarder}. */
+export interface ForwarderOptions {
+  readonly upstreams: readonly Upstream[];
+  /** Per-upstream attempt timeout, ms. @default 2000 */
+  readonly timeoutMs?: number;
+  /** Cache entries. @default 10000 */
+  readonly cacheSize?: number;
+  /** Longest time an answer is cached, seconds. @default 3600 */
+  readonly maxTtl?: number;
+  /** Clock, ms. @default {Date.now} */
+  readonly now?: () => number;
+  /** @default {denoTransport} */
+  readonly transport?: UpstreamTransport;
+  /** Aborting it cancels every exchange in flight. */
+  readonly signal?: AbortSignal;
+  /** @default {nullLogger} */
+  readonly log?: Logger;
+}
+
+/** A forwarded question as the client asked it. */
+export interface ForwardRequest {
+  /** The client's query bytes (not retained beyond the call; copied as needed). */
+  readonly query: Uint8Array;
+  /** Offset just past the question in `query`. */
+  readonly questionEnd: number;
+  /** Lowercased question name without trailing dot, type and class (the cache key). */
+  readonly name: string;
+  readonly type: number;
+  readonly class: number;
+  /** Whether the client sent EDNS (then our OPT is appended to the answer). */
+  readonly edns: boolean;
+  readonly dnssecOk: boolean;
+  /** Largest answer the client accepts (UDP payload size, or 65535 over TCP). */
+  readonly limit: number;
+}
+
+function questionsMatch(query: Uint8Array, qEnd: number, answer: Uint8Array): boolean {
+  if (answer.length < qEnd || answer[4] !== 0 || answer[5] !== 1) return false;
+  for (let i = 12; i < qEnd; i++) {
+    if (lowerByte(query[i]!) !== lowerByte(answer[i]!)) return false;
+  }
+  return true;
+}
+
+/** Forwards queries upstream and caches the answers. */
+export class Forwarder {
+  readonly #upstreams: readonly Upstream[];
+  readonly #timeoutMs: number;
+  readonly #maxTtl: number;
+  readonly #now: () => number;
+  readonly #transport: UpstreamTransport;
+  readonly #signal: AbortSignal;
+  readonly #log: Logger;
+  readonly #cache: AnswerCache;
+  readonly #inflight = new Map<string, Promise<CachedAnswer | null>>();
+  /** Counters for metrics; read and reset by the owner. */
+  readonly stats: ForwardStats = { cacheHits: 0, cacheMisses: 0, durations: [] };
+
+  constructor(options: ForwarderOptions) {
+    this.#upstreams = options.upstreams;
+    this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#maxTtl = options.maxTtl ?? 3600;
+    this.#now = options.now ?? Date.now;
+    this.#transport = options.transport ?? denoTransport;
+    this.#signal = options.signal ?? new AbortController().signal;
+    this.#log = options.log ?? nullLogger;
+    this.#cache = new AnswerCache(options.cacheSize ?? 10_000);
+  }
+
+  /** Whether there is any upstream (recursion available). */
+  get available(): boolean {
+    return this.#upstreams.length > 0;
+  }
+
+  /** The upstreams in the order they are tried. */
+  get upstreams(): readonly Upstream[] {
+    return this.#upstreams;
+  }
+
+  /** Number of cached answers. */
+  get cacheSize(): number {
+    return this.#cache.size;
+  }
+
+  /**
+   * Answers `req` from the cache or upstream, as bytes for the client: the client's ID and
+   * question spelling, decremented TTLs, our OPT when the client sent one, TC when it does not
+   * fit `req.limit`. SERVFAIL when every upstream failed.
+   */
+  async forward(req: ForwardRequest, key: string): Promise<Uint8Array> {
+    const entry = await this.lookup(req, key);
+    if (entry === null) {
+      return headerResponse(req.query, Rcode.SERVFAIL, {
+        questionEnd: req.questionEnd,
+        recursionAvailable: true,
+        edns: req.edns ? { dnssecOk: req.dnssecOk } : null,
+      });
+    }
+    return this.render(entry, req);
+  }
+
+  /** The cached or freshly fetched answer for `req` (null when every upstream failed). */
+  lookup(req: ForwardRequest, key: string): Promise<CachedAnswer | null> {
+    const hit = this.#cache.get(key, this.#now());
+    if (hit !== undefined) {
+      this.stats.cacheHits++;
+      return Promise.resolve(hit);
+    }
+    this.stats.cacheMisses++;
+    const pending = this.#inflight.get(key);
+    if (pending) return pending;
+    const p = this.#exchange(req.query.slice(), req.questionEnd)
+      .then((r) => {
+        if (r !== null && r.cacheable) this.#cache.set(key, r.entry);
+        return r === null ? null : r.entry;
+      })
+      .finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, p);
+    return p;
+  }
+
+  /** Re-encodes a stored answer for one client (see {@linkcode Forwarder.forward}). */
+  render(entry: CachedAnswer, req: ForwardRequest): Uint8Array {
+    const src = entry.bytes;
+    const out = new Uint8Array(src.length + (req.edns ? OPT_SIZE : 0));
+    out.set(src);
+    out[0] = req.query[0]!;
+    out[1] = req.query[1]!;
+    if (entry.questionEnd === req.questionEnd) {
+      out.set(req.query.subarray(12, req.questionEnd), 12);
+    }
+    const elapsed = Math.max(0, Math.floor((this.#now() - entry.storedAt) / 1000));
+    if (elapsed > 0) {
+      for (const o of entry.ttlOffsets) writeTtl(out, o, Math.max(0, readTtl(src, o) - elapsed));
+    }
+    if (req.edns) {
+      const ar = ((out[10]! << 8) | out[11]!) + 1;
+      out[10] = ar >> 8;
+      out[11] = ar & 0xff;
+      writeOpt(out, src.length, req.dnssecOk);
+    }
+    if (out.length > req.limit) {
+      return headerResponse(req.query, out[3]! & 0xf, {
+        questionEnd: req.questionEnd,
+        truncated: true,
+        recursionAvailable: true,
+        edns: req.edns ? { dnssecOk: req.dnssecOk } : null,
+      });
+    }
+    return out;
+  }
+
+  async #exchange(
+    clientQuery: Uint8Array,
+    questionEnd: number,
+  ): Promise<{ entry: CachedAnswer; cacheable: boolean } | null> {
+    const query = clientQuery;
+    const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
+    query[0] = id >> 8;
+    query[1] = id & 0xff;
+    const accept = (a: Uint8Array) =>
+      a.length >= 12 && ((a[0]! << 8) | a[1]!) === id && (a[2]! & 0x80) !== 0 &&
+      questionsMatch(query, questionEnd, a);
+    for (const upstream of this.#upstreams) {
+      if (this.#signal.aborted) return null;
+      const started = performance.now();
+      const signal = AbortSignal.any([this.#signal, AbortSignal.timeout(this.#timeoutMs)]);
+      let answer: Uint8Array;
+      try {
+        answer = await this.#transport.udp(upstream, query, accept, signal);
+        if ((answer[2]! & 0x02) !== 0) {
+          this.#log.debug("upstream answer truncated, retrying over TCP", {
+            upstream: `${upstream.hostname}:${upstream.port}`,
+          });
+          answer = await this.#transport.tcp(upstream, query, signal);
+          if (!accept(answer)) throw new Error("Cannot use TCP answer: ID or question mismatch");
+        }
+      } catch (err) {
+        this.#log.debug("upstream failed", {
+          upstream: `${upstream.hostname}:${upstream.port}`,
+          error: err,
+        });
+        continue;
+      } finally {
+        this.stats.durations.push((performance.now() - started) / 1000);
+      }
+      const rcode = answer[3]! & 0xf;
+      if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED) {
+        this.#log.debug("upstream answered with an error, trying the next", {
+          upstream: `${upstream.hostname}:${upstream.port}`,
+          rcode,
+        });
+        continue;
+      }
+      const stored = this.#store(answer);
+      if (stored === null) continue;
+      return stored;
+    }
+    return null;
+  }
+
+  /** Normalises an upstream answer for storage and decides whether (and how long) to cache it. */
+  #store(answer: Uint8Array): { entry: CachedAnswer; cacheable: boolean } | null {
+    const scan = scanMessage(answer);
+    if (scan === null) return null;
+    let bytes = answer.subarray(0, scan.end);
+    let cacheable = !scan.optMisplaced && !scan.truncated;
+    if (scan.optOffset >= 0) {
+      if (answer[scan.optOffset + 5] !== 0) cacheable = false; // extended RCODE
+      bytes = bytes.slice(0, scan.optOffset);
+      const ar = ((bytes[10]! << 8) | bytes[11]!) - 1;
+      bytes[10] = ar >> 8;
+      bytes[11] = ar & 0xff;
+    } else {
+      bytes = bytes.slice();
+    }
+    // Never pass an OPT through to a client that did not send one: if it is misplaced we
+    // cannot strip it, so we do not use this answer.
+    if (scan.optMisplaced) return null;
+    let ttl: number | null = null;
+    if (scan.rcode === Rcode.NOERROR && scan.answerCount > 0) ttl = scan.minAnswerTtl;
+    else if (scan.rcode === Rcode.NOERROR || scan.rcode === Rcode.NXDOMAIN) ttl = scan.negativeTtl;
+    if (ttl === null || ttl <= 0) cacheable = false;
+    const now = this.#now();
+    const life = Math.min(ttl ?? 0, this.#maxTtl) * 1000;
+    return {
+      entry: {
+        bytes,
+        ttlOffsets: scan.ttlOffsets,
+        questionEnd: scan.questionEnd,
+        storedAt: now,
+        expiresAt: now + life,
+      },
+      cacheable,
+    };
+  }
+}

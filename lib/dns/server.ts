@@ -1,0 +1,431 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The DNS server shell: UDP and TCP sockets on every `dnsListen` address, a handler in between.
+ *
+ * The UDP loop receives into one preallocated buffer and answers the fast path from a second
+ * reused buffer, so a cluster-name query allocates almost nothing; it never stops on a bad
+ * packet. TCP follows RFC 7766: 2-byte length framing, several (pipelined) queries per
+ * connection, an idle timeout, and a bound on open connections.
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import { nullLogger } from "../log/mod.ts";
+import type { MetricsRegistry } from "../metrics/mod.ts";
+import { EMPTY_SNAPSHOT, type Snapshot } from "../registry/model.ts";
+import { AllowList, DEFAULT_DNS_ALLOW_FROM } from "./allow.ts";
+import {
+  Forwarder,
+  parseHostPort,
+  type Upstream,
+  upstreamsFromResolvConf,
+  type UpstreamTransport,
+} from "./forward.ts";
+import { DnsHandler } from "./handler.ts";
+import { frameTcp } from "./message.ts";
+import { DnsMetrics } from "./metrics.ts";
+import { buildZone, type Zone, type ZoneOptions } from "./zone.ts";
+
+/** Options of {@linkcode DnsServer.start}. */
+export interface DnsServerOptions extends ZoneOptions {
+  /**
+   * Config `dnsListen`: `host:port` (`[v6]:port`) addresses; UDP and TCP bind the same port.
+   * Port 0 picks a free port, read it back from {@linkcode DnsServer.addresses}.
+   */
+  readonly listen: readonly string[];
+  /** The registry state to serve first. @default EMPTY_SNAPSHOT */
+  readonly snapshot?: Snapshot;
+  /**
+   * Upstream resolvers, tried in order; empty → no forwarding (REFUSED for other names).
+   * Use {@linkcode resolveUpstreams} to apply config `upstreams`/`resolvConf`.
+   * @default []
+   */
+  readonly upstreams?: readonly (Upstream | string)[];
+  /** Config `dnsAllowFrom`. @default DEFAULT_DNS_ALLOW_FROM */
+  readonly allowFrom?: readonly string[];
+  /** Resolves the "node" keyword of `allowFrom`. @default the interfaces' addresses */
+  readonly nodeAddresses?: () => readonly string[];
+  /** Per-upstream attempt timeout, ms. @default 2000 */
+  readonly forwardTimeoutMs?: number;
+  /** Forwarding cache entries. @default 10000 */
+  readonly cacheSize?: number;
+  /** Close a TCP connection idle this long, ms (RFC 7766 §6.2.3). @default 10000 */
+  readonly tcpIdleTimeoutMs?: number;
+  /** Open TCP connections at most; more are closed at once. @default 256 */
+  readonly maxTcpConnections?: number;
+  /** Clock for the cache, ms. @default {Date.now} */
+  readonly now?: () => number;
+  /** How forwarded queries travel (tests). @default real sockets */
+  readonly transport?: UpstreamTransport;
+  /** @default {nullLogger} */
+  readonly log?: Logger;
+  /** Registers the `edgemesh_dns_*` metrics. */
+  readonly metrics?: MetricsRegistry;
+  /** How often per-packet counts are moved into `metrics`, ms. @default 1000 */
+  readonly metricsFlushMs?: number;
+  /** Aborting it closes the server. */
+  readonly signal?: AbortSignal;
+}
+
+/** What `edgemesh ctl status` shows about DNS. */
+export interface DnsServerStatus {
+  /** Bound addresses, `host:port` (UDP and TCP). */
+  readonly listening: readonly string[];
+  readonly clusterDomain: string;
+  /** Registry snapshot version the zone was built from. */
+  readonly zoneVersion: number;
+  /** Names in the zone index (FQDNs and reverse names). */
+  readonly names: number;
+  readonly upstreams: readonly string[];
+  readonly cacheEntries: number;
+  readonly tcpConnections: number;
+}
+
+interface Bound {
+  readonly udp: Deno.DatagramConn;
+  readonly tcp: Deno.TcpListener;
+  readonly addr: Upstream;
+}
+
+function formatAddr(a: Upstream): string {
+  return a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
+}
+
+function bindOne(addr: Upstream): Bound {
+  // Port 0: bind UDP first, then TCP on the port UDP got; retry if that port is taken for TCP.
+  for (let attempt = 0;; attempt++) {
+    const udp = Deno.listenDatagram({ transport: "udp", hostname: addr.hostname, port: addr.port });
+    const port = (udp.addr as Deno.NetAddr).port;
+    try {
+      const tcp = Deno.listen({ transport: "tcp", hostname: addr.hostname, port });
+      return { udp, tcp, addr: { hostname: addr.hostname, port } };
+    } catch (err) {
+      udp.close();
+      if (addr.port !== 0 || attempt >= 8 || !(err instanceof Deno.errors.AddrInUse)) throw err;
+    }
+  }
+}
+
+async function readFull(conn: Deno.Conn, buf: Uint8Array): Promise<boolean> {
+  let off = 0;
+  while (off < buf.length) {
+    const n = await conn.read(buf.subarray(off));
+    if (n === null) return false;
+    off += n;
+  }
+  return true;
+}
+
+async function writeAll(conn: Deno.Conn, buf: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < buf.length) off += await conn.write(buf.subarray(off));
+}
+
+/** Options of {@linkcode resolveUpstreams} (the config keys). */
+export interface ResolveUpstreamsOptions {
+  /** Config `upstreams` (`host[:port]`); non-empty wins over resolv.conf. */
+  readonly upstreams: readonly string[];
+  /** Config `resolvConf`. @default "/etc/resolv.conf" */
+  readonly resolvConf?: string;
+  /** Config `dnsListen`: our own addresses, never used as upstreams. */
+  readonly listen: readonly string[];
+  /** @default {Deno.readTextFile} */
+  readonly readTextFile?: (path: string) => Promise<string>;
+  readonly log?: Logger;
+}
+
+/**
+ * The upstreams to forward to: config `upstreams` when set, otherwise the `nameserver` lines of
+ * resolv.conf without our own listen addresses. Read this before `manageResolvConf` rewrites
+ * the file. A missing or unreadable file gives no upstreams (with a warning).
+ */
+export async function resolveUpstreams(options: ResolveUpstreamsOptions): Promise<Upstream[]> {
+  if (options.upstreams.length > 0) return options.upstreams.map((u) => parseHostPort(u));
+  const path = options.resolvConf ?? "/etc/resolv.conf";
+  const read = options.readTextFile ?? Deno.readTextFile;
+  let text: string;
+  try {
+    text = await read(path);
+  } catch (err) {
+    options.log?.warn("Cannot read resolv.conf: DNS forwarding is off", { path, error: err });
+    return [];
+  }
+  return upstreamsFromResolvConf(text, options.listen.map((l) => parseHostPort(l)));
+}
+
+/** The cluster DNS server. Start it with {@linkcode DnsServer.start}. */
+export class DnsServer {
+  readonly #bound: Bound[];
+  readonly #handler: DnsHandler;
+  readonly #forwarder: Forwarder | null;
+  readonly #metrics: DnsMetrics;
+  readonly #log: Logger;
+  readonly #zoneOptions: ZoneOptions;
+  readonly #abort = new AbortController();
+  readonly #tasks = new Set<Promise<unknown>>();
+  readonly #tcpConns = new Set<Deno.Conn>();
+  readonly #idleMs: number;
+  readonly #maxTcp: number;
+  readonly #flushTimer: ReturnType<typeof setInterval>;
+  readonly #loops: Promise<unknown>;
+  readonly #onOuterAbort: () => void;
+  readonly #outerSignal: AbortSignal | undefined;
+  #closing: Promise<void> | null = null;
+
+  private constructor(bound: Bound[], options: DnsServerOptions) {
+    this.#bound = bound;
+    this.#log = options.log ?? nullLogger;
+    this.#zoneOptions = {
+      clusterDomain: options.clusterDomain,
+      defaultNamespace: options.defaultNamespace,
+      ttl: options.ttl,
+    };
+    this.#metrics = new DnsMetrics(options.metrics);
+    const upstreams = (options.upstreams ?? []).map((u) =>
+      typeof u === "string" ? parseHostPort(u) : u
+    );
+    this.#forwarder = upstreams.length === 0 ? null : new Forwarder({
+      upstreams,
+      timeoutMs: options.forwardTimeoutMs,
+      cacheSize: options.cacheSize,
+      now: options.now,
+      transport: options.transport,
+      signal: this.#abort.signal,
+      log: this.#log,
+    });
+    this.#handler = new DnsHandler({
+      zone: buildZone(options.snapshot ?? EMPTY_SNAPSHOT, this.#zoneOptions),
+      forwarder: this.#forwarder,
+      allow: new AllowList(options.allowFrom ?? DEFAULT_DNS_ALLOW_FROM, {
+        nodeAddresses: options.nodeAddresses,
+      }),
+      metrics: this.#metrics,
+      log: this.#log,
+    });
+    this.#idleMs = options.tcpIdleTimeoutMs ?? 10_000;
+    this.#maxTcp = options.maxTcpConnections ?? 256;
+    this.#flushTimer = setInterval(() => this.flushMetrics(), options.metricsFlushMs ?? 1000);
+    this.#loops = Promise.all(bound.flatMap((b) => [this.#udpLoop(b.udp), this.#tcpLoop(b.tcp)]));
+    this.#outerSignal = options.signal;
+    this.#onOuterAbort = () => void this.close();
+    options.signal?.addEventListener("abort", this.#onOuterAbort, { once: true });
+  }
+
+  /**
+   * Binds every listen address (UDP and TCP) and starts serving.
+   * @throws {TypeError} for a bad listen address or allow-list entry
+   * @throws {Error} "Cannot listen for DNS on …" (with `cause`) when a socket cannot be bound
+   */
+  static start(options: DnsServerOptions): Promise<DnsServer> {
+    if (options.listen.length === 0) {
+      return Promise.reject(new TypeError("Cannot start DNS server: dnsListen is empty"));
+    }
+    const addrs = options.listen.map((l) => parseHostPort(l));
+    // Validate everything pure before binding anything.
+    new AllowList(options.allowFrom ?? DEFAULT_DNS_ALLOW_FROM, {
+      nodeAddresses: () => [],
+    });
+    buildZone(EMPTY_SNAPSHOT, options);
+    const bound: Bound[] = [];
+    try {
+      for (const a of addrs) bound.push(bindOne(a));
+    } catch (err) {
+      for (const b of bound) {
+        b.udp.close();
+        b.tcp.close();
+      }
+      const which = formatAddr(addrs[bound.length]!);
+      const detail = err instanceof Error ? err.message : String(err);
+      return Promise.reject(
+        new Error(`Cannot listen for DNS on "${which}": ${detail}`, { cause: err }),
+      );
+    }
+    if (options.signal?.aborted) {
+      for (const b of bound) {
+        b.udp.close();
+        b.tcp.close();
+      }
+      return Promise.reject(options.signal.reason);
+    }
+    const server = new DnsServer(bound, options);
+    server.#log.info("DNS server listening", {
+      addresses: bound.map((b) => formatAddr(b.addr)).join(","),
+      upstreams: (server.#forwarder?.upstreams ?? []).map(formatAddr).join(","),
+    });
+    return Promise.resolve(server);
+  }
+
+  /** The bound addresses (actual ports when 0 was asked), UDP and TCP alike. */
+  get addresses(): readonly Upstream[] {
+    return this.#bound.map((b) => b.addr);
+  }
+
+  /** The zone currently served. */
+  get zone(): Zone {
+    return this.#handler.zone;
+  }
+
+  /** Rebuilds the zone from `snapshot` and swaps it in atomically; also re-reads node addresses. */
+  update(snapshot: Snapshot): void {
+    this.#handler.setZone(buildZone(snapshot, this.#zoneOptions));
+    this.#handler.allow.refresh();
+  }
+
+  /** Numbers for `ctl status`. */
+  status(): DnsServerStatus {
+    const zone = this.#handler.zone;
+    return {
+      listening: this.#bound.map((b) => formatAddr(b.addr)),
+      clusterDomain: zone.domain,
+      zoneVersion: zone.version,
+      names: zone.names.size,
+      upstreams: (this.#forwarder?.upstreams ?? []).map(formatAddr),
+      cacheEntries: this.#forwarder?.cacheSize ?? 0,
+      tcpConnections: this.#tcpConns.size,
+    };
+  }
+
+  /** Moves pending per-packet counts into the metrics registry (also done every second). */
+  flushMetrics(): void {
+    this.#metrics.flush(this.#forwarder?.stats);
+  }
+
+  /** Stops listening, closes connections, cancels forwarding; resolves when all loops ended. */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#abort.abort();
+    this.#outerSignal?.removeEventListener("abort", this.#onOuterAbort);
+    clearInterval(this.#flushTimer);
+    for (const b of this.#bound) {
+      try {
+        b.udp.close();
+      } catch { /* already closed */ }
+      try {
+        b.tcp.close();
+      } catch { /* already closed */ }
+    }
+    for (const c of this.#tcpConns) {
+      try {
+        c.close();
+      } catch { /* already closed */ }
+    }
+    this.#closing = (async () => {
+      await this.#loops;
+      while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+      this.flushMetrics();
+      this.#log.info("DNS server stopped");
+    })();
+    return this.#closing;
+  }
+
+  /** Closes the server (`await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #track(p: Promise<unknown>): void {
+    const t = p.catch((err) => this.#log.debug("DNS task failed", { error: err }))
+      .finally(() => this.#tasks.delete(t));
+    this.#tasks.add(t);
+  }
+
+  async #udpLoop(conn: Deno.DatagramConn): Promise<void> {
+    const inBuf = new Uint8Array(65536);
+    const out = new Uint8Array(65536);
+    const signal = this.#abort.signal;
+    let errors = 0;
+    while (!signal.aborted) {
+      let data: Uint8Array;
+      let peer: Deno.Addr;
+      try {
+        [data, peer] = await conn.receive(inBuf);
+        errors = 0;
+      } catch (err) {
+        if (signal.aborted) break;
+        if (++errors >= 100) {
+          this.#log.error("DNS UDP socket keeps failing, stopping it", { error: err });
+          break;
+        }
+        this.#log.warn("DNS UDP receive failed", { error: err });
+        continue;
+      }
+      try {
+        const reply = this.#handler.handle(data, (peer as Deno.NetAddr).hostname, false, out);
+        if (reply === null) continue;
+        if (reply instanceof Uint8Array) {
+          await conn.send(reply, peer);
+        } else {
+          this.#track(reply.then((r) => (r === null || signal.aborted) ? 0 : conn.send(r, peer)));
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        this.#log.debug("DNS UDP send failed", { error: err });
+      }
+    }
+  }
+
+  async #tcpLoop(listener: Deno.TcpListener): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (signal.aborted || err instanceof Deno.errors.BadResource) break;
+        this.#log.warn("DNS TCP accept failed", { error: err });
+        continue;
+      }
+      if (this.#tcpConns.size >= this.#maxTcp) {
+        this.#log.debug("too many DNS TCP connections, closing a new one");
+        conn.close();
+        continue;
+      }
+      this.#tcpConns.add(conn);
+      this.#track(
+        this.#serveTcp(conn).finally(() => {
+          this.#tcpConns.delete(conn);
+          try {
+            conn.close();
+          } catch { /* already closed */ }
+        }),
+      );
+    }
+  }
+
+  async #serveTcp(conn: Deno.TcpConn): Promise<void> {
+    const client = (conn.remoteAddr as Deno.NetAddr).hostname;
+    const lenBuf = new Uint8Array(2);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }, this.#idleMs);
+    };
+    // Answers are written in order; a forwarded one does not block reading the next query.
+    let chain: Promise<void> = Promise.resolve();
+    try {
+      for (;;) {
+        arm();
+        if (!await readFull(conn, lenBuf)) break;
+        const len = (lenBuf[0]! << 8) | lenBuf[1]!;
+        if (len === 0) break;
+        const msg = new Uint8Array(len);
+        if (!await readFull(conn, msg)) break;
+        const reply = this.#handler.handle(msg, client, true);
+        if (reply === null) continue;
+        chain = chain.then(async () => {
+          const r = await reply;
+          if (r !== null) await writeAll(conn, frameTcp(r));
+        });
+        if (reply instanceof Uint8Array) await chain;
+      }
+      await chain;
+    } catch (err) {
+      if (!this.#abort.signal.aborted) this.#log.debug("DNS TCP connection ended", { error: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
