@@ -56,7 +56,8 @@ function usageMessage(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   const code = (err as { code?: string }).code;
   const quoted = /'([^']+)'/.exec(text)?.[1] ?? "";
-  const flag = quoted.split(" ")[0]!;
+  // Node quotes "-c, --config <value>" for flags with a short alias; name the long form.
+  const flag = /--[\w-]+/.exec(quoted)?.[0] ?? quoted.split(" ")[0]!;
   switch (code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
       return `unknown flag ${flag}`;

@@ -1,0 +1,131 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/** The real entry point in a child process: help, version, usage errors, runtime errors. */
+import assert from "node:assert/strict";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+async function edgemesh(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-net", MAIN, ...args],
+    stdin: "null",
+    env: { NO_COLOR: "1", ...env },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("edgemesh --help and -h print help on every command", async (t) => {
+  const rows: [string[], string][] = [
+    [["--help"], "Usage:\n  edgemesh run"],
+    [["-h"], "edgemesh version"],
+    [["help"], "edgemesh ctl <command>"],
+    [["run", "--help"], "--log-format FORMAT"],
+    [["ctl", "--help"], "apply -f FILE|-"],
+    [["ctl", "apply", "--help"], "a List (items)"],
+    [["ctl", "delete", "-h"], "delete node NAME"],
+    [["ctl", "get", "--help"], "NAMESPACE NAME VIP PORTS ENDPOINTS"],
+    [["ctl", "status", "--help"], "last sync time"],
+    [["version", "--help"], "Print the edgemesh version"],
+  ];
+  for (const [args, want] of rows) {
+    await t.step(args.join(" "), async () => {
+      const r = await edgemesh(args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdout.includes(want), r.stdout);
+      assert.equal(r.stderr, "");
+    });
+  }
+});
+
+Deno.test("edgemesh version and --version print the version", async () => {
+  for (const args of [["version"], ["--version"]]) {
+    const r = await edgemesh(args);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^edgemesh \d+\.\d+\.\d+ \(deno \d+\.\d+\.\d+\)\n$/);
+  }
+});
+
+Deno.test("edgemesh usage errors print one line and exit 2", async (t) => {
+  const rows: [string[], string][] = [
+    [["run", "--foo"], "edgemesh: unknown flag --foo (see edgemesh run --help)"],
+    [["run", "--config"], "edgemesh: flag --config needs a value (see edgemesh run --help)"],
+    [["run", "extra"], 'edgemesh: unexpected argument "extra" (see edgemesh run --help)'],
+    [["frobnicate"], 'edgemesh: unknown command "frobnicate" (see edgemesh --help)'],
+    [["--bogus"], "edgemesh: unknown flag --bogus (see edgemesh --help)"],
+    [["ctl"], "edgemesh: missing command (see edgemesh ctl --help)"],
+    [["ctl", "explode"], 'edgemesh: unknown command "explode" (see edgemesh ctl --help)'],
+    [["ctl", "apply"], "edgemesh: apply needs -f FILE or -f - (see edgemesh ctl apply --help)"],
+    [
+      ["ctl", "get", "pods"],
+      'edgemesh: cannot get "pods" (services, endpoints) (see edgemesh ctl get --help)',
+    ],
+    [
+      ["ctl", "get", "services", "-o", "yaml"],
+      'edgemesh: unknown output format "yaml" (table, json) (see edgemesh ctl get --help)',
+    ],
+    [
+      ["ctl", "delete", "widget", "a/b"],
+      'edgemesh: unknown kind "widget" (service, endpoints, endpointslice, pod, node) (see edgemesh ctl delete --help)',
+    ],
+    [
+      ["ctl", "delete", "service"],
+      "edgemesh: delete service needs a name (see edgemesh ctl delete --help)",
+    ],
+    [
+      ["ctl", "delete", "service", "a/b/c"],
+      'edgemesh: bad name "a/b/c" (expected NS/NAME or NAME) (see edgemesh ctl delete --help)',
+    ],
+    [["ctl", "--nope", "status"], "edgemesh: unknown flag --nope (see edgemesh ctl --help)"],
+  ];
+  for (const [args, want] of rows) {
+    await t.step(args.join(" "), async () => {
+      const r = await edgemesh(args);
+      assert.equal(r.code, 2);
+      assert.equal(r.stderr, want + "\n");
+      assert.equal(r.stdout, "");
+    });
+  }
+});
+
+Deno.test("edgemesh runtime failures print the reason and exit 1", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "em-cli-" });
+  try {
+    const sock = `${dir}/missing.sock`;
+    await t.step("ctl with no agent on the socket", async () => {
+      const r = await edgemesh(["ctl", "--socket", sock, "get", "services"]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `edgemesh: Cannot connect to control socket "${sock}": no such socket (is the agent running?)\n`,
+      );
+    });
+    await t.step("EDGEMESH_SOCKET selects the socket", async () => {
+      const r = await edgemesh(["ctl", "status"], { EDGEMESH_SOCKET: sock });
+      assert.equal(r.code, 1);
+      assert.ok(r.stderr.includes(`"${sock}"`), r.stderr);
+    });
+    await t.step("ctl apply of a missing file", async () => {
+      const r = await edgemesh(["ctl", "--socket", sock, "apply", "-f", `${dir}/nope.yaml`]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `edgemesh: Cannot read "${dir}/nope.yaml": no such file\n`);
+    });
+    await t.step("run with an invalid config lists every problem", async () => {
+      const file = `${dir}/bad.yaml`;
+      await Deno.writeTextFile(file, "subnet: 9.251.0.0/33\nsubent: x\n");
+      const r = await edgemesh(["run", "--config", file, "--log-level", "loud"]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `edgemesh: invalid config "${file}" (3 problems):\n` +
+          `  subent: unknown key "subent" (did you mean "subnet"?)\n` +
+          `  subnet: "9.251.0.0/33" is not a CIDR\n` +
+          `  logLevel: "loud" is not one of debug, info, warn, error\n`,
+      );
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

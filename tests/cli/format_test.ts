@@ -1,0 +1,92 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+import assert from "node:assert/strict";
+import {
+  formatEndpoints,
+  formatPorts,
+  formatServiceTable,
+  formatStatus,
+} from "../../lib/cli/mod.ts";
+import type { ServiceView } from "../../lib/control/mod.ts";
+
+const view = (over: Partial<ServiceView>): ServiceView => ({
+  namespace: "default",
+  name: "web",
+  vip: null,
+  ports: [],
+  endpoints: [],
+  ...over,
+});
+const ep = (ip: string, port: number, ready = true) => ({ ip, port, nodeName: null, ready });
+
+Deno.test("formatPorts() and formatEndpoints() summarise a service", async (t) => {
+  await t.step("ports", () => {
+    assert.equal(formatPorts(view({})), "<none>");
+    assert.equal(
+      formatPorts(view({
+        ports: [
+          { name: "web", protocol: "TCP", port: 80, targetPort: 8080 },
+          { name: "m", protocol: "TCP", port: 9100, targetPort: "metrics" },
+        ],
+      })),
+      "80/TCP→8080,9100/TCP→metrics",
+    );
+  });
+  const rows: [string, ServiceView["endpoints"], string][] = [
+    ["none", [], "<none>"],
+    ["ready", [ep("10.0.0.1", 80), ep("10.0.0.2", 80)], "10.0.0.1:80,10.0.0.2:80"],
+    ["not ready only", [ep("10.0.0.1", 80, false)], "<none> (+1 not ready)"],
+    [
+      "many",
+      [1, 2, 3, 4, 5].map((i) => ep(`10.0.0.${i}`, 80)).concat([ep("10.0.0.9", 80, false)]),
+      "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 +2 more (+1 not ready)",
+    ],
+  ];
+  for (const [name, endpoints, want] of rows) {
+    await t.step(
+      `endpoints: ${name}`,
+      () => assert.equal(formatEndpoints(view({ endpoints })), want),
+    );
+  }
+});
+
+Deno.test("formatServiceTable() aligns columns", () => {
+  assert.equal(
+    formatServiceTable([
+      view({ vip: "9.251.0.2" }),
+      view({ namespace: "kube-system", name: "dns" }),
+    ]),
+    "NAMESPACE     NAME   VIP         PORTS    ENDPOINTS\n" +
+      "default       web    9.251.0.2   <none>   <none>\n" +
+      "kube-system   dns    <none>      <none>   <none>\n",
+  );
+});
+
+Deno.test("formatStatus() shows unknown parts as -", () => {
+  const text = formatStatus({
+    node: "edge-1",
+    counts: { services: 2, endpoints: 5, vips: 1, nodes: 0 },
+    startedAt: "2026-01-01T00:00:00.000Z",
+    lastSync: null,
+    tunnel: { state: "off", detail: "no tunnelKeyFile" },
+    peers: [{ name: "edge-2", address: "192.0.2.2:40001", state: "up" }],
+  }, Date.parse("2026-01-01T00:01:05.000Z"));
+  assert.equal(
+    text,
+    [
+      "Node:       edge-1",
+      "Version:    -",
+      "Started:    2026-01-01T00:00:00.000Z (1m5s ago)",
+      "Device:     -",
+      "Addresses:  -",
+      "Services:   2 (1 with a VIP)",
+      "Endpoints:  5",
+      "Nodes:      0",
+      "Listeners:  -",
+      "DNS:        -",
+      "Tunnel:     off (no tunnelKeyFile)",
+      "Peers:      edge-2 192.0.2.2:40001 up",
+      "Last sync:  never",
+      "",
+    ].join("\n"),
+  );
+});

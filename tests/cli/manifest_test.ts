@@ -1,0 +1,64 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+import assert from "node:assert/strict";
+import { parseManifests } from "../../lib/cli/mod.ts";
+
+function summary(text: string, ns?: string): string[] {
+  return parseManifests(text, ns).map((i) =>
+    i.ok ? `${i.object.label} ${i.object.namespace}` : `${i.label}: ${i.error}`
+  );
+}
+
+Deno.test("parseManifests() reads single objects, Lists and multi-document YAML", async (t) => {
+  const rows: [string, string, string[], string?][] = [
+    ["JSON object", '{"kind":"Service","metadata":{"name":"a","namespace":"x"}}', [
+      "service/x/a x",
+    ]],
+    ["namespace defaulted", "kind: Endpoints\nmetadata:\n  name: a\n", [
+      "endpoints/default/a default",
+    ]],
+    ["namespace from -n", "kind: Pod\nmetadata:\n  name: p\n", ["pod/dev/p dev"], "dev"],
+    ["node is cluster-scoped", "kind: Node\nmetadata:\n  name: edge-1\n", ["node/edge-1 default"]],
+    [
+      "List",
+      '{"kind":"List","items":[{"kind":"Service","metadata":{"name":"a"}},{"kind":"EndpointSlice","metadata":{"name":"a-1"}}]}',
+      ["service/default/a default", "endpointslice/default/a-1 default"],
+    ],
+    [
+      "multi-document with empty documents",
+      "---\nkind: Service\nmetadata: {name: a}\n---\n---\nkind: Secret\nmetadata: {name: s}\n",
+      [
+        "service/default/a default",
+        'document 3: kind "Secret" is not supported (Service, Endpoints, EndpointSlice, Pod, Node)',
+      ],
+    ],
+    ["missing name", "kind: Service\nmetadata: {}\n", [
+      "document (Service): metadata.name is missing",
+    ]],
+    ["missing kind", "metadata: {name: a}\n", ["document: kind is missing"]],
+    ["not an object", "- a\n- b\n", ["document: not an object"]],
+    ["empty", "", []],
+  ];
+  for (const [name, text, want, ns] of rows) {
+    await t.step(name, () => assert.deepEqual(summary(text, ns), want));
+  }
+});
+
+Deno.test("parseManifests() fills metadata.namespace and keeps the object", () => {
+  const [item] = parseManifests(
+    "kind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80}]}\n",
+  );
+  assert.ok(item?.ok);
+  assert.deepEqual(item.object.content, {
+    kind: "Service",
+    metadata: { name: "a", namespace: "default" },
+    spec: { ports: [{ port: 80 }] },
+  });
+});
+
+Deno.test("parseManifests() throws SyntaxError with the position on bad YAML", () => {
+  assert.throws(() => parseManifests("kind: Service\nmetadata: {name: a\n"), (err: Error) => {
+    assert.equal(err.name, "SyntaxError");
+    assert.match(err.message, /^Cannot parse manifest: line \d+, column \d+: /);
+    return true;
+  });
+});
