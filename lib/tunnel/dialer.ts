@@ -26,7 +26,7 @@ import {
   type Route,
   routeFor,
 } from "./peers.ts";
-import { BodyWriter, StreamConn } from "./stream_conn.ts";
+import { FramedChannel, STREAM_WINDOW } from "./channel.ts";
 import {
   encodeStreamHeaders,
   formatHostPort,
@@ -313,8 +313,10 @@ export class TunnelDialer implements Dialer {
     );
     const headers = encodeStreamHeaders(signed, options.timeoutMs * REMOTE_DIAL_SHARE);
     const channel = this.#channel(peer);
-    const body = new BodyWriter();
     const abort = new AbortController();
+    const stream = new FramedChannel(STREAM_WINDOW, {
+      onAbort: () => abort.abort(),
+    });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -334,13 +336,13 @@ export class TunnelDialer implements Dialer {
       response = await fetch(channel.url, {
         method: "POST",
         headers,
-        body: body.stream,
+        body: stream.outgoing,
         client: channel.client,
         signal: abort.signal,
         duplex: "half",
       } as RequestInit);
     } catch (err) {
-      body.abort(err);
+      stream.close();
       release();
       if (options.signal?.aborted) {
         this.#metrics.streams.inc({ direction: "out", result: "aborted" });
@@ -366,8 +368,7 @@ export class TunnelDialer implements Dialer {
     if (response.status !== 200 || response.body === null) {
       const reason = parseRefusal(response.headers.get("x-edgemesh-refusal"));
       const text = await response.text().catch(() => "");
-      body.abort(new Error("refused"));
-      abort.abort();
+      stream.close();
       release();
       this.#log.debug("tunnel stream refused", {
         peer: node,
@@ -389,13 +390,16 @@ export class TunnelDialer implements Dialer {
     this.#metrics.streams.inc({ direction: "out", result: "ok" });
     this.#metrics.active.inc({ direction: "out" });
     const bytes = this.#metrics.bytes;
-    return new StreamConn(response.body, body, abort, {
+    stream.hooks = {
+      onAbort: () => abort.abort(),
       onBytes: (direction, n) => bytes.inc({ direction }, n),
       onDone: () => {
         this.#metrics.active.dec({ direction: "out" });
         release();
       },
-    });
+    };
+    stream.attach(response.body);
+    return stream;
   }
 
   /** Closes every peer connection (streams still open finish first). */

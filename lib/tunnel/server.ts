@@ -17,6 +17,7 @@ import {
   type Snapshot,
 } from "../registry/model.ts";
 import { importTunnelKey, RequestVerifier } from "./auth.ts";
+import { FramedChannel, STREAM_WINDOW } from "./channel.ts";
 import type { TunnelTls } from "./dialer.ts";
 import { type TunnelMetrics, tunnelMetrics } from "./metrics.ts";
 import { type BackendDial, tcpDialBackend } from "./tcp.ts";
@@ -106,8 +107,8 @@ export interface TunnelServerOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Bytes read from an endpoint per response chunk. */
-const READ_CHUNK = 64 * 1024;
+/** Copy buffer size per direction of a stream. */
+const COPY_CHUNK = 64 * 1024;
 
 /** Serves tunnel streams from peer agents. */
 export class TunnelServer {
@@ -122,7 +123,8 @@ export class TunnelServer {
   readonly #dial: BackendDial;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #stop = new AbortController();
-  readonly #conns = new Set<UpstreamConn>();
+  readonly #conns = new Set<{ channel: FramedChannel; conn: UpstreamConn }>();
+  readonly #tasks = new Set<Promise<void>>();
   #snapshot: Snapshot = EMPTY_SNAPSHOT;
 
   /**
@@ -179,10 +181,14 @@ export class TunnelServer {
   async close(): Promise<void> {
     this.#stop.abort();
     await this.#server.finished;
+    await Promise.all(this.#tasks);
   }
 
   #closeStreams(): void {
-    for (const c of this.#conns) c.close();
+    for (const { channel, conn } of this.#conns) {
+      channel.close();
+      closeQuietly(conn);
+    }
   }
 
   #refuse(reason: RefusalReason, fields: Record<string, unknown>, detail: string): Response {
@@ -250,81 +256,60 @@ export class TunnelServer {
     return Math.max(50, Math.min(asked, cap));
   }
 
-  /** Copies request body → endpoint and endpoint → the returned response body. */
+  /**
+   * Joins the stream and the endpoint: peer → endpoint and endpoint → peer, each direction
+   * half-closed on its own (FIN → `closeWrite`, endpoint EOF → FIN). Returns the response body.
+   */
   #serve(
     conn: UpstreamConn,
     requestBody: ReadableStream<Uint8Array> | null,
     fields: Record<string, unknown>,
   ): ReadableStream<Uint8Array> {
-    this.#conns.add(conn);
-    this.#metrics.active.inc({ direction: "in" });
     const bytes = this.#metrics.bytes;
-    let pending = 2;
-    let finished = false;
-    let response: ReadableStreamDefaultController<Uint8Array> | undefined;
-    const finish = (failed?: unknown) => {
-      if (failed !== undefined && !finished) {
-        this.#log.debug("tunnel stream reset", { ...fields, error: failed });
-        try {
-          response?.error(failed); // resets the HTTP/2 stream
-        } catch { /* already closed */ }
-      }
-      if (failed !== undefined || --pending === 0) {
-        if (finished) return;
-        finished = true;
-        conn.close();
-        this.#conns.delete(conn);
-        this.#metrics.active.dec({ direction: "in" });
-        this.#log.debug("tunnel stream closed", fields);
-      }
-    };
-    const upload = async () => {
-      if (requestBody === null) return;
-      const reader = requestBody.getReader();
-      try {
-        while (true) {
-          const r = await reader.read();
-          if (r.done) break;
-          bytes.inc({ direction: "in" }, r.value.length);
-          let off = 0;
-          while (off < r.value.length) off += await conn.write(r.value.subarray(off));
-        }
-      } finally {
-        reader.releaseLock();
-      }
-    };
-    upload().then(
-      async () => {
-        if (finished) return;
-        await conn.closeWrite().catch(() => {});
-        finish();
-      },
-      (err) => {
-        finish(err ?? "upload failed");
-      },
-    );
-    return new ReadableStream<Uint8Array>({
-      start: (c) => {
-        response = c;
-      },
-      pull: async (c) => {
-        const buf = new Uint8Array(READ_CHUNK);
-        let n: number | null;
-        try {
-          n = await conn.read(buf);
-        } catch (err) {
-          finish(err ?? "read failed");
-          return;
-        }
-        if (n === null) {
-          c.close();
-          finish();
-        } else {
-          bytes.inc({ direction: "out" }, n);
-          c.enqueue(buf.subarray(0, n));
-        }
-      },
-      cancel: (reason) => finish(reason ?? "cancelled"),
+    const channel = new FramedChannel(STREAM_WINDOW, {
+      onBytes: (direction, n) => bytes.inc({ direction }, n),
     });
+    const pair = { channel, conn };
+    this.#conns.add(pair);
+    this.#metrics.active.inc({ direction: "in" });
+    channel.attach(requestBody ?? new ReadableStream({ start: (c) => c.close() }));
+    const task = Promise.all([
+      copy(channel, conn).then(() => conn.closeWrite().catch(() => {})),
+      copy(conn, channel).then(() => channel.closeWrite()),
+    ]).then(
+      () => this.#log.debug("tunnel stream closed", fields),
+      (err) => {
+        this.#log.debug("tunnel stream reset", { ...fields, error: err });
+        channel.close();
+      },
+    ).finally(() => {
+      closeQuietly(conn);
+      this.#conns.delete(pair);
+      this.#metrics.active.dec({ direction: "in" });
+    });
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+    return channel.outgoing;
+  }
+}
+
+/** Closes a connection that may be closed already (`Deno.TcpConn.close` throws then). */
+function closeQuietly(conn: UpstreamConn): void {
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+}
+
+/** Copies `from` → `to` until EOF. */
+async function copy(
+  from: Pick<UpstreamConn, "read">,
+  to: Pick<UpstreamConn, "write">,
+): Promise<void> {
+  const buf = new Uint8Array(COPY_CHUNK);
+  while (true) {
+    const n = await from.read(buf);
+    if (n === null) return;
+    let off = 0;
+    while (off < n) off += await to.write(buf.subarray(off, n));
   }
 }
