@@ -1,0 +1,155 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+import assert from "node:assert/strict";
+import { type AgentComponent, Reconciler, runAgent } from "../../lib/agent/mod.ts";
+import { parseConfig } from "../../lib/config/mod.ts";
+import { buildMessage, ControlClient, type StatusInfo } from "../../lib/control/mod.ts";
+import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
+import { EMPTY_SNAPSHOT, type Snapshot } from "../../lib/registry/mod.ts";
+
+function configIn(dir: string) {
+  return parseConfig({
+    stateDir: `${dir}/state`,
+    controlSocket: `${dir}/run/edgemesh.sock`,
+    subnet: "9.251.0.0/24",
+    nodeName: "edge-test",
+  }, { hostname: "ignored" });
+}
+
+/** Starts the agent; resolves once it is ready (or rejects if start-up fails). */
+function start(config: ReturnType<typeof configIn>, log = nullLogger) {
+  const ac = new AbortController();
+  let ready!: () => void;
+  const readyP = new Promise<void>((r) => (ready = r));
+  const done = runAgent({ config, log, signal: ac.signal, onReady: ready });
+  const readyOrFailed = Promise.race([
+    readyP,
+    done.then(() => Promise.reject(new Error("stopped early"))),
+  ]);
+  readyOrFailed.catch(() => {}); // observed through `done` when the test does not await it
+  return {
+    ready: readyOrFailed,
+    done,
+    stop: () => ac.abort(),
+  };
+}
+
+const svc = {
+  metadata: { name: "web", namespace: "default" },
+  spec: { ports: [{ name: "http", port: 80, targetPort: 8080 }] },
+};
+
+Deno.test("runAgent() serves the control socket, keeps state across restarts, stops on abort", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-agent-" });
+  try {
+    const config = configIn(dir);
+    const log = memoryLogger("info");
+    const a = start(config, log);
+    await a.ready;
+    const client = await ControlClient.connect(config.controlSocket);
+    const applied = await client.send(
+      buildMessage({ operation: "insert", resource: "default/service/web", content: svc }),
+    );
+    assert.deepEqual(applied.ok, true);
+    const status = await client.send(buildMessage({ operation: "query", resource: "*/status/*" }));
+    await client.close();
+    const s = status.content as StatusInfo;
+    assert.equal(s.node, "edge-test");
+    assert.deepEqual(s.counts, { services: 1, endpoints: 0, vips: 1, nodes: 0 });
+    assert.equal(typeof s.lastSync, "string");
+    assert.deepEqual(s.tunnel, { state: "off", detail: "no tunnelKeyFile" });
+    a.stop();
+    await a.done;
+    await assert.rejects(() => Deno.lstat(config.controlSocket), Deno.errors.NotFound);
+    const msgs = log.lines.map((l) => JSON.parse(l).msg);
+    for (const m of ["agent starting", "agent ready", "agent stopping", "agent stopped"]) {
+      assert.ok(msgs.includes(m), `missing log line ${m}: ${msgs.join(", ")}`);
+    }
+
+    // Restart on the same state: the service is back on its VIP before anyone sends anything.
+    const b = start(config);
+    await b.ready;
+    const c2 = await ControlClient.connect(config.controlSocket);
+    const get = await c2.send(buildMessage({ operation: "query", resource: "*/services/*" }));
+    await c2.close();
+    b.stop();
+    await b.done;
+    assert.deepEqual((get.content as { name: string; vip: string }[]).map((v) => [v.name, v.vip]), [
+      ["web", "9.251.0.2"],
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runAgent() refuses to start while another agent serves the socket", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-agent-" });
+  try {
+    const first = start(configIn(dir));
+    await first.ready;
+    const second = start({ ...configIn(dir), stateDir: `${dir}/state2` });
+    await assert.rejects(() => second.done, { name: "SocketInUseError" });
+    // The first agent is unaffected.
+    const client = await ControlClient.connect(configIn(dir).controlSocket);
+    const r = await client.send(buildMessage({ operation: "query", resource: "*/status/*" }));
+    await client.close();
+    assert.equal(r.ok, true);
+    first.stop();
+    await first.done;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function snap(version: number): Snapshot {
+  return { ...EMPTY_SNAPSHOT, version };
+}
+
+Deno.test("Reconciler updates components in order with the newest snapshot", async () => {
+  const seen: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let firstCall = true;
+  let sawThree!: () => void;
+  const third = new Promise<void>((r) => (sawThree = r));
+  const components: AgentComponent[] = [
+    {
+      name: "netdev",
+      async update(s) {
+        seen.push(`netdev ${s.version}`);
+        if (firstCall) {
+          firstCall = false;
+          await gate; // hold the first reconcile while more snapshots arrive
+        }
+      },
+      close() {},
+    },
+    {
+      name: "broken",
+      update() {
+        throw new Error("boom");
+      },
+      close() {},
+    },
+    {
+      name: "proxy",
+      update: (s) => {
+        seen.push(`proxy ${s.version}`);
+        if (s.version === 3) sawThree();
+      },
+      close() {},
+    },
+  ];
+  const log = memoryLogger("error");
+  const r = new Reconciler(components, log);
+  r.push(snap(1));
+  await Promise.resolve();
+  r.push(snap(2));
+  r.push(snap(3)); // 2 is superseded before it starts
+  release();
+  await third;
+  await r.stop();
+  assert.equal(r.appliedVersion, 3);
+  assert.deepEqual(seen, ["netdev 1", "proxy 1", "netdev 3", "proxy 3"]);
+  assert.equal(log.lines.length, 2);
+  assert.equal(JSON.parse(log.lines[0]!).component, "broken");
+});
