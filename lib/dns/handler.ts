@@ -58,6 +58,8 @@ export interface DnsHandlerOptions {
   readonly metrics?: DnsMetrics;
   /** @default {nullLogger} */
   readonly log?: Logger;
+  /** Use the allocation-free fast path for A queries (off only to compare in tests). @default true */
+  readonly fastPath?: boolean;
 }
 
 function findFast(zone: Zone, query: Uint8Array, q: FastQuery): FastEntry | null {
@@ -86,6 +88,7 @@ export class DnsHandler {
   readonly #log: Logger;
   /** Reused fast-path parse state; `handle` is synchronous up to its first await. */
   readonly #fq = new FastQuery();
+  readonly #fast: boolean;
 
   constructor(options: DnsHandlerOptions) {
     this.#zone = options.zone;
@@ -93,6 +96,7 @@ export class DnsHandler {
     this.#allow = options.allow ?? new AllowList();
     this.#metrics = options.metrics ?? null;
     this.#log = options.log ?? nullLogger;
+    this.#fast = options.fastPath ?? true;
   }
 
   /** The zone answers come from. */
@@ -127,7 +131,10 @@ export class DnsHandler {
       return null;
     }
     const fq = this.#fq;
-    if (parseFastQuery(query, len, fq) && fq.qtype === RRType.A && fq.qclass === RRClass.IN) {
+    if (
+      this.#fast && parseFastQuery(query, len, fq) && fq.qtype === RRType.A &&
+      fq.qclass === RRClass.IN
+    ) {
       const entry = findFast(this.#zone, query, fq);
       if (entry !== null) {
         const limit = tcp ? MAX_MESSAGE_SIZE : udpLimit(fq.edns, fq.udpPayloadSize);

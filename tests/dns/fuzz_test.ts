@@ -1,0 +1,183 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+import assert from "node:assert/strict";
+import {
+  AllowList,
+  buildZone,
+  decodeMessage,
+  DnsHandler,
+  DnsServer,
+  encodeMessage,
+  Rcode,
+  RRType,
+} from "../../lib/dns/mod.ts";
+import { memoryLogger } from "../../lib/log/mod.ts";
+import { testSnapshot } from "./_fixtures.ts";
+
+/** mulberry32: a small deterministic PRNG, so failures reproduce. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SEEDS = [
+  encodeMessage({
+    id: 1,
+    recursionDesired: true,
+    questions: [{ name: "nginx.default.svc.cluster.local", type: RRType.A, class: 1 }],
+  }),
+  encodeMessage({
+    id: 2,
+    questions: [{ name: "_pg._tcp.db.default.svc.cluster.local", type: RRType.SRV, class: 1 }],
+    edns: { udpPayloadSize: 1232, version: 0, dnssecOk: true },
+  }),
+  encodeMessage({
+    id: 3,
+    questions: [{ name: "2.0.251.9.in-addr.arpa", type: RRType.PTR, class: 1 }],
+  }),
+  encodeMessage({
+    id: 4,
+    response: true,
+    questions: [{ name: "x.cluster.local", type: RRType.A, class: 1 }],
+    answers: [{ type: "A", name: "x.cluster.local", class: 1, ttl: 5, address: "1.2.3.4" }],
+    authorities: [{
+      type: "SOA",
+      name: "cluster.local",
+      class: 1,
+      ttl: 5,
+      mname: "a",
+      rname: "b",
+      serial: 1,
+      refresh: 2,
+      retry: 3,
+      expire: 4,
+      minimum: 5,
+    }],
+  }),
+];
+
+/** Random bytes, or a seed with a few bytes flipped, truncated, extended or spliced. */
+function* packets(count: number, seed: number): Generator<Uint8Array> {
+  const rnd = prng(seed);
+  const int = (n: number) => Math.floor(rnd() * n);
+  for (let i = 0; i < count; i++) {
+    const kind = int(5);
+    if (kind === 0) {
+      const p = new Uint8Array(int(600));
+      for (let j = 0; j < p.length; j++) p[j] = int(256);
+      yield p;
+      continue;
+    }
+    const src = SEEDS[int(SEEDS.length)]!;
+    let p = src.slice();
+    const flips = 1 + int(6);
+    for (let f = 0; f < flips; f++) p[int(p.length)] = int(256);
+    if (kind === 2) p = p.slice(0, int(p.length + 1));
+    if (kind === 3) {
+      const extra = new Uint8Array(p.length + int(40));
+      extra.set(p);
+      for (let j = p.length; j < extra.length; j++) extra[j] = int(256);
+      p = extra;
+    }
+    if (kind === 4 && p.length > 14) {
+      // plant a compression pointer somewhere in the names
+      const at = 12 + int(p.length - 13);
+      p[at] = 0xc0 | int(0x40);
+      p[at + 1] = int(256);
+    }
+    // Keep most packets queries so they reach deep code.
+    if (p.length > 2 && rnd() < 0.8) p[2]! &= 0x7f;
+    yield p;
+  }
+}
+
+function check(h: DnsHandler): void {
+  const q = encodeMessage({
+    id: 99,
+    questions: [{ name: "nginx.default.svc.cluster.local", type: RRType.A, class: 1 }],
+  });
+  const r = h.handle(q, "127.0.0.1", false);
+  assert.ok(r instanceof Uint8Array);
+  const a = decodeMessage(r).value;
+  assert.equal(a.rcode, Rcode.NOERROR);
+  assert.deepEqual(a.answers.map((x) => x.type === "A" && x.address), ["9.251.0.2"]);
+}
+
+Deno.test("DnsHandler.handle() never throws on random and mutated packets", () => {
+  const log = memoryLogger();
+  const h = new DnsHandler({
+    zone: buildZone(testSnapshot()),
+    allow: new AllowList(["127.0.0.0/8"], { nodeAddresses: () => [] }),
+    log,
+  });
+  const out = new Uint8Array(65536);
+  let answered = 0;
+  let formerr = 0;
+  for (const p of packets(20_000, 0xed9e)) {
+    const r = h.handle(p, "127.0.0.1", (p[0] ?? 0) % 2 === 0, out);
+    assert.ok(!(r instanceof Promise), "no forwarder: always synchronous");
+    if (r === null) continue;
+    answered++;
+    const a = decodeMessage(r).value; // every answer we produce is well-formed
+    assert.equal(a.response, true);
+    if (a.rcode === Rcode.FORMERR) formerr++;
+  }
+  assert.ok(answered > 10_000, `answered ${answered}`);
+  assert.ok(formerr > 1_000, `formerr ${formerr}`);
+  // No packet hit an unexpected exception (those are logged as "query failed").
+  assert.deepEqual(log.lines.filter((l) => l.includes("query failed")), []);
+  check(h);
+});
+
+Deno.test("DnsServer keeps answering after thousands of hostile UDP packets", async () => {
+  await using server = await DnsServer.start({
+    listen: ["127.0.0.1:0"],
+    snapshot: testSnapshot(),
+    nodeAddresses: () => [],
+  });
+  const addr = server.addresses[0]!;
+  const target = { transport: "udp" as const, hostname: addr.hostname, port: addr.port };
+  const client = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    let sent = 0;
+    for (const p of packets(3_000, 0xbad)) {
+      await client.send(p, target);
+      sent++;
+    }
+    assert.equal(sent, 3_000);
+  } finally {
+    client.close();
+  }
+  // TCP garbage too: a bogus length and random bytes, then the connection is dropped.
+  const conn = await Deno.connect({ hostname: addr.hostname, port: addr.port });
+  await conn.write(new Uint8Array([0x00, 0x05, 1, 2, 3, 4, 5, 0xff, 0xff, 9]));
+  conn.close();
+  // A fresh client still gets the right answer.
+  const fresh = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const q = encodeMessage({
+      id: 7,
+      questions: [{ name: "nginx.default.svc.cluster.local", type: RRType.A, class: 1 }],
+    });
+    await fresh.send(q, target);
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("no answer after the fuzzing")), 10_000);
+    });
+    for (;;) {
+      const [data] = await Promise.race([fresh.receive(), bound]);
+      const a = decodeMessage(data).value;
+      if (a.id !== 7) continue;
+      assert.deepEqual(a.answers.map((x) => x.type === "A" && x.address), ["9.251.0.2"]);
+      break;
+    }
+  } finally {
+    clearTimeout(timer);
+    fresh.close();
+  }
+});
