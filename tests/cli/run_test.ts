@@ -1,0 +1,94 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/** `edgemesh run` as a real process: JSON logs, SIGTERM → clean stop and exit 0, start-up failure → 1. */
+import assert from "node:assert/strict";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+function spawnRun(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-net", MAIN, "run", ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+/** Reads stderr lines until one matches `ready`; returns every line read so far and the rest. */
+async function waitForLine(
+  child: Deno.ChildProcess,
+  ready: (line: string) => boolean,
+): Promise<{ lines: string[]; rest: Promise<string[]> }> {
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const lines: string[] = [];
+  let buf = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`agent exited before ready:\n${lines.join("\n")}${buf}`);
+    buf += value;
+    const parts = buf.split("\n");
+    buf = parts.pop()!;
+    lines.push(...parts);
+    if (parts.some(ready)) break;
+  }
+  const rest = (async () => {
+    const more: string[] = [];
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+    }
+    more.push(...buf.split("\n").filter((l) => l !== ""));
+    return more;
+  })();
+  return { lines, rest };
+}
+
+Deno.test("edgemesh run logs JSON, stops cleanly on SIGTERM, and a second agent exits 1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-run-" });
+  const sock = `${dir}/run/edgemesh.sock`;
+  const args = [
+    "--state-dir",
+    `${dir}/state`,
+    "--control-socket",
+    sock,
+    "--node-name",
+    "edge-run",
+    "--log-format",
+    "json",
+  ];
+  const agent = spawnRun(args);
+  try {
+    const { lines, rest } = await waitForLine(agent, (l) => l.includes('"msg":"agent ready"'));
+    const first = JSON.parse(lines[0]!);
+    assert.equal(first.level, "info");
+    assert.equal(first.msg, "agent starting");
+    assert.equal(first.node, "edge-run");
+
+    const second = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--unstable-net", MAIN, "run", ...args, "--state-dir", `${dir}/s2`],
+      stdin: "null",
+      env: { NO_COLOR: "1" },
+    }).output();
+    assert.equal(second.code, 1);
+    const err = new TextDecoder().decode(second.stderr).trimEnd().split("\n");
+    assert.equal(
+      err.at(-1),
+      `edgemesh: Cannot listen on control socket "${sock}": another edgemesh agent is already listening there`,
+    );
+
+    agent.kill("SIGTERM");
+    const status = await agent.status;
+    assert.equal(status.code, 0);
+    const tail = (await rest).map((l) => JSON.parse(l).msg);
+    assert.deepEqual(tail.slice(-2), ["control socket closed", "agent stopped"]);
+    await assert.rejects(() => Deno.lstat(sock), Deno.errors.NotFound);
+  } finally {
+    try {
+      agent.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await agent.status;
+    await agent.stdout.cancel().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
