@@ -314,9 +314,9 @@ export class TunnelDialer implements Dialer {
     const headers = encodeStreamHeaders(signed, options.timeoutMs * REMOTE_DIAL_SHARE);
     const channel = this.#channel(peer);
     const abort = new AbortController();
-    const stream = new FramedChannel(STREAM_WINDOW, {
-      onAbort: () => abort.abort(),
-    });
+    // No abort hook until the peer accepted: a refusal cancels the request body, and that
+    // must not abort the fetch before the refusal's headers are read.
+    const stream = new FramedChannel(STREAM_WINDOW);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -369,6 +369,7 @@ export class TunnelDialer implements Dialer {
       const reason = parseRefusal(response.headers.get("x-edgemesh-refusal"));
       const text = await response.text().catch(() => "");
       stream.close();
+      abort.abort();
       release();
       this.#log.debug("tunnel stream refused", {
         peer: node,

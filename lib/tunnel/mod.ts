@@ -27,6 +27,17 @@ export {
   type VerifyFailure,
   type VerifyResult,
 } from "./auth.ts";
+export { type ChannelHooks, FramedChannel, STREAM_WINDOW } from "./channel.ts";
+export {
+  encodeCredit,
+  encodeData,
+  encodeFin,
+  type Frame,
+  FRAME_HEADER_BYTES,
+  FrameDecoder,
+  FrameError,
+  MAX_DATA_FRAME,
+} from "./frames.ts";
 export {
   type PeerStatus,
   TunnelDialer,

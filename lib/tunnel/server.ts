@@ -123,6 +123,7 @@ export class TunnelServer {
   readonly #dial: BackendDial;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #stop = new AbortController();
+  readonly #signal: AbortSignal;
   readonly #conns = new Set<{ channel: FramedChannel; conn: UpstreamConn }>();
   readonly #tasks = new Set<Promise<void>>();
   #snapshot: Snapshot = EMPTY_SNAPSHOT;
@@ -146,6 +147,7 @@ export class TunnelServer {
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#stop.signal])
       : this.#stop.signal;
+    this.#signal = signal;
     signal.addEventListener("abort", () => this.#closeStreams(), { once: true });
     const tls = options.tls ? { cert: options.tls.cert, key: options.tls.key } : {};
     this.#server = Deno.serve({
@@ -236,7 +238,7 @@ export class TunnelServer {
     try {
       conn = await this.#dial(auth.backend, {
         timeoutMs: this.#dialTimeout(req.headers.get(HEADERS.dialTimeout)),
-        signal: req.signal,
+        signal: this.#signal,
       });
     } catch (err) {
       return this.#refuse(
