@@ -10,7 +10,7 @@ import { ControlServer } from "../control/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { MetricsRegistry } from "../metrics/mod.ts";
 import { Registry } from "../registry/mod.ts";
-import { VERSION } from "../cli/version.ts";
+import { VERSION } from "../cli/mod.ts";
 import { type AgentComponent, Reconciler } from "./reconcile.ts";
 import { buildStatus } from "./status.ts";
 
