@@ -28,3 +28,11 @@ export type { DnsHandlerOptions, DnsReply } from "./handler.ts";
 export { DnsMetrics } from "./metrics.ts";
 export { DnsServer, resolveUpstreams } from "./server.ts";
 export type { DnsServerOptions, DnsServerStatus, ResolveUpstreamsOptions } from "./server.ts";
+export {
+  nameserverFor,
+  RESOLV_CONF_MARKER,
+  ResolvConfManager,
+  withOurNameserver,
+  withoutOurNameserver,
+} from "./resolv_conf.ts";
+export type { ResolvConfManagerOptions } from "./resolv_conf.ts";

@@ -1,0 +1,169 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Optional host integration (config `manageResolvConf`): put our nameserver first in
+ * resolv.conf so the node's own programs resolve cluster names, and restore the file on exit.
+ *
+ * Our lines carry a marker comment, so a file left behind by a crash is recognised and cleaned
+ * on the next start. Writes are atomic (temporary file in the same directory, then rename);
+ * a symlinked resolv.conf (systemd-resolved) is written through to its target so the link
+ * survives; a bind-mounted file (containers), where rename fails, is rewritten in place.
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import { nullLogger } from "../log/mod.ts";
+import { parseHostPort } from "./forward.ts";
+
+/** Marks the lines we add. */
+export const RESOLV_CONF_MARKER = "# added by edgemesh (manageResolvConf); removed on exit";
+
+/**
+ * `text` with `nameserver <ip>` (and our marker) first, before every other line; idempotent.
+ * Other nameservers stay (glibc uses the first three, resolv.conf(5) MAXNS).
+ */
+export function withOurNameserver(text: string, ip: string): string {
+  const rest = withoutOurNameserver(text, ip);
+  return `${RESOLV_CONF_MARKER}\nnameserver ${ip}\n${rest}`;
+}
+
+/** `text` without the lines {@linkcode withOurNameserver} added (and no duplicate of ours). */
+export function withoutOurNameserver(text: string, ip: string): string {
+  const lines = text.split("\n");
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim() === RESOLV_CONF_MARKER) {
+      const next = lines[i + 1]?.trim() ?? "";
+      if (/^nameserver\s+\S+$/.test(next)) i++; // our nameserver line follows the marker
+      continue;
+    }
+    if (new RegExp(`^\\s*nameserver\\s+${ip.replace(/[.:[\]]/g, "\\$&")}\\s*$`).test(line)) {
+      continue;
+    }
+    out.push(line);
+  }
+  return out.join("\n");
+}
+
+/**
+ * The address to write as `nameserver`: the first `dnsListen` entry on port 53 that is not a
+ * wildcard (resolv.conf cannot name a port), or null when there is none.
+ */
+export function nameserverFor(listen: readonly string[]): string | null {
+  for (const l of listen) {
+    const a = parseHostPort(l);
+    if (a.port === 53 && a.hostname !== "0.0.0.0" && a.hostname !== "::") return a.hostname;
+  }
+  return null;
+}
+
+/** Options of {@linkcode ResolvConfManager}. */
+export interface ResolvConfManagerOptions {
+  /** Config `resolvConf`. @default "/etc/resolv.conf" */
+  readonly path?: string;
+  /** Our DNS address (see {@linkcode nameserverFor}). */
+  readonly nameserver: string;
+  /** @default {nullLogger} */
+  readonly log?: Logger;
+}
+
+/** Applies and later undoes our nameserver entry in one resolv.conf. */
+export class ResolvConfManager {
+  readonly #path: string;
+  readonly #ip: string;
+  readonly #log: Logger;
+  /** What we wrote, to tell whether someone else changed the file since. */
+  #written: string | null = null;
+  #original: string | null = null;
+
+  constructor(options: ResolvConfManagerOptions) {
+    this.#path = options.path ?? "/etc/resolv.conf";
+    this.#ip = options.nameserver;
+    this.#log = options.log ?? nullLogger;
+  }
+
+  /** The file content before {@linkcode ResolvConfManager.apply} (our lines removed), or null. */
+  get original(): string | null {
+    return this.#original;
+  }
+
+  /**
+   * Puts our nameserver first. Returns the original content, e.g. to read upstreams from.
+   * @throws {Error} "Cannot update …" (with `cause`) when the file cannot be read or written
+   */
+  async apply(): Promise<string> {
+    let current = "";
+    try {
+      current = await Deno.readTextFile(this.#path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        throw new Error(`Cannot update "${this.#path}": ${(err as Error).message}`, { cause: err });
+      }
+    }
+    this.#original = withoutOurNameserver(current, this.#ip);
+    const next = withOurNameserver(current, this.#ip);
+    await this.#write(next);
+    this.#written = next;
+    this.#log.info("resolv.conf now points at the cluster DNS", {
+      path: this.#path,
+      nameserver: this.#ip,
+    });
+    return this.#original;
+  }
+
+  /**
+   * Restores the original content; when someone else rewrote the file meanwhile, only our lines
+   * are removed from their version. Does nothing if {@linkcode ResolvConfManager.apply} was not
+   * called.
+   */
+  async restore(): Promise<void> {
+    if (this.#written === null || this.#original === null) return;
+    let current: string | null = null;
+    try {
+      current = await Deno.readTextFile(this.#path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        throw new Error(`Cannot restore "${this.#path}": ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+    }
+    const next = current === null || current === this.#written
+      ? this.#original
+      : withoutOurNameserver(current, this.#ip);
+    await this.#write(next);
+    this.#written = null;
+    this.#log.info("resolv.conf restored", { path: this.#path });
+  }
+
+  async #write(text: string): Promise<void> {
+    let target = this.#path;
+    try {
+      target = await Deno.realPath(this.#path); // write through a symlink, keep the link
+    } catch { /* does not exist yet: create it */ }
+    const dir = target.slice(0, target.lastIndexOf("/")) || "/";
+    const tmp = `${dir}/.${target.slice(target.lastIndexOf("/") + 1)}.edgemesh-${
+      crypto.randomUUID().slice(0, 8)
+    }`;
+    try {
+      let mode = 0o644;
+      try {
+        mode = (await Deno.stat(target)).mode ?? 0o644;
+      } catch { /* new file */ }
+      await Deno.writeTextFile(tmp, text, { mode: mode & 0o777 });
+      try {
+        await Deno.rename(tmp, target);
+      } catch (err) {
+        // A bind-mounted file (containers) cannot be replaced: rewrite it in place.
+        await Deno.remove(tmp).catch(() => {});
+        this.#log.warn("Cannot replace resolv.conf atomically, rewriting it in place", {
+          path: target,
+          error: err,
+        });
+        await Deno.writeTextFile(target, text);
+      }
+    } catch (err) {
+      await Deno.remove(tmp).catch(() => {});
+      throw new Error(`Cannot update "${this.#path}": ${(err as Error).message}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,242 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+import assert from "node:assert/strict";
+import {
+  AnswerCache,
+  decodeMessage,
+  type DnsMessageInit,
+  encodeMessage,
+  Forwarder,
+  type ForwardRequest,
+  parseHostPort,
+  parseResolvConf,
+  Rcode,
+  resolveUpstreams,
+  RRType,
+  type Upstream,
+  upstreamsFromResolvConf,
+  type UpstreamTransport,
+} from "../../lib/dns/mod.ts";
+
+Deno.test("parseResolvConf() returns nameserver lines in order", () => {
+  const text = [
+    "# comment",
+    "search example.org",
+    "nameserver 10.0.0.2 # trailing comment",
+    "; other comment",
+    "nameserver   fd00::53",
+    "options ndots:5",
+    "nameserver 127.0.0.53",
+    "nameserverx 1.1.1.1",
+  ].join("\n");
+  assert.deepEqual(parseResolvConf(text), ["10.0.0.2", "fd00::53", "127.0.0.53"]);
+});
+
+Deno.test("upstreamsFromResolvConf() excludes our own listen addresses", () => {
+  const text = "nameserver 9.251.0.1\nnameserver 127.0.0.53\nnameserver 10.0.0.2\n";
+  assert.deepEqual(upstreamsFromResolvConf(text, [{ hostname: "9.251.0.1", port: 53 }]), [
+    { hostname: "127.0.0.53", port: 53 },
+    { hostname: "10.0.0.2", port: 53 },
+  ]);
+  // Listening on the wildcard address on port 53 makes every loopback nameserver ourselves.
+  assert.deepEqual(upstreamsFromResolvConf(text, [{ hostname: "0.0.0.0", port: 53 }]), [
+    { hostname: "9.251.0.1", port: 53 },
+    { hostname: "10.0.0.2", port: 53 },
+  ]);
+  // A different port is not us.
+  assert.equal(upstreamsFromResolvConf(text, [{ hostname: "9.251.0.1", port: 5353 }]).length, 3);
+});
+
+Deno.test("parseHostPort() accepts host, host:port and [v6]:port", async (t) => {
+  const ok: [string, Upstream][] = [
+    ["10.0.0.1", { hostname: "10.0.0.1", port: 53 }],
+    ["10.0.0.1:5353", { hostname: "10.0.0.1", port: 5353 }],
+    ["[fd00::1]:53", { hostname: "fd00::1", port: 53 }],
+    ["fd00::1", { hostname: "fd00::1", port: 53 }],
+    ["127.0.0.1:0", { hostname: "127.0.0.1", port: 0 }],
+  ];
+  for (const [text, want] of ok) {
+    await t.step(text, () => assert.deepEqual(parseHostPort(text), want));
+  }
+  for (const bad of ["", "10.0.0.1:x", "10.0.0.1:70000", "a b:53"]) {
+    await t.step(`rejects "${bad}"`, () => assert.throws(() => parseHostPort(bad), TypeError));
+  }
+});
+
+Deno.test("resolveUpstreams() prefers config upstreams, else resolv.conf without ours", async () => {
+  const read = (path: string) => {
+    assert.equal(path, "/x/resolv.conf");
+    return Promise.resolve("nameserver 9.251.0.1\nnameserver 10.0.0.2\n");
+  };
+  assert.deepEqual(
+    await resolveUpstreams({ upstreams: ["1.1.1.1:5353"], listen: [], readTextFile: read }),
+    [{ hostname: "1.1.1.1", port: 5353 }],
+  );
+  assert.deepEqual(
+    await resolveUpstreams({
+      upstreams: [],
+      resolvConf: "/x/resolv.conf",
+      listen: ["9.251.0.1:53"],
+      readTextFile: read,
+    }),
+    [{ hostname: "10.0.0.2", port: 53 }],
+  );
+  assert.deepEqual(
+    await resolveUpstreams({
+      upstreams: [],
+      listen: [],
+      readTextFile: () => Promise.reject(new Deno.errors.NotFound("gone")),
+    }),
+    [],
+  );
+});
+
+Deno.test("AnswerCache evicts the least recently used entry and expires by clock", () => {
+  const c = new AnswerCache(2);
+  const e = (expiresAt: number) => ({
+    bytes: new Uint8Array(12),
+    ttlOffsets: [],
+    questionEnd: 12,
+    storedAt: 0,
+    expiresAt,
+  });
+  c.set("a", e(100));
+  c.set("b", e(100));
+  assert.ok(c.get("a", 0)); // a is now most recent
+  c.set("c", e(100));
+  assert.equal(c.get("b", 0), undefined);
+  assert.ok(c.get("a", 0));
+  assert.ok(c.get("c", 99));
+  assert.equal(c.get("c", 100), undefined);
+  assert.equal(c.size, 1);
+});
+
+/** A transport answering from a function, counting exchanges. */
+function fakeTransport(
+  answer: (q: Uint8Array, via: "udp" | "tcp", upstream: Upstream) => Uint8Array | "timeout",
+): UpstreamTransport & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    udp(upstream, query, accept, signal) {
+      calls.push(`udp ${upstream.port}`);
+      const a = answer(query, "udp", upstream);
+      if (a === "timeout") {
+        return new Promise((_, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason), { once: true })
+        );
+      }
+      return accept(a) ? Promise.resolve(a) : Promise.reject(new Error("rejected by accept"));
+    },
+    tcp(upstream, query) {
+      calls.push(`tcp ${upstream.port}`);
+      const a = answer(query, "tcp", upstream);
+      return a === "timeout" ? Promise.reject(new Error("timeout")) : Promise.resolve(a);
+    },
+  };
+}
+
+function reply(query: Uint8Array, init: Partial<DnsMessageInit>) {
+  const q = decodeMessage(query).value;
+  return encodeMessage({ id: q.id, response: true, questions: q.questions, ...init });
+}
+
+function request(name: string, id = 5, edns = false): ForwardRequest {
+  const query = encodeMessage({
+    id,
+    recursionDesired: true,
+    questions: [{ name, type: RRType.A, class: 1 }],
+    edns: edns ? { udpPayloadSize: 1232, version: 0, dnssecOk: false } : null,
+  });
+  return {
+    query,
+    questionEnd: 12 + name.length + 2 + 4,
+    name: name.toLowerCase(),
+    type: RRType.A,
+    class: 1,
+    edns,
+    dnssecOk: false,
+    limit: 512,
+  };
+}
+
+Deno.test("Forwarder rejects spoofed answers and tries the next upstream", async () => {
+  const t = fakeTransport((q, _via, up) =>
+    up.port === 1
+      ? encodeMessage({ id: 1, response: true, questions: [{ name: "evil", type: 1, class: 1 }] })
+      : reply(q, {
+        answers: [{ type: "A", name: "a.example", class: 1, ttl: 9, address: "192.0.2.5" }],
+      })
+  );
+  const f = new Forwarder({
+    upstreams: [{ hostname: "127.0.0.1", port: 1 }, { hostname: "127.0.0.1", port: 2 }],
+    transport: t,
+  });
+  const a = decodeMessage(await f.forward(request("a.example"), "k")).value;
+  assert.deepEqual(a.answers.map((r) => r.type === "A" && r.address), ["192.0.2.5"]);
+  assert.deepEqual(t.calls, ["udp 1", "udp 2"]);
+});
+
+Deno.test("Forwarder does not cache TTL 0 answers and caches NODATA by the SOA", async () => {
+  let now = 0;
+  const t = fakeTransport((q) => {
+    const name = decodeMessage(q).value.questions[0]!.name;
+    if (name === "zero.example") {
+      return reply(q, { answers: [{ type: "A", name, class: 1, ttl: 0, address: "192.0.2.1" }] });
+    }
+    return reply(q, {
+      authorities: [{
+        type: "SOA",
+        name: "example",
+        class: 1,
+        ttl: 20,
+        mname: "a",
+        rname: "b",
+        serial: 1,
+        refresh: 1,
+        retry: 1,
+        expire: 1,
+        minimum: 600,
+      }],
+    });
+  });
+  const f = new Forwarder({
+    upstreams: [{ hostname: "127.0.0.1", port: 1 }],
+    transport: t,
+    now: () => now,
+  });
+  await f.forward(request("zero.example"), "z");
+  await f.forward(request("zero.example"), "z");
+  assert.equal(t.calls.length, 2);
+  await f.forward(request("nodata.example"), "n");
+  now = 19_000;
+  const cached = decodeMessage(await f.forward(request("nodata.example", 6), "n")).value;
+  assert.equal(cached.id, 6);
+  assert.equal(cached.authorities[0]?.ttl, 1, "SOA TTL decremented");
+  assert.equal(t.calls.length, 3);
+  now = 20_000;
+  await f.forward(request("nodata.example"), "n");
+  assert.equal(t.calls.length, 4, "negative TTL = min(SOA TTL 20, MINIMUM 600)");
+});
+
+Deno.test("Forwarder answers TC when the cached answer exceeds the client's limit", async () => {
+  const many = Array.from({ length: 40 }, (_, i) => ({
+    type: "A" as const,
+    name: "big.example",
+    class: 1,
+    ttl: 60,
+    address: `192.0.2.${i}`,
+  }));
+  const t = fakeTransport((q) => reply(q, { answers: many }));
+  const f = new Forwarder({ upstreams: [{ hostname: "127.0.0.1", port: 1 }], transport: t });
+  const small = decodeMessage(await f.forward(request("big.example"), "b")).value;
+  assert.equal(small.truncated, true);
+  assert.equal(small.answers.length, 0);
+  const whole =
+    decodeMessage(await f.forward({ ...request("big.example", 7, true), limit: 65535 }, "b"))
+      .value;
+  assert.equal(whole.truncated, false);
+  assert.equal(whole.answers.length, 40);
+  assert.equal(whole.edns?.udpPayloadSize, 1232, "our OPT appended for an EDNS client");
+  assert.equal(t.calls.length, 1);
+  assert.equal(Rcode.NOERROR, whole.rcode);
+});
