@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { type Agent, startAgent } from "../lib/agent.ts";
+import { type Agent, READY_LINE, startAgent } from "../lib/agent.ts";
 import type { HostPort } from "../lib/baselines.ts";
 import { attempt, type BenchContext } from "../lib/context.ts";
 import { type BenchService, serviceChanges, serviceFqdn } from "../lib/k8s.ts";
@@ -43,14 +43,27 @@ export interface ControlSetup {
   readonly backend: HostPort;
 }
 
-/** Start-to-ready in ms of a freshly spawned agent (polls `/readyz` every 5 ms). */
+/**
+ * Start-to-ready in ms of a freshly spawned agent: polls `/readyz` every 5 ms. Fails fast when
+ * the agent logs "agent ready" but `/readyz` still does not answer 5 s later.
+ */
 export async function waitReady(agent: Agent): Promise<number> {
-  const at = await waitHttpOk(
-    `http://${agent.metricsListen}/readyz`,
-    60_000,
-    () => !agent.proc.done(),
-  );
-  return at - agent.proc.spawnedAt;
+  const url = `http://${agent.metricsListen}/readyz`;
+  let giveUp = false;
+  const logged = agent.proc.waitForLine(READY_LINE, 60_000).then(() => sleep(5000)).then(() => {
+    giveUp = true;
+  }, () => {});
+  try {
+    const at = await waitHttpOk(url, 60_000, () => !agent.proc.done() && !giveUp);
+    return at - agent.proc.spawnedAt;
+  } catch (err) {
+    if (giveUp) {
+      throw new Error(`The agent logged "agent ready" but ${url} did not answer 200 within 5 s`);
+    }
+    throw err;
+  } finally {
+    void logged;
+  }
 }
 
 function burstServices(backend: HostPort, from: number, count: number): BenchService[] {
