@@ -12,7 +12,7 @@ export const TEST_KEY: Uint8Array = new TextEncoder().encode(
   "0123456789abcdef0123456789abcdef-test-key",
 );
 
-/** A TCP echo server on 127.0.0.1 (or `hostname`), port 0; optional greeting line first. */
+/** A TCP echo server on 127.0.0.1 (or `hostname`), port 0 (or `port`); optional greeting first. */
 export interface EchoServer extends AsyncDisposable {
   readonly port: number;
   readonly hostname: string;
@@ -22,8 +22,8 @@ export interface EchoServer extends AsyncDisposable {
 }
 
 /** Starts an echo server that writes `greeting` (if any) and then echoes until EOF. */
-export function startEchoServer(greeting?: string, hostname = "127.0.0.1"): EchoServer {
-  const listener = Deno.listen({ hostname, port: 0 });
+export function startEchoServer(greeting?: string, hostname = "127.0.0.1", port = 0): EchoServer {
+  const listener = Deno.listen({ hostname, port });
   const tasks = new Set<Promise<void>>();
   const conns = new Set<Deno.Conn>();
   let accepted = 0;
