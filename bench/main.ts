@@ -26,7 +26,7 @@ import {
 } from "./lib/baselines.ts";
 import type { BenchContext } from "./lib/context.ts";
 import { type BenchService, serviceChanges, serviceFqdn } from "./lib/k8s.ts";
-import { waitNamesAccepting } from "./lib/net.ts";
+import { waitAllAccepting } from "./lib/net.ts";
 import { mustCmd, type Proc, runCmd } from "./lib/proc.ts";
 import { Results } from "./lib/results.ts";
 import { RssSampler } from "./lib/rss.ts";
@@ -226,20 +226,19 @@ async function main(): Promise<number> {
       const ready = await waitReady(agent);
       log(`agent ready after ${ready.toFixed(0)} ms`);
       await agent.apply([iperfSvc, httpSvc, ...dnsServices].flatMap(serviceChanges));
-      const dnsAddr = { hostname: ADDR.agentDns, port: 53 };
-      const names = [httpSvc, ...dnsServices].map((s) => serviceFqdn(s));
-      const found = await waitNamesAccepting(dnsAddr, names, 80, 30_000);
-      const iperfFound = await waitNamesAccepting(
-        dnsAddr,
-        [serviceFqdn(iperfSvc)],
-        IPERF_PORT,
-        30_000,
-      );
-      for (const [n, a] of iperfFound.vips) found.vips.set(n, a);
-      vips = new Map(
-        dnsServices.map((s) => [serviceFqdn(s), found.vips.get(serviceFqdn(s)) as string]),
-      );
-      const vipOf = (s: BenchService) => found.vips.get(serviceFqdn(s)) as string;
+      const found = await agent.vips(null);
+      const vipOf = (s: BenchService) => {
+        const v = found.get(`${s.namespace}/${s.name}`);
+        if (v === undefined) {
+          throw new Error(`The agent reports no VIP for "${s.namespace}/${s.name}"`);
+        }
+        return v;
+      };
+      await waitAllAccepting([
+        { host: vipOf(iperfSvc), port: IPERF_PORT },
+        ...[httpSvc, ...dnsServices].map((s) => ({ host: vipOf(s), port: 80 })),
+      ], 30_000);
+      vips = new Map(dnsServices.map((s) => [serviceFqdn(s), vipOf(s)]));
       systems.splice(1, 0, {
         name: "edgemesh",
         iperf: { host: vipOf(iperfSvc), port: IPERF_PORT },

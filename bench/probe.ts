@@ -3,25 +3,27 @@
  * A helper the harness runs inside another namespace (`ip netns exec <ns> deno run -A
  * bench/probe.ts …`), where the harness's own sockets cannot reach:
  *
- * - `resolve SERVER PORT NAME…` prints `{"name": "vip", …}` once every name resolves and
- *   accepts TCP on PORT (exit 1 after 30 s).
+ * - `wait HOST:PORT…` exits 0 once every address accepts TCP connections (1 after 30 s).
  * @module
  */
-import { waitNamesAccepting } from "./lib/net.ts";
+import { waitAllAccepting } from "./lib/net.ts";
 
 if (import.meta.main) {
-  const [cmd, server, port, ...names] = Deno.args;
-  if (cmd !== "resolve" || server === undefined || port === undefined || names.length === 0) {
+  const [cmd, ...addrs] = Deno.args;
+  const targets = addrs.map((a) => {
+    const i = a.lastIndexOf(":");
+    return { host: a.slice(0, i), port: Number(a.slice(i + 1)) };
+  });
+  if (cmd !== "wait" || targets.length === 0 || targets.some((t) => !(t.port > 0))) {
     // deno-lint-ignore no-console
-    console.error("usage: probe.ts resolve SERVER PORT NAME…");
+    console.error("usage: probe.ts wait HOST:PORT…");
     Deno.exit(2);
   }
-  const { vips } = await waitNamesAccepting(
-    { hostname: server, port: 53 },
-    names,
-    Number(port),
-    30_000,
-  );
-  // deno-lint-ignore no-console
-  console.log(JSON.stringify(Object.fromEntries(vips)));
+  try {
+    await waitAllAccepting(targets, 30_000);
+  } catch (err) {
+    // deno-lint-ignore no-console
+    console.error((err as Error).message);
+    Deno.exit(1);
+  }
 }

@@ -39,6 +39,8 @@ export interface Agent {
   readonly metricsListen: string;
   /** Sends changes over the control socket (pipelined); throws on the first error reply. */
   apply(changes: readonly ChangeSpec[]): Promise<void>;
+  /** VIPs of the services in `namespace` (all with `null`), keyed `<ns>/<name>`, via a query. */
+  vips(namespace: string | null): Promise<Map<string, string>>;
   /** SIGTERM and wait; resolves with the exit code and the milliseconds it took. */
   stop(): Promise<{ code: number; ms: number }>;
 }
@@ -107,6 +109,34 @@ export async function startAgent(deno: string, options: AgentOptions): Promise<A
             `Agent "${options.name}" rejected ${changes[bad]?.resource}: ${replies[bad]?.error}`,
           );
         }
+      } finally {
+        await client.close();
+      }
+    },
+    async vips(namespace) {
+      const client = await ControlClient.connect(socketPath);
+      try {
+        const reply = await client.send(
+          buildMessage({
+            operation: "query",
+            resource: `${namespace ?? "*"}/services/*`,
+            source: "edgemesh-bench",
+          }),
+        );
+        if (!reply.ok || !Array.isArray(reply.content)) {
+          throw new Error(
+            `Agent "${options.name}" answered the services query with ${
+              JSON.stringify(reply).slice(0, 200)
+            }`,
+          );
+        }
+        const out = new Map<string, string>();
+        for (
+          const v of reply.content as { namespace: string; name: string; vip: string | null }[]
+        ) {
+          if (v.vip !== null) out.set(`${v.namespace}/${v.name}`, v.vip);
+        }
+        return out;
       } finally {
         await client.close();
       }

@@ -129,3 +129,34 @@ export async function waitNamesAccepting(
   }
   return { at: performance.now(), vips };
 }
+
+/**
+ * Waits until every `host:port` accepts a TCP connection (probing the pending ones in parallel
+ * chunks); returns `performance.now()` when the last one did.
+ * @throws {Error} after `timeoutMs`, naming how many are still refused
+ */
+export async function waitAllAccepting(
+  targets: readonly { host: string; port: number }[],
+  timeoutMs: number,
+): Promise<number> {
+  const start = performance.now();
+  let pending = [...targets];
+  while (pending.length > 0) {
+    const still: typeof pending = [];
+    for (let i = 0; i < pending.length; i += 200) {
+      const chunk = pending.slice(i, i + 200);
+      const ok = await Promise.all(chunk.map((t) => tcpAccepts(t.host, t.port)));
+      chunk.forEach((t, j) => ok[j] || still.push(t));
+    }
+    pending = still;
+    if (pending.length === 0) break;
+    if (performance.now() - start > timeoutMs) {
+      const first = pending[0] as { host: string; port: number };
+      throw new Error(
+        `${pending.length} of ${targets.length} VIPs not accepting after ${timeoutMs} ms (e.g. ${first.host}:${first.port})`,
+      );
+    }
+    await sleep(2);
+  }
+  return performance.now();
+}

@@ -3,15 +3,15 @@
  * Scenario 5 (control plane) and the start/idle-memory parts of scenario 7, measured on a
  * fresh agent per repetition: start → `/readyz` 200, idle RSS with 0 services, 1000 services
  * (+ endpoints) sent over the control socket → all 1000 VIPs accepting, one more service on
- * top → its VIP accepting, idle RSS with 1000 services, SIGTERM → exit.
+ * top → its VIP accepting (VIPs read back with one control-socket query after the replies), idle RSS with 1000 services, SIGTERM → exit.
  * @module
  */
 import { join } from "node:path";
 import { type Agent, READY_LINE, startAgent } from "../lib/agent.ts";
 import type { HostPort } from "../lib/baselines.ts";
 import { attempt, type BenchContext } from "../lib/context.ts";
-import { type BenchService, serviceChanges, serviceFqdn } from "../lib/k8s.ts";
-import { waitHttpOk, waitNamesAccepting } from "../lib/net.ts";
+import { type BenchService, serviceChanges } from "../lib/k8s.ts";
+import { waitAllAccepting, waitHttpOk } from "../lib/net.ts";
 import { sleep } from "../lib/proc.ts";
 import { rssMiB } from "../lib/rss.ts";
 
@@ -66,6 +66,12 @@ export async function waitReady(agent: Agent): Promise<number> {
   }
 }
 
+function vipOf(vips: ReadonlyMap<string, string>, s: BenchService): string {
+  const vip = vips.get(`${s.namespace}/${s.name}`);
+  if (vip === undefined) throw new Error(`The agent reports no VIP for "${s.namespace}/${s.name}"`);
+  return vip;
+}
+
 function burstServices(backend: HostPort, from: number, count: number): BenchService[] {
   return Array.from({ length: count }, (_, i) => ({
     namespace: "burst",
@@ -95,7 +101,6 @@ export async function runControl(ctx: BenchContext, setup: ControlSetup): Promis
     systems: ["edgemesh"],
   });
   ctx.results.declare(MEMORY_GROUP);
-  const dns = { hostname: setup.dns.host, port: setup.dns.port };
   for (let rep = 0; rep < ctx.reps; rep++) {
     ctx.log(`scenario 5/7: fresh agent, rep ${rep + 1}`);
     const dir = join(ctx.dir, `control-${rep}`);
@@ -113,17 +118,19 @@ export async function runControl(ctx: BenchContext, setup: ControlSetup): Promis
       });
       const burst = burstServices(setup.backend, 0, BURST);
       await attempt(ctx, "control", "edgemesh", rep, async () => {
+        // Replies arrive once the changes are durable; the VIPs are then read back with one
+        // query and probed until every listener accepts.
         const t0 = performance.now();
-        let repliedAt = NaN;
-        const applied = agent.apply(burst.flatMap(serviceChanges)).then(() => {
-          repliedAt = performance.now();
-        });
-        const ready = await waitNamesAccepting(dns, burst.map((s) => serviceFqdn(s)), 80, 60_000);
-        await applied;
+        await agent.apply(burst.flatMap(serviceChanges));
+        const repliedAt = performance.now();
+        const vips = await agent.vips("burst");
+        const targets = burst.map((s) => ({ host: vipOf(vips, s), port: 80 }));
+        const allAt = await waitAllAccepting(targets, 60_000);
         const extra = burstServices(setup.backend, BURST, 1);
         const t1 = performance.now();
         await agent.apply(extra.flatMap(serviceChanges));
-        const one = await waitNamesAccepting(dns, extra.map((s) => serviceFqdn(s)), 80, 30_000);
+        const extraVip = vipOf(await agent.vips("burst"), extra[0] as BenchService);
+        const oneAt = await waitAllAccepting([{ host: extraVip, port: 80 }], 30_000);
         await sleep(1000);
         ctx.results.record("memory", "edgemesh", rep, {
           rssIdle1000: rssMiB(agent.proc.pid) ?? NaN,
@@ -137,9 +144,9 @@ export async function runControl(ctx: BenchContext, setup: ControlSetup): Promis
           );
         }
         return {
-          apply1000: ready.at - t0,
+          apply1000: allAt - t0,
           reply1000: repliedAt - t0,
-          update1: one.at - t1,
+          update1: oneAt - t1,
           stop: stopped.ms,
         };
       });

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { type Agent, READY_LINE, ROOT, startAgent } from "../lib/agent.ts";
 import { attempt, type BenchContext } from "../lib/context.ts";
-import { type BenchService, serviceChanges, serviceFqdn } from "../lib/k8s.ts";
+import { type BenchService, serviceChanges } from "../lib/k8s.ts";
 import { mustCmd, type Proc, spawnLogged } from "../lib/proc.ts";
 import { nginxBackendConfig } from "../lib/baselines.ts";
 import { rotate } from "../lib/stats.ts";
@@ -130,8 +130,13 @@ export async function runTunnel(ctx: BenchContext): Promise<void> {
       endpoints: [{ ip: POD_B, nodeName: b.node }],
     };
     for (const ag of agents) await ag.apply(serviceChanges(svc));
-    const vip = async (s: Side): Promise<string> => {
-      const out = await mustCmd([
+    // The control sockets are files, reachable from here; the VIPs are probed from inside.
+    const vip = async (agent: Agent, s: Side): Promise<string> => {
+      const addr = (await agent.vips(svc.namespace)).get(`${svc.namespace}/${svc.name}`);
+      if (addr === undefined) {
+        throw new Error(`No VIP for ${svc.namespace}/${svc.name} on ${s.node}`);
+      }
+      await mustCmd([
         ...inNs(s),
         ctx.deno,
         "run",
@@ -139,17 +144,14 @@ export async function runTunnel(ctx: BenchContext): Promise<void> {
         "--config",
         join(ROOT, "deno.json"),
         join(ROOT, "bench", "probe.ts"),
-        "resolve",
-        "9.251.0.1",
-        "80",
-        serviceFqdn(svc),
+        "wait",
+        `${addr}:80`,
+        `${addr}:5201`,
       ], 60_000);
-      const addr = (JSON.parse(out) as Record<string, string>)[serviceFqdn(svc)];
-      if (addr === undefined) throw new Error(`No VIP for ${serviceFqdn(svc)} on ${s.node}`);
       return addr;
     };
-    const vipA = await vip(a);
-    const vipB = await vip(b);
+    const vipA = await vip(agents[0] as Agent, a);
+    const vipB = await vip(agents[1] as Agent, b);
     const systems = [
       { name: "direct", prefix: inNs(a), host: POD_B, http: 8080 },
       { name: "tunnel", prefix: inNs(a), host: vipA, http: 80 },
