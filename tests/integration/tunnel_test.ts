@@ -414,3 +414,39 @@ Deno.test("TunnelServer.close() ends streams in flight", async () => {
     conn.close();
   }
 });
+
+Deno.test("TunnelDialer.dial() rejects within timeoutMs when the peer never answers", async () => {
+  // A listener that accepts TCP but never speaks HTTP/2: a hung peer.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of silent) accepted.push(c);
+  })().catch(() => {});
+  const dialer = new TunnelDialer({
+    nodeName: "a",
+    key: TEST_KEY,
+    peers: { b: `127.0.0.1:${(silent.addr as Deno.NetAddr).port}` },
+    log: nullLogger,
+  });
+  try {
+    await assert.rejects(
+      dialer.dial({
+        namespace: "default",
+        service: "echo",
+        port: servicePort(80),
+        backend: { ip: "127.0.0.1", port: 9, nodeName: "b" },
+      }, { timeoutMs: 300 }),
+      (err: Error) => {
+        assert.ok(err instanceof TunnelDialError);
+        assert.equal(err.reason, "timeout");
+        return true;
+      },
+    );
+    assert.equal(dialer.status()[0]?.up, false);
+  } finally {
+    dialer.close();
+    silent.close();
+    await accepting;
+    for (const c of accepted) c.close();
+  }
+});
