@@ -80,7 +80,9 @@ export function renderReport(
   heading: string,
 ): string {
   const parts = [`## ${heading}`];
-  for (const g of results.groups) parts.push(renderGroup(results, g));
+  // Scenario order; groups of one scenario keep the order they were declared in.
+  const groups = [...results.groups].sort((a, b) => a.scenario - b.scenario);
+  for (const g of groups) parts.push(renderGroup(results, g));
   parts.push(renderTargets(outcomes));
   if (results.errors.length > 0) {
     parts.push(

@@ -39,8 +39,11 @@ export interface Agent {
   readonly metricsListen: string;
   /** Sends changes over the control socket (pipelined); throws on the first error reply. */
   apply(changes: readonly ChangeSpec[]): Promise<void>;
-  /** VIPs of the services in `namespace` (all with `null`), keyed `<ns>/<name>`, via a query. */
-  vips(namespace: string | null): Promise<Map<string, string>>;
+  /**
+   * VIPs of the services in `namespace` (all with `null`; only `name` when given), keyed
+   * `<ns>/<name>`, via one control-socket query.
+   */
+  vips(namespace: string | null, name?: string): Promise<Map<string, string>>;
   /** SIGTERM and wait; resolves with the exit code and the milliseconds it took. */
   stop(): Promise<{ code: number; ms: number }>;
 }
@@ -113,13 +116,13 @@ export async function startAgent(deno: string, options: AgentOptions): Promise<A
         await client.close();
       }
     },
-    async vips(namespace) {
+    async vips(namespace, name) {
       const client = await ControlClient.connect(socketPath);
       try {
         const reply = await client.send(
           buildMessage({
             operation: "query",
-            resource: `${namespace ?? "*"}/services/*`,
+            resource: `${namespace ?? "*"}/services/${name ?? "*"}`,
             source: "edgemesh-bench",
           }),
         );

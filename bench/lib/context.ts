@@ -23,14 +23,17 @@ export interface BenchContext {
   log(message: string): void;
 }
 
-/** Runs `fn`, recording a failure for `group/system/rep` instead of throwing. */
+/**
+ * Runs `fn`, recording its values, or a failure for `group/system/rep` instead of throwing.
+ * Resolves with whether it succeeded.
+ */
 export async function attempt(
   ctx: BenchContext,
   group: string,
   system: string,
   rep: number,
   fn: () => Promise<Readonly<Record<string, number>>>,
-): Promise<void> {
+): Promise<boolean> {
   try {
     const values = await fn();
     ctx.results.record(group, system, rep, values);
@@ -39,9 +42,11 @@ export async function attempt(
         Object.entries(values).map(([k, v]) => `${k}=${v.toFixed(3)}`).join(" ")
       }`,
     );
+    return true;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     ctx.results.fail(group, system, rep, message.split("\n")[0] ?? message);
     ctx.log(`  ${group} ${system} rep ${rep + 1}: FAILED ${message}`);
+    return false;
   }
 }

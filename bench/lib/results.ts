@@ -75,10 +75,11 @@ export class Results {
     }
     const bySystem = (this.samples[group] as GroupSamples)[system] ??= {};
     for (const m of spec.metrics) {
+      const v = values[m.key];
+      if (v === undefined) continue;
       const series = bySystem[m.key] ??= [];
       while (series.length <= rep) series.push(null);
-      const v = values[m.key];
-      if (v !== undefined && Number.isFinite(v)) series[rep] = v;
+      if (Number.isFinite(v)) series[rep] = v;
     }
   }
 

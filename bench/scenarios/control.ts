@@ -129,7 +129,8 @@ export async function runControl(ctx: BenchContext, setup: ControlSetup): Promis
         const extra = burstServices(setup.backend, BURST, 1);
         const t1 = performance.now();
         await agent.apply(extra.flatMap(serviceChanges));
-        const extraVip = vipOf(await agent.vips("burst"), extra[0] as BenchService);
+        const one = extra[0] as BenchService;
+        const extraVip = vipOf(await agent.vips(one.namespace, one.name), one);
         const oneAt = await waitAllAccepting([{ host: extraVip, port: 80 }], 30_000);
         await sleep(1000);
         ctx.results.record("memory", "edgemesh", rep, {

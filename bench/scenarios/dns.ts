@@ -35,7 +35,7 @@ const P99 = { key: "p99", label: "p99 ms", digits: 3, higherIsBetter: false } as
 
 /**
  * Runs both cases. `onRss(rep, mib)` receives the peak RSS of a system with a `pid` during
- * each of its service-name runs.
+ * each of its successful service-name runs.
  */
 export async function runDns(
   ctx: BenchContext,
