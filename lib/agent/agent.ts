@@ -1,16 +1,28 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
  * The agent: opens the registry (persisted state first, so services are served on their old
- * VIPs before any sender reconnects), starts the modules that consume registry snapshots,
- * then the control socket, and tears everything down in reverse on the abort signal.
+ * VIPs before any sender reconnects), claims the control socket (a second agent refuses to
+ * start before touching the device), brings up the device, proxy, DNS and tunnel, then feeds
+ * them registry snapshots; everything is torn down in reverse on the abort signal.
  * @module
  */
 import type { Config } from "../config/mod.ts";
 import { ControlServer } from "../control/mod.ts";
+import { DnsServer, nameserverFor, ResolvConfManager, resolveUpstreams } from "../dns/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { MetricsRegistry } from "../metrics/mod.ts";
+import { MetricsRegistry, serveMetrics } from "../metrics/mod.ts";
+import { denoExec, type Exec, NetDev } from "../netdev/mod.ts";
+import { Proxy, tcpDialer } from "../proxy/mod.ts";
 import { Registry } from "../registry/mod.ts";
+import { createRoutingDialer, startTunnel } from "../tunnel/mod.ts";
 import { VERSION } from "../cli/mod.ts";
+import {
+  dnsAddressesOnDevice,
+  dnsComponent,
+  netdevComponent,
+  proxyComponent,
+  tunnelComponent,
+} from "./components.ts";
 import { type AgentComponent, Reconciler } from "./reconcile.ts";
 import { buildStatus } from "./status.ts";
 
@@ -24,22 +36,34 @@ export interface AgentOptions {
   readonly metrics?: MetricsRegistry;
   /** Clock. @default {Date.now} */
   readonly now?: () => number;
-  /** Called once the control socket accepts connections (tests, readiness). */
+  /** Called once everything is up (tests, readiness). */
   readonly onReady?: () => void;
+  /** How `ip` runs. @default denoExec */
+  readonly exec?: Exec;
+}
+
+/** A step to undo at shutdown, in reverse start order. */
+interface Closer {
+  readonly name: string;
+  close(): Promise<void> | void;
 }
 
 /**
  * Runs the agent until `signal` aborts.
- * @throws when start-up fails (state unreadable, control socket in use, …); everything
- *   started so far is closed first
+ * @throws when start-up fails (state unreadable, control socket in use, `ip` failing, a bad
+ *   tunnel key, a DNS address that cannot be bound, …); everything started so far is closed first
  */
 export async function runAgent(opts: AgentOptions): Promise<void> {
   const { config, log, signal } = opts;
   const now = opts.now ?? Date.now;
   const metrics = opts.metrics ?? new MetricsRegistry();
   const startedAt = now();
-  /** Closers in start order; run in reverse. */
-  const cleanup: { name: string; close: () => Promise<void> | void }[] = [];
+  const cleanup: Closer[] = [];
+  const components: AgentComponent[] = [];
+  const use = (c: AgentComponent) => {
+    components.push(c);
+    cleanup.push(c);
+  };
 
   log.info("agent starting", {
     version: VERSION,
@@ -60,28 +84,18 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     const rs = registry.status();
     log.info("registry loaded", { services: rs.services, nodes: rs.nodes, vips: rs.pool.used });
 
-    // ── Modules ──────────────────────────────────────────────────────────────────────────
-    // Each consumes whole snapshots (reconcile, don't react), updated in this order:
-    //   1. netdev  (ensure edge0; reconcile VIP addresses — they must exist before binds)
-    //   2. proxy   (listeners per VIP:port)
-    //   3. dns     (zone from the snapshot; its own listeners on config.dnsListen)
-    //   4. tunnel  (peers from Node objects + config.peers)
-    // The metrics/health server (config.metricsListen) renders `metrics`.
-    // Start each here, push it to `components`, and register its closer in `cleanup`.
-    const components: AgentComponent[] = [];
-    for (const c of components) cleanup.push({ name: c.name, close: () => c.close() });
-    // ─────────────────────────────────────────────────────────────────────────────────────
-
-    const reconciler = new Reconciler(components, log.with("reconcile"));
-    cleanup.push({ name: "reconciler", close: () => reconciler.stop() });
+    // Readiness (`/readyz`): device up, every listener bound, control socket up, and the
+    // first reconcile done (the persisted state, or the first sync, is being served).
+    let reconciler: Reconciler | null = null;
+    let initialVersion = Infinity;
+    let proxy: Proxy | null = null;
+    let controlUp = false;
     let lastSync: number | null = null;
-    const unsubscribe = registry.subscribe((snapshot) => {
-      lastSync = now();
-      reconciler.push(snapshot);
-    });
-    cleanup.push({ name: "subscription", close: unsubscribe });
-    reconciler.push(registry.snapshot());
+    let deviceUp = false;
 
+    // The control socket first: a second agent must refuse to start before it touches the
+    // device or ports the first one owns. Messages arriving before the modules are up are
+    // applied to the registry and reconciled with the first snapshot below.
     const server = await ControlServer.listen({
       path: config.controlSocket,
       target: registry,
@@ -98,17 +112,140 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       metrics,
     });
     cleanup.push({ name: "control", close: () => server.close() });
+    controlUp = true;
 
-    log.info("agent ready", { controlSocket: config.controlSocket });
+    if (config.metricsListen !== "") {
+      const stopMetrics = new AbortController();
+      const srv = serveMetrics({
+        listen: config.metricsListen,
+        registry: metrics,
+        version: VERSION,
+        log: log.with("metrics"),
+        signal: stopMetrics.signal,
+        ready: () => {
+          const checks = {
+            device: deviceUp,
+            listeners: proxy !== null && proxy.listeners().every((l) => l.bound),
+            control: controlUp,
+            sync: reconciler !== null && reconciler.appliedVersion >= initialVersion,
+          };
+          return { ready: Object.values(checks).every(Boolean), checks };
+        },
+      });
+      cleanup.push({
+        name: "metrics",
+        close: () => {
+          stopMetrics.abort();
+          return srv.finished;
+        },
+      });
+    }
+
+    // ── Modules, updated in this order with every snapshot ─────────────────────────────
+    // 1. netdev: VIP addresses must exist before the proxy binds them.
+    const netdev = new NetDev({
+      device: config.device,
+      deviceType: config.deviceType,
+      subnet: config.subnet,
+      keepDeviceOnExit: config.keepDeviceOnExit,
+      exec: opts.exec ?? denoExec,
+      log: log.with("netdev"),
+      metrics,
+    });
+    const netdevC = netdevComponent(netdev, dnsAddressesOnDevice(config));
+    use(netdevC); // registered before ensure() so a half-made device is removed on failure
+    await netdev.ensure();
+    // The DNS address (and persisted VIPs) go on now so the DNS server can bind at start.
+    await netdevC.update(registry.snapshot());
+    deviceUp = true;
+
+    // 4 (started before the proxy, which dials through it). Off without a key file.
+    const tunnel = await startTunnel(config, { log: log.with("tunnel"), metrics, now });
+
+    // 2. proxy: listeners per VIP:port; remote endpoints through the tunnel when it is on.
+    proxy = new Proxy({
+      nodeName: config.nodeName,
+      log: log.with("proxy"),
+      metrics,
+      lbStrategy: config.lbStrategy,
+      dialTimeoutMs: config.dialTimeoutMs,
+      dialAttempts: config.dialAttempts,
+      ejectCooldownMs: config.ejectCooldownMs,
+      drainGraceMs: config.drainGraceMs,
+      localDialer: tcpDialer,
+      remoteDialer: createRoutingDialer({
+        nodeName: config.nodeName,
+        direct: tcpDialer,
+        tunnel: tunnel?.dialer ?? null,
+      }),
+      now,
+    });
+    use(proxyComponent(proxy));
+
+    // 3. DNS: upstreams are read before manageResolvConf rewrites resolv.conf.
+    if (config.dnsListen.length > 0) {
+      const upstreams = await resolveUpstreams({
+        upstreams: config.upstreams,
+        resolvConf: config.resolvConf,
+        listen: config.dnsListen,
+        log: log.with("dns"),
+      });
+      const dns = await DnsServer.start({
+        listen: config.dnsListen,
+        clusterDomain: config.clusterDomain,
+        defaultNamespace: config.defaultNamespace,
+        ttl: config.dnsTtl,
+        snapshot: registry.snapshot(),
+        upstreams,
+        allowFrom: config.dnsAllowFrom,
+        log: log.with("dns"),
+        metrics,
+      });
+      use(dnsComponent(dns));
+      const nameserver = nameserverFor(config.dnsListen);
+      if (config.manageResolvConf && nameserver !== null) {
+        const rc = new ResolvConfManager({
+          path: config.resolvConf,
+          nameserver,
+          log: log.with("dns"),
+        });
+        cleanup.push({ name: "resolv.conf", close: () => rc.restore() });
+        await rc.apply();
+      } else if (config.manageResolvConf) {
+        log.warn("manageResolvConf needs a dnsListen address on port 53; resolv.conf untouched");
+      }
+    }
+
+    if (tunnel) use(tunnelComponent(tunnel));
+    // ─────────────────────────────────────────────────────────────────────────────────────
+
+    const rec = new Reconciler(components, log.with("reconcile"));
+    reconciler = rec;
+    cleanup.push({ name: "reconciler", close: () => rec.stop() });
+    const unsubscribe = registry.subscribe((snapshot) => {
+      lastSync = now();
+      rec.push(snapshot);
+    });
+    cleanup.push({ name: "subscription", close: unsubscribe });
+    const first = registry.snapshot();
+    initialVersion = first.version;
+    rec.push(first);
+    await rec.settled(first.version);
+
+    log.info("agent ready", {
+      controlSocket: config.controlSocket,
+      dns: config.dnsListen.join(","),
+      tunnel: tunnel ? config.tunnelListen : "off",
+    });
     opts.onReady?.();
     await aborted(signal);
     log.info("agent stopping");
   } finally {
-    for (const { name, close } of cleanup.reverse()) {
+    for (const c of cleanup.reverse()) {
       try {
-        await close();
+        await c.close();
       } catch (err) {
-        log.error("cannot stop cleanly", { component: name, error: err });
+        log.error("cannot stop cleanly", { component: c.name, error: err });
       }
     }
   }

@@ -34,6 +34,7 @@ export class Reconciler {
   #wake: (() => void) | null = null;
   #stopped = false;
   #applied = -1;
+  #waiters: { version: number; resolve: () => void }[] = [];
 
   constructor(components: readonly AgentComponent[], log: Logger) {
     this.#components = components;
@@ -44,6 +45,12 @@ export class Reconciler {
   /** Version of the last snapshot every component was updated with; -1 before the first. */
   get appliedVersion(): number {
     return this.#applied;
+  }
+
+  /** Resolves once every component has been updated with `version` or a newer snapshot. */
+  settled(version: number): Promise<void> {
+    if (this.#applied >= version || this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ version, resolve }));
   }
 
   /** Schedules a reconcile with `snapshot` (replacing any not yet started). */
@@ -59,13 +66,25 @@ export class Reconciler {
     await this.#loop;
   }
 
+  #release(): void {
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiting) {
+      if (this.#stopped || w.version <= this.#applied) w.resolve();
+      else this.#waiters.push(w);
+    }
+  }
+
   async #run(): Promise<void> {
     while (true) {
       if (this.#latest === null && !this.#stopped) {
         await new Promise<void>((r) => (this.#wake = r));
         this.#wake = null;
       }
-      if (this.#stopped) return;
+      if (this.#stopped) {
+        this.#release();
+        return;
+      }
       const snapshot = this.#latest;
       this.#latest = null;
       if (snapshot === null) continue;
@@ -81,6 +100,7 @@ export class Reconciler {
         }
       }
       this.#applied = snapshot.version;
+      this.#release();
     }
   }
 }

@@ -4,13 +4,20 @@ import { type AgentComponent, Reconciler, runAgent } from "../../lib/agent/mod.t
 import { parseConfig } from "../../lib/config/mod.ts";
 import { buildMessage, ControlClient, type StatusInfo } from "../../lib/control/mod.ts";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
+import { fakeIp } from "../_helpers/fake_ip.ts";
 import { EMPTY_SNAPSHOT, type Snapshot } from "../../lib/registry/mod.ts";
 
+/**
+ * The agent runs in-process with a fake `ip` and a loopback subnet (127/8 addresses bind
+ * without any device), so nothing on the host's network changes.
+ */
 function configIn(dir: string) {
   return parseConfig({
     stateDir: `${dir}/state`,
     controlSocket: `${dir}/run/edgemesh.sock`,
-    subnet: "9.251.0.0/24",
+    subnet: "127.77.0.0/24",
+    dnsListen: ["127.0.0.1:0"],
+    metricsListen: "",
     nodeName: "edge-test",
   }, { hostname: "ignored" });
 }
@@ -20,7 +27,7 @@ function start(config: ReturnType<typeof configIn>, log = nullLogger) {
   const ac = new AbortController();
   let ready!: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
-  const done = runAgent({ config, log, signal: ac.signal, onReady: ready });
+  const done = runAgent({ config, log, signal: ac.signal, onReady: ready, exec: fakeIp() });
   const readyOrFailed = Promise.race([
     readyP,
     done.then(() => Promise.reject(new Error("stopped early"))),
@@ -74,7 +81,7 @@ Deno.test("runAgent() serves the control socket, keeps state across restarts, st
     b.stop();
     await b.done;
     assert.deepEqual((get.content as { name: string; vip: string }[]).map((v) => [v.name, v.vip]), [
-      ["web", "9.251.0.2"],
+      ["web", "127.77.0.2"],
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });

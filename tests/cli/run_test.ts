@@ -1,12 +1,25 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /** `edgemesh run` as a real process: JSON logs, SIGTERM → clean stop and exit 0, start-up failure → 1. */
 import assert from "node:assert/strict";
+import { createNetns, NETNS_AVAILABLE } from "../_helpers/netns.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
-function spawnRun(args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-net", MAIN, "run", ...args],
+/** The agent creates a device and binds ports: it runs in a namespace of its own. */
+function spawnRun(netns: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      netns,
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--unstable-net",
+      MAIN,
+      "run",
+      ...args,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -44,7 +57,11 @@ async function waitForLine(
   return { lines, rest };
 }
 
-Deno.test("edgemesh run logs JSON, stops cleanly on SIGTERM, and a second agent exits 1", async () => {
+Deno.test({
+  name: "edgemesh run logs JSON, stops cleanly on SIGTERM, and a second agent exits 1",
+  ignore: !NETNS_AVAILABLE,
+}, async () => {
+  await using ns = await createNetns("run");
   const dir = await Deno.makeTempDir({ prefix: "em-run-" });
   const sock = `${dir}/run/edgemesh.sock`;
   const args = [
@@ -57,7 +74,7 @@ Deno.test("edgemesh run logs JSON, stops cleanly on SIGTERM, and a second agent 
     "--log-format",
     "json",
   ];
-  const agent = spawnRun(args);
+  const agent = spawnRun(ns.name, args);
   try {
     const { lines, rest } = await waitForLine(agent, (l) => l.includes('"msg":"agent ready"'));
     const first = JSON.parse(lines[0]!);
@@ -65,8 +82,12 @@ Deno.test("edgemesh run logs JSON, stops cleanly on SIGTERM, and a second agent 
     assert.equal(first.msg, "agent starting");
     assert.equal(first.node, "edge-run");
 
-    const second = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--unstable-net", MAIN, "run", ...args, "--state-dir", `${dir}/s2`],
+    const second = await new Deno.Command("ip", {
+      args: [
+        ...["netns", "exec", ns.name, Deno.execPath(), "run", "-A", "--unstable-net", MAIN, "run"],
+        ...args,
+        ...["--state-dir", `${dir}/s2`],
+      ],
       stdin: "null",
       env: { NO_COLOR: "1" },
     }).output();

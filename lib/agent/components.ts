@@ -1,0 +1,121 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Adapters that turn the modules (netdev, proxy, DNS, tunnel) into {@linkcode AgentComponent}s
+ * the reconcile loop drives with whole snapshots.
+ * @module
+ */
+import type { Config } from "../config/mod.ts";
+import type { DnsServer } from "../dns/mod.ts";
+import type { Tunnel } from "../tunnel/mod.ts";
+import type { NetDev } from "../netdev/mod.ts";
+import type { Proxy } from "../proxy/mod.ts";
+import type { Snapshot } from "../registry/mod.ts";
+import type { AgentComponent } from "./reconcile.ts";
+
+/** Hosts of `dnsListen` addresses inside `subnet`-owned space that the device must carry. */
+export function dnsAddressesOnDevice(config: Pick<Config, "dnsListen">): Set<string> {
+  const out = new Set<string>();
+  for (const l of config.dnsListen) {
+    const m = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(l);
+    if (m && m[1] !== "0.0.0.0" && !m[1]!.startsWith("127.")) out.add(m[1]!);
+  }
+  return out;
+}
+
+/** The device: VIPs of the snapshot plus the DNS addresses, one batched `ip` per change. */
+export function netdevComponent(netdev: NetDev, extra: ReadonlySet<string>): AgentComponent {
+  let lastVips: ReadonlySet<string> | null = null;
+  return {
+    name: "netdev",
+    async update(snapshot: Snapshot) {
+      // VIP sets change far less often than endpoints: skip the `ip` read when unchanged.
+      if (lastVips && sameKeys(lastVips, snapshot.vips)) return;
+      const vips = new Set(snapshot.vips.keys());
+      await netdev.reconcile(vips, extra);
+      lastVips = vips;
+    },
+    status: () => ({
+      device: {
+        name: netdev.device,
+        ...(netdev.type ? { type: netdev.type } : {}),
+        state: netdev.created ? "created" : "adopted",
+      },
+      addresses: [...netdev.addresses()].sort(compareIp),
+    }),
+    close: () => netdev.teardown(),
+  };
+}
+
+/** The L4 proxy: listeners follow the snapshot. */
+export function proxyComponent(proxy: Proxy): AgentComponent {
+  return {
+    name: "proxy",
+    update: (snapshot) => proxy.update(snapshot),
+    status: () => ({
+      listeners: proxy.listeners().map((l) =>
+        `${l.vip}:${l.port}/tcp ${l.service}${l.bound ? "" : ` (bind failed: ${l.error})`}`
+      ),
+    }),
+    close: () => proxy.close(),
+  };
+}
+
+function sameKeys(a: ReadonlySet<string>, b: ReadonlyMap<string, unknown>): boolean {
+  if (a.size !== b.size) return false;
+  for (const k of b.keys()) if (!a.has(k)) return false;
+  return true;
+}
+
+function compareIp(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < 4; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** The DNS server: the zone follows the snapshot. */
+export function dnsComponent(dns: DnsServer): AgentComponent {
+  return {
+    name: "dns",
+    update: (snapshot) => dns.update(snapshot),
+    status: () => {
+      const s = dns.status();
+      return {
+        dns: {
+          state: "up",
+          detail: `${s.names} names, upstreams ${s.upstreams.join(",") || "none"}, ` +
+            `${s.cacheEntries} cached`,
+        },
+        listeners: s.listening.flatMap((l) => [`${l}/udp (dns)`, `${l}/tcp (dns)`]),
+      };
+    },
+    close: () => dns.close(),
+  };
+}
+
+/** The inter-node tunnel: server authorization and peer table follow the snapshot. */
+export function tunnelComponent(tunnel: Tunnel): AgentComponent {
+  return {
+    name: "tunnel",
+    update: (snapshot) => tunnel.update(snapshot),
+    status: () => {
+      const s = tunnel.status();
+      return {
+        tunnel: {
+          state: "up",
+          detail: `${s.tls ? "TLS" : "NO TLS"}, ${s.inboundStreams} inbound streams`,
+        },
+        listeners: [`${s.listen}/tcp (tunnel)`],
+        peers: s.peers.map((p) => ({
+          name: p.node,
+          address: p.address,
+          state: p.up ? "up" : "down",
+        })),
+      };
+    },
+    close: () => tunnel.close(),
+  };
+}
