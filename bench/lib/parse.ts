@@ -160,3 +160,25 @@ export function parseDnsperfVerboseLine(line: string): DnsperfQueryLine | null {
   if (!Number.isFinite(latency)) return null;
   return { rcode: fields[1] as string, latencyMs: latency * 1000 };
 }
+
+/**
+ * Sums the samples of one metric family in Prometheus text format whose labels include every
+ * `key="value"` pair of `labels` (e.g. the streams a tunnel opened: `{direction: "out"}`).
+ */
+export function sumMetric(
+  text: string,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#")) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labelText = m[2] ?? "";
+    if (!Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) continue;
+    const v = Number(m[3]);
+    if (Number.isFinite(v)) sum += v;
+  }
+  return sum;
+}

@@ -13,6 +13,7 @@ import { type BenchService, serviceChanges } from "../lib/k8s.ts";
 import { mustCmd, type Proc, spawnLogged } from "../lib/proc.ts";
 import { nginxBackendConfig } from "../lib/baselines.ts";
 import { rotate } from "../lib/stats.ts";
+import { sumMetric } from "../lib/parse.ts";
 import { iperf, wrk } from "../lib/tools.ts";
 import { WRK_CONNECTIONS } from "./proxy.ts";
 
@@ -130,13 +131,8 @@ export async function runTunnel(ctx: BenchContext): Promise<void> {
       endpoints: [{ ip: POD_B, nodeName: b.node }],
     };
     for (const ag of agents) await ag.apply(serviceChanges(svc));
-    // The control sockets are files, reachable from here; the VIPs are probed from inside.
-    const vip = async (agent: Agent, s: Side): Promise<string> => {
-      const addr = (await agent.vips(svc.namespace)).get(`${svc.namespace}/${svc.name}`);
-      if (addr === undefined) {
-        throw new Error(`No VIP for ${svc.namespace}/${svc.name} on ${s.node}`);
-      }
-      await mustCmd([
+    const probe = (s: Side, ...args: string[]) =>
+      mustCmd([
         ...inNs(s),
         ctx.deno,
         "run",
@@ -144,12 +140,19 @@ export async function runTunnel(ctx: BenchContext): Promise<void> {
         "--config",
         join(ROOT, "deno.json"),
         join(ROOT, "bench", "probe.ts"),
-        "wait",
-        `${addr}:80`,
-        `${addr}:5201`,
+        ...args,
       ], 60_000);
+    // The control sockets are files, reachable from here; the VIPs are probed from inside.
+    const vip = async (agent: Agent, s: Side): Promise<string> => {
+      const addr = (await agent.vips(svc.namespace)).get(`${svc.namespace}/${svc.name}`);
+      if (addr === undefined) {
+        throw new Error(`No VIP for ${svc.namespace}/${svc.name} on ${s.node}`);
+      }
+      await probe(s, "wait", `${addr}:80`, `${addr}:5201`);
       return addr;
     };
+    // The backends on B, reached from A over the veth (also checks the route).
+    await probe(a, "wait", `${POD_B}:5201`, `${POD_B}:8080`);
     const vipA = await vip(agents[0] as Agent, a);
     const vipB = await vip(agents[1] as Agent, b);
     const systems = [
@@ -199,6 +202,15 @@ export async function runTunnel(ctx: BenchContext): Promise<void> {
           () => wrk(url, WRK_CONNECTIONS, ctx.seconds, true, s.prefix),
         );
       }
+    }
+    // A has a route to B's pod address, so make sure A's agent really used the tunnel.
+    const metricsA = await probe(a, "get", "http://127.0.0.1:9560/metrics").catch(() => "");
+    const streams = sumMetric(metricsA, "edgemesh_tunnel_streams_total", { direction: "out" });
+    ctx.log(`  tunnel streams opened by ${a.node}: ${streams}`);
+    if (streams === 0) {
+      ctx.results.notes.push(
+        `Scenario 6: ${a.node} opened no tunnel streams; "tunnel" numbers are a direct dial`,
+      );
     }
     for (const ag of agents) {
       if (ag.proc.done()) {

@@ -6,6 +6,7 @@ import {
   parseIperf3,
   parseWrk,
   parseWrkDuration,
+  sumMetric,
 } from "../lib/parse.ts";
 
 /** Captured from `wrk -t2 -c50 -d1s --latency -H "Connection: close"` (wrk 4.1.0). */
@@ -137,4 +138,28 @@ Deno.test("parseDnsperfVerboseLine() reads per-query lines and skips the rest", 
     () => assert.equal(parseDnsperfVerboseLine("> T svc-1 A"), null),
   );
   await t.step("empty", () => assert.equal(parseDnsperfVerboseLine(""), null));
+});
+
+Deno.test("sumMetric() sums the samples of a family that carry the given labels", async (t) => {
+  const text = [
+    "# HELP edgemesh_tunnel_streams_total Tunnel streams.",
+    "# TYPE edgemesh_tunnel_streams_total counter",
+    'edgemesh_tunnel_streams_total{direction="out",result="ok"} 120',
+    'edgemesh_tunnel_streams_total{direction="out",result="refused"} 3',
+    'edgemesh_tunnel_streams_total{direction="in",result="ok"} 7',
+    "edgemesh_tunnel_streams_total_other 99",
+    "",
+  ].join("\n");
+  await t.step("all", () => assert.equal(sumMetric(text, "edgemesh_tunnel_streams_total"), 130));
+  await t.step(
+    "by label",
+    () => assert.equal(sumMetric(text, "edgemesh_tunnel_streams_total", { direction: "out" }), 123),
+  );
+  await t.step("two labels", () => {
+    assert.equal(
+      sumMetric(text, "edgemesh_tunnel_streams_total", { direction: "out", result: "ok" }),
+      120,
+    );
+  });
+  await t.step("absent", () => assert.equal(sumMetric(text, "nope"), 0));
 });
