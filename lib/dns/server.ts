@@ -23,6 +23,7 @@ import {
 import { DnsHandler } from "./handler.ts";
 import { frameTcp } from "./message.ts";
 import { DnsMetrics } from "./metrics.ts";
+import { MAX_UDP_PAYLOAD } from "./wire.ts";
 import { buildZone, type Zone, type ZoneOptions } from "./zone.ts";
 
 /** Options of {@linkcode DnsServer.start}. */
@@ -50,6 +51,11 @@ export interface DnsServerOptions extends ZoneOptions {
   readonly cacheSize?: number;
   /** Close a TCP connection idle this long, ms (RFC 7766 §6.2.3). @default 10000 */
   readonly tcpIdleTimeoutMs?: number;
+  /**
+   * Concurrent receive loops per UDP socket, each with its own buffers: while one awaits its
+   * send, another is already receiving. @default 4
+   */
+  readonly udpLoops?: number;
   /** Open TCP connections at most; more are closed at once. @default 256 */
   readonly maxTcpConnections?: number;
   /** Clock for the cache, ms. @default {Date.now} */
@@ -204,7 +210,11 @@ export class DnsServer {
     this.#idleMs = options.tcpIdleTimeoutMs ?? 10_000;
     this.#maxTcp = options.maxTcpConnections ?? 256;
     this.#flushTimer = setInterval(() => this.flushMetrics(), options.metricsFlushMs ?? 1000);
-    this.#loops = Promise.all(bound.flatMap((b) => [this.#udpLoop(b.udp), this.#tcpLoop(b.tcp)]));
+    const udpLoops = Math.max(1, options.udpLoops ?? 4);
+    this.#loops = Promise.all(bound.flatMap((b) => [
+      ...Array.from({ length: udpLoops }, () => this.#udpLoop(b.udp)),
+      this.#tcpLoop(b.tcp),
+    ]));
     this.#outerSignal = options.signal;
     this.#onOuterAbort = () => void this.close();
     options.signal?.addEventListener("abort", this.#onOuterAbort, { once: true });
@@ -330,7 +340,8 @@ export class DnsServer {
 
   async #udpLoop(conn: Deno.DatagramConn): Promise<void> {
     const inBuf = new Uint8Array(65536);
-    const out = new Uint8Array(65536);
+    // Fast answers fit the largest UDP payload we send; bigger ones take the slow path.
+    const out = new Uint8Array(MAX_UDP_PAYLOAD);
     const signal = this.#abort.signal;
     let errors = 0;
     while (!signal.aborted) {

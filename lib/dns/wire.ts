@@ -46,11 +46,19 @@ export function fnvStep(h: number, c: number): number {
   return Math.imul(h ^ c, FNV_PRIME) >>> 0;
 }
 
+/**
+ * Folds a 32-bit hash into V8's small-integer range (30 bits), so storing it and using it as a
+ * `Map` key does not allocate a heap number per packet.
+ */
+export function smallHash(h: number): number {
+  return (h ^ (h >>> 30)) & 0x3fffffff;
+}
+
 /** FNV-1a of lowercased wire-format bytes; the key of the fast-path index. */
 export function hashWire(wire: Uint8Array): number {
   let h = FNV_OFFSET;
   for (let i = 0; i < wire.length; i++) h = fnvStep(h, lowerByte(wire[i]!));
-  return h;
+  return smallHash(h);
 }
 
 /**
@@ -82,7 +90,7 @@ export function nameToWire(name: string): Uint8Array {
 export class FastQuery {
   id = 0;
   flags = 0;
-  /** FNV-1a of the lowercased question name in wire format. */
+  /** {@linkcode hashWire} of the question name. */
   hash = 0;
   /** Offset just past the question name's terminating zero. */
   nameEnd = 0;
@@ -132,7 +140,7 @@ export function parseFastQuery(buf: Uint8Array, len: number, q: FastQuery): bool
   if (o + 4 > len) return false;
   q.id = u16(buf, 0);
   q.flags = flags;
-  q.hash = h;
+  q.hash = smallHash(h);
   q.nameEnd = o;
   q.qtype = u16(buf, o);
   q.qclass = u16(buf, o + 2);
