@@ -1,0 +1,70 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * A tiny upstream DNS server (UDP) for the agent's forwarder, run inside the agent's namespace.
+ *
+ * Usage: `dns_upstream.ts NAME=IPV4…`. Listens on 127.0.0.1 (port 0), prints the port on one
+ * line, answers A queries for the given names (TTL 60) and NXDOMAIN for anything else. At
+ * stdin EOF it prints the JSON list of names it was asked for and exits 0. The addresses are
+ * only data in answers; nothing is sent to them.
+ * @module
+ */
+import packet from "dns-packet";
+
+interface Question {
+  name: string;
+  type: string;
+}
+interface Message {
+  id: number;
+  flags: number;
+  questions: Question[];
+}
+
+const records = new Map(
+  Deno.args.map((a) => {
+    const [name, ip] = a.split("=");
+    return [name!.toLowerCase(), ip!] as const;
+  }),
+);
+const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+// deno-lint-ignore no-console
+console.log((sock.addr as Deno.NetAddr).port);
+
+const asked: string[] = [];
+const serving = (async () => {
+  for (;;) {
+    let data: Uint8Array, from: Deno.Addr;
+    try {
+      [data, from] = await sock.receive();
+    } catch {
+      return;
+    }
+    let q: Message;
+    try {
+      q = packet.decode(data) as Message;
+    } catch {
+      continue;
+    }
+    const question = q.questions[0];
+    if (!question) continue;
+    const name = question.name.toLowerCase();
+    asked.push(`${name} ${question.type}`);
+    const ip = records.get(name);
+    const reply = packet.encode({
+      type: "response",
+      id: q.id,
+      flags: 0x8000 | 0x0080 | (q.flags & 0x0100) | (ip === undefined ? 3 : 0),
+      questions: q.questions,
+      answers: ip !== undefined && question.type === "A"
+        ? [{ type: "A", name: question.name, ttl: 60, class: "IN", data: ip }]
+        : [],
+    }) as Uint8Array;
+    await sock.send(reply, from).catch(() => {});
+  }
+})();
+
+for await (const _ of Deno.stdin.readable) { /* until EOF */ }
+sock.close();
+await serving;
+// deno-lint-ignore no-console
+console.log(JSON.stringify(asked));
