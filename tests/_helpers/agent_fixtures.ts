@@ -383,3 +383,72 @@ export function byAddress(a: string, b: string): number {
   const n = (s: string) => s.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
   return n(a) - n(b);
 }
+
+// ── DNS ──────────────────────────────────────────────────────────────────────────────────
+
+/** One query of {@linkcode dnsQueries}. */
+export interface DnsQuery {
+  /** `resolve` (Deno.resolveDns, UDP), or a raw npm:dns-packet query over `udp` or `tcp`. */
+  readonly via: "resolve" | "udp" | "tcp";
+  readonly name: string;
+  readonly type: string;
+}
+
+/** Outcome of a `resolve` query. */
+export type ResolveResult = { readonly answers: unknown[] } | { readonly error: string };
+
+/** Outcome of a raw `udp`/`tcp` query (dns-packet's view of the reply). */
+export interface RawResult {
+  readonly rcode: string;
+  readonly aa: boolean;
+  readonly answers: { readonly name: string; readonly type: string; readonly data: unknown }[];
+  readonly authorities: { readonly name: string; readonly type: string }[];
+}
+
+/**
+ * Runs `queries` one after another from inside `ns` against `server:port` (one client
+ * process, `dns_query.ts`) and returns one result per query.
+ */
+export function dnsQueries(
+  ns: TempNetns,
+  queries: readonly DnsQuery[],
+  server = "9.251.0.1",
+  port = 53,
+): Promise<(ResolveResult | RawResult)[]> {
+  return runClient(ns, "dns_query.ts", [server, port, JSON.stringify(queries)]);
+}
+
+/** An upstream DNS server started by {@linkcode startUpstreamDns}. */
+export interface UpstreamDns extends AsyncDisposable {
+  /** Its UDP port on 127.0.0.1 inside the namespace. */
+  readonly port: number;
+  /** Stops it and resolves with every question it was asked, as `"<name> <type>"`. */
+  finish(): Promise<string[]>;
+}
+
+/**
+ * Starts `dns_upstream.ts` inside `ns`: answers A for `records` (`name → IPv4`, only data in
+ * answers) and NXDOMAIN for everything else, and records the questions it gets.
+ */
+export async function startUpstreamDns(
+  ns: TempNetns,
+  records: Readonly<Record<string, string>>,
+): Promise<UpstreamDns> {
+  const proc = spawnClient(
+    ns,
+    "dns_upstream.ts",
+    Object.entries(records).map(([name, ip]) => `${name}=${ip}`),
+  );
+  let port: number;
+  try {
+    port = Number(await proc.readLine());
+  } catch (err) {
+    await proc[Symbol.asyncDispose]();
+    throw err;
+  }
+  return {
+    port,
+    finish: async () => JSON.parse(await proc.finish()) as string[],
+    [Symbol.asyncDispose]: () => proc[Symbol.asyncDispose](),
+  };
+}

@@ -1,19 +1,22 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
- * One DNS query from inside the agent's namespace; prints the outcome as JSON.
+ * DNS queries from inside the agent's namespace, one after another; prints a JSON array with
+ * one outcome per query.
  *
- * Usage: `dns_query.ts VIA SERVER PORT NAME TYPE` with VIA
+ * Usage: `dns_query.ts SERVER PORT QUERIES` where QUERIES is a JSON array of
+ * `{"via","name","type"}` with `via`
  * - `resolve`: `Deno.resolveDns` (UDP) → `{"answers":[…]}` or `{"error":"<error name>"}`;
  * - `udp` / `tcp`: a raw query built with npm:dns-packet (not our own codec), sent over UDP or
  *   over TCP with the RFC 1035 §4.2.2 two-byte length prefix → `{"rcode","aa","answers":
  *   [{"name","type","data"}],"authorities":[{"name","type"}]}`.
  * @module
  */
+import { Buffer } from "node:buffer";
 import packet from "dns-packet";
 
-const [via, server, port, name, type] = Deno.args;
-if (!via || !server || !port || !name || !type) {
-  throw new TypeError("Cannot query: usage dns_query.ts VIA SERVER PORT NAME TYPE");
+const [server, port, queries] = Deno.args;
+if (!server || !port || !queries) {
+  throw new TypeError("Cannot query: usage dns_query.ts SERVER PORT QUERIES");
 }
 
 interface Record {
@@ -48,7 +51,7 @@ async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
   return out;
 }
 
-async function rawQuery(): Promise<Message> {
+async function rawQuery(via: string, name: string, type: string): Promise<Message> {
   const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
   const query = packet.encode({
     type: "query",
@@ -87,28 +90,36 @@ async function rawQuery(): Promise<Message> {
       conn.close();
     }
   }
-  const msg = packet.decode(reply) as Message;
+  const msg = packet.decode(Buffer.from(reply)) as Message;
   if (msg.id !== id) throw new Error(`Cannot match DNS reply: id ${msg.id}, sent ${id}`);
   return msg;
 }
 
-if (via === "resolve") {
-  try {
-    const answers = await Deno.resolveDns(name, type as "A", {
-      nameServer: { ipAddr: server, port: Number(port) },
-    });
-    print({ answers });
-  } catch (err) {
-    print({ error: (err as Error).name });
+async function query(via: string, name: string, type: string): Promise<unknown> {
+  if (via === "resolve") {
+    try {
+      const answers = await Deno.resolveDns(name, type as "A", {
+        nameServer: { ipAddr: server!, port: Number(port) },
+      });
+      return { answers };
+    } catch (err) {
+      return { error: (err as Error).name };
+    }
   }
-} else if (via === "udp" || via === "tcp") {
-  const msg = await rawQuery();
-  print({
-    rcode: msg.rcode,
-    aa: (msg.flags & FLAG_AA) !== 0,
-    answers: msg.answers.map((a) => ({ name: a.name, type: a.type, data: a.data })),
-    authorities: msg.authorities.map((a) => ({ name: a.name, type: a.type })),
-  });
-} else {
+  if (via === "udp" || via === "tcp") {
+    const msg = await rawQuery(via, name, type);
+    return {
+      rcode: msg.rcode,
+      aa: (msg.flags & FLAG_AA) !== 0,
+      answers: msg.answers.map((a) => ({ name: a.name, type: a.type, data: a.data })),
+      authorities: msg.authorities.map((a) => ({ name: a.name, type: a.type })),
+    };
+  }
   throw new TypeError(`Cannot query via "${via}": expected resolve, udp or tcp`);
 }
+
+const results: unknown[] = [];
+for (const q of JSON.parse(queries) as { via: string; name: string; type: string }[]) {
+  results.push(await query(q.via, q.name, q.type));
+}
+print(results);

@@ -8,6 +8,7 @@
  * only data in answers; nothing is sent to them.
  * @module
  */
+import { Buffer } from "node:buffer";
 import packet from "dns-packet";
 
 interface Question {
@@ -41,7 +42,7 @@ const serving = (async () => {
     }
     let q: Message;
     try {
-      q = packet.decode(data) as Message;
+      q = packet.decode(Buffer.from(data)) as Message;
     } catch {
       continue;
     }
