@@ -95,7 +95,13 @@ export async function runControl(ctx: BenchContext, setup: ControlSetup): Promis
         higherIsBetter: false,
       },
       { key: "reply1000", label: "send→all replies ms", digits: 0, higherIsBetter: false },
-      { key: "update1", label: `+1 service on ${BURST} ms`, digits: 1, higherIsBetter: false },
+      {
+        key: "update1",
+        label: `+1 service on ${BURST}: accepting ms`,
+        digits: 1,
+        higherIsBetter: false,
+      },
+      { key: "update1Reply", label: "+1 service: reply ms", digits: 1, higherIsBetter: false },
       { key: "stop", label: "SIGTERM→exit ms", digits: 0, higherIsBetter: false },
     ],
     systems: ["edgemesh"],
@@ -129,6 +135,7 @@ export async function runControl(ctx: BenchContext, setup: ControlSetup): Promis
         const extra = burstServices(setup.backend, BURST, 1);
         const t1 = performance.now();
         await agent.apply(extra.flatMap(serviceChanges));
+        const oneRepliedAt = performance.now();
         const one = extra[0] as BenchService;
         const extraVip = vipOf(await agent.vips(one.namespace, one.name), one);
         const oneAt = await waitAllAccepting([{ host: extraVip, port: 80 }], 30_000);
@@ -148,6 +155,7 @@ export async function runControl(ctx: BenchContext, setup: ControlSetup): Promis
           apply1000: allAt - t0,
           reply1000: repliedAt - t0,
           update1: oneAt - t1,
+          update1Reply: oneRepliedAt - t1,
           stop: stopped.ms,
         };
       });

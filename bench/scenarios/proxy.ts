@@ -53,9 +53,14 @@ export async function runThroughput(
   }
 }
 
-/** Scenarios 2 and 3: wrk with `Connection: close`, then with keep-alive. */
-export async function runHttp(ctx: BenchContext, systems: readonly TcpSystem[]): Promise<void> {
-  for (const close of [true, false]) {
+/** Scenarios 2 and 3: wrk with `Connection: close`, then with keep-alive (each when asked). */
+export async function runHttp(
+  ctx: BenchContext,
+  systems: readonly TcpSystem[],
+  which: { readonly close: boolean; readonly keepAlive: boolean },
+): Promise<void> {
+  const cases = [...(which.close ? [true] : []), ...(which.keepAlive ? [false] : [])];
+  for (const close of cases) {
     const group = close ? "http-close" : "http-keepalive";
     ctx.results.declare({
       id: group,
