@@ -100,6 +100,9 @@ export class Reconciler {
         }
       }
       this.#applied = snapshot.version;
+      // One line per reconcile pass (bursts coalesce), so operators and tests can see when a
+      // change acknowledged on the control socket is live on the device, proxy and DNS.
+      this.#log.debug("reconciled", { version: snapshot.version });
       this.#release();
     }
   }
