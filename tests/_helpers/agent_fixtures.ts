@@ -126,11 +126,12 @@ export async function ctl(
 }
 
 /**
- * `ctl apply -f -` with the objects as a multi-document YAML stream (JSON documents).
+ * `ctl apply -f -` with the objects as a multi-document YAML stream (JSON documents), then
+ * waits until the agent has {@linkcode settled} (agent at `logLevel: "debug"`).
  * @throws {Error} with the CLI's output when it exits non-zero
  */
 export async function applyObjects(
-  agent: Pick<AgentProcess, "socketPath">,
+  agent: Pick<AgentProcess, "socketPath" | "waitForLog">,
   objects: readonly Record<string, unknown>[],
 ): Promise<string> {
   const text = objects.map((o) => `---\n${JSON.stringify(o)}\n`).join("");
@@ -138,6 +139,7 @@ export async function applyObjects(
   if (r.code !== 0) {
     throw new Error(`ctl apply exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   }
+  await settled(agent);
   return r.stdout;
 }
 
@@ -177,6 +179,32 @@ export async function sendLines(socketPath: string, lines: readonly string[]): P
   } finally {
     await client.close();
   }
+}
+
+/**
+ * Resolves once the agent has reconciled everything acknowledged so far: device addresses,
+ * listeners and DNS follow the registry. A control-socket `ok` means durable, not live, so
+ * tests call this between an apply/delete and traffic. Needs the agent at `logLevel: "debug"`
+ * (the reconciler logs `msg=reconciled version=N` per pass; the newest version is always
+ * applied last). Returns the registry version waited for.
+ */
+export async function settled(
+  agent: Pick<AgentProcess, "socketPath" | "waitForLog">,
+): Promise<number> {
+  const [reply] = await sendLines(agent.socketPath, [
+    JSON.stringify({ route: { operation: "query", resource: "*/status/*" } }),
+  ]);
+  const version = (reply?.content as { registryVersion?: unknown } | undefined)?.registryVersion;
+  if (!reply?.ok || typeof version !== "number") {
+    throw new Error(`Cannot read registryVersion from ctl status: ${JSON.stringify(reply)}`);
+  }
+  await agent.waitForLog(
+    new RegExp(
+      `msg=reconciled .*\\bversion=${version}(\\s|$)|"msg":"reconciled".*"version":${version}\\b`,
+    ),
+    BOUND_MS,
+  );
+  return version;
 }
 
 // ── Client scripts inside the namespace ─────────────────────────────────────────────────

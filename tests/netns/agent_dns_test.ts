@@ -14,6 +14,7 @@ import {
   dnsQueries,
   endpointsObject,
   serviceObject,
+  settled,
   startUpstreamDns,
   vipOf,
 } from "../_helpers/agent_fixtures.ts";
@@ -31,7 +32,7 @@ Deno.test({
     await using upstream = await startUpstreamDns(ns, {});
     await using agent = await startAgent({
       netns: ns,
-      config: { nodeName: "n1", upstreams: [`127.0.0.1:${upstream.port}`] },
+      config: { nodeName: "n1", logLevel: "debug", upstreams: [`127.0.0.1:${upstream.port}`] },
     });
     await applyObjects(agent, [
       serviceObject("web", [{ name: "http", port: 80, targetPort: 8080 }]),
@@ -69,6 +70,7 @@ Deno.test({
 
     const del = await ctl(agent, ["delete", "service", "default/web"]);
     assert.equal(del.code, 0, del.stderr);
+    await settled(agent);
     const after = await dnsQueries(ns, [
       ...forms.map((name) => ({ via: "resolve", name, type: "A" }) as const),
       { via: "udp", name: FQDN, type: "A" },
@@ -105,7 +107,7 @@ Deno.test({
     await using upstream = await startUpstreamDns(ns, { "example.test": "192.0.2.1" });
     await using agent = await startAgent({
       netns: ns,
-      config: { nodeName: "n1", upstreams: [`127.0.0.1:${upstream.port}`] },
+      config: { nodeName: "n1", logLevel: "debug", upstreams: [`127.0.0.1:${upstream.port}`] },
     });
     const results = await dnsQueries(ns, [
       { via: "resolve", name: "example.test", type: "A" },

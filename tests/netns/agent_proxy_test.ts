@@ -18,6 +18,7 @@ import {
   linkExists,
   runClient,
   serviceObject,
+  settled,
   startBackends,
   tcpListeners,
   vipOf,
@@ -39,7 +40,7 @@ Deno.test({
     try {
       await using backends = await startBackends(ns, ["name:one", "name:two", "name:three"]);
       const names = ["one", "two", "three"] as const;
-      const config = { nodeName: "n1" };
+      const config = { nodeName: "n1", logLevel: "debug" };
       const agent = await startAgent({ netns: ns, dir, config });
       try {
         // One subset per backend: same address, distinct ports, named like the service port.
@@ -82,6 +83,7 @@ Deno.test({
         // Deleting the service removes its VIP and its listener; the other one stays.
         const del = await ctl(agent, ["delete", "service", "default/web"]);
         assert.equal(del.code, 0, del.stderr);
+        await settled(agent);
         assert.equal(del.stdout, "service/default/web deleted\n");
         assert.deepEqual(await deviceAddresses(ns), [DNS_ADDRESS, api]);
         const listeners = await tcpListeners(ns);
@@ -122,7 +124,10 @@ Deno.test({
   async fn() {
     await using ns = await createNetns("agbulk");
     await using backends = await startBackends(ns, ["echo:echo"]);
-    await using agent = await startAgent({ netns: ns, config: { nodeName: "n1" } });
+    await using agent = await startAgent({
+      netns: ns,
+      config: { nodeName: "n1", logLevel: "debug" },
+    });
     await applyObjects(agent, [
       serviceObject("echo", [{ name: "tcp", port: 7000, targetPort: 9000 }]),
       endpointsObject("echo", [{
@@ -150,7 +155,10 @@ Deno.test({
   async fn() {
     await using ns = await createNetns("agname");
     await using backends = await startBackends(ns, ["name:alpha", "name:beta"]);
-    await using agent = await startAgent({ netns: ns, config: { nodeName: "n1" } });
+    await using agent = await startAgent({
+      netns: ns,
+      config: { nodeName: "n1", logLevel: "debug" },
+    });
     // Kubernetes names Endpoints ports after the service ports; targetPort names the
     // container port, which only the endpoint's port number reflects.
     await applyObjects(agent, [
