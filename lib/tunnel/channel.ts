@@ -32,6 +32,18 @@ export interface ChannelHooks {
   onAbort?(): void;
 }
 
+/** Options of a {@linkcode FramedChannel}. */
+export interface ChannelOptions {
+  /**
+   * End the outgoing body only once the incoming body has ended too (the server's side). An
+   * HTTP/2 server whose response completes while the request body is still open resets the
+   * stream (RST_STREAM, RFC 9113 §8.1), and the client then drops response data it had not
+   * read yet; the dialer ends its request body as soon as FIN went both ways, so the server
+   * waiting for that end costs nothing. @default false
+   */
+  readonly endAfterIncoming?: boolean;
+}
+
 /** A duplex byte stream over two HTTP/2 bodies with credit-based flow control. */
 export class FramedChannel implements UpstreamConn {
   /** The body to send: a request body (dialer) or a response body (server). */
@@ -39,6 +51,8 @@ export class FramedChannel implements UpstreamConn {
   /** Hooks; may be set after construction (the dialer sets them once the peer accepted). */
   hooks: ChannelHooks;
   readonly #window: number;
+  readonly #endAfterIncoming: boolean;
+  #incomingEnded = false;
   #out!: ReadableStreamDefaultController<Uint8Array>;
   #outEnded = false;
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
@@ -53,8 +67,13 @@ export class FramedChannel implements UpstreamConn {
   #done = false;
   #event = Promise.withResolvers<void>();
 
-  constructor(window: number = STREAM_WINDOW, hooks: ChannelHooks = {}) {
+  constructor(
+    window: number = STREAM_WINDOW,
+    hooks: ChannelHooks = {},
+    options: ChannelOptions = {},
+  ) {
     this.#window = window;
+    this.#endAfterIncoming = options.endAfterIncoming ?? false;
     this.#sendCredit = window;
     this.hooks = hooks;
     this.outgoing = new ReadableStream<Uint8Array>({
@@ -84,6 +103,8 @@ export class FramedChannel implements UpstreamConn {
           if (!this.#recvFin) {
             throw new Deno.errors.ConnectionReset("Tunnel stream ended without FIN");
           }
+          this.#incomingEnded = true;
+          this.#maybeEnd();
           return;
         }
         for (const f of decoder.push(r.value)) this.#onFrame(f);
@@ -186,9 +207,10 @@ export class FramedChannel implements UpstreamConn {
     return Promise.resolve();
   }
 
-  /** Ends the outgoing body once both directions have sent FIN. */
+  /** Ends the outgoing body once both directions have sent FIN (and, if asked, the incoming body ended). */
   #maybeEnd(): void {
     if (!this.#sentFin || !this.#recvFin || this.#outEnded) return;
+    if (this.#endAfterIncoming && !this.#incomingEnded) return;
     this.#outEnded = true;
     this.#out.close();
     this.#finish();

@@ -27,7 +27,7 @@ export {
   type VerifyFailure,
   type VerifyResult,
 } from "./auth.ts";
-export { type ChannelHooks, FramedChannel, STREAM_WINDOW } from "./channel.ts";
+export { type ChannelHooks, type ChannelOptions, FramedChannel, STREAM_WINDOW } from "./channel.ts";
 export {
   encodeCredit,
   encodeData,

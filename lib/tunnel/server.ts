@@ -270,7 +270,7 @@ export class TunnelServer {
     const bytes = this.#metrics.bytes;
     const channel = new FramedChannel(STREAM_WINDOW, {
       onBytes: (direction, n) => bytes.inc({ direction }, n),
-    });
+    }, { endAfterIncoming: true });
     const pair = { channel, conn };
     this.#conns.add(pair);
     this.#metrics.active.inc({ direction: "in" });
