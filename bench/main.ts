@@ -17,6 +17,7 @@ import {
   type Forward,
   haproxyConfig,
   hostsFile,
+  NETNS_SYSCTLS,
   nginxBackendConfig,
   nginxStreamConfig,
   startDnsmasq,
@@ -118,6 +119,7 @@ async function main(): Promise<number> {
   );
   try {
     await mustCmd(["ip", "link", "set", "lo", "up"]);
+    await mustCmd(["sysctl", "-q", "-w", ...NETNS_SYSCTLS]);
     for (const a of [ADDR.backend, ADDR.haproxy, ADDR.nginx, ADDR.dnsmasq, ADDR.upstream]) {
       await mustCmd(["ip", "addr", "add", `${a}/32`, "dev", "lo"]);
     }

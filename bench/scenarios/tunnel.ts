@@ -11,7 +11,7 @@ import { type Agent, READY_LINE, ROOT, startAgent } from "../lib/agent.ts";
 import { attempt, type BenchContext } from "../lib/context.ts";
 import { type BenchService, serviceChanges } from "../lib/k8s.ts";
 import { mustCmd, type Proc, spawnLogged } from "../lib/proc.ts";
-import { nginxBackendConfig } from "../lib/baselines.ts";
+import { NETNS_SYSCTLS, nginxBackendConfig } from "../lib/baselines.ts";
 import { rotate } from "../lib/stats.ts";
 import { sumMetric } from "../lib/parse.ts";
 import { iperf, wrk } from "../lib/tools.ts";
@@ -41,6 +41,7 @@ export async function runTunnel(ctx: BenchContext): Promise<void> {
     for (const s of [a, b]) {
       await mustCmd(["ip", "netns", "add", s.ns]);
       await mustCmd(["ip", "-n", s.ns, "link", "set", "lo", "up"]);
+      await mustCmd(["ip", "netns", "exec", s.ns, "sysctl", "-q", "-w", ...NETNS_SYSCTLS]);
     }
     await mustCmd([
       "ip",
