@@ -76,11 +76,40 @@ function compareIp(a: string, b: string): number {
   return 0;
 }
 
-/** The DNS server: the zone follows the snapshot. */
+/**
+ * Whether two snapshots give the same DNS zone: the zone reads each service's name, kind,
+ * ports and VIP, and endpoints only of headless services. Entries the registry did not
+ * recompute are the same objects, and an endpoints change keeps the `service` object, so the
+ * check is a pass of identity comparisons.
+ */
+export function sameZoneInputs(a: Snapshot, b: Snapshot): boolean {
+  if (a.services === b.services) return true;
+  if (a.services.size !== b.services.size) return false;
+  for (const [key, next] of b.services) {
+    const prev = a.services.get(key);
+    if (prev === next) continue;
+    if (
+      prev === undefined || prev.service !== next.service || prev.vip !== next.vip ||
+      next.service.kind.type === "Headless"
+    ) return false;
+  }
+  return true;
+}
+
+/**
+ * The DNS server: the zone follows the snapshot. Rebuilding the zone costs time in proportion
+ * to the whole registry, so snapshots that change nothing the zone reads (endpoint churn of
+ * ClusterIP services, node changes) are skipped.
+ */
 export function dnsComponent(dns: DnsServer): AgentComponent {
+  let last: Snapshot | null = null;
   return {
     name: "dns",
-    update: (snapshot) => dns.update(snapshot),
+    update(snapshot) {
+      if (last !== null && sameZoneInputs(last, snapshot)) return;
+      dns.update(snapshot);
+      last = snapshot;
+    },
     status: () => {
       const s = dns.status();
       return {

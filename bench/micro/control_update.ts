@@ -1,0 +1,176 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Micro-benchmark of the control plane and idle memory of the real agent (production flags,
+ * real `ip`, a bridge `edge0`, DNS on 9.251.0.1:53) in a namespace it creates and removes:
+ *
+ * - start → ready, RSS and V8 heap (`/metrics`) idle with 0 services;
+ * - 1000 services + endpoints over the control socket → replies → all VIPs accepting;
+ * - RSS and heap idle with 1000 services;
+ * - N single updates on top of 1000 (a new service + its endpoints: reply ms, accepting ms;
+ *   an endpoints-only change of an existing service: reply ms).
+ *
+ * Run as root: `deno run -A bench/micro/control_update.ts [--services 1000] [--updates 10]
+ * [--log-level info] [--keep]`. It re-runs itself inside `em-ctlmb-<random>` (the probes must
+ * reach the VIPs) and prints one JSON line of results on stdout.
+ * @module
+ */
+// deno-lint-ignore-file no-console
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type Agent, ROOT, startAgent } from "../lib/agent.ts";
+import { type BenchService, endpointsObject, serviceChanges } from "../lib/k8s.ts";
+import { waitAllAccepting, waitHttpOk } from "../lib/net.ts";
+import { sleep } from "../lib/proc.ts";
+import { rssMiB } from "../lib/rss.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    services: { type: "string", default: "1000" },
+    updates: { type: "string", default: "10" },
+    "log-level": { type: "string", default: "info" },
+    keep: { type: "boolean", default: false },
+    inner: { type: "string" },
+  },
+});
+
+const BACKEND = { host: "127.0.0.1", port: 8080 };
+
+function services(from: number, count: number): BenchService[] {
+  return Array.from({ length: count }, (_, i) => ({
+    namespace: "burst",
+    name: `svc-${from + i}`,
+    ports: [{ name: "http", port: 80, targetPort: BACKEND.port }],
+    endpoints: [{ ip: BACKEND.host }],
+  }));
+}
+
+async function heapUsed(metricsListen: string): Promise<number> {
+  const text = await (await fetch(`http://${metricsListen}/metrics`)).text();
+  const m = /^edgemesh_process_heap_used_bytes(?:\{[^}]*\})? (\S+)/m.exec(text);
+  return m ? Number(m[1]) / 2 ** 20 : NaN;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
+async function inner(dir: string): Promise<void> {
+  const n = Number(args.services);
+  const resolvConf = join(dir, "resolv.conf");
+  await Deno.writeTextFile(resolvConf, "nameserver 127.0.0.1\n");
+  const agent: Agent = await startAgent(Deno.execPath(), {
+    name: "agent-micro",
+    dir,
+    config: {
+      nodeName: "micro-node",
+      dnsListen: ["9.251.0.1:53"],
+      upstreams: ["127.0.0.1:53"],
+      resolvConf,
+      metricsListen: "127.0.0.1:9560",
+      logLevel: args["log-level"],
+    },
+  });
+  const out: Record<string, number | number[]> = {};
+  try {
+    out.startReady = await waitHttpOk("http://127.0.0.1:9560/readyz", 60_000, () => true) -
+      agent.proc.spawnedAt;
+    await sleep(1000);
+    out.rssIdle0 = rssMiB(agent.proc.pid) ?? NaN;
+    out.heapIdle0 = await heapUsed(agent.metricsListen);
+
+    const burst = services(0, n);
+    const t0 = performance.now();
+    await agent.apply(burst.flatMap(serviceChanges));
+    out.reply = performance.now() - t0;
+    const vips = await agent.vips("burst");
+    await waitAllAccepting(
+      burst.map((s) => ({ host: vips.get(`burst/${s.name}`)!, port: 80 })),
+      60_000,
+    );
+    out.accepting = performance.now() - t0;
+    await sleep(1500);
+    out.rssIdleN = rssMiB(agent.proc.pid) ?? NaN;
+    out.heapIdleN = await heapUsed(agent.metricsListen);
+
+    const addReply: number[] = [];
+    const addAccept: number[] = [];
+    const epReply: number[] = [];
+    for (let i = 0; i < Number(args.updates); i++) {
+      const extra = services(n + i, 1);
+      const t1 = performance.now();
+      await agent.apply(extra.flatMap(serviceChanges));
+      addReply.push(performance.now() - t1);
+      const vip = (await agent.vips("burst", extra[0]!.name)).get(`burst/${extra[0]!.name}`)!;
+      await waitAllAccepting([{ host: vip, port: 80 }], 30_000);
+      addAccept.push(performance.now() - t1);
+      await sleep(100);
+      // An endpoints-only change of an existing service (no VIP change).
+      const s = burst[i]!;
+      const moved = { ...s, endpoints: [{ ip: BACKEND.host }, { ip: "127.0.0.2" }] };
+      const t2 = performance.now();
+      await agent.apply([{
+        operation: "update",
+        resource: `burst/endpoints/${s.name}`,
+        content: endpointsObject(moved),
+      }]);
+      epReply.push(performance.now() - t2);
+      await sleep(100);
+    }
+    out.addReply = addReply.map((x) => Math.round(x * 10) / 10);
+    out.addAccept = addAccept.map((x) => Math.round(x * 10) / 10);
+    out.epReply = epReply.map((x) => Math.round(x * 10) / 10);
+    out.addReplyMedian = median(addReply);
+    out.addAcceptMedian = median(addAccept);
+    out.epReplyMedian = median(epReply);
+    await sleep(1000);
+    out.rssIdleEnd = rssMiB(agent.proc.pid) ?? NaN;
+    const st = await agent.stop();
+    out.stopMs = st.ms;
+    out.exitCode = st.code;
+  } finally {
+    if (!agent.proc.done()) await agent.stop();
+  }
+  console.log(JSON.stringify(out));
+}
+
+async function outer(): Promise<void> {
+  const ns = `em-ctlmb-${crypto.randomUUID().slice(0, 6)}`;
+  const dir = await Deno.makeTempDir({ prefix: "em-ctlmb-" });
+  const run = (cmd: string[]) => new Deno.Command(cmd[0]!, { args: cmd.slice(1) }).output();
+  await run(["ip", "netns", "add", ns]);
+  try {
+    await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
+    const argv = [
+      "netns",
+      "exec",
+      ns,
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--config",
+      join(ROOT, "deno.json"),
+      import.meta.filename!,
+      "--inner",
+      dir,
+      "--services",
+      String(args.services),
+      "--updates",
+      String(args.updates),
+      "--log-level",
+      String(args["log-level"]),
+    ];
+    const r = await new Deno.Command("ip", { args: argv, stdout: "inherit", stderr: "inherit" })
+      .output();
+    if (!r.success) console.error(`inner run failed (code ${r.code}); logs in ${dir}`);
+  } finally {
+    const pids = new TextDecoder().decode((await run(["ip", "netns", "pids", ns])).stdout);
+    for (const pid of pids.split(/\s+/).filter(Boolean)) await run(["kill", "-9", pid]);
+    await run(["ip", "netns", "del", ns]);
+    if (!args.keep) await Deno.remove(dir, { recursive: true });
+    else console.error(`kept ${dir}`);
+  }
+}
+
+if (args.inner) await inner(args.inner);
+else await outer();
