@@ -53,6 +53,7 @@ function wrap(obj: any, method: string, stage: string): void {
   };
 }
 wrap(denoStateFs, "writeAtomic", "registry.writeAtomic");
+wrap(denoStateFs, "append", "registry.append");
 wrap(NetDev.prototype, "reconcile", "netdev.reconcile");
 wrap(Proxy.prototype, "update", "proxy.update");
 wrap(DnsServer.prototype, "update", "dns.update");

@@ -52,5 +52,5 @@ export {
   type RegistryStatus,
   type SnapshotListener,
 } from "./registry.ts";
-export { STATE_FILE, STATE_FORMAT, type StateFs, writeFileAtomic } from "./store.ts";
+export { JOURNAL_FILE, STATE_FILE, STATE_FORMAT, type StateFs, writeFileAtomic } from "./store.ts";
 export { compareEntries, listServices } from "./view.ts";

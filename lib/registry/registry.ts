@@ -38,8 +38,12 @@ import {
 import { PoolExhaustedError, type PoolStats, VipPool } from "./vip_pool.ts";
 import {
   denoStateFs,
+  encodeJournalEntry,
   encodeState,
   type EndpointsRecord,
+  JOURNAL_FILE,
+  type JournalOp,
+  type JournalTable,
   loadState,
   type PersistedState,
   type PodListRecord,
@@ -82,19 +86,34 @@ export function needsVip(service: Service): boolean {
   return service.kind.type === "ClusterIP" && service.ports.some((p) => p.protocol === "TCP");
 }
 
-/** An undo log: every mutation of the working state records how to take it back. */
+/**
+ * The journal is folded into a new `state.json` once it is larger than the checkpoint (so the
+ * bytes written stay within twice the journal's) and at least this large.
+ */
+const COMPACT_MIN_BYTES = 256 * 1024;
+
+/**
+ * An undo log: every mutation of the working state records how to take it back, and reports
+ * the touched key (the registry journals it).
+ */
 class Txn {
   readonly #undo: (() => void)[] = [];
+  readonly #touch: (map: Map<unknown, unknown>, key: unknown) => void;
+  constructor(touch: (map: Map<unknown, unknown>, key: unknown) => void = () => {}) {
+    this.#touch = touch;
+  }
   set<K, V>(map: Map<K, V>, key: K, value: V): void {
     const had = map.has(key);
     const old = map.get(key);
     map.set(key, value);
+    this.#touch(map as Map<unknown, unknown>, key);
     this.#undo.push(had ? () => map.set(key, old as V) : () => map.delete(key));
   }
   delete<K, V>(map: Map<K, V>, key: K): void {
     if (!map.has(key)) return;
     const old = map.get(key) as V;
     map.delete(key);
+    this.#touch(map as Map<unknown, unknown>, key);
     this.#undo.push(() => map.set(key, old));
   }
   push(undo: () => void): void {
@@ -129,6 +148,7 @@ export class Registry {
   readonly #log: Logger;
   readonly #fs: StateFs;
   readonly #path: string;
+  readonly #journalPath: string;
   readonly #pool: VipPool;
   readonly #count: ((l: Labels) => void) | undefined;
 
@@ -157,6 +177,14 @@ export class Registry {
   #writing = false;
   #writes = 0;
   readonly #jsonCache = new WeakMap<object, string>();
+  /** Persisted collections by the map holding them; keys touched since the last write. */
+  readonly #tables: ReadonlyMap<Map<unknown, unknown>, JournalTable>;
+  readonly #dirty = new Map<JournalTable, Set<string>>();
+  /** Size of the last `state.json` written (or loaded), and of the journal after it. */
+  #stateBytes = 0;
+  #journalBytes = 0;
+  /** The next write must be a full `state.json` (none yet, or an append may have failed). */
+  #needFull = true;
   #closed = false;
   /** Set when the state file was unreadable at open (it was moved aside; see README). */
   readonly loadWarning: string | null;
@@ -165,7 +193,16 @@ export class Registry {
     this.#log = opts.log;
     this.#fs = opts.fs ?? denoStateFs;
     this.#path = join(opts.stateDir, STATE_FILE);
+    this.#journalPath = join(opts.stateDir, JOURNAL_FILE);
     this.#pool = pool;
+    this.#tables = new Map<Map<unknown, unknown>, JournalTable>([
+      [this.#services, "services"],
+      [this.#endpoints, "endpoints"],
+      [this.#slices, "slices"],
+      [this.#podlists, "podlists"],
+      [this.#pods, "pods"],
+      [this.#nodes, "nodes"],
+    ] as [Map<unknown, unknown>, JournalTable][]);
     this.loadWarning = loadWarning;
     this.#published = { version: 0, services: new Map(), nodes: new Map(), vips: new Map() };
     const m = opts.metrics;
@@ -198,18 +235,21 @@ export class Registry {
   }
 
   /**
-   * Opens the registry: creates `stateDir`, loads `state.json` (services come back on their old
-   * VIPs), and writes it back at once when restoring had to change VIP assignments.
+   * Opens the registry: creates `stateDir`, loads `state.json` and replays `state.journal` on
+   * it (services come back on their old VIPs), and writes a fresh `state.json` at once when
+   * restoring had to change VIP assignments or the journal needed repair.
    * @throws {SyntaxError | RangeError} when `subnet` is not a usable IPv4 CIDR
    */
   static async open(opts: RegistryOptions): Promise<Registry> {
     const pool = new VipPool(opts.subnet);
-    const { state, warning } = await loadState(opts.stateDir, opts.log, opts.now ?? Date.now);
-    const reg = new Registry(opts, pool, warning);
-    if (state && reg.#restore(state)) {
-      await reg.#fs.writeAtomic(reg.#path, encodeState(reg.#persisted(), reg.#jsonCache));
-      reg.#writes++;
-    }
+    const loaded = await loadState(opts.stateDir, opts.log, opts.now ?? Date.now, pool.subnet.cidr);
+    const reg = new Registry(opts, pool, loaded.warning);
+    reg.#stateBytes = loaded.stateBytes;
+    reg.#journalBytes = loaded.journalBytes;
+    reg.#needFull = loaded.stateBytes === 0;
+    const changed = loaded.state !== null && reg.#restore(loaded.state);
+    reg.#dirty.clear();
+    if (changed || loaded.compact) await reg.#writeFull();
     reg.#published = reg.#buildSnapshot();
     return reg;
   }
@@ -259,7 +299,7 @@ export class Registry {
         new Error(`Cannot apply "${resourceOf(change)}": the registry is closed`),
       );
     }
-    const txn = new Txn();
+    const txn = new Txn(this.#touch);
     try {
       const converted = convertChange(change);
       this.#mutate(converted, txn);
@@ -308,14 +348,16 @@ export class Registry {
       this.#pending = [];
       const snap = this.#buildSnapshot();
       try {
-        await this.#fs.writeAtomic(this.#path, encodeState(this.#persisted(), this.#jsonCache));
-        this.#writes++;
+        await this.#writeBatch();
       } catch (e) {
         // Take back everything not yet durable, newest first (later changes build on the batch).
         const all = [...batch, ...this.#pending];
         this.#pending = [];
         for (let i = all.length - 1; i >= 0; i--) all[i]!.txn.rollback();
         this.#servicesDirty = this.#nodesDirty = true;
+        // A failed append may have left part of a line: the next write replaces both files.
+        this.#needFull = true;
+        this.#dirty.clear();
         const reason = e instanceof Error ? e.message : String(e);
         this.#log.error("cannot write state file; changes rolled back", {
           path: this.#path,
@@ -345,6 +387,85 @@ export class Registry {
     // Synchronous with the last resolve(): continuations of those promises run after this
     // line, so an apply() they make starts a new loop rather than being stranded.
     this.#writing = false;
+  }
+
+  /** Records a touched key of a persisted collection (the {@linkcode Txn} hook). */
+  readonly #touch = (map: Map<unknown, unknown>, key: unknown): void => {
+    const table = this.#tables.get(map);
+    if (table === undefined) return;
+    let keys = this.#dirty.get(table);
+    if (!keys) this.#dirty.set(table, keys = new Set());
+    keys.add(key as string);
+  };
+
+  /**
+   * Makes the state on disk match the working state: one journal line with the records the
+   * batch touched, or a full `state.json` when there is none yet, after a failed write, when
+   * the journal has outgrown the checkpoint, or when the file system has no append.
+   */
+  async #writeBatch(): Promise<void> {
+    const fs = this.#fs;
+    if (!this.#needFull && fs.append && fs.truncate) {
+      const line = encodeJournalEntry({
+        version: this.#version,
+        cursor: this.#pool.cursor,
+        ops: this.#journalOps(),
+      }, this.#jsonCache);
+      // Byte length equals string length for the ASCII JSON we write; close enough otherwise.
+      if (this.#journalBytes + line.length <= Math.max(COMPACT_MIN_BYTES, this.#stateBytes)) {
+        await fs.append(this.#journalPath, line);
+        this.#journalBytes += line.length;
+        this.#writes++;
+        return;
+      }
+    }
+    this.#dirty.clear();
+    await this.#writeFull();
+  }
+
+  /** The ops of one journal line (clears the touched keys). */
+  #journalOps(): JournalOp[] {
+    const ops: JournalOp[] = [];
+    const maps: Record<Exclude<JournalTable, "vips">, Map<string, object>> = {
+      services: this.#services,
+      endpoints: this.#endpoints,
+      slices: this.#slices,
+      podlists: this.#podlists,
+      pods: this.#pods,
+      nodes: this.#nodes,
+    };
+    for (const [table, keys] of this.#dirty) {
+      if (table === "vips") continue;
+      for (const key of keys) {
+        ops.push([table, key, maps[table].get(key) ?? null]);
+        // A service's VIP is assigned or released only together with its record.
+        if (table === "services") ops.push(["vips", key, this.#pool.get(key) ?? null]);
+      }
+    }
+    this.#dirty.clear();
+    return ops;
+  }
+
+  /** Writes the whole state to `state.json` and empties the journal it now contains. */
+  async #writeFull(): Promise<void> {
+    const data = encodeState(this.#persisted(), this.#jsonCache);
+    await this.#fs.writeAtomic(this.#path, data);
+    this.#writes++;
+    this.#stateBytes = data.length;
+    this.#needFull = false;
+    if (!this.#fs.truncate) return;
+    try {
+      await this.#fs.truncate(this.#journalPath);
+      this.#journalBytes = 0;
+    } catch (e) {
+      // Entries left behind are at or below the checkpoint's version and are skipped on load;
+      // but a torn line may be among them, so nothing is appended until a truncate works.
+      this.#needFull = true;
+      this.#log.warn("cannot empty the state journal; its entries are superseded", {
+        path: this.#journalPath,
+        error: e,
+      });
+    }
   }
 
   #buildSnapshot(): Snapshot {

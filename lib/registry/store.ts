@@ -1,8 +1,11 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
- * Persistence of the registry in `stateDir/state.json`: the versioned file format, its
- * validation on load, and the atomic write (temp file in the same directory, fsync, rename,
- * fsync of the directory) that makes an `ok` reply mean "on disk".
+ * Persistence of the registry in `stateDir`: `state.json` (a full checkpoint in a versioned
+ * format, replaced by an atomic write: temp file in the same directory, fsync, rename, fsync of
+ * the directory) plus `state.journal`, an append-only log of what each group-committed batch
+ * changed since the checkpoint (one JSON line per batch, fdatasync'd before the batch is
+ * acknowledged). A change then costs a write in proportion to what it touched, not to the
+ * registry; the journal is folded into a new checkpoint once it outgrows it.
  *
  * A file that cannot be parsed or validated is never overwritten or discarded: it is renamed to
  * `state.json.corrupt-<timestamp>` and reported, and the registry starts empty.
@@ -11,13 +14,22 @@
 
 import { dirname, join } from "node:path";
 import type { Logger } from "../log/mod.ts";
-import type { Endpoint, EndpointPort, NodeInfo, Service, ServicePort } from "./model.ts";
+import {
+  type Endpoint,
+  type EndpointPort,
+  type NodeInfo,
+  type Service,
+  serviceKey,
+  type ServicePort,
+} from "./model.ts";
 import type { PodRecord, ServiceRecord, SliceRecord } from "./convert.ts";
 
 /** The current state file format; files with another `format` are treated as unreadable. */
 export const STATE_FORMAT = 1;
 /** File name of the state inside `stateDir`. */
 export const STATE_FILE = "state.json";
+/** File name of the journal of changes since `state.json` inside `stateDir`. */
+export const JOURNAL_FILE = "state.journal";
 
 /** Endpoints of one service from an `Endpoints` object (named like the service). */
 export interface EndpointsRecord {
@@ -212,6 +224,52 @@ function podRecord(v: unknown, path: string): PodRecord {
   };
 }
 
+function endpointsRecord(v: unknown, path: string): EndpointsRecord {
+  const o = obj(v, path);
+  return {
+    namespace: str(o.namespace, `${path}.namespace`),
+    name: str(o.name, `${path}.name`),
+    endpoints: arr(o.endpoints, `${path}.endpoints`).map((x, j) =>
+      endpoint(x, `${path}.endpoints[${j}]`)
+    ),
+  };
+}
+
+function sliceRecord(v: unknown, path: string): SliceRecord {
+  const o = obj(v, path);
+  return {
+    namespace: str(o.namespace, `${path}.namespace`),
+    name: str(o.name, `${path}.name`),
+    service: str(o.service, `${path}.service`),
+    endpoints: arr(o.endpoints, `${path}.endpoints`).map((x, j) =>
+      endpoint(x, `${path}.endpoints[${j}]`)
+    ),
+  };
+}
+
+function podListRecord(v: unknown, path: string): PodListRecord {
+  const o = obj(v, path);
+  return {
+    namespace: str(o.namespace, `${path}.namespace`),
+    name: str(o.name, `${path}.name`),
+    pods: arr(o.pods, `${path}.pods`).map((x, j) => podRecord(x, `${path}.pods[${j}]`)),
+  };
+}
+
+function nodeInfo(v: unknown, path: string): NodeInfo {
+  const o = obj(v, path);
+  return {
+    name: str(o.name, `${path}.name`),
+    addresses: arr(o.addresses, `${path}.addresses`).map((a, j) => {
+      const ao = obj(a, `${path}.addresses[${j}]`);
+      return {
+        type: str(ao.type, `${path}.addresses[${j}].type`),
+        address: str(ao.address, `${path}.addresses[${j}].address`),
+      };
+    }),
+  };
+}
+
 /**
  * Parses and validates a state document.
  * @throws {SyntaxError} when it is not JSON
@@ -224,67 +282,207 @@ export function decodeState(text: string): PersistedState {
   }
   const vips = new Map<string, string>();
   for (const [k, v] of Object.entries(obj(root.vips, "vips"))) vips.set(k, str(v, `vips.${k}`));
+  const list = <T>(name: string, item: (v: unknown, path: string) => T): T[] =>
+    arr(root[name], name).map((v, i) => item(v, `${name}[${i}]`));
   return {
     version: int(root.version, "version", 0, Number.MAX_SAFE_INTEGER),
     subnet: str(root.subnet, "subnet"),
     cursor: int(root.cursor, "cursor", 0, 2 ** 32),
     vips,
-    services: arr(root.services, "services").map((s, i) => serviceRecord(s, `services[${i}]`)),
-    endpoints: arr(root.endpoints, "endpoints").map((e, i) => {
-      const o = obj(e, `endpoints[${i}]`);
-      return {
-        namespace: str(o.namespace, `endpoints[${i}].namespace`),
-        name: str(o.name, `endpoints[${i}].name`),
-        endpoints: arr(o.endpoints, `endpoints[${i}].endpoints`).map((x, j) =>
-          endpoint(x, `endpoints[${i}].endpoints[${j}]`)
-        ),
-      };
-    }),
-    slices: arr(root.slices, "slices").map((e, i) => {
-      const o = obj(e, `slices[${i}]`);
-      return {
-        namespace: str(o.namespace, `slices[${i}].namespace`),
-        name: str(o.name, `slices[${i}].name`),
-        service: str(o.service, `slices[${i}].service`),
-        endpoints: arr(o.endpoints, `slices[${i}].endpoints`).map((x, j) =>
-          endpoint(x, `slices[${i}].endpoints[${j}]`)
-        ),
-      };
-    }),
-    podlists: arr(root.podlists, "podlists").map((e, i) => {
-      const o = obj(e, `podlists[${i}]`);
-      return {
-        namespace: str(o.namespace, `podlists[${i}].namespace`),
-        name: str(o.name, `podlists[${i}].name`),
-        pods: arr(o.pods, `podlists[${i}].pods`).map((x, j) =>
-          podRecord(x, `podlists[${i}].pods[${j}]`)
-        ),
-      };
-    }),
-    pods: arr(root.pods, "pods").map((p, i) => podRecord(p, `pods[${i}]`)),
-    nodes: arr(root.nodes, "nodes").map((n, i) => {
-      const o = obj(n, `nodes[${i}]`);
-      return {
-        name: str(o.name, `nodes[${i}].name`),
-        addresses: arr(o.addresses, `nodes[${i}].addresses`).map((a, j) => {
-          const ao = obj(a, `nodes[${i}].addresses[${j}]`);
-          return {
-            type: str(ao.type, `nodes[${i}].addresses[${j}].type`),
-            address: str(ao.address, `nodes[${i}].addresses[${j}].address`),
-          };
-        }),
-      };
-    }),
+    services: list("services", serviceRecord),
+    endpoints: list("endpoints", endpointsRecord),
+    slices: list("slices", sliceRecord),
+    podlists: list("podlists", podListRecord),
+    pods: list("pods", podRecord),
+    nodes: list("nodes", nodeInfo),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Journal: one line per group-committed batch, `{"version","cursor","ops":[[table,key,value]]}`.
+// `value` is the record after the batch, or null when it was removed; `vips` values are the
+// VIP string. Keys are those the registry uses (`<ns>/<name>`, node name).
+
+/** The persisted collections a journal op names. */
+export type JournalTable =
+  | "services"
+  | "endpoints"
+  | "slices"
+  | "podlists"
+  | "pods"
+  | "nodes"
+  | "vips";
+
+/** One journal op: `table[key] = value`, or removal when `value` is null. */
+export type JournalOp = readonly [table: JournalTable, key: string, value: object | string | null];
+
+/** What one batch changed; `version` and `cursor` are the values after it. */
+export interface JournalEntry {
+  readonly version: number;
+  readonly cursor: number;
+  readonly ops: readonly JournalOp[];
+}
+
+/**
+ * Encodes one journal line (with its newline). Record JSON is memoised by identity in `cache`,
+ * shared with {@linkcode encodeState}.
+ */
+export function encodeJournalEntry(e: JournalEntry, cache?: WeakMap<object, string>): string {
+  const ops = e.ops.map(([table, key, value]) => {
+    let json: string;
+    if (value === null || typeof value === "string") json = JSON.stringify(value);
+    else {
+      json = cache?.get(value) ?? JSON.stringify(value);
+      cache?.set(value, json);
+    }
+    return `[${JSON.stringify(table)},${JSON.stringify(key)},${json}]`;
+  });
+  return `{"version":${e.version},"cursor":${e.cursor},"ops":[${ops.join(",")}]}\n`;
+}
+
+const TABLES: Readonly<Record<JournalTable, (v: unknown, path: string) => unknown>> = {
+  services: serviceRecord,
+  endpoints: endpointsRecord,
+  slices: sliceRecord,
+  podlists: podListRecord,
+  pods: podRecord,
+  nodes: nodeInfo,
+  vips: str,
+};
+
+/**
+ * Parses and validates one journal line.
+ * @throws {SyntaxError | TypeError} like {@linkcode decodeState}
+ */
+export function decodeJournalEntry(line: string): JournalEntry {
+  const root = obj(JSON.parse(line), "entry");
+  const ops = arr(root.ops, "ops").map((v, i): JournalOp => {
+    const op = arr(v, `ops[${i}]`);
+    const table = oneOf(op[0], `ops[${i}][0]`, Object.keys(TABLES) as JournalTable[]);
+    const key = str(op[1], `ops[${i}][1]`);
+    const value = op[2] === null ? null : TABLES[table](op[2], `ops[${i}][2]`) as object | string;
+    return [table, key, value];
+  });
+  return {
+    version: int(root.version, "version", 0, Number.MAX_SAFE_INTEGER),
+    cursor: int(root.cursor, "cursor", 0, 2 ** 32),
+    ops,
+  };
+}
+
+function anyValidLine(text: string): boolean {
+  for (const line of text.split("\n")) {
+    try {
+      decodeJournalEntry(line);
+      return true;
+    } catch { /* keep looking */ }
+  }
+  return false;
+}
+
+/** Result of {@linkcode replayJournal}. */
+export interface ReplayResult {
+  readonly state: PersistedState;
+  /** Entries applied (entries at or below the checkpoint's version are skipped). */
+  readonly applied: number;
+  /** Bytes of the journal made of whole, valid lines. */
+  readonly validBytes: number;
+  /** Set when a bad line was the last one (a write torn by a crash: never acknowledged). */
+  readonly tornTail: string | null;
+  /** Set when a bad line was followed by good ones: the journal is damaged. */
+  readonly corrupt: string | null;
+}
+
+/**
+ * Applies the journal `text` to the checkpoint `base` (null: empty state with `subnet`).
+ * Lines are applied in order up to the first bad one. A bad last line is a torn write (its
+ * batch was never acknowledged); a bad line with good lines after it is corruption.
+ */
+export function replayJournal(
+  base: PersistedState | null,
+  subnet: string,
+  text: string,
+): ReplayResult {
+  const keyOfNs = (r: { namespace: string; name: string }) => serviceKey(r.namespace, r.name);
+  const tables = {
+    services: new Map(base?.services.map((r) => [keyOfNs(r.service), r as unknown])),
+    endpoints: new Map(base?.endpoints.map((r) => [keyOfNs(r), r as unknown])),
+    slices: new Map(base?.slices.map((r) => [keyOfNs(r), r as unknown])),
+    podlists: new Map(base?.podlists.map((r) => [keyOfNs(r), r as unknown])),
+    pods: new Map(base?.pods.map((r) => [keyOfNs(r), r as unknown])),
+    nodes: new Map(base?.nodes.map((r) => [r.name, r as unknown])),
+    vips: new Map<string, unknown>(base?.vips ?? []),
+  };
+  let version = base?.version ?? 0;
+  let cursor = base?.cursor ?? 0;
+  let applied = 0;
+  let validBytes = 0;
+  let tornTail: string | null = null;
+  let corrupt: string | null = null;
+  let start = 0;
+  let lineNo = 0;
+  while (start < text.length) {
+    const nl = text.indexOf("\n", start);
+    const end = nl < 0 ? text.length : nl + 1;
+    const line = text.slice(start, nl < 0 ? text.length : nl);
+    lineNo++;
+    let entry: JournalEntry;
+    try {
+      entry = decodeJournalEntry(line);
+      if (nl < 0) throw new SyntaxError("the line has no newline");
+    } catch (e) {
+      const reason = `line ${lineNo}: ${e instanceof Error ? e.message : String(e)}`;
+      if (anyValidLine(text.slice(end))) corrupt = reason;
+      else tornTail = reason;
+      break;
+    }
+    if (entry.version > version) {
+      for (const [table, key, value] of entry.ops) {
+        if (value === null) tables[table].delete(key);
+        else tables[table].set(key, value);
+      }
+      version = entry.version;
+      cursor = entry.cursor;
+      applied++;
+    }
+    start = end;
+    validBytes = end;
+  }
+  const vals = <T>(m: Map<string, unknown>) => [...m.values()] as T[];
+  return {
+    state: {
+      version,
+      subnet: base?.subnet ?? subnet,
+      cursor,
+      vips: tables.vips as Map<string, string>,
+      services: vals(tables.services),
+      endpoints: vals(tables.endpoints),
+      slices: vals(tables.slices),
+      podlists: vals(tables.podlists),
+      pods: vals(tables.pods),
+      nodes: vals(tables.nodes),
+    },
+    applied,
+    validBytes,
+    tornTail,
+    corrupt,
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // File I/O
 
-/** The file-system seam of the store (tests inject failures or count writes). */
+/**
+ * The file-system seam of the store (tests inject failures or count writes). Without
+ * `append` and `truncate` every batch rewrites the whole `state.json` (no journal).
+ */
 export interface StateFs {
   /** Replaces `path` with `data` atomically and durably. */
   writeAtomic(path: string, data: string): Promise<void>;
+  /** Appends `data` to `path` (created 0600 when missing) and makes it durable. */
+  append?(path: string, data: string): Promise<void>;
+  /** Empties `path` durably (a missing file is fine). */
+  truncate?(path: string): Promise<void>;
 }
 
 const encoder = new TextEncoder();
@@ -306,6 +504,10 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
     f.close();
   }
   await Deno.rename(tmp, path);
+  await syncDir(path);
+}
+
+async function syncDir(path: string): Promise<void> {
   const dir = await Deno.open(dirname(path), { read: true });
   try {
     await dir.sync();
@@ -314,58 +516,158 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   }
 }
 
+/**
+ * Appends `data` to `path` and fdatasyncs it (group commit makes that one sync per batch).
+ * When the file was empty (just created or truncated) the directory is fsynced too, so the
+ * file's entry survives a crash.
+ */
+export async function appendFileDurable(path: string, data: string): Promise<void> {
+  const bytes = encoder.encode(data);
+  const f = await Deno.open(path, { append: true, create: true, mode: 0o600 });
+  let wasEmpty: boolean;
+  try {
+    wasEmpty = (await f.stat()).size === 0;
+    let off = 0;
+    while (off < bytes.length) off += await f.write(bytes.subarray(off));
+    await f.syncData();
+  } finally {
+    f.close();
+  }
+  if (wasEmpty) await syncDir(path);
+}
+
+/** Truncates `path` to zero bytes and fsyncs it; a missing file is left missing. */
+export async function truncateFileDurable(path: string): Promise<void> {
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(path, { write: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  try {
+    await f.truncate(0);
+    await f.sync();
+  } finally {
+    f.close();
+  }
+}
+
 /** The real file system. */
-export const denoStateFs: StateFs = { writeAtomic: writeFileAtomic };
+export const denoStateFs: StateFs = {
+  writeAtomic: writeFileAtomic,
+  append: appendFileDurable,
+  truncate: truncateFileDurable,
+};
 
 /** Result of {@linkcode loadState}. */
 export interface LoadResult {
-  /** The state, or null when there was none (or it was unreadable and moved aside). */
+  /** The state (checkpoint plus journal), or null when there was none or it was unreadable. */
   readonly state: PersistedState | null;
-  /** Set when the file was unreadable: what happened, for `ctl status`. */
+  /** Set when a file was unreadable: what happened, for `ctl status`. */
   readonly warning: string | null;
+  /** Size of `state.json` in bytes (0 when absent). */
+  readonly stateBytes: number;
+  /** Bytes of valid journal lines kept in `state.journal`. */
+  readonly journalBytes: number;
+  /**
+   * True when the files must be rewritten before anything is appended: the journal ended in a
+   * torn write, or was damaged and moved aside.
+   */
+  readonly compact: boolean;
 }
 
 function stamp(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
 }
 
+async function readOptional(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+async function moveAside(path: string, now: () => number): Promise<string> {
+  let aside = `${path}.corrupt-${stamp(now())}`;
+  for (let i = 1; await exists(aside); i++) aside = `${path}.corrupt-${stamp(now())}-${i}`;
+  await Deno.rename(path, aside);
+  return aside;
+}
+
 /**
- * Creates `stateDir` (mode 0700) when missing and reads `state.json`. A file that does not
- * parse or validate is logged at error level with its path and the reason, renamed to
- * `state.json.corrupt-<timestamp>`, and reported through `warning`.
- * @throws {Deno.errors.PermissionDenied | Error} when the directory or file cannot be read at
+ * Creates `stateDir` (mode 0700) when missing, reads `state.json` and replays `state.journal`
+ * on it. A checkpoint that does not parse or validate is logged at error level with its path
+ * and the reason, renamed to `state.json.corrupt-<timestamp>` (with the journal, which only
+ * makes sense on top of it), and reported through `warning`. A journal whose last line is torn
+ * (a crash during a write that was never acknowledged) loses that line with a warning; a
+ * journal damaged elsewhere keeps the entries before the damage and is moved aside likewise.
+ * @param subnet the configured subnet (the subnet of a state made from a journal alone)
+ * @throws {Deno.errors.PermissionDenied | Error} when the directory or a file cannot be read at
  *   all (starting empty would then overwrite state we could not look at)
  */
 export async function loadState(
   stateDir: string,
   log: Logger,
   now: () => number,
+  subnet = "",
 ): Promise<LoadResult> {
   await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
   const path = join(stateDir, STATE_FILE);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { state: null, warning: null };
-    throw e;
+  const journalPath = join(stateDir, JOURNAL_FILE);
+  const text = await readOptional(path);
+  const journal = await readOptional(journalPath);
+  let base: PersistedState | null = null;
+  if (text !== null) {
+    try {
+      base = decodeState(text);
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      const aside = await moveAside(path, now);
+      const journalAside = journal === null ? null : await moveAside(journalPath, now);
+      const warning =
+        `State file "${path}" is unreadable (${reason}); moved it to "${aside}" and started with an empty registry`;
+      log.error("state file is unreadable; moved aside, starting empty", {
+        path,
+        reason,
+        movedTo: aside,
+        ...(journalAside === null ? {} : { journalMovedTo: journalAside }),
+      });
+      return { state: null, warning, stateBytes: 0, journalBytes: 0, compact: false };
+    }
   }
-  try {
-    return { state: decodeState(text), warning: null };
-  } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
-    let aside = `${path}.corrupt-${stamp(now())}`;
-    for (let i = 1; await exists(aside); i++) aside = `${path}.corrupt-${stamp(now())}-${i}`;
-    await Deno.rename(path, aside);
+  const stateBytes = text === null ? 0 : encoder.encode(text).length;
+  if (journal === null || journal === "") {
+    return { state: base, warning: null, stateBytes, journalBytes: 0, compact: false };
+  }
+  const r = replayJournal(base, subnet, journal);
+  if (r.corrupt !== null) {
+    const aside = await moveAside(journalPath, now);
     const warning =
-      `State file "${path}" is unreadable (${reason}); moved it to "${aside}" and started with an empty registry`;
-    log.error("state file is unreadable; moved aside, starting empty", {
-      path,
-      reason,
+      `Journal "${journalPath}" is damaged (${r.corrupt}); kept the ${r.applied} entries before the damage and moved it to "${aside}"`;
+    log.error("state journal is damaged; kept the entries before the damage, moved it aside", {
+      path: journalPath,
+      reason: r.corrupt,
       movedTo: aside,
+      applied: r.applied,
     });
-    return { state: null, warning };
+    return { state: r.state, warning, stateBytes, journalBytes: 0, compact: true };
   }
+  if (r.tornTail !== null) {
+    log.warn("state journal ends in a torn write (never acknowledged); dropped it", {
+      path: journalPath,
+      reason: r.tornTail,
+    });
+  }
+  return {
+    state: r.state,
+    warning: null,
+    stateBytes,
+    journalBytes: encoder.encode(journal.slice(0, r.validBytes)).length,
+    compact: r.tornTail !== null,
+  };
 }
 
 async function exists(path: string): Promise<boolean> {
