@@ -58,8 +58,11 @@ cleanup() {
 	local code=$?
 	[ "$CLEANED" = 1 ] && return
 	CLEANED=1
-	trap '' INT TERM
-	step "Cleaning up"
+	# Finish the cleanup whatever happens: more signals, or a reader of our output that is gone
+	# (a write then raises SIGPIPE), must not stop it half-way.
+	trap '' INT TERM HUP PIPE
+	set +e
+	step "Cleaning up" 2>/dev/null
 	# Agents first, with SIGTERM: each removes its edge0 device and VIPs on the way out.
 	local pid
 	for pid in "${AGENT_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -78,12 +81,14 @@ cleanup() {
 		fi
 	done
 	rm -rf "$WORK"
-	say "   stopped the agents and backends, deleted $NS_A $NS_B $NS_SW, removed $WORK"
+	say "   stopped the agents and backends, deleted $NS_A $NS_B $NS_SW, removed $WORK" 2>/dev/null
 	exit "$code"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE # the reader of our output is gone (e.g. | head)
 
 # Prints an agent's log and fails.
 agent_failed() {
