@@ -234,6 +234,11 @@ function questionsMatch(query: Uint8Array, qEnd: number, answer: Uint8Array): bo
   return true;
 }
 
+/** Size of a stored answer rendered for a client: plus our OPT when the client sent EDNS. */
+export function renderedSize(entry: CachedAnswer, edns: boolean): number {
+  return entry.bytes.length + (edns ? OPT_SIZE : 0);
+}
+
 /** Forwards queries upstream and caches the answers. */
 export class Forwarder {
   readonly #upstreams: readonly Upstream[];
@@ -311,35 +316,64 @@ export class Forwarder {
     return p;
   }
 
+  /**
+   * The live cached answer under `key` (counted as a hit), or null, without ever starting an
+   * exchange: the synchronous hot path of the handler. A miss is not counted; the caller then
+   * goes through {@linkcode Forwarder.lookup}, which counts it.
+   */
+  cached(key: string): CachedAnswer | null {
+    const hit = this.#cache.get(key, this.#now());
+    if (hit === undefined) return null;
+    this.stats.cacheHits++;
+    return hit;
+  }
+
   /** Re-encodes a stored answer for one client (see {@linkcode Forwarder.forward}). */
   render(entry: CachedAnswer, req: ForwardRequest): Uint8Array {
-    const src = entry.bytes;
-    const out = new Uint8Array(src.length + (req.edns ? OPT_SIZE : 0));
-    out.set(src);
-    out[0] = req.query[0]!;
-    out[1] = req.query[1]!;
-    if (entry.questionEnd === req.questionEnd) {
-      out.set(req.query.subarray(12, req.questionEnd), 12);
-    }
-    const elapsed = Math.max(0, Math.floor((this.#now() - entry.storedAt) / 1000));
-    if (elapsed > 0) {
-      for (const o of entry.ttlOffsets) writeTtl(out, o, Math.max(0, readTtl(src, o) - elapsed));
-    }
-    if (req.edns) {
-      const ar = ((out[10]! << 8) | out[11]!) + 1;
-      out[10] = ar >> 8;
-      out[11] = ar & 0xff;
-      writeOpt(out, src.length, req.dnssecOk);
-    }
-    if (out.length > req.limit) {
-      return headerResponse(req.query, out[3]! & 0xf, {
+    const size = renderedSize(entry, req.edns);
+    if (size > req.limit) {
+      return headerResponse(req.query, entry.bytes[3]! & 0xf, {
         questionEnd: req.questionEnd,
         truncated: true,
         recursionAvailable: true,
         edns: req.edns ? { dnssecOk: req.dnssecOk } : null,
       });
     }
+    const out = new Uint8Array(size);
+    this.renderInto(entry, req.query, req.questionEnd, req.edns, req.dnssecOk, out);
     return out;
+  }
+
+  /**
+   * Writes a stored answer for one client into `out` (at least {@linkcode renderedSize} long):
+   * the client's ID and question bytes as sent (RFC 1035 §7.3; resolvers using 0x20 case
+   * randomisation check them), TTLs decremented by the time spent in the cache (RFC 1035
+   * §7.4), our OPT when the client sent one (RFC 6891 §7). Returns the length written.
+   */
+  renderInto(
+    entry: CachedAnswer,
+    query: Uint8Array,
+    questionEnd: number,
+    edns: boolean,
+    dnssecOk: boolean,
+    out: Uint8Array,
+  ): number {
+    const src = entry.bytes;
+    out.set(src);
+    out[0] = query[0]!;
+    out[1] = query[1]!;
+    if (entry.questionEnd === questionEnd) {
+      for (let i = 12; i < questionEnd; i++) out[i] = query[i]!;
+    }
+    const elapsed = Math.floor((this.#now() - entry.storedAt) / 1000);
+    if (elapsed > 0) {
+      for (const o of entry.ttlOffsets) writeTtl(out, o, Math.max(0, readTtl(src, o) - elapsed));
+    }
+    if (!edns) return src.length;
+    const ar = ((out[10]! << 8) | out[11]!) + 1;
+    out[10] = ar >> 8;
+    out[11] = ar & 0xff;
+    return writeOpt(out, src.length, dnssecOk);
   }
 
   async #exchange(

@@ -17,7 +17,7 @@ import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import { AllowList } from "./allow.ts";
 import { cacheKey } from "./cache.ts";
-import type { Forwarder, ForwardRequest } from "./forward.ts";
+import { type Forwarder, type ForwardRequest, renderedSize } from "./forward.ts";
 import {
   decodeMessage,
   DnsFormatError,
@@ -34,9 +34,11 @@ import {
 import type { DnsMetrics } from "./metrics.ts";
 import { type LocalAnswer, resolve } from "./resolve.ts";
 import {
+  DO_BIT,
   equalsLowered,
   FastQuery,
   headerResponse,
+  lowerByte,
   OUR_UDP_PAYLOAD,
   parseFastQuery,
   skipName,
@@ -72,6 +74,45 @@ function findFast(zone: Zone, query: Uint8Array, q: FastQuery): FastEntry | null
   return null;
 }
 
+/**
+ * A question the slow path forwarded under the current zone, remembered with its cache key so
+ * the next identical question is answered from the cache without decoding it or building the
+ * key string. Chained on name-hash collisions; dropped whenever the zone changes.
+ */
+interface ForwardedQuestion {
+  /** Lowercased wire-format name. */
+  readonly wire: Uint8Array;
+  readonly type: number;
+  readonly class: number;
+  readonly dnssecOk: boolean;
+  /** {@linkcode cacheKey} of the question. */
+  readonly key: string;
+  readonly next: ForwardedQuestion | null;
+}
+
+/** Remembered forwarded questions at most (then the memo starts over). */
+const MAX_FORWARDED_QUESTIONS = 10_000;
+
+function findForwarded(
+  memo: ReadonlyMap<number, ForwardedQuestion>,
+  query: Uint8Array,
+  q: FastQuery,
+): ForwardedQuestion | null {
+  const nameLen = q.nameEnd - 12;
+  const dnssecOk = q.edns && (q.ednsFlags & DO_BIT) !== 0;
+  let e = memo.get(q.hash) ?? null;
+  while (e !== null) {
+    if (
+      e.type === q.qtype && e.class === q.qclass && e.dnssecOk === dnssecOk &&
+      e.wire.length === nameLen && equalsLowered(query, 12, e.wire)
+    ) {
+      return e;
+    }
+    e = e.next;
+  }
+  return null;
+}
+
 /** Offset past the first question, or 0 when there is none or it is malformed. */
 function questionEndOf(query: Uint8Array): number {
   if (query.length < 12 || ((query[4]! << 8) | query[5]!) === 0) return 0;
@@ -89,6 +130,9 @@ export class DnsHandler {
   /** Reused fast-path parse state; `handle` is synchronous up to its first await. */
   readonly #fq = new FastQuery();
   readonly #fast: boolean;
+  /** Questions forwarded under the current zone (see {@linkcode ForwardedQuestion}). */
+  #forwarded = new Map<number, ForwardedQuestion>();
+  #forwardedCount = 0;
 
   constructor(options: DnsHandlerOptions) {
     this.#zone = options.zone;
@@ -107,6 +151,9 @@ export class DnsHandler {
   /** Replaces the zone; queries already being handled finish with the old one. */
   setZone(zone: Zone): void {
     this.#zone = zone;
+    // A new service may make a forwarded name ours.
+    this.#forwarded = new Map();
+    this.#forwardedCount = 0;
   }
 
   /** The allow-list (to refresh the node's addresses). */
@@ -131,24 +178,28 @@ export class DnsHandler {
       return null;
     }
     const fq = this.#fq;
-    if (
-      this.#fast && parseFastQuery(query, len, fq) && fq.qtype === RRType.A &&
-      fq.qclass === RRClass.IN
-    ) {
-      const entry = findFast(this.#zone, query, fq);
-      if (entry !== null) {
-        const limit = tcp ? MAX_MESSAGE_SIZE : udpLimit(fq.edns, fq.udpPayloadSize);
-        const ra = this.recursionAvailable(client);
-        const buf = out ?? new Uint8Array(fq.questionEnd + entry.answer.length + 11);
-        const n = writeFastAnswer(buf, query, fq, entry.answer, entry.count, ra, limit);
-        if (n > 0) {
-          this.#metrics?.count(RRType.A, Rcode.NOERROR);
-          return buf.subarray(0, n);
+    const parsed = this.#fast && parseFastQuery(query, len, fq);
+    if (parsed) {
+      if (fq.qtype === RRType.A && fq.qclass === RRClass.IN) {
+        const entry = findFast(this.#zone, query, fq);
+        if (entry !== null) {
+          const limit = tcp ? MAX_MESSAGE_SIZE : udpLimit(fq.edns, fq.udpPayloadSize);
+          const ra = this.recursionAvailable(client);
+          const buf = out ?? new Uint8Array(fq.questionEnd + entry.answer.length + 11);
+          const n = writeFastAnswer(buf, query, fq, entry.answer, entry.count, ra, limit);
+          if (n > 0) {
+            this.#metrics?.count(RRType.A, Rcode.NOERROR);
+            return buf.subarray(0, n);
+          }
         }
+      }
+      if (this.#forwarded.size > 0) {
+        const reply = this.#fromCache(query, client, tcp, out);
+        if (reply !== null) return reply;
       }
     }
     try {
-      return this.#slow(query, client, tcp);
+      return this.#slow(query, client, tcp, parsed);
     } catch (err) {
       this.#log.debug("query failed", { client, error: err });
       this.#metrics?.count(-1, Rcode.SERVFAIL);
@@ -156,7 +207,58 @@ export class DnsHandler {
     }
   }
 
-  #slow(query: Uint8Array, client: string, tcp: boolean): DnsReply {
+  /**
+   * A remembered forwarded question answered from the forwarder's cache, synchronously; null
+   * when it is not remembered, not cached (any more), or the client may not use forwarding
+   * (the slow path then decides). Uses the parse state in `#fq`.
+   */
+  #fromCache(query: Uint8Array, client: string, tcp: boolean, out?: Uint8Array): Uint8Array | null {
+    const forwarder = this.#forwarder;
+    if (forwarder === null) return null;
+    const fq = this.#fq;
+    const fw = findForwarded(this.#forwarded, query, fq);
+    if (fw === null || !this.#allow.allows(client)) return null;
+    const entry = forwarder.cached(fw.key);
+    if (entry === null) return null;
+    const limit = tcp ? MAX_MESSAGE_SIZE : udpLimit(fq.edns, fq.udpPayloadSize);
+    const size = renderedSize(entry, fq.edns);
+    const rcode = entry.bytes[3]! & 0xf;
+    this.#metrics?.count(fq.qtype, rcode);
+    if (size > limit) {
+      return headerResponse(query, rcode, {
+        questionEnd: fq.questionEnd,
+        truncated: true,
+        recursionAvailable: true,
+        edns: fq.edns ? { dnssecOk: fw.dnssecOk } : null,
+      });
+    }
+    const buf = out !== undefined && out.length >= size ? out : new Uint8Array(size);
+    const n = forwarder.renderInto(entry, query, fq.questionEnd, fq.edns, fw.dnssecOk, buf);
+    return buf.subarray(0, n);
+  }
+
+  /** Remembers a question the slow path forwards (parse state in `#fq`). */
+  #rememberForwarded(query: Uint8Array, dnssecOk: boolean, key: string): void {
+    const fq = this.#fq;
+    if (findForwarded(this.#forwarded, query, fq) !== null) return;
+    if (this.#forwardedCount >= MAX_FORWARDED_QUESTIONS) {
+      this.#forwarded = new Map();
+      this.#forwardedCount = 0;
+    }
+    const wire = new Uint8Array(fq.nameEnd - 12);
+    for (let i = 0; i < wire.length; i++) wire[i] = lowerByte(query[12 + i]!);
+    this.#forwarded.set(fq.hash, {
+      wire,
+      type: fq.qtype,
+      class: fq.qclass,
+      dnssecOk,
+      key,
+      next: this.#forwarded.get(fq.hash) ?? null,
+    });
+    this.#forwardedCount++;
+  }
+
+  #slow(query: Uint8Array, client: string, tcp: boolean, parsed: boolean): DnsReply {
     let msg: DnsMessage;
     try {
       msg = decodeMessage(query).value;
@@ -213,7 +315,9 @@ export class DnsHandler {
       limit,
     };
     const metrics = this.#metrics;
-    return this.#forwarder.forward(req, cacheKey(name, q0.type, q0.class, dnssecOk)).then(
+    const key = cacheKey(name, q0.type, q0.class, dnssecOk);
+    if (parsed) this.#rememberForwarded(query, dnssecOk, key);
+    return this.#forwarder.forward(req, key).then(
       (bytes) => {
         metrics?.count(q0.type, bytes[3]! & 0xf);
         return bytes;
