@@ -377,6 +377,8 @@ export class Proxy {
       }
       rec.upstream = upstream;
       const r = await splice(client, upstream, this.#pool);
+      // splice() closed both: closing again would throw (and build) a BadResource error each.
+      rec.closed = true;
       if (m) {
         m.bytes.inc(route.labelsIn, r.bytesIn);
         m.bytes.inc(route.labelsOut, r.bytesOut);
