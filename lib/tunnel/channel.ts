@@ -32,6 +32,18 @@ export interface ChannelHooks {
   onAbort?(): void;
 }
 
+/**
+ * Where a channel's outgoing frames go when it does not produce a `ReadableStream` (the
+ * dialer writes them into a `node:http2` request). Writes are never refused: the credit
+ * window already bounds what a channel can have outstanding.
+ */
+export interface FrameSink {
+  /** Sends bytes (the channel does not reuse `chunk`). */
+  write(chunk: Uint8Array): void;
+  /** Ends the body normally (after FIN went both ways). */
+  end(): void;
+}
+
 /** Options of a {@linkcode FramedChannel}. */
 export interface ChannelOptions {
   /**
@@ -42,20 +54,26 @@ export interface ChannelOptions {
    * waiting for that end costs nothing. @default false
    */
   readonly endAfterIncoming?: boolean;
+  /**
+   * Send outgoing frames here instead of through {@linkcode FramedChannel.outgoing}; on
+   * failure or `close()` the transport is torn down through `hooks.onAbort`.
+   */
+  readonly sink?: FrameSink;
 }
 
 /** A duplex byte stream over two HTTP/2 bodies with credit-based flow control. */
 export class FramedChannel implements UpstreamConn {
-  /** The body to send: a request body (dialer) or a response body (server). */
-  readonly outgoing: ReadableStream<Uint8Array>;
   /** Hooks; may be set after construction (the dialer sets them once the peer accepted). */
   hooks: ChannelHooks;
   readonly #window: number;
   readonly #endAfterIncoming: boolean;
   #incomingEnded = false;
-  #out!: ReadableStreamDefaultController<Uint8Array>;
+  #sink: FrameSink | null = null;
+  #outStream: ReadableStream<Uint8Array> | null = null;
+  #out: ReadableStreamDefaultController<Uint8Array> | null = null;
   #outEnded = false;
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  readonly #decoder = new FrameDecoder();
   #sendCredit: number;
   readonly #recv: Uint8Array[] = [];
   #recvBytes = 0;
@@ -65,7 +83,8 @@ export class FramedChannel implements UpstreamConn {
   #error: Error | null = null;
   #closed = false;
   #done = false;
-  #event = Promise.withResolvers<void>();
+  /** Resolves the task waiting in `read()` or `write()` (at most one of each at a time). */
+  #waiter: (() => void) | null = null;
 
   constructor(
     window: number = STREAM_WINDOW,
@@ -76,15 +95,35 @@ export class FramedChannel implements UpstreamConn {
     this.#endAfterIncoming = options.endAfterIncoming ?? false;
     this.#sendCredit = window;
     this.hooks = hooks;
-    this.outgoing = new ReadableStream<Uint8Array>({
-      start: (c) => {
-        this.#out = c;
-      },
-      cancel: () => {
-        this.#outEnded = true;
-        this.#fail(new Deno.errors.ConnectionReset("Tunnel stream reset by the peer"));
-      },
-    });
+    if (options.sink) {
+      this.#sink = options.sink;
+    } else {
+      this.#outStream = new ReadableStream<Uint8Array>({
+        start: (c) => {
+          this.#out = c;
+        },
+        cancel: () => {
+          this.#outEnded = true;
+          this.#fail(new Deno.errors.ConnectionReset("Tunnel stream reset by the peer"));
+        },
+      });
+    }
+  }
+
+  /**
+   * The body to send (a response body on the server); only without a `sink`.
+   * @throws {TypeError} when the channel was given a sink
+   */
+  get outgoing(): ReadableStream<Uint8Array> {
+    if (this.#outStream === null) {
+      throw new TypeError("Cannot get the outgoing body of a tunnel channel that has a sink");
+    }
+    return this.#outStream;
+  }
+
+  #emit(chunk: Uint8Array): void {
+    if (this.#sink) this.#sink.write(chunk);
+    else this.#out!.enqueue(chunk);
   }
 
   /** Starts reading the peer's body; every byte is read at once (credit bounds it). */
@@ -95,23 +134,46 @@ export class FramedChannel implements UpstreamConn {
   }
 
   async #pump(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-    const decoder = new FrameDecoder();
     try {
       while (true) {
         const r = await reader.read();
-        if (r.done) {
-          if (!this.#recvFin) {
-            throw new Deno.errors.ConnectionReset("Tunnel stream ended without FIN");
-          }
-          this.#incomingEnded = true;
-          this.#maybeEnd();
-          return;
-        }
-        for (const f of decoder.push(r.value)) this.#onFrame(f);
+        if (r.done) break;
+        this.receive(r.value);
       }
+      this.receiveEnd();
     } catch (err) {
-      this.#fail(err instanceof Error ? err : new Error(String(err)));
+      this.receiveError(err);
     }
+  }
+
+  /** Feeds bytes of the peer's body (push transports; `attach` does this itself). */
+  receive(chunk: Uint8Array): void {
+    if (this.#error || this.#closed) return;
+    try {
+      for (const f of this.#decoder.push(chunk)) this.#onFrame(f);
+    } catch (err) {
+      this.receiveError(err);
+      return;
+    }
+    this.#wake();
+  }
+
+  /** The peer's body ended. */
+  receiveEnd(): void {
+    if (this.#error || this.#closed) return;
+    if (!this.#recvFin) {
+      this.#fail(new Deno.errors.ConnectionReset("Tunnel stream ended without FIN"));
+      return;
+    }
+    this.#incomingEnded = true;
+    this.#maybeEnd();
+    this.#wake();
+  }
+
+  /** The peer's body failed (stream reset, connection lost). */
+  receiveError(err: unknown): void {
+    if (this.#incomingEnded) return;
+    this.#fail(err instanceof Error ? err : new Error(String(err)));
   }
 
   #onFrame(f: Frame): void {
@@ -134,12 +196,26 @@ export class FramedChannel implements UpstreamConn {
         this.#maybeEnd();
         break;
     }
-    this.#wake();
   }
 
   #wake(): void {
-    this.#event.resolve();
-    this.#event = Promise.withResolvers<void>();
+    const w = this.#waiter;
+    if (w) {
+      this.#waiter = null;
+      w();
+    }
+  }
+
+  #wait(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const prev = this.#waiter;
+      this.#waiter = prev
+        ? () => {
+          prev();
+          resolve();
+        }
+        : resolve;
+    });
   }
 
   #check(): void {
@@ -153,7 +229,7 @@ export class FramedChannel implements UpstreamConn {
     while (this.#recvBytes === 0) {
       this.#check();
       if (this.#recvFin) return null;
-      await this.#event.promise;
+      await this.#wait();
     }
     let n = 0;
     while (n < p.length && this.#recv.length > 0) {
@@ -169,7 +245,7 @@ export class FramedChannel implements UpstreamConn {
     // Credit in batches; a sender that ran out has a full window unacknowledged, so this
     // always fires before it could wait forever.
     if (this.#ungranted >= this.#window / 4 && !this.#recvFin && !this.#outEnded) {
-      this.#out.enqueue(encodeCredit(this.#ungranted));
+      this.#emit(encodeCredit(this.#ungranted));
       this.#ungranted = 0;
     }
     this.hooks.onBytes?.("in", n);
@@ -185,11 +261,11 @@ export class FramedChannel implements UpstreamConn {
         throw new Deno.errors.BrokenPipe("Cannot write to tunnel stream: it is closed for writing");
       }
       if (this.#sendCredit <= 0) {
-        await this.#event.promise;
+        await this.#wait();
         continue;
       }
       const n = Math.min(this.#sendCredit, MAX_DATA_FRAME, p.length - off);
-      this.#out.enqueue(encodeData(p.subarray(off, off + n)));
+      this.#emit(encodeData(p.subarray(off, off + n)));
       this.#sendCredit -= n;
       off += n;
       this.hooks.onBytes?.("out", n);
@@ -201,7 +277,7 @@ export class FramedChannel implements UpstreamConn {
   closeWrite(): Promise<void> {
     if (!this.#sentFin && !this.#closed && !this.#error) {
       this.#sentFin = true;
-      this.#out.enqueue(encodeFin());
+      this.#emit(encodeFin());
       this.#maybeEnd();
     }
     return Promise.resolve();
@@ -212,7 +288,8 @@ export class FramedChannel implements UpstreamConn {
     if (!this.#sentFin || !this.#recvFin || this.#outEnded) return;
     if (this.#endAfterIncoming && !this.#incomingEnded) return;
     this.#outEnded = true;
-    this.#out.close();
+    if (this.#sink) this.#sink.end();
+    else this.#out!.close();
     this.#finish();
   }
 
@@ -236,7 +313,7 @@ export class FramedChannel implements UpstreamConn {
     if (!this.#outEnded) {
       this.#outEnded = true;
       try {
-        this.#out.error(reason);
+        this.#out?.error(reason);
       } catch { /* already closed */ }
     }
     if (abortTransport) {

@@ -1,12 +1,15 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
  * The dialing side of the tunnel: a {@linkcode Dialer} that opens one HTTP/2 stream per
- * connection to the agent on the endpoint's node, over one HTTP client (one connection) per
+ * connection to the agent on the endpoint's node, over one HTTP/2 session (one connection) per
  * peer. A dial resolves only once the peer has connected to the endpoint, so every failure
  * (peer unreachable, refused, remote dial failed) rejects within the timeout and the proxy
  * fails over to the next endpoint.
  * @module
  */
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import * as tls from "node:tls";
 import type { Logger } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { Dialer, DialTarget, UpstreamConn } from "../proxy/dialer.ts";
@@ -31,6 +34,7 @@ import {
   encodeStreamHeaders,
   formatHostPort,
   parseRefusal,
+  REFUSAL_HEADER,
   type RefusalReason,
   STREAM_PATH,
   targetHeaderValues,
@@ -83,10 +87,9 @@ export interface TunnelDialerOptions {
   readonly backoff?: BackoffPolicy;
 }
 
-/** One HTTP client (one HTTP/2 connection) and the streams using it. */
+/** One HTTP/2 connection (session) to a peer and the streams using it. */
 interface Channel {
-  readonly client: Deno.HttpClient;
-  readonly url: string;
+  readonly session: http2.ClientHttp2Session;
   active: number;
   retired: boolean;
 }
@@ -198,18 +201,45 @@ export class TunnelDialer implements Dialer {
     }));
   }
 
+  /**
+   * The peer's connection, opened on first use. Why `node:http2` and not `fetch` with
+   * `Deno.createHttpClient`: Deno's fetch client turns Nagle's algorithm on for its socket
+   * (`TCP_NODELAY` 0) and offers no option to change it, so every small frame (credit, FIN, a
+   * short request) waited for the peer's delayed ACK (up to 40 ms on Linux); here the socket is
+   * ours and gets `setNoDelay(true)`. Both use Deno's own HTTP/2 implementation.
+   */
   #channel(peer: Peer): Channel {
-    if (peer.channel) return peer.channel;
-    const tls = this.#opts.tls;
-    const client = Deno.createHttpClient({
-      http2: true,
-      http1: false,
-      ...(tls ? { caCerts: [tls.ca] } : {}),
+    const open = peer.channel;
+    if (open && !open.session.closed && !open.session.destroyed) return open;
+    const { host, port } = peer.address;
+    const t = this.#opts.tls;
+    const authority = `${t ? "https" : "http"}://${formatHostPort(host, port)}`;
+    const session = http2.connect(authority, {
+      createConnection: () => {
+        const socket = t
+          ? tls.connect({
+            host,
+            port,
+            ca: [t.ca],
+            ALPNProtocols: ["h2"],
+            ...(net.isIP(host) === 0 ? { servername: host } : {}),
+          })
+          : net.connect({ host, port });
+        socket.setNoDelay(true);
+        return socket;
+      },
     });
-    const scheme = tls ? "https" : "http";
-    const url = `${scheme}://${formatHostPort(peer.address.host, peer.address.port)}${STREAM_PATH}`;
-    peer.channel = { client, url, active: 0, retired: false };
-    return peer.channel;
+    const ch: Channel = { session, active: 0, retired: false };
+    // Failures reach the streams on the session (their "error"/"close"); a session-level
+    // error only needs to retire the connection.
+    session.on("error", () => {});
+    const drop = () => {
+      if (peer.channel === ch) peer.channel = null;
+    };
+    session.once("close", drop);
+    session.once("goaway", drop);
+    peer.channel = ch;
+    return ch;
   }
 
   /** Drops a peer's connection; streams still on it finish first. */
@@ -218,12 +248,12 @@ export class TunnelDialer implements Dialer {
     peer.channel = null;
     if (!ch) return;
     ch.retired = true;
-    if (ch.active === 0) ch.client.close();
+    if (ch.active === 0) ch.session.destroy();
   }
 
   #release(ch: Channel): void {
     ch.active--;
-    if (ch.retired && ch.active === 0) ch.client.close();
+    if (ch.retired && ch.active === 0) ch.session.destroy();
   }
 
   #markDown(name: string, peer: Peer, error: string): void {
@@ -311,19 +341,11 @@ export class TunnelDialer implements Dialer {
       }),
       this.#now(),
     );
-    const headers = encodeStreamHeaders(signed, options.timeoutMs * REMOTE_DIAL_SHARE);
+    const headers: http2.OutgoingHttpHeaders = { ":method": "POST", ":path": STREAM_PATH };
+    for (const [k, v] of encodeStreamHeaders(signed, options.timeoutMs * REMOTE_DIAL_SHARE)) {
+      headers[k] = v;
+    }
     const channel = this.#channel(peer);
-    const abort = new AbortController();
-    // No abort hook until the peer accepted: a refusal cancels the request body, and that
-    // must not abort the fetch before the refusal's headers are read.
-    const stream = new FramedChannel(STREAM_WINDOW);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      abort.abort(new DOMException("Tunnel dial timed out", "TimeoutError"));
-    }, options.timeoutMs);
-    const onAbort = () => abort.abort(options.signal?.reason);
-    options.signal?.addEventListener("abort", onAbort, { once: true });
     channel.active++;
     let released = false;
     const release = () => {
@@ -331,18 +353,29 @@ export class TunnelDialer implements Dialer {
       released = true;
       this.#release(channel);
     };
-    let response: Response;
+    let req: http2.ClientHttp2Stream | null = null;
+    let timedOut = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    let head: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader;
     try {
-      response = await fetch(channel.url, {
-        method: "POST",
-        headers,
-        body: stream.outgoing,
-        client: channel.client,
-        signal: abort.signal,
-        duplex: "half",
-      } as RequestInit);
+      head = await new Promise((resolve, reject) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(new DOMException("Tunnel dial timed out", "TimeoutError"));
+        }, options.timeoutMs);
+        onAbort = () => reject(options.signal?.reason);
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+        const r = channel.session.request(headers);
+        req = r;
+        r.once("response", resolve);
+        r.once("error", reject);
+        r.once("close", () => {
+          reject(new Deno.errors.ConnectionReset(`stream closed before an answer (${r.rstCode})`));
+        });
+      });
     } catch (err) {
-      stream.close();
+      closeStream(req);
       release();
       if (options.signal?.aborted) {
         this.#metrics.streams.inc({ direction: "out", result: "aborted" });
@@ -362,27 +395,29 @@ export class TunnelDialer implements Dialer {
       );
     } finally {
       clearTimeout(timer);
-      options.signal?.removeEventListener("abort", onAbort);
+      if (onAbort) options.signal?.removeEventListener("abort", onAbort);
     }
+    const stream = req as unknown as http2.ClientHttp2Stream;
     this.#markUp(node, peer);
-    if (response.status !== 200 || response.body === null) {
-      const reason = parseRefusal(response.headers.get("x-edgemesh-refusal"));
-      const text = await response.text().catch(() => "");
-      stream.close();
-      abort.abort();
+    const status = Number(head[":status"]);
+    if (status !== 200) {
+      const refusal = head[REFUSAL_HEADER];
+      const reason = parseRefusal(typeof refusal === "string" ? refusal : null);
+      const text = await readText(stream);
+      closeStream(stream);
       release();
       this.#log.debug("tunnel stream refused", {
         peer: node,
         service: svc,
         endpoint: ep,
-        status: response.status,
+        status,
         reason,
       });
       this.#fail(
         "refused",
         new TunnelDialError(
           reason ?? "refused",
-          `${what}: peer refused (${reason ?? `HTTP ${response.status}`})${
+          `${what}: peer refused (${reason ?? `HTTP ${status}`})${
             text && reason !== "unauthenticated" ? `: ${text.slice(0, 200)}` : ""
           }`,
         ),
@@ -391,16 +426,30 @@ export class TunnelDialer implements Dialer {
     this.#metrics.streams.inc({ direction: "out", result: "ok" });
     this.#metrics.active.inc({ direction: "out" });
     const bytes = this.#metrics.bytes;
-    stream.hooks = {
-      onAbort: () => abort.abort(),
+    const conn = new FramedChannel(STREAM_WINDOW, {
+      onAbort: () => closeStream(stream),
       onBytes: (direction, n) => bytes.inc({ direction }, n),
       onDone: () => {
         this.#metrics.active.dec({ direction: "out" });
         release();
       },
-    };
-    stream.attach(response.body);
-    return stream;
+    }, {
+      sink: {
+        write: (chunk) => void stream.write(chunk),
+        end: () => void stream.end(),
+      },
+    });
+    let ended = false;
+    stream.on("data", (chunk: Uint8Array) => conn.receive(chunk));
+    stream.once("end", () => {
+      ended = true;
+      conn.receiveEnd();
+    });
+    stream.once("error", (err) => conn.receiveError(err));
+    stream.once("close", () => {
+      if (!ended) conn.receiveError(new Deno.errors.ConnectionReset("Tunnel stream reset"));
+    });
+    return conn;
   }
 
   /** Closes every peer connection (streams still open finish first). */
@@ -408,6 +457,26 @@ export class TunnelDialer implements Dialer {
     this.#closed = true;
     for (const peer of this.#peers.values()) this.#retire(peer);
   }
+}
+
+/** Resets a stream (RST_STREAM CANCEL, RFC 9113 §8.4) unless it is closed already. */
+function closeStream(req: http2.ClientHttp2Stream | null): void {
+  if (req && !req.closed && !req.destroyed) req.close(http2.constants.NGHTTP2_CANCEL);
+}
+
+/** The (short) body of a refusal; empty when the stream fails first. */
+function readText(req: http2.ClientHttp2Stream): Promise<string> {
+  return new Promise((resolve) => {
+    if (req.readableEnded || req.destroyed) return resolve("");
+    let text = "";
+    const decoder = new TextDecoder();
+    req.on("data", (c: Uint8Array) => {
+      if (text.length < 1024) text += decoder.decode(c, { stream: true });
+    });
+    req.once("end", () => resolve(text));
+    req.once("error", () => resolve(text));
+    req.once("close", () => resolve(text));
+  });
 }
 
 function errorText(err: unknown): string {

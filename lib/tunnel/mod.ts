@@ -27,7 +27,13 @@ export {
   type VerifyFailure,
   type VerifyResult,
 } from "./auth.ts";
-export { type ChannelHooks, type ChannelOptions, FramedChannel, STREAM_WINDOW } from "./channel.ts";
+export {
+  type ChannelHooks,
+  type ChannelOptions,
+  FramedChannel,
+  type FrameSink,
+  STREAM_WINDOW,
+} from "./channel.ts";
 export {
   encodeCredit,
   encodeData,

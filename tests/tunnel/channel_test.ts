@@ -94,3 +94,27 @@ Deno.test("FramedChannel.close() resets the peer's side", async () => {
   await assert.rejects(a.write(new Uint8Array(1)), Deno.errors.BadResource);
   b.close();
 });
+
+Deno.test("FramedChannel with a sink: frames go to the sink, pushed bytes are read", async () => {
+  const sent: Uint8Array[] = [];
+  let ended = false;
+  const ch = new FramedChannel(1024, {}, {
+    sink: { write: (c) => void sent.push(c), end: () => void (ended = true) },
+  });
+  assert.throws(() => ch.outgoing, TypeError);
+  await writeAll(ch, new TextEncoder().encode("ping"));
+  await ch.closeWrite();
+  // The peer's reply arrives split across pushes, then its FIN and the end of its body.
+  const reply = new Uint8Array([...encodeData(new TextEncoder().encode("pong")), ...encodeFin()]);
+  ch.receive(reply.subarray(0, 3));
+  ch.receive(reply.subarray(3));
+  ch.receiveEnd();
+  // A transport "close" after a clean end must not discard unread bytes.
+  ch.receiveError(new Error("closed"));
+  assert.equal(new TextDecoder().decode(await readAll(ch)), "pong");
+  assert.equal(ended, true);
+  const d = new FrameDecoder();
+  const frames = sent.flatMap((c) => d.push(c)).map((f) => f.type);
+  assert.deepEqual(frames, ["data", "fin"]);
+  ch.close();
+});
