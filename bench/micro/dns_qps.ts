@@ -11,8 +11,9 @@
  * deno run -A bench/micro/dns_qps.ts [--reps 3] [--seconds 5] [--loops N]
  *   [--build base=/tmp/dns-base]   # another source tree (e.g. `git archive HEAD | tar -x`)
  * ```
- * The current tree always runs as `edgemesh`; `--build name=dir` adds more (repeatable; a dir
- * with its own `bench/micro/dns_server.ts` runs that one, e.g. a bare echo loop for a floor);
+ * The current tree always runs as `edgemesh`; `--build "name=dir [server flags]"` adds more
+ * (repeatable; a dir with its own `bench/micro/dns_server.ts` runs that one, e.g. a bare echo
+ * loop for a floor; flags such as `--loops 1` go to that server, `deno:--flag` to deno);
  * `--agent` also runs the whole agent (as `make bench` does: production flags, services over
  * the control socket, DNS on `9.251.0.1:53`) and queries its service names everywhere.
  * @module
@@ -120,7 +121,12 @@ interface System {
   readonly pid?: number;
 }
 
-async function startBuild(name: string, root: string, host: string): Promise<System> {
+async function startBuild(
+  name: string,
+  root: string,
+  host: string,
+  extra: readonly string[] = [],
+): Promise<System> {
   const script = join(root, SERVER_TS);
   if (root !== ROOT && !(await Deno.stat(script).catch(() => null))) {
     // An older tree without this script: serve it with its own lib/dns.
@@ -133,13 +139,17 @@ async function startBuild(name: string, root: string, host: string): Promise<Sys
     "--no-prompt",
     "--config",
     join(root, "deno.json"),
-    ...permissionFlags({ stateDir: dir, runtimeDir: dir, resolvConf: join(dir, "resolv.conf") }),
+    ...extra.filter((a) => a.startsWith("deno:")).map((a) => a.slice(5)),
+    ...(extra.includes("deno:-A")
+      ? ["--unstable-net"]
+      : permissionFlags({ stateDir: dir, runtimeDir: dir, resolvConf: join(dir, "resolv.conf") })),
     script,
     "--listen",
     `${host}:53`,
     "--upstream",
     "127.0.0.6:53",
     ...(values.loops ? ["--loops", values.loops] : []),
+    ...extra.filter((a) => !a.startsWith("deno:")),
   ];
   const proc = spawnLogged(name, args, join(dir, `${name}.log`));
   procs.push(proc);
@@ -207,9 +217,11 @@ try {
   systems.push(await startBuild("edgemesh", ROOT, "127.0.0.1"));
   let h = 10;
   for (const b of values.build) {
-    const [name, root] = b.split("=");
+    // name=dir[ --server-flag value …]
+    const [spec, ...extra] = b.split(" ");
+    const [name, root] = spec!.split("=");
     if (!name || !root) throw new TypeError(`Cannot parse --build "${b}": want name=dir`);
-    systems.push(await startBuild(name, root, `127.0.0.${h++}`));
+    systems.push(await startBuild(name, root, `127.0.0.${h++}`, extra));
   }
   for (const s of systems) {
     if (s.pid !== undefined) log(`${s.name}: idle RSS ${rssMiB(s.pid)?.toFixed(1)} MiB`);

@@ -348,7 +348,10 @@ export class DnsServer {
       let data: Uint8Array;
       let peer: Deno.Addr;
       try {
-        [data, peer] = await conn.receive(inBuf);
+        // Indexing, not array destructuring (which walks an iterator per packet).
+        const r = await conn.receive(inBuf);
+        data = r[0];
+        peer = r[1];
         errors = 0;
       } catch (err) {
         if (signal.aborted) break;

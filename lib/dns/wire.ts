@@ -221,8 +221,9 @@ export function writeFastAnswer(
   out[9] = 0;
   out[10] = 0;
   out[11] = q.edns ? 1 : 0;
-  out.set(query.subarray(12, qlen), 12);
-  out.set(answer, qlen);
+  // Byte loops, not `set(subarray)`: no view object per packet for a few dozen bytes.
+  for (let i = 12; i < qlen; i++) out[i] = query[i]!;
+  for (let i = 0; i < answer.length; i++) out[qlen + i] = answer[i]!;
   if (q.edns) writeOpt(out, qlen + answer.length, (q.ednsFlags & DO_BIT) !== 0);
   return total;
 }
