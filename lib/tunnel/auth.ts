@@ -2,12 +2,13 @@
 /**
  * Proof of the pre-shared cluster key on every tunnel stream.
  *
- * Each request carries HMAC-SHA-256 (RFC 2104, via WebCrypto) over the source node name, the
+ * Each request carries HMAC-SHA-256 (RFC 2104, via `node:crypto`) over the source node name, the
  * target (service, port, endpoint), a timestamp and a random nonce. The receiver checks the
  * MAC in constant time, the timestamp against a replay window and the nonce against a bounded
  * cache of nonces seen within that window, so a captured request cannot be replayed.
  * @module
  */
+import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
 import type { StreamHeaders } from "./wire.ts";
 
 /** Minimum key length: 32 bytes, the HMAC-SHA-256 output size (RFC 2104 §3). */
@@ -51,8 +52,21 @@ export async function loadTunnelKey(path: string): Promise<Uint8Array> {
   return bytes;
 }
 
-/** Imports raw key bytes as an HMAC-SHA-256 key. */
-export function importTunnelKey(key: Uint8Array): Promise<CryptoKey> {
+/**
+ * The cluster key, ready to compute HMAC-SHA-256. Opaque: the bytes stay inside a
+ * `node:crypto` `KeyObject`.
+ */
+export interface TunnelKey {
+  /** HMAC-SHA-256 of `data` (RFC 2104). */
+  mac(data: Uint8Array): Uint8Array;
+}
+
+/**
+ * Imports raw key bytes as an HMAC-SHA-256 key. Why `node:crypto` and not WebCrypto: its
+ * HMAC is synchronous, while `crypto.subtle.sign` goes through a blocking-thread hop and
+ * promise per call, twice per stream (sign and verify).
+ */
+export function importTunnelKey(key: Uint8Array): Promise<TunnelKey> {
   if (key.length < MIN_KEY_BYTES) {
     return Promise.reject(
       new RangeError(
@@ -60,13 +74,10 @@ export function importTunnelKey(key: Uint8Array): Promise<CryptoKey> {
       ),
     );
   }
-  return crypto.subtle.importKey(
-    "raw",
-    key as Uint8Array<ArrayBuffer>,
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
+  const secret: KeyObject = createSecretKey(key.slice());
+  return Promise.resolve({
+    mac: (data) => new Uint8Array(createHmac("sha256", secret).update(data).digest()),
+  });
 }
 
 /** The fields a signature covers (everything in {@linkcode StreamHeaders} but the signature). */
@@ -111,15 +122,14 @@ export function newNonce(): string {
  * Signs a target: adds `timestamp` (ms since the epoch, from `now`) and a random nonce.
  * The caller passes the unsigned target header values.
  */
-export async function signRequest(
-  key: CryptoKey,
+export function signRequest(
+  key: TunnelKey,
   target: Pick<StreamHeaders, "source" | "service" | "port" | "endpoint">,
   now: number,
   nonce: string = newNonce(),
 ): Promise<StreamHeaders> {
   const fields: SignedFields = { ...target, timestamp: String(Math.trunc(now)), nonce };
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, canonicalBytes(fields)));
-  return { ...fields, signature: toHex(mac) };
+  return Promise.resolve({ ...fields, signature: toHex(key.mac(canonicalBytes(fields))) });
 }
 
 /** Compares two byte strings in time independent of where they differ. */
@@ -140,7 +150,7 @@ export type VerifyResult =
 
 /** Options of {@linkcode RequestVerifier}. */
 export interface RequestVerifierOptions {
-  readonly key: CryptoKey;
+  readonly key: TunnelKey;
   /** Accepted clock difference either way, ms. @default 60000 */
   readonly windowMs?: number;
   /** Most nonces remembered; beyond it new requests are refused, never a nonce forgotten early. @default 200000 */
@@ -154,7 +164,7 @@ export interface RequestVerifierOptions {
  * after it was seen, which covers its timestamp's whole acceptance range.
  */
 export class RequestVerifier {
-  readonly #key: CryptoKey;
+  readonly #key: TunnelKey;
   readonly #windowMs: number;
   readonly #maxNonces: number;
   readonly #now: () => number;
@@ -174,7 +184,11 @@ export class RequestVerifier {
   }
 
   /** Checks timestamp, MAC (constant time) and nonce; records the nonce when all pass. */
-  async verify(h: StreamHeaders): Promise<VerifyResult> {
+  verify(h: StreamHeaders): Promise<VerifyResult> {
+    return Promise.resolve(this.#verify(h));
+  }
+
+  #verify(h: StreamHeaders): VerifyResult {
     const now = this.#now();
     if (!/^\d{1,16}$/.test(h.timestamp) || !/^[0-9a-f]{16,64}$/.test(h.nonce)) {
       return { ok: false, failure: "malformed" };
@@ -184,7 +198,7 @@ export class RequestVerifier {
     }
     const given = fromHex(h.signature);
     if (given === null) return { ok: false, failure: "malformed" };
-    const want = new Uint8Array(await crypto.subtle.sign("HMAC", this.#key, canonicalBytes(h)));
+    const want = this.#key.mac(canonicalBytes(h));
     if (!constantTimeEqual(given, want)) return { ok: false, failure: "bad-signature" };
     this.#prune(now);
     if (this.#seen.has(h.nonce)) return { ok: false, failure: "replayed" };

@@ -14,7 +14,7 @@ import type { Logger } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { Dialer, DialTarget, UpstreamConn } from "../proxy/dialer.ts";
 import type { Backend, Snapshot } from "../registry/model.ts";
-import { importTunnelKey, signRequest } from "./auth.ts";
+import { importTunnelKey, signRequest, type TunnelKey } from "./auth.ts";
 import { type TunnelMetrics, tunnelMetrics } from "./metrics.ts";
 import {
   afterFailure,
@@ -119,7 +119,7 @@ const REMOTE_DIAL_SHARE = 0.8;
 /** Dials remote endpoints through the agents on their nodes. */
 export class TunnelDialer implements Dialer {
   readonly #opts: TunnelDialerOptions;
-  readonly #key: Promise<CryptoKey>;
+  readonly #key: Promise<TunnelKey>;
   readonly #log: Logger;
   readonly #metrics: TunnelMetrics;
   readonly #now: () => number;

@@ -23,6 +23,7 @@ export {
   type RequestVerifierOptions,
   type SignedFields,
   signRequest,
+  type TunnelKey,
   TunnelSetupError,
   type VerifyFailure,
   type VerifyResult,
