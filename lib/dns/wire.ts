@@ -68,6 +68,30 @@ export function hashWire(wire: Uint8Array): number {
 export function nameToWire(name: string): Uint8Array {
   const n = name.endsWith(".") ? name.slice(0, -1) : name;
   if (n === "") return new Uint8Array([0]);
+  // Zone builds call this for every name of every service: the common all-ASCII case is
+  // written straight into one array (a length octet per label, RFC 1035 §3.1), lowercased.
+  const out = new Uint8Array(n.length + 2);
+  let labelStart = 0;
+  for (let i = 0; i <= n.length; i++) {
+    const c = i < n.length ? n.charCodeAt(i) : 0x2e;
+    if (c > 0x7f) return nameToWireSlow(name, n);
+    if (c === 0x2e) {
+      const len = i - labelStart;
+      if (len === 0 || len > 63) {
+        const label = n.slice(labelStart, i);
+        throw new RangeError(`Cannot encode name "${name}": label "${label}" has a bad length`);
+      }
+      out[labelStart] = len;
+      labelStart = i + 1;
+    } else {
+      out[i + 1] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+    }
+  }
+  if (out.length > 255) throw new RangeError(`Cannot encode name "${name}": longer than 255`);
+  return out;
+}
+
+function nameToWireSlow(name: string, n: string): Uint8Array {
   const labels = n.toLowerCase().split(".");
   const bytes: number[] = [];
   const enc = new TextEncoder();
