@@ -91,6 +91,8 @@ interface ConnGroup {
 
 interface ConnRecord {
   readonly client: Deno.TcpConn;
+  /** The service it was accepted for (a VIP:port may change hands between updates). */
+  readonly service: ServiceKey;
   upstream: UpstreamConn | null;
   closed: boolean;
   readonly group: ConnGroup;
@@ -195,6 +197,19 @@ export class Proxy {
       for (const s of this.#listeners.values()) {
         per.set(s.route.service, (per.get(s.route.service) ?? 0) + 1);
       }
+      return [...per].map(([service, n]) => [{ service }, n]);
+    });
+    // Open connections are counted at scrape time from the connection groups (listening and
+    // draining) instead of an inc and a dec per connection: each gauge update renders its label
+    // key, which cost more CPU than the rest of the proxy's bookkeeping per connection.
+    this.#metrics?.active.collect(() => {
+      const per = new Map<ServiceKey, number>();
+      for (const s of this.#listeners.values()) per.set(s.route.service, 0);
+      const add = (g: ConnGroup) => {
+        for (const rec of g.conns) per.set(rec.service, (per.get(rec.service) ?? 0) + 1);
+      };
+      for (const s of this.#listeners.values()) add(s.group);
+      for (const g of this.#draining) add(g);
       return [...per].map(([service, n]) => [{ service }, n]);
     });
   }
@@ -332,7 +347,13 @@ export class Proxy {
       closeQuietly(client);
       return;
     }
-    const rec: ConnRecord = { client, upstream: null, closed: false, group: state.group };
+    const rec: ConnRecord = {
+      client,
+      service: state.route.service,
+      upstream: null,
+      closed: false,
+      group: state.group,
+    };
     state.group.conns.add(rec);
     this.#active++;
     this.#handle(rec, state.route);
@@ -342,7 +363,6 @@ export class Proxy {
     const m = this.#metrics;
     const { client } = rec;
     m?.connections.inc(route.labels);
-    m?.active.inc(route.labels);
     try {
       if (route.balancer.size === 0) {
         m?.noEndpoints.inc(route.labels);
@@ -387,7 +407,6 @@ export class Proxy {
       this.#log.error("Connection failed unexpectedly", { service: route.service, error: err });
     } finally {
       this.#closeConn(rec);
-      m?.active.dec(route.labels);
       this.#done(rec);
     }
   }

@@ -252,8 +252,12 @@ function fnv1a(h: number, p: Uint8Array, n: number): number {
 
 Deno.test("Proxy keeps open connections when endpoints go, drains them when the service goes", async () => {
   const echo = echoServer();
+  const metrics = new MetricsRegistry();
+  const active = () =>
+    /^edgemesh_proxy_connections_active\{service="default\/echo"\} (\d+)$/m.exec(metrics.render())
+      ?.[1];
   // Long enough for the round trips below on a loaded machine; the test waits on the close.
-  await using proxy = proxyWith({ drainGraceMs: 500 });
+  await using proxy = proxyWith({ drainGraceMs: 500, metrics });
   try {
     const vip = loopbackVip();
     const svc = {
@@ -271,18 +275,23 @@ Deno.test("Proxy keeps open connections when endpoints go, drains them when the 
       return new TextDecoder().decode(buf.subarray(0, n ?? 0));
     };
     assert.equal(await roundTrip("one"), "one");
+    assert.equal(active(), "1");
 
     await proxy.update(snapshotOf({ ...svc, endpoints: [] }));
     assert.equal(await roundTrip("two"), "two", "open connection survives endpoint removal");
     assert.equal(await ask(vip, PORT), "", "new connections find no endpoint");
+    assert.equal(active(), "1", "the refused connection is no longer counted");
 
     await proxy.update(snapshotOf());
     assert.ok(await refused(vip, PORT), "listener closed at once");
     assert.equal(proxy.listeners().length, 0);
     assert.equal(await roundTrip("three"), "three", "still open during the grace period");
+    assert.equal(active(), "1", "a draining connection is still active");
     // The grace timer closes the connection: the client sees EOF (or a reset).
     assert.equal(await readAll(conn), "");
     conn.close();
+    await proxy.close(); // waits for the connection task
+    assert.equal(active(), undefined, "no series once the service and its connections are gone");
   } finally {
     await echo.stop();
   }

@@ -10,6 +10,7 @@ import {
   tcpDialer,
   type UpstreamConn,
 } from "../../lib/proxy/mod.ts";
+import { Deadlines } from "../../lib/proxy/dial.ts";
 import type { Backend } from "../../lib/registry/model.ts";
 
 const be = (ip: string): Backend => ({ ip, port: 80, nodeName: null });
@@ -191,4 +192,36 @@ Deno.test("tcpDialer.dial() connects and honours an aborted signal", async () =>
   ac.abort();
   await assert.rejects(tcpDialer.dial(target, { timeoutMs: 2000, signal: ac.signal }), /aborted/);
   l.close();
+});
+
+Deno.test("Deadlines aborts pending dials in order with one timer, and only those", async () => {
+  const d = new Deadlines(5);
+  const [a, b, c] = [new AbortController(), new AbortController(), new AbortController()];
+  const pa = d.add(a);
+  const pb = d.add(b);
+  const pc = d.add(c);
+  assert.equal(d.armed, true);
+  d.remove(pb); // finished in time: never aborted
+  const aborted = (ac: AbortController) =>
+    new Promise<void>((resolve) => ac.signal.addEventListener("abort", () => resolve()));
+  await Promise.all([aborted(a), aborted(c)]);
+  assert.deepEqual([pa.timedOut, pb.timedOut, pc.timedOut], [true, false, true]);
+  assert.equal(b.signal.aborted, false);
+  assert.equal(d.armed, false, "no timer left once nothing is pending");
+  d.remove(pa); // the dial's finally after a timeout: a no-op
+  assert.equal(d.armed, false);
+});
+
+Deno.test("Deadlines clears its timer when the last pending dial finishes", () => {
+  const d = new Deadlines(60_000);
+  const p1 = d.add(new AbortController());
+  const p2 = d.add(new AbortController());
+  d.remove(p1);
+  assert.equal(d.armed, true);
+  d.remove(p2);
+  assert.equal(d.armed, false);
+  const p3 = d.add(new AbortController());
+  assert.equal(d.armed, true);
+  d.remove(p3);
+  assert.equal(d.armed, false);
 });
