@@ -138,12 +138,14 @@ export class TunnelDialer implements Dialer {
     this.#now = options.now ?? Date.now;
     this.#port = options.port ?? DEFAULT_TUNNEL_PORT;
     this.#configPeers = options.peers ?? {};
-    this.#setTable(buildPeerTable([], this.#configPeers, this.#port));
+    this.#setTable(buildPeerTable([], this.#configPeers, this.#port, this.#opts.nodeName));
   }
 
   /** Learns peer addresses from the snapshot's Node objects (config `peers` still win). */
   update(snapshot: Snapshot): void {
-    this.#setTable(buildPeerTable(snapshot.nodes.values(), this.#configPeers, this.#port));
+    this.#setTable(
+      buildPeerTable(snapshot.nodes.values(), this.#configPeers, this.#port, this.#opts.nodeName),
+    );
   }
 
   #setTable(table: ReadonlyMap<string, PeerAddress>): void {

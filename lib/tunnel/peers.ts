@@ -35,20 +35,24 @@ export function nodeTunnelHost(node: NodeInfo): string | null {
 
 /**
  * Builds the peer table: every node with a usable `status.addresses` entry at `defaultPort`,
- * overridden by the config `peers` map (`nodeName → host[:port]`).
+ * overridden by the config `peers` map (`nodeName → host[:port]`). Our own node (`self`) is
+ * left out: its endpoints are dialled locally, and it must not show up as a peer.
  * @throws {SyntaxError|RangeError} when a config entry is not an address
  */
 export function buildPeerTable(
   nodes: Iterable<NodeInfo>,
   configPeers: Readonly<Record<string, string>>,
   defaultPort: number = DEFAULT_TUNNEL_PORT,
+  self?: string,
 ): ReadonlyMap<string, PeerAddress> {
   const table = new Map<string, PeerAddress>();
   for (const node of nodes) {
+    if (node.name === self) continue; // our own Node object: local endpoints never tunnel
     const host = nodeTunnelHost(node);
     if (host !== null) table.set(node.name, { host, port: defaultPort, source: "node" });
   }
   for (const [name, text] of Object.entries(configPeers)) {
+    if (name === self) continue;
     const hp = parseHostPort(text, defaultPort);
     table.set(name, { host: hp.host, port: hp.port, source: "config" });
   }

@@ -107,3 +107,12 @@ Deno.test("afterFailure() backs off exponentially up to the cap and mayDial() fo
   assert.equal(h.state === "down" && h.delayMs, 4000);
   assert.equal(h.state === "down" && h.since, 0);
 });
+
+Deno.test("buildPeerTable() leaves out our own node, from Node objects and config", () => {
+  const nodes = [
+    { name: "me", addresses: [{ type: "InternalIP", address: "10.0.0.1" }] },
+    { name: "other", addresses: [{ type: "InternalIP", address: "10.0.0.2" }] },
+  ];
+  const table = buildPeerTable(nodes, { me: "10.0.0.9:40001" }, 40001, "me");
+  assert.deepEqual([...table.keys()], ["other"]);
+});
