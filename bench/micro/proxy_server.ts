@@ -1,0 +1,125 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * A TCP forwarder for the proxy micro-benchmark (`bench/micro/proxy_short.sh`):
+ *
+ * - `proxy`: the real {@linkcode Proxy} with a metrics registry and an info-level logger, as the
+ *   agent runs it, for one service `bench/web` on `--listen` with one endpoint `--backend`.
+ * - `bare`: the smallest relay worth comparing with: accept loop, `Deno.connect`, two read/write
+ *   loops with pooled 64 KiB buffers and `closeWrite()` at EOF. No balancing, no metrics.
+ *
+ * Usage: `deno run -A bench/micro/proxy_server.ts <proxy|bare> <listenHost:port> <backendHost:port>`
+ * (env `MICRO_LIB=<dir>`: the proxy from another copy of `lib/`; `MICRO_NO_METRICS=1`: no registry)
+ * @module
+ */
+import type { ServiceEntry, Snapshot } from "../../lib/registry/model.ts";
+
+// MICRO_LIB=<dir>: load the proxy from another copy of lib/ (e.g. `git archive HEAD~1 lib`),
+// to compare two versions in one run.
+const lib = Deno.env.get("MICRO_LIB");
+const base = lib
+  ? new URL(`file://${lib.replace(/\/$/, "")}/`)
+  : new URL("../../lib/", import.meta.url);
+const { createLogger } = await import(
+  new URL("log/mod.ts", base).href
+) as typeof import("../../lib/log/mod.ts");
+const { MetricsRegistry } = await import(
+  new URL("metrics/mod.ts", base).href
+) as typeof import("../../lib/metrics/mod.ts");
+const { Proxy } = await import(
+  new URL("proxy/mod.ts", base).href
+) as typeof import("../../lib/proxy/mod.ts");
+
+function hostPort(s: string | undefined): { hostname: string; port: number } {
+  const i = s?.lastIndexOf(":") ?? -1;
+  if (!s || i < 0) throw new TypeError(`Expected "host:port", got "${s}"`);
+  return { hostname: s.slice(0, i), port: Number(s.slice(i + 1)) };
+}
+
+const [mode, listenArg, backendArg] = Deno.args;
+// For --cpu-prof: the profile is written on a normal exit.
+const exitAfter = Number(Deno.env.get("MICRO_EXIT_AFTER_MS") ?? 0);
+if (exitAfter > 0) setTimeout(() => Deno.exit(0), exitAfter);
+const listen = hostPort(listenArg);
+const backend = hostPort(backendArg);
+
+if (mode === "proxy") {
+  const entry: ServiceEntry = {
+    service: {
+      namespace: "bench",
+      name: "web",
+      kind: { type: "ClusterIP" },
+      ports: [{
+        name: "http",
+        protocol: "TCP",
+        port: listen.port,
+        targetPort: { kind: "number", port: backend.port },
+      }],
+      sessionAffinity: { type: "None" },
+    },
+    vip: listen.hostname,
+    endpoints: [{
+      ip: backend.hostname,
+      ready: true,
+      nodeName: null,
+      hostname: null,
+      podName: null,
+      ports: [],
+    }],
+    endpointSource: "endpoints",
+  };
+  const snapshot: Snapshot = {
+    version: 1,
+    services: new Map([["bench/web", entry]]),
+    nodes: new Map(),
+    vips: new Map([[listen.hostname, "bench/web"]]),
+  };
+  const proxy = new Proxy({
+    nodeName: "bench",
+    log: createLogger({ level: "info", write: () => {} }),
+    ...(Deno.env.get("MICRO_NO_METRICS") ? {} : { metrics: new MetricsRegistry() }),
+  });
+  await proxy.update(snapshot);
+} else if (mode === "bare") {
+  const free: Uint8Array[] = [];
+  const pump = async (src: Deno.TcpConn, dst: Deno.TcpConn) => {
+    const buf = free.pop() ?? new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        const n = await src.read(buf);
+        if (n === null) break;
+        let w = 0;
+        while (w < n) w += await dst.write(buf.subarray(w, n));
+      }
+      await dst.closeWrite();
+    } catch {
+      try {
+        src.close();
+      } catch { /* closed */ }
+      try {
+        dst.close();
+      } catch { /* closed */ }
+    } finally {
+      free.push(buf);
+    }
+  };
+  const handle = async (c: Deno.TcpConn) => {
+    let u: Deno.TcpConn;
+    try {
+      u = await Deno.connect(backend);
+    } catch {
+      c.close();
+      return;
+    }
+    await Promise.all([pump(c, u), pump(u, c)]);
+    try {
+      c.close();
+    } catch { /* closed */ }
+    try {
+      u.close();
+    } catch { /* closed */ }
+  };
+  const l = Deno.listen(listen);
+  for await (const c of l) handle(c);
+} else {
+  throw new TypeError(`Unknown mode "${mode}": expected "proxy" or "bare"`);
+}
