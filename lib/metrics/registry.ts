@@ -22,8 +22,23 @@ function escapeLabel(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
+/**
+ * Rendered label keys per labels object: hot paths (the proxy, per connection) pass the same
+ * frozen labels object each time, so the sort-and-join runs once per series, not per `inc`.
+ */
+const keyCache = new WeakMap<Labels, string>();
+
 function labelKey(labels: Labels | undefined): string {
   if (!labels) return "";
+  let k = keyCache.get(labels);
+  if (k === undefined) {
+    k = renderKey(labels);
+    keyCache.set(labels, k);
+  }
+  return k;
+}
+
+function renderKey(labels: Labels): string {
   const keys = Object.keys(labels).sort();
   if (keys.length === 0) return "";
   return "{" + keys.map((k) => `${k}="${escapeLabel(labels[k] ?? "")}"`).join(",") + "}";
