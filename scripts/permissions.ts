@@ -12,6 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { resolvConfTempPath } from "../lib/dns/resolv_conf.ts";
 
 /** Paths the agent writes to; everything else on disk is read-only for it. */
 export interface PermissionPaths {
@@ -70,13 +71,15 @@ export const ALLOWED_SYS: readonly string[] = ["hostname", "networkInterfaces"];
  * ```ts
  * permissionFlags({ stateDir: "/tmp/s", runtimeDir: "/tmp/r" });
  * // ["--allow-net", "--allow-run=ip", "--allow-read",
- * //  "--allow-write=/tmp/s,/tmp/r,/etc/resolv.conf", …, "--unstable-net"]
+ * //  "--allow-write=/tmp/s,/tmp/r,/etc/resolv.conf,/etc/.resolv.conf.edgemesh-tmp", …,
+ * //  "--unstable-net"]
  * ```
  * @throws {TypeError} when a path is empty or contains a comma (Deno's list separator)
  */
 export function permissionFlags(paths: PermissionPaths = {}): string[] {
   const p = { ...DEFAULT_PERMISSION_PATHS, ...definedOnly(paths) };
-  const writes = [p.stateDir, p.runtimeDir, p.resolvConf];
+  // resolv.conf and its fixed temp sibling (atomic replacement for `manageResolvConf`).
+  const writes = [p.stateDir, p.runtimeDir, p.resolvConf, resolvConfTempPath(p.resolvConf)];
   for (const w of writes) {
     if (w === "" || w.includes(",")) {
       throw new TypeError(`Cannot build permission flags: path "${w}" is empty or has a comma`);

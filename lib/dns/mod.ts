@@ -32,6 +32,7 @@ export {
   nameserverFor,
   RESOLV_CONF_MARKER,
   ResolvConfManager,
+  resolvConfTempPath,
   withOurNameserver,
   withoutOurNameserver,
 } from "./resolv_conf.ts";

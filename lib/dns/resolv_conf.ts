@@ -56,6 +56,15 @@ export function nameserverFor(listen: readonly string[]): string | null {
   return null;
 }
 
+/**
+ * The temp file written next to resolv.conf and renamed over it (atomic replacement). A fixed
+ * name, so the agent's `--allow-write` can list it instead of the whole directory.
+ */
+export function resolvConfTempPath(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.edgemesh-tmp`;
+}
+
 /** Options of {@linkcode ResolvConfManager}. */
 export interface ResolvConfManagerOptions {
   /** Config `resolvConf`. @default "/etc/resolv.conf" */
@@ -140,29 +149,28 @@ export class ResolvConfManager {
     try {
       target = await Deno.realPath(this.#path); // write through a symlink, keep the link
     } catch { /* does not exist yet: create it */ }
-    const dir = target.slice(0, target.lastIndexOf("/")) || "/";
-    const tmp = `${dir}/.${target.slice(target.lastIndexOf("/") + 1)}.edgemesh-${
-      crypto.randomUUID().slice(0, 8)
-    }`;
+    const tmp = resolvConfTempPath(target);
     try {
       let mode = 0o644;
       try {
         mode = (await Deno.stat(target)).mode ?? 0o644;
       } catch { /* new file */ }
       await Deno.writeTextFile(tmp, text, { mode: mode & 0o777 });
-      try {
-        await Deno.rename(tmp, target);
-      } catch (err) {
-        // A bind-mounted file (containers) cannot be replaced: rewrite it in place.
-        await Deno.remove(tmp).catch(() => {});
-        this.#log.warn("Cannot replace resolv.conf atomically, rewriting it in place", {
-          path: target,
-          error: err,
-        });
-        await Deno.writeTextFile(target, text);
-      }
+      await Deno.rename(tmp, target);
+      return;
     } catch (err) {
+      // A bind-mounted file (containers), a read-only /etc with only the file writable
+      // (systemd ReadWritePaths), or permissions granting the file but not its temp sibling:
+      // the file cannot be replaced, so it is rewritten in place.
       await Deno.remove(tmp).catch(() => {});
+      this.#log.warn("Cannot replace resolv.conf atomically, rewriting it in place", {
+        path: target,
+        error: err,
+      });
+    }
+    try {
+      await Deno.writeTextFile(this.#path, text);
+    } catch (err) {
       throw new Error(`Cannot update "${this.#path}": ${(err as Error).message}`, { cause: err });
     }
   }

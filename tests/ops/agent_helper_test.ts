@@ -11,7 +11,9 @@ Deno.test("startAgent() waits for the ready line and stops with SIGTERM", async 
   assert.ok(agent.socketPath.startsWith(agent.dir));
   assert.equal(agent.metricsAddr, "127.0.0.1:9999");
   assert.ok(
-    agent.flags.includes(`--allow-write=${agent.stateDir},${agent.dir}/run,/etc/resolv.conf`),
+    agent.flags.includes(
+      `--allow-write=${agent.stateDir},${agent.dir}/run,/etc/resolv.conf,/etc/.resolv.conf.edgemesh-tmp`,
+    ),
   );
   const conn = await Deno.connect({ transport: "unix", path: agent.socketPath });
   conn.close();

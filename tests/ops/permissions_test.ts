@@ -8,7 +8,7 @@ const SCRIPT = fromFileUrl(new URL("../../scripts/permissions.ts", import.meta.u
 
 Deno.test("permissionFlags() narrows writes to the state, runtime and resolver paths", () => {
   const flags = permissionFlags({ stateDir: "/s", runtimeDir: "/r", resolvConf: "/x/resolv" });
-  assert.ok(flags.includes("--allow-write=/s,/r,/x/resolv"));
+  assert.ok(flags.includes("--allow-write=/s,/r,/x/resolv,/x/.resolv.edgemesh-tmp"));
   assert.ok(flags.includes("--allow-run=ip"));
   assert.ok(flags.includes("--allow-net"));
   assert.ok(flags.includes("--unstable-net"));
@@ -22,7 +22,11 @@ Deno.test("permissionFlags() narrows writes to the state, runtime and resolver p
 
 Deno.test("permissionFlags() defaults to the production paths", () => {
   const flags = permissionFlags();
-  assert.ok(flags.includes("--allow-write=/var/lib/edgemesh,/run/edgemesh,/etc/resolv.conf"));
+  assert.ok(
+    flags.includes(
+      "--allow-write=/var/lib/edgemesh,/run/edgemesh,/etc/resolv.conf,/etc/.resolv.conf.edgemesh-tmp",
+    ),
+  );
   assert.deepEqual(permissionFlags({ stateDir: undefined }), flags);
 });
 
