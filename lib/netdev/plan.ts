@@ -4,6 +4,7 @@
  * `ip -batch` lines that apply the plan. No I/O here; {@linkcode NetDev} is the shell.
  * @module
  */
+import { cidrContains, isCidr, parseIp, parseIpv4, readCidr } from "../netaddr/mod.ts";
 
 /** An IPv4 network in numeric form, e.g. `9.251.0.0/16`. */
 export interface Ipv4Cidr {
@@ -26,40 +27,25 @@ export interface AddressPlan {
   readonly remove: readonly string[];
 }
 
-/** Parses a dotted-quad IPv4 address to an unsigned number, or returns null. */
-export function parseIpv4(ip: string): number | null {
-  const parts = ip.split(".");
-  if (parts.length !== 4) return null;
-  let n = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return null;
-    const v = Number(p);
-    if (v > 255) return null;
-    n = n * 256 + v;
-  }
-  return n;
-}
+export { parseIpv4 };
 
 /**
- * Parses an IPv4 CIDR such as `9.251.0.0/16`.
+ * Parses an IPv4 CIDR such as `9.251.0.0/16`; host bits are masked off.
  * @throws {TypeError} when `cidr` is not an IPv4 CIDR
  */
 export function parseCidr(cidr: string): Ipv4Cidr {
-  const slash = cidr.indexOf("/");
-  const ip = slash < 0 ? null : parseIpv4(cidr.slice(0, slash));
-  const lenText = slash < 0 ? "" : cidr.slice(slash + 1);
-  const prefixLen = /^\d{1,2}$/.test(lenText) ? Number(lenText) : NaN;
-  if (ip === null || !(prefixLen >= 0 && prefixLen <= 32)) {
+  const c = readCidr(cidr, { family: 4, hostBits: "mask" });
+  if (!isCidr(c) || c.family !== 4) {
     throw new TypeError(`Cannot parse subnet "${cidr}": expected an IPv4 CIDR like 9.251.0.0/16`);
   }
-  return { network: ip - (ip % 2 ** (32 - prefixLen)), prefixLen };
+  return { network: c.address, prefixLen: c.prefix };
 }
 
 /** Whether IPv4 address `ip` lies inside `cidr` (false for anything that is not IPv4). */
 export function inCidr(ip: string, cidr: Ipv4Cidr): boolean {
-  const n = parseIpv4(ip);
-  if (n === null) return false;
-  return n - (n % 2 ** (32 - cidr.prefixLen)) === cidr.network;
+  const addr = parseIp(ip);
+  const net = { family: 4, address: cidr.network, prefix: cidr.prefixLen } as const;
+  return addr !== null && cidrContains(net, addr);
 }
 
 /**

@@ -21,7 +21,7 @@ import {
   type SessionAffinity,
   type TargetPort,
 } from "./model.ts";
-import { parseIpv4 } from "./vip_pool.ts";
+import { parseIp, parseIpv4 } from "../netaddr/mod.ts";
 
 /** The resource types of KubeEdge messages the registry understands. */
 export type ResourceType =
@@ -249,8 +249,7 @@ export function isIanaSvcName(s: string): boolean {
 
 /** Whether `s` is an IPv4 or IPv6 address literal. */
 export function isIpAddress(s: string): boolean {
-  if (parseIpv4(s) !== null) return true;
-  return s.includes(":") && /^[0-9A-Fa-f:.]+$/.test(s) && s.length <= 45;
+  return parseIp(s) !== null;
 }
 
 /**

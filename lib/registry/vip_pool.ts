@@ -15,6 +15,10 @@
  * @module
  */
 
+import { formatIpv4, ipv4CidrSize, parseCidr, parseIpv4 } from "../netaddr/mod.ts";
+
+export { formatIpv4, parseIpv4 };
+
 /** A parsed IPv4 CIDR. */
 export interface Ipv4Subnet {
   /** The network address as an unsigned 32-bit integer. */
@@ -32,24 +36,6 @@ export const MIN_VIP_PREFIX = 8;
 /** See {@linkcode MIN_VIP_PREFIX}. */
 export const MAX_VIP_PREFIX = 30;
 
-/** Parses a dotted-quad IPv4 address into an unsigned integer, or null when it is not one. */
-export function parseIpv4(text: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return null;
-  let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const octet = Number(m[i]);
-    if (octet > 255) return null;
-    n = n * 256 + octet;
-  }
-  return n;
-}
-
-/** Formats an unsigned 32-bit integer as a dotted-quad IPv4 address. */
-export function formatIpv4(n: number): string {
-  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
 /**
  * Parses an IPv4 CIDR such as `9.251.0.0/16`. Host bits must be zero, as `ip` and
  * Kubernetes `--service-cluster-ip-range` expect a network address.
@@ -57,22 +43,13 @@ export function formatIpv4(n: number): string {
  * @throws {RangeError} when host bits are set
  */
 export function parseSubnet(text: string): Ipv4Subnet {
-  const slash = text.indexOf("/");
-  const addr = slash < 0 ? null : parseIpv4(text.slice(0, slash));
-  const prefixText = slash < 0 ? "" : text.slice(slash + 1);
-  const prefix = /^\d{1,2}$/.test(prefixText) ? Number(prefixText) : NaN;
-  if (addr === null || !(prefix >= 0 && prefix <= 32)) {
-    throw new SyntaxError(`Cannot parse subnet ${JSON.stringify(text)}: not an IPv4 CIDR`);
-  }
-  const total = 2 ** (32 - prefix);
-  if (addr % total !== 0) {
-    throw new RangeError(
-      `Cannot parse subnet ${JSON.stringify(text)}: host bits are set (network is ${
-        formatIpv4(addr - (addr % total))
-      }/${prefix})`,
-    );
-  }
-  return { network: addr, prefix, total, cidr: `${formatIpv4(addr)}/${prefix}` };
+  const c = parseCidr(text, { family: 4, what: "subnet" });
+  return {
+    network: c.address,
+    prefix: c.prefix,
+    total: ipv4CidrSize(c),
+    cidr: `${formatIpv4(c.address)}/${c.prefix}`,
+  };
 }
 
 /**
