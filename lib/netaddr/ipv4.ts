@@ -47,3 +47,8 @@ export function formatIpv4(n: number): string {
 export function ipv4ToBytes(n: number): Uint8Array {
   return new Uint8Array([(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
 }
+
+/** The IPv4 address number of four network-order bytes (the first four of `bytes`). */
+export function ipv4FromBytes(bytes: Uint8Array): number {
+  return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+}

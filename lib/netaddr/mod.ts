@@ -10,7 +10,14 @@
  * callers differ on (default port, port 0, names, IPv6, host bits, leading zeros) are options.
  * @module
  */
-export { formatIpv4, type Ipv4Options, ipv4ToBytes, isIpv4, parseIpv4 } from "./ipv4.ts";
+export {
+  formatIpv4,
+  ipv4FromBytes,
+  type Ipv4Options,
+  ipv4ToBytes,
+  isIpv4,
+  parseIpv4,
+} from "./ipv4.ts";
 export { formatIpv6, type Ipv6Options, ipv6ToBytes, isIpv6, parseIpv6 } from "./ipv6.ts";
 export {
   formatIp,
