@@ -10,6 +10,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
+import { isHostPort, readHostPort } from "../netaddr/mod.ts";
 import { AnswerCache, type CachedAnswer } from "./cache.ts";
 import { Rcode } from "./message.ts";
 import {
@@ -29,31 +30,19 @@ export interface Upstream {
 }
 
 /**
- * Parses `host`, `host:port`, `[v6]:port` or a bare IPv6 address (port 53 by default).
+ * Parses `host`, `host:port`, `[v6]:port` or a bare IPv6 address, as in resolv.conf
+ * `nameserver` lines (port 53 by default, zone indices such as `fe80::1%eth0` kept).
  * @throws {TypeError} when the text is not an address
  */
 export function parseHostPort(text: string, defaultPort = 53): Upstream {
-  const s = text.trim();
-  let hostname = s;
-  let port = defaultPort;
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
-  if (bracket) {
-    hostname = bracket[1]!;
-    if (bracket[2] !== undefined) port = Number(bracket[2]);
-  } else if ((s.match(/:/g) ?? []).length === 1) {
-    const i = s.indexOf(":");
-    hostname = s.slice(0, i);
-    const p = s.slice(i + 1);
-    if (!/^\d+$/.test(p)) throw new TypeError(`Cannot parse address "${text}": bad port`);
-    port = Number(p);
-  }
-  if (hostname === "" || !/^[0-9A-Za-z.:%_-]+$/.test(hostname)) {
-    throw new TypeError(`Cannot parse address "${text}": bad host`);
-  }
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new TypeError(`Cannot parse address "${text}": port ${port} is out of range`);
-  }
-  return { hostname, port };
+  const hp = readHostPort(text.trim(), { defaultPort, minPort: 0, bareIpv6: true, zone: true });
+  if (isHostPort(hp)) return { hostname: hp.host, port: hp.port };
+  const why = hp.kind === "portSyntax"
+    ? "bad port"
+    : hp.kind === "portRange"
+    ? `port ${hp.value} is out of range`
+    : "bad host";
+  throw new TypeError(`Cannot parse address "${text}": ${why}`);
 }
 
 /**

@@ -13,6 +13,7 @@
  * unique per endpoint within a service, and always a valid DNS label.
  * @module
  */
+import { isIpv4, parseIpv6 } from "../netaddr/mod.ts";
 import { endpointPortFor, type Snapshot } from "../registry/model.ts";
 import { buildAnswerA, hashWire, nameToWire } from "./wire.ts";
 
@@ -127,35 +128,14 @@ export function reverseName(ip: string): string | null {
   return `${nibbles.reverse().join(".")}.ip6.arpa`;
 }
 
-/** Parses an IPv6 address into eight 16-bit groups, or null. */
+/** Parses an IPv6 address into eight 16-bit groups, or null (no dotted IPv4 tail). */
 export function expandIpv6(ip: string): number[] | null {
-  const halves = ip.split("::");
-  if (halves.length > 2) return null;
-  const parse = (s: string): number[] | null => {
-    if (s === "") return [];
-    const out: number[] = [];
-    for (const g of s.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const head = parse(halves[0]!);
-  const tail = halves.length === 2 ? parse(halves[1]!) : [];
-  if (head === null || tail === null) return null;
-  if (halves.length === 1) return head.length === 8 ? head : null;
-  const fill = 8 - head.length - tail.length;
-  if (fill < 1) return null;
-  return [...head, ...new Array(fill).fill(0), ...tail];
+  return parseIpv6(ip, { embeddedIpv4: false });
 }
 
 /** The generated hostname of an endpoint without `hostname` (see the module doc). */
 export function generatedHostname(ip: string): string {
   return ip.toLowerCase().replace(/[.:]/g, "-");
-}
-
-function isIpv4(ip: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(ip);
 }
 
 function pushUnique<T>(list: T[], v: T): void {
