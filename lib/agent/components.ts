@@ -7,6 +7,7 @@
 import type { Config } from "../config/mod.ts";
 import type { DnsServer } from "../dns/mod.ts";
 import type { Tunnel } from "../tunnel/mod.ts";
+import { isHostPort, parseIpv4, readHostPort } from "../netaddr/mod.ts";
 import type { NetDev } from "../netdev/mod.ts";
 import type { Proxy } from "../proxy/mod.ts";
 import type { Snapshot } from "../registry/mod.ts";
@@ -16,8 +17,9 @@ import type { AgentComponent } from "./reconcile.ts";
 export function dnsAddressesOnDevice(config: Pick<Config, "dnsListen">): Set<string> {
   const out = new Set<string>();
   for (const l of config.dnsListen) {
-    const m = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(l);
-    if (m && m[1] !== "0.0.0.0" && !m[1]!.startsWith("127.")) out.add(m[1]!);
+    const hp = readHostPort(l, { minPort: 0 });
+    if (!isHostPort(hp) || parseIpv4(hp.host) === null) continue;
+    if (hp.host !== "0.0.0.0" && !hp.host.startsWith("127.")) out.add(hp.host);
   }
   return out;
 }
@@ -67,13 +69,7 @@ function sameKeys(a: ReadonlySet<string>, b: ReadonlyMap<string, unknown>): bool
 }
 
 function compareIp(a: string, b: string): number {
-  const pa = a.split(".").map(Number);
-  const pb = b.split(".").map(Number);
-  for (let i = 0; i < 4; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
+  return (parseIpv4(a) ?? 0) - (parseIpv4(b) ?? 0);
 }
 
 /**

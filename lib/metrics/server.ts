@@ -8,6 +8,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import { isHostPort, readHostPort } from "../netaddr/mod.ts";
 import type { MetricsRegistry } from "./registry.ts";
 
 /** The content type of the Prometheus text exposition format 0.0.4. */
@@ -48,12 +49,11 @@ export interface MetricsServer {
  * @throws {TypeError} when the address is not `host:port` with a port 0–65535
  */
 export function parseListen(listen: string): { hostname: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(listen);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) {
+  const hp = readHostPort(listen, { minPort: 0 });
+  if (!isHostPort(hp)) {
     throw new TypeError(`Cannot listen on "${listen}": expected host:port with a port 0-65535`);
   }
-  return { hostname: m[1] ?? m[2] ?? "", port };
+  return { hostname: hp.host, port: hp.port };
 }
 
 /**

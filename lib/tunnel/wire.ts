@@ -8,6 +8,7 @@
  * Everything here is pure: encoding and typed parsing of headers.
  * @module
  */
+import { formatHostPort, type HostPort, parseHostPort as parseAddress } from "../netaddr/mod.ts";
 
 /** Path of the stream endpoint; anything else is answered 404. */
 export const STREAM_PATH = "/v1/stream";
@@ -88,16 +89,7 @@ export interface StreamTarget {
   readonly endpointPort: number;
 }
 
-/** Formats `ip:port`, bracketing IPv6 addresses (RFC 3986 §3.2.2). */
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** A parsed `host:port` (brackets removed from IPv6 hosts). */
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
+export { formatHostPort, type HostPort };
 
 /**
  * Parses `host:port`, `[v6]:port`, or a bare host when `defaultPort` is given.
@@ -109,37 +101,7 @@ export function parseHostPort(
   defaultPort?: number,
   allowZero = false,
 ): HostPort {
-  let host: string;
-  let portText: string | undefined;
-  const v6 = /^\[([0-9A-Fa-f:.]+)\](?::(\d+))?$/.exec(text);
-  if (v6) {
-    host = v6[1]!;
-    portText = v6[2];
-  } else {
-    const i = text.lastIndexOf(":");
-    if (i >= 0 && text.indexOf(":") !== i) {
-      throw new SyntaxError(`Cannot parse address "${text}": bracket IPv6 addresses`);
-    }
-    host = i >= 0 ? text.slice(0, i) : text;
-    portText = i >= 0 ? text.slice(i + 1) : undefined;
-  }
-  if (host === "" || /[\s/@?#]/.test(host)) {
-    throw new SyntaxError(`Cannot parse address "${text}": host is empty or invalid`);
-  }
-  if (portText === undefined) {
-    if (defaultPort === undefined) {
-      throw new SyntaxError(`Cannot parse address "${text}": port is missing`);
-    }
-    return { host, port: defaultPort };
-  }
-  if (!/^\d{1,5}$/.test(portText)) {
-    throw new SyntaxError(`Cannot parse address "${text}": port "${portText}" is not a number`);
-  }
-  const port = Number(portText);
-  if (port > 65535 || (port === 0 && !allowZero)) {
-    throw new RangeError(`Cannot parse address "${text}": port ${port} is out of range`);
-  }
-  return { host, port };
+  return parseAddress(text, { defaultPort, minPort: allowZero ? 0 : 1 });
 }
 
 /** Reads the signed headers; null when any is missing (an unauthenticated request). */
