@@ -11,7 +11,17 @@ import type { Config, DeviceType, TunnelTlsConfig } from "./schema.ts";
 import type { LbStrategy } from "../registry/model.ts";
 import type { LogFormat, LogLevel } from "../log/mod.ts";
 import { CONFIG_KEYS, DEFAULT_DNS_PORT, DEFAULTS } from "./defaults.ts";
-import { firstHostIPv4, isCidr, isDnsName, parseCidr, parseHostPort } from "./address.ts";
+import {
+  type CidrProblem,
+  formatCidr,
+  formatIpv4,
+  isCidr,
+  isDnsName,
+  isHostPort,
+  MAX_PORT,
+  readCidr,
+  readHostPort,
+} from "../netaddr/mod.ts";
 
 /** One problem found in a configuration: the key path (`tunnelTLS.caFile`, `dnsListen[1]`). */
 export interface ConfigIssue {
@@ -85,8 +95,11 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Config {
   let dnsListen: readonly string[] | undefined;
   if (has("dnsListen")) dnsListen = c.list("dnsListen", get("dnsListen"), (p, v) => c.listen(p, v));
   else if (subnet !== undefined) {
-    const cidr = parseCidr(subnet);
-    if (isCidr(cidr)) dnsListen = [`${firstHostIPv4(cidr)}:${DEFAULT_DNS_PORT}`];
+    // The first host address, which the original edgemesh reserved for its DNS server.
+    const cidr = readCidr(subnet, { strict: true, family: 4 });
+    if (isCidr(cidr) && cidr.family === 4) {
+      dnsListen = [`${formatIpv4(cidr.address + 1)}:${DEFAULT_DNS_PORT}`];
+    }
   }
 
   const pick = <K extends keyof Config>(
@@ -245,16 +258,8 @@ class Checker {
   subnet(path: string, v: unknown): string | undefined {
     const s = this.string(path, v);
     if (s === undefined) return undefined;
-    const cidr = parseCidr(s);
-    if (!isCidr(cidr)) {
-      if (cidr.kind === "hostBits") {
-        return this.fail(
-          path,
-          `${describe(s)} has host bits set (did you mean "${cidr.network}"?)`,
-        );
-      }
-      return this.fail(path, `${describe(s)} is not a CIDR`);
-    }
+    const cidr = readCidr(s, { strict: true });
+    if (!isCidr(cidr)) return this.cidrProblem(path, s, cidr, "is not a CIDR");
     if (cidr.family !== 4) return this.fail(path, `${describe(s)} is not an IPv4 CIDR`);
     if (cidr.prefix > MAX_SUBNET_PREFIX) {
       return this.fail(
@@ -275,12 +280,17 @@ class Checker {
     const s = this.string(path, v);
     if (s === undefined) return undefined;
     if (s === "node") return s;
-    const cidr = parseCidr(s);
+    const cidr = readCidr(s, { strict: true });
     if (isCidr(cidr)) return s;
-    if (cidr.kind === "hostBits") {
-      return this.fail(path, `${describe(s)} has host bits set (did you mean "${cidr.network}"?)`);
+    return this.cidrProblem(path, s, cidr, 'is neither a CIDR nor "node"');
+  }
+
+  cidrProblem(path: string, s: string, problem: CidrProblem, notCidr: string): undefined {
+    if (problem.kind === "hostBits") {
+      const network = formatCidr(problem.network);
+      return this.fail(path, `${describe(s)} has host bits set (did you mean "${network}"?)`);
     }
-    return this.fail(path, `${describe(s)} is neither a CIDR nor "node"`);
+    return this.fail(path, `${describe(s)} ${notCidr}`);
   }
 
   /** A listen address `IP:port`; port 0 lets the kernel pick (tests). */
@@ -300,15 +310,18 @@ class Checker {
   ): string | undefined {
     const s = this.string(path, v);
     if (s === undefined) return undefined;
-    const hp = parseHostPort(s, opts);
-    if (!hp) {
-      const form = opts.allowNames ? "host:port" : "IP:port";
-      return this.fail(path, `${describe(s)} is not an ${form} address`);
+    const hp = readHostPort(s, {
+      host: opts.allowNames ? "name" : "ip",
+      minPort: opts.minPort,
+      defaultPort: opts.defaultPort,
+      bareIpv6: true,
+    });
+    if (isHostPort(hp)) return s;
+    if (hp.kind === "portRange") {
+      return this.fail(path, `port ${hp.value} is out of range ${opts.minPort}-${MAX_PORT}`);
     }
-    if (hp.port < opts.minPort || hp.port > 65535) {
-      return this.fail(path, `port ${hp.port} is out of range ${opts.minPort}-65535`);
-    }
-    return s;
+    const form = opts.allowNames ? "host:port" : "IP:port";
+    return this.fail(path, `${describe(s)} is not an ${form} address`);
   }
 
   nodeName(path: string, v: unknown): string | undefined {
