@@ -136,6 +136,9 @@ Deno.test("parseConfig() reports invalid values with exact messages", async (t) 
       'dnsAllowFrom[1]: "10.1.2.3/8" has host bits set (did you mean "10.0.0.0/8"?)',
       'dnsAllowFrom[2]: "lan" is neither a CIDR nor "node"',
     ]],
+    ["allowFrom IPv6 host bits", { dnsAllowFrom: ["fd00::1/64"] }, [
+      'dnsAllowFrom[0]: "fd00::1/64" has host bits set (did you mean "fd00::/64"?)',
+    ]],
     ["device name", { device: "a-very-long-device-name" }, [
       'device: "a-very-long-device-name" is not a valid interface name (1-15 characters, no "/", ":" or spaces)',
     ]],

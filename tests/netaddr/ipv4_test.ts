@@ -1,6 +1,12 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { formatIpv4, ipv4ToBytes, isIpv4, parseIpv4 } from "../../lib/netaddr/mod.ts";
+import {
+  formatIpv4,
+  ipv4FromBytes,
+  ipv4ToBytes,
+  isIpv4,
+  parseIpv4,
+} from "../../lib/netaddr/mod.ts";
 
 Deno.test("parseIpv4() reads dotted quads and rejects everything else", async (t) => {
   const rows: [string, number | null, number | null][] = [
@@ -37,6 +43,7 @@ Deno.test("formatIpv4() and ipv4ToBytes() invert parseIpv4()", async (t) => {
       const n = parseIpv4(text)!;
       assert.equal(formatIpv4(n), text);
       assert.deepEqual([...ipv4ToBytes(n)], text.split(".").map(Number));
+      assert.equal(ipv4FromBytes(ipv4ToBytes(n)), n);
     });
   }
   assert.equal(formatIpv4(2 ** 32), "0.0.0.0", "wraps like a 32-bit register");
