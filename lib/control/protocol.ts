@@ -11,44 +11,26 @@
  * accepted too.
  * @module
  */
+import { type ChangeOperation, RESOURCE_TYPES, type ResourceType } from "../registry/model.ts";
+
+export { type ChangeOperation, RESOURCE_TYPES, type ResourceType };
 
 /** Longest accepted message line in bytes, without the newline. */
 export const MAX_LINE_BYTES = 1 << 20;
 
-/** Operations that change the registry. */
-export type ChangeOperation = "insert" | "update" | "delete";
 /** Every operation a message may carry; `query` serves `ctl get` and `ctl status`. */
 export type Operation = ChangeOperation | "query";
-/** Resource types of change messages (the middle token of `route.resource`). */
-export type ResourceType =
-  | "service"
-  | "servicelist"
-  | "endpoints"
-  | "endpointslice"
-  | "pod"
-  | "podlist"
-  | "node";
 /** What a query asks for: one or all services, their endpoints, or the agent status. */
 export type QueryType = "service" | "services" | "endpoints" | "status";
 
 /** The operations, in the order error messages list them. */
 export const OPERATIONS: readonly Operation[] = ["insert", "update", "delete", "query"];
-/** The change resource types, in the order error messages list them. */
-export const RESOURCE_TYPES: readonly ResourceType[] = [
-  "service",
-  "servicelist",
-  "endpoints",
-  "endpointslice",
-  "pod",
-  "podlist",
-  "node",
-];
 /** The query types, in the order error messages list them. */
 export const QUERY_TYPES: readonly QueryType[] = ["service", "services", "endpoints", "status"];
 
 /**
  * A registry change, shaped exactly like the registry's `ResourceChange` (structurally
- * assignable to it) so this module does not depend on the registry.
+ * assignable to it) so this module depends only on the shared `registry/model.ts`.
  */
 export interface ChangeRequest {
   readonly operation: ChangeOperation;

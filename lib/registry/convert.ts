@@ -21,31 +21,10 @@ import {
   type SessionAffinity,
   type TargetPort,
 } from "./model.ts";
+import { type ChangeOperation, RESOURCE_TYPES, type ResourceType } from "./model.ts";
 import { parseIp, parseIpv4 } from "../netaddr/mod.ts";
 
-/** The resource types of KubeEdge messages the registry understands. */
-export type ResourceType =
-  | "service"
-  | "servicelist"
-  | "endpoints"
-  | "endpointslice"
-  | "pod"
-  | "podlist"
-  | "node";
-
-/** All {@linkcode ResourceType} values, for parsers. */
-export const RESOURCE_TYPES: readonly ResourceType[] = [
-  "service",
-  "servicelist",
-  "endpoints",
-  "endpointslice",
-  "pod",
-  "podlist",
-  "node",
-];
-
-/** Message operations that change the registry; `insert` and `update` are both upserts. */
-export type ChangeOperation = "insert" | "update" | "delete";
+export { type ChangeOperation, RESOURCE_TYPES, type ResourceType };
 
 /**
  * One change, from a KubeEdge message whose `route.resource` is `<namespace>/<type>/<name>`

@@ -49,6 +49,33 @@ export type ServiceKind =
 /** Annotation overriding the global `lbStrategy` for one service. */
 export const LB_STRATEGY_ANNOTATION = "edgemesh.kubeedge.io/lb-strategy";
 
+/**
+ * The resource types of KubeEdge messages (the middle token of `route.resource`,
+ * `<namespace>/<type>/<name>`) the control socket accepts and the registry understands.
+ */
+export type ResourceType =
+  | "service"
+  | "servicelist"
+  | "endpoints"
+  | "endpointslice"
+  | "pod"
+  | "podlist"
+  | "node";
+
+/** All {@linkcode ResourceType} values, in the order error messages list them. */
+export const RESOURCE_TYPES: readonly ResourceType[] = [
+  "service",
+  "servicelist",
+  "endpoints",
+  "endpointslice",
+  "pod",
+  "podlist",
+  "node",
+];
+
+/** Message operations that change the registry; `insert` and `update` are both upserts. */
+export type ChangeOperation = "insert" | "update" | "delete";
+
 /** A service as the agent sees it. */
 export interface Service {
   readonly namespace: string;
