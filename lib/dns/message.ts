@@ -105,9 +105,11 @@ export interface TxtRecord extends RecordBase {
   readonly texts: readonly string[];
 }
 
-/** SOA (RFC 1035 §3.3.13); `minimum` is the negative-caching TTL (RFC 2308 §4). */
-export interface SoaRecord extends RecordBase {
-  readonly type: "SOA";
+/**
+ * The RDATA fields of an SOA (RFC 1035 §3.3.13); `minimum` is the negative-caching TTL
+ * (RFC 2308 §4). The zone's own SOA (`ZoneSoa`) is these fields.
+ */
+export interface SoaFields {
   readonly mname: string;
   readonly rname: string;
   readonly serial: number;
@@ -115,6 +117,11 @@ export interface SoaRecord extends RecordBase {
   readonly retry: number;
   readonly expire: number;
   readonly minimum: number;
+}
+
+/** SOA record (RFC 1035 §3.3.13). */
+export interface SoaRecord extends RecordBase, SoaFields {
+  readonly type: "SOA";
 }
 
 /** Any other type, kept as raw RDATA. */

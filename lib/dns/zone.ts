@@ -14,6 +14,7 @@
  * @module
  */
 import { isIpv4, parseIpv6 } from "../netaddr/mod.ts";
+import type { SoaFields } from "./message.ts";
 import { endpointPortFor, type Snapshot } from "../registry/model.ts";
 import { buildAnswerA, hashWire, nameToWire } from "./wire.ts";
 
@@ -63,15 +64,7 @@ export interface FastEntry {
 }
 
 /** SOA fields of the zone (RFC 1035 §3.3.13). */
-export interface ZoneSoa {
-  readonly mname: string;
-  readonly rname: string;
-  readonly serial: number;
-  readonly refresh: number;
-  readonly retry: number;
-  readonly expire: number;
-  readonly minimum: number;
-}
+export type ZoneSoa = SoaFields;
 
 /** The immutable index {@linkcode buildZone} returns. */
 export interface Zone {
