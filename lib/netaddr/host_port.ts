@@ -85,7 +85,7 @@ export function isHostPort(v: HostPort | HostPortProblem): v is HostPort {
   return !("kind" in v);
 }
 
-/** Parses `host:port`, `[v6]:port` or (with `defaultPort`) a bare host; returns it or the problem. */
+/** Parses `host:port`, `[v6]:port` or (with `defaultPort`) a bare host, or says what is wrong. */
 export function readHostPort(
   text: string,
   options: HostPortOptions = {},
