@@ -12,18 +12,7 @@ import {
 } from "../../lib/dns/mod.ts";
 import { memoryLogger } from "../../lib/log/mod.ts";
 import { testSnapshot } from "./_fixtures.ts";
-
-/** mulberry32: a small deterministic PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "../_helpers/prng.ts";
 
 const SEEDS = [
   encodeMessage({

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { backendKey, Balancer } from "../../lib/proxy/mod.ts";
 import type { Backend } from "../../lib/registry/model.ts";
+import { prng } from "../_helpers/prng.ts";
 
 const be = (ip: string, port = 80): Backend => ({ ip, port, nodeName: null });
 const [A, B, C, D] = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"].map((ip) => be(ip)) as [
@@ -14,18 +15,6 @@ const NONE = { type: "None" } as const;
 
 function picks(b: Balancer, n: number, clientIp = "", now = 0): string[] {
   return Array.from({ length: n }, () => b.pick(clientIp, now)?.ip ?? "null");
-}
-
-/** A deterministic PRNG (mulberry32), so spread assertions are reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 Deno.test("Balancer.pick() cycles round-robin in endpoint order", () => {
@@ -77,7 +66,7 @@ Deno.test("Balancer.setBackends() keeps the round-robin position across updates"
 Deno.test("Balancer.pick() skips what the caller excludes", async (t) => {
   for (const strategy of ["RoundRobin", "Random"] as const) {
     await t.step(strategy, () => {
-      const b = new Balancer({ strategy, affinity: NONE, random: seeded(1) });
+      const b = new Balancer({ strategy, affinity: NONE, random: prng(1) });
       b.setBackends([A, B, C]);
       const skip = (k: string) => k !== backendKey(B);
       for (let i = 0; i < 10; i++) assert.equal(b.pick("", 0, skip)?.ip, "10.0.0.2");
@@ -87,7 +76,7 @@ Deno.test("Balancer.pick() skips what the caller excludes", async (t) => {
 });
 
 Deno.test("Balancer.pick() with Random spreads over every backend", () => {
-  const b = new Balancer({ strategy: "Random", affinity: NONE, random: seeded(42) });
+  const b = new Balancer({ strategy: "Random", affinity: NONE, random: prng(42) });
   b.setBackends([A, B, C, D]);
   const counts = new Map<string, number>();
   for (const ip of picks(b, 4000)) counts.set(ip, (counts.get(ip) ?? 0) + 1);
