@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { ControlClient, type Reply, type ServiceView } from "../../lib/control/mod.ts";
 import { CommandError } from "../../lib/netdev/exec.ts";
 import { type AgentProcess, DENO_JSON, MAIN_TS } from "./agent.ts";
+import { type ChildOutput, runDeno } from "./child.ts";
 import type { TempNetns } from "./netns.ts";
 
 const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
@@ -81,23 +82,19 @@ export function endpointsObject(
 // ── Control socket and `edgemesh ctl` ────────────────────────────────────────────────────
 
 /** Outcome of one `edgemesh ctl` run. */
-export interface CtlResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type CtlResult = ChildOutput;
 
 /**
  * Runs the real CLI, `main.ts ctl --socket <agent's socket> ARGS…`, with `stdin` piped in
  * (`apply -f -`). Resolves with the exit code and output; never throws on a non-zero exit.
  */
-export async function ctl(
+export function ctl(
   agent: Pick<AgentProcess, "socketPath">,
   args: readonly string[],
   stdin?: string,
 ): Promise<CtlResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
+  return runDeno(
+    [
       "run",
       "--no-prompt",
       "--config",
@@ -109,20 +106,9 @@ export async function ctl(
       agent.socketPath,
       ...args,
     ],
-    cwd: ROOT,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    stdin,
+    ROOT,
+  );
 }
 
 /**

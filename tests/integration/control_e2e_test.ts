@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { ControlServer, type Reply, type StatusInfo } from "../../lib/control/mod.ts";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { Registry } from "../../lib/registry/mod.ts";
+import { type ChildOutput, runDeno } from "../_helpers/child.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const FIXTURES = new URL("../fixtures/", import.meta.url);
@@ -35,28 +36,8 @@ async function exchange(path: string, text: string): Promise<Reply[]> {
   }
 }
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], stdin?: string): Promise<CliResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-net", MAIN, ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function cli(args: string[], stdin?: string): Promise<ChildOutput> {
+  return runDeno(["run", "-A", "--unstable-net", MAIN, ...args], stdin);
 }
 
 const EXPECTED_AFTER_FIXTURES = [
