@@ -5,7 +5,7 @@
  * checkpoint once it outgrows it.
  */
 import assert from "node:assert/strict";
-import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
+import { memoryLogger } from "../../lib/log/mod.ts";
 import {
   appendFileDurable,
   decodeJournalEntry,
@@ -15,31 +15,8 @@ import {
   truncateFileDurable,
   writeFileAtomic,
 } from "../../lib/registry/store.ts";
-import {
-  listServices,
-  Registry,
-  type RegistryOptions,
-  type ResourceChange,
-  type Snapshot,
-} from "../../lib/registry/mod.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "em-journal-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function open(dir: string, extra: Partial<RegistryOptions> = {}): Promise<Registry> {
-  return Registry.open({
-    stateDir: `${dir}/state`,
-    subnet: "9.251.0.0/16",
-    log: nullLogger,
-    ...extra,
-  });
-}
+import { listServices, type ResourceChange, type Snapshot } from "../../lib/registry/mod.ts";
+import { open, withDir } from "./_fixtures.ts";
 
 function svc(ns: string, name: string, port = 80): ResourceChange {
   return {
@@ -154,7 +131,7 @@ Deno.test("replayJournal() applies newer entries, skips superseded ones, tells t
 });
 
 Deno.test("Registry journals a change as one appended line and replays it on open", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-journal-", async (dir) => {
     const reg = await open(dir);
     await reg.apply(svc("default", "a"));
     const state = await Deno.readTextFile(`${dir}/state/state.json`);
@@ -186,7 +163,7 @@ Deno.test("Registry journals a change as one appended line and replays it on ope
 });
 
 Deno.test("Registry.open() drops a torn journal line and rewrites the checkpoint", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-journal-", async (dir) => {
     const reg = await open(dir);
     await reg.apply(svc("default", "a"));
     await reg.apply(svc("default", "b"));
@@ -209,7 +186,7 @@ Deno.test("Registry.open() drops a torn journal line and rewrites the checkpoint
 });
 
 Deno.test("Registry.open() keeps the entries before a damaged journal line and moves it aside", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-journal-", async (dir) => {
     const reg = await open(dir);
     await reg.apply(svc("default", "a"));
     await reg.apply(svc("default", "b"));
@@ -234,7 +211,7 @@ Deno.test("Registry.open() keeps the entries before a damaged journal line and m
 });
 
 Deno.test("Registry folds the journal into state.json once it outgrows the checkpoint", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-journal-", async (dir) => {
     let full = 0;
     let appends = 0;
     const fs = {
@@ -263,7 +240,7 @@ Deno.test("Registry folds the journal into state.json once it outgrows the check
 });
 
 Deno.test("Registry rolls back a change whose append fails, then rewrites both files", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-journal-", async (dir) => {
     let failAppend = false;
     let full = 0;
     const fs = {

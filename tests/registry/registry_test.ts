@@ -7,11 +7,11 @@ import {
   listServices,
   PoolExhaustedError,
   Registry,
-  type RegistryOptions,
   type ResourceChange,
   type Snapshot,
   writeFileAtomic,
 } from "../../lib/registry/mod.ts";
+import { open, withDir } from "./_fixtures.ts";
 
 const FIXTURE = new URL("../fixtures/kubeedge-messages.ndjson", import.meta.url);
 
@@ -24,24 +24,6 @@ function lineToChange(line: string): ResourceChange {
 
 async function fixtureChanges(): Promise<ResourceChange[]> {
   return (await Deno.readTextFile(FIXTURE)).trim().split("\n").map(lineToChange);
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "em-registry-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function open(dir: string, extra: Partial<RegistryOptions> = {}): Promise<Registry> {
-  return Registry.open({
-    stateDir: `${dir}/state`,
-    subnet: "9.251.0.0/16",
-    log: nullLogger,
-    ...extra,
-  });
 }
 
 function svc(
@@ -70,7 +52,7 @@ function summary(s: Snapshot): Record<string, string> {
 }
 
 Deno.test("Registry.apply() of every fixture line gives the expected state at each step", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     const reg = await open(dir);
     const changes = await fixtureChanges();
     const expected: Record<number, Record<string, string>> = {
@@ -129,7 +111,7 @@ Deno.test("Registry.apply() of every fixture line gives the expected state at ea
 });
 
 Deno.test("Registry persists services, endpoints and VIPs across close and reopen", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     const reg = await open(dir);
     for (const c of await fixtureChanges()) await reg.apply(c);
     await reg.apply(svc("default", "extra"));
@@ -190,7 +172,7 @@ Deno.test("Registry.open() moves an unreadable state file aside and starts empty
   ];
   for (const [name, content, reason] of rows) {
     await t.step(name, async () => {
-      await withDir(async (dir) => {
+      await withDir("em-registry-", async (dir) => {
         await Deno.mkdir(`${dir}/state`);
         const path = `${dir}/state/state.json`;
         await Deno.writeTextFile(path, content);
@@ -220,7 +202,7 @@ Deno.test("Registry.open() moves an unreadable state file aside and starts empty
 });
 
 Deno.test("Registry group-commits a burst: 200 applies, fewer writes, all durable", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     let writes = 0;
     const fs = { writeAtomic: (p: string, d: string) => (writes++, writeFileAtomic(p, d)) };
     const reg = await open(dir, { fs });
@@ -240,7 +222,7 @@ Deno.test("Registry group-commits a burst: 200 applies, fewer writes, all durabl
 });
 
 Deno.test("Registry gives 1000 services distinct VIPs, kept across a reopen", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     const reg = await open(dir);
     await Promise.all(Array.from({ length: 1000 }, (_, i) => reg.apply(svc("many", `s${i}`))));
     const vips = [...reg.snapshot().services.values()].map((e) => e.vip);
@@ -256,7 +238,7 @@ Deno.test("Registry gives 1000 services distinct VIPs, kept across a reopen", as
 });
 
 Deno.test("Registry.apply() that fails changes neither the snapshot nor the file", async (t) => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     const reg = await Registry.open({
       stateDir: `${dir}/state`,
       subnet: "9.251.0.0/30",
@@ -341,7 +323,7 @@ Deno.test("Registry.apply() that fails changes neither the snapshot nor the file
 });
 
 Deno.test("Registry rolls back changes whose write fails", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     let fail = false;
     const fs = {
       writeAtomic: (p: string, d: string) =>
@@ -376,7 +358,7 @@ Deno.test("Registry rolls back changes whose write fails", async () => {
 });
 
 Deno.test("Registry picks endpoint sources by precedence and joins early endpoints", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     const reg = await open(dir);
     const ns = "shop";
     const pod = (name: string, ip: string) => ({
@@ -435,7 +417,7 @@ Deno.test("Registry picks endpoint sources by precedence and joins early endpoin
 });
 
 Deno.test("Registry skips services labelled service-proxy-name and drops an existing entry", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     const reg = await open(dir);
     await reg.apply(svc("default", "x"));
     assert.equal(reg.snapshot().services.get("default/x")?.vip, "9.251.0.2");
@@ -452,7 +434,7 @@ Deno.test("Registry skips services labelled service-proxy-name and drops an exis
 });
 
 Deno.test("Registry VIP rules: headless, ExternalName and UDP-only services have no VIP; updates keep or release", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     const reg = await open(dir);
     await reg.apply(svc("d", "headless", { clusterIP: "None", ports: [{ port: 80 }] }));
     await reg.apply(svc("d", "ext", { type: "ExternalName", externalName: "example.org" }));
@@ -489,7 +471,7 @@ Deno.test("Registry VIP rules: headless, ExternalName and UDP-only services have
 });
 
 Deno.test("Registry.subscribe() is called after each durable change until unsubscribed", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     const reg = await open(dir);
     const seen: number[] = [];
     const stop = reg.subscribe((s) => {
@@ -514,7 +496,7 @@ Deno.test("Registry.subscribe() is called after each durable change until unsubs
 });
 
 Deno.test("Registry.open() reallocates VIPs outside a changed subnet and creates the state dir 0700", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     const reg = await open(dir);
     assert.equal((await Deno.stat(`${dir}/state`)).mode! & 0o777, 0o700);
     await reg.apply(svc("default", "a"));
@@ -540,7 +522,7 @@ Deno.test("Registry.open() reallocates VIPs outside a changed subnet and creates
 });
 
 Deno.test("Registry exports size, pool and change metrics", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     const metrics = new MetricsRegistry();
     const reg = await open(dir, { metrics });
     for (const c of await fixtureChanges()) await reg.apply(c);
@@ -562,7 +544,7 @@ Deno.test("Registry exports size, pool and change metrics", async () => {
 });
 
 Deno.test("Registry loses nothing acknowledged when the process is killed with SIGKILL", async () => {
-  await withDir(async (dir) => {
+  await withDir("em-registry-", async (dir) => {
     const mod = new URL("../../lib/registry/mod.ts", import.meta.url).href;
     const log = new URL("../../lib/log/mod.ts", import.meta.url).href;
     const script = `
