@@ -6,6 +6,7 @@
 import type { UpstreamConn } from "../../lib/proxy/dialer.ts";
 import type { NodeInfo, ServiceEntry, ServicePort, Snapshot } from "../../lib/registry/model.ts";
 import { serviceKey } from "../../lib/registry/model.ts";
+import { makeCa, makeServerCert } from "../_helpers/pki.ts";
 
 /** A key every test node shares. */
 export const TEST_KEY: Uint8Array = new TextEncoder().encode(
@@ -195,69 +196,24 @@ export interface TestPki {
   readonly keyFile: string;
 }
 
-async function openssl(args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" })
-    .output();
-  if (!out.success) {
-    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
 /** Generates a CA and a server certificate with `subjectAltName = IP:<ip>…` in a temp dir. */
 export async function makeTestPki(ips: readonly string[] = ["127.0.0.1"]): Promise<TestPki> {
   const dir = await Deno.makeTempDir({ prefix: "em-tunnel-pki-" });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl(
-    [
-      "req",
-      "-x509",
-      ...ec,
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.crt",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=em-test-ca",
-    ],
-    dir,
-  );
-  await openssl(
-    ["req", ...ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=em-test-node"],
-    dir,
-  );
-  await Deno.writeTextFile(
-    `${dir}/ext.cnf`,
-    `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(",")}\n`,
-  );
-  await openssl(
-    [
-      "x509",
-      "-req",
-      "-in",
-      "srv.csr",
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      "srv.crt",
-      "-days",
-      "1",
-      "-extfile",
-      "ext.cnf",
-    ],
-    dir,
-  );
+  await makeCa(dir, "em-test-ca");
+  const { certFile, keyFile } = await makeServerCert(dir, {
+    name: "srv",
+    commonName: "em-test-node",
+    ips,
+    serial: 2,
+  });
+  const caFile = `${dir}/ca.crt`;
   return {
     dir,
-    ca: await Deno.readTextFile(`${dir}/ca.crt`),
-    cert: await Deno.readTextFile(`${dir}/srv.crt`),
-    key: await Deno.readTextFile(`${dir}/srv.key`),
-    caFile: `${dir}/ca.crt`,
-    certFile: `${dir}/srv.crt`,
-    keyFile: `${dir}/srv.key`,
+    ca: await Deno.readTextFile(caFile),
+    cert: await Deno.readTextFile(certFile),
+    key: await Deno.readTextFile(keyFile),
+    caFile,
+    certFile,
+    keyFile,
   };
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { join } from "node:path";
+import { makeCa, makeServerCert } from "../../_helpers/pki.ts";
 
 /** The files of one node's `tunnelTLS`. */
 export interface NodeTls {
@@ -14,77 +15,16 @@ export interface NodeTls {
   readonly caFile: string;
 }
 
-async function openssl(args: readonly string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command("openssl", {
-    args: [...args],
-    cwd,
-    stdout: "null",
-    stderr: "piped",
-  })
-    .output();
-  if (!out.success) {
-    throw new Error(
-      `Cannot run openssl ${args[0]}: ${new TextDecoder().decode(out.stderr).trim()}`,
-    );
-  }
-}
-
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-
 /** Writes `ca.crt` and `<name>.crt`/`<name>.key` per node into `dir`; returns each node's files. */
 export async function makeNodeTls(
   dir: string,
   nodes: readonly { readonly name: string; readonly ip: string }[],
 ): Promise<Record<string, NodeTls>> {
-  await openssl(
-    [
-      "req",
-      "-x509",
-      ...EC,
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.crt",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=em-ca",
-    ],
-    dir,
-  );
+  await makeCa(dir, "em-ca");
   const out: Record<string, NodeTls> = {};
   await Promise.all(nodes.map(async ({ name, ip }, i) => {
-    await openssl(
-      ["req", ...EC, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`],
-      dir,
-    );
-    await Deno.writeTextFile(join(dir, `${name}.ext`), `subjectAltName=IP:${ip}\n`);
-    await openssl(
-      [
-        "x509",
-        "-req",
-        "-in",
-        `${name}.csr`,
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-set_serial",
-        String(i + 2),
-        "-out",
-        `${name}.crt`,
-        "-days",
-        "1",
-        "-extfile",
-        `${name}.ext`,
-      ],
-      dir,
-    );
-    out[name] = {
-      certFile: join(dir, `${name}.crt`),
-      keyFile: join(dir, `${name}.key`),
-      caFile: join(dir, "ca.crt"),
-    };
+    const files = await makeServerCert(dir, { name, commonName: name, ips: [ip], serial: i + 2 });
+    out[name] = { ...files, caFile: join(dir, "ca.crt") };
   }));
   return out;
 }
