@@ -113,3 +113,35 @@ export async function createLan(purpose: string, count: number, net = 77): Promi
     },
   };
 }
+
+/**
+ * Spawns `argv` in `ns` (stderr inherited) and resolves once its first stdout line starts with
+ * `ready`; stdout keeps being drained so the child never blocks on a full pipe. The caller
+ * kills and awaits the child.
+ * @throws {Error} `<what> in <ns> did not start: <first output>` after killing the child
+ */
+export async function spawnReady(
+  ns: TempNetns,
+  argv: readonly string[],
+  what: string,
+): Promise<Deno.ChildProcess> {
+  const child = ns.spawn(argv, { stdout: "piped", stderr: "inherit", stdin: "null" });
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("\n")) {
+    const r = await reader.read();
+    if (r.done) break;
+    seen += r.value;
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* discard */ }
+  })().catch(() => {});
+  if (!seen.startsWith("ready")) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await child.status;
+    throw new Error(`${what} in ${ns.name} did not start: ${JSON.stringify(seen)}`);
+  }
+  return child;
+}

@@ -11,7 +11,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createLan, NETNS_AVAILABLE, type TempLan, type TempNetns } from "../_helpers/netns.ts";
+import {
+  createLan,
+  NETNS_AVAILABLE,
+  spawnReady,
+  type TempLan,
+  type TempNetns,
+} from "../_helpers/netns.ts";
 import { type AgentProcess, DENO_JSON, MAIN_TS, startAgent } from "../_helpers/agent.ts";
 import type { ClientResults, ClientSpec, NameResult } from "./_tunnel/client.ts";
 import { makeNodeTls, type NodeTls } from "./_tunnel/pki.ts";
@@ -125,29 +131,19 @@ function metric(text: string, name: string, labels: Readonly<Record<string, stri
 
 /** Starts `backend.ts` in `ns` and waits for its `ready` line. */
 async function startBackend(ns: TempNetns, name: string, addr: string): Promise<AsyncDisposable> {
-  const child = ns.spawn(
+  const child = await spawnReady(
+    ns,
     [Deno.execPath(), "run", "-A", "--config", DENO_JSON, BACKEND, name, addr],
-    { stdout: "piped", stderr: "inherit", stdin: "null" },
+    `Backend ${name}`,
   );
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("\n")) {
-    const r = await reader.read();
-    if (r.done) break;
-    seen += r.value;
-  }
-  await reader.cancel();
-  const dispose = async () => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already exited */ }
-    await child.status;
+  return {
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already exited */ }
+      await child.status;
+    },
   };
-  if (!seen.startsWith("ready")) {
-    await dispose();
-    throw new Error(`Backend ${name} in ${ns.name} did not start: ${JSON.stringify(seen)}`);
-  }
-  return { [Symbol.asyncDispose]: dispose };
 }
 
 /** One node's agent config: tunnel on the node IP, metrics on the node IP (for the test). */

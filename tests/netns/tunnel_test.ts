@@ -5,7 +5,7 @@
  * agent is wired, each node is a small script (`tests/tunnel/_node.ts`).
  */
 import assert from "node:assert/strict";
-import { createLan, NETNS_AVAILABLE, type TempNetns } from "../_helpers/netns.ts";
+import { createLan, NETNS_AVAILABLE, spawnReady, type TempNetns } from "../_helpers/netns.ts";
 import type { DialResult, DialSpec, ServeSpec } from "../tunnel/_node.ts";
 import type { ServiceSpec } from "../tunnel/_fixtures.ts";
 
@@ -14,28 +14,12 @@ const ECHO_PORT = 8080;
 const TUNNEL_PORT = 40001;
 
 /** Starts `_node.ts serve` in `ns` and waits for its `ready` line. */
-async function startNode(ns: TempNetns, spec: ServeSpec): Promise<Deno.ChildProcess> {
-  const child = ns.spawn(
+function startNode(ns: TempNetns, spec: ServeSpec): Promise<Deno.ChildProcess> {
+  return spawnReady(
+    ns,
     [Deno.execPath(), "run", "-A", "--unstable-net", NODE_SCRIPT, "serve", JSON.stringify(spec)],
-    { stdout: "piped", stderr: "inherit", stdin: "null" },
+    "Node",
   );
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("\n")) {
-    const r = await reader.read();
-    if (r.done) break;
-    seen += r.value;
-  }
-  // Keep draining so the child never blocks on a full pipe.
-  (async () => {
-    while (!(await reader.read()).done) { /* discard */ }
-  })().catch(() => {});
-  if (!seen.startsWith("ready")) {
-    child.kill("SIGKILL");
-    await child.status;
-    throw new Error(`Node in ${ns.name} did not start: ${JSON.stringify(seen)}`);
-  }
-  return child;
 }
 
 async function stopNode(child: Deno.ChildProcess): Promise<void> {
