@@ -13,6 +13,7 @@ import type {
   Snapshot,
 } from "../../lib/registry/model.ts";
 import { serviceKey } from "../../lib/registry/model.ts";
+import { echoUntilEof, serveTcp, writeAll } from "./tcp_server.ts";
 
 /** A random loopback address to use as a VIP (127.0.0.0/8 is all local, no device needed). */
 export function loopbackVip(): string {
@@ -89,52 +90,15 @@ export interface TestServer extends AsyncDisposable {
 }
 
 function serve(name: string, handle: (conn: Deno.TcpConn) => Promise<void>): TestServer {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.TcpConn>();
-  const tasks = new Set<Promise<void>>();
-  let accepted = 0;
-  let stopped = false;
-  const loop = (async () => {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch {
-        return;
-      }
-      accepted++;
-      conns.add(conn);
-      const t: Promise<void> = handle(conn).catch(() => {}).finally(() => {
-        conns.delete(conn);
-        tasks.delete(t);
-        try {
-          conn.close();
-        } catch { /* closed */ }
-      });
-      tasks.add(t);
-    }
-  })();
-  const stop = async () => {
-    if (!stopped) {
-      stopped = true;
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-    }
-    await loop;
-    await Promise.all(tasks);
-  };
+  const server = serveTcp(handle);
   return {
     name,
-    port: listener.addr.port,
+    port: server.port,
     get accepted() {
-      return accepted;
+      return server.accepted;
     },
-    stop,
-    [Symbol.asyncDispose]: stop,
+    stop: server.close,
+    [Symbol.asyncDispose]: server.close,
   };
 }
 
@@ -148,16 +112,7 @@ export function nameServer(name: string): TestServer {
 
 /** A backend echoing every byte back; at EOF it half-closes too. */
 export function echoServer(name = "echo"): TestServer {
-  return serve(name, async (conn) => {
-    const buf = new Uint8Array(64 * 1024);
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      let w = 0;
-      while (w < n) w += await conn.write(buf.subarray(w, n));
-    }
-    await conn.closeWrite();
-  });
+  return serve(name, (conn) => echoUntilEof(conn));
 }
 
 /** Reads `conn` to EOF and returns the text (a reset counts as EOF). */
@@ -192,8 +147,4 @@ export async function ask(vip: string, port: number): Promise<string> {
   }
 }
 
-/** Writes all of `p`. */
-export async function writeAll(conn: Deno.Conn, p: Uint8Array): Promise<void> {
-  let w = 0;
-  while (w < p.length) w += await conn.write(w === 0 ? p : p.subarray(w));
-}
+export { writeAll };

@@ -7,6 +7,7 @@ import type { UpstreamConn } from "../../lib/proxy/dialer.ts";
 import type { NodeInfo, ServiceEntry, ServicePort, Snapshot } from "../../lib/registry/model.ts";
 import { serviceKey } from "../../lib/registry/model.ts";
 import { makeCa, makeServerCert } from "../_helpers/pki.ts";
+import { echoUntilEof, serveTcp, type TcpServer, writeAll } from "../_helpers/tcp_server.ts";
 
 /** A key every test node shares. */
 export const TEST_KEY: Uint8Array = new TextEncoder().encode(
@@ -14,79 +15,22 @@ export const TEST_KEY: Uint8Array = new TextEncoder().encode(
 );
 
 /** A TCP echo server on 127.0.0.1 (or `hostname`), port 0 (or `port`); optional greeting first. */
-export interface EchoServer extends AsyncDisposable {
-  readonly port: number;
-  readonly hostname: string;
-  /** Connections accepted so far. */
-  readonly accepted: number;
-  close(): Promise<void>;
-}
+export type EchoServer = TcpServer;
 
 /** Starts an echo server that writes `greeting` (if any) and then echoes until EOF. */
 export function startEchoServer(greeting?: string, hostname = "127.0.0.1", port = 0): EchoServer {
-  const listener = Deno.listen({ hostname, port });
-  const tasks = new Set<Promise<void>>();
-  const conns = new Set<Deno.Conn>();
-  let accepted = 0;
-  const serveConn = async (conn: Deno.TcpConn) => {
-    conns.add(conn);
-    try {
-      if (greeting !== undefined) await writeAll(conn, new TextEncoder().encode(greeting));
-      const buf = new Uint8Array(64 * 1024);
-      while (true) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        await writeAll(conn, buf.subarray(0, n));
-      }
-      await conn.closeWrite();
-    } catch {
-      // reset by the peer or closed by close()
-    } finally {
-      conns.delete(conn);
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    }
-  };
-  const loop = (async () => {
-    for await (const conn of listener) {
-      accepted++;
-      const t = serveConn(conn);
-      tasks.add(t);
-      t.finally(() => tasks.delete(t));
-    }
-  })().catch(() => {});
-  const close = async () => {
-    try {
-      listener.close();
-    } catch { /* closed */ }
-    await loop;
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    await Promise.all(tasks);
-  };
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    hostname,
-    get accepted() {
-      return accepted;
+  const hello = greeting === undefined ? undefined : new TextEncoder().encode(greeting);
+  return serveTcp(
+    async (conn) => {
+      if (hello !== undefined) await writeAll(conn, hello);
+      await echoUntilEof(conn);
     },
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+    hostname,
+    port,
+  );
 }
 
-/** Writes all of `p`. */
-export async function writeAll(
-  w: { write(p: Uint8Array): Promise<number> },
-  p: Uint8Array,
-): Promise<void> {
-  let off = 0;
-  while (off < p.length) off += await w.write(p.subarray(off));
-}
+export { writeAll };
 
 /** Reads until EOF. */
 export async function readAll(

@@ -10,23 +10,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { serveTcp, type TcpServer, writeAll } from "../../_helpers/tcp_server.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
   options: { host: { type: "string", default: "127.0.0.1" } },
   allowPositionals: true,
 });
-
-interface Backend {
-  readonly listener: Deno.TcpListener;
-  readonly conns: Set<Deno.TcpConn>;
-  readonly loop: Promise<void>;
-}
-
-async function writeAll(conn: Deno.Conn, p: Uint8Array): Promise<void> {
-  let w = 0;
-  while (w < p.length) w += await conn.write(p.subarray(w));
-}
 
 async function handle(kind: string, name: string, conn: Deno.TcpConn): Promise<void> {
   if (kind === "name") {
@@ -44,42 +34,11 @@ async function handle(kind: string, name: string, conn: Deno.TcpConn): Promise<v
   while (await conn.read(buf) !== null) { /* drain */ }
 }
 
-function serve(kind: string, name: string): Backend {
-  const listener = Deno.listen({ hostname: values.host, port: 0 });
-  const conns = new Set<Deno.TcpConn>();
-  const loop = (async () => {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch {
-        return;
-      }
-      conns.add(conn);
-      handle(kind, name, conn).catch(() => {}).finally(() => {
-        conns.delete(conn);
-        try {
-          conn.close();
-        } catch { /* closed */ }
-      });
-    }
-  })();
-  return { listener, conns, loop };
+function serve(kind: string, name: string): TcpServer {
+  return serveTcp((conn) => handle(kind, name, conn), values.host);
 }
 
-function stop(b: Backend): Promise<void> {
-  try {
-    b.listener.close();
-  } catch { /* closed */ }
-  for (const c of b.conns) {
-    try {
-      c.close();
-    } catch { /* closed */ }
-  }
-  return b.loop;
-}
-
-const backends = new Map<string, Backend>();
+const backends = new Map<string, TcpServer>();
 for (const spec of positionals) {
   const [kind, name] = spec.split(":");
   if ((kind !== "name" && kind !== "echo") || !name) {
@@ -88,7 +47,7 @@ for (const spec of positionals) {
   backends.set(name, serve(kind, name));
 }
 const ports = Object.fromEntries(
-  [...backends].map(([name, b]) => [name, (b.listener.addr as Deno.NetAddr).port]),
+  [...backends].map(([name, b]) => [name, b.port]),
 );
 // deno-lint-ignore no-console
 console.log(JSON.stringify(ports));
@@ -103,10 +62,10 @@ for await (const chunk of lines) {
     const [cmd, name] = line.trim().split(/\s+/);
     const b = name === undefined ? undefined : backends.get(name);
     if (cmd !== "stop" || !b) throw new TypeError(`Cannot run command "${line}"`);
-    await stop(b);
+    await b.close();
     backends.delete(name!);
     // deno-lint-ignore no-console
     console.log(`stopped ${name}`);
   }
 }
-await Promise.all([...backends.values()].map(stop));
+await Promise.all([...backends.values()].map((b) => b.close()));

@@ -8,33 +8,7 @@
  */
 // deno-lint-ignore-file no-console
 
-async function writeAll(conn: Deno.Conn, p: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < p.length) off += await conn.write(p.subarray(off));
-}
-
-async function serveConn(conn: Deno.Conn, greeting: Uint8Array): Promise<void> {
-  try {
-    await writeAll(conn, greeting);
-    const buf = new Uint8Array(256 * 1024);
-    while (true) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      await writeAll(conn, buf.subarray(0, n));
-    }
-    await conn.closeWrite();
-  } catch {
-    // Reset by the peer: nothing to report, the client sees it.
-  } finally {
-    try {
-      conn.close();
-    } catch { /* already closed */ }
-  }
-}
-
-async function serve(listener: Deno.Listener, greeting: Uint8Array): Promise<void> {
-  for await (const conn of listener) serveConn(conn, greeting);
-}
+import { echoUntilEof, serveTcp, writeAll } from "../../_helpers/tcp_server.ts";
 
 if (import.meta.main) {
   const [name, ...addrs] = Deno.args;
@@ -42,10 +16,17 @@ if (import.meta.main) {
     throw new TypeError("Cannot start backend: usage is backend.ts NAME HOST:PORT...");
   }
   const greeting = new TextEncoder().encode(`${name}\n`);
-  const listeners = addrs.map((a) => {
+  for (const a of addrs) {
     const i = a.lastIndexOf(":");
-    return Deno.listen({ hostname: a.slice(0, i), port: Number(a.slice(i + 1)) });
-  });
+    serveTcp(
+      async (conn) => {
+        await writeAll(conn, greeting);
+        await echoUntilEof(conn, 256 * 1024);
+      },
+      a.slice(0, i),
+      Number(a.slice(i + 1)),
+    );
+  }
+  // The listeners keep the process alive until it is killed.
   console.log("ready");
-  await Promise.all(listeners.map((l) => serve(l, greeting)));
 }
