@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { denoExec, type Exec, NetDev, parseAddrJson } from "../../lib/netdev/mod.ts";
-import { createNetns, NETNS_AVAILABLE } from "../_helpers/netns.ts";
+import { createNetns, NETNS_AVAILABLE, type TempNetns } from "../_helpers/netns.ts";
 
 /** Runs every `ip …` command inside namespace `ns` (`ip -n <ns> …`). */
 function execIn(ns: string): Exec {
@@ -17,19 +17,24 @@ async function addrs(run: (argv: string[]) => Promise<string>, dev: string): Pro
     .map((a) => `${a.ip}/${a.prefixLen}`).sort();
 }
 
+/** The agent's NetDev for `edge0` (auto type, default subnet), running `ip` inside `ns`. */
+function netDevIn(ns: TempNetns): NetDev {
+  return new NetDev({
+    device: "edge0",
+    deviceType: "auto",
+    subnet: "9.251.0.0/16",
+    keepDeviceOnExit: false,
+    exec: execIn(ns.name),
+    log: nullLogger,
+  });
+}
+
 Deno.test({
   name: "NetDev manages a real bridge device and its addresses inside a namespace",
   ignore: !NETNS_AVAILABLE,
   async fn() {
     await using ns = await createNetns("netdev");
-    const dev = new NetDev({
-      device: "edge0",
-      deviceType: "auto",
-      subnet: "9.251.0.0/16",
-      keepDeviceOnExit: false,
-      exec: execIn(ns.name),
-      log: nullLogger,
-    });
+    const dev = netDevIn(ns);
     await dev.ensure();
     assert.equal(dev.created, true);
     assert.equal(dev.type, "bridge");
@@ -78,14 +83,7 @@ Deno.test({
     await using ns = await createNetns("netdev");
     await ns.run(["ip", "link", "add", "edge0", "type", "bridge"]);
     await ns.run(["ip", "addr", "add", "9.251.0.7/32", "dev", "edge0"]);
-    const dev = new NetDev({
-      device: "edge0",
-      deviceType: "auto",
-      subnet: "9.251.0.0/16",
-      keepDeviceOnExit: false,
-      exec: execIn(ns.name),
-      log: nullLogger,
-    });
+    const dev = netDevIn(ns);
     await dev.ensure();
     assert.equal(dev.created, false);
     assert.equal(dev.type, "bridge");
