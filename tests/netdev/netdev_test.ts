@@ -2,7 +2,14 @@
 import assert from "node:assert/strict";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
-import { CommandError, type ExecResult, fakeExec, NetDev } from "../../lib/netdev/mod.ts";
+import {
+  CommandError,
+  type Exec,
+  type ExecResult,
+  fakeExec,
+  NetDev,
+  type NetDevOptions,
+} from "../../lib/netdev/mod.ts";
 
 type Respond = (argv: readonly string[], stdin: string | undefined) => Partial<ExecResult>;
 
@@ -53,14 +60,16 @@ function fakeIp(options: { dummy?: boolean; exists?: boolean; addrs?: string[] }
   return { exec: fakeExec(respond), addrs };
 }
 
-function netdev(exec: ReturnType<typeof fakeIp>["exec"], over: Partial<{ keep: boolean }> = {}) {
+/** `edge0`, auto type, default subnet, device removed on exit; `over` replaces any option. */
+function netdev(exec: Exec, over: Partial<NetDevOptions> = {}): NetDev {
   return new NetDev({
     device: "edge0",
     deviceType: "auto",
     subnet: "9.251.0.0/16",
-    keepDeviceOnExit: over.keep ?? false,
+    keepDeviceOnExit: false,
     exec,
     log: nullLogger,
+    ...over,
   });
 }
 
@@ -82,14 +91,7 @@ Deno.test("NetDev.ensure() creates a dummy device and sets it up", async () => {
 Deno.test("NetDev.ensure() falls back to a bridge with one warning", async () => {
   const { exec } = fakeIp({ dummy: false });
   const log = memoryLogger();
-  const dev = new NetDev({
-    device: "edge0",
-    deviceType: "auto",
-    subnet: "9.251.0.0/16",
-    keepDeviceOnExit: false,
-    exec,
-    log,
-  });
+  const dev = netdev(exec, { log });
   await dev.ensure();
   await dev.teardown();
   await dev.ensure();
@@ -106,14 +108,7 @@ Deno.test("NetDev.ensure() falls back to a bridge with one warning", async () =>
 
 Deno.test("NetDev.ensure() with a forced type fails with the command and stderr", async () => {
   const { exec } = fakeIp({ dummy: false });
-  const dev = new NetDev({
-    device: "edge0",
-    deviceType: "dummy",
-    subnet: "9.251.0.0/16",
-    keepDeviceOnExit: false,
-    exec,
-    log: nullLogger,
-  });
+  const dev = netdev(exec, { deviceType: "dummy" });
   const err = await dev.ensure().then(() => null, (e) => e);
   assert.ok(err instanceof CommandError);
   assert.deepEqual(err.argv, ["ip", "link", "add", "edge0", "type", "dummy"]);
@@ -122,14 +117,7 @@ Deno.test("NetDev.ensure() with a forced type fails with the command and stderr"
 
 Deno.test("NetDev.ensure() reports a missing ip binary as CommandError", async () => {
   const exec = fakeExec(() => ({ code: -1, stderr: "No such file or directory (os error 2)" }));
-  const dev = new NetDev({
-    device: "edge0",
-    deviceType: "auto",
-    subnet: "9.251.0.0/16",
-    keepDeviceOnExit: false,
-    exec,
-    log: nullLogger,
-  });
+  const dev = netdev(exec);
   await assert.rejects(dev.ensure(), (e: unknown) => {
     assert.ok(e instanceof CommandError);
     assert.match(
@@ -182,15 +170,7 @@ Deno.test("NetDev.reconcile() applies one ip -batch process with exact lines", a
 Deno.test("NetDev.reconcile() puts 1000 VIPs on with one ip process", async () => {
   const { exec, addrs } = fakeIp({ exists: true });
   const metrics = new MetricsRegistry();
-  const dev = new NetDev({
-    device: "edge0",
-    deviceType: "auto",
-    subnet: "9.251.0.0/16",
-    keepDeviceOnExit: false,
-    exec,
-    log: nullLogger,
-    metrics,
-  });
+  const dev = netdev(exec, { metrics });
   await dev.ensure();
   exec.calls.length = 0;
   const vips = new Set(Array.from({ length: 1000 }, (_, i) => `9.251.${i >> 8}.${i & 255}`));
@@ -241,7 +221,7 @@ Deno.test("NetDev.teardown() deletes a device it created", async (t) => {
   });
   await t.step("created + keepDeviceOnExit → only our addresses removed", async () => {
     const { exec, addrs } = fakeIp();
-    const dev = netdev(exec, { keep: true });
+    const dev = netdev(exec, { keepDeviceOnExit: true });
     await dev.ensure();
     await dev.reconcile(new Set(["9.251.0.2", "9.251.0.3"]));
     addrs.set("10.9.9.9", 32);
