@@ -16,6 +16,7 @@ import {
   readAll,
   snapshotOf,
   type TestServer,
+  type TestService,
   writeAll,
 } from "../_helpers/proxy_fixtures.ts";
 
@@ -40,6 +41,16 @@ async function stopAll(servers: TestServer[]): Promise<void> {
 }
 
 const PORT = 18080;
+
+/** Service "echo" at `vip`:PORT with one endpoint, the echo backend on `echoPort`. */
+function echoService(vip: string, echoPort: number): TestService {
+  return {
+    name: "echo",
+    vip,
+    ports: [{ name: "", port: PORT }],
+    endpoints: [{ ports: { "": echoPort } }],
+  };
+}
 
 Deno.test("Proxy balances VIP:port round-robin over three backends and fails over", async () => {
   const backends = ["alpha", "bravo", "charlie"].map(nameServer);
@@ -203,12 +214,7 @@ Deno.test("Proxy passes a half-closed 100 MiB upload through and returns every b
   await using proxy = proxyWith();
   try {
     const vip = loopbackVip();
-    await proxy.update(snapshotOf({
-      name: "echo",
-      vip,
-      ports: [{ name: "", port: PORT }],
-      endpoints: [{ ports: { "": echo.port } }],
-    }));
+    await proxy.update(snapshotOf(echoService(vip, echo.port)));
     const conn = await Deno.connect({ hostname: vip, port: PORT });
     const chunk = new Uint8Array(1024 * 1024);
     for (let i = 0; i < chunk.length; i += 65536) {
@@ -260,12 +266,7 @@ Deno.test("Proxy keeps open connections when endpoints go, drains them when the 
   await using proxy = proxyWith({ drainGraceMs: 500, metrics });
   try {
     const vip = loopbackVip();
-    const svc = {
-      name: "echo",
-      vip,
-      ports: [{ name: "", port: PORT }],
-      endpoints: [{ ports: { "": echo.port } }],
-    };
+    const svc = echoService(vip, echo.port);
     await proxy.update(snapshotOf(svc));
     const conn = await Deno.connect({ hostname: vip, port: PORT });
     const roundTrip = async (text: string) => {
@@ -322,12 +323,7 @@ Deno.test("Proxy.close() closes listeners and open connections", async () => {
   try {
     const proxy = proxyWith();
     const vip = loopbackVip();
-    await proxy.update(snapshotOf({
-      name: "echo",
-      vip,
-      ports: [{ name: "", port: PORT }],
-      endpoints: [{ ports: { "": echo.port } }],
-    }));
+    await proxy.update(snapshotOf(echoService(vip, echo.port)));
     const conn = await Deno.connect({ hostname: vip, port: PORT });
     await writeAll(conn, new Uint8Array([1]));
     assert.equal(await conn.read(new Uint8Array(1)), 1);
