@@ -21,7 +21,7 @@ import { nullLogger } from "../../lib/log/mod.ts";
 import { NetDev } from "../../lib/netdev/mod.ts";
 import { Proxy } from "../../lib/proxy/mod.ts";
 import { denoStateFs } from "../../lib/registry/store.ts";
-import { ROOT } from "../lib/agent.ts";
+import { rerunInNetns } from "../lib/netns.ts";
 import { type BenchService, endpointsObject, serviceChanges } from "../lib/k8s.ts";
 import { waitAllAccepting } from "../lib/net.ts";
 import { sleep } from "../lib/proc.ts";
@@ -157,40 +157,18 @@ async function inner(dir: string): Promise<void> {
 }
 
 async function outer(): Promise<void> {
-  const ns = `em-ctlpf-${crypto.randomUUID().slice(0, 6)}`;
   const dir = await Deno.makeTempDir({ prefix: "em-ctlpf-" });
-  const run = (cmd: string[]) => new Deno.Command(cmd[0]!, { args: cmd.slice(1) }).output();
-  await run(["ip", "netns", "add", ns]);
   try {
-    await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
-    const r = await new Deno.Command("ip", {
-      args: [
-        "netns",
-        "exec",
-        ns,
-        Deno.execPath(),
-        "run",
-        "-A",
-        "--unstable-net",
-        "--v8-flags=--expose-gc",
-        "--config",
-        join(ROOT, "deno.json"),
-        import.meta.filename!,
-        "--inner",
-        dir,
-        "--services",
-        String(args.services),
-        "--updates",
-        String(args.updates),
-      ],
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
+    const r = await rerunInNetns("ctlpf", import.meta.filename!, () => [
+      "--inner",
+      dir,
+      "--services",
+      String(args.services),
+      "--updates",
+      String(args.updates),
+    ], ["--unstable-net", "--v8-flags=--expose-gc"]);
     if (!r.success) console.error(`inner run failed (code ${r.code})`);
   } finally {
-    const pids = new TextDecoder().decode((await run(["ip", "netns", "pids", ns])).stdout);
-    for (const pid of pids.split(/\s+/).filter(Boolean)) await run(["kill", "-9", pid]);
-    await run(["ip", "netns", "del", ns]);
     await Deno.remove(dir, { recursive: true });
   }
 }

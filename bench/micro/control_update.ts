@@ -17,9 +17,10 @@
 // deno-lint-ignore-file no-console
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type Agent, ROOT, startAgent } from "../lib/agent.ts";
+import { type Agent, startAgent } from "../lib/agent.ts";
 import { type BenchService, endpointsObject, serviceChanges } from "../lib/k8s.ts";
 import { waitAllAccepting, waitHttpOk } from "../lib/net.ts";
+import { rerunInNetns } from "../lib/netns.ts";
 import { sleep } from "../lib/proc.ts";
 import { rssMiB } from "../lib/rss.ts";
 
@@ -135,22 +136,9 @@ async function inner(dir: string): Promise<void> {
 }
 
 async function outer(): Promise<void> {
-  const ns = `em-ctlmb-${crypto.randomUUID().slice(0, 6)}`;
   const dir = await Deno.makeTempDir({ prefix: "em-ctlmb-" });
-  const run = (cmd: string[]) => new Deno.Command(cmd[0]!, { args: cmd.slice(1) }).output();
-  await run(["ip", "netns", "add", ns]);
   try {
-    await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
-    const argv = [
-      "netns",
-      "exec",
-      ns,
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--config",
-      join(ROOT, "deno.json"),
-      import.meta.filename!,
+    const r = await rerunInNetns("ctlmb", import.meta.filename!, () => [
       "--inner",
       dir,
       "--services",
@@ -159,14 +147,9 @@ async function outer(): Promise<void> {
       String(args.updates),
       "--log-level",
       String(args["log-level"]),
-    ];
-    const r = await new Deno.Command("ip", { args: argv, stdout: "inherit", stderr: "inherit" })
-      .output();
+    ]);
     if (!r.success) console.error(`inner run failed (code ${r.code}); logs in ${dir}`);
   } finally {
-    const pids = new TextDecoder().decode((await run(["ip", "netns", "pids", ns])).stdout);
-    for (const pid of pids.split(/\s+/).filter(Boolean)) await run(["kill", "-9", pid]);
-    await run(["ip", "netns", "del", ns]);
     if (!args.keep) await Deno.remove(dir, { recursive: true });
     else console.error(`kept ${dir}`);
   }

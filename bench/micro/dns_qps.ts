@@ -26,6 +26,7 @@ import { dnsmasqArgs, type HostPort, startDnsmasq } from "../lib/baselines.ts";
 import { type Agent, startAgent } from "../lib/agent.ts";
 import { type BenchService, serviceChanges, serviceFqdn } from "../lib/k8s.ts";
 import { resolveMany } from "../lib/net.ts";
+import { rerunInNetns } from "../lib/netns.ts";
 import { type Proc, spawnLogged } from "../lib/proc.ts";
 import { rssMiB, RssSampler } from "../lib/rss.ts";
 import { dnsperf } from "../lib/tools.ts";
@@ -52,47 +53,14 @@ function log(msg: string): void {
   console.error(`[dns-micro ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 }
 
-async function run(argv: string[]): Promise<void> {
-  const r = await new Deno.Command(argv[0]!, { args: argv.slice(1) }).output();
-  if (!r.success) {
-    throw new Error(`Cannot run "${argv.join(" ")}": ${new TextDecoder().decode(r.stderr)}`);
-  }
-}
-
 if (values.inner === undefined) {
   // Outer: own namespace, re-run inside it, always remove it.
-  const ns = `em-dnsmicro-${crypto.randomUUID().slice(0, 6)}`;
-  await run(["ip", "netns", "add", ns]);
-  try {
-    await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
-    const child = new Deno.Command("ip", {
-      args: [
-        "netns",
-        "exec",
-        ns,
-        Deno.execPath(),
-        "run",
-        "-A",
-        "--config",
-        join(ROOT, "deno.json"),
-        fileURLToPath(import.meta.url),
-        "--inner",
-        ns,
-        ...Deno.args,
-      ],
-      stdin: "null",
-    }).spawn();
-    const st = await child.status;
-    if (!st.success) Deno.exitCode = 1;
-  } finally {
-    const pids = await new Deno.Command("ip", { args: ["netns", "pids", ns] }).output();
-    for (const p of new TextDecoder().decode(pids.stdout).split("\n").filter(Boolean)) {
-      try {
-        Deno.kill(Number(p), "SIGKILL");
-      } catch { /* gone */ }
-    }
-    await run(["ip", "netns", "del", ns]);
-  }
+  const st = await rerunInNetns(
+    "dnsmicro",
+    fileURLToPath(import.meta.url),
+    (ns) => ["--inner", ns, ...Deno.args],
+  );
+  if (!st.success) Deno.exitCode = 1;
   Deno.exit();
 }
 
