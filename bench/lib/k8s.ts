@@ -20,6 +20,19 @@ export interface BenchService {
   readonly endpoints: readonly { readonly ip: string; readonly nodeName?: string }[];
 }
 
+/**
+ * `count` services `burst/svc-<from+i>`, each port 80 → 8080 with one endpoint on 127.0.0.1: the
+ * control-socket burst of the control micro-benchmarks.
+ */
+export function burstServices(from: number, count: number): BenchService[] {
+  return Array.from({ length: count }, (_, i) => ({
+    namespace: "burst",
+    name: `svc-${from + i}`,
+    ports: [{ name: "http", port: 80, targetPort: 8080 }],
+    endpoints: [{ ip: "127.0.0.1" }],
+  }));
+}
+
 /** The v1 Service object (`spec.ports[].targetPort`, TCP, ClusterIP type). */
 export function serviceObject(s: BenchService): Record<string, unknown> {
   return {

@@ -22,7 +22,7 @@ import { NetDev } from "../../lib/netdev/mod.ts";
 import { Proxy } from "../../lib/proxy/mod.ts";
 import { denoStateFs } from "../../lib/registry/store.ts";
 import { rerunInNetns } from "../lib/netns.ts";
-import { type BenchService, endpointsObject, serviceChanges } from "../lib/k8s.ts";
+import { burstServices, endpointsObject, serviceChanges } from "../lib/k8s.ts";
 import { waitAllAccepting } from "../lib/net.ts";
 import { sleep } from "../lib/proc.ts";
 
@@ -57,15 +57,6 @@ wrap(denoStateFs, "append", "registry.append");
 wrap(NetDev.prototype, "reconcile", "netdev.reconcile");
 wrap(Proxy.prototype, "update", "proxy.update");
 wrap(DnsServer.prototype, "update", "dns.update");
-
-function services(from: number, count: number): BenchService[] {
-  return Array.from({ length: count }, (_, i) => ({
-    namespace: "burst",
-    name: `svc-${from + i}`,
-    ports: [{ name: "http", port: 80, targetPort: 8080 }],
-    endpoints: [{ ip: "127.0.0.1" }],
-  }));
-}
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -114,7 +105,7 @@ async function inner(dir: string): Promise<void> {
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     out.heapIdle0 = Deno.memoryUsage().heapUsed / 2 ** 20;
-    const burst = services(0, n);
+    const burst = burstServices(0, n);
     const t0 = performance.now();
     await send(config.controlSocket, burst.flatMap(serviceChanges));
     out.burstReply = performance.now() - t0;
@@ -127,7 +118,7 @@ async function inner(dir: string): Promise<void> {
     const addAccept: number[] = [];
     const epReply: number[] = [];
     for (let i = 0; i < Number(args.updates); i++) {
-      const extra = services(n + i, 1);
+      const extra = burstServices(n + i, 1);
       const t1 = performance.now();
       await send(config.controlSocket, extra.flatMap(serviceChanges));
       addReply.push(performance.now() - t1);

@@ -18,7 +18,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Agent, startAgent } from "../lib/agent.ts";
-import { type BenchService, endpointsObject, serviceChanges } from "../lib/k8s.ts";
+import { burstServices, endpointsObject, serviceChanges } from "../lib/k8s.ts";
 import { waitAllAccepting, waitHttpOk } from "../lib/net.ts";
 import { rerunInNetns } from "../lib/netns.ts";
 import { sleep } from "../lib/proc.ts";
@@ -33,17 +33,6 @@ const { values: args } = parseArgs({
     inner: { type: "string" },
   },
 });
-
-const BACKEND = { host: "127.0.0.1", port: 8080 };
-
-function services(from: number, count: number): BenchService[] {
-  return Array.from({ length: count }, (_, i) => ({
-    namespace: "burst",
-    name: `svc-${from + i}`,
-    ports: [{ name: "http", port: 80, targetPort: BACKEND.port }],
-    endpoints: [{ ip: BACKEND.host }],
-  }));
-}
 
 async function heapUsed(metricsListen: string): Promise<number> {
   const text = await (await fetch(`http://${metricsListen}/metrics`)).text();
@@ -80,7 +69,7 @@ async function inner(dir: string): Promise<void> {
     out.rssIdle0 = rssMiB(agent.proc.pid) ?? NaN;
     out.heapIdle0 = await heapUsed(agent.metricsListen);
 
-    const burst = services(0, n);
+    const burst = burstServices(0, n);
     const t0 = performance.now();
     await agent.apply(burst.flatMap(serviceChanges));
     out.reply = performance.now() - t0;
@@ -98,7 +87,7 @@ async function inner(dir: string): Promise<void> {
     const addAccept: number[] = [];
     const epReply: number[] = [];
     for (let i = 0; i < Number(args.updates); i++) {
-      const extra = services(n + i, 1);
+      const extra = burstServices(n + i, 1);
       const t1 = performance.now();
       await agent.apply(extra.flatMap(serviceChanges));
       addReply.push(performance.now() - t1);
@@ -108,7 +97,7 @@ async function inner(dir: string): Promise<void> {
       await sleep(100);
       // An endpoints-only change of an existing service (no VIP change).
       const s = burst[i]!;
-      const moved = { ...s, endpoints: [{ ip: BACKEND.host }, { ip: "127.0.0.2" }] };
+      const moved = { ...s, endpoints: [{ ip: "127.0.0.1" }, { ip: "127.0.0.2" }] };
       const t2 = performance.now();
       await agent.apply([{
         operation: "update",
