@@ -10,6 +10,22 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Spawns non-empty `argv` with stdin closed and stdout/stderr piped. */
+function spawnPiped(
+  argv: readonly string[],
+  options: { env?: Record<string, string>; cwd?: string },
+): Deno.ChildProcess {
+  const [cmd, ...args] = argv as [string, ...string[]];
+  return new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: options.env,
+    cwd: options.cwd,
+  }).spawn();
+}
+
 /** A long-running child process with its output in `logFile`. */
 export interface Proc {
   readonly name: string;
@@ -36,18 +52,10 @@ export function spawnLogged(
   logFile: string,
   options: { env?: Record<string, string>; cwd?: string } = {},
 ): Proc {
-  const [cmd, ...args] = argv;
-  if (cmd === undefined) throw new TypeError(`Cannot spawn "${name}": empty command`);
+  if (argv.length === 0) throw new TypeError(`Cannot spawn "${name}": empty command`);
   const file = Deno.openSync(logFile, { create: true, append: true });
   const spawnedAt = performance.now();
-  const child = new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: options.env,
-    cwd: options.cwd,
-  }).spawn();
+  const child = spawnPiped(argv, options);
   const seen: string[] = [];
   const waiters: { re: RegExp; resolve: (t: number) => void }[] = [];
   let finished = false;
@@ -146,17 +154,9 @@ export async function runCmd(
   options: { timeoutMs?: number; env?: Record<string, string>; cwd?: string; stdoutFile?: string } =
     {},
 ): Promise<CmdResult> {
-  const [cmd, ...args] = argv;
-  if (cmd === undefined) throw new TypeError("Cannot run an empty command");
+  if (argv.length === 0) throw new TypeError("Cannot run an empty command");
   const start = performance.now();
-  const child = new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: options.env,
-    cwd: options.cwd,
-  }).spawn();
+  const child = spawnPiped(argv, options);
   const timer = setTimeout(() => {
     try {
       child.kill("SIGKILL");
