@@ -17,6 +17,22 @@ export interface MetricSpec {
   readonly higherIsBetter: boolean;
 }
 
+/** Median latency column (`p50` samples in milliseconds), shared by the DNS and proxy scenarios. */
+export const P50_MS: MetricSpec = {
+  key: "p50",
+  label: "p50 ms",
+  digits: 3,
+  higherIsBetter: false,
+};
+
+/** Tail latency column (`p99` samples in milliseconds), shared by the DNS and proxy scenarios. */
+export const P99_MS: MetricSpec = {
+  key: "p99",
+  label: "p99 ms",
+  digits: 3,
+  higherIsBetter: false,
+};
+
 /** A table: one scenario case measured on several systems. */
 export interface GroupSpec {
   /** Stable identifier used by targets and the JSON file, e.g. `tcp-1`. */

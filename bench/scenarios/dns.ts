@@ -10,6 +10,7 @@ import { attempt, type BenchContext } from "../lib/context.ts";
 import type { HostPort } from "../lib/baselines.ts";
 import { resolveMany } from "../lib/net.ts";
 import { RssSampler } from "../lib/rss.ts";
+import { P50_MS as P50, P99_MS as P99 } from "../lib/results.ts";
 import { rotate } from "../lib/stats.ts";
 import { dnsperf } from "../lib/tools.ts";
 
@@ -30,8 +31,6 @@ export interface DnsWorkload {
 }
 
 const QPS = { key: "qps", label: "queries/s", digits: 0, higherIsBetter: true } as const;
-const P50 = { key: "p50", label: "p50 ms", digits: 3, higherIsBetter: false } as const;
-const P99 = { key: "p99", label: "p99 ms", digits: 3, higherIsBetter: false } as const;
 
 /**
  * Runs both cases. `onRss(rep, mib)` receives the peak RSS of a system with a `pid` during

@@ -7,6 +7,7 @@
  */
 import { attempt, type BenchContext } from "../lib/context.ts";
 import type { HostPort } from "../lib/baselines.ts";
+import { P50_MS as P50, P99_MS as P99 } from "../lib/results.ts";
 import { rotate } from "../lib/stats.ts";
 import { iperf, wrk } from "../lib/tools.ts";
 
@@ -24,8 +25,6 @@ export const WRK_CONNECTIONS = 50;
 
 const GBPS = { key: "gbps", label: "Gbit/s", digits: 2, higherIsBetter: true } as const;
 const RPS = { key: "rps", label: "req/s", digits: 0, higherIsBetter: true } as const;
-const P50 = { key: "p50", label: "p50 ms", digits: 3, higherIsBetter: false } as const;
-const P99 = { key: "p99", label: "p99 ms", digits: 3, higherIsBetter: false } as const;
 
 /** Scenario 1: iperf3 throughput, 1 and 8 streams. */
 export async function runThroughput(
