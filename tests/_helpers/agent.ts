@@ -21,6 +21,19 @@ export const MAIN_TS: string = join(ROOT, "main.ts");
 export const DENO_JSON: string = join(ROOT, "deno.json");
 
 /**
+ * The arguments to `deno` (after `Deno.execPath()`) that run `main` (default `main.ts`) as the
+ * tests do: the repository's `deno.json`, `--no-prompt` so a missing permission fails instead
+ * of asking, then `flags` (permissions) and `args` (the subcommand).
+ */
+export function denoRunArgs(
+  flags: readonly string[],
+  args: readonly string[],
+  main: string = MAIN_TS,
+): string[] {
+  return ["run", "--no-prompt", "--config", DENO_JSON, ...flags, main, ...args];
+}
+
+/**
  * A command prefix that leaves a root process exactly the capabilities of
  * `deploy/edgemesh.service` (CAP_NET_ADMIN, CAP_NET_BIND_SERVICE), via util-linux `setpriv`.
  */
@@ -119,16 +132,11 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<Agent
   const argv = [
     ...(options.prefix ?? []),
     Deno.execPath(),
-    "run",
-    "--no-prompt",
-    "--config",
-    DENO_JSON,
-    ...flags,
-    options.main ?? MAIN_TS,
-    "run",
-    "--config",
-    configPath,
-    ...(options.extraArgs ?? []),
+    ...denoRunArgs(
+      flags,
+      ["run", "--config", configPath, ...(options.extraArgs ?? [])],
+      options.main,
+    ),
   ];
   const spawnOptions: Deno.CommandOptions = {
     cwd: ROOT,

@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ControlClient, type Reply, type ServiceView } from "../../lib/control/mod.ts";
 import { CommandError } from "../../lib/netdev/exec.ts";
-import { type AgentProcess, DENO_JSON, MAIN_TS } from "./agent.ts";
+import { type AgentProcess, DENO_JSON, denoRunArgs } from "./agent.ts";
 import { type ChildOutput, runDeno } from "./child.ts";
 import type { TempNetns } from "./netns.ts";
 
@@ -94,18 +94,7 @@ export function ctl(
   stdin?: string,
 ): Promise<CtlResult> {
   return runDeno(
-    [
-      "run",
-      "--no-prompt",
-      "--config",
-      DENO_JSON,
-      "-A",
-      MAIN_TS,
-      "ctl",
-      "--socket",
-      agent.socketPath,
-      ...args,
-    ],
+    denoRunArgs(["-A"], ["ctl", "--socket", agent.socketPath, ...args]),
     stdin,
     ROOT,
   );

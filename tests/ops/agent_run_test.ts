@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createNetns, NETNS_AVAILABLE, type TempNetns } from "../_helpers/netns.ts";
-import { DENO_JSON, MAIN_TS, startAgent, UNIT_CAPABILITIES } from "../_helpers/agent.ts";
+import { denoRunArgs, startAgent, UNIT_CAPABILITIES } from "../_helpers/agent.ts";
 import { permissionFlags } from "../../scripts/permissions.ts";
 
 const HAS_SETPRIV = (() => {
@@ -49,16 +49,7 @@ async function ctl(
   return await ns.run([
     ...UNIT_CAPABILITIES,
     Deno.execPath(),
-    "run",
-    "--no-prompt",
-    "--config",
-    DENO_JSON,
-    ...flags,
-    MAIN_TS,
-    "ctl",
-    "--socket",
-    socket,
-    ...args,
+    ...denoRunArgs(flags, ["ctl", "--socket", socket, ...args]),
   ]);
 }
 
