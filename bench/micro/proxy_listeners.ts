@@ -11,7 +11,8 @@
 import { nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import { Proxy } from "../../lib/proxy/mod.ts";
-import type { ServiceEntry, Snapshot } from "../../lib/registry/model.ts";
+import type { Snapshot } from "../../lib/registry/model.ts";
+import { oneEndpointSnapshot } from "../lib/snapshot.ts";
 
 const n = Number(Deno.args[0] ?? 1000);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -23,38 +24,14 @@ function sample(): { rss: number; heap: number } {
 }
 
 function snapshot(count: number): Snapshot {
-  const services = new Map<string, ServiceEntry>();
-  const vips = new Map<string, string>();
-  for (let i = 0; i < count; i++) {
-    const vip = `127.200.${Math.floor(i / 250)}.${(i % 250) + 1}`;
-    const key = `bench/svc-${i}`;
-    services.set(key, {
-      service: {
-        namespace: "bench",
-        name: `svc-${i}`,
-        kind: { type: "ClusterIP" },
-        ports: [{
-          name: "http",
-          protocol: "TCP",
-          port: 80,
-          targetPort: { kind: "number", port: 8080 },
-        }],
-        sessionAffinity: { type: "None" },
-      },
-      vip,
-      endpoints: [{
-        ip: "127.0.0.1",
-        ready: true,
-        nodeName: null,
-        hostname: null,
-        podName: null,
-        ports: [],
-      }],
-      endpointSource: "endpoints",
-    });
-    vips.set(vip, key);
-  }
-  return { version: 1, services, nodes: new Map(), vips };
+  return oneEndpointSnapshot(Array.from({ length: count }, (_, i) => ({
+    namespace: "bench",
+    name: `svc-${i}`,
+    vip: `127.200.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+    port: 80,
+    targetPort: 8080,
+    endpointIp: "127.0.0.1",
+  })));
 }
 
 const snap = snapshot(n);

@@ -11,7 +11,7 @@
  * (env `MICRO_LIB=<dir>`: the proxy from another copy of `lib/`; `MICRO_NO_METRICS=1`: no registry)
  * @module
  */
-import type { ServiceEntry, Snapshot } from "../../lib/registry/model.ts";
+import { oneEndpointSnapshot } from "../lib/snapshot.ts";
 
 // MICRO_LIB=<dir>: load the proxy from another copy of lib/ (e.g. `git archive HEAD~1 lib`),
 // to compare two versions in one run.
@@ -43,36 +43,14 @@ const listen = hostPort(listenArg);
 const backend = hostPort(backendArg);
 
 if (mode === "proxy") {
-  const entry: ServiceEntry = {
-    service: {
-      namespace: "bench",
-      name: "web",
-      kind: { type: "ClusterIP" },
-      ports: [{
-        name: "http",
-        protocol: "TCP",
-        port: listen.port,
-        targetPort: { kind: "number", port: backend.port },
-      }],
-      sessionAffinity: { type: "None" },
-    },
+  const snapshot = oneEndpointSnapshot([{
+    namespace: "bench",
+    name: "web",
     vip: listen.hostname,
-    endpoints: [{
-      ip: backend.hostname,
-      ready: true,
-      nodeName: null,
-      hostname: null,
-      podName: null,
-      ports: [],
-    }],
-    endpointSource: "endpoints",
-  };
-  const snapshot: Snapshot = {
-    version: 1,
-    services: new Map([["bench/web", entry]]),
-    nodes: new Map(),
-    vips: new Map([[listen.hostname, "bench/web"]]),
-  };
+    port: listen.port,
+    targetPort: backend.port,
+    endpointIp: backend.hostname,
+  }]);
   const proxy = new Proxy({
     nodeName: "bench",
     log: createLogger({ level: "info", write: () => {} }),
