@@ -41,7 +41,7 @@ fmt: deps ## Format the sources in place
 	$(DENO) fmt
 
 test: check ## check + every test (unit, loopback integration, netns: self-skip when not root)
-	$(DENO) test --allow-all --unstable-net tests/
+	$(DENO) test --allow-all --unstable-net tests/ bench/tests/
 
 test-unit: deps ## Tests without network namespaces (quick)
 	$(DENO) test --allow-all --unstable-net --ignore=tests/netns tests/

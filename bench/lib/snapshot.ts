@@ -5,16 +5,24 @@
  * load another copy of `lib/` (`MICRO_LIB`).
  * @module
  */
-import type { ServiceEntry, Snapshot } from "../../lib/registry/model.ts";
+import type { ServiceEntry, ServicePort, Snapshot } from "../../lib/registry/model.ts";
 
 /** One ClusterIP service of one TCP port `port` → `targetPort`, with one ready endpoint `ip`. */
 export interface OneEndpointService {
   readonly namespace: string;
   readonly name: string;
-  readonly vip: string;
+  /** null: no VIP (the tunnel benchmark's receiving node needs none). */
+  readonly vip: string | null;
   readonly port: number;
   readonly targetPort: number;
   readonly endpointIp: string;
+  /** The endpoint's node. @default null (local) */
+  readonly nodeName?: string;
+}
+
+/** The one TCP port (`http`) of a {@linkcode OneEndpointService}. */
+export function httpPort(port: number, targetPort: number): ServicePort {
+  return { name: "http", protocol: "TCP", port, targetPort: { kind: "number", port: targetPort } };
 }
 
 /** The registry entry of a {@linkcode OneEndpointService} (port named `http`). */
@@ -24,19 +32,14 @@ export function oneEndpointEntry(s: OneEndpointService): ServiceEntry {
       namespace: s.namespace,
       name: s.name,
       kind: { type: "ClusterIP" },
-      ports: [{
-        name: "http",
-        protocol: "TCP",
-        port: s.port,
-        targetPort: { kind: "number", port: s.targetPort },
-      }],
+      ports: [httpPort(s.port, s.targetPort)],
       sessionAffinity: { type: "None" },
     },
     vip: s.vip,
     endpoints: [{
       ip: s.endpointIp,
       ready: true,
-      nodeName: null,
+      nodeName: s.nodeName ?? null,
       hostname: null,
       podName: null,
       ports: [],
@@ -52,7 +55,7 @@ export function oneEndpointSnapshot(specs: Iterable<OneEndpointService>): Snapsh
   for (const s of specs) {
     const key = `${s.namespace}/${s.name}`;
     services.set(key, oneEndpointEntry(s));
-    vips.set(s.vip, key);
+    if (s.vip !== null) vips.set(s.vip, key);
   }
   return { version: 1, services, nodes: new Map(), vips };
 }

@@ -25,7 +25,10 @@ import { join } from "node:path";
 import { nullLogger } from "../../lib/log/mod.ts";
 import type { DialTarget, UpstreamConn } from "../../lib/proxy/dialer.ts";
 import { BufferPool, splice } from "../../lib/proxy/mod.ts";
-import { servicePort, snapshotOf, TEST_KEY } from "../../tests/tunnel/_fixtures.ts";
+import { httpPort, oneEndpointSnapshot } from "../lib/snapshot.ts";
+
+/** The pre-shared key both benchmark nodes use (≥ 32 bytes, as the agent requires). */
+const BENCH_KEY = new TextEncoder().encode("edgemesh-tunnel-benchmark-key-0123456789");
 import { nginxBackendConfig } from "../lib/baselines.ts";
 import { parseIperf3, parseWrk } from "../lib/parse.ts";
 import { runCmd, sleep, spawnLogged } from "../lib/proc.ts";
@@ -74,14 +77,17 @@ async function nodeB(): Promise<void> {
   const server = new TunnelServer({
     listen: `${HOST}:0`,
     nodeName: "b",
-    key: TEST_KEY,
+    key: BENCH_KEY,
     log: nullLogger,
   });
-  server.update(snapshotOf(svcs.map((s) => ({
+  server.update(oneEndpointSnapshot(svcs.map((s) => ({
     namespace: "bench",
     name: s.name,
+    vip: null,
     port: s.port,
-    endpoints: [{ ip: HOST, port: s.backendPort, nodeName: "b" }],
+    targetPort: s.backendPort,
+    endpointIp: HOST,
+    nodeName: "b",
   }))));
   console.log(JSON.stringify({ port: server.addr.port }));
   Deno.addSignalListener("SIGTERM", () => server.close().then(() => Deno.exit(0)));
@@ -93,7 +99,7 @@ async function nodeA(): Promise<void> {
   const svcs = services(Number(args.http), Number(args.iperf));
   const pool = new BufferPool();
   const dialer = args.mode === "tunnel"
-    ? new TunnelDialer({ nodeName: "a", key: TEST_KEY, peers: { b: args.peer! }, log: nullLogger })
+    ? new TunnelDialer({ nodeName: "a", key: BENCH_KEY, peers: { b: args.peer! }, log: nullLogger })
     : null;
   const ports: Record<string, number> = {};
   for (const s of svcs) {
@@ -102,7 +108,7 @@ async function nodeA(): Promise<void> {
     const target: DialTarget = {
       namespace: "bench",
       service: s.name,
-      port: servicePort(s.port),
+      port: httpPort(s.port, s.backendPort),
       backend: { ip: HOST, port: s.backendPort, nodeName: "b" },
     };
     (async () => {
