@@ -107,6 +107,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           components,
           startedAt,
           lastSync,
+          reconciledVersion: reconciler?.appliedVersion ?? -1,
         }),
       log: log.with("control"),
       metrics,

@@ -21,6 +21,8 @@ export interface StatusInputs {
   readonly startedAt: number;
   /** Epoch ms of the last registry change since start, or null. */
   readonly lastSync: number | null;
+  /** Newest snapshot version every component was updated with; -1 before the first. */
+  readonly reconciledVersion?: number;
 }
 
 /** Builds the status: registry counts, config-derived facts, then each component's part. */
@@ -41,6 +43,7 @@ export function buildStatus(inp: StatusInputs): Status {
     listeners: [`${config.controlSocket} (control)`],
     lastSync: inp.lastSync === null ? null : new Date(inp.lastSync).toISOString(),
     registryVersion: snapshot.version,
+    ...(inp.reconciledVersion !== undefined ? { reconciledVersion: inp.reconciledVersion } : {}),
     ...(config.dnsListen.length === 0
       ? { dns: { state: "off", detail: "dnsListen is empty" } }
       : {}),

@@ -90,8 +90,19 @@ export function formatStatus(s: StatusInfo, now: number): string {
     ["Tunnel", state(s.tunnel)],
     ["Peers", peers],
     ["Last sync", ago(s.lastSync)],
+    ["Registry", registry(s)],
   ];
   return rows.map(([k, v]) => `${(k + ":").padEnd(12)}${v}`).join("\n") + "\n";
+}
+
+/** `version 12 (applied)` or `version 12 (reconciling, applied up to 9)`. */
+function registry(s: StatusInfo): string {
+  if (s.registryVersion === undefined) return "-";
+  const r = s.reconciledVersion;
+  if (r === undefined) return `version ${s.registryVersion}`;
+  return r >= s.registryVersion
+    ? `version ${s.registryVersion} (applied)`
+    : `version ${s.registryVersion} (reconciling, applied up to ${r})`;
 }
 
 /** `3s`, `4m12s`, `2h5m`, `3d4h`. */

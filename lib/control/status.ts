@@ -49,4 +49,10 @@ export interface StatusInfo {
   readonly lastSync?: string | null;
   /** Registry snapshot version. */
   readonly registryVersion?: number;
+  /**
+   * Newest registry version the device, proxy, DNS and tunnel have all been updated with
+   * (-1 before the first reconcile). Equal to `registryVersion` once every acknowledged
+   * change is live: a control-socket `ok` means durable, this means applied.
+   */
+  readonly reconciledVersion?: number;
 }

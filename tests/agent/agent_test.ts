@@ -64,6 +64,9 @@ Deno.test("runAgent() serves the control socket, keeps state across restarts, st
     assert.deepEqual(s.counts, { services: 1, endpoints: 0, vips: 1, nodes: 0 });
     assert.equal(typeof s.lastSync, "string");
     assert.deepEqual(s.tunnel, { state: "off", detail: "no tunnelKeyFile" });
+    // Applied means durable; reconciled (live) catches up without passing the registry.
+    assert.equal(typeof s.reconciledVersion, "number");
+    assert.ok(s.reconciledVersion! <= s.registryVersion!, JSON.stringify(s));
     a.stop();
     await a.done;
     await assert.rejects(() => Deno.lstat(config.controlSocket), Deno.errors.NotFound);

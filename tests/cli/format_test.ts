@@ -86,7 +86,23 @@ Deno.test("formatStatus() shows unknown parts as -", () => {
       "Tunnel:     off (no tunnelKeyFile)",
       "Peers:      edge-2 192.0.2.2:40001 up",
       "Last sync:  never",
+      "Registry:   -",
       "",
     ].join("\n"),
   );
+});
+
+Deno.test("formatStatus() tells an applied registry version from one still reconciling", () => {
+  const base = { node: "n", counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 } };
+  const rows: [number | undefined, string][] = [
+    [7, "Registry:   version 7 (applied)"],
+    [5, "Registry:   version 7 (reconciling, applied up to 5)"],
+    [undefined, "Registry:   version 7"],
+  ];
+  for (const [reconciledVersion, want] of rows) {
+    const s = reconciledVersion === undefined
+      ? { ...base, registryVersion: 7 }
+      : { ...base, registryVersion: 7, reconciledVersion };
+    assert.ok(formatStatus(s, 0).includes(want + "\n"), formatStatus(s, 0));
+  }
 });
