@@ -13,7 +13,10 @@ import type { Proxy } from "../proxy/mod.ts";
 import type { Snapshot } from "../registry/mod.ts";
 import type { AgentComponent } from "./reconcile.ts";
 
-/** Hosts of `dnsListen` addresses inside `subnet`-owned space that the device must carry. */
+/**
+ * The specific IPv4 hosts of `dnsListen` (not a wildcard, not loopback): the device carries
+ * them so the DNS server can bind there — by default the subnet's first address.
+ */
 export function dnsAddressesOnDevice(config: Pick<Config, "dnsListen">): Set<string> {
   const out = new Set<string>();
   for (const l of config.dnsListen) {
