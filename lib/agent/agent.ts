@@ -26,6 +26,12 @@ import {
 import { type AgentComponent, Reconciler } from "./reconcile.ts";
 import { buildStatus } from "./status.ts";
 
+/**
+ * The periodic full reconcile (kube-proxy's `syncPeriod` default): re-reads the device's
+ * addresses and retries listener binds that failed, even when no change arrives.
+ */
+export const RESYNC_MS = 30_000;
+
 /** Options of {@linkcode runAgent}. */
 export interface AgentOptions {
   readonly config: Config;
@@ -157,7 +163,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     use(netdevC); // registered before ensure() so a half-made device is removed on failure
     await netdev.ensure();
     // The DNS address (and persisted VIPs) go on now so the DNS server can bind at start.
-    await netdevC.update(registry.snapshot());
+    await netdevC.update(registry.snapshot(), { resync: true });
     deviceUp = true;
 
     // 4 (started before the proxy, which dials through it). Off without a key file.
@@ -220,7 +226,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     if (tunnel) use(tunnelComponent(tunnel));
     // ─────────────────────────────────────────────────────────────────────────────────────
 
-    const rec = new Reconciler(components, log.with("reconcile"));
+    const rec = new Reconciler(components, log.with("reconcile"), { resyncMs: RESYNC_MS });
     reconciler = rec;
     cleanup.push({ name: "reconciler", close: () => rec.stop() });
     const unsubscribe = registry.subscribe((snapshot) => {

@@ -11,7 +11,7 @@ import { isHostPort, parseIpv4, readHostPort } from "../netaddr/mod.ts";
 import type { NetDev } from "../netdev/mod.ts";
 import type { Proxy } from "../proxy/mod.ts";
 import type { Snapshot } from "../registry/mod.ts";
-import type { AgentComponent } from "./reconcile.ts";
+import type { AgentComponent, ReconcilePass } from "./reconcile.ts";
 
 /**
  * The specific IPv4 hosts of `dnsListen` (not a wildcard, not loopback): the device carries
@@ -32,9 +32,10 @@ export function netdevComponent(netdev: NetDev, extra: ReadonlySet<string>): Age
   let lastVips: ReadonlySet<string> | null = null;
   return {
     name: "netdev",
-    async update(snapshot: Snapshot) {
-      // VIP sets change far less often than endpoints: skip the `ip` read when unchanged.
-      if (lastVips && sameKeys(lastVips, snapshot.vips)) return;
+    async update(snapshot: Snapshot, pass: ReconcilePass) {
+      // VIP sets change far less often than endpoints: skip the `ip` read when unchanged,
+      // except on the periodic resync, which repairs addresses removed behind our back.
+      if (!pass.resync && lastVips && sameKeys(lastVips, snapshot.vips)) return;
       const vips = new Set(snapshot.vips.keys());
       await netdev.reconcile(vips, extra);
       lastVips = vips;

@@ -17,15 +17,37 @@ import type { StatusInfo } from "../control/mod.ts";
 export interface AgentComponent {
   /** Short name for logs (`netdev`, `proxy`, `dns`, `tunnel`). */
   readonly name: string;
-  /** Brings the module to the state `snapshot` describes. */
-  update(snapshot: Snapshot): Promise<void> | void;
+  /**
+   * Brings the module to the state `snapshot` describes. `pass.resync` marks the periodic
+   * full pass: a component that skips work when its inputs look unchanged must then compare
+   * against the real world again (addresses removed behind our back, a bind that failed).
+   */
+  update(snapshot: Snapshot, pass: ReconcilePass): Promise<void> | void;
   /** This module's part of `ctl status`; `listeners` are concatenated across modules. */
   status?(): Partial<StatusInfo>;
   /** Stops the module; called in reverse start order. */
   close(): Promise<void> | void;
 }
 
-/** Feeds snapshots to components, one reconcile at a time, newest snapshot wins. */
+/** What kind of reconcile pass an update is. */
+export interface ReconcilePass {
+  /** The periodic full pass rather than a registry change. */
+  readonly resync: boolean;
+}
+
+/** Options of {@linkcode Reconciler}. */
+export interface ReconcilerOptions {
+  /**
+   * Period of the full resync pass, ms (kube-proxy's `syncPeriod` idea: repair drift and retry
+   * what failed even when nothing changes); 0 disables it. @default 0
+   */
+  readonly resyncMs?: number;
+}
+
+/**
+ * Feeds snapshots to components, one reconcile at a time, newest snapshot wins; optionally
+ * re-runs the newest snapshot every `resyncMs` as a full pass.
+ */
 export class Reconciler {
   readonly #components: readonly AgentComponent[];
   readonly #log: Logger;
@@ -35,11 +57,27 @@ export class Reconciler {
   #stopped = false;
   #applied = -1;
   #waiters: { version: number; resolve: () => void }[] = [];
+  #lastPushed: Snapshot | null = null;
+  #resyncDue = false;
+  readonly #timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(components: readonly AgentComponent[], log: Logger) {
+  constructor(
+    components: readonly AgentComponent[],
+    log: Logger,
+    options: ReconcilerOptions = {},
+  ) {
     this.#components = components;
     this.#log = log;
+    const every = options.resyncMs ?? 0;
+    if (every > 0) this.#timer = setInterval(() => this.resync(), every);
     this.#loop = this.#run();
+  }
+
+  /** Schedules a full pass with the newest snapshot (also run by the resync timer). */
+  resync(): void {
+    if (this.#lastPushed === null || this.#stopped) return;
+    this.#resyncDue = true;
+    this.push(this.#lastPushed);
   }
 
   /** Version of the last snapshot every component was updated with; -1 before the first. */
@@ -56,12 +94,14 @@ export class Reconciler {
   /** Schedules a reconcile with `snapshot` (replacing any not yet started). */
   push(snapshot: Snapshot): void {
     this.#latest = snapshot;
+    this.#lastPushed = snapshot;
     this.#wake?.();
   }
 
   /** Finishes the reconcile in progress (if any) and stops. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#timer);
     this.#wake?.();
     await this.#loop;
   }
@@ -88,9 +128,11 @@ export class Reconciler {
       const snapshot = this.#latest;
       this.#latest = null;
       if (snapshot === null) continue;
+      const pass: ReconcilePass = { resync: this.#resyncDue };
+      this.#resyncDue = false;
       for (const c of this.#components) {
         try {
-          await c.update(snapshot);
+          await c.update(snapshot, pass);
         } catch (err) {
           this.#log.error("reconcile failed", {
             component: c.name,
@@ -102,7 +144,7 @@ export class Reconciler {
       this.#applied = snapshot.version;
       // One line per reconcile pass (bursts coalesce), so operators and tests can see when a
       // change acknowledged on the control socket is live on the device, proxy and DNS.
-      this.#log.debug("reconciled", { version: snapshot.version });
+      this.#log.debug("reconciled", { version: snapshot.version, resync: pass.resync });
       this.#release();
     }
   }

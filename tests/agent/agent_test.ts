@@ -163,3 +163,26 @@ Deno.test("Reconciler updates components in order with the newest snapshot", asy
   assert.equal(log.lines.length, 2);
   assert.equal(JSON.parse(log.lines[0]!).component, "broken");
 });
+
+Deno.test("Reconciler.resync() re-runs the newest snapshot as a full pass", async () => {
+  const passes: string[] = [];
+  let done!: () => void;
+  const twice = new Promise<void>((r) => (done = r));
+  const components: AgentComponent[] = [{
+    name: "probe",
+    update: (s, pass) => {
+      passes.push(`${s.version}${pass.resync ? " resync" : ""}`);
+      if (passes.length === 2) done();
+    },
+    close() {},
+  }];
+  // A resync period is set, so stop() must also clear its timer (the sanitizer checks).
+  const r = new Reconciler(components, nullLogger, { resyncMs: 3_600_000 });
+  r.resync(); // nothing pushed yet: no-op
+  r.push(snap(4));
+  await r.settled(4);
+  r.resync();
+  await twice;
+  await r.stop();
+  assert.deepEqual(passes, ["4", "4 resync"]);
+});

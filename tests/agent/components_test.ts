@@ -1,6 +1,9 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { sameZoneInputs } from "../../lib/agent/components.ts";
+import { netdevComponent, sameZoneInputs } from "../../lib/agent/components.ts";
+import { nullLogger } from "../../lib/log/mod.ts";
+import { NetDev } from "../../lib/netdev/mod.ts";
+import { fakeIp } from "../_helpers/fake_ip.ts";
 import type { Endpoint, Service, ServiceEntry, Snapshot } from "../../lib/registry/mod.ts";
 
 function service(name: string, type: "ClusterIP" | "Headless" = "ClusterIP"): Service {
@@ -32,7 +35,9 @@ function snap(version: number, entries: ServiceEntry[]): Snapshot {
     version,
     services: new Map(entries.map((e) => [`${e.service.namespace}/${e.service.name}`, e])),
     nodes: new Map(),
-    vips: new Map(),
+    vips: new Map(
+      entries.flatMap((e) => e.vip === null ? [] : [[e.vip, `default/${e.service.name}`]]),
+    ),
   };
 }
 
@@ -64,4 +69,38 @@ Deno.test("sameZoneInputs() skips only changes the DNS zone does not read", asyn
   for (const [name, next, same] of cases) {
     await t.step(name, () => assert.equal(sameZoneInputs(prev, next), same));
   }
+});
+
+Deno.test("netdevComponent() skips unchanged VIP sets, but a resync pass repairs the device", async () => {
+  const ip = fakeIp();
+  const netdev = new NetDev({
+    device: "edge0",
+    deviceType: "auto",
+    subnet: "127.77.0.0/24",
+    keepDeviceOnExit: false,
+    exec: ip,
+    log: nullLogger,
+  });
+  await netdev.ensure();
+  const c = netdevComponent(netdev, new Set(["127.77.0.1"]));
+  const entry = {
+    service: service("web"),
+    vip: "127.77.0.2",
+    endpoints: [],
+    endpointSource: "none",
+  } as const;
+  await c.update(snap(1, [entry]), { resync: false });
+  const addrs = () => [...ip.links.get("edge0")!.addresses].sort();
+  assert.deepEqual(addrs(), ["127.77.0.1", "127.77.0.2"]);
+
+  ip.links.get("edge0")!.addresses.delete("127.77.0.2"); // removed behind our back
+  const calls = ip.calls.length;
+  await c.update(snap(2, [entry]), { resync: false });
+  assert.equal(ip.calls.length, calls, "same VIP set: no ip command");
+  assert.deepEqual(addrs(), ["127.77.0.1"]);
+
+  await c.update(snap(2, [entry]), { resync: true });
+  assert.deepEqual(addrs(), ["127.77.0.1", "127.77.0.2"]);
+  await c.close();
+  assert.equal(ip.links.has("edge0"), false);
 });
