@@ -12,7 +12,7 @@ import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import { isHostPort, readHostPort } from "../netaddr/mod.ts";
 import { AnswerCache, type CachedAnswer } from "./cache.ts";
-import { Rcode } from "./message.ts";
+import { frameTcp, Rcode } from "./message.ts";
 import {
   headerResponse,
   lowerByte,
@@ -108,19 +108,39 @@ async function readFull(conn: Deno.Conn, buf: Uint8Array): Promise<void> {
   }
 }
 
+/**
+ * Runs `exchange` on `conn`, closing the socket when `signal` aborts (Deno sockets take no
+ * signal) and always afterwards; an abort surfaces as the signal's reason.
+ */
+async function closedOnAbort<C extends { close(): void }, T>(
+  conn: C,
+  signal: AbortSignal,
+  exchange: (conn: C) => Promise<T>,
+): Promise<T> {
+  const close = () => conn.close();
+  signal.addEventListener("abort", close, { once: true });
+  try {
+    signal.throwIfAborted();
+    return await exchange(conn);
+  } catch (err) {
+    if (signal.aborted) throw signal.reason ?? err;
+    throw err;
+  } finally {
+    signal.removeEventListener("abort", close);
+    if (!signal.aborted) conn.close();
+  }
+}
+
 /** The real transport: Deno UDP and TCP sockets, closed on abort. */
 export const denoTransport: UpstreamTransport = {
-  async udp(upstream, query, accept, signal) {
+  udp(upstream, query, accept, signal) {
     const v6 = upstream.hostname.includes(":");
     const conn = Deno.listenDatagram({
       transport: "udp",
       hostname: v6 ? "::" : "0.0.0.0",
       port: 0,
     });
-    const close = () => conn.close();
-    signal.addEventListener("abort", close, { once: true });
-    try {
-      signal.throwIfAborted();
+    return closedOnAbort(conn, signal, async (conn) => {
       await conn.send(query, {
         transport: "udp",
         hostname: upstream.hostname,
@@ -136,24 +156,13 @@ export const denoTransport: UpstreamTransport = {
           return data.slice();
         }
       }
-    } catch (err) {
-      if (signal.aborted) throw signal.reason ?? err;
-      throw err;
-    } finally {
-      signal.removeEventListener("abort", close);
-      if (!signal.aborted) conn.close();
-    }
+    });
   },
   async tcp(upstream, query, signal) {
     signal.throwIfAborted();
     const conn = await Deno.connect({ hostname: upstream.hostname, port: upstream.port });
-    const close = () => conn.close();
-    signal.addEventListener("abort", close, { once: true });
-    try {
-      const framed = new Uint8Array(query.length + 2);
-      framed[0] = query.length >> 8;
-      framed[1] = query.length & 0xff;
-      framed.set(query, 2);
+    return closedOnAbort(conn, signal, async (conn) => {
+      const framed = frameTcp(query);
       let off = 0;
       while (off < framed.length) off += await conn.write(framed.subarray(off));
       const len = new Uint8Array(2);
@@ -161,13 +170,7 @@ export const denoTransport: UpstreamTransport = {
       const body = new Uint8Array((len[0]! << 8) | len[1]!);
       await readFull(conn, body);
       return body;
-    } catch (err) {
-      if (signal.aborted) throw signal.reason ?? err;
-      throw err;
-    } finally {
-      signal.removeEventListener("abort", close);
-      if (!signal.aborted) conn.close();
-    }
+    });
   },
 };
 
