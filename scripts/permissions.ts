@@ -12,6 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { LIBC_PATHS } from "../lib/dns/mmsg.ts";
 import { resolvConfTempPath } from "../lib/dns/resolv_conf.ts";
 
 /** Paths the agent writes to; everything else on disk is read-only for it. */
@@ -65,6 +66,12 @@ export const ALLOWED_SYS: readonly string[] = ["hostname", "networkInterfaces"];
  *   resolver file: the only places the agent changes.
  * - `--allow-env` and `--allow-sys` limited to {@linkcode ALLOWED_ENV} and
  *   {@linkcode ALLOWED_SYS}.
+ * - `--allow-ffi` limited to the C library ({@linkcode LIBC_PATHS}): the DNS server receives
+ *   and sends UDP in batches with `recvmmsg`/`sendmmsg` (lib/dns/mmsg.ts), which Deno's own
+ *   sockets cannot do; it was 1.6–1.9× the queries per second of `Deno.listenDatagram`. This
+ *   is a real widening: code that can call the C library is outside Deno's sandbox. The
+ *   agent already runs as root with `CAP_NET_ADMIN`, so the sandbox was defence in depth, and
+ *   the scope keeps any other shared object out. `dnsUdpBatching: false` stops using it.
  * - `--unstable-net`: `Deno.listenDatagram` (DNS over UDP) is still unstable.
  *
  * @example
@@ -92,6 +99,7 @@ export function permissionFlags(paths: PermissionPaths = {}): string[] {
     `--allow-write=${writes.join(",")}`,
     `--allow-env=${ALLOWED_ENV.join(",")}`,
     `--allow-sys=${ALLOWED_SYS.join(",")}`,
+    `--allow-ffi=${LIBC_PATHS.join(",")}`,
     "--unstable-net",
   ];
 }

@@ -205,6 +205,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         snapshot: registry.snapshot(),
         upstreams,
         allowFrom: config.dnsAllowFrom,
+        udpBatching: config.dnsUdpBatching ? undefined : false,
         log: log.with("dns"),
         metrics,
       });

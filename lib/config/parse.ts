@@ -124,6 +124,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Config {
       (p, v) => c.list(p, v, (q, w) => c.allowFrom(q, w)),
       d.dnsAllowFrom,
     ),
+    dnsUdpBatching: pick("dnsUdpBatching", (p, v) => c.bool(p, v), d.dnsUdpBatching),
     manageResolvConf: pick("manageResolvConf", (p, v) => c.bool(p, v), d.manageResolvConf),
     resolvConf: pick("resolvConf", (p, v) => c.path(p, v), d.resolvConf),
     controlSocket: pick("controlSocket", (p, v) => c.socketPath(p, v), d.controlSocket),

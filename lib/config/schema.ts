@@ -44,6 +44,11 @@ export interface Config {
   readonly upstreams: readonly string[];
   /** Client networks allowed to use forwarding (CIDRs); "node" = the node's own addresses. @default loopback, node, private ranges */
   readonly dnsAllowFrom: readonly string[];
+  /**
+   * Receive and send DNS over UDP in batches (`recvmmsg`/`sendmmsg` through FFI on the C
+   * library; Linux). Falls back to Deno's UDP sockets when FFI is not allowed. @default true
+   */
+  readonly dnsUdpBatching: boolean;
   /** Put our nameserver first in `/etc/resolv.conf` and restore it on exit. @default false */
   readonly manageResolvConf: boolean;
   /** @default "/etc/resolv.conf" */

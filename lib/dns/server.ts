@@ -24,6 +24,7 @@ import { DnsHandler } from "./handler.ts";
 import { frameTcp } from "./message.ts";
 import { DnsMetrics } from "./metrics.ts";
 import { MAX_UDP_PAYLOAD } from "./wire.ts";
+import { MmsgSocket } from "./mmsg.ts";
 import { buildZone, type Zone, type ZoneOptions } from "./zone.ts";
 
 /** Options of {@linkcode DnsServer.start}. */
@@ -56,6 +57,11 @@ export interface DnsServerOptions extends ZoneOptions {
    * send, another is already receiving. @default 4
    */
   readonly udpLoops?: number;
+  /**
+   * Receive and send UDP in batches with `recvmmsg`/`sendmmsg` (Linux, needs `--allow-ffi`);
+   * `udpLoops` does not apply then. @default true when available ({@linkcode MmsgSocket.available})
+   */
+  readonly udpBatching?: boolean;
   /** Open TCP connections at most; more are closed at once. @default 256 */
   readonly maxTcpConnections?: number;
   /** Clock for the cache, ms. @default {Date.now} */
@@ -84,10 +90,24 @@ export interface DnsServerStatus {
   readonly upstreams: readonly string[];
   readonly cacheEntries: number;
   readonly tcpConnections: number;
+  /** How UDP is served: `batched` (`recvmmsg`/`sendmmsg`) or `plain` (`Deno.listenDatagram`). */
+  readonly udp: "batched" | "plain";
+}
+
+/** A UDP socket: Deno's own, or a batched one (`recvmmsg`/`sendmmsg`, see ./mmsg.ts). */
+type UdpSocket =
+  | { readonly kind: "plain"; readonly conn: Deno.DatagramConn }
+  | { readonly kind: "batched"; readonly sock: MmsgSocket };
+
+function closeUdp(u: UdpSocket): void {
+  try {
+    if (u.kind === "plain") u.conn.close();
+    else u.sock.close();
+  } catch { /* already closed */ }
 }
 
 interface Bound {
-  readonly udp: Deno.DatagramConn;
+  readonly udp: UdpSocket;
   readonly tcp: Deno.TcpListener;
   readonly addr: Upstream;
 }
@@ -96,16 +116,24 @@ function formatAddr(a: Upstream): string {
   return a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
 }
 
-function bindOne(addr: Upstream): Bound {
+function bindUdp(addr: Upstream, batched: boolean): { udp: UdpSocket; port: number } {
+  if (batched) {
+    const sock = MmsgSocket.open(addr.hostname, addr.port);
+    return { udp: { kind: "batched", sock }, port: sock.addr.port };
+  }
+  const conn = Deno.listenDatagram({ transport: "udp", hostname: addr.hostname, port: addr.port });
+  return { udp: { kind: "plain", conn }, port: (conn.addr as Deno.NetAddr).port };
+}
+
+function bindOne(addr: Upstream, batched: boolean): Bound {
   // Port 0: bind UDP first, then TCP on the port UDP got; retry if that port is taken for TCP.
   for (let attempt = 0;; attempt++) {
-    const udp = Deno.listenDatagram({ transport: "udp", hostname: addr.hostname, port: addr.port });
-    const port = (udp.addr as Deno.NetAddr).port;
+    const { udp, port } = bindUdp(addr, batched);
     try {
       const tcp = Deno.listen({ transport: "tcp", hostname: addr.hostname, port });
       return { udp, tcp, addr: { hostname: addr.hostname, port } };
     } catch (err) {
-      udp.close();
+      closeUdp(udp);
       if (addr.port !== 0 || attempt >= 8 || !(err instanceof Deno.errors.AddrInUse)) throw err;
     }
   }
@@ -211,9 +239,11 @@ export class DnsServer {
     this.#maxTcp = options.maxTcpConnections ?? 256;
     this.#flushTimer = setInterval(() => this.flushMetrics(), options.metricsFlushMs ?? 1000);
     const udpLoops = Math.max(1, options.udpLoops ?? 4);
-    this.#loops = Promise.all(bound.flatMap((b) => [
-      ...Array.from({ length: udpLoops }, () => this.#udpLoop(b.udp)),
-      this.#tcpLoop(b.tcp),
+    this.#loops = Promise.all(bound.flatMap(({ udp, tcp }) => [
+      ...(udp.kind === "batched"
+        ? [this.#batchedLoop(udp.sock)]
+        : Array.from({ length: udpLoops }, () => this.#udpLoop(udp.conn))),
+      this.#tcpLoop(tcp),
     ]));
     this.#outerSignal = options.signal;
     this.#onOuterAbort = () => void this.close();
@@ -235,12 +265,13 @@ export class DnsServer {
       nodeAddresses: () => [],
     });
     buildZone(EMPTY_SNAPSHOT, options);
+    const batched = options.udpBatching ?? MmsgSocket.available();
     const bound: Bound[] = [];
     try {
-      for (const a of addrs) bound.push(bindOne(a));
+      for (const a of addrs) bound.push(bindOne(a, batched));
     } catch (err) {
       for (const b of bound) {
-        b.udp.close();
+        closeUdp(b.udp);
         b.tcp.close();
       }
       const which = formatAddr(addrs[bound.length]!);
@@ -251,7 +282,7 @@ export class DnsServer {
     }
     if (options.signal?.aborted) {
       for (const b of bound) {
-        b.udp.close();
+        closeUdp(b.udp);
         b.tcp.close();
       }
       return Promise.reject(options.signal.reason);
@@ -259,6 +290,7 @@ export class DnsServer {
     const server = new DnsServer(bound, options);
     server.#log.info("DNS server listening", {
       addresses: bound.map((b) => formatAddr(b.addr)).join(","),
+      udp: bound[0]?.udp.kind ?? "plain",
       upstreams: (server.#forwarder?.upstreams ?? []).map(formatAddr).join(","),
     });
     return Promise.resolve(server);
@@ -291,6 +323,7 @@ export class DnsServer {
       upstreams: (this.#forwarder?.upstreams ?? []).map(formatAddr),
       cacheEntries: this.#forwarder?.cacheSize ?? 0,
       tcpConnections: this.#tcpConns.size,
+      udp: this.#bound[0]?.udp.kind ?? "plain",
     };
   }
 
@@ -306,9 +339,7 @@ export class DnsServer {
     this.#outerSignal?.removeEventListener("abort", this.#onOuterAbort);
     clearInterval(this.#flushTimer);
     for (const b of this.#bound) {
-      try {
-        b.udp.close();
-      } catch { /* already closed */ }
+      closeUdp(b.udp);
       try {
         b.tcp.close();
       } catch { /* already closed */ }
@@ -375,6 +406,23 @@ export class DnsServer {
         this.#log.debug("DNS UDP send failed", { error: err });
       }
     }
+  }
+
+  /** Serves a batched socket: the same handler, answers sent per batch (see ./mmsg.ts). */
+  #batchedLoop(sock: MmsgSocket): Promise<void> {
+    const signal = this.#abort.signal;
+    return sock.serve(
+      (data, peer, out) => {
+        const reply = this.#handler.handle(data, peer, false, out);
+        if (reply === null || reply instanceof Uint8Array) return reply;
+        const sent = reply.then((r) => (signal.aborted ? null : r));
+        this.#track(sent);
+        return sent;
+      },
+      (err) => {
+        if (!signal.aborted) this.#log.warn("DNS UDP socket call failed", { error: err });
+      },
+    );
   }
 
   async #tcpLoop(listener: Deno.TcpListener): Promise<void> {

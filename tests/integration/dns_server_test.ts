@@ -357,3 +357,37 @@ Deno.test("DnsServer closes on the abort signal", async () => {
   await server.close();
   assert.equal(server.status().listening.length, 1);
 });
+
+Deno.test("DnsServer serves UDP alike with and without recvmmsg batching", async (t) => {
+  for (const udpBatching of [true, false]) {
+    await t.step(udpBatching ? "batched (recvmmsg/sendmmsg)" : "Deno.listenDatagram", async () => {
+      await using up = new FakeUpstream(() => A_EXAMPLE());
+      await using server = await start({ upstreams: [up.address], udpBatching });
+      const addr = server.addresses[0]!;
+      // Fast path (answered in the batch), forwarded (answered later), truncated.
+      const [svcA, fwd] = await Promise.all([
+        udpQuery(addr, query("nginx.default.svc.cluster.local", RRType.A, { id: 1 })),
+        udpQuery(addr, query("example.com", RRType.A, { id: 2 })),
+      ]);
+      assert.deepEqual(decode(svcA).answers.map((r) => r.type === "A" && r.address), [
+        "9.251.0.2",
+      ]);
+      assert.equal(decode(svcA).id, 1);
+      assert.deepEqual(decode(fwd).answers.map((r) => r.type === "A" && r.address), [
+        "192.0.2.1",
+      ]);
+      assert.equal(decode(fwd).id, 2);
+      const many = await Promise.all(
+        Array.from(
+          { length: 200 },
+          (_, i) =>
+            udpQuery(addr, query(`nginx.default.svc.cluster.local`, RRType.A, { id: 100 + i })),
+        ),
+      );
+      assert.deepEqual(
+        many.map((m) => decode(m).id),
+        Array.from({ length: 200 }, (_, i) => 100 + i),
+      );
+    });
+  }
+});

@@ -46,6 +46,8 @@ Deno.test({
     ]);
     assert.equal(await vipOf(agent, "web"), WEB_VIP);
     assert.equal(await vipOf(agent, "db"), null);
+    // The production permission flags are enough for batched UDP (FFI scoped to libc).
+    assert.match(agent.logs(), /msg="DNS server listening" .*udp=batched/);
 
     const forms = [FQDN, "web.default.svc", "web.default", "web", "WEB.Default.Svc.Cluster.Local."];
     const before = await dnsQueries(ns, [

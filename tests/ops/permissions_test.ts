@@ -2,6 +2,7 @@
 /** Tests of the agent's permission flags (scripts/permissions.ts), the one source of truth. */
 import assert from "node:assert/strict";
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { LIBC_PATHS } from "../../lib/dns/mmsg.ts";
 import { ALLOWED_ENV, permissionFlags } from "../../scripts/permissions.ts";
 
 const SCRIPT = fromFileUrl(new URL("../../scripts/permissions.ts", import.meta.url));
@@ -17,7 +18,10 @@ Deno.test("permissionFlags() narrows writes to the state, runtime and resolver p
   assert.ok(!flags.includes("--allow-write"), "no unrestricted write");
   assert.ok(!flags.includes("--allow-run"), "no unrestricted run");
   assert.ok(!flags.includes("--allow-env"), "no unrestricted env");
-  assert.ok(!flags.includes("--allow-ffi") && !flags.some((f) => f.startsWith("--allow-ffi")));
+  // FFI only for the C library (batched DNS over UDP), never unrestricted.
+  assert.ok(!flags.includes("--allow-ffi"), "no unrestricted FFI");
+  assert.ok(flags.includes(`--allow-ffi=${LIBC_PATHS.join(",")}`));
+  assert.ok(LIBC_PATHS.every((p) => p.startsWith("/") && p.endsWith("/libc.so.6")));
 });
 
 Deno.test("permissionFlags() defaults to the production paths", () => {
