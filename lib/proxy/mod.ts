@@ -41,4 +41,13 @@ export {
   planListeners,
   VipListener,
 } from "./listener.ts";
-export { BUFFER_SIZE, BufferPool, closeQuietly, splice, type SpliceResult } from "./splice.ts";
+export {
+  BufferPool,
+  BULK_BUFFER,
+  closeQuietly,
+  SMALL_BUFFER,
+  splice,
+  type SpliceBuffers,
+  spliceBuffers,
+  type SpliceResult,
+} from "./splice.ts";

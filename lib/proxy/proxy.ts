@@ -26,7 +26,7 @@ import {
   planListeners,
   VipListener,
 } from "./listener.ts";
-import { BufferPool, closeQuietly, splice } from "./splice.ts";
+import { closeQuietly, splice, type SpliceBuffers, spliceBuffers } from "./splice.ts";
 
 /** Options of {@linkcode Proxy}; the names match `Config` keys. */
 export interface ProxyOptions {
@@ -52,8 +52,8 @@ export interface ProxyOptions {
   readonly now?: () => number;
   /** Random source for the `Random` strategy. @default Math.random */
   readonly random?: () => number;
-  /** Copy buffers (64 KiB, pooled). @default a new pool */
-  readonly bufferPool?: BufferPool;
+  /** Copy buffers (pooled, small then bulk; see ./splice.ts). @default {@linkcode spliceBuffers} */
+  readonly buffers?: SpliceBuffers;
 }
 
 /** One listener as reported by {@linkcode Proxy.listeners} (for `ctl status`). */
@@ -138,7 +138,7 @@ export class Proxy {
   readonly #remote: Dialer | undefined;
   readonly #now: () => number;
   readonly #random: (() => number) | undefined;
-  readonly #pool: BufferPool;
+  readonly #buffers: SpliceBuffers;
   readonly #health: PassiveHealth;
   readonly #metrics: Metrics | null;
   readonly #abort = new AbortController();
@@ -163,7 +163,7 @@ export class Proxy {
     this.#remote = options.remoteDialer;
     this.#now = options.now ?? Date.now;
     this.#random = options.random;
-    this.#pool = options.bufferPool ?? new BufferPool();
+    this.#buffers = options.buffers ?? spliceBuffers();
     this.#health = new PassiveHealth(options.ejectCooldownMs ?? 10_000);
     const m = options.metrics;
     this.#metrics = m
@@ -396,7 +396,7 @@ export class Proxy {
         return;
       }
       rec.upstream = upstream;
-      const r = await splice(client, upstream, this.#pool);
+      const r = await splice(client, upstream, this.#buffers);
       // splice() closed both: closing again would throw (and build) a BadResource error each.
       rec.closed = true;
       if (m) {

@@ -1,6 +1,6 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { BufferPool, splice, type UpstreamConn } from "../../lib/proxy/mod.ts";
+import { BufferPool, splice, spliceBuffers, type UpstreamConn } from "../../lib/proxy/mod.ts";
 
 type Step = string | null | Error;
 
@@ -10,9 +10,10 @@ type Step = string | null | Error;
  */
 function scripted(script: Step[], maxWrite = Infinity) {
   let pending: ((err: Error) => void) | null = null;
-  const state = { written: "", eofSent: false, closed: 0 };
+  const state = { written: "", eofSent: false, closed: 0, readSizes: [] as number[] };
   const conn: UpstreamConn = {
     read(p) {
+      state.readSizes.push(p.length);
       if (state.closed) return Promise.reject(new Deno.errors.BadResource("closed"));
       const next = script.shift();
       if (next === undefined) return new Promise((_, reject) => (pending = reject));
@@ -88,4 +89,26 @@ Deno.test("BufferPool reuses buffers up to its limit", () => {
   assert.equal(pool.get(), a);
   pool.put(new Uint8Array(4));
   assert.equal(pool.free, 0, "foreign sizes are dropped");
+});
+
+Deno.test("splice() moves a direction to a bulk buffer once a read fills the small one", async () => {
+  // Small 4-byte buffers: "abcd" fills one, so the next reads get the 32-byte bulk buffer.
+  const small = new BufferPool(4, 4);
+  const bulk = new BufferPool(32, 1);
+  const client = scripted(["ab", "abcd", "efgh", null]);
+  const upstream = scripted(["ok", null]);
+  const r = await splice(client.conn, upstream.conn, { small, bulk });
+  assert.equal(upstream.state.written, "ababcdefgh");
+  assert.deepEqual(r, { bytesIn: 10, bytesOut: 2 });
+  assert.deepEqual(client.state.readSizes, [4, 4, 32, 32], "client direction moved up");
+  assert.deepEqual(upstream.state.readSizes, [4, 4], "reply direction stayed small");
+  assert.equal(bulk.free, 1, "bulk buffer given back");
+  assert.equal(small.free, 2, "both small buffers given back (one when moving up)");
+});
+
+Deno.test("spliceBuffers() starts small and moves to bulk buffers", () => {
+  const b = spliceBuffers();
+  assert.equal(b.small.size, 16 * 1024);
+  assert.equal(b.bulk?.size, 1024 * 1024);
+  assert.ok(b.bulk!.maxFree <= 2, "few idle bulk buffers are kept");
 });
