@@ -1,18 +1,20 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
- * Our typed DNS message codec (RFC 1035 §4, RFC 6891 for EDNS0), wrapping `npm:dns-packet`.
+ * Our typed DNS message codec (RFC 1035 §4; AAAA of RFC 3596, SRV of RFC 2782, EDNS0 of
+ * RFC 6891, the SOA negative-caching TTL of RFC 2308), written for this project with no
+ * dependency: loading it costs no npm or node-compat machinery.
  *
- * dns-packet's untyped objects, `Buffer`s and its `encode.bytes` side channel stay inside this
- * file: callers get readonly, typed values and plain `Uint8Array`s, and decoding failures are
+ * Callers get readonly, typed values and plain `Uint8Array`s; decoding failures are
  * {@linkcode DnsFormatError}s that the server maps to FORMERR. The hot path does not use this
- * codec at all (see `wire.ts`); it serves the slow path, tests and tools.
+ * codec at all (see `wire.ts`); it serves the slow path, tests and tools. The parts are in
+ * `codec/`: byte cursors (`buffer.ts`), names (`name.ts`: compression, the text form of
+ * labels), records (`rdata.ts`) and type mnemonics (`type_names.ts`).
  * @module
  */
-import { Buffer } from "node:buffer";
-import packet from "dns-packet";
-import types from "dns-packet/types.js";
-import classes from "dns-packet/classes.js";
-import opcodes from "dns-packet/opcodes.js";
+import { checkUint, WireError, WireReader, WireWriter } from "./codec/buffer.ts";
+import { readName, writeName } from "./codec/name.ts";
+import { readRecordData, readRecordHeader, type RecordHeader, writeRecord } from "./codec/rdata.ts";
+import { typeName } from "./codec/type_names.ts";
 
 /** Record type codes we name (IANA "Resource Record (RR) TYPEs"); any other code is allowed too. */
 export const RRType = {
@@ -64,7 +66,11 @@ export class DnsFormatError extends SyntaxError {
 
 /** One entry of the question section. */
 export interface DnsQuestion {
-  /** Name without the trailing dot ("" for the root), case as sent. */
+  /**
+   * Name without the trailing dot ("" for the root), case as sent. A `.` or `\` inside a
+   * label and control octets are escaped as `\.`, `\\` and `\DDD` (RFC 1035 §5.1), see
+   * `codec/name.ts`.
+   */
   readonly name: string;
   readonly type: number;
   readonly class: number;
@@ -182,36 +188,6 @@ export interface Decoded<T> {
   readonly bytesRead: number;
 }
 
-// ---- dns-packet shapes we touch (it ships no types) ----
-interface PacketQuestion {
-  name: string;
-  type: string;
-  class: string;
-}
-interface PacketAnswer {
-  name: string;
-  type: string;
-  class?: string;
-  ttl?: number;
-  data?: unknown;
-  udpPayloadSize?: number;
-  extendedRcode?: number;
-  ednsVersion?: number;
-  flags?: number;
-  options?: { code: number; data?: Uint8Array }[];
-}
-interface PacketMessage {
-  id: number;
-  type: "query" | "response";
-  flags: number;
-  opcode?: string;
-  rcode?: string;
-  questions: PacketQuestion[];
-  answers: PacketAnswer[];
-  authorities: PacketAnswer[];
-  additionals: PacketAnswer[];
-}
-
 const FLAG_QR = 0x8000;
 const FLAG_AA = 0x0400;
 const FLAG_TC = 0x0200;
@@ -219,94 +195,52 @@ const FLAG_RD = 0x0100;
 const FLAG_RA = 0x0080;
 const FLAG_AD = 0x0020;
 const FLAG_CD = 0x0010;
+/** DNSSEC OK, the top bit of the OPT record's flags (RFC 3225 §3). */
 const DO_BIT = 0x8000;
+const HEADER_SIZE = 12;
 
-function stripDot(name: string): string {
-  if (name === ".") return "";
-  return name.endsWith(".") ? name.slice(0, -1) : name;
-}
-
-function toBytes(data: unknown): Uint8Array {
-  if (data instanceof Uint8Array) return new Uint8Array(data);
-  return new Uint8Array(0);
-}
-
-function typeCode(name: string): number {
-  return types.toType(name) as number;
-}
-
-function convertRecord(a: PacketAnswer): DnsRecord {
-  const base = {
-    name: stripDot(a.name),
-    class: classes.toClass(a.class ?? "IN") as number,
-    ttl: a.ttl ?? 0,
-  };
-  const d = a.data;
-  switch (a.type) {
-    case "A":
-    case "AAAA":
-      return { ...base, type: a.type, address: String(d) };
-    case "CNAME":
-    case "PTR":
-    case "NS":
-      return { ...base, type: a.type, target: stripDot(String(d)) };
-    case "SRV": {
-      const s = d as { priority?: number; weight?: number; port?: number; target: string };
-      return {
-        ...base,
-        type: "SRV",
-        priority: s.priority ?? 0,
-        weight: s.weight ?? 0,
-        port: s.port ?? 0,
-        target: stripDot(s.target),
-      };
-    }
-    case "TXT": {
-      const list = Array.isArray(d) ? d : [d];
-      return {
-        ...base,
-        type: "TXT",
-        texts: list.map((t) => (t instanceof Uint8Array ? new TextDecoder().decode(t) : String(t))),
-      };
-    }
-    case "SOA": {
-      const s = d as {
-        mname: string;
-        rname: string;
-        serial: number;
-        refresh: number;
-        retry: number;
-        expire: number;
-        minimum: number;
-      };
-      return {
-        ...base,
-        type: "SOA",
-        mname: stripDot(s.mname),
-        rname: stripDot(s.rname),
-        serial: s.serial,
-        refresh: s.refresh,
-        retry: s.retry,
-        expire: s.expire,
-        minimum: s.minimum,
-      };
-    }
-    default:
-      return { ...base, type: "RAW", code: typeCode(a.type), data: toBytes(d) };
+/** One OPT record into `Edns` (RFC 6891 §6.1.2–6.1.3): CLASS and TTL carry the EDNS fields. */
+function readEdns(r: WireReader, h: RecordHeader): Edns {
+  if (h.name !== "") throw new WireError("OPT owner is not the root");
+  const options: { code: number; data: Uint8Array }[] = [];
+  while (r.pos < h.dataEnd) {
+    r.need(4, "OPT option", h.dataEnd);
+    const code = r.u16();
+    const length = r.u16();
+    r.need(length, "OPT option data", h.dataEnd);
+    options.push({ code, data: r.copy(length) });
   }
+  return {
+    udpPayloadSize: h.class,
+    extendedRcode: h.ttl >>> 24,
+    version: (h.ttl >>> 16) & 0xff,
+    dnssecOk: (h.ttl & DO_BIT) !== 0,
+    options,
+  };
+}
+
+function readSection(r: WireReader, count: number): DnsRecord[] {
+  const out: DnsRecord[] = [];
+  for (let i = 0; i < count; i++) out.push(readRecordData(r, readRecordHeader(r)));
+  return out;
 }
 
 /**
- * Decodes one DNS message from `bytes` (at `offset`).
+ * Decodes one DNS message from `bytes` (at `offset`): the header (RFC 1035 §4.1.1), questions
+ * (§4.1.2) and the three record sections (§4.1.3); an OPT record among the additional ones
+ * becomes `edns` (RFC 6891). Trailing octets after the last record are not read
+ * (`bytesRead` says where the message ended).
  *
- * Name compression pointers must point backwards (RFC 1035 §4.1.4), which makes pointer loops
- * impossible; names longer than 255 octets are rejected.
+ * Names are decoded as `./codec/name.ts` describes. Compression pointers must point backwards
+ * (RFC 1035 §4.1.4), which makes pointer loops impossible; names longer than 255 octets are
+ * rejected. The data of A, AAAA, CNAME, PTR, NS, SRV, TXT, SOA and OPT records must fill their
+ * RDLENGTH exactly; other types are kept as raw RDATA.
  * @throws {DnsFormatError} when the bytes are not a well-formed message
  */
 export function decodeMessage(bytes: Uint8Array, offset = 0): Decoded<DnsMessage> {
   const available = bytes.length - offset;
-  const id = available >= 12 ? ((bytes[offset]! << 8) | bytes[offset + 1]!) : null;
-  if (available < 12) {
+  const id = available >= HEADER_SIZE ? ((bytes[offset]! << 8) | bytes[offset + 1]!) : null;
+  if (available < HEADER_SIZE) {
     throw new DnsFormatError(
       `Cannot decode DNS message: ${available} bytes is shorter than a header`,
       id,
@@ -315,45 +249,44 @@ export function decodeMessage(bytes: Uint8Array, offset = 0): Decoded<DnsMessage
   if (available > MAX_MESSAGE_SIZE) {
     throw new DnsFormatError(`Cannot decode DNS message: ${available} bytes is too large`, id);
   }
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset + offset, available);
-  let raw: PacketMessage;
-  let bytesRead: number;
   try {
-    raw = packet.decode(buf) as PacketMessage;
-    bytesRead = packet.decode.bytes as number;
+    return decodeView(new WireReader(bytes.subarray(offset)));
   } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
-    throw new DnsFormatError(`Cannot decode DNS message: ${detail}`, id, { cause: err });
+    if (!(err instanceof WireError)) throw err;
+    throw new DnsFormatError(`Cannot decode DNS message: ${err.message}`, id);
   }
-  if (bytesRead > available) {
-    throw new DnsFormatError("Cannot decode DNS message: records run past the end", id);
+}
+
+function decodeView(r: WireReader): Decoded<DnsMessage> {
+  const id = r.u16();
+  const flags = r.u16();
+  const qdcount = r.u16();
+  const ancount = r.u16();
+  const nscount = r.u16();
+  const arcount = r.u16();
+  const questions: DnsQuestion[] = [];
+  for (let i = 0; i < qdcount; i++) {
+    const name = readName(r, r.bytes.length);
+    r.need(4, "question type and class");
+    questions.push({ name, type: r.u16(), class: r.u16() });
   }
+  const answers = readSection(r, ancount);
+  const authorities = readSection(r, nscount);
   let edns: Edns | null = null;
   const additionals: DnsRecord[] = [];
-  for (const a of raw.additionals) {
-    if (a.type !== "OPT") {
-      additionals.push(convertRecord(a));
+  for (let i = 0; i < arcount; i++) {
+    const h = readRecordHeader(r);
+    if (h.type !== RRType.OPT) {
+      additionals.push(readRecordData(r, h));
       continue;
     }
-    if (edns !== null) {
-      throw new DnsFormatError("Cannot decode DNS message: more than one OPT record", id);
-    }
-    if (a.name !== ".") {
-      throw new DnsFormatError("Cannot decode DNS message: OPT owner is not the root", id);
-    }
-    edns = {
-      udpPayloadSize: a.udpPayloadSize ?? 512,
-      extendedRcode: a.extendedRcode ?? 0,
-      version: a.ednsVersion ?? 0,
-      dnssecOk: ((a.flags ?? 0) & DO_BIT) !== 0,
-      options: (a.options ?? []).map((o) => ({ code: o.code, data: toBytes(o.data) })),
-    };
+    if (edns !== null) throw new WireError("more than one OPT record");
+    edns = readEdns(r, h);
   }
-  const flags = raw.flags;
   const value: DnsMessage = {
-    id: raw.id,
-    response: raw.type === "response",
-    opcode: opcodes.toOpcode(raw.opcode ?? "QUERY") as number,
+    id,
+    response: (flags & FLAG_QR) !== 0,
+    opcode: (flags >> 11) & 0xf,
     authoritative: (flags & FLAG_AA) !== 0,
     truncated: (flags & FLAG_TC) !== 0,
     recursionDesired: (flags & FLAG_RD) !== 0,
@@ -361,17 +294,13 @@ export function decodeMessage(bytes: Uint8Array, offset = 0): Decoded<DnsMessage
     authenticData: (flags & FLAG_AD) !== 0,
     checkingDisabled: (flags & FLAG_CD) !== 0,
     rcode: (flags & 0xf) | ((edns?.extendedRcode ?? 0) << 4),
-    questions: raw.questions.map((q) => ({
-      name: stripDot(q.name),
-      type: typeCode(q.type),
-      class: classes.toClass(q.class) || Number(q.class.replace(/^UNKNOWN_/, "")),
-    })),
-    answers: raw.answers.map(convertRecord),
-    authorities: raw.authorities.map(convertRecord),
+    questions,
+    answers,
+    authorities,
     additionals,
     edns,
   };
-  return { value, bytesRead };
+  return { value, bytesRead: r.pos };
 }
 
 /** Fields of a message to encode; omitted flags are false, omitted sections empty. */
@@ -398,117 +327,102 @@ export interface DnsMessageInit {
     | null;
 }
 
-function typeName(code: number): string {
-  return types.toString(code) as string;
-}
+const UINT16 = 0xffff;
 
-function className(code: number): string {
-  return classes.toString(code) as string;
-}
-
-function fqdn(name: string): string {
-  return name === "" ? "." : name;
-}
-
-function toPacketRecord(r: DnsRecord): PacketAnswer {
-  const base = { name: fqdn(r.name), class: className(r.class), ttl: r.ttl };
-  switch (r.type) {
-    case "A":
-    case "AAAA":
-      return { ...base, type: r.type, data: r.address };
-    case "CNAME":
-    case "PTR":
-    case "NS":
-      return { ...base, type: r.type, data: fqdn(r.target) };
-    case "SRV":
-      return {
-        ...base,
-        type: "SRV",
-        data: { priority: r.priority, weight: r.weight, port: r.port, target: fqdn(r.target) },
-      };
-    case "TXT":
-      return { ...base, type: "TXT", data: r.texts.map((t) => Buffer.from(t)) };
-    case "SOA":
-      return {
-        ...base,
-        type: "SOA",
-        data: {
-          mname: fqdn(r.mname),
-          rname: fqdn(r.rname),
-          serial: r.serial,
-          refresh: r.refresh,
-          retry: r.retry,
-          expire: r.expire,
-          minimum: r.minimum,
-        },
-      };
-    case "RAW":
-      return { ...base, type: typeName(r.code), data: Buffer.from(r.data) };
-  }
-}
-
-function toPacket(m: DnsMessageInit): PacketMessage {
+/** Writes `m` without the overall size check (shared by encodeMessage and encodingLength). */
+function writeMessage(m: DnsMessageInit): Uint8Array {
   const rcode = m.rcode ?? 0;
-  let flags = (m.opcode ?? 0) << 11 | (rcode & 0xf);
+  const opcode = m.opcode ?? 0;
+  checkUint(m.id, UINT16, "id");
+  checkUint(opcode, 0xf, "opcode");
+  checkUint(rcode, 0xfff, "rcode");
+  if (rcode > 15 && !m.edns) {
+    throw new RangeError(`Cannot encode DNS message: rcode ${rcode} needs an OPT record`);
+  }
+  let flags = (opcode << 11) | (rcode & 0xf);
+  if (m.response) flags |= FLAG_QR;
   if (m.authoritative) flags |= FLAG_AA;
   if (m.truncated) flags |= FLAG_TC;
   if (m.recursionDesired) flags |= FLAG_RD;
   if (m.recursionAvailable) flags |= FLAG_RA;
   if (m.authenticData) flags |= FLAG_AD;
   if (m.checkingDisabled) flags |= FLAG_CD;
-  if (rcode > 15 && !m.edns) {
-    throw new RangeError(`Cannot encode DNS message: rcode ${rcode} needs an OPT record`);
+  const questions = m.questions ?? [];
+  const answers = m.answers ?? [];
+  const authorities = m.authorities ?? [];
+  const additionals = m.additionals ?? [];
+  const arcount = additionals.length + (m.edns ? 1 : 0);
+  checkUint(questions.length, UINT16, "question count");
+  checkUint(answers.length, UINT16, "answer count");
+  checkUint(authorities.length, UINT16, "authority count");
+  checkUint(arcount, UINT16, "additional count");
+
+  const w = new WireWriter();
+  w.u16(m.id);
+  w.u16(flags);
+  w.u16(questions.length);
+  w.u16(answers.length);
+  w.u16(authorities.length);
+  w.u16(arcount);
+  for (const q of questions) {
+    checkUint(q.type, UINT16, `question type of ${JSON.stringify(q.name)}`);
+    checkUint(q.class, UINT16, `question class of ${JSON.stringify(q.name)}`);
+    writeName(w, q.name);
+    w.u16(q.type);
+    w.u16(q.class);
   }
-  const additionals = (m.additionals ?? []).map(toPacketRecord);
-  if (m.edns) {
-    additionals.push({
-      name: ".",
-      type: "OPT",
-      udpPayloadSize: m.edns.udpPayloadSize,
-      extendedRcode: rcode >> 4,
-      ednsVersion: m.edns.version,
-      flags: m.edns.dnssecOk ? DO_BIT : 0,
-      options: (m.edns.options ?? []).map((o) => ({ code: o.code, data: Buffer.from(o.data) })),
-    });
+  for (const rec of answers) writeRecord(w, rec);
+  for (const rec of authorities) writeRecord(w, rec);
+  for (const rec of additionals) writeRecord(w, rec);
+  if (m.edns) writeEdns(w, m.edns, rcode >> 4);
+  return w.finish();
+}
+
+/** The OPT record (RFC 6891 §6.1.2): root owner, CLASS = payload size, TTL = EDNS fields. */
+function writeEdns(w: WireWriter, edns: NonNullable<DnsMessageInit["edns"]>, ext: number): void {
+  checkUint(edns.udpPayloadSize, UINT16, "EDNS UDP payload size");
+  checkUint(edns.version, 0xff, "EDNS version");
+  w.u8(0);
+  w.u16(RRType.OPT);
+  w.u16(edns.udpPayloadSize);
+  w.u8(ext);
+  w.u8(edns.version);
+  w.u16(edns.dnssecOk ? DO_BIT : 0);
+  const at = w.length;
+  w.u16(0);
+  for (const o of edns.options ?? []) {
+    checkUint(o.code, UINT16, "EDNS option code");
+    checkUint(o.data.length, UINT16, `length of EDNS option ${o.code}`);
+    w.u16(o.code);
+    w.u16(o.data.length);
+    w.bytes(o.data);
   }
-  return {
-    id: m.id,
-    type: m.response ? "response" : "query",
-    flags: flags | (m.response ? FLAG_QR : 0),
-    questions: (m.questions ?? []).map((q) => ({
-      name: fqdn(q.name),
-      type: typeName(q.type),
-      class: className(q.class),
-    })),
-    answers: (m.answers ?? []).map(toPacketRecord),
-    authorities: (m.authorities ?? []).map(toPacketRecord),
-    additionals,
-  };
+  const length = w.length - at - 2;
+  checkUint(length, UINT16, "OPT record data length");
+  w.patchU16(at, length);
 }
 
 /**
- * Encodes a message (no name compression, as dns-packet writes it).
- * @throws {RangeError} when a value does not fit its field or the message exceeds 65535 bytes
+ * Encodes a message. Names are written uncompressed (RFC 1035 §4.1.4 makes compression
+ * optional), so the size of a message is the sum of its parts.
+ * @throws {RangeError} when a value does not fit its field, a name or address is malformed, or
+ *   the message exceeds 65535 bytes
  */
 export function encodeMessage(m: DnsMessageInit): Uint8Array {
-  let out: Uint8Array;
-  try {
-    const buf = packet.encode(toPacket(m)) as Uint8Array;
-    out = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).slice();
-  } catch (err) {
-    if (err instanceof RangeError && err.message.startsWith("Cannot encode")) throw err;
-    const detail = err instanceof Error ? err.message : String(err);
-    throw new RangeError(`Cannot encode DNS message: ${detail}`, { cause: err });
-  }
+  const out = writeMessage(m);
   if (out.length > MAX_MESSAGE_SIZE) {
     throw new RangeError(`Cannot encode DNS message: ${out.length} bytes is too large`);
   }
   return out;
 }
 
-/** Number of bytes {@linkcode encodeMessage} produces for `m`. */
+/**
+ * Number of bytes {@linkcode encodeMessage} produces for `m` (also when that is more than it
+ * allows).
+ * @throws {RangeError} as encodeMessage does, except for the overall size
+ */
 export function encodingLength(m: DnsMessageInit): number {
-  return packet.encodingLength(toPacket(m)) as number;
+  return writeMessage(m).length;
 }
 
 /** Prefixes a message with its 2-byte length for TCP (RFC 1035 §4.2.2). */
