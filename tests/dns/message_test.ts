@@ -16,7 +16,7 @@ import {
 import { FastQuery, parseFastQuery, scanMessage, skipName } from "../../lib/dns/wire.ts";
 import { testSnapshot } from "./_fixtures.ts";
 
-/** dns-packet style round trip: encode → decode → re-encode; lengths agree; offset decoding. */
+/** Round trip: encode → decode → re-encode; lengths agree; offset decoding. */
 function roundTrip(m: DnsMessageInit): void {
   const bytes = encodeMessage(m);
   assert.equal(bytes.length, encodingLength(m));
