@@ -8,7 +8,8 @@
  *   loops with pooled 64 KiB buffers and `closeWrite()` at EOF. No balancing, no metrics.
  *
  * Usage: `deno run -A bench/micro/proxy_server.ts <proxy|bare> <listenHost:port> <backendHost:port>`
- * (env `MICRO_LIB=<dir>`: the proxy from another copy of `lib/`; `MICRO_NO_METRICS=1`: no registry)
+ * (env `MICRO_LIB=<dir>`: the proxy from another copy of `lib/`; `MICRO_NO_METRICS=1`: no registry;
+ * `MICRO_THREADS=n`: the proxy on n threads)
  * @module
  */
 import { oneEndpointSnapshot } from "../lib/snapshot.ts";
@@ -25,9 +26,10 @@ const { createLogger } = await import(
 const { MetricsRegistry } = await import(
   new URL("metrics/mod.ts", base).href
 ) as typeof import("../../lib/metrics/mod.ts");
-const { Proxy } = await import(
+const proxyMod = await import(
   new URL("proxy/mod.ts", base).href
 ) as typeof import("../../lib/proxy/mod.ts");
+const { Proxy } = proxyMod;
 
 function hostPort(s: string | undefined): { hostname: string; port: number } {
   const i = s?.lastIndexOf(":") ?? -1;
@@ -51,12 +53,31 @@ if (mode === "proxy") {
     targetPort: backend.port,
     endpointIp: backend.hostname,
   }]);
-  const proxy = new Proxy({
-    nodeName: "bench",
-    log: createLogger({ level: "info", write: () => {} }),
-    ...(Deno.env.get("MICRO_NO_METRICS") ? {} : { metrics: new MetricsRegistry() }),
-  });
-  await proxy.update(snapshot);
+  const log = createLogger({ level: "info", write: () => {} });
+  const metrics = Deno.env.get("MICRO_NO_METRICS") ? undefined : new MetricsRegistry();
+  // MICRO_THREADS=n: the proxy on n threads (ProxyThreads); libs without it run one.
+  const threads = Number(Deno.env.get("MICRO_THREADS") ?? 1);
+  const mod = proxyMod as Partial<typeof import("../../lib/proxy/mod.ts")>;
+  if (mod.ProxyThreads) {
+    const p = await mod.ProxyThreads.start({
+      threads,
+      proxy: { nodeName: "bench", log, ...(metrics ? { metrics } : {}) },
+      worker: {
+        nodeName: "bench",
+        lbStrategy: "RoundRobin",
+        dialTimeoutMs: 2000,
+        dialAttempts: 3,
+        ejectCooldownMs: 10_000,
+        drainGraceMs: 10_000,
+        logLevel: "info",
+        tunnel: null,
+      },
+    });
+    await p.update(snapshot);
+  } else {
+    const proxy = new Proxy({ nodeName: "bench", log, ...(metrics ? { metrics } : {}) });
+    await proxy.update(snapshot);
+  }
 } else if (mode === "bare") {
   const free: Uint8Array[] = [];
   const pump = async (src: Deno.TcpConn, dst: Deno.TcpConn) => {

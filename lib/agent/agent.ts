@@ -6,13 +6,13 @@
  * them registry snapshots; everything is torn down in reverse on the abort signal.
  * @module
  */
-import type { Config } from "../config/mod.ts";
+import { type Config, proxyThreadCount } from "../config/mod.ts";
 import { ControlServer } from "../control/mod.ts";
 import { DnsServer, nameserverFor, ResolvConfManager, resolveUpstreams } from "../dns/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { MetricsRegistry, serveMetrics } from "../metrics/mod.ts";
 import { denoExec, type Exec, NetDev } from "../netdev/mod.ts";
-import { Proxy, tcpDialer } from "../proxy/mod.ts";
+import { ProxyThreads, tcpDialer } from "../proxy/mod.ts";
 import { Registry } from "../registry/mod.ts";
 import { createRoutingDialer, startTunnel } from "../tunnel/mod.ts";
 import { VERSION } from "../cli/mod.ts";
@@ -94,7 +94,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     // first reconcile done (the persisted state, or the first sync, is being served).
     let reconciler: Reconciler | null = null;
     let initialVersion = Infinity;
-    let proxy: Proxy | null = null;
+    let proxy: ProxyThreads | null = null;
     let controlUp = false;
     let lastSync: number | null = null;
     let deviceUp = false;
@@ -129,6 +129,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         version: VERSION,
         log: log.with("metrics"),
         signal: stopMetrics.signal,
+        refresh: () => proxy?.refreshMetrics(500) ?? Promise.resolve(),
         ready: () => {
           const checks = {
             device: deviceUp,
@@ -170,22 +171,43 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     const tunnel = await startTunnel(config, { log: log.with("tunnel"), metrics, now });
 
     // 2. proxy: listeners per VIP:port; remote endpoints through the tunnel when it is on.
-    proxy = new Proxy({
-      nodeName: config.nodeName,
-      log: log.with("proxy"),
-      metrics,
-      lbStrategy: config.lbStrategy,
-      dialTimeoutMs: config.dialTimeoutMs,
-      dialAttempts: config.dialAttempts,
-      ejectCooldownMs: config.ejectCooldownMs,
-      drainGraceMs: config.drainGraceMs,
-      localDialer: tcpDialer,
-      remoteDialer: createRoutingDialer({
+    // On `proxyThreads` threads: workers share the listeners (SO_REUSEPORT), see threads.ts.
+    proxy = await ProxyThreads.start({
+      threads: proxyThreadCount(config.proxyThreads, navigator.hardwareConcurrency),
+      proxy: {
         nodeName: config.nodeName,
-        direct: tcpDialer,
-        tunnel: tunnel?.dialer ?? null,
-      }),
-      now,
+        log: log.with("proxy"),
+        metrics,
+        lbStrategy: config.lbStrategy,
+        dialTimeoutMs: config.dialTimeoutMs,
+        dialAttempts: config.dialAttempts,
+        ejectCooldownMs: config.ejectCooldownMs,
+        drainGraceMs: config.drainGraceMs,
+        localDialer: tcpDialer,
+        remoteDialer: createRoutingDialer({
+          nodeName: config.nodeName,
+          direct: tcpDialer,
+          tunnel: tunnel?.dialer ?? null,
+        }),
+        now,
+      },
+      worker: {
+        nodeName: config.nodeName,
+        lbStrategy: config.lbStrategy,
+        dialTimeoutMs: config.dialTimeoutMs,
+        dialAttempts: config.dialAttempts,
+        ejectCooldownMs: config.ejectCooldownMs,
+        drainGraceMs: config.drainGraceMs,
+        logLevel: config.logLevel,
+        tunnel: tunnel === null ? null : {
+          nodeName: config.nodeName,
+          tunnel: config.tunnel,
+          tunnelKeyFile: config.tunnelKeyFile,
+          tunnelTLS: config.tunnelTLS,
+          tunnelListen: config.tunnelListen,
+          peers: config.peers,
+        },
+      },
     });
     use(proxyComponent(proxy));
 

@@ -53,7 +53,9 @@ export function netdevComponent(netdev: NetDev, extra: ReadonlySet<string>): Age
 }
 
 /** The L4 proxy: listeners follow the snapshot. */
-export function proxyComponent(proxy: Proxy): AgentComponent {
+export function proxyComponent(
+  proxy: Pick<Proxy, "update" | "listeners" | "close">,
+): AgentComponent {
   return {
     name: "proxy",
     update: (snapshot) => proxy.update(snapshot),

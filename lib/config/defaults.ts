@@ -39,6 +39,7 @@ export const DEFAULTS: Readonly<Omit<Config, "nodeName" | "dnsListen">> = Object
   dialAttempts: 3,
   ejectCooldownMs: 10000,
   drainGraceMs: 10000,
+  proxyThreads: "auto",
   tunnelListen: "0.0.0.0:40001",
   tunnel: true,
   tunnelKeyFile: null,
@@ -48,6 +49,21 @@ export const DEFAULTS: Readonly<Omit<Config, "nodeName" | "dnsListen">> = Object
   logLevel: "info",
   logFormat: "logfmt",
 });
+
+/** Most proxy threads a config may ask for. */
+export const MAX_PROXY_THREADS = 64;
+/** Most threads `proxyThreads: auto` starts, however many CPUs there are. */
+export const AUTO_PROXY_THREADS_MAX = 4;
+
+/**
+ * The thread count of `proxyThreads`: a number as given; `"auto"` one per CPU the process
+ * may use (`cpus`, e.g. `navigator.hardwareConcurrency`), at least 1 and at most
+ * {@linkcode AUTO_PROXY_THREADS_MAX}.
+ */
+export function proxyThreadCount(setting: number | "auto", cpus: number): number {
+  if (setting !== "auto") return setting;
+  return Math.max(1, Math.min(AUTO_PROXY_THREADS_MAX, Math.floor(cpus) || 1));
+}
 
 /** Port of the DNS server when `dnsListen` is defaulted (RFC 1035 §4.2). */
 export const DEFAULT_DNS_PORT = 53;
@@ -75,6 +91,7 @@ export const CONFIG_KEYS: readonly (keyof Config)[] = Object.freeze([
   "dialAttempts",
   "ejectCooldownMs",
   "drainGraceMs",
+  "proxyThreads",
   "tunnelListen",
   "tunnel",
   "tunnelKeyFile",

@@ -6,7 +6,14 @@
  * @module
  */
 export type { Config, DeviceType, TunnelTlsConfig } from "./schema.ts";
-export { CONFIG_KEYS, DEFAULT_DNS_PORT, DEFAULTS } from "./defaults.ts";
+export {
+  AUTO_PROXY_THREADS_MAX,
+  CONFIG_KEYS,
+  DEFAULT_DNS_PORT,
+  DEFAULTS,
+  MAX_PROXY_THREADS,
+  proxyThreadCount,
+} from "./defaults.ts";
 export { ConfigError, formatIssue, parseConfig } from "./parse.ts";
 export type { ConfigIssue, ParseConfigOptions } from "./parse.ts";
 export { loadConfig, parseConfigText } from "./load.ts";

@@ -10,7 +10,7 @@
 import type { Config, DeviceType, TunnelTlsConfig } from "./schema.ts";
 import type { LbStrategy } from "../registry/model.ts";
 import type { LogFormat, LogLevel } from "../log/mod.ts";
-import { CONFIG_KEYS, DEFAULT_DNS_PORT, DEFAULTS } from "./defaults.ts";
+import { CONFIG_KEYS, DEFAULT_DNS_PORT, DEFAULTS, MAX_PROXY_THREADS } from "./defaults.ts";
 import {
   type CidrProblem,
   formatCidr,
@@ -138,6 +138,16 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Config {
       d.ejectCooldownMs,
     ),
     drainGraceMs: pick("drainGraceMs", (p, v) => c.duration(p, v, 0, 3_600_000), d.drainGraceMs),
+    proxyThreads: pick(
+      "proxyThreads",
+      (p, v) =>
+        v === "auto"
+          ? "auto"
+          : typeof v === "string"
+          ? c.fail(p, `expected an integer 1-${MAX_PROXY_THREADS} or "auto", got "${v}"`)
+          : c.int(p, v, 1, MAX_PROXY_THREADS),
+      d.proxyThreads,
+    ),
     tunnelListen: pick("tunnelListen", (p, v) => c.listen(p, v), d.tunnelListen),
     tunnel: pick("tunnel", (p, v) => c.bool(p, v), d.tunnel),
     tunnelKeyFile: pick("tunnelKeyFile", (p, v) => v === null ? null : c.path(p, v), null),

@@ -67,6 +67,11 @@ export interface Config {
   readonly ejectCooldownMs: number;
   /** Grace period for open connections of a deleted service, ms. @default 10000 */
   readonly drainGraceMs: number;
+  /**
+   * Threads the proxy accepts and relays on (1–64), or `"auto"`: one per CPU the process may
+   * use, at most 4. Threads share the listeners through `SO_REUSEPORT`. @default "auto"
+   */
+  readonly proxyThreads: number | "auto";
   /** Inter-node tunnel listen address. @default "0.0.0.0:40001" */
   readonly tunnelListen: string;
   /** Use the tunnel for remote endpoints; false dials them directly (flat networks). @default true */

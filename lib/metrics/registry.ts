@@ -18,6 +18,18 @@ interface Family {
   render(out: string[]): void;
 }
 
+/**
+ * A metric family as plain data: its rendered series (`name{labels}` → value). Another thread
+ * (a proxy worker) sends these; {@linkcode MetricsRegistry.addSource} adds them to ours.
+ */
+export interface FamilySnapshot {
+  readonly name: string;
+  readonly help: string;
+  readonly kind: Kind;
+  /** Series name with rendered labels, and value; every series is additive across threads. */
+  readonly series: readonly (readonly [string, number])[];
+}
+
 function escapeLabel(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
@@ -42,6 +54,22 @@ function renderKey(labels: Labels): string {
   const keys = Object.keys(labels).sort();
   if (keys.length === 0) return "";
   return "{" + keys.map((k) => `${k}="${escapeLabel(labels[k] ?? "")}"`).join(",") + "}";
+}
+
+function header(out: string[], f: { name: string; help: string; kind: Kind }): void {
+  out.push(`# HELP ${f.name} ${f.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
+  out.push(`# TYPE ${f.name} ${f.kind}`);
+}
+
+/** A family's rendered series as `[name{labels}, value]` pairs. */
+function seriesOf(f: Family): [string, number][] {
+  const lines: string[] = [];
+  f.render(lines);
+  return lines.map((line) => {
+    const at = line.lastIndexOf(" ");
+    const v = line.slice(at + 1);
+    return [line.slice(0, at), v === "+Inf" ? Infinity : v === "-Inf" ? -Infinity : Number(v)];
+  });
 }
 
 function fmt(n: number): string {
@@ -178,14 +206,62 @@ export class MetricsRegistry {
   histogram(name: string, help: string, buckets: readonly number[]): Histogram {
     return this.#add(new Histogram(name, help, buckets));
   }
+  readonly #sources: (() => Iterable<FamilySnapshot>)[] = [];
+
+  /**
+   * Adds the families `fn` returns at every render: series with the same name and labels are
+   * summed with ours (counters, histograms and additive gauges from other threads).
+   */
+  addSource(fn: () => Iterable<FamilySnapshot>): void {
+    this.#sources.push(fn);
+  }
+
+  /** Every family as plain data (for another thread's {@linkcode addSource}). */
+  snapshot(): FamilySnapshot[] {
+    return [...this.#families.values()].map((f) => ({
+      name: f.name,
+      help: f.help,
+      kind: f.kind,
+      series: seriesOf(f),
+    }));
+  }
+
   /** Prometheus text exposition format 0.0.4. */
   render(): string {
     const out: string[] = [];
+    const extra = this.#extra();
     for (const f of this.#families.values()) {
-      out.push(`# HELP ${f.name} ${f.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
-      out.push(`# TYPE ${f.name} ${f.kind}`);
-      f.render(out);
+      header(out, f);
+      const more = extra.get(f.name);
+      extra.delete(f.name);
+      if (!more) {
+        f.render(out);
+        continue;
+      }
+      const merged = new Map(seriesOf(f));
+      for (const [k, v] of more.series) merged.set(k, (merged.get(k) ?? 0) + v);
+      for (const [k, v] of merged) out.push(`${k} ${fmt(v)}`);
+    }
+    for (const f of extra.values()) {
+      header(out, f);
+      for (const [k, v] of f.series) out.push(`${k} ${fmt(v)}`);
     }
     return out.join("\n") + "\n";
+  }
+
+  /** The sources' families, same-named ones summed. */
+  #extra(): Map<string, { name: string; help: string; kind: Kind; series: Map<string, number> }> {
+    const all = new Map<
+      string,
+      { name: string; help: string; kind: Kind; series: Map<string, number> }
+    >();
+    for (const source of this.#sources) {
+      for (const f of source()) {
+        let into = all.get(f.name);
+        if (!into) all.set(f.name, into = { ...f, series: new Map() });
+        for (const [k, v] of f.series) into.series.set(k, (into.series.get(k) ?? 0) + v);
+      }
+    }
+    return all;
   }
 }

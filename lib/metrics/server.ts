@@ -34,6 +34,8 @@ export interface ServeMetricsOptions {
   readonly log: Logger;
   /** Reported as `edgemesh_build_info{version}`. @default "unknown" */
   readonly version?: string;
+  /** Awaited before each `/metrics` render (e.g. proxy worker threads report their series). */
+  readonly refresh?: () => Promise<void>;
 }
 
 /** A running metrics server. */
@@ -124,6 +126,18 @@ export function metricsHandler(
   };
 }
 
+/** Runs `refresh` before a `/metrics` request is handled (failures only logged by it). */
+function withRefresh(
+  handler: (req: Request) => Response,
+  refresh: (() => Promise<void>) | undefined,
+): (req: Request) => Response | Promise<Response> {
+  if (!refresh) return handler;
+  return async (req) => {
+    if (new URL(req.url).pathname === "/metrics") await refresh();
+    return handler(req);
+  };
+}
+
 /**
  * Starts the metrics and health server on `listen` (`Deno.serve`) and returns once it is bound.
  *
@@ -153,7 +167,7 @@ export function serveMetrics(options: ServeMetricsOptions): MetricsServer {
       log.warn("metrics request failed", { error: err });
       return text("internal error\n", 500);
     },
-  }, metricsHandler(options));
+  }, withRefresh(metricsHandler(options), options.refresh));
   const addr = server.addr;
   log.info("metrics listening", { addr: `${addr.hostname}:${addr.port}` });
   return { addr, finished: server.finished };

@@ -23,6 +23,18 @@ export interface BalancerOptions {
   readonly affinity: SessionAffinity;
   /** Uniform random number in [0, 1), for `Random`. @default Math.random */
   readonly random?: () => number;
+  /**
+   * Round-robin position shared with the balancers of the same service port on other proxy
+   * threads (a cell of a `SharedArrayBuffer`), so consecutive connections alternate however
+   * the kernel spreads them over the threads. @default a position of this balancer's own
+   */
+  readonly cursor?: SharedCursor;
+}
+
+/** One round-robin position in shared memory: `cells[index]`, updated with `Atomics`. */
+export interface SharedCursor {
+  readonly cells: Int32Array;
+  readonly index: number;
 }
 
 /** Says whether a backend must not be picked for this attempt (already tried, ejected). */
@@ -55,11 +67,13 @@ export class Balancer {
   #last: BackendKey | null = null;
   readonly #sticky = new Map<string, Sticky>();
   #nextSweep = 0;
+  readonly #shared: SharedCursor | undefined;
 
   constructor(options: BalancerOptions) {
     this.strategy = options.strategy;
     this.affinity = options.affinity;
     this.#random = options.random ?? Math.random;
+    this.#shared = options.cursor;
     this.#timeoutMs = options.affinity.type === "ClientIP"
       ? options.affinity.timeoutSeconds * 1000
       : 0;
@@ -80,9 +94,15 @@ export class Balancer {
     return this.#backends;
   }
 
-  /** Whether this balancer was built for the same strategy and affinity. */
-  matches(strategy: LbStrategy, affinity: SessionAffinity): boolean {
+  /** The shared round-robin position, if any. */
+  get cursor(): SharedCursor | undefined {
+    return this.#shared;
+  }
+
+  /** Whether this balancer was built for the same strategy, affinity and shared cursor. */
+  matches(strategy: LbStrategy, affinity: SessionAffinity, cursor?: SharedCursor): boolean {
     return this.strategy === strategy && this.affinity.type === affinity.type &&
+      this.#shared?.cells === cursor?.cells && this.#shared?.index === cursor?.index &&
       (affinity.type !== "ClientIP" ||
         affinity.timeoutSeconds * 1000 === this.#timeoutMs);
   }
@@ -163,16 +183,42 @@ export class Balancer {
   }
 
   #pickRoundRobin(skip: SkipFn | undefined): number {
+    const shared = this.#shared;
+    if (shared !== undefined) return this.#pickShared(shared, skip);
+    const i = this.#scan(this.#cursor, skip);
+    if (i >= 0) {
+      this.#cursor = (i + 1) % this.#keys.length;
+      this.#last = this.#keys[i]!;
+    }
+    return i;
+  }
+
+  /** The first backend from position `from` on that is not skipped, or -1. */
+  #scan(from: number, skip: SkipFn | undefined): number {
     const n = this.#keys.length;
     for (let step = 0; step < n; step++) {
-      const i = (this.#cursor + step) % n;
-      const key = this.#keys[i]!;
-      if (skip?.(key)) continue;
-      this.#cursor = (i + 1) % n;
-      this.#last = key;
-      return i;
+      const i = (from + step) % n;
+      if (!skip?.(this.#keys[i]!)) return i;
     }
     return -1;
+  }
+
+  /**
+   * Round robin on the shared position: read it, pick, and move it past the pick with a
+   * compare-and-swap, so two threads picking at once do not take the same turn (after a few
+   * lost races the pick is taken anyway: a repeated backend, never a stall).
+   */
+  #pickShared(shared: SharedCursor, skip: SkipFn | undefined): number {
+    const n = this.#keys.length;
+    for (let attempt = 0;; attempt++) {
+      const at = Atomics.load(shared.cells, shared.index);
+      const i = this.#scan(((at % n) + n) % n, skip);
+      if (i < 0) return -1;
+      const next = (i + 1) % n;
+      if (Atomics.compareExchange(shared.cells, shared.index, at, next) === at || attempt >= 3) {
+        return i;
+      }
+    }
   }
 
   #pickRandom(skip: SkipFn | undefined): number {

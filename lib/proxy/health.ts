@@ -10,10 +10,15 @@ import type { BackendKey } from "./balancer.ts";
 export class PassiveHealth {
   readonly #cooldownMs: number;
   readonly #until = new Map<BackendKey, number>();
+  readonly #onEject: ((key: BackendKey, until: number) => void) | undefined;
 
-  /** @param cooldownMs how long a failed backend is skipped (config `ejectCooldownMs`) */
-  constructor(cooldownMs: number) {
+  /**
+   * @param cooldownMs how long a failed backend is skipped (config `ejectCooldownMs`)
+   * @param onEject told of every local ejection (proxy threads share them this way)
+   */
+  constructor(cooldownMs: number, onEject?: (key: BackendKey, until: number) => void) {
     this.#cooldownMs = cooldownMs;
+    this.#onEject = onEject;
   }
 
   /** Number of backends currently tracked (expired ones may linger until looked at). */
@@ -24,7 +29,14 @@ export class PassiveHealth {
   /** Marks `key` as failed at `now`: it is skipped until `now + cooldownMs`. */
   eject(key: BackendKey, now: number): void {
     if (this.#cooldownMs <= 0) return;
-    this.#until.set(key, now + this.#cooldownMs);
+    this.ejectUntil(key, now + this.#cooldownMs, now);
+    this.#onEject?.(key, now + this.#cooldownMs);
+  }
+
+  /** Applies an ejection another thread made (`until` on the shared wall clock). */
+  ejectUntil(key: BackendKey, until: number, now: number): void {
+    if (until <= now || until <= (this.#until.get(key) ?? 0)) return;
+    this.#until.set(key, until);
     if (this.#until.size > 1024) this.ejected(now);
   }
 

@@ -58,11 +58,12 @@ export class VipListener {
   #closed = false;
 
   /**
-   * Binds `hostname:port` (accepting starts with {@linkcode serve}).
+   * Binds `hostname:port` (accepting starts with {@linkcode serve}); with `reusePort`, other
+   * proxy threads may bind it too (`SO_REUSEPORT`, Linux spreads connections over them).
    * @throws {Deno.errors.AddrNotAvailable} (VIP not on the device yet), `AddrInUse`, …
    */
-  constructor(hostname: string, port: number, log: Logger) {
-    this.#listener = Deno.listen({ hostname, port, transport: "tcp" });
+  constructor(hostname: string, port: number, log: Logger, reusePort = false) {
+    this.#listener = Deno.listen({ hostname, port, transport: "tcp", reusePort });
     this.#log = log;
   }
 

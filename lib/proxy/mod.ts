@@ -14,11 +14,14 @@
  * @module
  */
 export { type ListenerStatus, Proxy, type ProxyOptions } from "./proxy.ts";
+export { ProxyThreads, type ProxyThreadsOptions, type WorkerSettings } from "./threads.ts";
+export { CURSOR_CELLS, type CursorSlot, CursorTable } from "./cursors.ts";
 export {
   type BackendKey,
   backendKey,
   Balancer,
   type BalancerOptions,
+  type SharedCursor,
   type SkipFn,
 } from "./balancer.ts";
 export {

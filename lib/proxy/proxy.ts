@@ -15,7 +15,7 @@ import {
   type ServicePort,
   type Snapshot,
 } from "../registry/model.ts";
-import { Balancer } from "./balancer.ts";
+import { type BackendKey, Balancer, type SharedCursor } from "./balancer.ts";
 import { dialWithFailover, type FailoverOptions, NoEndpointsError, tcpDialer } from "./dial.ts";
 import type { Dialer, UpstreamConn } from "./dialer.ts";
 import { PassiveHealth } from "./health.ts";
@@ -54,6 +54,21 @@ export interface ProxyOptions {
   readonly random?: () => number;
   /** Copy buffers (pooled, small then bulk; see ./splice.ts). @default {@linkcode spliceBuffers} */
   readonly buffers?: SpliceBuffers;
+  /**
+   * Bind listeners with `SO_REUSEPORT`, so other proxy threads can listen on the same
+   * `VIP:port` and the kernel spreads new connections over them. @default false
+   */
+  readonly reusePort?: boolean;
+  /**
+   * Listen only for service ports without ClientIP session affinity (a worker thread: the
+   * affinity table lives on the main thread, whose listener then takes all of that service's
+   * connections). @default false
+   */
+  readonly statelessOnly?: boolean;
+  /** Shared round-robin position of a service port (proxy threads), if any. */
+  readonly cursorOf?: (service: ServiceKey, port: number) => SharedCursor | undefined;
+  /** Told of every passive-health ejection made here (shared with the other threads). */
+  readonly onEject?: (key: BackendKey, until: number) => void;
 }
 
 /** One listener as reported by {@linkcode Proxy.listeners} (for `ctl status`). */
@@ -142,6 +157,9 @@ export class Proxy {
   readonly #health: PassiveHealth;
   readonly #metrics: Metrics | null;
   readonly #abort = new AbortController();
+  readonly #reusePort: boolean;
+  readonly #statelessOnly: boolean;
+  readonly #cursorOf: ((service: ServiceKey, port: number) => SharedCursor | undefined) | undefined;
   #closed = false;
 
   #listeners = new Map<ListenerKey, ListenerState>();
@@ -164,7 +182,10 @@ export class Proxy {
     this.#now = options.now ?? Date.now;
     this.#random = options.random;
     this.#buffers = options.buffers ?? spliceBuffers();
-    this.#health = new PassiveHealth(options.ejectCooldownMs ?? 10_000);
+    this.#health = new PassiveHealth(options.ejectCooldownMs ?? 10_000, options.onEject);
+    this.#reusePort = options.reusePort ?? false;
+    this.#statelessOnly = options.statelessOnly ?? false;
+    this.#cursorOf = options.cursorOf;
     const m = options.metrics;
     this.#metrics = m
       ? {
@@ -229,16 +250,19 @@ export class Proxy {
       if (entry.vip === null) continue;
       const svc = entry.service;
       const strategy = svc.lbStrategy ?? this.#strategy;
+      if (this.#statelessOnly && svc.sessionAffinity.type === "ClientIP") continue;
       for (const servicePort of svc.ports) {
         if (servicePort.protocol !== "TCP") continue;
         const key = listenerKey(entry.vip, servicePort.port);
         if (desired.has(key)) continue;
+        const cursor = this.#cursorOf?.(service, servicePort.port);
         let balancer = this.#balancers.get(service)?.get(servicePort.port);
-        if (!balancer || !balancer.matches(strategy, svc.sessionAffinity)) {
+        if (!balancer || !balancer.matches(strategy, svc.sessionAffinity, cursor)) {
           balancer = new Balancer({
             strategy,
             affinity: svc.sessionAffinity,
             ...(this.#random ? { random: this.#random } : {}),
+            ...(cursor ? { cursor } : {}),
           });
         }
         balancer.setBackends(backendsFor(entry, servicePort));
@@ -331,7 +355,7 @@ export class Proxy {
   }
 
   #start(spec: ListenerSpec, route: Route): void {
-    const listener = new VipListener(spec.vip, spec.port, this.#log);
+    const listener = new VipListener(spec.vip, spec.port, this.#log, this.#reusePort);
     const group: ConnGroup = { conns: new Set(), timer: undefined };
     const holder: { state?: ListenerState } = {};
     const loop: Promise<void> = listener.serve((conn) => this.#accept(conn, holder.state!))
@@ -455,6 +479,11 @@ export class Proxy {
     }
     for (const f of this.#failed.values()) out.push(status(f.spec, f.route, false, f.error, 0));
     return out.sort((a, b) => a.service.localeCompare(b.service) || a.port - b.port);
+  }
+
+  /** Applies a passive-health ejection another proxy thread made. */
+  applyEjection(key: BackendKey, until: number): void {
+    this.#health.ejectUntil(key, until, this.#now());
   }
 
   /** Endpoints currently ejected by passive health (`"ip:port"`), for status. */

@@ -81,6 +81,7 @@ export {
   planTunnel,
   type RoutingDialerOptions,
   startTunnel,
+  startTunnelDialer,
   type StartTunnelOptions,
   type Tunnel,
   type TunnelConfig,

@@ -201,3 +201,30 @@ export function createRoutingDialer(options: RoutingDialerOptions): Dialer {
     },
   };
 }
+
+/**
+ * The client side of the tunnel alone, for a proxy worker thread: its own HTTP/2 connections
+ * to the peers (one set per thread, as Envoy's per-worker connection pools), built from the
+ * same config as {@linkcode startTunnel}'s. Resolves to null when the tunnel is off. Feed it
+ * every snapshot with `update()` (peers learnt from Node objects) and `close()` it at the end.
+ */
+export async function startTunnelDialer(
+  config: TunnelConfig,
+  options: Pick<StartTunnelOptions, "log" | "metrics" | "now">,
+): Promise<TunnelDialer | null> {
+  const plan = planTunnel(config);
+  if (plan.mode === "off") return null;
+  const key = await loadTunnelKey(plan.keyFile);
+  const tls = plan.tls ? await loadTunnelTls(plan.tls) : null;
+  const listen = parseHostPort(config.tunnelListen, DEFAULT_TUNNEL_PORT, true);
+  return new TunnelDialer({
+    nodeName: config.nodeName,
+    key,
+    tls,
+    peers: config.peers,
+    port: listen.port === 0 ? DEFAULT_TUNNEL_PORT : listen.port,
+    log: options.log,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+}

@@ -1,6 +1,6 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { ConfigError, DEFAULTS, parseConfig } from "../../lib/config/mod.ts";
+import { ConfigError, DEFAULTS, parseConfig, proxyThreadCount } from "../../lib/config/mod.ts";
 
 const host = { hostname: "edge-node-1" };
 
@@ -38,6 +38,9 @@ Deno.test("parseConfig() accepts valid values", async (t) => {
     ["explicit dnsListen", { dnsListen: ["127.0.0.1:5353", "[::1]:53"] }, {
       dnsListen: ["127.0.0.1:5353", "[::1]:53"],
     }],
+    ["proxyThreads number", { proxyThreads: 3 }, { proxyThreads: 3 }],
+    ["proxyThreads auto", { proxyThreads: "auto" }, { proxyThreads: "auto" }],
+    ["dnsUdpBatching off", { dnsUdpBatching: false }, { dnsUdpBatching: false }],
     ["duration strings", { dialTimeoutMs: "1.5s", drainGraceMs: "1m", ejectCooldownMs: 0 }, {
       dialTimeoutMs: 1500,
       drainGraceMs: 60000,
@@ -98,6 +101,10 @@ Deno.test("parseConfig() reports invalid values with exact messages", async (t) 
       'loglevel: unknown key "loglevel" (did you mean "logLevel"?)',
     ]],
     ["unknown key", { colour: "blue" }, ['colour: unknown key "colour"']],
+    ["proxyThreads zero", { proxyThreads: 0 }, ["proxyThreads: 0 is out of range 1-64"]],
+    ["proxyThreads word", { proxyThreads: "all" }, [
+      'proxyThreads: expected an integer 1-64 or "auto", got "all"',
+    ]],
     ["deviceType", { deviceType: "tun" }, ['deviceType: "tun" is not one of auto, dummy, bridge']],
     ["lbStrategy", { lbStrategy: "roundrobin" }, [
       'lbStrategy: "roundrobin" is not one of RoundRobin, Random',
@@ -184,5 +191,19 @@ Deno.test("parseConfig() reports invalid values with exact messages", async (t) 
         return true;
       });
     });
+  }
+});
+
+Deno.test("proxyThreadCount() resolves auto to the CPUs, between 1 and 4", () => {
+  const rows: [number | "auto", number, number][] = [
+    ["auto", 1, 1],
+    ["auto", 2, 2],
+    ["auto", 16, 4],
+    ["auto", 0, 1],
+    [3, 1, 3],
+    [8, 2, 8],
+  ];
+  for (const [setting, cpus, want] of rows) {
+    assert.equal(proxyThreadCount(setting, cpus), want, `${setting} on ${cpus} CPUs`);
   }
 });

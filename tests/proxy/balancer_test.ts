@@ -140,3 +140,19 @@ Deno.test("Balancer.matches() detects strategy and affinity changes", () => {
   assert.equal(b.matches("RoundRobin", { type: "ClientIP", timeoutSeconds: 6 }), false);
   assert.equal(b.matches("RoundRobin", NONE), false);
 });
+
+Deno.test("Balancer with a shared cursor takes turns with another thread's balancer", () => {
+  const cells = new Int32Array(new SharedArrayBuffer(8));
+  const cursor = { cells, index: 1 };
+  const one = new Balancer({ strategy: "RoundRobin", affinity: NONE, cursor });
+  const two = new Balancer({ strategy: "RoundRobin", affinity: NONE, cursor });
+  for (const b of [one, two]) b.setBackends([A, B, C]);
+  const order = [one, two, two, one, two, one].map((b) => b.pick("", 0)?.ip);
+  assert.deepEqual(order, [A.ip, B.ip, C.ip, A.ip, B.ip, C.ip], "one cycle across both");
+  assert.equal(cells[0], 0, "other cells untouched");
+  // Skips still apply, and move the shared position past the pick.
+  assert.equal(one.pick("", 0, (k) => k === backendKey(A))?.ip, B.ip);
+  assert.equal(two.pick("", 0)?.ip, C.ip);
+  assert.ok(one.matches("RoundRobin", NONE, cursor));
+  assert.ok(!one.matches("RoundRobin", NONE), "a balancer without the cursor differs");
+});

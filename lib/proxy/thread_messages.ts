@@ -1,0 +1,58 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Messages between the main thread's {@linkcode ProxyThreads} and its proxy workers
+ * (`worker.ts`). Everything here survives structured cloning (`postMessage`).
+ * @module
+ */
+import type { LogFields, LogLevel } from "../log/mod.ts";
+import type { FamilySnapshot } from "../metrics/mod.ts";
+import type { LbStrategy, Snapshot } from "../registry/model.ts";
+import type { TunnelConfig } from "../tunnel/setup.ts";
+import type { CursorSlot } from "./cursors.ts";
+
+/** What a worker needs to run a proxy like the main thread's (config keys of the same names). */
+export interface WorkerSettings {
+  readonly nodeName: string;
+  readonly lbStrategy: LbStrategy;
+  readonly dialTimeoutMs: number;
+  readonly dialAttempts: number;
+  readonly ejectCooldownMs: number;
+  readonly drainGraceMs: number;
+  /** Lowest level the worker forwards to the main thread's logger. */
+  readonly logLevel: LogLevel;
+  /** Tunnel config: the worker dials peers itself when the tunnel is on; null: direct. */
+  readonly tunnel: TunnelConfig | null;
+}
+
+/** Main thread → worker. */
+export type ToWorker =
+  | {
+    readonly type: "init";
+    readonly thread: number;
+    readonly settings: WorkerSettings;
+    readonly cells: SharedArrayBuffer;
+  }
+  | {
+    readonly type: "update";
+    readonly seq: number;
+    readonly snapshot: Snapshot;
+    readonly slots: readonly CursorSlot[];
+  }
+  | { readonly type: "eject"; readonly key: string; readonly until: number }
+  | { readonly type: "stats"; readonly seq: number }
+  | { readonly type: "close" };
+
+/** Worker → main thread. */
+export type FromWorker =
+  | { readonly type: "ready" }
+  | { readonly type: "failed"; readonly error: string }
+  | { readonly type: "updated"; readonly seq: number; readonly unbound: number }
+  | { readonly type: "eject"; readonly key: string; readonly until: number }
+  | { readonly type: "stats"; readonly seq: number; readonly metrics: FamilySnapshot[] }
+  | {
+    readonly type: "log";
+    readonly level: LogLevel;
+    readonly msg: string;
+    readonly fields?: LogFields;
+  }
+  | { readonly type: "closed" };

@@ -1,0 +1,289 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The proxy on several threads (config `proxyThreads`): the main thread's {@linkcode Proxy}
+ * plus worker threads running the same proxy on the same `VIP:port`s with `SO_REUSEPORT`; the
+ * kernel spreads new connections over the listeners. One JavaScript thread tops out at one
+ * core; HAProxy, nginx and Envoy all run a thread or process per core for this reason.
+ *
+ * What keeps the documented behaviour with several threads:
+ * - round robin: one position per service port in shared memory ({@linkcode CursorTable}),
+ *   so consecutive connections alternate whichever thread accepts them;
+ * - ClientIP session affinity: only the main thread listens for such services (it holds the
+ *   affinity table), so they behave exactly as with one thread;
+ * - passive health: an ejection made on any thread is sent to all others;
+ * - metrics: workers' series are summed into the main registry, as of their last report
+ *   (every `metricsRefreshMs`, or {@linkcode ProxyThreads.refreshMetrics});
+ * - drain, failover and half-close: each thread runs the same code on its own connections.
+ *
+ * A worker that crashes is logged and started again (with the last snapshot) after a second;
+ * meanwhile its listeners are gone and the kernel gives their connections to the others.
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import type { FamilySnapshot } from "../metrics/mod.ts";
+import type { Snapshot } from "../registry/model.ts";
+import { CursorTable } from "./cursors.ts";
+import { type ListenerStatus, Proxy, type ProxyOptions } from "./proxy.ts";
+import type { FromWorker, ToWorker, WorkerSettings } from "./thread_messages.ts";
+
+export type { WorkerSettings } from "./thread_messages.ts";
+
+/** Options of {@linkcode ProxyThreads.start}. */
+export interface ProxyThreadsOptions {
+  /** Threads in all, main thread included (config `proxyThreads`); 1 runs no worker. */
+  readonly threads: number;
+  /** The main thread's proxy (its threading options are set here). */
+  readonly proxy: Omit<ProxyOptions, "reusePort" | "statelessOnly" | "cursorOf" | "onEject">;
+  /** What the workers need to build the same proxy. */
+  readonly worker: WorkerSettings;
+  /** How long a worker may take to start or to apply an update, ms. @default 30000 */
+  readonly timeoutMs?: number;
+  /** Wait before starting a crashed worker again, ms. @default 1000 */
+  readonly restartDelayMs?: number;
+  /** How often workers report their metrics, ms. @default 1000 */
+  readonly metricsRefreshMs?: number;
+}
+
+/** A request to a worker waiting for its answer. */
+interface Waiter {
+  resolve(m: FromWorker | null): void;
+}
+
+class WorkerThread {
+  readonly thread: number;
+  worker: Worker | null = null;
+  /** Answers awaited, by kind and sequence number. */
+  readonly waiting = new Map<string, Waiter>();
+  metrics: FamilySnapshot[] = [];
+  restartTimer: ReturnType<typeof setTimeout> | undefined;
+  constructor(thread: number) {
+    this.thread = thread;
+  }
+}
+
+/** The proxy on `threads` threads. Use it where a {@linkcode Proxy} is used. */
+export class ProxyThreads {
+  /** The main thread's proxy (binds every listener, including affinity services'). */
+  readonly main: Proxy;
+  readonly #log: Logger;
+  readonly #settings: WorkerSettings;
+  readonly #cursors = new CursorTable();
+  readonly #threads: WorkerThread[] = [];
+  readonly #timeoutMs: number;
+  readonly #restartMs: number;
+  #seq = 0;
+  #last: Snapshot | null = null;
+  #closed = false;
+  #refreshTimer: ReturnType<typeof setInterval> | undefined;
+
+  private constructor(options: ProxyThreadsOptions) {
+    const workers = Math.max(0, options.threads - 1);
+    this.#log = options.proxy.log;
+    this.#settings = options.worker;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#restartMs = options.restartDelayMs ?? 1000;
+    this.main = new Proxy({
+      ...options.proxy,
+      reusePort: workers > 0,
+      cursorOf: workers > 0 ? (s, p) => this.#cursors.cursorOf(s, p) : undefined,
+      onEject: workers > 0
+        ? (key, until) => this.#broadcast({ type: "eject", key, until })
+        : undefined,
+    });
+    for (let i = 1; i <= workers; i++) this.#threads.push(new WorkerThread(i));
+    if (workers > 0 && options.proxy.metrics) {
+      options.proxy.metrics.addSource(() => this.#threads.flatMap((t) => t.metrics));
+      const every = options.metricsRefreshMs ?? 1000;
+      this.#refreshTimer = setInterval(() => void this.refreshMetrics(every), every);
+    }
+  }
+
+  /**
+   * Starts the main proxy and `threads - 1` workers (resolves once every worker is ready).
+   * @throws {Error} when a worker cannot start (the others are stopped again)
+   */
+  static async start(options: ProxyThreadsOptions): Promise<ProxyThreads> {
+    const p = new ProxyThreads(options);
+    try {
+      await Promise.all(p.#threads.map((t) => p.#spawn(t)));
+    } catch (err) {
+      await p.close();
+      throw err;
+    }
+    if (p.#threads.length > 0) {
+      p.#log.info("Proxy running on several threads", { threads: p.#threads.length + 1 });
+    }
+    return p;
+  }
+
+  /** Number of threads, main included. */
+  get threads(): number {
+    return this.#threads.length + 1;
+  }
+
+  /**
+   * Applies `snapshot` on every thread; resolves when all have (listeners bound or failed,
+   * removed ones released). Never rejects.
+   */
+  async update(snapshot: Snapshot): Promise<void> {
+    if (this.#closed) return;
+    this.#last = snapshot;
+    const slots = this.#threads.length > 0 ? this.#cursors.assign(snapshot) : [];
+    const seq = ++this.#seq;
+    await Promise.all([
+      this.main.update(snapshot),
+      ...this.#threads.map(async (t) => {
+        const m = await this.#request(t, "updated", seq, { type: "update", seq, snapshot, slots });
+        if (m?.type === "updated" && m.unbound > 0) {
+          this.#log.debug("Proxy worker could not bind some listeners", {
+            thread: t.thread,
+            unbound: m.unbound,
+          });
+        }
+      }),
+    ]);
+  }
+
+  /** Asks every worker for its metrics (at most `timeoutMs` each) for the next render. */
+  async refreshMetrics(timeoutMs = 1000): Promise<void> {
+    const seq = ++this.#seq;
+    await Promise.all(this.#threads.map(async (t) => {
+      const m = await this.#request(t, "stats", seq, { type: "stats", seq }, timeoutMs);
+      if (m?.type === "stats") t.metrics = m.metrics;
+    }));
+  }
+
+  /** Listeners of the main thread (which binds them all), for `ctl status`. */
+  listeners(): ListenerStatus[] {
+    return this.main.listeners();
+  }
+
+  /** Endpoints currently ejected (every thread's ejections reach the main thread). */
+  ejected(): string[] {
+    return this.main.ejected();
+  }
+
+  /** Stops every thread: workers finish closing their proxies, then the main proxy closes. */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      clearInterval(this.#refreshTimer);
+      await Promise.all(this.#threads.map(async (t) => {
+        clearTimeout(t.restartTimer);
+        if (t.worker === null) return;
+        await this.#request(t, "closed", 0, { type: "close" });
+        t.worker?.terminate();
+        t.worker = null;
+      }));
+    }
+    await this.main.close();
+  }
+
+  #spawn(t: WorkerThread): Promise<void> {
+    const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+    t.worker = worker;
+    worker.onmessage = (e: MessageEvent<FromWorker>) => this.#onMessage(t, e.data);
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.#crashed(t, e.message);
+    };
+    const ready = this.#request(t, "ready", 0, {
+      type: "init",
+      thread: t.thread,
+      settings: this.#settings,
+      cells: this.#cursors.cells.buffer as SharedArrayBuffer,
+    });
+    return ready.then((m) => {
+      if (m?.type === "ready") return;
+      throw new Error(
+        `Cannot start proxy thread ${t.thread}: ${
+          m?.type === "failed" ? m.error : "it did not start in time"
+        }`,
+      );
+    });
+  }
+
+  #onMessage(t: WorkerThread, m: FromWorker): void {
+    switch (m.type) {
+      case "ready":
+      case "failed":
+        return this.#answer(t, "ready", 0, m);
+      case "updated":
+        return this.#answer(t, "updated", m.seq, m);
+      case "stats":
+        return this.#answer(t, "stats", m.seq, m);
+      case "closed":
+        return this.#answer(t, "closed", 0, m);
+      case "eject":
+        this.main.applyEjection(m.key, m.until);
+        return this.#broadcast({ type: "eject", key: m.key, until: m.until }, t);
+      case "log":
+        this.#log[m.level](m.msg, m.fields);
+        return;
+    }
+  }
+
+  /** A worker died: its requests are answered with null, and it is started again. */
+  #crashed(t: WorkerThread, why: string): void {
+    this.#log.error("Proxy worker thread crashed", { thread: t.thread, error: why });
+    t.worker?.terminate();
+    t.worker = null;
+    t.metrics = [];
+    for (const w of t.waiting.values()) w.resolve(null);
+    t.waiting.clear();
+    if (this.#closed) return;
+    t.restartTimer = setTimeout(async () => {
+      t.restartTimer = undefined;
+      if (this.#closed) return;
+      try {
+        await this.#spawn(t);
+        const last = this.#last;
+        if (last !== null) {
+          const seq = ++this.#seq;
+          const slots = this.#cursors.assign(last);
+          await this.#request(t, "updated", seq, { type: "update", seq, snapshot: last, slots });
+        }
+        this.#log.info("Proxy worker thread restarted", { thread: t.thread });
+      } catch (err) {
+        this.#crashed(t, (err as Error).message);
+      }
+    }, this.#restartMs);
+  }
+
+  #broadcast(m: ToWorker, except?: WorkerThread): void {
+    for (const t of this.#threads) if (t !== except) t.worker?.postMessage(m);
+  }
+
+  /** Sends `m` and resolves with the answer `kind`/`seq`, or null (crash, timeout, closed). */
+  #request(
+    t: WorkerThread,
+    kind: string,
+    seq: number,
+    m: ToWorker,
+    timeoutMs = this.#timeoutMs,
+  ): Promise<FromWorker | null> {
+    const worker = t.worker;
+    if (worker === null) return Promise.resolve(null);
+    const key = `${kind}:${seq}`;
+    const { promise, resolve } = Promise.withResolvers<FromWorker | null>();
+    const timer = setTimeout(() => {
+      t.waiting.delete(key);
+      resolve(null);
+    }, timeoutMs);
+    t.waiting.set(key, {
+      resolve: (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      },
+    });
+    worker.postMessage(m);
+    return promise;
+  }
+
+  #answer(t: WorkerThread, kind: string, seq: number, m: FromWorker): void {
+    const key = `${kind}:${seq}`;
+    const w = t.waiting.get(key);
+    t.waiting.delete(key);
+    w?.resolve(m);
+  }
+}

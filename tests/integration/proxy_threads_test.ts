@@ -1,0 +1,175 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The proxy on two threads (main + one worker) with real sockets on loopback: the listeners
+ * are shared with SO_REUSEPORT, so the kernel spreads connections over both threads.
+ */
+import assert from "node:assert/strict";
+import { nullLogger } from "../../lib/log/mod.ts";
+import { MetricsRegistry } from "../../lib/metrics/mod.ts";
+import { ProxyThreads, type ProxyThreadsOptions } from "../../lib/proxy/mod.ts";
+import {
+  ask,
+  loopbackVip,
+  nameServer,
+  snapshotOf,
+  type TestServer,
+} from "../_helpers/proxy_fixtures.ts";
+
+const PORT = 18090;
+
+async function startThreads(
+  metrics: MetricsRegistry,
+  over: Partial<ProxyThreadsOptions["worker"]> = {},
+): Promise<ProxyThreads & AsyncDisposable> {
+  const threads = await ProxyThreads.start({
+    threads: 2,
+    proxy: { nodeName: "node-a", log: nullLogger, metrics },
+    worker: {
+      nodeName: "node-a",
+      lbStrategy: "RoundRobin",
+      dialTimeoutMs: 2000,
+      dialAttempts: 3,
+      ejectCooldownMs: 60_000,
+      drainGraceMs: 1000,
+      logLevel: "info",
+      tunnel: null,
+      ...over,
+    },
+    metricsRefreshMs: 60_000, // tests refresh explicitly
+  });
+  return Object.assign(threads, { [Symbol.asyncDispose]: () => threads.close() });
+}
+
+/** Connections the main thread accepted for `service` (its own series, workers excluded). */
+function mainThreadConnections(metrics: MetricsRegistry, service: string): number {
+  const family = metrics.snapshot().find((f) => f.name === "edgemesh_proxy_connections_total");
+  const series = family?.series.find(([k]) => k.includes(`service="${service}"`));
+  return series?.[1] ?? 0;
+}
+
+function totalConnections(metrics: MetricsRegistry, service: string): number {
+  const m = metrics.render().match(
+    new RegExp(`^edgemesh_proxy_connections_total\\{service="${service}"\\} (\\d+)$`, "m"),
+  );
+  return Number(m?.[1] ?? 0);
+}
+
+async function stopAll(servers: TestServer[]): Promise<void> {
+  await Promise.all(servers.map((s) => s.stop()));
+}
+
+Deno.test("ProxyThreads spreads connections over threads and keeps strict round robin", async () => {
+  const backends = ["alpha", "bravo"].map(nameServer);
+  const metrics = new MetricsRegistry();
+  await using threads = await startThreads(metrics);
+  try {
+    assert.equal(threads.threads, 2);
+    const vip = loopbackVip();
+    await threads.update(snapshotOf({
+      name: "web",
+      vip,
+      ports: [{ name: "http", port: PORT }],
+      endpoints: backends.map((b) => ({ ports: { http: b.port } })),
+    }));
+    const names: string[] = [];
+    for (let i = 0; i < 24; i++) names.push(await ask(vip, PORT));
+    // One shared position: consecutive connections alternate, whichever thread took them.
+    for (let i = 1; i < names.length; i++) {
+      assert.notEqual(names[i], names[i - 1], `connection ${i}: ${names.join(",")}`);
+    }
+    await threads.refreshMetrics();
+    assert.equal(totalConnections(metrics, "default/web"), 24, "worker series summed in");
+    const onMain = mainThreadConnections(metrics, "default/web");
+    // Each connection lands on either listener (a hash of its addresses): all 24 on one
+    // thread has probability 2^-23.
+    assert.ok(onMain > 0 && onMain < 24, `main thread took ${onMain} of 24`);
+    assert.match(metrics.render(), /^edgemesh_proxy_listeners\{service="default\/web"\} 1$/m);
+  } finally {
+    await stopAll(backends);
+  }
+});
+
+Deno.test("ProxyThreads leaves ClientIP-affinity services to the main thread", async () => {
+  const backends = ["alpha", "bravo"].map(nameServer);
+  const metrics = new MetricsRegistry();
+  await using threads = await startThreads(metrics);
+  try {
+    const vip = loopbackVip();
+    await threads.update(snapshotOf({
+      name: "sticky",
+      vip,
+      ports: [{ name: "http", port: PORT }],
+      endpoints: backends.map((b) => ({ ports: { http: b.port } })),
+      sessionAffinity: { type: "ClientIP", timeoutSeconds: 600 },
+    }));
+    const names = new Set<string>();
+    for (let i = 0; i < 12; i++) names.add(await ask(vip, PORT));
+    assert.equal(names.size, 1, "one client, one backend");
+    await threads.refreshMetrics();
+    assert.equal(mainThreadConnections(metrics, "default/sticky"), 12, "all on the main thread");
+    assert.equal(totalConnections(metrics, "default/sticky"), 12);
+  } finally {
+    await stopAll(backends);
+  }
+});
+
+Deno.test("ProxyThreads shares passive-health ejections between threads", async () => {
+  const alive = nameServer("alive");
+  const dead = nameServer("dead");
+  const deadPort = dead.port;
+  await dead.stop();
+  const metrics = new MetricsRegistry();
+  await using threads = await startThreads(metrics);
+  try {
+    const vip = loopbackVip();
+    await threads.update(snapshotOf({
+      name: "web",
+      vip,
+      ports: [{ name: "http", port: PORT }],
+      endpoints: [{ ports: { http: alive.port } }, { ports: { http: deadPort } }],
+    }));
+    for (let i = 0; i < 8; i++) assert.equal(await ask(vip, PORT), "alive");
+    // The round trip orders things: each worker's ejections reach the main thread (and are
+    // passed on) before its answer does.
+    await threads.refreshMetrics();
+    assert.deepEqual(threads.ejected(), [`127.0.0.1:${deadPort}`]);
+    const failures = () =>
+      Number(
+        metrics.render().match(
+          /^edgemesh_proxy_dial_failures_total\{service="default\/web"\} (\d+)$/m,
+        )?.[1] ?? 0,
+      );
+    const before = failures();
+    assert.ok(before >= 1 && before <= 2, `one failure per thread at most, got ${before}`);
+    for (let i = 0; i < 16; i++) assert.equal(await ask(vip, PORT), "alive");
+    await threads.refreshMetrics();
+    assert.equal(failures(), before, "no thread dialled the ejected endpoint again");
+  } finally {
+    await alive.stop();
+  }
+});
+
+Deno.test("ProxyThreads.close() stops the workers and releases every listener", async () => {
+  const backend = nameServer("only");
+  const metrics = new MetricsRegistry();
+  const threads = await startThreads(metrics);
+  try {
+    const vip = loopbackVip();
+    await threads.update(snapshotOf({
+      name: "web",
+      vip,
+      ports: [{ name: "http", port: PORT }],
+      endpoints: [{ ports: { http: backend.port } }],
+    }));
+    assert.equal(await ask(vip, PORT), "only");
+    await threads.close();
+    await threads.close(); // idempotent
+    await assert.rejects(
+      Deno.connect({ hostname: vip, port: PORT }),
+      Deno.errors.ConnectionRefused,
+    );
+  } finally {
+    await threads.close();
+    await backend.stop();
+  }
+});
