@@ -27,9 +27,11 @@ for target in "${TARGETS[@]}"; do
   esac
   echo "build: deno compile --target $target -> $out" >&2
   log="$(mktemp)"
-  # The agent loads nothing at run time that the module graph does not show (npm packages are
-  # embedded automatically), so no --include is needed.
-  if "$DENO" compile --no-prompt "${PERMS[@]}" --target "$target" --output "$out" main.ts \
+  # Worker modules are not part of the module graph deno compile follows: the proxy's worker
+  # thread entry (lib/proxy/worker.ts, see proxyThreads) must be included by name. Dynamic
+  # imports with string literals (the tunnel, yaml) are embedded automatically.
+  if "$DENO" compile --no-prompt "${PERMS[@]}" --include lib/proxy/worker.ts \
+    --target "$target" --output "$out" main.ts \
     >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
