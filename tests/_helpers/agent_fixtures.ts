@@ -391,7 +391,7 @@ export function byAddress(a: string, b: string): number {
 
 /** One query of {@linkcode dnsQueries}. */
 export interface DnsQuery {
-  /** `resolve` (Deno.resolveDns, UDP), or a raw npm:dns-packet query over `udp` or `tcp`. */
+  /** `resolve` (Deno.resolveDns, UDP), or a raw query over `udp` or `tcp` (see dns_query.ts). */
   readonly via: "resolve" | "udp" | "tcp";
   readonly name: string;
   readonly type: string;
@@ -400,7 +400,7 @@ export interface DnsQuery {
 /** Outcome of a `resolve` query. */
 export type ResolveResult = { readonly answers: unknown[] } | { readonly error: string };
 
-/** Outcome of a raw `udp`/`tcp` query (dns-packet's view of the reply). */
+/** Outcome of a raw `udp`/`tcp` query (dns_query.ts's own reading of the reply). */
 export interface RawResult {
   readonly rcode: string;
   readonly aa: boolean;

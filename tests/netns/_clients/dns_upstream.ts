@@ -8,18 +8,14 @@
  * only data in answers; nothing is sent to them.
  * @module
  */
-import { Buffer } from "node:buffer";
-import packet from "dns-packet";
-
-interface Question {
-  name: string;
-  type: string;
-}
-interface Message {
-  id: number;
-  flags: number;
-  questions: Question[];
-}
+import {
+  decodeMessage,
+  type DnsMessage,
+  encodeMessage,
+  Rcode,
+  RRType,
+  typeToString,
+} from "../../../lib/dns/message.ts";
 
 const records = new Map(
   Deno.args.map((a) => {
@@ -40,26 +36,28 @@ const serving = (async () => {
     } catch {
       return;
     }
-    let q: Message;
+    let q: DnsMessage;
     try {
-      q = packet.decode(Buffer.from(data)) as Message;
+      q = decodeMessage(data).value;
     } catch {
       continue;
     }
     const question = q.questions[0];
     if (!question) continue;
     const name = question.name.toLowerCase();
-    asked.push(`${name} ${question.type}`);
+    asked.push(`${name} ${typeToString(question.type)}`);
     const ip = records.get(name);
-    const reply = packet.encode({
-      type: "response",
+    const reply = encodeMessage({
       id: q.id,
-      flags: 0x8000 | 0x0080 | (q.flags & 0x0100) | (ip === undefined ? 3 : 0),
+      response: true,
+      recursionAvailable: true,
+      recursionDesired: q.recursionDesired,
+      rcode: ip === undefined ? Rcode.NXDOMAIN : Rcode.NOERROR,
       questions: q.questions,
-      answers: ip !== undefined && question.type === "A"
-        ? [{ type: "A", name: question.name, ttl: 60, class: "IN", data: ip }]
+      answers: ip !== undefined && question.type === RRType.A
+        ? [{ type: "A", name: question.name, ttl: 60, class: 1, address: ip }]
         : [],
-    }) as Uint8Array;
+    });
     await sock.send(reply, from).catch(() => {});
   }
 })();
