@@ -128,7 +128,7 @@ async function apply(
   }
   let items;
   try {
-    items = parseManifests(text, (values.namespace as string | undefined) ?? "default");
+    items = await parseManifests(text, (values.namespace as string | undefined) ?? "default");
   } catch (err) {
     throw new Error(`${file === "-" ? "stdin" : `"${file}"`}: ${message(err)}`);
   }

@@ -2,10 +2,13 @@
 /**
  * Pure reading of Kubernetes manifests for `ctl apply`: JSON or YAML, a single object, a
  * `List`, or multi-document YAML, turned into control-socket changes (`<ns>/<type>/<name>`).
+ *
+ * A JSON manifest is read with `JSON.parse` (see `../config/json_document.ts`); `npm:yaml` is
+ * imported only for YAML, so loading the CLI (which `edgemesh run` does too) does not load it.
  * @module
  */
-import { parseAllDocuments } from "yaml";
 import type { ResourceType } from "../control/mod.ts";
+import { readJsonDocument } from "../config/json_document.ts";
 
 /** Kubernetes kinds `ctl apply` accepts and the message type each becomes. */
 export const KIND_TYPES: Readonly<Record<string, ResourceType>> = {
@@ -40,22 +43,18 @@ export function objectLabel(type: ResourceType, namespace: string, name: string)
 
 /**
  * Parses manifest text into objects. Problems with single objects become failed items (the
- * rest are still applied); only unparseable text throws.
+ * rest are still applied); only unparseable text throws. Async because the YAML parser is
+ * loaded on first use.
  * @throws {SyntaxError} on YAML/JSON syntax errors, with line and column
  */
-export function parseManifests(text: string, defaultNamespace = "default"): ManifestItem[] {
-  const docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true });
-  const list = Array.isArray(docs) ? docs : [docs];
+export async function parseManifests(
+  text: string,
+  defaultNamespace = "default",
+): Promise<ManifestItem[]> {
+  const json = readJsonDocument(text);
+  const list = json !== null ? [json.value] : await parseYamlDocuments(text);
   const out: ManifestItem[] = [];
-  list.forEach((doc, i) => {
-    const err = doc.errors[0];
-    if (err) {
-      const at = lineCol(text, err.pos[0]);
-      throw new SyntaxError(
-        `Cannot parse manifest: line ${at.line}, column ${at.col}: ${err.message.split("\n")[0]}`,
-      );
-    }
-    const value: unknown = doc.toJS();
+  list.forEach((value, i) => {
     if (value === null || value === undefined) return;
     const where = list.length > 1 ? `document ${i + 1}` : "document";
     if (isObject(value) && value.kind === "List") {
@@ -71,6 +70,23 @@ export function parseManifests(text: string, defaultNamespace = "default"): Mani
     out.push(toItem(value, where, defaultNamespace));
   });
   return out;
+}
+
+/** The values of the documents of a YAML stream, loading `npm:yaml` on first use. */
+async function parseYamlDocuments(text: string): Promise<unknown[]> {
+  const { parseAllDocuments } = await import("yaml");
+  const docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true });
+  const list = Array.isArray(docs) ? docs : [docs];
+  return list.map((doc) => {
+    const err = doc.errors[0];
+    if (err) {
+      const at = lineCol(text, err.pos[0]);
+      throw new SyntaxError(
+        `Cannot parse manifest: line ${at.line}, column ${at.col}: ${err.message.split("\n")[0]}`,
+      );
+    }
+    return doc.toJS() as unknown;
+  });
 }
 
 function toItem(value: unknown, where: string, defaultNamespace: string): ManifestItem {

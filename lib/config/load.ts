@@ -3,10 +3,13 @@
  * Reading the configuration: an optional YAML or JSON file (YAML 1.2 is a superset of
  * JSON), command-line flag overrides on top, then {@linkcode parseConfig}. With no file the
  * embedded defaults are used, which is what `make run` relies on.
+ *
+ * `npm:yaml` is imported only when a file needs it: a JSON file is read with `JSON.parse`
+ * (see `json_document.ts`), so an agent with a JSON config never loads the npm machinery.
  * @module
  */
-import { parseDocument } from "yaml";
 import type { Config } from "./schema.ts";
+import { readJsonDocument } from "./json_document.ts";
 import { ConfigError, isPlainObject, parseConfig } from "./parse.ts";
 
 /** Options of {@linkcode loadConfig}. */
@@ -41,7 +44,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
         : String(err);
       throw new ConfigError([{ path: "", message: reason }], file);
     }
-    raw = parseConfigText(text, file);
+    raw = await parseConfigText(text, file);
   }
   const merged: Record<string, unknown> = { ...raw };
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
@@ -58,10 +61,30 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
 
 /**
  * Parses the text of a config file (YAML or JSON) into its top-level mapping; an empty
- * file is an empty mapping.
+ * file is an empty mapping. Async because the YAML parser is loaded on first use.
  * @throws {ConfigError} on syntax errors (with line and column) or a non-mapping document
  */
-export function parseConfigText(text: string, file?: string): Record<string, unknown> {
+export async function parseConfigText(
+  text: string,
+  file?: string,
+): Promise<Record<string, unknown>> {
+  if (/^[ \t\r\n]*$/.test(text)) return {}; // what the YAML parser makes of it, without loading it
+  const json = readJsonDocument(text);
+  const value = json !== null ? json.value : await parseYaml(text, file);
+  if (value === null || value === undefined) return {};
+  if (!isPlainObject(value)) {
+    const got = Array.isArray(value) ? "a list" : JSON.stringify(value);
+    throw new ConfigError(
+      [{ path: "", message: `expected a mapping of keys to values, got ${got}` }],
+      file,
+    );
+  }
+  return value;
+}
+
+/** The value of a YAML document, loading `npm:yaml` (about 10 MiB resident) on first use. */
+async function parseYaml(text: string, file: string | undefined): Promise<unknown> {
+  const { parseDocument } = await import("yaml");
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
@@ -73,16 +96,7 @@ export function parseConfigText(text: string, file?: string): Record<string, unk
       file,
     );
   }
-  const value: unknown = doc.toJS();
-  if (value === null || value === undefined) return {};
-  if (!isPlainObject(value)) {
-    const got = Array.isArray(value) ? "a list" : JSON.stringify(value);
-    throw new ConfigError(
-      [{ path: "", message: `expected a mapping of keys to values, got ${got}` }],
-      file,
-    );
-  }
-  return value;
+  return doc.toJS();
 }
 
 /** 1-based line and column of a character offset. */

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { parseManifests } from "../../lib/cli/mod.ts";
 
-function summary(text: string, ns?: string): string[] {
-  return parseManifests(text, ns).map((i) =>
+async function summary(text: string, ns?: string): Promise<string[]> {
+  return (await parseManifests(text, ns)).map((i) =>
     i.ok ? `${i.object.label} ${i.object.namespace}` : `${i.label}: ${i.error}`
   );
 }
@@ -39,12 +39,12 @@ Deno.test("parseManifests() reads single objects, Lists and multi-document YAML"
     ["empty", "", []],
   ];
   for (const [name, text, want, ns] of rows) {
-    await t.step(name, () => assert.deepEqual(summary(text, ns), want));
+    await t.step(name, async () => assert.deepEqual(await summary(text, ns), want));
   }
 });
 
-Deno.test("parseManifests() fills metadata.namespace and keeps the object", () => {
-  const [item] = parseManifests(
+Deno.test("parseManifests() fills metadata.namespace and keeps the object", async () => {
+  const [item] = await parseManifests(
     "kind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80}]}\n",
   );
   assert.ok(item?.ok);
@@ -55,8 +55,8 @@ Deno.test("parseManifests() fills metadata.namespace and keeps the object", () =
   });
 });
 
-Deno.test("parseManifests() throws SyntaxError with the position on bad YAML", () => {
-  assert.throws(() => parseManifests("kind: Service\nmetadata: {name: a\n"), (err: Error) => {
+Deno.test("parseManifests() throws SyntaxError with the position on bad YAML", async () => {
+  await assert.rejects(parseManifests("kind: Service\nmetadata: {name: a\n"), (err: Error) => {
     assert.equal(err.name, "SyntaxError");
     assert.match(err.message, /^Cannot parse manifest: line \d+, column \d+: /);
     return true;

@@ -144,13 +144,13 @@ Deno.test("deploy/edgemesh.yaml documents every config key with its true default
     assert.match(text, new RegExp(`^#${key}:`, "m"), `key "${key}" is documented`);
   }
   const hostname = "edge-test";
-  const asIs = parseConfig(parseConfigText(text), { hostname });
+  const asIs = parseConfig(await parseConfigText(text), { hostname });
   const active = uncommentDefaults(text);
   for (const key of CONFIG_KEYS.filter((k) => k !== "nodeName")) {
     assert.match(active, new RegExp(`^${key}:`, "m"), `default of "${key}" is uncommented`);
   }
   assert.match(active, /^ {2}- fc00::\/7$/m, "list items are uncommented too");
-  const uncommented = parseConfig(parseConfigText(active), { hostname });
+  const uncommented = parseConfig(await parseConfigText(active), { hostname });
   const builtIn = parseConfig({}, { hostname });
   assert.deepEqual(asIs, builtIn, "the example as shipped is the built-in default");
   assert.deepEqual(uncommented, builtIn, "every commented value is the real default");
