@@ -14,7 +14,6 @@ import { MetricsRegistry, serveMetrics } from "../metrics/mod.ts";
 import { denoExec, type Exec, NetDev } from "../netdev/mod.ts";
 import { ProxyThreads, tcpDialer } from "../proxy/mod.ts";
 import { Registry } from "../registry/mod.ts";
-import { createRoutingDialer, startTunnel } from "../tunnel/mod.ts";
 import { VERSION } from "../cli/mod.ts";
 import {
   dnsAddressesOnDevice,
@@ -167,8 +166,14 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     await netdevC.update(registry.snapshot(), { resync: true });
     deviceUp = true;
 
-    // 4 (started before the proxy, which dials through it). Off without a key file.
-    const tunnel = await startTunnel(config, { log: log.with("tunnel"), metrics, now });
+    // 4 (started before the proxy, which dials through it). Off without a key file. The tunnel
+    // module (node:http2 and node:crypto, ~8 MiB resident) is imported only when it can run.
+    const tunnelMod = config.tunnel && config.tunnelKeyFile !== null
+      ? await import("../tunnel/mod.ts")
+      : null;
+    const tunnel = tunnelMod === null
+      ? tunnelOff(config, log.with("tunnel"))
+      : await tunnelMod.startTunnel(config, { log: log.with("tunnel"), metrics, now });
 
     // 2. proxy: listeners per VIP:port; remote endpoints through the tunnel when it is on.
     // On `proxyThreads` threads: workers share the listeners (SO_REUSEPORT), see threads.ts.
@@ -184,7 +189,8 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         ejectCooldownMs: config.ejectCooldownMs,
         drainGraceMs: config.drainGraceMs,
         localDialer: tcpDialer,
-        remoteDialer: createRoutingDialer({
+        // Tunnel off: every route is local or direct, which is what tcpDialer does.
+        remoteDialer: tunnelMod === null ? tcpDialer : tunnelMod.createRoutingDialer({
           nodeName: config.nodeName,
           direct: tcpDialer,
           tunnel: tunnel?.dialer ?? null,
@@ -287,4 +293,17 @@ function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) =>
     signal.addEventListener("abort", () => resolve(), { once: true })
   );
+}
+
+/**
+ * Logs why the tunnel is off, as `startTunnel()` does (the policy of `planTunnel()` in
+ * lib/tunnel/setup.ts), without importing the tunnel module; always null.
+ */
+function tunnelOff(config: Pick<Config, "tunnel">, log: Logger): null {
+  log.info(
+    config.tunnel
+      ? "tunnel off: no tunnelKeyFile configured, remote endpoints are dialled directly"
+      : "tunnel disabled (tunnel: false): remote endpoints are dialled directly",
+  );
+  return null;
 }
