@@ -19,8 +19,10 @@
  * stopped; the namespace is removed afterwards. Only RSS is measured (no load, no CPU timing).
  *
  * Run (root, for the namespace): `deno run -A bench/micro/rss_imports.ts [--runs 3]
- * [--settle 2000] [--import yaml --import node:http2 …] [--no-agent]`. Prints a table and,
- * with `--json`, one JSON object.
+ * [--settle 2000] [--import yaml --import node:http2 …] [--set proxyThreads=1 …] [--no-agent]`.
+ * `--import` takes bare names, `node:`/`npm:` specifiers or repository paths (`lib/dns/mod.ts`);
+ * `--set key=<JSON>` adds agent config keys. Prints a table and, with `--json`, one JSON
+ * object.
  * @module
  */
 // deno-lint-ignore-file no-console
@@ -37,11 +39,20 @@ const { values } = parseArgs({
     settle: { type: "string", default: "2000" },
     import: { type: "string", multiple: true, default: [] },
     "no-agent": { type: "boolean", default: false },
+    set: { type: "string", multiple: true, default: [] },
     json: { type: "boolean", default: false },
   },
   strict: true,
 });
 const runs = Number(values.runs);
+/** Extra agent config keys from `--set key=<JSON value>` (e.g. `--set proxyThreads=1`). */
+const extraConfig: Record<string, unknown> = Object.fromEntries(
+  values.set.map((kv) => {
+    const at = kv.indexOf("=");
+    if (at < 1) throw new TypeError(`Cannot read --set "${kv}": expected key=<JSON value>`);
+    return [kv.slice(0, at), JSON.parse(kv.slice(at + 1))];
+  }),
+);
 const settleMs = Number(values.settle);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -113,6 +124,7 @@ async function agentRss(format: "json" | "yaml"): Promise<number> {
       stateDir: join(dir, "state"),
       controlSocket: join(dir, "run", "edgemesh.sock"),
       metricsListen: "127.0.0.1:0",
+      ...extraConfig,
     };
     const extraArgs: string[] = [];
     if (format === "yaml") {
