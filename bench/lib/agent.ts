@@ -73,6 +73,9 @@ export async function startAgent(deno: string, options: AgentOptions): Promise<A
     stateDir,
     controlSocket: socketPath,
     ...options.config,
+    // BENCH_AGENT_CONFIG: JSON merged into every agent's config, to measure a setting (e.g.
+    // '{"proxyThreads":1}'); the report then describes that configuration, not the default.
+    ...JSON.parse(Deno.env.get("BENCH_AGENT_CONFIG") || "{}"),
   };
   const configPath = join(options.dir, "edgemesh.json");
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2) + "\n");

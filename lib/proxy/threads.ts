@@ -11,8 +11,9 @@
  * - ClientIP session affinity: only the main thread listens for such services (it holds the
  *   affinity table), so they behave exactly as with one thread;
  * - passive health: an ejection made on any thread is sent to all others;
- * - metrics: workers' series are summed into the main registry, as of their last report
- *   (every `metricsRefreshMs`, or {@linkcode ProxyThreads.refreshMetrics});
+ * - metrics: workers' series are summed into the main registry as of their last report
+ *   ({@linkcode ProxyThreads.refreshMetrics}, which the agent awaits before each `/metrics`
+ *   render; a periodic report is optional, `metricsRefreshMs`);
  * - drain, failover and half-close: each thread runs the same code on its own connections.
  *
  * A worker that crashes is logged and started again (with the last snapshot) after a second;
@@ -40,7 +41,11 @@ export interface ProxyThreadsOptions {
   readonly timeoutMs?: number;
   /** Wait before starting a crashed worker again, ms. @default 1000 */
   readonly restartDelayMs?: number;
-  /** How often workers report their metrics, ms. @default 1000 */
+  /**
+   * How often workers report their metrics on their own, ms; 0: only when asked
+   * ({@linkcode ProxyThreads.refreshMetrics}), which allocates nothing while nobody scrapes.
+   * @default 0
+   */
   readonly metricsRefreshMs?: number;
 }
 
@@ -93,8 +98,10 @@ export class ProxyThreads {
     for (let i = 1; i <= workers; i++) this.#threads.push(new WorkerThread(i));
     if (workers > 0 && options.proxy.metrics) {
       options.proxy.metrics.addSource(() => this.#threads.flatMap((t) => t.metrics));
-      const every = options.metricsRefreshMs ?? 1000;
-      this.#refreshTimer = setInterval(() => void this.refreshMetrics(every), every);
+      const every = options.metricsRefreshMs ?? 0;
+      if (every > 0) {
+        this.#refreshTimer = setInterval(() => void this.refreshMetrics(every), every);
+      }
     }
   }
 

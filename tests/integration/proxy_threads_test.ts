@@ -35,7 +35,6 @@ async function startThreads(
       tunnel: null,
       ...over,
     },
-    metricsRefreshMs: 60_000, // tests refresh explicitly
   });
   return Object.assign(threads, { [Symbol.asyncDispose]: () => threads.close() });
 }
