@@ -118,7 +118,7 @@ export function dnsComponent(dns: DnsServer): AgentComponent {
         dns: {
           state: "up",
           detail: `${s.names} names, upstreams ${s.upstreams.join(",") || "none"}, ` +
-            `${s.cacheEntries} cached`,
+            `${s.cacheEntries} cached, udp ${s.udp}`,
         },
         listeners: s.listening.flatMap((l) => [`${l}/udp (dns)`, `${l}/tcp (dns)`]),
       };

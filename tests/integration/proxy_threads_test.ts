@@ -13,6 +13,7 @@ import {
   nameServer,
   snapshotOf,
   type TestServer,
+  type TestService,
 } from "../_helpers/proxy_fixtures.ts";
 
 const PORT = 18090;
@@ -53,6 +54,24 @@ function totalConnections(metrics: MetricsRegistry, service: string): number {
   return Number(m?.[1] ?? 0);
 }
 
+/** Serves service `name` on a fresh loopback VIP with one endpoint per backend port. */
+async function serveService(
+  threads: ProxyThreads,
+  name: string,
+  ports: number[],
+  extra: Partial<TestService> = {},
+): Promise<string> {
+  const vip = loopbackVip();
+  await threads.update(snapshotOf({
+    name,
+    vip,
+    ports: [{ name: "http", port: PORT }],
+    endpoints: ports.map((port) => ({ ports: { http: port } })),
+    ...extra,
+  }));
+  return vip;
+}
+
 async function stopAll(servers: TestServer[]): Promise<void> {
   await Promise.all(servers.map((s) => s.stop()));
 }
@@ -63,13 +82,7 @@ Deno.test("ProxyThreads spreads connections over threads and keeps strict round 
   await using threads = await startThreads(metrics);
   try {
     assert.equal(threads.threads, 2);
-    const vip = loopbackVip();
-    await threads.update(snapshotOf({
-      name: "web",
-      vip,
-      ports: [{ name: "http", port: PORT }],
-      endpoints: backends.map((b) => ({ ports: { http: b.port } })),
-    }));
+    const vip = await serveService(threads, "web", backends.map((b) => b.port));
     const names: string[] = [];
     for (let i = 0; i < 24; i++) names.push(await ask(vip, PORT));
     // One shared position: consecutive connections alternate, whichever thread took them.
@@ -93,14 +106,9 @@ Deno.test("ProxyThreads leaves ClientIP-affinity services to the main thread", a
   const metrics = new MetricsRegistry();
   await using threads = await startThreads(metrics);
   try {
-    const vip = loopbackVip();
-    await threads.update(snapshotOf({
-      name: "sticky",
-      vip,
-      ports: [{ name: "http", port: PORT }],
-      endpoints: backends.map((b) => ({ ports: { http: b.port } })),
+    const vip = await serveService(threads, "sticky", backends.map((b) => b.port), {
       sessionAffinity: { type: "ClientIP", timeoutSeconds: 600 },
-    }));
+    });
     const names = new Set<string>();
     for (let i = 0; i < 12; i++) names.add(await ask(vip, PORT));
     assert.equal(names.size, 1, "one client, one backend");
@@ -120,13 +128,7 @@ Deno.test("ProxyThreads shares passive-health ejections between threads", async 
   const metrics = new MetricsRegistry();
   await using threads = await startThreads(metrics);
   try {
-    const vip = loopbackVip();
-    await threads.update(snapshotOf({
-      name: "web",
-      vip,
-      ports: [{ name: "http", port: PORT }],
-      endpoints: [{ ports: { http: alive.port } }, { ports: { http: deadPort } }],
-    }));
+    const vip = await serveService(threads, "web", [alive.port, deadPort]);
     for (let i = 0; i < 8; i++) assert.equal(await ask(vip, PORT), "alive");
     // The round trip orders things: each worker's ejections reach the main thread (and are
     // passed on) before its answer does.
@@ -153,13 +155,7 @@ Deno.test("ProxyThreads.close() stops the workers and releases every listener", 
   const metrics = new MetricsRegistry();
   const threads = await startThreads(metrics);
   try {
-    const vip = loopbackVip();
-    await threads.update(snapshotOf({
-      name: "web",
-      vip,
-      ports: [{ name: "http", port: PORT }],
-      endpoints: [{ ports: { http: backend.port } }],
-    }));
+    const vip = await serveService(threads, "web", [backend.port]);
     assert.equal(await ask(vip, PORT), "only");
     await threads.close();
     await threads.close(); // idempotent
