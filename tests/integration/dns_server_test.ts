@@ -11,6 +11,7 @@ import {
   tcpQueries,
   udpQuery,
 } from "./dns_helpers.ts";
+import { scaled } from "../_helpers/emulation.ts";
 
 function start(options: Partial<DnsServerOptions> = {}): Promise<DnsServer> {
   return DnsServer.start({
@@ -377,16 +378,19 @@ Deno.test("DnsServer serves UDP alike with and without recvmmsg batching", async
         "192.0.2.1",
       ]);
       assert.equal(decode(fwd).id, 2);
+      // A burst from many sockets at once (each its own peer); kept under the server socket's
+      // receive buffer, since UDP may drop what overflows it (clients would retry).
+      const burst = scaled(100, 5);
       const many = await Promise.all(
         Array.from(
-          { length: 200 },
+          { length: burst },
           (_, i) =>
             udpQuery(addr, query(`nginx.default.svc.cluster.local`, RRType.A, { id: 100 + i })),
         ),
       );
       assert.deepEqual(
         many.map((m) => decode(m).id),
-        Array.from({ length: 200 }, (_, i) => 100 + i),
+        Array.from({ length: burst }, (_, i) => 100 + i),
       );
     });
   }
