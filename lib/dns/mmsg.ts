@@ -24,6 +24,8 @@ import { formatIpv4, formatIpv6, ipv4ToBytes, ipv6ToBytes, parseIp } from "../ne
 
 /** Datagrams taken per `recvmmsg` call at most. */
 export const BATCH = 64;
+/** Batches taken on the JS thread in a row before the loop yields to the event loop. */
+const SYNC_BATCHES = 4;
 /** Largest datagram received; longer ones are truncated by the kernel and dropped. */
 const SLOT = 4096;
 /** `struct mmsghdr`: `struct msghdr` (56 bytes) + `unsigned int msg_len`, padded to 64. */
@@ -57,6 +59,12 @@ const SYMBOLS = {
     parameters: ["i32", "buffer", "u32", "i32", "pointer"],
     result: "i32",
     nonblocking: true,
+  },
+  // The same call on the JS thread, with MSG_DONTWAIT: takes what is queued without a wait.
+  recvmmsgNow: {
+    name: "recvmmsg",
+    parameters: ["i32", "buffer", "u32", "i32", "pointer"],
+    result: "i32",
   },
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
@@ -278,10 +286,23 @@ export class MmsgSocket {
     const outBuffer = this.#outData.buffer;
     let failures = 0;
     let used = BATCH;
+    let busy = 0;
     while (!this.#closed) {
       // msg_namelen is in/out: reset it in the slots the last call filled.
       for (let i = 0; i < used; i++) rx.setUint32(i * MMSGHDR + 8, NAME, true);
-      const n = await c.recvmmsg(this.#fd, this.#rx, BATCH, MSG_WAITFORONE, null);
+      // Under load more queries are queued by the time a batch is answered: take them on this
+      // thread at once (no hop to a blocking thread and back), a few batches in a row before
+      // yielding to the event loop; otherwise wait on a blocking thread.
+      let n = busy > 0 && busy < SYNC_BATCHES
+        ? c.recvmmsgNow(this.#fd, this.#rx, BATCH, MSG_DONTWAIT, null)
+        : -1;
+      if (n > 0) {
+        busy++;
+      } else {
+        busy = 0;
+        n = await c.recvmmsg(this.#fd, this.#rx, BATCH, MSG_WAITFORONE, null);
+        if (n > 0) busy = 1;
+      }
       if (this.#closed) break;
       if (n <= 0) {
         // 0: shut down (close() sets #closed first). Negative: EINTR and the like; errno
