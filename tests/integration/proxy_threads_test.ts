@@ -168,3 +168,24 @@ Deno.test("ProxyThreads.close() stops the workers and releases every listener", 
     await backend.stop();
   }
 });
+
+Deno.test("ProxyThreads.start() fails with the worker's reason and leaves nothing running", async () => {
+  const metrics = new MetricsRegistry();
+  await assert.rejects(
+    startThreads(metrics, {
+      tunnel: {
+        nodeName: "node-a",
+        tunnel: true,
+        tunnelKeyFile: "/nonexistent/edgemesh-test.key",
+        tunnelTLS: null,
+        tunnelListen: "0.0.0.0:40001",
+        peers: {},
+      },
+    }),
+    (err: Error) => {
+      assert.match(err.message, /^Cannot start proxy thread 1: .*edgemesh-test\.key/);
+      return true;
+    },
+  );
+  // The sanitizers check that the worker, its timers and the main proxy were all stopped.
+});
