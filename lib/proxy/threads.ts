@@ -23,7 +23,7 @@
 import type { Logger } from "../log/mod.ts";
 import type { FamilySnapshot } from "../metrics/mod.ts";
 import type { Snapshot } from "../registry/model.ts";
-import { CursorTable } from "./cursors.ts";
+import { type CursorSlot, CursorTable } from "./cursors.ts";
 import { type ListenerStatus, Proxy, type ProxyOptions } from "./proxy.ts";
 import type { FromWorker, ToWorker, WorkerSettings } from "./thread_messages.ts";
 
@@ -61,6 +61,10 @@ class WorkerThread {
   readonly waiting = new Map<string, Waiter>();
   metrics: FamilySnapshot[] = [];
   restartTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The snapshot to send once the one in flight is applied (later ones replace it). */
+  queued: { snapshot: Snapshot; slots: CursorSlot[]; done: PromiseWithResolvers<void> } | null =
+    null;
+  sending = false;
   constructor(thread: number) {
     this.thread = thread;
   }
@@ -136,19 +140,45 @@ export class ProxyThreads {
     if (this.#closed) return;
     this.#last = snapshot;
     const slots = this.#threads.length > 0 ? this.#cursors.assign(snapshot) : [];
-    const seq = ++this.#seq;
     await Promise.all([
       this.main.update(snapshot),
-      ...this.#threads.map(async (t) => {
-        const m = await this.#request(t, "updated", seq, { type: "update", seq, snapshot, slots });
-        if (m?.type === "updated" && m.unbound > 0) {
-          this.#log.debug("Proxy worker could not bind some listeners", {
-            thread: t.thread,
-            unbound: m.unbound,
-          });
-        }
-      }),
+      ...this.#threads.map((t) => this.#push(t, snapshot, slots)),
     ]);
+  }
+
+  /**
+   * Sends `snapshot` to a worker, latest wins: while one update is in flight, newer snapshots
+   * replace each other in the queue (a burst of changes costs a worker a few structured
+   * clones, not one per change). Resolves once this snapshot, or a later one, is applied.
+   */
+  #push(t: WorkerThread, snapshot: Snapshot, slots: CursorSlot[]): Promise<void> {
+    if (t.queued) {
+      t.queued.snapshot = snapshot;
+      t.queued.slots = slots;
+      return t.queued.done.promise;
+    }
+    const done = Promise.withResolvers<void>();
+    t.queued = { snapshot, slots, done };
+    if (!t.sending) void this.#drain(t);
+    return done.promise;
+  }
+
+  async #drain(t: WorkerThread): Promise<void> {
+    t.sending = true;
+    while (t.queued) {
+      const { snapshot, slots, done } = t.queued;
+      t.queued = null;
+      const seq = ++this.#seq;
+      const m = await this.#request(t, "updated", seq, { type: "update", seq, snapshot, slots });
+      if (m?.type === "updated" && m.unbound > 0) {
+        this.#log.debug("Proxy worker could not bind some listeners", {
+          thread: t.thread,
+          unbound: m.unbound,
+        });
+      }
+      done.resolve();
+    }
+    t.sending = false;
   }
 
   /** Asks every worker for its metrics (at most `timeoutMs` each) for the next render. */
@@ -245,11 +275,7 @@ export class ProxyThreads {
       try {
         await this.#spawn(t);
         const last = this.#last;
-        if (last !== null) {
-          const seq = ++this.#seq;
-          const slots = this.#cursors.assign(last);
-          await this.#request(t, "updated", seq, { type: "update", seq, snapshot: last, slots });
-        }
+        if (last !== null) await this.#push(t, last, this.#cursors.assign(last));
         this.#log.info("Proxy worker thread restarted", { thread: t.thread });
       } catch (err) {
         this.#crashed(t, (err as Error).message);

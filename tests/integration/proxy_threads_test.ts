@@ -189,3 +189,32 @@ Deno.test("ProxyThreads.start() fails with the worker's reason and leaves nothin
   );
   // The sanitizers check that the worker, its timers and the main proxy were all stopped.
 });
+
+Deno.test("ProxyThreads applies a burst of updates, the last one on every thread", async () => {
+  const backend = nameServer("only");
+  const metrics = new MetricsRegistry();
+  await using threads = await startThreads(metrics);
+  try {
+    const services = Array.from({ length: 8 }, (_, i) => ({
+      name: `s${i}`,
+      vip: loopbackVip(),
+      ports: [{ name: "http", port: PORT }],
+      endpoints: [{ ports: { http: backend.port } }],
+    }));
+    // Not awaited one by one: a worker gets the newest queued snapshot, not each of them.
+    await Promise.all(
+      services.map((_, i) => threads.update(snapshotOf(...services.slice(0, i + 1)))),
+    );
+    for (const s of services) {
+      for (let i = 0; i < 6; i++) assert.equal(await ask(s.vip, PORT), "only");
+    }
+    await threads.refreshMetrics();
+    const main = services.reduce(
+      (n, s) => n + mainThreadConnections(metrics, `default/${s.name}`),
+      0,
+    );
+    assert.ok(main > 0 && main < 48, `main thread took ${main} of 48: both threads listen`);
+  } finally {
+    await backend.stop();
+  }
+});
