@@ -179,6 +179,9 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     // On `proxyThreads` threads: workers share the listeners (SO_REUSEPORT), see threads.ts.
     proxy = await ProxyThreads.start({
       threads: proxyThreadCount(config.proxyThreads, navigator.hardwareConcurrency),
+      // `auto`: the workers start when the proxy keeps the main thread busy (an idle node does
+      // not pay for them); a number asks for them at once.
+      startWorkers: config.proxyThreads === "auto" ? "when-busy" : "now",
       proxy: {
         nodeName: config.nodeName,
         log: log.with("proxy"),

@@ -69,7 +69,8 @@ export interface Config {
   readonly drainGraceMs: number;
   /**
    * Threads the proxy accepts and relays on (1–64), or `"auto"`: one per CPU the process may
-   * use, at most 4. Threads share the listeners through `SO_REUSEPORT`. @default "auto"
+   * use, at most 4, the extra ones started once the proxy keeps the main thread busy. Threads
+   * share the listeners through `SO_REUSEPORT`. @default "auto"
    */
   readonly proxyThreads: number | "auto";
   /** Inter-node tunnel listen address. @default "0.0.0.0:40001" */

@@ -14,7 +14,13 @@
  * @module
  */
 export { type ListenerStatus, Proxy, type ProxyOptions } from "./proxy.ts";
-export { ProxyThreads, type ProxyThreadsOptions, type WorkerSettings } from "./threads.ts";
+export {
+  BUSY_FRACTION,
+  mainThreadBusy,
+  ProxyThreads,
+  type ProxyThreadsOptions,
+  type WorkerSettings,
+} from "./threads.ts";
 export { CURSOR_CELLS, type CursorSlot, CursorTable } from "./cursors.ts";
 export {
   type BackendKey,

@@ -168,6 +168,7 @@ export class Proxy {
   readonly #draining = new Set<ConnGroup>();
   readonly #loops = new Set<Promise<void>>();
   #active = 0;
+  #accepted = 0;
   #idle: PromiseWithResolvers<void> | null = null;
 
   constructor(options: ProxyOptions) {
@@ -380,6 +381,7 @@ export class Proxy {
     };
     state.group.conns.add(rec);
     this.#active++;
+    this.#accepted++;
     this.#handle(rec, state.route);
   }
 
@@ -479,6 +481,16 @@ export class Proxy {
     }
     for (const f of this.#failed.values()) out.push(status(f.spec, f.route, false, f.error, 0));
     return out.sort((a, b) => a.service.localeCompare(b.service) || a.port - b.port);
+  }
+
+  /** Connections accepted since the start (all listeners). */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  /** Connections open now (draining ones included). */
+  get activeConnections(): number {
+    return this.#active;
   }
 
   /** Applies a passive-health ejection another proxy thread made. */

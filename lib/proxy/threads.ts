@@ -42,6 +42,16 @@ export interface ProxyThreadsOptions {
   /** Wait before starting a crashed worker again, ms. @default 1000 */
   readonly restartDelayMs?: number;
   /**
+   * When the workers start: `now` (in {@linkcode ProxyThreads.start}), or `when-busy`: once the
+   * main thread has been busy (≥ {@linkcode BUSY_FRACTION} of a core) for two checks in a row
+   * while the proxy carries connections, so an idle node never pays for them. @default "now"
+   */
+  readonly startWorkers?: "now" | "when-busy";
+  /** Share of a core the main thread used since the last call (tests). @default /proc/thread-self/stat */
+  readonly busySampler?: () => number;
+  /** How often `when-busy` checks, ms. @default 1000 */
+  readonly busyCheckMs?: number;
+  /**
    * How often workers report their metrics on their own, ms; 0: only when asked
    * ({@linkcode ProxyThreads.refreshMetrics}), which allocates nothing while nobody scrapes.
    * @default 0
@@ -84,6 +94,8 @@ export class ProxyThreads {
   #last: Snapshot | null = null;
   #closed = false;
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
+  #loadTimer: ReturnType<typeof setInterval> | undefined;
+  #starting: Promise<void> | null = null;
 
   private constructor(options: ProxyThreadsOptions) {
     const workers = Math.max(0, options.threads - 1);
@@ -115,16 +127,80 @@ export class ProxyThreads {
    */
   static async start(options: ProxyThreadsOptions): Promise<ProxyThreads> {
     const p = new ProxyThreads(options);
+    if (p.#threads.length === 0) return p;
+    if (options.startWorkers === "when-busy") {
+      p.#watchLoad(options.busySampler ?? mainThreadBusy(), options.busyCheckMs ?? 1000);
+      return p;
+    }
     try {
       await Promise.all(p.#threads.map((t) => p.#spawn(t)));
     } catch (err) {
       await p.close();
       throw err;
     }
-    if (p.#threads.length > 0) {
-      p.#log.info("Proxy running on several threads", { threads: p.#threads.length + 1 });
-    }
+    p.#log.info("Proxy running on several threads", { threads: p.#threads.length + 1 });
+    p.#workersUp.resolve();
     return p;
+  }
+
+  /** Whether the workers run (or are starting). */
+  get workersStarted(): boolean {
+    return this.#starting !== null || this.#threads.some((t) => t.worker !== null);
+  }
+
+  readonly #workersUp = Promise.withResolvers<void>();
+
+  /**
+   * Resolves once the workers run and have the last snapshot (at once with `now`; with
+   * `when-busy` when the load started them; never if they never start).
+   */
+  get workersReady(): Promise<void> {
+    return this.#workersUp.promise;
+  }
+
+  /** `when-busy`: checks the main thread's load and starts the workers when it stays high. */
+  #watchLoad(busy: () => number, everyMs: number): void {
+    let hot = 0;
+    let accepted = this.main.accepted;
+    busy(); // start the first interval now
+    this.#loadTimer = setInterval(() => {
+      let share = 0;
+      try {
+        share = busy();
+      } catch (err) {
+        this.#log.debug("Cannot read the main thread's load", { error: err });
+      }
+      const traffic = this.main.accepted !== accepted || this.main.activeConnections > 0;
+      accepted = this.main.accepted;
+      hot = share >= BUSY_FRACTION && traffic ? hot + 1 : 0;
+      if (hot < 2) return;
+      clearInterval(this.#loadTimer);
+      this.#loadTimer = undefined;
+      this.#log.info("Proxy is busy, starting its worker threads", {
+        threads: this.#threads.length + 1,
+        mainThreadLoad: Math.round(share * 100) / 100,
+      });
+      this.#starting = this.#startWorkers();
+    }, everyMs);
+    Deno.unrefTimer(this.#loadTimer);
+  }
+
+  async #startWorkers(): Promise<void> {
+    try {
+      await Promise.all(this.#threads.map((t) => this.#spawn(t)));
+      const last = this.#last;
+      if (last !== null && !this.#closed) {
+        const slots = this.#cursors.assign(last);
+        await Promise.all(this.#threads.map((t) => this.#push(t, last, slots)));
+      }
+      this.#workersUp.resolve();
+    } catch (err) {
+      // The main thread keeps serving everything; a worker that started is stopped again.
+      this.#log.error("Cannot start the proxy worker threads, staying on one thread", {
+        error: err,
+      });
+      await Promise.all(this.#threads.map((t) => this.#stopWorker(t)));
+    }
   }
 
   /** Number of threads, main included. */
@@ -205,15 +281,19 @@ export class ProxyThreads {
     if (!this.#closed) {
       this.#closed = true;
       clearInterval(this.#refreshTimer);
-      await Promise.all(this.#threads.map(async (t) => {
-        clearTimeout(t.restartTimer);
-        if (t.worker === null) return;
-        await this.#request(t, "closed", 0, { type: "close" });
-        t.worker?.terminate();
-        t.worker = null;
-      }));
+      clearInterval(this.#loadTimer);
+      await this.#starting;
+      await Promise.all(this.#threads.map((t) => this.#stopWorker(t)));
     }
     await this.main.close();
+  }
+
+  async #stopWorker(t: WorkerThread): Promise<void> {
+    clearTimeout(t.restartTimer);
+    if (t.worker === null) return;
+    await this.#request(t, "closed", 0, { type: "close" });
+    t.worker?.terminate();
+    t.worker = null;
   }
 
   #spawn(t: WorkerThread): Promise<void> {
@@ -319,4 +399,38 @@ export class ProxyThreads {
     t.waiting.delete(key);
     w?.resolve(m);
   }
+}
+
+/** Share of a core above which the main thread counts as busy (`when-busy`). */
+export const BUSY_FRACTION = 0.5;
+
+/** Clock ticks per second of `/proc` CPU times (USER_HZ, 100 on every Linux ABI we ship). */
+const USER_HZ = 100;
+
+/**
+ * A sampler of the calling thread's CPU use: the share of one core it used since the previous
+ * call, from `/proc/thread-self/stat` (utime + stime). 0 where that cannot be read.
+ */
+export function mainThreadBusy(now: () => number = () => performance.now()): () => number {
+  let lastTicks = -1;
+  let lastAt = 0;
+  return () => {
+    let ticks: number;
+    try {
+      const stat = Deno.readTextFileSync("/proc/thread-self/stat");
+      // Fields after the command name (which may contain spaces): state is the 3rd field,
+      // utime the 14th and stime the 15th (proc(5)).
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks = Number(f[11]) + Number(f[12]);
+    } catch {
+      return 0;
+    }
+    const at = now();
+    const share = lastTicks < 0 || at <= lastAt
+      ? 0
+      : (ticks - lastTicks) / USER_HZ / ((at - lastAt) / 1000);
+    lastTicks = ticks;
+    lastAt = at;
+    return Number.isFinite(share) ? share : 0;
+  };
 }

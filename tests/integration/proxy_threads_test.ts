@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
-import { ProxyThreads, type ProxyThreadsOptions } from "../../lib/proxy/mod.ts";
+import { mainThreadBusy, ProxyThreads, type ProxyThreadsOptions } from "../../lib/proxy/mod.ts";
 import {
   ask,
   loopbackVip,
@@ -21,8 +21,10 @@ const PORT = 18090;
 async function startThreads(
   metrics: MetricsRegistry,
   over: Partial<ProxyThreadsOptions["worker"]> = {},
+  more: Partial<ProxyThreadsOptions> = {},
 ): Promise<ProxyThreads & AsyncDisposable> {
   const threads = await ProxyThreads.start({
+    ...more,
     threads: 2,
     proxy: { nodeName: "node-a", log: nullLogger, metrics },
     worker: {
@@ -217,4 +219,59 @@ Deno.test("ProxyThreads applies a burst of updates, the last one on every thread
   } finally {
     await backend.stop();
   }
+});
+
+Deno.test("ProxyThreads with when-busy starts the workers only under load with traffic", async () => {
+  const backend = nameServer("only");
+  const metrics = new MetricsRegistry();
+  let load = 0.9;
+  let checks = 0;
+  let checked = Promise.withResolvers<void>();
+  await using threads = await startThreads(metrics, {}, {
+    startWorkers: "when-busy",
+    busyCheckMs: 5,
+    busySampler: () => {
+      if (++checks % 4 === 0) checked.resolve();
+      return load;
+    },
+  });
+  try {
+    const vip = await serveService(threads, "web", [backend.port]);
+    // Busy but no proxy traffic (say, DNS load): no workers.
+    await checked.promise;
+    assert.equal(threads.workersStarted, false);
+    // Traffic but an idle main thread: no workers either.
+    load = 0.1;
+    assert.equal(await ask(vip, PORT), "only");
+    checked = Promise.withResolvers();
+    await checked.promise;
+    assert.equal(threads.workersStarted, false);
+    // Traffic and a busy main thread: the workers start and get the last snapshot.
+    load = 0.9;
+    const open = await Deno.connect({ hostname: vip, port: PORT });
+    try {
+      await threads.workersReady;
+    } finally {
+      open.close();
+    }
+    assert.equal(threads.workersStarted, true);
+    for (let i = 0; i < 24; i++) assert.equal(await ask(vip, PORT), "only");
+    await threads.refreshMetrics();
+    const onMain = mainThreadConnections(metrics, "default/web");
+    assert.equal(totalConnections(metrics, "default/web"), 26);
+    assert.ok(onMain < 26, `the worker took some connections (main ${onMain} of 26)`);
+  } finally {
+    await backend.stop();
+  }
+});
+
+Deno.test("mainThreadBusy() measures this thread's share of a core", () => {
+  const sample = mainThreadBusy();
+  assert.equal(sample(), 0, "the first call starts the interval");
+  const until = performance.now() + 200;
+  let x = 0;
+  while (performance.now() < until) x += Math.sqrt(x + 1);
+  const share = sample();
+  assert.ok(x > 0);
+  assert.ok(share > 0.2 && share < 1.5, `busy loop measured as ${share} of a core`);
 });

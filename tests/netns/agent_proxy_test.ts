@@ -40,7 +40,8 @@ Deno.test({
     try {
       await using backends = await startBackends(ns, ["name:one", "name:two", "name:three"]);
       const names = ["one", "two", "three"] as const;
-      const config = { nodeName: "n1", logLevel: "debug" };
+      // Two proxy threads from the start: balancing and failover must hold across them.
+      const config = { nodeName: "n1", logLevel: "debug", proxyThreads: 2 };
       const agent = await startAgent({ netns: ns, dir, config });
       try {
         // One subset per backend: same address, distinct ports, named like the service port.

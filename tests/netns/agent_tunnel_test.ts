@@ -156,6 +156,9 @@ function agentConfig(
 ): Record<string, unknown> {
   return {
     nodeName: name,
+    // Two proxy threads from the start: the worker dials peers through its own tunnel
+    // connections, and its metrics and logs reach the main thread.
+    proxyThreads: 2,
     tunnelKeyFile: keyFile,
     tunnelListen: `${node.ip}:${TUNNEL_PORT}`,
     metricsListen: `${node.ip}:${METRICS_PORT}`,
