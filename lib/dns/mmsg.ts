@@ -21,6 +21,9 @@
  * @module
  */
 import { formatIpv4, formatIpv6, ipv4ToBytes, ipv6ToBytes, parseIp } from "../netaddr/mod.ts";
+import { errno, type Libc, libc as loadLibc } from "../sys/libc.ts";
+
+export { LIBC_PATHS } from "../sys/libc.ts";
 
 /** Datagrams taken per `recvmmsg` call at most. */
 export const BATCH = 64;
@@ -49,78 +52,6 @@ const EAGAIN = 11;
 const EADDRINUSE = 98;
 const EADDRNOTAVAIL = 99;
 const EACCES = 13;
-
-const SYMBOLS = {
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  recvmmsg: {
-    parameters: ["i32", "buffer", "u32", "i32", "pointer"],
-    result: "i32",
-    nonblocking: true,
-  },
-  // The same call on the JS thread, with MSG_DONTWAIT: takes what is queued without a wait.
-  recvmmsgNow: {
-    name: "recvmmsg",
-    parameters: ["i32", "buffer", "u32", "i32", "pointer"],
-    result: "i32",
-  },
-  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
-  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
-  shutdown: { parameters: ["i32", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "usize" },
-  // Deno's pointer helpers (`UnsafePointer.of`, `UnsafePointerView`) need FFI access beyond
-  // one library path, so addresses come from the C library itself: `memcpy(b, b, 0)` returns
-  // the address of `b` (with its byteOffset), and a 4-byte `memcpy` reads `errno`.
-  addressOf: { name: "memcpy", parameters: ["buffer", "buffer", "usize"], result: "usize" },
-  peek: { name: "memcpy", parameters: ["buffer", "usize", "usize"], result: "usize" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-/**
- * Where the C library is on the Linux distributions edge devices run (Debian/Ubuntu multiarch
- * for x86_64 and aarch64, then the lib64/lib layouts of Fedora, Alpine-glibc, Yocto, Arch).
- * The agent's `--allow-ffi` is scoped to exactly these paths (scripts/permissions.ts), so FFI
- * can open the C library and nothing else.
- */
-export const LIBC_PATHS: readonly string[] = [
-  "/lib/x86_64-linux-gnu/libc.so.6",
-  "/lib/aarch64-linux-gnu/libc.so.6",
-  "/lib64/libc.so.6",
-  "/usr/lib64/libc.so.6",
-  "/lib/libc.so.6",
-  "/usr/lib/libc.so.6",
-];
-
-let libc: Libc | null | undefined;
-
-/** The C library's functions, or null when FFI is not allowed or not on Linux (cached). */
-function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return libc;
-  for (const path of LIBC_PATHS) {
-    try {
-      if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") continue;
-      libc = Deno.dlopen(path, SYMBOLS).symbols;
-      return libc;
-    } catch {
-      // not there (another architecture's path, or another layout): try the next one
-    }
-  }
-  return libc;
-}
-
-const errnoBuf = new Int32Array(1);
-
-/** `errno` of the last synchronous call on this thread (not valid after a `nonblocking` call). */
-function errno(c: Libc): number {
-  c.peek(errnoBuf, c.__errno_location(), 4n);
-  return errnoBuf[0]!;
-}
 
 /** An error of a libc call, as the `Deno.errors` class Deno's own sockets would throw. */
 function sysError(c: Libc, what: string): Error {

@@ -23,6 +23,7 @@
 import type { Logger } from "../log/mod.ts";
 import type { FamilySnapshot } from "../metrics/mod.ts";
 import type { Snapshot } from "../registry/model.ts";
+import { threadCpuSeconds } from "../sys/mod.ts";
 import { type CursorSlot, CursorTable } from "./cursors.ts";
 import { type ListenerStatus, Proxy, type ProxyOptions } from "./proxy.ts";
 import type { FromWorker, ToWorker, WorkerSettings } from "./thread_messages.ts";
@@ -47,7 +48,11 @@ export interface ProxyThreadsOptions {
    * while the proxy carries connections, so an idle node never pays for them. @default "now"
    */
   readonly startWorkers?: "now" | "when-busy";
-  /** Share of a core the main thread used since the last call (tests). @default /proc/thread-self/stat */
+  /**
+   * Share of a core the main thread used since the last call (tests). Without it and without
+   * the C library (no FFI permission) `when-busy` cannot measure, and starts the workers at once.
+   * @default {@linkcode mainThreadBusy}
+   */
   readonly busySampler?: () => number;
   /** How often `when-busy` checks, ms. @default 1000 */
   readonly busyCheckMs?: number;
@@ -128,8 +133,11 @@ export class ProxyThreads {
   static async start(options: ProxyThreadsOptions): Promise<ProxyThreads> {
     const p = new ProxyThreads(options);
     if (p.#threads.length === 0) return p;
-    if (options.startWorkers === "when-busy") {
-      p.#watchLoad(options.busySampler ?? mainThreadBusy(), options.busyCheckMs ?? 1000);
+    const sampler = options.startWorkers === "when-busy"
+      ? options.busySampler ?? mainThreadBusy()
+      : null;
+    if (sampler !== null) {
+      p.#watchLoad(sampler, options.busyCheckMs ?? 1000);
       return p;
     }
     try {
@@ -162,7 +170,6 @@ export class ProxyThreads {
   #watchLoad(busy: () => number, everyMs: number): void {
     let hot = 0;
     let accepted = this.main.accepted;
-    busy(); // start the first interval now
     this.#loadTimer = setInterval(() => {
       let share = 0;
       try {
@@ -404,32 +411,23 @@ export class ProxyThreads {
 /** Share of a core above which the main thread counts as busy (`when-busy`). */
 export const BUSY_FRACTION = 0.5;
 
-/** Clock ticks per second of `/proc` CPU times (USER_HZ, 100 on every Linux ABI we ship). */
-const USER_HZ = 100;
-
 /**
  * A sampler of the calling thread's CPU use: the share of one core it used since the previous
- * call, from `/proc/thread-self/stat` (utime + stime). 0 where that cannot be read.
+ * call (`getrusage(RUSAGE_THREAD)` through the C library: Deno refuses to read `/proc/self`
+ * without `--allow-all`). Null where that cannot be measured (no FFI permission).
  */
-export function mainThreadBusy(now: () => number = () => performance.now()): () => number {
-  let lastTicks = -1;
-  let lastAt = 0;
+export function mainThreadBusy(
+  now: () => number = () => performance.now(),
+): (() => number) | null {
+  const first = threadCpuSeconds();
+  if (first === null) return null;
+  let lastCpu = first;
+  let lastAt = now();
   return () => {
-    let ticks: number;
-    try {
-      const stat = Deno.readTextFileSync("/proc/thread-self/stat");
-      // Fields after the command name (which may contain spaces): state is the 3rd field,
-      // utime the 14th and stime the 15th (proc(5)).
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks = Number(f[11]) + Number(f[12]);
-    } catch {
-      return 0;
-    }
+    const cpu = threadCpuSeconds() ?? lastCpu;
     const at = now();
-    const share = lastTicks < 0 || at <= lastAt
-      ? 0
-      : (ticks - lastTicks) / USER_HZ / ((at - lastAt) / 1000);
-    lastTicks = ticks;
+    const share = at > lastAt ? (cpu - lastCpu) / ((at - lastAt) / 1000) : 0;
+    lastCpu = cpu;
     lastAt = at;
     return Number.isFinite(share) ? share : 0;
   };

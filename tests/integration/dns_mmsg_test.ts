@@ -1,6 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
 import { MmsgSocket } from "../../lib/dns/mmsg.ts";
+import { runDeno } from "../_helpers/child.ts";
 
 type Seen = { data: string; peer: string };
 
@@ -145,19 +146,7 @@ Deno.test("MmsgSocket is unavailable without FFI permission (the server falls ba
 console.log(MmsgSocket.available());
 try { MmsgSocket.open("127.0.0.1", 0); } catch (e) { console.log(e.name); }`;
   // `deno eval` would grant everything: run the snippet from stdin with narrow flags.
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "--allow-read", "--allow-net", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(code));
-  await w.close();
-  const out = await child.output();
-  assert.equal(out.code, 0);
-  assert.deepEqual(new TextDecoder().decode(out.stdout).trim().split("\n"), [
-    "false",
-    "NotSupported",
-  ]);
+  const out = await runDeno(["run", "--no-prompt", "--allow-read", "--allow-net", "-"], code);
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(out.stdout.trim().split("\n"), ["false", "NotSupported"]);
 });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
+import { runDeno } from "../_helpers/child.ts";
 import { mainThreadBusy, ProxyThreads, type ProxyThreadsOptions } from "../../lib/proxy/mod.ts";
 import {
   ask,
@@ -267,11 +268,22 @@ Deno.test("ProxyThreads with when-busy starts the workers only under load with t
 
 Deno.test("mainThreadBusy() measures this thread's share of a core", () => {
   const sample = mainThreadBusy();
-  assert.equal(sample(), 0, "the first call starts the interval");
+  assert.ok(sample !== null, "the C library is available with --allow-ffi");
+  sample(); // starts a fresh interval
   const until = performance.now() + 200;
   let x = 0;
   while (performance.now() < until) x += Math.sqrt(x + 1);
   const share = sample();
   assert.ok(x > 0);
   assert.ok(share > 0.2 && share < 1.5, `busy loop measured as ${share} of a core`);
+});
+
+Deno.test("mainThreadBusy() is null without FFI permission (when-busy then starts at once)", async () => {
+  const mod = new URL("../../lib/proxy/mod.ts", import.meta.url).href;
+  const out = await runDeno(
+    ["run", "--no-prompt", "--allow-read", "-"],
+    `import { mainThreadBusy } from "${mod}";\nconsole.log(mainThreadBusy() === null);`,
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout.trim(), "true");
 });

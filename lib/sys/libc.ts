@@ -1,0 +1,101 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The few C library functions the agent calls through Deno's FFI, loaded once: batched UDP for
+ * DNS (`lib/dns/mmsg.ts`) and the main thread's CPU time (`lib/proxy/threads.ts`, which starts
+ * proxy workers when the main thread is busy; Deno denies reading `/proc/self` without
+ * `--allow-all`).
+ *
+ * `--allow-ffi` is granted only for {@linkcode LIBC_PATHS}; without it {@linkcode libc} is null
+ * and the callers fall back (Deno's UDP sockets; workers started at once).
+ * @module
+ */
+
+const SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  recvmmsg: {
+    parameters: ["i32", "buffer", "u32", "i32", "pointer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // The same call on the JS thread, with MSG_DONTWAIT: takes what is queued without a wait.
+  recvmmsgNow: {
+    name: "recvmmsg",
+    parameters: ["i32", "buffer", "u32", "i32", "pointer"],
+    result: "i32",
+  },
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  getrusage: { parameters: ["i32", "buffer"], result: "i32" },
+  __errno_location: { parameters: [], result: "usize" },
+  // Deno's pointer helpers (`UnsafePointer.of`, `UnsafePointerView`) need FFI access beyond
+  // one library path, so addresses come from the C library itself: `memcpy(b, b, 0)` returns
+  // the address of `b` (with its byteOffset), and a 4-byte `memcpy` reads `errno`.
+  addressOf: { name: "memcpy", parameters: ["buffer", "buffer", "usize"], result: "usize" },
+  peek: { name: "memcpy", parameters: ["buffer", "usize", "usize"], result: "usize" },
+} as const;
+
+/** The loaded functions. */
+export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/**
+ * Where the C library is on the Linux distributions edge devices run (Debian/Ubuntu multiarch
+ * for x86_64 and aarch64, then the lib64/lib layouts of Fedora, Alpine-glibc, Yocto, Arch).
+ * The agent's `--allow-ffi` is scoped to exactly these paths (scripts/permissions.ts), so FFI
+ * can open the C library and nothing else.
+ */
+export const LIBC_PATHS: readonly string[] = [
+  "/lib/x86_64-linux-gnu/libc.so.6",
+  "/lib/aarch64-linux-gnu/libc.so.6",
+  "/lib64/libc.so.6",
+  "/usr/lib64/libc.so.6",
+  "/lib/libc.so.6",
+  "/usr/lib/libc.so.6",
+];
+
+let loaded: Libc | null | undefined;
+
+/** The C library's functions, or null when FFI is not allowed or not on Linux (cached). */
+export function libc(): Libc | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (Deno.build.os !== "linux") return loaded;
+  for (const path of LIBC_PATHS) {
+    try {
+      if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") continue;
+      loaded = Deno.dlopen(path, SYMBOLS).symbols;
+      return loaded;
+    } catch {
+      // not there (another architecture's path, or another layout): try the next one
+    }
+  }
+  return loaded;
+}
+
+const errnoBuf = new Int32Array(1);
+
+/** `errno` of the last synchronous call on this thread (not valid after a `nonblocking` call). */
+export function errno(c: Libc): number {
+  c.peek(errnoBuf, c.__errno_location(), 4n);
+  return errnoBuf[0]!;
+}
+
+/** `RUSAGE_THREAD`: resource usage of the calling thread (Linux, getrusage(2)). */
+const RUSAGE_THREAD = 1;
+/** `struct rusage` is 144 bytes on 64-bit Linux; `ru_utime` and `ru_stime` lead it. */
+const rusage = new BigInt64Array(18);
+
+/**
+ * CPU time (user + system) the calling thread has used, seconds, or null without the C
+ * library. From `getrusage(RUSAGE_THREAD)`: `ru_utime` and `ru_stime` are `struct timeval`s.
+ */
+export function threadCpuSeconds(): number | null {
+  const c = libc();
+  if (c === null || c.getrusage(RUSAGE_THREAD, rusage) !== 0) return null;
+  const [us, uu, ss, su] = [rusage[0]!, rusage[1]!, rusage[2]!, rusage[3]!];
+  return Number(us + ss) + Number(uu + su) / 1e6;
+}
