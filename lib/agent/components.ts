@@ -54,18 +54,29 @@ export function netdevComponent(netdev: NetDev, extra: ReadonlySet<string>): Age
 
 /** The L4 proxy: listeners follow the snapshot. */
 export function proxyComponent(
-  proxy: Pick<Proxy, "update" | "listeners" | "close">,
+  proxy: Pick<Proxy, "update" | "listeners" | "close"> & {
+    readonly threads?: number;
+    readonly workersStarted?: boolean;
+  },
 ): AgentComponent {
   return {
     name: "proxy",
     update: (snapshot) => proxy.update(snapshot),
     status: () => ({
+      proxy: { state: "up", detail: threadsDetail(proxy.threads ?? 1, proxy.workersStarted) },
       listeners: proxy.listeners().map((l) =>
         `${l.vip}:${l.port}/tcp ${l.service}${l.bound ? "" : ` (bind failed: ${l.error})`}`
       ),
     }),
     close: () => proxy.close(),
   };
+}
+
+/** `1 thread`, `2 threads`, or `1 of 2 threads (the others start when busy)`. */
+export function threadsDetail(threads: number, started: boolean | undefined): string {
+  if (threads <= 1) return "1 thread";
+  if (started === false) return `1 of ${threads} threads (the others start when busy)`;
+  return `${threads} threads`;
 }
 
 function sameKeys(a: ReadonlySet<string>, b: ReadonlyMap<string, unknown>): boolean {

@@ -86,6 +86,7 @@ export function formatStatus(s: StatusInfo, now: number): string {
     ["Endpoints", String(c.endpoints)],
     ["Nodes", String(c.nodes)],
     ["Listeners", list(s.listeners, 6)],
+    ["Proxy", state(s.proxy)],
     ["DNS", state(s.dns)],
     ["Tunnel", state(s.tunnel)],
     ["Peers", peers],

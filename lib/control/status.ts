@@ -42,6 +42,8 @@ export interface StatusInfo {
   };
   /** Listening sockets (`9.251.0.2:80/tcp`, `9.251.0.1:53/udp`, the control socket path). */
   readonly listeners?: readonly string[];
+  /** The L4 proxy: its threads (`proxyThreads`) and whether the workers run yet. */
+  readonly proxy?: ComponentState;
   readonly dns?: ComponentState;
   readonly tunnel?: ComponentState;
   readonly peers?: readonly PeerStatus[];

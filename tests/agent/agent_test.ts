@@ -64,6 +64,11 @@ Deno.test("runAgent() serves the control socket, keeps state across restarts, st
     assert.deepEqual(s.counts, { services: 1, endpoints: 0, vips: 1, nodes: 0 });
     assert.equal(typeof s.lastSync, "string");
     assert.deepEqual(s.tunnel, { state: "off", detail: "no tunnelKeyFile" });
+    assert.equal(s.proxy?.state, "up");
+    assert.match(
+      s.proxy?.detail ?? "",
+      /^(1 thread|1 of \d+ threads \(the others start when busy\))$/,
+    );
     // Applied means durable; reconciled (live) catches up without passing the registry.
     assert.equal(typeof s.reconciledVersion, "number");
     assert.ok(s.reconciledVersion! <= s.registryVersion!, JSON.stringify(s));

@@ -1,6 +1,6 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { netdevComponent, sameZoneInputs } from "../../lib/agent/components.ts";
+import { netdevComponent, sameZoneInputs, threadsDetail } from "../../lib/agent/components.ts";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { NetDev } from "../../lib/netdev/mod.ts";
 import { fakeIp } from "../_helpers/fake_ip.ts";
@@ -103,4 +103,14 @@ Deno.test("netdevComponent() skips unchanged VIP sets, but a resync pass repairs
   assert.deepEqual(addrs(), ["127.77.0.1", "127.77.0.2"]);
   await c.close();
   assert.equal(ip.links.has("edge0"), false);
+});
+
+Deno.test("threadsDetail() says how many proxy threads run", () => {
+  const rows: [number, boolean | undefined, string][] = [
+    [1, undefined, "1 thread"],
+    [2, true, "2 threads"],
+    [4, false, "1 of 4 threads (the others start when busy)"],
+    [2, undefined, "2 threads"],
+  ];
+  for (const [threads, started, want] of rows) assert.equal(threadsDetail(threads, started), want);
 });

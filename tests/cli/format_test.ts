@@ -82,6 +82,7 @@ Deno.test("formatStatus() shows unknown parts as -", () => {
       "Endpoints:  5",
       "Nodes:      0",
       "Listeners:  -",
+      "Proxy:      -",
       "DNS:        -",
       "Tunnel:     off (no tunnelKeyFile)",
       "Peers:      edge-2 192.0.2.2:40001 up",
