@@ -14,6 +14,7 @@ import { MetricsRegistry, serveMetrics } from "../metrics/mod.ts";
 import { denoExec, type Exec, NetDev } from "../netdev/mod.ts";
 import { ProxyThreads, tcpDialer } from "../proxy/mod.ts";
 import { Registry } from "../registry/mod.ts";
+import { logTunnelOff, planTunnel } from "../tunnel/plan.ts";
 import { VERSION } from "../cli/mod.ts";
 import {
   dnsAddressesOnDevice,
@@ -168,11 +169,11 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
 
     // 4 (started before the proxy, which dials through it). Off without a key file. The tunnel
     // module (node:http2 and node:crypto, ~8 MiB resident) is imported only when it can run.
-    const tunnelMod = config.tunnel && config.tunnelKeyFile !== null
-      ? await import("../tunnel/mod.ts")
-      : null;
+    const tunnelPlan = planTunnel(config);
+    if (tunnelPlan.mode === "off") logTunnelOff(tunnelPlan, log.with("tunnel"));
+    const tunnelMod = tunnelPlan.mode === "on" ? await import("../tunnel/mod.ts") : null;
     const tunnel = tunnelMod === null
-      ? tunnelOff(config, log.with("tunnel"))
+      ? null
       : await tunnelMod.startTunnel(config, { log: log.with("tunnel"), metrics, now });
 
     // 2. proxy: listeners per VIP:port; remote endpoints through the tunnel when it is on.
@@ -296,17 +297,4 @@ function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) =>
     signal.addEventListener("abort", () => resolve(), { once: true })
   );
-}
-
-/**
- * Logs why the tunnel is off, as `startTunnel()` does (the policy of `planTunnel()` in
- * lib/tunnel/setup.ts), without importing the tunnel module; always null.
- */
-function tunnelOff(config: Pick<Config, "tunnel">, log: Logger): null {
-  log.info(
-    config.tunnel
-      ? "tunnel off: no tunnelKeyFile configured, remote endpoints are dialled directly"
-      : "tunnel disabled (tunnel: false): remote endpoints are dialled directly",
-  );
-  return null;
 }

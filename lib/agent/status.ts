@@ -6,6 +6,7 @@
 import type { Config } from "../config/mod.ts";
 import type { StatusInfo } from "../control/mod.ts";
 import type { Snapshot } from "../registry/mod.ts";
+import { planTunnel } from "../tunnel/plan.ts";
 import type { AgentComponent } from "./reconcile.ts";
 
 /** The agent status shown by `edgemesh ctl status` (unknown parts are left out). */
@@ -28,6 +29,7 @@ export interface StatusInputs {
 /** Builds the status: registry counts, config-derived facts, then each component's part. */
 export function buildStatus(inp: StatusInputs): Status {
   const { config, snapshot } = inp;
+  const tunnelPlan = planTunnel(config);
   let endpoints = 0;
   for (const e of snapshot.services.values()) endpoints += e.endpoints.length;
   let status: Status = {
@@ -47,11 +49,13 @@ export function buildStatus(inp: StatusInputs): Status {
     ...(config.dnsListen.length === 0
       ? { dns: { state: "off", detail: "dnsListen is empty" } }
       : {}),
-    ...(!config.tunnel || config.tunnelKeyFile === null
+    ...(tunnelPlan.mode === "off"
       ? {
         tunnel: {
           state: "off",
-          detail: config.tunnel ? "no tunnelKeyFile" : "tunnel: false (direct dialing)",
+          detail: tunnelPlan.reason === "no-key"
+            ? "no tunnelKeyFile"
+            : "tunnel: false (direct dialing)",
         },
       }
       : {}),

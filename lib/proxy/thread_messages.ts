@@ -7,7 +7,7 @@
 import type { LogFields, LogLevel } from "../log/mod.ts";
 import type { FamilySnapshot } from "../metrics/mod.ts";
 import type { LbStrategy, Snapshot } from "../registry/model.ts";
-import type { TunnelConfig } from "../tunnel/setup.ts";
+import type { TunnelConfig } from "../tunnel/plan.ts";
 import type { CursorSlot } from "./cursors.ts";
 
 /** What a worker needs to run a proxy like the main thread's (config keys of the same names). */

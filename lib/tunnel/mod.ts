@@ -78,16 +78,14 @@ export {
 export {
   createRoutingDialer,
   loadTunnelTls,
-  planTunnel,
   type RoutingDialerOptions,
   startTunnel,
   startTunnelDialer,
   type StartTunnelOptions,
   type Tunnel,
-  type TunnelConfig,
-  type TunnelPlan,
   type TunnelStatus,
 } from "./setup.ts";
+export { logTunnelOff, planTunnel, type TunnelConfig, type TunnelPlan } from "./plan.ts";
 export { type BackendDial, tcpDialBackend } from "./tcp.ts";
 export {
   formatHostPort,

@@ -5,41 +5,18 @@
  * backend the right way (local, tunnel or direct).
  * @module
  */
-import type { Config, TunnelTlsConfig } from "../config/schema.ts";
+import type { TunnelTlsConfig } from "../config/schema.ts";
 import type { Logger } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { Dialer, DialTarget, UpstreamConn } from "../proxy/dialer.ts";
 import type { Snapshot } from "../registry/model.ts";
 import { loadTunnelKey, TunnelSetupError } from "./auth.ts";
+import { logTunnelOff, planTunnel, type TunnelConfig } from "./plan.ts";
 import { type PeerStatus, TunnelDialer, type TunnelTls } from "./dialer.ts";
 import { DEFAULT_TUNNEL_PORT, routeFor } from "./peers.ts";
 import { TunnelServer } from "./server.ts";
 import type { BackendDial } from "./tcp.ts";
 import { formatHostPort, parseHostPort } from "./wire.ts";
-
-/** The config keys the tunnel reads. */
-export type TunnelConfig = Pick<
-  Config,
-  "nodeName" | "tunnel" | "tunnelKeyFile" | "tunnelTLS" | "tunnelListen" | "peers"
->;
-
-/** Whether the tunnel runs, and why not. */
-export type TunnelPlan =
-  | { readonly mode: "off"; readonly reason: "disabled" | "no-key" }
-  | { readonly mode: "on"; readonly keyFile: string; readonly tls: TunnelTlsConfig | null };
-
-/**
- * The start-up policy: `tunnel: false` → off (flat network, remote endpoints dialled
- * directly); no `tunnelKeyFile` → off as well (an unauthenticated tunnel is never run);
- * otherwise on, with TLS when `tunnelTLS` is set.
- */
-export function planTunnel(
-  config: Pick<Config, "tunnel" | "tunnelKeyFile" | "tunnelTLS">,
-): TunnelPlan {
-  if (!config.tunnel) return { mode: "off", reason: "disabled" };
-  if (config.tunnelKeyFile === null) return { mode: "off", reason: "no-key" };
-  return { mode: "on", keyFile: config.tunnelKeyFile, tls: config.tunnelTLS };
-}
 
 /**
  * Reads the PEM files of `tunnelTLS`.
@@ -112,11 +89,7 @@ export async function startTunnel(
   const log = options.log;
   const plan = planTunnel(config);
   if (plan.mode === "off") {
-    log.info(
-      plan.reason === "disabled"
-        ? "tunnel disabled (tunnel: false): remote endpoints are dialled directly"
-        : "tunnel off: no tunnelKeyFile configured, remote endpoints are dialled directly",
-    );
+    logTunnelOff(plan, log);
     return null;
   }
   const key = await loadTunnelKey(plan.keyFile);
