@@ -64,6 +64,8 @@ interface Running {
   readonly metrics: MetricsRegistry;
   readonly cells: Int32Array;
   readonly tunnel: { update(s: Snapshot): void; close(): void } | null;
+  /** Round-robin cells of the last snapshot's service ports. */
+  cursors: ReturnType<typeof cursorLookup>;
 }
 
 async function start(thread: number, s: WorkerSettings, cells: Int32Array): Promise<Running> {
@@ -83,7 +85,7 @@ async function start(thread: number, s: WorkerSettings, cells: Int32Array): Prom
       });
     }
   }
-  let lookup = cursorLookup(cells, []);
+  const holder: { running?: Running } = {};
   const proxy = new Proxy({
     nodeName: s.nodeName,
     log,
@@ -97,16 +99,13 @@ async function start(thread: number, s: WorkerSettings, cells: Int32Array): Prom
     ...(remoteDialer ? { remoteDialer } : {}),
     reusePort: true,
     statelessOnly: true,
-    cursorOf: (service, port) => lookup(service, port),
+    cursorOf: (service, port) => holder.running!.cursors(service, port),
     onEject: (key, until) => post({ type: "eject", key, until }),
   });
-  running = { proxy, metrics, cells, tunnel };
-  setSlots = (slots) => (lookup = cursorLookup(cells, slots));
-  return running;
+  return holder.running = { proxy, metrics, cells, tunnel, cursors: cursorLookup(cells, []) };
 }
 
 let running: Running | null = null;
-let setSlots: (slots: Parameters<typeof cursorLookup>[1]) => void = () => {};
 // Messages are handled one after the other (an update may wait for listeners to close).
 let chain: Promise<void> = Promise.resolve();
 
@@ -114,7 +113,7 @@ async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case "init":
       try {
-        await start(m.thread, m.settings, new Int32Array(m.cells));
+        running = await start(m.thread, m.settings, new Int32Array(m.cells));
         post({ type: "ready" });
       } catch (err) {
         post({ type: "failed", error: err instanceof Error ? err.message : String(err) });
@@ -122,7 +121,7 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     case "update": {
       if (!running) return;
-      setSlots(m.slots);
+      running.cursors = cursorLookup(running.cells, m.slots);
       running.tunnel?.update(m.snapshot);
       await running.proxy.update(m.snapshot);
       const unbound = running.proxy.listeners().filter((l) => !l.bound).length;
