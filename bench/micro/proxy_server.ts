@@ -29,7 +29,7 @@ const { MetricsRegistry } = await import(
 const proxyMod = await import(
   new URL("proxy/mod.ts", base).href
 ) as typeof import("../../lib/proxy/mod.ts");
-const { Proxy } = proxyMod;
+const { closeQuietly, Proxy } = proxyMod;
 
 function hostPort(s: string | undefined): { hostname: string; port: number } {
   const i = s?.lastIndexOf(":") ?? -1;
@@ -91,12 +91,8 @@ if (mode === "proxy") {
       }
       await dst.closeWrite();
     } catch {
-      try {
-        src.close();
-      } catch { /* closed */ }
-      try {
-        dst.close();
-      } catch { /* closed */ }
+      closeQuietly(src);
+      closeQuietly(dst);
     } finally {
       free.push(buf);
     }
@@ -110,12 +106,8 @@ if (mode === "proxy") {
       return;
     }
     await Promise.all([pump(c, u), pump(u, c)]);
-    try {
-      c.close();
-    } catch { /* closed */ }
-    try {
-      u.close();
-    } catch { /* closed */ }
+    closeQuietly(c);
+    closeQuietly(u);
   };
   const l = Deno.listen(listen);
   for await (const c of l) handle(c);
