@@ -13,7 +13,7 @@
  * - passive health: an ejection made on any thread is sent to all others;
  * - metrics: workers' series are summed into the main registry as of their last report
  *   ({@linkcode ProxyThreads.refreshMetrics}, which the agent awaits before each `/metrics`
- *   render; a periodic report is optional, `metricsRefreshMs`);
+ *   render, so nothing is sent while nobody scrapes);
  * - drain, failover and half-close: each thread runs the same code on its own connections.
  *
  * A worker that crashes is logged and started again (with the last snapshot) after a second;
@@ -56,12 +56,6 @@ export interface ProxyThreadsOptions {
   readonly busySampler?: () => number;
   /** How often `when-busy` checks, ms. @default 1000 */
   readonly busyCheckMs?: number;
-  /**
-   * How often workers report their metrics on their own, ms; 0: only when asked
-   * ({@linkcode ProxyThreads.refreshMetrics}), which allocates nothing while nobody scrapes.
-   * @default 0
-   */
-  readonly metricsRefreshMs?: number;
 }
 
 /** A request to a worker waiting for its answer. */
@@ -98,7 +92,6 @@ export class ProxyThreads {
   #seq = 0;
   #last: Snapshot | null = null;
   #closed = false;
-  #refreshTimer: ReturnType<typeof setInterval> | undefined;
   #loadTimer: ReturnType<typeof setInterval> | undefined;
   #starting: Promise<void> | null = null;
 
@@ -117,12 +110,8 @@ export class ProxyThreads {
         : undefined,
     });
     for (let i = 1; i <= workers; i++) this.#threads.push(new WorkerThread(i));
-    if (workers > 0 && options.proxy.metrics) {
-      options.proxy.metrics.addSource(() => this.#threads.flatMap((t) => t.metrics));
-      const every = options.metricsRefreshMs ?? 0;
-      if (every > 0) {
-        this.#refreshTimer = setInterval(() => void this.refreshMetrics(every), every);
-      }
+    if (workers > 0) {
+      options.proxy.metrics?.addSource(() => this.#threads.flatMap((t) => t.metrics));
     }
   }
 
@@ -287,7 +276,6 @@ export class ProxyThreads {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      clearInterval(this.#refreshTimer);
       clearInterval(this.#loadTimer);
       await this.#starting;
       await Promise.all(this.#threads.map((t) => this.#stopWorker(t)));
@@ -416,16 +404,14 @@ export const BUSY_FRACTION = 0.5;
  * call (`getrusage(RUSAGE_THREAD)` through the C library: Deno refuses to read `/proc/self`
  * without `--allow-all`). Null where that cannot be measured (no FFI permission).
  */
-export function mainThreadBusy(
-  now: () => number = () => performance.now(),
-): (() => number) | null {
+export function mainThreadBusy(): (() => number) | null {
   const first = threadCpuSeconds();
   if (first === null) return null;
   let lastCpu = first;
-  let lastAt = now();
+  let lastAt = performance.now();
   return () => {
     const cpu = threadCpuSeconds() ?? lastCpu;
-    const at = now();
+    const at = performance.now();
     const share = at > lastAt ? (cpu - lastCpu) / ((at - lastAt) / 1000) : 0;
     lastCpu = cpu;
     lastAt = at;
