@@ -125,6 +125,8 @@ export class MmsgSocket {
   readonly #namePtrs: bigint[] = [];
   readonly #outPtrs: bigint[] = [];
   readonly #peers = new Map<number, string>();
+  /** Answers that are not views of the send buffers, kept alive until `sendmmsg` returns. */
+  readonly #pinned: (Uint8Array | null)[] = new Array(BATCH).fill(null);
 
   private constructor(c: Libc, fd: number, addr: { hostname: string; port: number }) {
     this.#c = c;
@@ -306,9 +308,6 @@ export class MmsgSocket {
     }
     return text;
   }
-
-  /** Answers that are not views of the send buffers, kept alive until `sendmmsg` returns. */
-  readonly #pinned: (Uint8Array | null)[] = new Array(BATCH).fill(null);
 
   #sendBatch(k: number, onError: (err: Error) => void): void {
     let sent = 0;
