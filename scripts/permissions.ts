@@ -12,7 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { LIBC_PATHS } from "../lib/dns/mmsg.ts";
+import { LIBC_PATHS } from "../lib/sys/libc.ts";
 import { resolvConfTempPath } from "../lib/dns/resolv_conf.ts";
 
 /** Paths the agent writes to; everything else on disk is read-only for it. */
@@ -68,10 +68,13 @@ export const ALLOWED_SYS: readonly string[] = ["hostname", "networkInterfaces"];
  *   {@linkcode ALLOWED_SYS}.
  * - `--allow-ffi` limited to the C library ({@linkcode LIBC_PATHS}): the DNS server receives
  *   and sends UDP in batches with `recvmmsg`/`sendmmsg` (lib/dns/mmsg.ts), which Deno's own
- *   sockets cannot do; it was 1.6–1.9× the queries per second of `Deno.listenDatagram`. This
- *   is a real widening: code that can call the C library is outside Deno's sandbox. The
- *   agent already runs as root with `CAP_NET_ADMIN`, so the sandbox was defence in depth, and
- *   the scope keeps any other shared object out. `dnsUdpBatching: false` stops using it.
+ *   sockets cannot do (1.6–1.9× the queries per second of `Deno.listenDatagram`), and the
+ *   proxy's `epoll` engine makes its socket calls synchronously on an epoll loop
+ *   (lib/sys/reactor.ts; about half the CPU per short connection of `Deno.TcpConn`). This
+ *   is a real widening: code that can call the C library is outside Deno's sandbox (its
+ *   sockets are not checked against `--allow-net`). The agent already runs as root with
+ *   `CAP_NET_ADMIN`, so the sandbox was defence in depth, and the scope keeps any other
+ *   shared object out. `dnsUdpBatching: false` and `proxyEngine: deno` stop using it.
  * - `--unstable-net`: `Deno.listenDatagram` (DNS over UDP) is still unstable.
  *
  * @example

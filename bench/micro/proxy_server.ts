@@ -6,10 +6,12 @@
  *   agent runs it, for one service `bench/web` on `--listen` with one endpoint `--backend`.
  * - `bare`: the smallest relay worth comparing with: accept loop, `Deno.connect`, two read/write
  *   loops with pooled 64 KiB buffers and `closeWrite()` at EOF. No balancing, no metrics.
+ * - `bare-epoll`: the same on the epoll engine's sockets (`lib/sys/`) and `relay()`: the floor
+ *   of what the proxy's own work adds to.
  *
- * Usage: `deno run -A bench/micro/proxy_server.ts <proxy|bare> <listenHost:port> <backendHost:port>`
+ * Usage: `deno run -A bench/micro/proxy_server.ts <proxy|bare|bare-epoll> <listenHost:port> <backendHost:port>`
  * (env `MICRO_LIB=<dir>`: the proxy from another copy of `lib/`; `MICRO_NO_METRICS=1`: no registry;
- * `MICRO_THREADS=n`: the proxy on n threads)
+ * `MICRO_THREADS=n`: the proxy on n threads; `MICRO_ENGINE=epoll|deno`: its sockets)
  * @module
  */
 import { oneEndpointSnapshot } from "../lib/snapshot.ts";
@@ -57,11 +59,13 @@ if (mode === "proxy") {
   const metrics = Deno.env.get("MICRO_NO_METRICS") ? undefined : new MetricsRegistry();
   // MICRO_THREADS=n: the proxy on n threads (ProxyThreads); libs without it run one.
   const threads = Number(Deno.env.get("MICRO_THREADS") ?? 1);
+  // MICRO_ENGINE=epoll|deno|auto: the proxy's sockets (config proxyEngine).
+  const engine = (Deno.env.get("MICRO_ENGINE") ?? "auto") as "auto" | "epoll" | "deno";
   const mod = proxyMod as Partial<typeof import("../../lib/proxy/mod.ts")>;
   if (mod.ProxyThreads) {
     const p = await mod.ProxyThreads.start({
       threads,
-      proxy: { nodeName: "bench", log, ...(metrics ? { metrics } : {}) },
+      proxy: { nodeName: "bench", log, engine, ...(metrics ? { metrics } : {}) },
       worker: {
         nodeName: "bench",
         lbStrategy: "RoundRobin",
@@ -69,6 +73,7 @@ if (mode === "proxy") {
         dialAttempts: 3,
         ejectCooldownMs: 10_000,
         drainGraceMs: 10_000,
+        engine,
         logLevel: "info",
         tunnel: null,
       },
@@ -111,6 +116,28 @@ if (mode === "proxy") {
   };
   const l = Deno.listen(listen);
   for await (const c of l) handle(c);
+} else if (mode === "bare-epoll") {
+  // The floor of the epoll engine: accept, connect, relay() — no balancing, no metrics.
+  const { libc } = await import(
+    new URL("sys/libc.ts", base).href
+  ) as typeof import("../../lib/sys/libc.ts");
+  const { Reactor } = await import(
+    new URL("sys/reactor.ts", base).href
+  ) as typeof import("../../lib/sys/reactor.ts");
+  const { connectTcp, FdListener } = await import(
+    new URL("sys/tcp.ts", base).href
+  ) as typeof import("../../lib/sys/tcp.ts");
+  const c = libc();
+  if (c === null) throw new Error("bare-epoll needs --allow-ffi");
+  const reactor = Reactor.open(c);
+  const buffer = new Uint8Array(proxyMod.RELAY_BUFFER);
+  const l = new FdListener(reactor, listen.hostname, listen.port);
+  await l.serve((client) => {
+    connectTcp(reactor, backend.hostname, backend.port, 2000).conn.then(
+      (upstream) => proxyMod.relay(client, upstream, buffer),
+      () => client.close(),
+    );
+  }, () => {});
 } else {
-  throw new TypeError(`Unknown mode "${mode}": expected "proxy" or "bare"`);
+  throw new TypeError(`Unknown mode "${mode}": expected "proxy", "bare" or "bare-epoll"`);
 }

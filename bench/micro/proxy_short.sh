@@ -2,11 +2,13 @@
 # Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 #
 # Proxy micro-benchmark: short connections (wrk, "Connection: close", 50 connections) and
-# optionally keep-alive, through HAProxy, a bare Deno relay and the real lib/proxy Proxy, in
+# optionally keep-alive, through HAProxy, a bare Deno relay, a bare relay on the epoll engine's
+# sockets and the real lib/proxy Proxy, in
 # one network namespace over loopback, rotating the order each repetition. Prints one line
 # per run and the median ratio to HAProxy per system.
 #
-# Env: HOLD=<seconds> (set up, print the namespace and pids, wait), REPS (3), SECS (3), SYSTEMS ("haproxy bare proxy"), KEEPALIVE=1 (also keep-alive),
+# Env: HOLD=<seconds> (set up, print the namespace and pids, wait), REPS (3), SECS (3),
+#      SYSTEMS ("haproxy bare bare-epoll proxy"), KEEPALIVE=1 (also keep-alive),
 #      PROXY_ARGS (extra deno flags for the proxy, e.g. "--v8-flags=--prof"),
 #      BASE=<git rev> (adds system "base": the proxy from that revision's lib/, same run),
 #      VARIANTS="name:libdir[:VAR=value] …" (more proxies: a lib/ copy, an optional env var).
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/../.."
 DENO="${DENO:-$(realpath node_modules/.bin/deno)}"
 REPS="${REPS:-3}"
 SECS="${SECS:-3}"
-SYSTEMS="${SYSTEMS:-haproxy bare proxy}"
+SYSTEMS="${SYSTEMS:-haproxy bare bare-epoll proxy}"
 NS="emb-micro-$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 DIR="$(mktemp -d /tmp/em-micro.XXXXXX)"
 
@@ -80,6 +82,10 @@ PID[proxy]=$!
 "${X[@]}" "$DENO" run -A --config deno.json bench/micro/proxy_server.ts bare \
   10.201.0.7:8080 10.201.0.2:8080 &
 PID[bare]=$!
+"${X[@]}" ip addr add 10.201.0.10/32 dev lo
+"${X[@]}" "$DENO" run -A --config deno.json bench/micro/proxy_server.ts bare-epoll \
+  10.201.0.10:8080 10.201.0.2:8080 &
+PID[bare-epoll]=$!
 if [[ -n "${BASE:-}" ]]; then
   mkdir -p "$DIR/base"
   git archive "$BASE" lib | tar -x -C "$DIR/base"
@@ -90,6 +96,7 @@ if [[ -n "${BASE:-}" ]]; then
   SYSTEMS="$SYSTEMS base"
 fi
 declare -A ADDR=([haproxy]=10.201.0.3 [bare]=10.201.0.7 [proxy]=10.201.0.8 [base]=10.201.0.9
+  [bare-epoll]=10.201.0.10
   [direct]=10.201.0.2)
 v=20
 for spec in ${VARIANTS:-}; do
@@ -111,7 +118,8 @@ for s in direct $SYSTEMS; do
 done
 
 if [[ -n "${HOLD:-}" ]]; then # keep the setup for manual probing until killed
-  echo "namespace $NS; pids: haproxy ${PID[haproxy]} bare ${PID[bare]} proxy ${PID[proxy]}"
+  echo "namespace $NS; pids: haproxy ${PID[haproxy]} bare ${PID[bare]}" \
+    "bare-epoll ${PID[bare-epoll]} proxy ${PID[proxy]}"
   sleep "$HOLD" &
   wait $! # (a trap runs at once during `wait`, not after a foreground sleep)
   exit 0

@@ -192,12 +192,14 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         dialAttempts: config.dialAttempts,
         ejectCooldownMs: config.ejectCooldownMs,
         drainGraceMs: config.drainGraceMs,
-        localDialer: tcpDialer,
-        // Tunnel off: every route is local or direct, which is what tcpDialer does.
-        remoteDialer: tunnelMod === null ? tcpDialer : tunnelMod.createRoutingDialer({
-          nodeName: config.nodeName,
-          direct: tcpDialer,
-          tunnel: tunnel?.dialer ?? null,
+        engine: config.proxyEngine,
+        // Tunnel off: every route is local or direct, which the engine's dialer does.
+        ...(tunnelMod === null ? {} : {
+          remoteDialer: tunnelMod.createRoutingDialer({
+            nodeName: config.nodeName,
+            direct: tcpDialer,
+            tunnel: tunnel?.dialer ?? null,
+          }),
         }),
         now,
       },
@@ -208,6 +210,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         dialAttempts: config.dialAttempts,
         ejectCooldownMs: config.ejectCooldownMs,
         drainGraceMs: config.drainGraceMs,
+        engine: config.proxyEngine,
         logLevel: config.logLevel,
         tunnel: tunnel === null ? null : {
           nodeName: config.nodeName,
@@ -276,6 +279,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       controlSocket: config.controlSocket,
       dns: config.dnsListen.join(","),
       tunnel: tunnel ? config.tunnelListen : "off",
+      proxy: `${proxy.engine} sockets`,
     });
     opts.onReady?.();
     await aborted(signal);

@@ -57,13 +57,18 @@ export function proxyComponent(
   proxy: Pick<Proxy, "update" | "listeners" | "close"> & {
     readonly threads?: number;
     readonly workersStarted?: boolean;
+    readonly engine?: string;
   },
 ): AgentComponent {
   return {
     name: "proxy",
     update: (snapshot) => proxy.update(snapshot),
     status: () => ({
-      proxy: { state: "up", detail: threadsDetail(proxy.threads ?? 1, proxy.workersStarted) },
+      proxy: {
+        state: "up",
+        detail: threadsDetail(proxy.threads ?? 1, proxy.workersStarted) +
+          (proxy.engine ? `, ${proxy.engine} sockets` : ""),
+      },
       listeners: proxy.listeners().map((l) =>
         `${l.vip}:${l.port}/tcp ${l.service}${l.bound ? "" : ` (bind failed: ${l.error})`}`
       ),

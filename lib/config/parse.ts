@@ -62,6 +62,7 @@ export interface ParseConfigOptions {
 
 const DEVICE_TYPES: readonly DeviceType[] = ["auto", "dummy", "bridge"];
 const LB_STRATEGIES: readonly LbStrategy[] = ["RoundRobin", "Random"];
+const PROXY_ENGINES: readonly Config["proxyEngine"][] = ["auto", "epoll", "deno"];
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 const LOG_FORMATS: readonly LogFormat[] = ["logfmt", "json"];
 const TLS_KEYS: readonly (keyof TunnelTlsConfig)[] = ["certFile", "keyFile", "caFile"];
@@ -148,6 +149,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Config {
           : c.int(p, v, 1, MAX_PROXY_THREADS),
       d.proxyThreads,
     ),
+    proxyEngine: pick("proxyEngine", (p, v) => c.oneOf(p, v, PROXY_ENGINES), d.proxyEngine),
     tunnelListen: pick("tunnelListen", (p, v) => c.listen(p, v), d.tunnelListen),
     tunnel: pick("tunnel", (p, v) => c.bool(p, v), d.tunnel),
     tunnelKeyFile: pick("tunnelKeyFile", (p, v) => v === null ? null : c.path(p, v), null),

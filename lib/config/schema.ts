@@ -73,6 +73,12 @@ export interface Config {
    * share the listeners through `SO_REUSEPORT`. @default "auto"
    */
   readonly proxyThreads: number | "auto";
+  /**
+   * The proxy's sockets: `"epoll"` (non-blocking sockets on an epoll loop through FFI on the C
+   * library, Linux), `"deno"` (Deno's own sockets), or `"auto"`: `epoll` where FFI on the C
+   * library is allowed, else `deno`. @default "auto"
+   */
+  readonly proxyEngine: "auto" | "epoll" | "deno";
   /** Inter-node tunnel listen address. @default "0.0.0.0:40001" */
   readonly tunnelListen: string;
   /** Use the tunnel for remote endpoints; false dials them directly (flat networks). @default true */

@@ -20,8 +20,16 @@
  * server uses `Deno.listenDatagram`.
  * @module
  */
-import { formatIpv4, formatIpv6, ipv4ToBytes, ipv6ToBytes, parseIp } from "../netaddr/mod.ts";
+import { formatIpv4 } from "../netaddr/mod.ts";
 import { errno, type Libc, libc as loadLibc } from "../sys/libc.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  Errno,
+  formatSockaddr,
+  sysError,
+  writeSockaddr,
+} from "../sys/sockaddr.ts";
 
 export { LIBC_PATHS } from "../sys/libc.ts";
 
@@ -38,8 +46,6 @@ const IOVEC = 16;
 /** Room for `struct sockaddr_in6` (28 bytes), the larger of the two families. */
 const NAME = 28;
 
-const AF_INET = 2;
-const AF_INET6 = 10;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const IPPROTO_IPV6 = 41;
@@ -48,50 +54,6 @@ const MSG_TRUNC = 0x20;
 const MSG_DONTWAIT = 0x40;
 const MSG_WAITFORONE = 0x10000;
 const SHUT_RDWR = 2;
-const EAGAIN = 11;
-const EADDRINUSE = 98;
-const EADDRNOTAVAIL = 99;
-const EACCES = 13;
-
-/** An error of a libc call, as the `Deno.errors` class Deno's own sockets would throw. */
-function sysError(c: Libc, what: string): Error {
-  const code = errno(c);
-  const msg = `${what} failed (errno ${code})`;
-  if (code === EADDRINUSE) return new Deno.errors.AddrInUse(msg);
-  if (code === EADDRNOTAVAIL) return new Deno.errors.AddrNotAvailable(msg);
-  if (code === EACCES) return new Deno.errors.PermissionDenied(msg);
-  return new Error(msg);
-}
-
-/** Writes `hostname:port` as a `sockaddr_in`/`sockaddr_in6` into `buf`; returns its length. */
-function writeSockaddr(buf: Uint8Array, hostname: string, port: number): number {
-  const ip = parseIp(hostname);
-  if (ip === null) throw new TypeError(`Cannot bind DNS to "${hostname}": not an IP address`);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  buf.fill(0);
-  dv.setUint16(2, port, false);
-  if (ip.family === 4) {
-    dv.setUint16(0, AF_INET, true);
-    buf.set(ipv4ToBytes(ip.address), 4);
-    return 16;
-  }
-  dv.setUint16(0, AF_INET6, true);
-  buf.set(ipv6ToBytes(ip.groups), 8);
-  return 28;
-}
-
-/** Text form of the address in a received `sockaddr` (peer of a query). */
-function formatSockaddr(name: DataView): string {
-  if (name.getUint16(0, true) === AF_INET) return formatIpv4(name.getUint32(4, false));
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(name.getUint16(8 + 2 * i, false));
-  // IPv4-mapped (dual-stack socket): report the IPv4 address, as Deno's sockets do.
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return formatIpv4(name.getUint32(20, false));
-  }
-  return formatIpv6(groups);
-}
-
 /** The answer to one received datagram: bytes now, a promise of bytes, or nothing. */
 export type MmsgReply = Uint8Array | null | Promise<Uint8Array | null>;
 
@@ -173,7 +135,7 @@ export class MmsgSocket {
     const c = loadLibc();
     if (c === null) throw new Deno.errors.NotSupported("Batched UDP sockets need Linux and FFI");
     const name = new Uint8Array(NAME);
-    const len = writeSockaddr(name, hostname, port);
+    const len = writeSockaddr(name, hostname, port, "bind DNS to");
     const family = len === 16 ? AF_INET : AF_INET6;
     const fd = c.socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw sysError(c, "socket()");
@@ -320,7 +282,7 @@ export class MmsgSocket {
       );
       if (r <= 0) {
         // EAGAIN: the send buffer is full; the rest are dropped (UDP; clients retry).
-        if (errno(this.#c) !== EAGAIN) onError(sysError(this.#c, "sendmmsg()"));
+        if (errno(this.#c) !== Errno.EAGAIN) onError(sysError(this.#c, "sendmmsg()"));
         return;
       }
       sent += r;

@@ -131,8 +131,7 @@ export class Deadlines {
  */
 export class TcpDialer implements Dialer {
   readonly #deadlines = new Map<number, Deadlines>();
-  /** Pending dials per caller signal; the signal's one listener aborts them all. */
-  readonly #underSignal = new WeakMap<AbortSignal, Set<AbortController>>();
+  readonly #aborts = new AbortFanout();
 
   /** Connects to `target.backend`, failing with {@linkcode DialError} after `timeoutMs`. */
   async dial(
@@ -148,8 +147,7 @@ export class TcpDialer implements Dialer {
       this.#deadlines.set(options.timeoutMs, deadlines = new Deadlines(options.timeoutMs));
     }
     const pending = deadlines.add(ac);
-    const siblings = outer ? this.#pendingUnder(outer) : undefined;
-    siblings?.add(ac);
+    const abort = outer ? this.#aborts.add(outer, () => ac.abort()) : null;
     try {
       return await Deno.connect({
         hostname: backend.ip,
@@ -157,28 +155,57 @@ export class TcpDialer implements Dialer {
         signal: ac.signal,
       });
     } catch (err) {
-      const why = pending.timedOut
-        ? `timed out after ${options.timeoutMs} ms`
-        : outer?.aborted
-        ? "aborted"
-        : (err as Error).message;
-      throw new DialError(backend, why, { cause: err });
+      throw dialError(target, options, err, pending.timedOut);
     } finally {
       deadlines.remove(pending);
-      siblings?.delete(ac);
+      if (abort) this.#aborts.delete(outer!, abort);
     }
   }
+}
 
-  #pendingUnder(signal: AbortSignal): Set<AbortController> {
-    let set = this.#underSignal.get(signal);
+/**
+ * The {@linkcode DialError} for a failed dial: "timed out after N ms", "aborted" (the caller's
+ * signal), or the cause's message.
+ */
+export function dialError(
+  target: DialTarget,
+  options: { timeoutMs: number; signal?: AbortSignal },
+  err: unknown,
+  timedOut: boolean,
+): DialError {
+  const why = timedOut
+    ? `timed out after ${options.timeoutMs} ms`
+    : options.signal?.aborted
+    ? "aborted"
+    : (err as Error).message;
+  return new DialError(target.backend, why, { cause: err });
+}
+
+/**
+ * Callbacks run when a caller's signal aborts, with one listener per signal for all pending
+ * dials under it (an `addEventListener` and `removeEventListener` per dial cost about as much
+ * CPU as the rest of the dial).
+ */
+export class AbortFanout {
+  readonly #under = new WeakMap<AbortSignal, Set<() => void>>();
+
+  /** Runs `fn` when `signal` aborts (until {@linkcode delete}); returns `fn`. */
+  add(signal: AbortSignal, fn: () => void): () => void {
+    let set = this.#under.get(signal);
     if (!set) {
       const all = set = new Set();
-      this.#underSignal.set(signal, set);
+      this.#under.set(signal, set);
       signal.addEventListener("abort", () => {
-        for (const ac of all) ac.abort();
+        for (const f of all) f();
       }, { once: true });
     }
-    return set;
+    set.add(fn);
+    return fn;
+  }
+
+  /** Forgets `fn` (its dial ended). */
+  delete(signal: AbortSignal, fn: () => void): void {
+    this.#under.get(signal)?.delete(fn);
   }
 }
 

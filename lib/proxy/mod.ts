@@ -31,6 +31,7 @@ export {
   type SkipFn,
 } from "./balancer.ts";
 export {
+  AbortFanout,
   AllDialsFailedError,
   type Dialed,
   DialError,
@@ -41,6 +42,18 @@ export {
   tcpDialer,
 } from "./dial.ts";
 export type { Dialer, DialTarget, UpstreamConn } from "./dialer.ts";
+export {
+  type ClientConn,
+  denoIo,
+  FdDialer,
+  openProxyIo,
+  type ProxyEngine,
+  type ProxyEngineSetting,
+  type ProxyIo,
+  resolveEngine,
+  type ServiceListener,
+} from "./engine.ts";
+export { relay, RELAY_BUFFER } from "./relay.ts";
 export { PassiveHealth } from "./health.ts";
 export {
   type ListenerKey,

@@ -16,17 +16,19 @@ import {
   type Snapshot,
 } from "../registry/model.ts";
 import { type BackendKey, Balancer, type SharedCursor } from "./balancer.ts";
-import { dialWithFailover, type FailoverOptions, NoEndpointsError, tcpDialer } from "./dial.ts";
+import { dialWithFailover, type FailoverOptions, NoEndpointsError } from "./dial.ts";
 import type { Dialer, UpstreamConn } from "./dialer.ts";
-import { PassiveHealth } from "./health.ts";
 import {
-  type ListenerKey,
-  listenerKey,
-  type ListenerSpec,
-  planListeners,
-  VipListener,
-} from "./listener.ts";
-import { closeQuietly, splice, type SpliceBuffers, spliceBuffers } from "./splice.ts";
+  type ClientConn,
+  openProxyIo,
+  type ProxyEngine,
+  type ProxyEngineSetting,
+  type ProxyIo,
+  type ServiceListener,
+} from "./engine.ts";
+import { PassiveHealth } from "./health.ts";
+import { type ListenerKey, listenerKey, type ListenerSpec, planListeners } from "./listener.ts";
+import { closeQuietly, type SpliceBuffers, spliceBuffers } from "./splice.ts";
 
 /** Options of {@linkcode Proxy}; the names match `Config` keys. */
 export interface ProxyOptions {
@@ -44,7 +46,12 @@ export interface ProxyOptions {
   readonly ejectCooldownMs?: number;
   /** How long open connections of a deleted service (or port) may continue, ms. @default 10000 */
   readonly drainGraceMs?: number;
-  /** Dials local endpoints (no `nodeName`, or ours). @default tcpDialer */
+  /**
+   * Sockets: `epoll` (FFI on the C library), `deno` (Deno's sockets), or `auto` (`epoll` where
+   * FFI is allowed). See ./engine.ts. @default "auto"
+   */
+  readonly engine?: ProxyEngineSetting;
+  /** Dials local endpoints (no `nodeName`, or ours). @default the engine's dialer */
   readonly localDialer?: Dialer;
   /** Dials endpoints on other nodes (the tunnel). If omitted, they are dialled with `localDialer`. */
   readonly remoteDialer?: Dialer;
@@ -105,7 +112,7 @@ interface ConnGroup {
 }
 
 interface ConnRecord {
-  readonly client: Deno.TcpConn;
+  readonly client: ClientConn;
   /** The service it was accepted for (a VIP:port may change hands between updates). */
   readonly service: ServiceKey;
   upstream: UpstreamConn | null;
@@ -116,7 +123,7 @@ interface ConnRecord {
 interface ListenerState {
   spec: ListenerSpec;
   route: Route;
-  readonly listener: VipListener;
+  readonly listener: ServiceListener;
   /** The accept loop; settles once the socket is released. */
   readonly loop: Promise<void>;
   readonly group: ConnGroup;
@@ -160,6 +167,7 @@ export class Proxy {
   readonly #reusePort: boolean;
   readonly #statelessOnly: boolean;
   readonly #cursorOf: ((service: ServiceKey, port: number) => SharedCursor | undefined) | undefined;
+  readonly #io: ProxyIo;
   #closed = false;
 
   #listeners = new Map<ListenerKey, ListenerState>();
@@ -178,7 +186,8 @@ export class Proxy {
     this.#timeoutMs = options.dialTimeoutMs ?? 2000;
     this.#attempts = Math.max(1, options.dialAttempts ?? 3);
     this.#graceMs = options.drainGraceMs ?? 10_000;
-    this.#local = options.localDialer ?? tcpDialer;
+    this.#io = openProxyIo(options.engine ?? "auto", this.#log);
+    this.#local = options.localDialer ?? this.#io.dialer;
     this.#remote = options.remoteDialer;
     this.#now = options.now ?? Date.now;
     this.#random = options.random;
@@ -356,7 +365,7 @@ export class Proxy {
   }
 
   #start(spec: ListenerSpec, route: Route): void {
-    const listener = new VipListener(spec.vip, spec.port, this.#log, this.#reusePort);
+    const listener = this.#io.listen(spec.vip, spec.port, this.#reusePort);
     const group: ConnGroup = { conns: new Set(), timer: undefined };
     const holder: { state?: ListenerState } = {};
     const loop: Promise<void> = listener.serve((conn) => this.#accept(conn, holder.state!))
@@ -367,7 +376,7 @@ export class Proxy {
     this.#log.debug("Listening", { service: spec.service, addr: spec.key });
   }
 
-  #accept(client: Deno.TcpConn, state: ListenerState): void {
+  #accept(client: ClientConn, state: ListenerState): void {
     if (this.#closed) {
       closeQuietly(client);
       return;
@@ -422,7 +431,7 @@ export class Proxy {
         return;
       }
       rec.upstream = upstream;
-      const r = await splice(client, upstream, this.#buffers);
+      const r = await this.#io.copy(client, upstream, this.#buffers);
       // splice() closed both: closing again would throw (and build) a BadResource error each.
       rec.closed = true;
       if (m) {
@@ -529,6 +538,12 @@ export class Proxy {
       this.#idle ??= Promise.withResolvers();
       await this.#idle.promise;
     }
+    await this.#io.close();
+  }
+
+  /** The socket engine this proxy runs on (`proxyEngine`, `auto` resolved). */
+  get engine(): ProxyEngine {
+    return this.#io.engine;
   }
 }
 

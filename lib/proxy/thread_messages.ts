@@ -9,6 +9,7 @@ import type { FamilySnapshot } from "../metrics/mod.ts";
 import type { LbStrategy, Snapshot } from "../registry/model.ts";
 import type { TunnelConfig } from "../tunnel/plan.ts";
 import type { CursorSlot } from "./cursors.ts";
+import type { ProxyEngineSetting } from "./engine.ts";
 
 /** What a worker needs to run a proxy like the main thread's (config keys of the same names). */
 export interface WorkerSettings {
@@ -18,6 +19,8 @@ export interface WorkerSettings {
   readonly dialAttempts: number;
   readonly ejectCooldownMs: number;
   readonly drainGraceMs: number;
+  /** Config `proxyEngine` (resolved per thread; every thread can load the C library alike). */
+  readonly engine: ProxyEngineSetting;
   /** Lowest level the worker forwards to the main thread's logger. */
   readonly logLevel: LogLevel;
   /** Tunnel config: the worker dials peers itself when the tunnel is on; null: direct. */

@@ -25,6 +25,7 @@ import type { FamilySnapshot } from "../metrics/mod.ts";
 import type { Snapshot } from "../registry/model.ts";
 import { threadCpuSeconds } from "../sys/mod.ts";
 import { type CursorSlot, CursorTable } from "./cursors.ts";
+import type { ProxyEngine } from "./engine.ts";
 import { type ListenerStatus, Proxy, type ProxyOptions } from "./proxy.ts";
 import type { FromWorker, ToWorker, WorkerSettings } from "./thread_messages.ts";
 
@@ -138,6 +139,11 @@ export class ProxyThreads {
     p.#log.info("Proxy running on several threads", { threads: p.#threads.length + 1 });
     p.#workersUp.resolve();
     return p;
+  }
+
+  /** The socket engine the proxy threads run on (`proxyEngine`, `auto` resolved). */
+  get engine(): ProxyEngine {
+    return this.main.engine;
   }
 
   /** Whether the workers run (or are starting). */

@@ -95,7 +95,7 @@ async function start(thread: number, s: WorkerSettings, cells: Int32Array): Prom
     dialAttempts: s.dialAttempts,
     ejectCooldownMs: s.ejectCooldownMs,
     drainGraceMs: s.drainGraceMs,
-    localDialer: tcpDialer,
+    engine: s.engine,
     ...(remoteDialer ? { remoteDialer } : {}),
     reusePort: true,
     statelessOnly: true,

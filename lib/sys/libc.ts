@@ -1,12 +1,13 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
  * The few C library functions the agent calls through Deno's FFI, loaded once: batched UDP for
- * DNS (`lib/dns/mmsg.ts`) and the main thread's CPU time (`lib/proxy/threads.ts`, which starts
+ * DNS (`lib/dns/mmsg.ts`), the epoll event loop and TCP sockets of the proxy's `epoll` engine
+ * (`reactor.ts`, `tcp.ts`) and the main thread's CPU time (`lib/proxy/threads.ts`, which starts
  * proxy workers when the main thread is busy; Deno denies reading `/proc/self` without
  * `--allow-all`).
  *
  * `--allow-ffi` is granted only for {@linkcode LIBC_PATHS}; without it {@linkcode libc} is null
- * and the callers fall back (Deno's UDP sockets; workers started at once).
+ * and the callers fall back (Deno's UDP and TCP sockets; workers started at once).
  * @module
  */
 
@@ -29,6 +30,28 @@ const SYMBOLS = {
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  // TCP sockets of the epoll proxy engine (lib/sys/tcp.ts); all synchronous on non-blocking
+  // sockets, except the idle wait of the event loop.
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
+  // The same call on one of Deno's blocking threads: the event loop's wait when idle.
+  epollWaitBlocking: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   close: { parameters: ["i32"], result: "i32" },
   getrusage: { parameters: ["i32", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "usize" },

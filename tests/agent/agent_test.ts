@@ -67,7 +67,7 @@ Deno.test("runAgent() serves the control socket, keeps state across restarts, st
     assert.equal(s.proxy?.state, "up");
     assert.match(
       s.proxy?.detail ?? "",
-      /^(1 thread|1 of \d+ threads \(the others start when busy\))$/,
+      /^(1 thread|1 of \d+ threads \(the others start when busy\)), (epoll|deno) sockets$/,
     );
     // Applied means durable; reconciled (live) catches up without passing the registry.
     assert.equal(typeof s.reconciledVersion, "number");

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
-import { Proxy, type ProxyOptions } from "../../lib/proxy/mod.ts";
+import { Proxy, type ProxyEngine, type ProxyOptions } from "../../lib/proxy/mod.ts";
 import { EMPTY_SNAPSHOT } from "../../lib/registry/model.ts";
 import {
   ask,
@@ -20,8 +20,20 @@ import {
   writeAll,
 } from "../_helpers/proxy_fixtures.ts";
 
-function proxyWith(over: Partial<ProxyOptions> = {}): Proxy & AsyncDisposable {
-  const proxy = new Proxy({ nodeName: "node-a", log: nullLogger, ...over });
+/** Both socket engines run every test here: `epoll` (FFI) and `deno` (Deno's sockets). */
+const ENGINES: readonly ProxyEngine[] = ["epoll", "deno"];
+
+/** Registers `fn` once per engine, as "<name> [<engine>]". */
+function engineTest(name: string, fn: (engine: ProxyEngine) => Promise<void>): void {
+  for (const engine of ENGINES) Deno.test(`${name} [${engine}]`, () => fn(engine));
+}
+
+function proxyWith(
+  engine: ProxyEngine,
+  over: Partial<ProxyOptions> = {},
+): Proxy & AsyncDisposable {
+  const proxy = new Proxy({ nodeName: "node-a", log: nullLogger, engine, ...over });
+  assert.equal(proxy.engine, engine);
   return Object.assign(proxy, { [Symbol.asyncDispose]: () => proxy.close() });
 }
 
@@ -52,93 +64,99 @@ function echoService(vip: string, echoPort: number): TestService {
   };
 }
 
-Deno.test("Proxy balances VIP:port round-robin over three backends and fails over", async () => {
-  const backends = ["alpha", "bravo", "charlie"].map(nameServer);
-  const metrics = new MetricsRegistry();
-  // A frozen clock: the ejected backend stays ejected however slow this machine is.
-  await using proxy = proxyWith({ metrics, now: () => 0 });
-  try {
-    const vip = loopbackVip();
-    await proxy.update(snapshotOf({
-      name: "web",
-      vip,
-      ports: [{ name: "http", port: PORT }],
-      endpoints: backends.map((b) => ({ ports: { http: b.port } })),
-    }));
-    assert.deepEqual(proxy.listeners().map((l) => [l.vip, l.port, l.bound]), [[vip, PORT, true]]);
+engineTest(
+  "Proxy balances VIP:port round-robin over three backends and fails over",
+  async (engine) => {
+    const backends = ["alpha", "bravo", "charlie"].map(nameServer);
+    const metrics = new MetricsRegistry();
+    // A frozen clock: the ejected backend stays ejected however slow this machine is.
+    await using proxy = proxyWith(engine, { metrics, now: () => 0 });
+    try {
+      const vip = loopbackVip();
+      await proxy.update(snapshotOf({
+        name: "web",
+        vip,
+        ports: [{ name: "http", port: PORT }],
+        endpoints: backends.map((b) => ({ ports: { http: b.port } })),
+      }));
+      assert.deepEqual(proxy.listeners().map((l) => [l.vip, l.port, l.bound]), [[vip, PORT, true]]);
 
-    const first = [];
-    for (let i = 0; i < 6; i++) first.push(await ask(vip, PORT));
-    assert.deepEqual(first.slice(0, 3).sort(), ["alpha", "bravo", "charlie"]);
-    assert.deepEqual(first.slice(3), first.slice(0, 3), "same order in the next round");
+      const first = [];
+      for (let i = 0; i < 6; i++) first.push(await ask(vip, PORT));
+      assert.deepEqual(first.slice(0, 3).sort(), ["alpha", "bravo", "charlie"]);
+      assert.deepEqual(first.slice(3), first.slice(0, 3), "same order in the next round");
 
-    await backends[1]!.stop();
-    const after = [];
-    for (let i = 0; i < 6; i++) after.push(await ask(vip, PORT));
-    assert.ok(after.every((n) => n === "alpha" || n === "charlie"), `got ${after}`);
-    assert.equal(new Set(after).size, 2);
-    assert.ok(proxy.ejected().includes(`127.0.0.1:${backends[1]!.port}`));
+      await backends[1]!.stop();
+      const after = [];
+      for (let i = 0; i < 6; i++) after.push(await ask(vip, PORT));
+      assert.ok(after.every((n) => n === "alpha" || n === "charlie"), `got ${after}`);
+      assert.equal(new Set(after).size, 2);
+      assert.ok(proxy.ejected().includes(`127.0.0.1:${backends[1]!.port}`));
 
-    const text = metrics.render();
-    assert.match(text, /^edgemesh_proxy_connections_total\{service="default\/web"\} 12$/m);
-    assert.match(text, /^edgemesh_proxy_dial_failures_total\{service="default\/web"\} 1$/m);
-    assert.match(text, /^edgemesh_proxy_listeners\{service="default\/web"\} 1$/m);
-    assert.match(
-      text,
-      /^edgemesh_proxy_bytes_total\{direction="out",service="default\/web"\} \d+$/m,
-    );
-  } finally {
-    await stopAll(backends);
-  }
-});
+      const text = metrics.render();
+      assert.match(text, /^edgemesh_proxy_connections_total\{service="default\/web"\} 12$/m);
+      assert.match(text, /^edgemesh_proxy_dial_failures_total\{service="default\/web"\} 1$/m);
+      assert.match(text, /^edgemesh_proxy_listeners\{service="default\/web"\} 1$/m);
+      assert.match(
+        text,
+        /^edgemesh_proxy_bytes_total\{direction="out",service="default\/web"\} \d+$/m,
+      );
+    } finally {
+      await stopAll(backends);
+    }
+  },
+);
 
-Deno.test("Proxy follows service and port changes without touching other services", async () => {
-  const a = nameServer("a");
-  const b = nameServer("b");
-  await using proxy = proxyWith();
-  try {
-    const vipA = loopbackVip();
-    const vipB = loopbackVip();
-    const svcB = {
-      name: "b",
-      vip: vipB,
-      ports: [{ name: "", port: PORT }],
-      endpoints: [{ ports: { "": b.port } }],
-    };
-    const svcA = (ports: number[]) => ({
-      name: "a",
-      vip: vipA,
-      ports: ports.map((port) => ({ name: `p${port}`, port })),
-      endpoints: [{ ports: Object.fromEntries(ports.map((p) => [`p${p}`, a.port])) }],
-    });
-    await proxy.update(snapshotOf(svcA([PORT]), svcB));
-    assert.equal(await ask(vipA, PORT), "a");
-
-    // Hold a connection to service b open across every update below.
-    const held = await Deno.connect({ hostname: vipB, port: PORT });
-
-    await phase("port added", async () => {
-      await proxy.update(snapshotOf(svcA([PORT, PORT + 1]), svcB));
-      assert.equal(await ask(vipA, PORT + 1), "a");
+engineTest(
+  "Proxy follows service and port changes without touching other services",
+  async (engine) => {
+    const a = nameServer("a");
+    const b = nameServer("b");
+    await using proxy = proxyWith(engine);
+    try {
+      const vipA = loopbackVip();
+      const vipB = loopbackVip();
+      const svcB = {
+        name: "b",
+        vip: vipB,
+        ports: [{ name: "", port: PORT }],
+        endpoints: [{ ports: { "": b.port } }],
+      };
+      const svcA = (ports: number[]) => ({
+        name: "a",
+        vip: vipA,
+        ports: ports.map((port) => ({ name: `p${port}`, port })),
+        endpoints: [{ ports: Object.fromEntries(ports.map((p) => [`p${p}`, a.port])) }],
+      });
+      await proxy.update(snapshotOf(svcA([PORT]), svcB));
       assert.equal(await ask(vipA, PORT), "a");
-    });
-    await phase("port removed", async () => {
-      await proxy.update(snapshotOf(svcA([PORT + 1]), svcB));
-      assert.ok(await refused(vipA, PORT));
-      assert.equal(await ask(vipA, PORT + 1), "a");
-    });
-    await phase("service deleted", async () => {
-      await proxy.update(snapshotOf(svcB));
-      assert.ok(await refused(vipA, PORT + 1));
-      assert.deepEqual(proxy.listeners().map((l) => l.service), ["default/b"]);
-    });
-    assert.equal(await readAll(held), "b", "other service's connection unaffected");
-    held.close();
-    assert.equal(await ask(vipB, PORT), "b");
-  } finally {
-    await stopAll([a, b]);
-  }
-});
+
+      // Hold a connection to service b open across every update below.
+      const held = await Deno.connect({ hostname: vipB, port: PORT });
+
+      await phase("port added", async () => {
+        await proxy.update(snapshotOf(svcA([PORT, PORT + 1]), svcB));
+        assert.equal(await ask(vipA, PORT + 1), "a");
+        assert.equal(await ask(vipA, PORT), "a");
+      });
+      await phase("port removed", async () => {
+        await proxy.update(snapshotOf(svcA([PORT + 1]), svcB));
+        assert.ok(await refused(vipA, PORT));
+        assert.equal(await ask(vipA, PORT + 1), "a");
+      });
+      await phase("service deleted", async () => {
+        await proxy.update(snapshotOf(svcB));
+        assert.ok(await refused(vipA, PORT + 1));
+        assert.deepEqual(proxy.listeners().map((l) => l.service), ["default/b"]);
+      });
+      assert.equal(await readAll(held), "b", "other service's connection unaffected");
+      held.close();
+      assert.equal(await ask(vipB, PORT), "b");
+    } finally {
+      await stopAll([a, b]);
+    }
+  },
+);
 
 /** Names a phase of a test in failures without t.step (keeps one fixture across phases). */
 async function phase(name: string, fn: () => Promise<void>): Promise<void> {
@@ -149,9 +167,9 @@ async function phase(name: string, fn: () => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("Proxy keeps ClientIP affinity and honours the lb-strategy override", async () => {
+engineTest("Proxy keeps ClientIP affinity and honours the lb-strategy override", async (engine) => {
   const backends = ["x", "y", "z"].map(nameServer);
-  await using proxy = proxyWith({ lbStrategy: "Random", random: () => 0 });
+  await using proxy = proxyWith(engine, { lbStrategy: "Random", random: () => 0 });
   try {
     const sticky = loopbackVip();
     const rr = loopbackVip();
@@ -191,9 +209,9 @@ Deno.test("Proxy keeps ClientIP affinity and honours the lb-strategy override", 
   }
 });
 
-Deno.test("Proxy closes a client at once when the service has no endpoints", async () => {
+engineTest("Proxy closes a client at once when the service has no endpoints", async (engine) => {
   const metrics = new MetricsRegistry();
-  await using proxy = proxyWith({ metrics });
+  await using proxy = proxyWith(engine, { metrics });
   const vip = loopbackVip();
   await proxy.update(snapshotOf({
     name: "empty",
@@ -209,44 +227,47 @@ Deno.test("Proxy closes a client at once when the service has no endpoints", asy
   );
 });
 
-Deno.test("Proxy passes a half-closed 100 MiB upload through and returns every byte", async () => {
-  const echo = echoServer();
-  await using proxy = proxyWith();
-  try {
-    const vip = loopbackVip();
-    await proxy.update(snapshotOf(echoService(vip, echo.port)));
-    const conn = await Deno.connect({ hostname: vip, port: PORT });
-    const chunk = new Uint8Array(1024 * 1024);
-    for (let i = 0; i < chunk.length; i += 65536) {
-      crypto.getRandomValues(chunk.subarray(i, i + 65536));
-    }
-    const total = 100 * chunk.length;
-    let sentSum = FNV_OFFSET;
-    const send = (async () => {
-      for (let i = 0; i < 100; i++) {
-        new DataView(chunk.buffer).setUint32(0, i); // make every MiB distinct
-        sentSum = fnv1a(sentSum, chunk, chunk.length);
-        await writeAll(conn, chunk);
+engineTest(
+  "Proxy passes a half-closed 100 MiB upload through and returns every byte",
+  async (engine) => {
+    const echo = echoServer();
+    await using proxy = proxyWith(engine);
+    try {
+      const vip = loopbackVip();
+      await proxy.update(snapshotOf(echoService(vip, echo.port)));
+      const conn = await Deno.connect({ hostname: vip, port: PORT });
+      const chunk = new Uint8Array(1024 * 1024);
+      for (let i = 0; i < chunk.length; i += 65536) {
+        crypto.getRandomValues(chunk.subarray(i, i + 65536));
       }
-      await conn.closeWrite();
-    })();
-    let got = 0;
-    let gotSum = FNV_OFFSET;
-    const buf = new Uint8Array(256 * 1024);
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      gotSum = fnv1a(gotSum, buf, n);
-      got += n;
+      const total = 100 * chunk.length;
+      let sentSum = FNV_OFFSET;
+      const send = (async () => {
+        for (let i = 0; i < 100; i++) {
+          new DataView(chunk.buffer).setUint32(0, i); // make every MiB distinct
+          sentSum = fnv1a(sentSum, chunk, chunk.length);
+          await writeAll(conn, chunk);
+        }
+        await conn.closeWrite();
+      })();
+      let got = 0;
+      let gotSum = FNV_OFFSET;
+      const buf = new Uint8Array(256 * 1024);
+      for (;;) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        gotSum = fnv1a(gotSum, buf, n);
+        got += n;
+      }
+      await send;
+      conn.close();
+      assert.equal(got, total);
+      assert.equal(gotSum, sentSum);
+    } finally {
+      await echo.stop();
     }
-    await send;
-    conn.close();
-    assert.equal(got, total);
-    assert.equal(gotSum, sentSum);
-  } finally {
-    await echo.stop();
-  }
-});
+  },
+);
 
 const FNV_OFFSET = 0x811c9dc5;
 
@@ -256,51 +277,54 @@ function fnv1a(h: number, p: Uint8Array, n: number): number {
   return h;
 }
 
-Deno.test("Proxy keeps open connections when endpoints go, drains them when the service goes", async () => {
-  const echo = echoServer();
+engineTest(
+  "Proxy keeps open connections when endpoints go, drains them when the service goes",
+  async (engine) => {
+    const echo = echoServer();
+    const metrics = new MetricsRegistry();
+    const active = () =>
+      /^edgemesh_proxy_connections_active\{service="default\/echo"\} (\d+)$/m.exec(metrics.render())
+        ?.[1];
+    // Long enough for the round trips below on a loaded machine; the test waits on the close.
+    await using proxy = proxyWith(engine, { drainGraceMs: 500, metrics });
+    try {
+      const vip = loopbackVip();
+      const svc = echoService(vip, echo.port);
+      await proxy.update(snapshotOf(svc));
+      const conn = await Deno.connect({ hostname: vip, port: PORT });
+      const roundTrip = async (text: string) => {
+        await writeAll(conn, new TextEncoder().encode(text));
+        const buf = new Uint8Array(64);
+        const n = await conn.read(buf);
+        return new TextDecoder().decode(buf.subarray(0, n ?? 0));
+      };
+      assert.equal(await roundTrip("one"), "one");
+      assert.equal(active(), "1");
+
+      await proxy.update(snapshotOf({ ...svc, endpoints: [] }));
+      assert.equal(await roundTrip("two"), "two", "open connection survives endpoint removal");
+      assert.equal(await ask(vip, PORT), "", "new connections find no endpoint");
+      assert.equal(active(), "1", "the refused connection is no longer counted");
+
+      await proxy.update(snapshotOf());
+      assert.ok(await refused(vip, PORT), "listener closed at once");
+      assert.equal(proxy.listeners().length, 0);
+      assert.equal(await roundTrip("three"), "three", "still open during the grace period");
+      assert.equal(active(), "1", "a draining connection is still active");
+      // The grace timer closes the connection: the client sees EOF (or a reset).
+      assert.equal(await readAll(conn), "");
+      conn.close();
+      await proxy.close(); // waits for the connection task
+      assert.equal(active(), undefined, "no series once the service and its connections are gone");
+    } finally {
+      await echo.stop();
+    }
+  },
+);
+
+engineTest("Proxy retries a failed bind on the next update and reports it", async (engine) => {
   const metrics = new MetricsRegistry();
-  const active = () =>
-    /^edgemesh_proxy_connections_active\{service="default\/echo"\} (\d+)$/m.exec(metrics.render())
-      ?.[1];
-  // Long enough for the round trips below on a loaded machine; the test waits on the close.
-  await using proxy = proxyWith({ drainGraceMs: 500, metrics });
-  try {
-    const vip = loopbackVip();
-    const svc = echoService(vip, echo.port);
-    await proxy.update(snapshotOf(svc));
-    const conn = await Deno.connect({ hostname: vip, port: PORT });
-    const roundTrip = async (text: string) => {
-      await writeAll(conn, new TextEncoder().encode(text));
-      const buf = new Uint8Array(64);
-      const n = await conn.read(buf);
-      return new TextDecoder().decode(buf.subarray(0, n ?? 0));
-    };
-    assert.equal(await roundTrip("one"), "one");
-    assert.equal(active(), "1");
-
-    await proxy.update(snapshotOf({ ...svc, endpoints: [] }));
-    assert.equal(await roundTrip("two"), "two", "open connection survives endpoint removal");
-    assert.equal(await ask(vip, PORT), "", "new connections find no endpoint");
-    assert.equal(active(), "1", "the refused connection is no longer counted");
-
-    await proxy.update(snapshotOf());
-    assert.ok(await refused(vip, PORT), "listener closed at once");
-    assert.equal(proxy.listeners().length, 0);
-    assert.equal(await roundTrip("three"), "three", "still open during the grace period");
-    assert.equal(active(), "1", "a draining connection is still active");
-    // The grace timer closes the connection: the client sees EOF (or a reset).
-    assert.equal(await readAll(conn), "");
-    conn.close();
-    await proxy.close(); // waits for the connection task
-    assert.equal(active(), undefined, "no series once the service and its connections are gone");
-  } finally {
-    await echo.stop();
-  }
-});
-
-Deno.test("Proxy retries a failed bind on the next update and reports it", async () => {
-  const metrics = new MetricsRegistry();
-  await using proxy = proxyWith({ metrics });
+  await using proxy = proxyWith(engine, { metrics });
   const vip = loopbackVip();
   const squatter = Deno.listen({ hostname: vip, port: PORT });
   const snap = snapshotOf({ name: "late", vip, ports: [{ name: "", port: PORT }], endpoints: [] });
@@ -318,10 +342,10 @@ Deno.test("Proxy retries a failed bind on the next update and reports it", async
   assert.equal(await ask(vip, PORT), "");
 });
 
-Deno.test("Proxy.close() closes listeners and open connections", async () => {
+engineTest("Proxy.close() closes listeners and open connections", async (engine) => {
   const echo = echoServer();
   try {
-    const proxy = proxyWith();
+    const proxy = proxyWith(engine);
     const vip = loopbackVip();
     await proxy.update(snapshotOf(echoService(vip, echo.port)));
     const conn = await Deno.connect({ hostname: vip, port: PORT });

@@ -35,6 +35,7 @@ async function startThreads(
       dialAttempts: 3,
       ejectCooldownMs: 60_000,
       drainGraceMs: 1000,
+      engine: "auto",
       logLevel: "info",
       tunnel: null,
       ...over,

@@ -1,0 +1,298 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * An epoll(7) event loop driven from JavaScript through FFI: the core of the proxy's `epoll`
+ * engine (`tcp.ts` builds sockets on it).
+ *
+ * Why: every read, write, accept and connect of a `Deno.TcpConn` is an async op of Deno's
+ * runtime. Measured on short HTTP connections through a relay, that runtime work cost about
+ * 79 µs of CPU per connection against HAProxy's 44 µs; a relay making the same system calls
+ * synchronously on non-blocking sockets, woken by epoll, needed 40 µs and matched HAProxy's
+ * rate on one thread (`bench/README.md`, "What we tried").
+ *
+ * How: sockets are registered edge-triggered with a numeric token (never the fd: a closed fd
+ * number is reused at once, and a stale event must not reach the new socket). Under load the
+ * loop polls with a zero timeout on the JavaScript thread, {@linkcode SYNC_ROUNDS} rounds in a
+ * row, letting promise continuations run between rounds; then, or when nothing is ready, it
+ * waits in `epoll_wait` on one of Deno's blocking threads, which also lets timers and Deno's
+ * own I/O run. Deadlines ({@linkcode Reactor.after}) become the wait's timeout, so a dial
+ * timeout costs no JavaScript timer. {@linkcode Reactor.close} wakes the wait through an
+ * eventfd(2).
+ *
+ * Linux only; struct layouts for x86_64 (packed `epoll_event`) and aarch64 and others.
+ * @module
+ */
+import { errno, type Libc } from "./libc.ts";
+import { Errno, sysError } from "./sockaddr.ts";
+
+/** epoll event bits (Linux). */
+export const EPOLLIN = 0x001;
+export const EPOLLOUT = 0x004;
+export const EPOLLERR = 0x008;
+export const EPOLLHUP = 0x010;
+export const EPOLLRDHUP = 0x2000;
+/** Edge-triggered: one event per change of readiness. */
+export const EPOLLET = 0x80000000;
+
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
+const O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000;
+/** `struct epoll_event` is packed (12 bytes) on x86_64 only; 16 bytes with padding elsewhere. */
+const PACKED = Deno.build.arch === "x86_64";
+const EVENT_SIZE = PACKED ? 12 : 16;
+const DATA_OFFSET = PACKED ? 4 : 8;
+/** Events taken per `epoll_wait` call at most. */
+const MAX_EVENTS = 256;
+/** Zero-timeout polls on the JavaScript thread in a row before a wait that yields. */
+export const SYNC_ROUNDS = 8;
+/** The token of the wake-up eventfd. */
+const WAKE_TOKEN = 0;
+
+/** Something registered with the reactor: told the epoll event bits of each readiness change. */
+export interface IoSource {
+  onIo(events: number): void;
+}
+
+/** A pending deadline ({@linkcode Reactor.after}); pass it to {@linkcode Reactor.cancel}. */
+export interface Deadline {
+  readonly at: number;
+  readonly fn: () => void;
+  prev: Deadline | null;
+  next: Deadline | null;
+  list: DeadlineList | null;
+}
+
+/** Deadlines of one delay: added in increasing order, so a FIFO. */
+interface DeadlineList {
+  head: Deadline | null;
+  tail: Deadline | null;
+}
+
+/** The epoll event loop of one thread. Create with {@linkcode Reactor.open}. */
+export class Reactor {
+  readonly #c: Libc;
+  readonly #ep: number;
+  readonly #wake: number;
+  readonly #sources = new Map<number, IoSource>();
+  readonly #ctl = new Uint8Array(EVENT_SIZE);
+  readonly #ctlView = new DataView(this.#ctl.buffer);
+  readonly #events = new Uint8Array(EVENT_SIZE * MAX_EVENTS);
+  readonly #eventsView = new DataView(this.#events.buffer);
+  readonly #wakeBuf = new BigUint64Array([1n]);
+  readonly #deadlines = new Map<number, DeadlineList>();
+  #nextToken = 1;
+  #loop: Promise<void> | null = null;
+  #closed = false;
+  /** When the blocking wait in flight returns by itself (NaN: none in flight). */
+  #waitingUntil = Number.NaN;
+  /** Reports a failed `epoll_wait` (the loop keeps going). */
+  readonly #onError: (err: Error) => void;
+
+  private constructor(c: Libc, ep: number, wake: number, onError: (err: Error) => void) {
+    this.#c = c;
+    this.#ep = ep;
+    this.#wake = wake;
+    this.#onError = onError;
+    this.#control(EPOLL_CTL_ADD, wake, EPOLLIN, WAKE_TOKEN);
+  }
+
+  /**
+   * A new event loop on the C library `c` (it starts with the first registration).
+   * @throws {Error} when epoll or eventfd cannot be created (out of file descriptors)
+   */
+  static open(c: Libc, onError: (err: Error) => void = () => {}): Reactor {
+    const ep = c.epoll_create1(O_CLOEXEC);
+    if (ep < 0) throw sysError(c, "epoll_create1()");
+    const wake = c.eventfd(0, O_CLOEXEC | O_NONBLOCK);
+    if (wake < 0) {
+      const err = sysError(c, "eventfd()");
+      c.close(ep);
+      throw err;
+    }
+    return new Reactor(c, ep, wake, onError);
+  }
+
+  /** The C library the reactor calls (its sockets use the same). */
+  get libc(): Libc {
+    return this.#c;
+  }
+
+  /** Whether {@linkcode close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Registered sources (sockets and listeners) now. */
+  get size(): number {
+    return this.#sources.size;
+  }
+
+  /**
+   * Registers `fd` for `events` (add {@linkcode EPOLLET} for edge-triggered) and returns its
+   * token. The kernel drops the registration when the fd is closed; call {@linkcode forget}
+   * then so no late event of this batch reaches `source`.
+   * @throws {Error} from `epoll_ctl` (e.g. out of memory)
+   */
+  add(fd: number, events: number, source: IoSource): number {
+    if (this.#closed) throw new Deno.errors.BadResource("The event loop is closed");
+    const token = this.#nextToken;
+    this.#nextToken = token >= 0xffff_fffe ? 1 : token + 1;
+    this.#control(EPOLL_CTL_ADD, fd, events, token);
+    this.#sources.set(token, source);
+    this.#loop ??= this.#run();
+    return token;
+  }
+
+  /** Stops delivering events to the source of `token` (its fd is being closed). */
+  forget(token: number): void {
+    this.#sources.delete(token);
+  }
+
+  /** Removes `fd` from the epoll set without closing it (an fd that stays open). */
+  remove(fd: number, token: number): void {
+    this.#sources.delete(token);
+    this.#c.epoll_ctl(this.#ep, EPOLL_CTL_DEL, fd, this.#ctl);
+  }
+
+  /**
+   * Calls `fn` once `ms` milliseconds have passed (checked on each turn of the loop). Every
+   * deadline of one delay shares a FIFO, so adding and cancelling are O(1) and no JavaScript
+   * timer is created.
+   */
+  after(ms: number, fn: () => void): Deadline {
+    let list = this.#deadlines.get(ms);
+    if (!list) this.#deadlines.set(ms, list = { head: null, tail: null });
+    const d: Deadline = { at: performance.now() + ms, fn, prev: list.tail, next: null, list };
+    if (list.tail) list.tail.next = d;
+    else list.head = d;
+    list.tail = d;
+    // A wait in flight that would sleep past this deadline is woken to shorten its timeout.
+    if (d.at < this.#waitingUntil) this.#signal();
+    return d;
+  }
+
+  /** Cancels a deadline (idempotent). */
+  cancel(d: Deadline): void {
+    const list = d.list;
+    if (list === null) return;
+    if (d.prev) d.prev.next = d.next;
+    else list.head = d.next;
+    if (d.next) d.next.prev = d.prev;
+    else list.tail = d.prev;
+    d.prev = d.next = null;
+    d.list = null;
+  }
+
+  /**
+   * Stops the loop and closes the epoll and eventfd descriptors; resolves once the loop has
+   * ended. Registered sockets are not closed here (their owners close them). Idempotent.
+   */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#signal();
+      this.#deadlines.clear();
+    }
+    if (this.#loop) await this.#loop;
+    else this.#release();
+  }
+
+  #released = false;
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#c.close(this.#wake);
+    this.#c.close(this.#ep);
+    this.#sources.clear();
+  }
+
+  #control(op: number, fd: number, events: number, token: number): void {
+    const v = this.#ctlView;
+    v.setUint32(0, events >>> 0, true);
+    v.setUint32(DATA_OFFSET, token, true);
+    v.setUint32(DATA_OFFSET + 4, 0, true);
+    if (this.#c.epoll_ctl(this.#ep, op, fd, this.#ctl) !== 0) {
+      throw sysError(this.#c, "epoll_ctl()");
+    }
+  }
+
+  #signal(): void {
+    this.#c.write(this.#wake, this.#wakeBuf, 8n);
+  }
+
+  /** Milliseconds until the earliest deadline (rounded up), or -1 when there is none. */
+  #timeout(now: number): number {
+    let first = Infinity;
+    for (const list of this.#deadlines.values()) {
+      if (list.head !== null && list.head.at < first) first = list.head.at;
+    }
+    return first === Infinity ? -1 : Math.max(0, Math.ceil(first - now));
+  }
+
+  #expire(now: number): void {
+    for (const list of this.#deadlines.values()) {
+      let d = list.head;
+      while (d !== null && d.at <= now) {
+        const next = d.next;
+        this.cancel(d);
+        try {
+          d.fn();
+        } catch (err) {
+          this.#onError(err as Error);
+        }
+        d = next;
+      }
+    }
+  }
+
+  async #run(): Promise<void> {
+    const c = this.#c;
+    let rounds = 0;
+    // Never dispatch inside add(): its caller has not set up its waiters yet.
+    await null;
+    try {
+      while (!this.#closed) {
+        let n = rounds < SYNC_ROUNDS ? c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0) : 0;
+        if (n > 0) {
+          rounds++;
+        } else {
+          if (n < 0 && errno(c) !== Errno.EINTR) this.#onError(sysError(c, "epoll_wait()"));
+          rounds = 0;
+          const now = performance.now();
+          const timeout = this.#timeout(now);
+          this.#waitingUntil = timeout < 0 ? Infinity : now + timeout;
+          n = await c.epollWaitBlocking(this.#ep, this.#events, MAX_EVENTS, timeout);
+          this.#waitingUntil = Number.NaN;
+          if (this.#closed) break;
+        }
+        if (n > 0) this.#dispatch(n);
+        if (this.#deadlines.size > 0) this.#expire(performance.now());
+        // Let the continuations of the promises settled above run before the next poll.
+        if (rounds > 0) await null;
+      }
+    } finally {
+      this.#release();
+    }
+  }
+
+  #dispatch(n: number): void {
+    const v = this.#eventsView;
+    for (let i = 0; i < n; i++) {
+      const off = i * EVENT_SIZE;
+      const events = v.getUint32(off, true);
+      const token = v.getUint32(off + DATA_OFFSET, true);
+      if (token === WAKE_TOKEN) {
+        this.#c.read(this.#wake, this.#wakeBuf, 8n);
+        this.#wakeBuf[0] = 1n;
+        continue;
+      }
+      const source = this.#sources.get(token);
+      if (source === undefined) continue; // closed earlier in this batch
+      try {
+        source.onIo(events);
+      } catch (err) {
+        this.#onError(err as Error);
+      }
+    }
+  }
+}

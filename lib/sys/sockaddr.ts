@@ -1,0 +1,136 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Socket addresses and errors of the C library calls made through FFI: `sockaddr_in` /
+ * `sockaddr_in6` encoding and decoding, and `errno` turned into the `Deno.errors` class Deno's
+ * own sockets throw for the same condition, so callers branch on one set of classes.
+ * @module
+ */
+import { formatIpv4, formatIpv6, ipv4ToBytes, ipv6ToBytes, parseIp } from "../netaddr/mod.ts";
+import { errno, type Libc } from "./libc.ts";
+
+/** `AF_INET`, `AF_INET6` (Linux). */
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+/** Room for `struct sockaddr_in6` (28 bytes), the larger of the two families. */
+export const SOCKADDR_MAX = 28;
+
+/** errno values (Linux, the same on x86_64 and aarch64) the callers handle by name. */
+export const Errno = {
+  EINTR: 4,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  ENFILE: 23,
+  EMFILE: 24,
+  EPIPE: 32,
+  ENOBUFS: 105,
+  EADDRINUSE: 98,
+  EADDRNOTAVAIL: 99,
+  ENETUNREACH: 101,
+  ECONNABORTED: 103,
+  ECONNRESET: 104,
+  ENOTCONN: 107,
+  ETIMEDOUT: 110,
+  ECONNREFUSED: 111,
+  EHOSTUNREACH: 113,
+  EINPROGRESS: 115,
+} as const;
+
+/** strerror(3) texts of the errors a TCP proxy meets, for messages like Deno's own. */
+const TEXTS: Readonly<Record<number, string>> = {
+  [Errno.EACCES]: "Permission denied",
+  [Errno.EMFILE]: "Too many open files",
+  [Errno.ENFILE]: "Too many open files in system",
+  [Errno.EPIPE]: "Broken pipe",
+  [Errno.ENOBUFS]: "No buffer space available",
+  [Errno.EADDRINUSE]: "Address in use",
+  [Errno.EADDRNOTAVAIL]: "Address not available",
+  [Errno.ENETUNREACH]: "Network is unreachable",
+  [Errno.ECONNABORTED]: "Connection aborted",
+  [Errno.ECONNRESET]: "Connection reset by peer",
+  [Errno.ENOTCONN]: "Transport endpoint is not connected",
+  [Errno.ETIMEDOUT]: "Connection timed out",
+  [Errno.ECONNREFUSED]: "Connection refused",
+  [Errno.EHOSTUNREACH]: "No route to host",
+};
+
+/**
+ * The error for `errno` value `code` after `what` failed, as the `Deno.errors` class Deno's
+ * sockets use (`ConnectionRefused`, `AddrInUse`, …; others are plain `Error`s). The message
+ * ends like Rust's io errors: `"connect(): Connection refused (os error 111)"`.
+ */
+export function errnoError(code: number, what: string): Error {
+  const msg = `${what}: ${TEXTS[code] ?? "System error"} (os error ${code})`;
+  switch (code) {
+    case Errno.EADDRINUSE:
+      return new Deno.errors.AddrInUse(msg);
+    case Errno.EADDRNOTAVAIL:
+      return new Deno.errors.AddrNotAvailable(msg);
+    case Errno.EACCES:
+      return new Deno.errors.PermissionDenied(msg);
+    case Errno.ECONNREFUSED:
+      return new Deno.errors.ConnectionRefused(msg);
+    case Errno.ECONNRESET:
+      return new Deno.errors.ConnectionReset(msg);
+    case Errno.ECONNABORTED:
+      return new Deno.errors.ConnectionAborted(msg);
+    case Errno.EPIPE:
+      return new Deno.errors.BrokenPipe(msg);
+    case Errno.ETIMEDOUT:
+      return new Deno.errors.TimedOut(msg);
+    case Errno.ENOTCONN:
+      return new Deno.errors.NotConnected(msg);
+    case Errno.ENETUNREACH:
+    case Errno.EHOSTUNREACH:
+      return new Deno.errors.NetworkUnreachable(msg);
+    default:
+      return new Error(msg);
+  }
+}
+
+/** {@linkcode errnoError} for the `errno` of the last synchronous call on this thread. */
+export function sysError(c: Libc, what: string): Error {
+  return errnoError(errno(c), what);
+}
+
+/**
+ * Writes `hostname:port` as a `sockaddr_in`/`sockaddr_in6` into `buf` (at least
+ * {@linkcode SOCKADDR_MAX} bytes); returns its length (16 or 28).
+ * @throws {TypeError} when `hostname` is not an IP address (`what` names the caller)
+ */
+export function writeSockaddr(
+  buf: Uint8Array,
+  hostname: string,
+  port: number,
+  what: string,
+): number {
+  const ip = parseIp(hostname);
+  if (ip === null) throw new TypeError(`Cannot ${what} "${hostname}": not an IP address`);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  buf.fill(0, 0, SOCKADDR_MAX);
+  dv.setUint16(2, port, false);
+  if (ip.family === 4) {
+    dv.setUint16(0, AF_INET, true);
+    buf.set(ipv4ToBytes(ip.address), 4);
+    return 16;
+  }
+  dv.setUint16(0, AF_INET6, true);
+  buf.set(ipv6ToBytes(ip.groups), 8);
+  return 28;
+}
+
+/** Text form of the address in a `sockaddr` (IPv4-mapped IPv6 reported as IPv4, as Deno does). */
+export function formatSockaddr(name: DataView): string {
+  if (name.getUint16(0, true) === AF_INET) return formatIpv4(name.getUint32(4, false));
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(name.getUint16(8 + 2 * i, false));
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return formatIpv4(name.getUint32(20, false));
+  }
+  return formatIpv6(groups);
+}
+
+/** The port in a `sockaddr` (same offset in both families). */
+export function sockaddrPort(name: DataView): number {
+  return name.getUint16(2, false);
+}

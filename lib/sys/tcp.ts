@@ -1,0 +1,448 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * TCP sockets on the {@linkcode Reactor}: non-blocking sockets whose system calls are made
+ * synchronously through FFI, waiting on epoll only when the kernel says `EAGAIN`.
+ *
+ * - {@linkcode FdConn}: a connection with the `read`/`write`/`closeWrite`/`close` surface of a
+ *   `Deno.TcpConn` (what the proxy copies between), plus {@linkcode FdConn.attach}, which
+ *   hands its readiness events to a synchronous relay instead (`lib/proxy/relay.ts`).
+ * - {@linkcode FdListener}: a bound listener (optionally `SO_REUSEPORT`) that accepts in
+ *   batches and hands each connection to a callback.
+ * - {@linkcode connectTcp}: a non-blocking connect with a timeout kept by the reactor.
+ *
+ * Errors are the `Deno.errors` classes Deno's sockets throw for the same errno.
+ * Writes use `send(MSG_NOSIGNAL)`: a peer that went away yields `EPIPE`, never `SIGPIPE`.
+ * @module
+ */
+import type { Libc } from "./libc.ts";
+import { errno } from "./libc.ts";
+import {
+  EPOLLERR,
+  EPOLLET,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  type IoSource,
+  type Reactor,
+} from "./reactor.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  Errno,
+  errnoError,
+  formatSockaddr,
+  SOCKADDR_MAX,
+  sockaddrPort,
+  sysError,
+  writeSockaddr,
+} from "./sockaddr.ts";
+
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_ERROR = 4;
+const SO_REUSEPORT = 15;
+const IPPROTO_IPV6 = 41;
+const IPV6_V6ONLY = 26;
+const MSG_NOSIGNAL = 0x4000;
+const SHUT_WR = 1;
+const LISTEN_BACKLOG = 4096;
+/** Readiness a connection is registered for (edge-triggered). */
+const CONN_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+const READABLE = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+const WRITABLE = EPOLLOUT | EPOLLHUP | EPOLLERR;
+
+/** Receives a connection's readiness events in place of its own waiters. */
+export interface ConnObserver {
+  onConnIo(conn: FdConn, events: number): void;
+  /** The connection was closed (by its owner or the relay). */
+  onConnClosed(conn: FdConn): void;
+}
+
+const closedError = () => new Deno.errors.BadResource("The connection is closed");
+
+/**
+ * A connected non-blocking TCP socket. Reads and writes try the system call first and wait
+ * for the next edge only on `EAGAIN`, so data that is already there costs no event-loop turn.
+ */
+export class FdConn implements IoSource {
+  readonly fd: number;
+  readonly reactor: Reactor;
+  readonly #c: Libc;
+  readonly #token: number;
+  #closed = false;
+  #readWait: PromiseWithResolvers<number> | null = null;
+  #writeWait: PromiseWithResolvers<number> | null = null;
+  /** Readiness reported while nobody waited (edges are not repeated; see {@linkcode attach}). */
+  #missed = 0;
+  #observer: ConnObserver | null = null;
+  #remote: Deno.NetAddr | null = null;
+
+  /**
+   * Takes ownership of the connected socket `fd` and registers it with `reactor`.
+   * @throws {Error} from `epoll_ctl` (the fd is closed then)
+   */
+  constructor(reactor: Reactor, fd: number) {
+    this.reactor = reactor;
+    this.#c = reactor.libc;
+    this.fd = fd;
+    try {
+      this.#token = reactor.add(fd, CONN_EVENTS, this);
+    } catch (err) {
+      this.#c.close(fd);
+      throw err;
+    }
+  }
+
+  /** Whether {@linkcode close} has run. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The peer's address (`getpeername(2)`, on first use). */
+  get remoteAddr(): Deno.NetAddr {
+    if (this.#remote === null) {
+      const name = new Uint8Array(SOCKADDR_MAX);
+      const len = new Uint32Array([SOCKADDR_MAX]);
+      if (this.#closed || this.#c.getpeername(this.fd, name, len) !== 0) {
+        return { transport: "tcp", hostname: "", port: 0 };
+      }
+      const v = new DataView(name.buffer);
+      this.#remote = { transport: "tcp", hostname: formatSockaddr(v), port: sockaddrPort(v) };
+    }
+    return this.#remote;
+  }
+
+  /**
+   * Hands readiness events to `observer` (a synchronous relay) instead of the waiters of
+   * {@linkcode read} and {@linkcode write}, which must not be pending. Returns the readiness
+   * reported since the last wait that nobody consumed: with edge-triggered epoll it is not
+   * reported again, so the observer acts on it at once.
+   */
+  attach(observer: ConnObserver): number {
+    this.#observer = observer;
+    const missed = this.#missed;
+    this.#missed = 0;
+    return missed;
+  }
+
+  /** @internal Readiness from the reactor. */
+  onIo(events: number): void {
+    if (this.#observer !== null) {
+      this.#observer.onConnIo(this, events);
+      return;
+    }
+    if ((events & READABLE) !== 0) {
+      const w = this.#readWait;
+      if (w === null) this.#missed |= events & READABLE;
+      else {
+        this.#readWait = null;
+        w.resolve(events);
+      }
+    }
+    if ((events & WRITABLE) !== 0) {
+      const w = this.#writeWait;
+      if (w === null) this.#missed |= events & WRITABLE;
+      else {
+        this.#writeWait = null;
+        w.resolve(events);
+      }
+    }
+  }
+
+  /**
+   * One `recv(2)` into `p`: the byte count, 0 at EOF, or -1 for `EAGAIN`.
+   * @throws {Deno.errors.ConnectionReset} and the like; `BadResource` once closed
+   */
+  recvNow(p: Uint8Array): number {
+    if (this.#closed) throw closedError();
+    for (;;) {
+      const n = Number(this.#c.recv(this.fd, p, BigInt(p.byteLength), 0));
+      if (n >= 0) return n;
+      const code = errno(this.#c);
+      if (code === Errno.EAGAIN) return -1;
+      if (code !== Errno.EINTR) throw errnoError(code, "recv()");
+    }
+  }
+
+  /**
+   * One `send(2)` of `p`: the byte count taken by the kernel (maybe fewer than asked), or -1
+   * for `EAGAIN`.
+   * @throws {Deno.errors.BrokenPipe} and the like; `BadResource` once closed
+   */
+  sendNow(p: Uint8Array): number {
+    if (this.#closed) throw closedError();
+    for (;;) {
+      const n = Number(this.#c.send(this.fd, p, BigInt(p.byteLength), MSG_NOSIGNAL));
+      if (n >= 0) return n;
+      const code = errno(this.#c);
+      if (code === Errno.EAGAIN) return -1;
+      if (code !== Errno.EINTR) throw errnoError(code, "send()");
+    }
+  }
+
+  /** Reads into `p`; resolves to the byte count, or null at EOF. */
+  async read(p: Uint8Array): Promise<number | null> {
+    if (p.byteLength === 0) return 0;
+    for (;;) {
+      const n = this.recvNow(p);
+      if (n > 0) return n;
+      if (n === 0) return null;
+      await (this.#readWait ??= Promise.withResolvers()).promise;
+    }
+  }
+
+  /** Writes some of `p` (at least one byte unless `p` is empty); resolves to the count. */
+  async write(p: Uint8Array): Promise<number> {
+    if (p.byteLength === 0) return 0;
+    for (;;) {
+      const n = this.sendNow(p);
+      if (n >= 0) return n;
+      await (this.#writeWait ??= Promise.withResolvers()).promise;
+    }
+  }
+
+  /**
+   * Waits until the socket reports writable (connect completion); resolves with the event
+   * bits (`EPOLLERR`/`EPOLLHUP` among them when the connect failed).
+   */
+  writable(): Promise<number> {
+    if (this.#closed) return Promise.reject(closedError());
+    const missed = this.#missed & WRITABLE;
+    if (missed !== 0) {
+      // Reported before anybody waited (edges are not repeated).
+      this.#missed &= ~WRITABLE;
+      return Promise.resolve(missed | (this.#missed & READABLE));
+    }
+    return (this.#writeWait ??= Promise.withResolvers()).promise;
+  }
+
+  /**
+   * Sends FIN (`shutdown(SHUT_WR)`) now; reading goes on.
+   * @throws {Deno.errors.BadResource} once closed, or the error of `shutdown(2)`
+   */
+  shutdownWrite(): void {
+    if (this.#closed) throw closedError();
+    if (this.#c.shutdown(this.fd, SHUT_WR) !== 0) {
+      const code = errno(this.#c);
+      if (code !== Errno.ENOTCONN) throw errnoError(code, "shutdown()");
+    }
+  }
+
+  /** {@linkcode shutdownWrite} for the `Deno.TcpConn` surface. */
+  closeWrite(): Promise<void> {
+    try {
+      this.shutdownWrite();
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Closes the socket; pending reads and writes reject with `BadResource`. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.reactor.forget(this.#token);
+    this.#c.close(this.fd);
+    for (const w of [this.#readWait, this.#writeWait]) {
+      if (w === null) continue;
+      w.reject(closedError());
+      // Whoever waited may be gone: keep the rejection from being reported as unhandled.
+      w.promise.catch(() => {});
+    }
+    this.#readWait = this.#writeWait = null;
+    const o = this.#observer;
+    this.#observer = null;
+    o?.onConnClosed(this);
+  }
+}
+
+/** Creates a non-blocking TCP socket of the address's family; throws on failure. */
+function tcpSocket(c: Libc, family: number): number {
+  const fd = c.socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw sysError(c, "socket()");
+  return fd;
+}
+
+const ONE = new Int32Array([1]);
+const ZERO = new Int32Array([0]);
+
+/** A listening socket on the {@linkcode Reactor}. */
+export class FdListener implements IoSource {
+  readonly addr: Deno.NetAddr;
+  readonly #reactor: Reactor;
+  readonly #c: Libc;
+  readonly #fd: number;
+  #token = -1;
+  #onConn: ((conn: FdConn) => void) | null = null;
+  #onError: (err: Error) => void = () => {};
+  #done: PromiseWithResolvers<void> | null = null;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  /**
+   * Binds and listens on `hostname:port` (port 0: any free port); with `reusePort`, other
+   * sockets may bind the same address (`SO_REUSEPORT`: the kernel spreads connections).
+   * @throws {Deno.errors.AddrNotAvailable} (the address is not on any device), `AddrInUse`, …
+   */
+  constructor(reactor: Reactor, hostname: string, port: number, reusePort = false) {
+    this.#reactor = reactor;
+    const c = this.#c = reactor.libc;
+    const name = new Uint8Array(SOCKADDR_MAX);
+    const len = writeSockaddr(name, hostname, port, "listen on");
+    const fd = tcpSocket(c, len === 16 ? AF_INET : AF_INET6);
+    try {
+      const one = new Uint8Array(ONE.buffer);
+      c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4);
+      if (reusePort) c.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, one, 4);
+      if (len === 28 && hostname === "::") {
+        c.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, new Uint8Array(ZERO.buffer), 4);
+      }
+      if (c.bind(fd, name, len) !== 0) throw sysError(c, `bind(${hostname}:${port})`);
+      if (c.listen(fd, LISTEN_BACKLOG) !== 0) throw sysError(c, "listen()");
+      const got = new Uint8Array(SOCKADDR_MAX);
+      const gotLen = new Uint32Array([SOCKADDR_MAX]);
+      if (c.getsockname(fd, got, gotLen) !== 0) throw sysError(c, "getsockname()");
+      this.addr = { transport: "tcp", hostname, port: sockaddrPort(new DataView(got.buffer)) };
+    } catch (err) {
+      c.close(fd);
+      throw err;
+    }
+    this.#fd = fd;
+  }
+
+  /**
+   * Accepts until {@linkcode close}, giving each connection to `onConn`; resolves when
+   * closed. Accept failures (e.g. out of file descriptors) go to `onError`, and accepting
+   * resumes 100 ms later instead of spinning. Call once.
+   */
+  serve(onConn: (conn: FdConn) => void, onError: (err: Error) => void): Promise<void> {
+    if (this.#done) throw new TypeError("FdListener.serve() called twice");
+    this.#done = Promise.withResolvers();
+    if (this.#closed) {
+      this.#done.resolve();
+      return this.#done.promise;
+    }
+    this.#onConn = onConn;
+    this.#onError = onError;
+    this.#token = this.#reactor.add(this.#fd, EPOLLIN | EPOLLET, this);
+    this.#acceptAll();
+    return this.#done.promise;
+  }
+
+  /** @internal Readiness from the reactor. */
+  onIo(): void {
+    if (this.#retry === undefined) this.#acceptAll();
+  }
+
+  #acceptAll(): void {
+    const c = this.#c;
+    while (!this.#closed) {
+      const fd = c.accept4(this.#fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        const code = errno(c);
+        if (code === Errno.EAGAIN) return;
+        if (code === Errno.EINTR || code === Errno.ECONNABORTED) continue;
+        this.#onError(errnoError(code, "accept4()"));
+        this.#retry = setTimeout(() => {
+          this.#retry = undefined;
+          this.#acceptAll();
+        }, 100);
+        return;
+      }
+      let conn: FdConn;
+      try {
+        conn = new FdConn(this.#reactor, fd);
+      } catch (err) {
+        this.#onError(err as Error);
+        continue;
+      }
+      this.#onConn!(conn);
+    }
+  }
+
+  /** Stops accepting and closes the socket; open connections are not affected. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    if (this.#token >= 0) this.#reactor.forget(this.#token);
+    this.#c.close(this.#fd);
+    this.#done?.resolve();
+  }
+}
+
+/**
+ * The address of the dial in progress (used synchronously only). One buffer outside V8's heap:
+ * a fresh 28-byte typed array lives on the heap, and FFI then copies it out on every call.
+ */
+const DIAL_NAME = new Uint8Array(new ArrayBuffer(SOCKADDR_MAX));
+
+/**
+ * Connects to `ip:port` without blocking; resolves once connected, rejects with the
+ * `Deno.errors` class of the failure, with `TimedOut` after `timeoutMs`, or with
+ * `Interrupted` when `cancel` is called first (a cancelled or failed socket is closed).
+ * @throws {TypeError} when `ip` is not an IP address
+ */
+export function connectTcp(
+  reactor: Reactor,
+  ip: string,
+  port: number,
+  timeoutMs: number,
+): { conn: Promise<FdConn>; cancel: () => void } {
+  const c = reactor.libc;
+  const name = DIAL_NAME;
+  const len = writeSockaddr(name, ip, port, "connect to");
+  let conn: FdConn;
+  try {
+    const fd = tcpSocket(c, len === 16 ? AF_INET : AF_INET6);
+    // connect() before the epoll registration: an unconnected socket polls as EPOLLOUT |
+    // EPOLLHUP, and the loop's wait on another thread could take that for a failed connect.
+    const r = c.connect(fd, name, len);
+    const code = r === 0 ? 0 : errno(c);
+    if (r !== 0 && code !== Errno.EINPROGRESS) {
+      c.close(fd);
+      throw errnoError(code, "connect()");
+    }
+    conn = new FdConn(reactor, fd);
+    if (r === 0) return { conn: Promise.resolve(conn), cancel() {} };
+  } catch (err) {
+    return { conn: Promise.reject(err), cancel() {} };
+  }
+  let settled = false;
+  const done = Promise.withResolvers<FdConn>();
+  const fail = (err: Error) => {
+    if (settled) return;
+    settled = true;
+    reactor.cancel(deadline);
+    conn.close();
+    done.reject(err);
+  };
+  const deadline = reactor.after(timeoutMs, () => {
+    fail(new Deno.errors.TimedOut(`connect(): timed out after ${timeoutMs} ms`));
+  });
+  conn.writable().then((events) => {
+    if (settled) return;
+    // Writable without an error or hang-up: connected (SO_ERROR is read only on failure).
+    if ((events & (EPOLLERR | EPOLLHUP)) === 0) {
+      settled = true;
+      reactor.cancel(deadline);
+      done.resolve(conn);
+      return;
+    }
+    const soError = new Int32Array(1);
+    const soLen = new Uint32Array([4]);
+    const r = c.getsockopt(conn.fd, SOL_SOCKET, SO_ERROR, new Uint8Array(soError.buffer), soLen);
+    if (r !== 0) return fail(sysError(c, "getsockopt(SO_ERROR)"));
+    fail(errnoError(soError[0] || Errno.ECONNREFUSED, "connect()"));
+  }, (err) => fail(err as Error));
+  return {
+    conn: done.promise,
+    cancel: () => fail(new Deno.errors.Interrupted("connect(): cancelled")),
+  };
+}

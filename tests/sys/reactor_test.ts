@@ -1,0 +1,78 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+import assert from "node:assert/strict";
+import { libc } from "../../lib/sys/libc.ts";
+import { EPOLLET, EPOLLIN, Reactor } from "../../lib/sys/reactor.ts";
+
+function open(): Reactor & AsyncDisposable {
+  const c = libc();
+  assert.ok(c, "the tests run with --allow-all: the C library loads");
+  const r = Reactor.open(c);
+  return Object.assign(r, { [Symbol.asyncDispose]: () => r.close() });
+}
+
+Deno.test("Reactor.after() runs deadlines in order, skips cancelled ones, needs no timer", async () => {
+  await using r = open();
+  // A registration starts the loop; an eventfd-like source that never fires keeps it waiting.
+  const c = r.libc;
+  const sock = c.socket(1, /* AF_UNIX */ 1, /* SOCK_STREAM */ 0);
+  assert.ok(sock >= 0);
+  r.add(sock, EPOLLIN | EPOLLET, { onIo: () => assert.fail("no event expected") });
+  const fired: string[] = [];
+  const all = Promise.withResolvers<void>();
+  r.after(30, () => fired.push("30 ms"));
+  const cancelled = r.after(10, () => fired.push("cancelled"));
+  r.after(10, () => fired.push("10 ms"));
+  r.after(40, () => {
+    fired.push("40 ms");
+    all.resolve();
+  });
+  r.cancel(cancelled);
+  r.cancel(cancelled); // idempotent
+  await all.promise;
+  assert.deepEqual(fired, ["10 ms", "30 ms", "40 ms"]);
+  c.close(sock);
+});
+
+Deno.test("Reactor delivers readiness to the token's source until forgotten", async () => {
+  await using r = open();
+  const c = r.libc;
+  // A socketpair would need another symbol; a UDP socket bound on loopback is readable once a
+  // datagram arrives.
+  const udp = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  try {
+    const got = Promise.withResolvers<number>();
+    const fd = c.socket(2, /* AF_INET */ 2 /* SOCK_DGRAM */ | 0o4000, 0);
+    const name = new Uint8Array(16);
+    new DataView(name.buffer).setUint16(0, 2, true);
+    name.set([127, 0, 0, 1], 4);
+    assert.equal(c.bind(fd, name, 16), 0);
+    const bound = new Uint8Array(16);
+    assert.equal(c.getsockname(fd, bound, new Uint32Array([16])), 0);
+    const port = new DataView(bound.buffer).getUint16(2, false);
+    const token = r.add(fd, EPOLLIN | EPOLLET, { onIo: (events) => got.resolve(events) });
+    assert.equal(r.size, 1);
+    await udp.send(new Uint8Array([1]), { transport: "udp", hostname: "127.0.0.1", port });
+    assert.equal((await got.promise) & EPOLLIN, EPOLLIN);
+    r.forget(token);
+    assert.equal(r.size, 0);
+    c.close(fd);
+  } finally {
+    udp.close();
+  }
+});
+
+Deno.test("Reactor.close() ends the loop, is idempotent and refuses new registrations", async () => {
+  const r = open();
+  const c = r.libc;
+  const fd = c.socket(1, 1, 0);
+  r.add(fd, EPOLLIN | EPOLLET, { onIo: () => {} });
+  await r.close();
+  await r.close();
+  assert.equal(r.closed, true);
+  assert.throws(() => r.add(fd, EPOLLIN, { onIo: () => {} }), Deno.errors.BadResource);
+  c.close(fd);
+  // Never started: close() releases the descriptors at once.
+  const idle = open();
+  await idle.close();
+  assert.equal(idle.closed, true);
+});

@@ -1,0 +1,136 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/** TCP sockets on the epoll reactor, over loopback. */
+import assert from "node:assert/strict";
+import { libc } from "../../lib/sys/libc.ts";
+import { Reactor } from "../../lib/sys/reactor.ts";
+import { connectTcp, type FdConn, FdListener } from "../../lib/sys/tcp.ts";
+
+function open(): Reactor & AsyncDisposable {
+  const c = libc();
+  assert.ok(c, "the tests run with --allow-all: the C library loads");
+  const r = Reactor.open(c);
+  return Object.assign(r, { [Symbol.asyncDispose]: () => r.close() });
+}
+
+async function readText(conn: { read(p: Uint8Array): Promise<number | null> }): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(1024);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    chunks.push(buf.slice(0, n));
+  }
+  return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+}
+
+async function writeText(conn: { write(p: Uint8Array): Promise<number> }, s: string) {
+  const b = new TextEncoder().encode(s);
+  for (let w = 0; w < b.length;) w += await conn.write(b.subarray(w));
+}
+
+Deno.test("FdListener accepts, connectTcp dials, both half-close like Deno's sockets", async () => {
+  await using r = open();
+  const listener = new FdListener(r, "127.0.0.1", 0);
+  const accepted = Promise.withResolvers<FdConn>();
+  const serving = listener.serve((c) => accepted.resolve(c), (err) => assert.fail(err));
+  try {
+    assert.ok(listener.addr.port > 0);
+    const client = await connectTcp(r, "127.0.0.1", listener.addr.port, 2000).conn;
+    const server = await accepted.promise;
+    assert.equal(server.remoteAddr.hostname, "127.0.0.1");
+    assert.ok(server.remoteAddr.port > 0);
+    // The client sends and shuts its write side; the server still answers after the EOF.
+    await writeText(client, "ping");
+    await client.closeWrite();
+    assert.equal(await readText(server), "ping");
+    await writeText(server, "pong");
+    await server.closeWrite();
+    assert.equal(await readText(client), "pong");
+    client.close();
+    server.close();
+    server.close(); // idempotent
+    await assert.rejects(server.read(new Uint8Array(1)), Deno.errors.BadResource);
+  } finally {
+    listener.close();
+    await serving;
+  }
+});
+
+Deno.test("FdListener and a Deno client, FdConn and a Deno server interoperate", async () => {
+  await using r = open();
+  const listener = new FdListener(r, "127.0.0.1", 0);
+  const serving = listener.serve(async (c) => {
+    await writeText(c, await readText(c));
+    c.close();
+  }, (err) => assert.fail(err));
+  const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const d = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    await writeText(d, "echo me");
+    await d.closeWrite();
+    assert.equal(await readText(d), "echo me");
+    d.close();
+
+    const dialled = connectTcp(r, "127.0.0.1", server.addr.port, 2000).conn;
+    const peer = await server.accept();
+    const conn = await dialled;
+    await writeText(peer, "from deno");
+    peer.close();
+    assert.equal(await readText(conn), "from deno");
+    conn.close();
+  } finally {
+    server.close();
+    listener.close();
+    await serving;
+  }
+});
+
+Deno.test("connectTcp() rejects with the Deno error class of the failure", async (t) => {
+  await using r = open();
+  await t.step("refused", async () => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = l.addr.port;
+    l.close();
+    await assert.rejects(
+      connectTcp(r, "127.0.0.1", port, 2000).conn,
+      (err: Error) =>
+        err instanceof Deno.errors.ConnectionRefused && /Connection refused/.test(err.message),
+    );
+  });
+  await t.step("cancelled", async () => {
+    // A listener that never accepts still completes handshakes, so cancel before the event
+    // loop turns: the dial is still pending then.
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const d = connectTcp(r, "127.0.0.1", l.addr.port, 2000);
+      d.cancel();
+      await d.conn.then((c) => {
+        // The kernel completed the connect synchronously: nothing was left to cancel.
+        c.close();
+      }, (err) => assert.ok(err instanceof Deno.errors.Interrupted, String(err)));
+    } finally {
+      l.close();
+    }
+  });
+  await t.step("not an IP address", () => {
+    assert.throws(() => connectTcp(r, "example.com", 80, 2000), TypeError);
+  });
+});
+
+Deno.test("FdListener reports bind failures as AddrInUse and AddrNotAvailable", async () => {
+  await using r = open();
+  const first = new FdListener(r, "127.0.0.1", 0);
+  try {
+    assert.throws(() => new FdListener(r, "127.0.0.1", first.addr.port), Deno.errors.AddrInUse);
+    // With SO_REUSEPORT on both, a second thread's socket shares the address.
+    const a = new FdListener(r, "127.0.0.1", 0, true);
+    const b = new FdListener(r, "127.0.0.1", a.addr.port, true);
+    assert.equal(b.addr.port, a.addr.port);
+    a.close();
+    b.close();
+    // 192.0.2.1 (TEST-NET-1, RFC 5737) is on no device here: nothing is sent.
+    assert.throws(() => new FdListener(r, "192.0.2.1", 0), Deno.errors.AddrNotAvailable);
+  } finally {
+    first.close();
+  }
+});
