@@ -229,18 +229,20 @@ export class Reactor {
     return first === Infinity ? -1 : Math.max(0, Math.ceil(first - now));
   }
 
+  /** Runs every deadline due by `now`, earliest first (across delays). */
   #expire(now: number): void {
-    for (const list of this.#deadlines.values()) {
-      let d = list.head;
-      while (d !== null && d.at <= now) {
-        const next = d.next;
-        this.cancel(d);
-        try {
-          d.fn();
-        } catch (err) {
-          this.#onError(err as Error);
-        }
-        d = next;
+    for (;;) {
+      let due: Deadline | null = null;
+      for (const list of this.#deadlines.values()) {
+        const head = list.head;
+        if (head !== null && head.at <= now && (due === null || head.at < due.at)) due = head;
+      }
+      if (due === null) return;
+      this.cancel(due);
+      try {
+        due.fn();
+      } catch (err) {
+        this.#onError(err as Error);
       }
     }
   }
