@@ -21,7 +21,7 @@ const WRITABLE = EPOLLOUT | EPOLLHUP | EPOLLERR;
 const CLOSING = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 
 /** Size of the shared copy buffer (per thread): big reads keep bulk transfers cheap. */
-export const RELAY_BUFFER = 256 * 1024;
+export const RELAY_BUFFER = 1024 * 1024;
 
 /** One direction of a relay. */
 interface Direction {
@@ -142,6 +142,12 @@ class Relay {
   #passEof(d: Direction): void {
     if (d.pending !== null || d.shut) return;
     d.shut = true;
+    // The other direction has ended too: close() sends this FIN (one call fewer).
+    const other = d === this.#in ? this.#out : this.#in;
+    if (other.shut) {
+      this.#finish();
+      return;
+    }
     try {
       d.dst.shutdownWrite();
     } catch {
