@@ -2,9 +2,9 @@
 /** relay(): the promise-free copy between two epoll sockets, over loopback. */
 import assert from "node:assert/strict";
 import { relay } from "../../lib/proxy/relay.ts";
-import { libc } from "../../lib/sys/libc.ts";
 import { Reactor } from "../../lib/sys/reactor.ts";
 import { connectTcp, type FdConn, FdListener } from "../../lib/sys/tcp.ts";
+import { openReactor } from "../_helpers/reactor.ts";
 
 /**
  * A relay between `client ⇄ [a ⇄ b] ⇄ server`: `a` accepted from `client`, `b` dialled to
@@ -24,13 +24,6 @@ async function relayed(r: Reactor, buffer: Uint8Array) {
   backend.close();
   await serving;
   return { client, server, a, b, done: relay(a, b, buffer) };
-}
-
-function open(): Reactor & AsyncDisposable {
-  const c = libc();
-  assert.ok(c, "the tests run with --allow-all: the C library loads");
-  const r = Reactor.open(c);
-  return Object.assign(r, { [Symbol.asyncDispose]: () => r.close() });
 }
 
 async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
@@ -57,7 +50,7 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
 }
 
 Deno.test("relay() passes half-close on, keeps the other direction, counts bytes", async () => {
-  await using r = open();
+  await using r = openReactor();
   const { client, server, done } = await relayed(r, new Uint8Array(1024));
   await writeAll(client, new TextEncoder().encode("request"));
   await client.closeWrite();
@@ -71,7 +64,7 @@ Deno.test("relay() passes half-close on, keeps the other direction, counts bytes
 });
 
 Deno.test("relay() holds a direction back while the receiver is slow and loses nothing", async () => {
-  await using r = open();
+  await using r = openReactor();
   // A 4 KiB shared buffer and 8 MiB each way: sends hit EAGAIN and go through the pending path.
   const { client, server, done } = await relayed(r, new Uint8Array(4096));
   const up = new Uint8Array(8 << 20).map((_, i) => (i * 7) & 0xff);
@@ -93,7 +86,7 @@ Deno.test("relay() holds a direction back while the receiver is slow and loses n
 });
 
 Deno.test("relay() closes both sides when one resets, or when its owner closes one", async (t) => {
-  await using r = open();
+  await using r = openReactor();
   await t.step("server resets", async () => {
     const { client, server, a, b, done } = await relayed(r, new Uint8Array(1024));
     await writeAll(client, new TextEncoder().encode("ab"));
@@ -118,7 +111,7 @@ Deno.test("relay() closes both sides when one resets, or when its owner closes o
 });
 
 Deno.test("relay() acts on data and EOF that arrived before it started", async () => {
-  await using r = open();
+  await using r = openReactor();
   const listener = new FdListener(r, "127.0.0.1", 0);
   const accepted = Promise.withResolvers<FdConn>();
   const serving = listener.serve((c) => accepted.resolve(c), (err) => assert.fail(err));

@@ -1,17 +1,10 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { libc } from "../../lib/sys/libc.ts";
-import { EPOLLET, EPOLLIN, Reactor } from "../../lib/sys/reactor.ts";
-
-function open(): Reactor & AsyncDisposable {
-  const c = libc();
-  assert.ok(c, "the tests run with --allow-all: the C library loads");
-  const r = Reactor.open(c);
-  return Object.assign(r, { [Symbol.asyncDispose]: () => r.close() });
-}
+import { EPOLLET, EPOLLIN } from "../../lib/sys/reactor.ts";
+import { openReactor } from "../_helpers/reactor.ts";
 
 Deno.test("Reactor.after() runs deadlines in order, skips cancelled ones, needs no timer", async () => {
-  await using r = open();
+  await using r = openReactor();
   // A registration starts the loop; an eventfd-like source that never fires keeps it waiting.
   const c = r.libc;
   const sock = c.socket(1, /* AF_UNIX */ 1, /* SOCK_STREAM */ 0);
@@ -34,7 +27,7 @@ Deno.test("Reactor.after() runs deadlines in order, skips cancelled ones, needs 
 });
 
 Deno.test("Reactor delivers readiness to the token's source until forgotten", async () => {
-  await using r = open();
+  await using r = openReactor();
   const c = r.libc;
   // A socketpair would need another symbol; a UDP socket bound on loopback is readable once a
   // datagram arrives.
@@ -62,7 +55,7 @@ Deno.test("Reactor delivers readiness to the token's source until forgotten", as
 });
 
 Deno.test("Reactor.close() ends the loop, is idempotent and refuses new registrations", async () => {
-  const r = open();
+  const r = openReactor();
   const c = r.libc;
   const fd = c.socket(1, 1, 0);
   r.add(fd, EPOLLIN | EPOLLET, { onIo: () => {} });
@@ -72,7 +65,7 @@ Deno.test("Reactor.close() ends the loop, is idempotent and refuses new registra
   assert.throws(() => r.add(fd, EPOLLIN, { onIo: () => {} }), Deno.errors.BadResource);
   c.close(fd);
   // Never started: close() releases the descriptors at once.
-  const idle = open();
+  const idle = openReactor();
   await idle.close();
   assert.equal(idle.closed, true);
 });

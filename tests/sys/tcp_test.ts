@@ -1,16 +1,8 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /** TCP sockets on the epoll reactor, over loopback. */
 import assert from "node:assert/strict";
-import { libc } from "../../lib/sys/libc.ts";
-import { Reactor } from "../../lib/sys/reactor.ts";
 import { connectTcp, type FdConn, FdListener } from "../../lib/sys/tcp.ts";
-
-function open(): Reactor & AsyncDisposable {
-  const c = libc();
-  assert.ok(c, "the tests run with --allow-all: the C library loads");
-  const r = Reactor.open(c);
-  return Object.assign(r, { [Symbol.asyncDispose]: () => r.close() });
-}
+import { openReactor } from "../_helpers/reactor.ts";
 
 async function readText(conn: { read(p: Uint8Array): Promise<number | null> }): Promise<string> {
   const chunks: Uint8Array[] = [];
@@ -29,7 +21,7 @@ async function writeText(conn: { write(p: Uint8Array): Promise<number> }, s: str
 }
 
 Deno.test("FdListener accepts, connectTcp dials, both half-close like Deno's sockets", async () => {
-  await using r = open();
+  await using r = openReactor();
   const listener = new FdListener(r, "127.0.0.1", 0);
   const accepted = Promise.withResolvers<FdConn>();
   const serving = listener.serve((c) => accepted.resolve(c), (err) => assert.fail(err));
@@ -57,7 +49,7 @@ Deno.test("FdListener accepts, connectTcp dials, both half-close like Deno's soc
 });
 
 Deno.test("FdListener and a Deno client, FdConn and a Deno server interoperate", async () => {
-  await using r = open();
+  await using r = openReactor();
   const listener = new FdListener(r, "127.0.0.1", 0);
   const serving = listener.serve(async (c) => {
     await writeText(c, await readText(c));
@@ -86,7 +78,7 @@ Deno.test("FdListener and a Deno client, FdConn and a Deno server interoperate",
 });
 
 Deno.test("connectTcp() rejects with the Deno error class of the failure", async (t) => {
-  await using r = open();
+  await using r = openReactor();
   await t.step("refused", async () => {
     const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = l.addr.port;
@@ -118,7 +110,7 @@ Deno.test("connectTcp() rejects with the Deno error class of the failure", async
 });
 
 Deno.test("FdListener reports bind failures as AddrInUse and AddrNotAvailable", async () => {
-  await using r = open();
+  await using r = openReactor();
   const first = new FdListener(r, "127.0.0.1", 0);
   try {
     assert.throws(() => new FdListener(r, "127.0.0.1", first.addr.port), Deno.errors.AddrInUse);
