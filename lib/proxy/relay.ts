@@ -56,7 +56,7 @@ class Relay {
     this.#in = { src: client, dst: upstream, pending: null, eof: false, shut: false, bytes: 0 };
     this.#out = { src: upstream, dst: client, pending: null, eof: false, shut: false, bytes: 0 };
     if (client.closed || upstream.closed) {
-      this.#fail();
+      this.#finish();
       return;
     }
     // Data (or an EOF) that arrived before the relay raised its edge already: act on it now.
@@ -70,7 +70,7 @@ class Relay {
     // A socket error (the peer reset the connection, …): abort both sides at once. recv()
     // would report a reset socket as a plain EOF and pass it on as a half-close instead.
     if ((events & EPOLLERR) !== 0) {
-      this.#fail();
+      this.#finish();
       return;
     }
     const from = conn === this.#in.src ? this.#in : this.#out;
@@ -80,7 +80,7 @@ class Relay {
   }
 
   onConnClosed(): void {
-    this.#fail();
+    this.#finish();
   }
 
   /**
@@ -113,7 +113,7 @@ class Relay {
         if (n < buf.byteLength && !drain) return;
       }
     } catch {
-      this.#fail();
+      this.#finish();
     }
   }
 
@@ -131,7 +131,7 @@ class Relay {
         w += m;
       }
     } catch {
-      this.#fail();
+      this.#finish();
       return;
     }
     d.pending = null;
@@ -151,16 +151,11 @@ class Relay {
     try {
       d.dst.shutdownWrite();
     } catch {
-      this.#fail();
-      return;
+      this.#finish();
     }
-    if (this.#in.shut && this.#out.shut) this.#finish();
   }
 
-  #fail(): void {
-    this.#finish();
-  }
-
+  /** Closes both sockets (ended, failed or closed by their owner) and reports the counts. */
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;

@@ -34,7 +34,6 @@ export const EPOLLRDHUP = 0x2000;
 export const EPOLLET = 0x80000000;
 
 const EPOLL_CTL_ADD = 1;
-const EPOLL_CTL_DEL = 2;
 const O_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
 /** `struct epoll_event` is packed (12 bytes) on x86_64 only; 16 bytes with padding elsewhere. */
@@ -83,6 +82,7 @@ export class Reactor {
   #nextToken = 1;
   #loop: Promise<void> | null = null;
   #closed = false;
+  #released = false;
   /** When the blocking wait in flight returns by itself (NaN: none in flight). */
   #waitingUntil = Number.NaN;
   /** Reports a failed `epoll_wait` (the loop keeps going). */
@@ -148,12 +148,6 @@ export class Reactor {
     this.#sources.delete(token);
   }
 
-  /** Removes `fd` from the epoll set without closing it (an fd that stays open). */
-  remove(fd: number, token: number): void {
-    this.#sources.delete(token);
-    this.#c.epoll_ctl(this.#ep, EPOLL_CTL_DEL, fd, this.#ctl);
-  }
-
   /**
    * Calls `fn` once `ms` milliseconds have passed (checked on each turn of the loop). Every
    * deadline of one delay shares a FIFO, so adding and cancelling are O(1) and no JavaScript
@@ -197,7 +191,6 @@ export class Reactor {
     else this.#release();
   }
 
-  #released = false;
   #release(): void {
     if (this.#released) return;
     this.#released = true;

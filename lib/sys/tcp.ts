@@ -64,6 +64,13 @@ export interface ConnObserver {
 
 const closedError = () => new Deno.errors.BadResource("The connection is closed");
 
+/** Fails a pending wait of a closed socket (whoever waited may be gone: never unhandled). */
+function rejectClosed(w: PromiseWithResolvers<number> | null): void {
+  if (w === null) return;
+  w.reject(closedError());
+  w.promise.catch(() => {});
+}
+
 /**
  * A connected non-blocking TCP socket. Reads and writes try the system call first and wait
  * for the next edge only on `EAGAIN`, so data that is already there costs no event-loop turn.
@@ -233,13 +240,9 @@ export class FdConn implements IoSource {
   }
 
   /** {@linkcode shutdownWrite} for the `Deno.TcpConn` surface. */
-  closeWrite(): Promise<void> {
-    try {
-      this.shutdownWrite();
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  // deno-lint-ignore require-await
+  async closeWrite(): Promise<void> {
+    this.shutdownWrite();
   }
 
   /** Closes the socket; pending reads and writes reject with `BadResource`. Idempotent. */
@@ -248,12 +251,8 @@ export class FdConn implements IoSource {
     this.#closed = true;
     this.reactor.forget(this.#token);
     this.#c.close(this.fd);
-    for (const w of [this.#readWait, this.#writeWait]) {
-      if (w === null) continue;
-      w.reject(closedError());
-      // Whoever waited may be gone: keep the rejection from being reported as unhandled.
-      w.promise.catch(() => {});
-    }
+    rejectClosed(this.#readWait);
+    rejectClosed(this.#writeWait);
     this.#readWait = this.#writeWait = null;
     const o = this.#observer;
     this.#observer = null;
