@@ -12,7 +12,7 @@ import { DnsServer, nameserverFor, ResolvConfManager, resolveUpstreams } from ".
 import type { Logger } from "../log/mod.ts";
 import { MetricsRegistry, serveMetrics } from "../metrics/mod.ts";
 import { denoExec, type Exec, NetDev } from "../netdev/mod.ts";
-import { ProxyThreads, tcpDialer } from "../proxy/mod.ts";
+import { ProxyThreads } from "../proxy/mod.ts";
 import { Registry } from "../registry/mod.ts";
 import { logTunnelOff, planTunnel } from "../tunnel/plan.ts";
 import { VERSION } from "../cli/mod.ts";
@@ -195,11 +195,12 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         engine: config.proxyEngine,
         // Tunnel off: every route is local or direct, which the engine's dialer does.
         ...(tunnelMod === null ? {} : {
-          remoteDialer: tunnelMod.createRoutingDialer({
-            nodeName: config.nodeName,
-            direct: tcpDialer,
-            tunnel: tunnel?.dialer ?? null,
-          }),
+          remoteDialer: (local) =>
+            tunnelMod.createRoutingDialer({
+              nodeName: config.nodeName,
+              direct: local,
+              tunnel: tunnel?.dialer ?? null,
+            }),
         }),
         now,
       },

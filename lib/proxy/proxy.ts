@@ -53,8 +53,12 @@ export interface ProxyOptions {
   readonly engine?: ProxyEngineSetting;
   /** Dials local endpoints (no `nodeName`, or ours). @default the engine's dialer */
   readonly localDialer?: Dialer;
-  /** Dials endpoints on other nodes (the tunnel). If omitted, they are dialled with `localDialer`. */
-  readonly remoteDialer?: Dialer;
+  /**
+   * Dials endpoints on other nodes (the tunnel), or builds that dialer from the local one (so
+   * remote endpoints dialled directly use the engine's sockets too). If omitted, they are
+   * dialled with `localDialer`.
+   */
+  readonly remoteDialer?: Dialer | ((local: Dialer) => Dialer);
   /** Clock for affinity and ejection, ms. @default Date.now */
   readonly now?: () => number;
   /** Random source for the `Random` strategy. @default Math.random */
@@ -188,7 +192,8 @@ export class Proxy {
     this.#graceMs = options.drainGraceMs ?? 10_000;
     this.#io = openProxyIo(options.engine ?? "auto", this.#log);
     this.#local = options.localDialer ?? this.#io.dialer;
-    this.#remote = options.remoteDialer;
+    const remote = options.remoteDialer;
+    this.#remote = typeof remote === "function" ? remote(this.#local) : remote;
     this.#now = options.now ?? Date.now;
     this.#random = options.random;
     this.#buffers = options.buffers ?? spliceBuffers();
@@ -432,7 +437,7 @@ export class Proxy {
       }
       rec.upstream = upstream;
       const r = await this.#io.copy(client, upstream, this.#buffers);
-      // splice() closed both: closing again would throw (and build) a BadResource error each.
+      // copy() closed both: closing again would throw (and build) a BadResource error each.
       rec.closed = true;
       if (m) {
         m.bytes.inc(route.labelsIn, r.bytesIn);

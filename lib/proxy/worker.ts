@@ -14,7 +14,6 @@ import { LOG_LEVELS, type LogFields, type Logger, type LogLevel } from "../log/m
 import { MetricsRegistry } from "../metrics/mod.ts";
 import type { Snapshot } from "../registry/model.ts";
 import { cursorLookup } from "./cursors.ts";
-import { tcpDialer } from "./dial.ts";
 import type { Dialer } from "./dialer.ts";
 import { Proxy } from "./proxy.ts";
 import type { FromWorker, ToWorker, WorkerSettings } from "./thread_messages.ts";
@@ -71,18 +70,15 @@ interface Running {
 async function start(thread: number, s: WorkerSettings, cells: Int32Array): Promise<Running> {
   const log = forwardingLogger(s.logLevel, thread);
   const metrics = new MetricsRegistry();
-  let remoteDialer: Dialer | undefined;
+  let remoteDialer: ((local: Dialer) => Dialer) | undefined;
   let tunnel: Running["tunnel"] = null;
   if (s.tunnel !== null) {
     const t = await import("../tunnel/mod.ts");
     const dialer = await t.startTunnelDialer(s.tunnel, { log: log.with("tunnel"), metrics });
     if (dialer !== null) {
       tunnel = dialer;
-      remoteDialer = t.createRoutingDialer({
-        nodeName: s.nodeName,
-        direct: tcpDialer,
-        tunnel: dialer,
-      });
+      remoteDialer = (local) =>
+        t.createRoutingDialer({ nodeName: s.nodeName, direct: local, tunnel: dialer });
     }
   }
   const holder: { running?: Running } = {};
