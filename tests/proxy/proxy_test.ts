@@ -67,6 +67,36 @@ Deno.test("Proxy routes local endpoints to localDialer and remote ones to remote
   }
 });
 
+Deno.test("Proxy builds a remoteDialer given as a function from its local dialer", async () => {
+  const dials: string[] = [];
+  const local = taggedDialer("local", dials);
+  let given: Dialer | null = null;
+  const proxy = new Proxy({
+    nodeName: "node-a",
+    log: nullLogger,
+    localDialer: local,
+    // A routing dialer (the tunnel's) sends some remote endpoints "direct", through `local`.
+    remoteDialer: (l) => {
+      given = l;
+      return { dial: (target, opts) => l.dial(target, opts) };
+    },
+  });
+  try {
+    assert.equal(given, local);
+    const vip = loopbackVip();
+    await proxy.update(snapshotOf({
+      name: "web",
+      vip,
+      ports: [{ name: "", port: PORT }],
+      endpoints: [{ ip: "10.1.0.2", nodeName: "node-b", ports: { "": 80 } }],
+    }));
+    assert.equal(await ask(vip, PORT), "local:10.1.0.2");
+    assert.deepEqual(dials, ["local:10.1.0.2"]);
+  } finally {
+    await proxy.close();
+  }
+});
+
 Deno.test("Proxy applies the per-service lb-strategy over the global one", async () => {
   const dials: string[] = [];
   const proxy = new Proxy({
