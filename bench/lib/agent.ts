@@ -92,6 +92,9 @@ export async function startAgent(deno: string, options: AgentOptions): Promise<A
     "--config",
     DENO_JSON,
     ...flags,
+    // BENCH_AGENT_DENO_FLAGS: extra `deno run` flags for the agent, to diagnose a run (e.g.
+    // "--v8-flags=--trace-gc"; the agent's log then has the output).
+    ...(Deno.env.get("BENCH_AGENT_DENO_FLAGS") ?? "").split(" ").filter(Boolean),
     MAIN_TS,
     "run",
     "--config",

@@ -9,6 +9,7 @@ import type { BackendKey, Balancer, SkipFn } from "./balancer.ts";
 import { backendKey } from "./balancer.ts";
 import type { Dialer, DialTarget, UpstreamConn } from "./dialer.ts";
 import type { PassiveHealth } from "./health.ts";
+import { type LinkedNode, LinkedSet } from "./linked_set.ts";
 
 /** A dial to one backend failed (refused, unreachable, timed out); `cause` has the reason. */
 export class DialError extends Error {
@@ -184,28 +185,28 @@ export function dialError(
 /**
  * Callbacks run when a caller's signal aborts, with one listener per signal for all pending
  * dials under it (an `addEventListener` and `removeEventListener` per dial cost about as much
- * CPU as the rest of the dial).
+ * CPU as the rest of the dial). The callbacks are kept in a {@linkcode LinkedSet}, not a `Set`,
+ * which churned at the dial rate and kept every dial alive through young-generation GCs.
  */
 export class AbortFanout {
-  readonly #under = new WeakMap<AbortSignal, Set<() => void>>();
+  readonly #under = new WeakMap<AbortSignal, LinkedSet<() => void>>();
 
-  /** Runs `fn` when `signal` aborts (until {@linkcode delete}); returns `fn`. */
-  add(signal: AbortSignal, fn: () => void): () => void {
+  /** Runs `fn` when `signal` aborts, until {@linkcode delete} is given the returned handle. */
+  add(signal: AbortSignal, fn: () => void): LinkedNode<() => void> {
     let set = this.#under.get(signal);
     if (!set) {
-      const all = set = new Set();
+      const all = set = new LinkedSet();
       this.#under.set(signal, set);
       signal.addEventListener("abort", () => {
         for (const f of all) f();
       }, { once: true });
     }
-    set.add(fn);
-    return fn;
+    return set.add(fn);
   }
 
-  /** Forgets `fn` (its dial ended). */
-  delete(signal: AbortSignal, fn: () => void): void {
-    this.#under.get(signal)?.delete(fn);
+  /** Forgets the callback of `handle` (its dial ended). Idempotent. */
+  delete(signal: AbortSignal, handle: LinkedNode<() => void>): void {
+    this.#under.get(signal)?.remove(handle);
   }
 }
 

@@ -28,6 +28,7 @@ import {
 } from "./engine.ts";
 import { PassiveHealth } from "./health.ts";
 import { type ListenerKey, listenerKey, type ListenerSpec, planListeners } from "./listener.ts";
+import { type LinkedNode, LinkedSet } from "./linked_set.ts";
 import { closeQuietly, type SpliceBuffers, spliceBuffers } from "./splice.ts";
 
 /** Options of {@linkcode Proxy}; the names match `Config` keys. */
@@ -111,7 +112,8 @@ interface Route {
 
 /** Connections of one listener; drained together when the listener goes away. */
 interface ConnGroup {
-  readonly conns: Set<ConnRecord>;
+  /** Not a `Set`: see linked_set.ts (a churning `Set` kept connections alive through GCs). */
+  readonly conns: LinkedSet<ConnRecord>;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -122,6 +124,8 @@ interface ConnRecord {
   upstream: UpstreamConn | null;
   closed: boolean;
   readonly group: ConnGroup;
+  /** Its entry in `group.conns`. */
+  node: LinkedNode<ConnRecord> | null;
 }
 
 interface ListenerState {
@@ -371,7 +375,7 @@ export class Proxy {
 
   #start(spec: ListenerSpec, route: Route): void {
     const listener = this.#io.listen(spec.vip, spec.port, this.#reusePort);
-    const group: ConnGroup = { conns: new Set(), timer: undefined };
+    const group: ConnGroup = { conns: new LinkedSet(), timer: undefined };
     const holder: { state?: ListenerState } = {};
     const loop: Promise<void> = listener.serve((conn) => this.#accept(conn, holder.state!))
       .finally(() => this.#loops.delete(loop));
@@ -392,8 +396,9 @@ export class Proxy {
       upstream: null,
       closed: false,
       group: state.group,
+      node: null,
     };
-    state.group.conns.add(rec);
+    rec.node = state.group.conns.add(rec);
     this.#active++;
     this.#accepted++;
     this.#handle(rec, state.route);
@@ -460,7 +465,8 @@ export class Proxy {
 
   #done(rec: ConnRecord): void {
     const g = rec.group;
-    g.conns.delete(rec);
+    if (rec.node !== null) g.conns.remove(rec.node);
+    rec.node = null;
     if (g.timer !== undefined && g.conns.size === 0) {
       clearTimeout(g.timer);
       g.timer = undefined;

@@ -9,8 +9,13 @@
  * synchronously on non-blocking sockets, woken by epoll, needed 40 µs and matched HAProxy's
  * rate on one thread (`bench/README.md`, "What we tried").
  *
- * How: sockets are registered edge-triggered with a numeric token (never the fd: a closed fd
- * number is reused at once, and a stale event must not reach the new socket). Under load the
+ * How: sockets are registered edge-triggered with a token (never the fd: a closed fd number is
+ * reused at once, and a stale event must not reach the new socket). The token is a slot in an
+ * array plus a generation, both in the event's 64-bit data: a slot is reused, a generation
+ * only after 2^32 reuses, and events of an older generation are dropped. (A `Map` from ever-
+ * growing tokens to sources did the same, but a `Map` that churns at the connection rate keeps
+ * every entry alive through young-generation GCs once its table is old: see
+ * `lib/proxy/linked_set.ts`.) Under load the
  * loop polls with a zero timeout on the JavaScript thread, {@linkcode SYNC_ROUNDS} rounds in a
  * row, letting promise continuations run between rounds; then, or when nothing is ready, it
  * waits in `epoll_wait` on one of Deno's blocking threads, which also lets timers and Deno's
@@ -72,14 +77,19 @@ export class Reactor {
   readonly #c: Libc;
   readonly #ep: number;
   readonly #wake: number;
-  readonly #sources = new Map<number, IoSource>();
+  /** Registered sources by slot (slot 0 is the wake-up eventfd's); null when free. */
+  readonly #slots: (IoSource | null)[] = [null];
+  /** Generation of each slot, bumped when it is freed. */
+  #gens = new Uint32Array(64);
+  /** Free slots (reused last-freed first). */
+  readonly #free: number[] = [];
+  #size = 0;
   readonly #ctl = new Uint8Array(EVENT_SIZE);
   readonly #ctlView = new DataView(this.#ctl.buffer);
   readonly #events = new Uint8Array(EVENT_SIZE * MAX_EVENTS);
   readonly #eventsView = new DataView(this.#events.buffer);
   readonly #wakeBuf = new BigUint64Array([1n]);
   readonly #deadlines = new Map<number, DeadlineList>();
-  #nextToken = 1;
   #loop: Promise<void> | null = null;
   #closed = false;
   #released = false;
@@ -93,7 +103,7 @@ export class Reactor {
     this.#ep = ep;
     this.#wake = wake;
     this.#onError = onError;
-    this.#control(EPOLL_CTL_ADD, wake, EPOLLIN, WAKE_TOKEN);
+    this.#control(EPOLL_CTL_ADD, wake, EPOLLIN, WAKE_TOKEN, 0);
   }
 
   /**
@@ -124,7 +134,7 @@ export class Reactor {
 
   /** Registered sources (sockets and listeners) now. */
   get size(): number {
-    return this.#sources.size;
+    return this.#size;
   }
 
   /**
@@ -135,17 +145,34 @@ export class Reactor {
    */
   add(fd: number, events: number, source: IoSource): number {
     if (this.#closed) throw new Deno.errors.BadResource("The event loop is closed");
-    const token = this.#nextToken;
-    this.#nextToken = token >= 0xffff_fffe ? 1 : token + 1;
-    this.#control(EPOLL_CTL_ADD, fd, events, token);
-    this.#sources.set(token, source);
+    const slot = this.#free.pop() ?? this.#slots.length;
+    if (slot >= this.#gens.length) {
+      const gens = new Uint32Array(this.#gens.length * 2);
+      gens.set(this.#gens);
+      this.#gens = gens;
+    }
+    try {
+      this.#control(EPOLL_CTL_ADD, fd, events, slot, this.#gens[slot]!);
+    } catch (err) {
+      if (slot < this.#slots.length) this.#free.push(slot);
+      throw err;
+    }
+    this.#slots[slot] = source;
+    this.#size++;
     this.#loop ??= this.#run();
-    return token;
+    return slot;
   }
 
-  /** Stops delivering events to the source of `token` (its fd is being closed). */
+  /**
+   * Stops delivering events to the source of `token` (its fd is being closed). Call it once:
+   * the token may name another socket afterwards.
+   */
   forget(token: number): void {
-    this.#sources.delete(token);
+    if (this.#slots[token] == null) return;
+    this.#slots[token] = null;
+    this.#gens[token] = this.#gens[token]! + 1; // wraps: a Uint32Array
+    this.#free.push(token);
+    this.#size--;
   }
 
   /**
@@ -196,14 +223,16 @@ export class Reactor {
     this.#released = true;
     this.#c.close(this.#wake);
     this.#c.close(this.#ep);
-    this.#sources.clear();
+    this.#slots.length = 1;
+    this.#free.length = 0;
+    this.#size = 0;
   }
 
-  #control(op: number, fd: number, events: number, token: number): void {
+  #control(op: number, fd: number, events: number, slot: number, gen: number): void {
     const v = this.#ctlView;
     v.setUint32(0, events >>> 0, true);
-    v.setUint32(DATA_OFFSET, token, true);
-    v.setUint32(DATA_OFFSET + 4, 0, true);
+    v.setUint32(DATA_OFFSET, slot, true);
+    v.setUint32(DATA_OFFSET + 4, gen, true);
     if (this.#c.epoll_ctl(this.#ep, op, fd, this.#ctl) !== 0) {
       throw sysError(this.#c, "epoll_ctl()");
     }
@@ -275,14 +304,17 @@ export class Reactor {
     for (let i = 0; i < n; i++) {
       const off = i * EVENT_SIZE;
       const events = v.getUint32(off, true);
-      const token = v.getUint32(off + DATA_OFFSET, true);
-      if (token === WAKE_TOKEN) {
+      const slot = v.getUint32(off + DATA_OFFSET, true);
+      if (slot === WAKE_TOKEN) {
         this.#c.read(this.#wake, this.#wakeBuf, 8n);
         this.#wakeBuf[0] = 1n;
         continue;
       }
-      const source = this.#sources.get(token);
-      if (source === undefined) continue; // closed earlier in this batch
+      const source = this.#slots[slot];
+      // Freed earlier in this batch, or since the wait returned (and maybe reused).
+      if (source == null || this.#gens[slot] !== v.getUint32(off + DATA_OFFSET + 4, true)) {
+        continue;
+      }
       try {
         source.onIo(events);
       } catch (err) {

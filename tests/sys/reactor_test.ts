@@ -54,6 +54,54 @@ Deno.test("Reactor delivers readiness to the token's source until forgotten", as
   }
 });
 
+/** A non-blocking UDP socket bound on 127.0.0.1 through libc: its fd and port. */
+function udpFd(c: NonNullable<ReturnType<typeof openReactor>["libc"]>): [number, number] {
+  const fd = c.socket(2, /* AF_INET */ 2 /* SOCK_DGRAM */ | 0o4000, 0);
+  const name = new Uint8Array(16);
+  new DataView(name.buffer).setUint16(0, 2, true);
+  name.set([127, 0, 0, 1], 4);
+  assert.equal(c.bind(fd, name, 16), 0);
+  const bound = new Uint8Array(16);
+  assert.equal(c.getsockname(fd, bound, new Uint32Array([16])), 0);
+  return [fd, new DataView(bound.buffer).getUint16(2, false)];
+}
+
+Deno.test("Reactor drops an event of a forgotten socket whose token was reused in the same batch", async () => {
+  await using r = openReactor();
+  const c = r.libc;
+  const udp = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const [a, portA] = udpFd(c);
+  const [b, portB] = udpFd(c);
+  const [fresh] = udpFd(c);
+  try {
+    // Both readable before they are registered: the loop's first wait returns both, A first.
+    for (const port of [portA, portB]) {
+      await udp.send(new Uint8Array([1]), { transport: "udp", hostname: "127.0.0.1", port });
+    }
+    const seen: string[] = [];
+    const after = Promise.withResolvers<void>();
+    let tokenB = -1;
+    let tokenFresh = -1;
+    r.add(a, EPOLLIN | EPOLLET, {
+      onIo: () => {
+        seen.push("a");
+        // B goes away while its event is still in this batch; a new socket takes its slot.
+        r.forget(tokenB);
+        tokenFresh = r.add(fresh, EPOLLIN | EPOLLET, { onIo: () => seen.push("fresh") });
+        r.after(0, () => after.resolve());
+      },
+    });
+    tokenB = r.add(b, EPOLLIN | EPOLLET, { onIo: () => seen.push("b") });
+    await after.promise;
+    assert.equal(tokenFresh, tokenB, "the slot is reused (else this test proves nothing)");
+    assert.deepEqual(seen, ["a"]);
+    assert.equal(r.size, 2);
+  } finally {
+    udp.close();
+    for (const fd of [a, b, fresh]) c.close(fd);
+  }
+});
+
 Deno.test("Reactor.close() ends the loop, is idempotent and refuses new registrations", async () => {
   const r = openReactor();
   const c = r.libc;
