@@ -15,12 +15,19 @@
  * only after 2^32 reuses, and events of an older generation are dropped. (A `Map` from ever-
  * growing tokens to sources did the same, but a `Map` that churns at the connection rate keeps
  * every entry alive through young-generation GCs once its table is old: see
- * `lib/proxy/linked_set.ts`.) Under load the
- * loop polls with a zero timeout on the JavaScript thread, {@linkcode SYNC_ROUNDS} rounds in a
- * row, letting promise continuations run between rounds; then, or when nothing is ready, it
- * waits in `epoll_wait` on one of Deno's blocking threads, which also lets timers and Deno's
- * own I/O run. Deadlines ({@linkcode Reactor.after}) become the wait's timeout, so a dial
- * timeout costs no JavaScript timer. {@linkcode Reactor.close} wakes the wait through an
+ * `lib/proxy/linked_set.ts`.)
+ *
+ * Waiting: under load the loop polls with a zero timeout on the JavaScript thread,
+ * {@linkcode SYNC_ROUNDS} rounds in a row, letting promise continuations run between rounds.
+ * When a poll finds nothing (or after those rounds) while traffic flows, it lets Deno's event
+ * loop turn once (timers, Deno's own I/O) and then waits in `epoll_wait` on the JavaScript
+ * thread for at most 1 ms; once that finds nothing, it waits on one of Deno's blocking threads
+ * for as long as needed, so an idle proxy never holds up the thread. The short waits on the
+ * thread exist because waking a blocking thread that then wakes the JavaScript thread cost
+ * about 5 µs of CPU per connection on two proxy threads (`bench/README.md`); the price is that
+ * other work on the thread (timers, DNS on the main thread) may start up to 1 ms later while
+ * the proxy is busy. Deadlines ({@linkcode Reactor.after}) become the wait's timeout, so a
+ * dial timeout costs no JavaScript timer. {@linkcode Reactor.close} wakes a wait through an
  * eventfd(2).
  *
  * Linux only; struct layouts for x86_64 (packed `epoll_event`) and aarch64 and others.
@@ -49,6 +56,8 @@ const DATA_OFFSET = PACKED ? 4 : 8;
 const MAX_EVENTS = 256;
 /** Zero-timeout polls on the JavaScript thread in a row before a wait that yields. */
 export const SYNC_ROUNDS = 8;
+/** The longest wait made on the JavaScript thread (while traffic flows), ms. */
+const SPIN_MS = 1;
 /** The token of the wake-up eventfd. */
 const WAKE_TOKEN = 0;
 
@@ -84,6 +93,9 @@ export class Reactor {
   /** Free slots (reused last-freed first). */
   readonly #free: number[] = [];
   #size = 0;
+  /** For {@linkcode Reactor.#yieldToEventLoop}; made on first use, closed on release. */
+  #channel: MessageChannel | null = null;
+  #resume: (() => void) | null = null;
   readonly #ctl = new Uint8Array(EVENT_SIZE);
   readonly #ctlView = new DataView(this.#ctl.buffer);
   readonly #events = new Uint8Array(EVENT_SIZE * MAX_EVENTS);
@@ -223,6 +235,9 @@ export class Reactor {
     this.#released = true;
     this.#c.close(this.#wake);
     this.#c.close(this.#ep);
+    this.#channel?.port1.close();
+    this.#channel?.port2.close();
+    this.#resume?.();
     this.#slots.length = 1;
     this.#free.length = 0;
     this.#size = 0;
@@ -272,6 +287,8 @@ export class Reactor {
   async #run(): Promise<void> {
     const c = this.#c;
     let rounds = 0;
+    // Whether the last wait found events: while traffic flows, waits are made on this thread.
+    let busy = false;
     // Never dispatch inside add(): its caller has not set up its waiters yet.
     await null;
     try {
@@ -282,12 +299,29 @@ export class Reactor {
         } else {
           if (n < 0 && errno(c) !== Errno.EINTR) this.#onError(sysError(c, "epoll_wait()"));
           rounds = 0;
-          const now = performance.now();
-          const timeout = this.#timeout(now);
-          this.#waitingUntil = timeout < 0 ? Infinity : now + timeout;
-          n = await c.epollWaitBlocking(this.#ep, this.#events, MAX_EVENTS, timeout);
-          this.#waitingUntil = Number.NaN;
-          if (this.#closed) break;
+          if (busy) {
+            // Let Deno's event loop run once (timers, its own I/O, every pending promise
+            // continuation), then wait here for at most SPIN_MS: waking this thread costs one
+            // context switch, a wait on a blocking thread two thread hops.
+            await this.#yieldToEventLoop();
+            if (this.#closed) break;
+            const timeout = this.#timeout(performance.now());
+            n = c.epoll_wait(
+              this.#ep,
+              this.#events,
+              MAX_EVENTS,
+              timeout < 0 || timeout > SPIN_MS ? SPIN_MS : timeout,
+            );
+          }
+          if (n <= 0) {
+            const now = performance.now();
+            const timeout = this.#timeout(now);
+            this.#waitingUntil = timeout < 0 ? Infinity : now + timeout;
+            n = await c.epollWaitBlocking(this.#ep, this.#events, MAX_EVENTS, timeout);
+            this.#waitingUntil = Number.NaN;
+            if (this.#closed) break;
+          }
+          busy = n > 0;
         }
         if (n > 0) this.#dispatch(n);
         if (this.#deadlines.size > 0) this.#expire(performance.now());
@@ -297,6 +331,26 @@ export class Reactor {
     } finally {
       this.#release();
     }
+  }
+
+  /**
+   * Resolves on a later turn of Deno's event loop (a message to itself: a timer of 0 ms
+   * waits for the timer wheel, about 2 ms). By then every promise continuation has run.
+   */
+  #yieldToEventLoop(): Promise<void> {
+    let ch = this.#channel;
+    if (ch === null) {
+      ch = this.#channel = new MessageChannel();
+      ch.port1.onmessage = () => {
+        const resume = this.#resume;
+        this.#resume = null;
+        resume?.();
+      };
+    }
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#resume = resolve;
+    ch.port2.postMessage(null);
+    return promise;
   }
 
   #dispatch(n: number): void {
