@@ -76,7 +76,7 @@ class Relay {
     const from = conn === this.#in.src ? this.#in : this.#out;
     const to = from === this.#in ? this.#out : this.#in;
     if ((events & WRITABLE) !== 0 && to.pending !== null) this.#flush(to);
-    if ((events & READABLE) !== 0) this.#pump(from, (events & CLOSING) !== 0);
+    if ((events & READABLE) !== 0) this.#pump(from, false, (events & CLOSING) !== 0);
   }
 
   onConnClosed(): void {
@@ -84,12 +84,14 @@ class Relay {
   }
 
   /**
-   * Reads `d.src` until it would block, writing everything to `d.dst`. Unless `drain` is set,
-   * a short read ends the turn (the receive queue is empty and new data raises a new edge);
-   * with `drain` (an EOF or error may already be queued, which raises no further edge) it reads
-   * until `EAGAIN` or EOF.
+   * Reads `d.src` until it would block, writing everything to `d.dst`. A short read ends the
+   * turn: the receive queue is empty, and new data raises a new edge. With `closing` (the event
+   * said the peer shut down: `EPOLLRDHUP`/`EPOLLHUP`) a short read is the EOF itself: TCP
+   * queues the FIN after all the data, so once the queue is empty nothing but the EOF is left,
+   * and the `recv` that would return 0 is not made. With `drain` (an edge may have been missed
+   * while this direction waited for its receiver) it reads until `EAGAIN` or EOF.
    */
-  #pump(d: Direction, drain: boolean): void {
+  #pump(d: Direction, drain: boolean, closing = false): void {
     const buf = this.#buf;
     try {
       while (!this.#finished && d.pending === null && !d.eof) {
@@ -110,7 +112,13 @@ class Relay {
           }
           w += m;
         }
-        if (n < buf.byteLength && !drain) return;
+        if (n < buf.byteLength && !drain) {
+          if (closing && d.pending === null) {
+            d.eof = true;
+            this.#passEof(d);
+          }
+          return;
+        }
       }
     } catch {
       this.#finish();
