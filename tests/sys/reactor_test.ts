@@ -102,6 +102,35 @@ Deno.test("Reactor drops an event of a forgotten socket whose token was reused i
   }
 });
 
+Deno.test("Reactor keeps timers and Deno's own I/O running while its sockets stay busy", async () => {
+  await using r = openReactor();
+  const c = r.libc;
+  const udp = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const [fd, port] = udpFd(c);
+  try {
+    let received = 0;
+    const buf = new Uint8Array(64);
+    r.add(fd, EPOLLIN | EPOLLET, {
+      onIo: () => {
+        while (Number(c.recv(fd, buf, 64n, 0)) > 0) received++;
+      },
+    });
+    let fired = false;
+    const timer = setTimeout(() => fired = true, 20);
+    // Every send is an op of Deno's event loop, and the timer needs it too: a reactor that
+    // kept the thread while busy would stall both.
+    let sent = 0;
+    while (!fired) {
+      await udp.send(new Uint8Array([sent++]), { transport: "udp", hostname: "127.0.0.1", port });
+    }
+    clearTimeout(timer);
+    assert.ok(sent > 1 && received > 0, `sent ${sent}, received ${received}`);
+  } finally {
+    udp.close();
+    c.close(fd);
+  }
+});
+
 Deno.test("Reactor.close() ends the loop, is idempotent and refuses new registrations", async () => {
   const r = openReactor();
   const c = r.libc;
