@@ -5,16 +5,22 @@
  * @module
  */
 
-/** Parses a `/proc/<pid>/status` field in kB (e.g. `VmRSS`) into MiB; `null` when absent. */
-export function parseStatusMiB(status: string, field: "VmRSS" | "VmHWM"): number | null {
+/**
+ * Parses a `/proc/<pid>/status` field in kB into MiB; `null` when absent. `RssFile` is the
+ * part of `VmRSS` backed by files: under `deno run` mostly the pages of the deno binary itself.
+ */
+export function parseStatusMiB(
+  status: string,
+  field: "VmRSS" | "VmHWM" | "RssFile",
+): number | null {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
   return m ? Number(m[1]) / 1024 : null;
 }
 
-/** Current RSS of `pid` in MiB, or `null` when the process is gone. */
-export function rssMiB(pid: number): number | null {
+/** Current RSS (or its file-backed part) of `pid` in MiB, or `null` when the process is gone. */
+export function rssMiB(pid: number, field: "VmRSS" | "RssFile" = "VmRSS"): number | null {
   try {
-    return parseStatusMiB(Deno.readTextFileSync(`/proc/${pid}/status`), "VmRSS");
+    return parseStatusMiB(Deno.readTextFileSync(`/proc/${pid}/status`), field);
   } catch {
     return null;
   }

@@ -36,6 +36,8 @@ export const MEMORY_GROUP = {
       higherIsBetter: false,
     },
     { key: "rssIdle1000", label: `RSS idle, ${BURST} svc MiB`, digits: 1, higherIsBetter: false },
+    // How much of it is file-backed (the deno binary's own pages under `deno run`).
+    { key: "rssFileIdle1000", label: "of which file-backed MiB", digits: 1, higherIsBetter: false },
     { key: "rssPeak1to4", label: "RSS peak 1–4 MiB", digits: 1, higherIsBetter: false },
     { key: "rssPeakDns", label: "RSS peak DNS MiB", digits: 1, higherIsBetter: false },
   ],
@@ -157,6 +159,7 @@ export async function runControl(ctx: BenchContext, setup: ControlSetup): Promis
         ctx.results.record("memory", "edgemesh", rep, {
           rssBurst1000,
           rssIdle1000: rssMiB(agent.proc.pid) ?? NaN,
+          rssFileIdle1000: rssMiB(agent.proc.pid, "RssFile") ?? NaN,
         });
         const stopped = await agent.stop();
         if (stopped.code !== 0) {

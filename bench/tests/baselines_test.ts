@@ -63,9 +63,11 @@ Deno.test("serviceChanges() inserts the Service before its Endpoints", () => {
   assert.equal(serviceFqdn(svc), "http.bench.svc.cluster.local");
 });
 
-Deno.test("parseStatusMiB() reads VmRSS and VmHWM in MiB", () => {
-  const status = "Name:\tdeno\nVmHWM:\t   65536 kB\nVmRSS:\t   51200 kB\n";
+Deno.test("parseStatusMiB() reads VmRSS, VmHWM and RssFile in MiB", () => {
+  const status =
+    "Name:\tdeno\nVmHWM:\t   65536 kB\nVmRSS:\t   51200 kB\nRssAnon:\t   10240 kB\nRssFile:\t   40960 kB\n";
   assert.equal(parseStatusMiB(status, "VmRSS"), 50);
   assert.equal(parseStatusMiB(status, "VmHWM"), 64);
+  assert.equal(parseStatusMiB(status, "RssFile"), 40);
   assert.equal(parseStatusMiB("Name:\tx\n", "VmRSS"), null);
 });
