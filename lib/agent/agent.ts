@@ -14,6 +14,7 @@ import { MetricsRegistry, serveMetrics } from "../metrics/mod.ts";
 import { denoExec, type Exec, NetDev } from "../netdev/mod.ts";
 import { ProxyThreads } from "../proxy/mod.ts";
 import { Registry } from "../registry/mod.ts";
+import { libc, Reactor } from "../sys/mod.ts";
 import { logTunnelOff, planTunnel } from "../tunnel/plan.ts";
 import { VERSION } from "../cli/mod.ts";
 import {
@@ -176,6 +177,15 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       ? null
       : await tunnelMod.startTunnel(config, { log: log.with("tunnel"), metrics, now });
 
+    // One epoll loop for the main thread's own sockets: the proxy's (`epoll` engine) and the
+    // DNS server's batched UDP sockets wait on it together (lib/sys/reactor.ts). Closed after
+    // both (cleanup runs in reverse).
+    const c = libc();
+    const reactor = c === null
+      ? null
+      : Reactor.open(c, (error) => log.error("Event loop error", { error }));
+    if (reactor !== null) cleanup.push({ name: "event loop", close: () => reactor.close() });
+
     // 2. proxy: listeners per VIP:port; remote endpoints through the tunnel when it is on.
     // On `proxyThreads` threads: workers share the listeners (SO_REUSEPORT), see threads.ts.
     proxy = await ProxyThreads.start({
@@ -193,6 +203,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         ejectCooldownMs: config.ejectCooldownMs,
         drainGraceMs: config.drainGraceMs,
         engine: config.proxyEngine,
+        ...(reactor === null ? {} : { reactor }),
         // Tunnel off: every route is local or direct, which the engine's dialer does.
         ...(tunnelMod === null ? {} : {
           remoteDialer: (local) =>
@@ -242,6 +253,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         upstreams,
         allowFrom: config.dnsAllowFrom,
         udpBatching: config.dnsUdpBatching ? undefined : false,
+        ...(reactor === null ? {} : { reactor }),
         log: log.with("dns"),
         metrics,
       });

@@ -10,10 +10,14 @@
  * answers, so the per-call cost is shared by the batch. At low load a batch is one query and
  * this behaves like a plain socket.
  *
- * The receive call blocks on one of Deno's blocking threads (`nonblocking: true` FFI), with
- * `MSG_WAITFORONE` (wait for the first datagram, then take whatever else is queued); sends are
- * synchronous with `MSG_DONTWAIT` (a full send buffer drops the answer, as UDP may). Closing
- * calls `shutdown(2)`, which wakes the blocked receive at once.
+ * Waiting for queries: given the thread's {@linkcode Reactor} (the agent's main thread has one,
+ * shared with the proxy), the socket is one more descriptor of that epoll loop and every
+ * receive is synchronous with `MSG_DONTWAIT`; the loop's short waits on the JavaScript thread
+ * under load then serve DNS and proxy alike (one wake-up for both, no thread hop). Without a
+ * reactor the receive call blocks on one of Deno's blocking threads (`nonblocking: true` FFI),
+ * with `MSG_WAITFORONE` (wait for the first datagram, then take whatever else is queued), and
+ * `close()` wakes it with `shutdown(2)`. Sends are synchronous with `MSG_DONTWAIT` (a full send
+ * buffer drops the answer, as UDP may).
  *
  * Linux only (x86_64 and aarch64 share every struct layout used here). Needs `--allow-ffi` for
  * one of {@linkcode LIBC_PATHS}; without it {@linkcode MmsgSocket.available} is false and the
@@ -22,6 +26,7 @@
  */
 import { formatIpv4 } from "../netaddr/mod.ts";
 import { errno, type Libc, libc as loadLibc } from "../sys/libc.ts";
+import { EPOLLIN, type Reactor } from "../sys/reactor.ts";
 import {
   AF_INET,
   AF_INET6,
@@ -70,6 +75,10 @@ export class MmsgSocket {
   readonly addr: { hostname: string; port: number };
   #closed = false;
   #serving = false;
+  /** Receive slots the last call filled. */
+  #used = BATCH;
+  /** Ends {@linkcode serve} on a reactor. */
+  #stop: (() => void) | null = null;
 
   // One receive and one send vector, each slot with its own buffers (no allocation per packet).
   readonly #inData = new Uint8Array(BATCH * SLOT);
@@ -158,33 +167,73 @@ export class MmsgSocket {
   }
 
   /**
-   * Receives and answers until {@linkcode close}. Synchronous answers of one batch go out
-   * together in one `sendmmsg`; promised ones are sent on their own when they settle.
-   * Never rejects; `onError` hears about failed calls.
+   * Receives and answers until {@linkcode close}, on `reactor` when given (else on a blocking
+   * thread). Synchronous answers of one batch go out together in one `sendmmsg`; promised ones
+   * are sent on their own when they settle. Never rejects; `onError` hears about failed calls.
    */
-  async serve(handle: MmsgHandler, onError: (err: Error) => void): Promise<void> {
+  async serve(
+    handle: MmsgHandler,
+    onError: (err: Error) => void,
+    reactor: Reactor | null = null,
+  ): Promise<void> {
     if (this.#serving || this.#closed) throw new TypeError("MmsgSocket.serve() called twice");
     this.#serving = true;
     try {
-      await this.#loop(handle, onError);
+      if (reactor !== null) await this.#serveOn(reactor, handle, onError);
+      else await this.#loop(handle, onError);
     } finally {
       this.#c.close(this.#fd);
     }
   }
 
+  /**
+   * Serving on a {@linkcode Reactor}: the socket is registered level-triggered, and each
+   * readiness takes up to {@linkcode SYNC_BATCHES} batches without waiting (the level trigger
+   * reports what is left on the next turn, after the thread's other sockets had theirs).
+   */
+  #serveOn(reactor: Reactor, handle: MmsgHandler, onError: (err: Error) => void): Promise<void> {
+    const done = Promise.withResolvers<void>();
+    this.#stop = done.resolve;
+    let failing = false;
+    const token = reactor.add(this.#fd, EPOLLIN, {
+      onIo: () => {
+        for (let b = 0; b < SYNC_BATCHES && !this.#closed; b++) {
+          this.#resetNames();
+          const n = this.#c.recvmmsgNow(this.#fd, this.#rx, BATCH, MSG_DONTWAIT, null);
+          if (n <= 0) {
+            this.#used = 0;
+            const code = errno(this.#c);
+            if (n < 0 && code !== Errno.EAGAIN && code !== Errno.EINTR && !failing) {
+              onError(sysError(this.#c, "DNS UDP recvmmsg()"));
+            }
+            failing = n < 0 && code !== Errno.EAGAIN;
+            return;
+          }
+          failing = false;
+          this.#used = n;
+          this.#answer(n, handle, onError);
+        }
+      },
+    });
+    this.#stop = () => {
+      reactor.forget(token);
+      done.resolve();
+    };
+    return done.promise;
+  }
+
+  /** msg_namelen is in/out: reset it in the slots the last call filled. */
+  #resetNames(): void {
+    const rx = this.#rxView;
+    for (let i = 0; i < this.#used; i++) rx.setUint32(i * MMSGHDR + 8, NAME, true);
+  }
+
   async #loop(handle: MmsgHandler, onError: (err: Error) => void): Promise<void> {
     const c = this.#c;
-    const rx = this.#rxView;
-    const tx = this.#txView;
-    const iov = this.#txIovView;
-    const names = this.#namesView;
-    const outBuffer = this.#outData.buffer;
     let failures = 0;
-    let used = BATCH;
     let busy = 0;
     while (!this.#closed) {
-      // msg_namelen is in/out: reset it in the slots the last call filled.
-      for (let i = 0; i < used; i++) rx.setUint32(i * MMSGHDR + 8, NAME, true);
+      this.#resetNames();
       // Under load more queries are queued by the time a batch is answered: take them on this
       // thread at once (no hop to a blocking thread and back), a few batches in a row before
       // yielding to the event loop; otherwise wait on a blocking thread.
@@ -203,55 +252,69 @@ export class MmsgSocket {
         // 0: shut down (close() sets #closed first). Negative: EINTR and the like; errno
         // belongs to the blocking thread the call ran on, so it cannot be read here. Report
         // the first failure of a streak and back off while it lasts, but never stop serving.
-        used = 0;
+        this.#used = 0;
         if (n < 0 && failures++ === 0) onError(new Error("DNS UDP recvmmsg() failed"));
         if (failures > 3) await new Promise((r) => setTimeout(r, 100));
         continue;
       }
       failures = 0;
-      used = n;
-      let k = 0;
-      for (let i = 0; i < n; i++) {
-        const h = i * MMSGHDR;
-        if ((rx.getInt32(h + 48, true) & MSG_TRUNC) !== 0) continue;
-        const len = rx.getUint32(h + 56, true);
-        const namelen = rx.getUint32(h + 8, true);
-        const data = this.#inData.subarray(i * SLOT, i * SLOT + len);
-        const out = this.#outData.subarray(k * SLOT, (k + 1) * SLOT);
-        let reply: MmsgReply;
-        try {
-          reply = handle(data, this.#peer(names, i * NAME), out);
-        } catch (err) {
-          onError(err as Error);
-          continue;
-        }
-        if (reply === null) continue;
-        if (!(reply instanceof Uint8Array)) {
-          const to = this.#names.slice(i * NAME, i * NAME + namelen);
-          reply.then((r) => {
-            if (r !== null && !this.#closed) this.#sendOne(r, to);
-          }, (err) => onError(err as Error));
-          continue;
-        }
-        // Send slot k: the peer's name is receive slot i's; the data is usually at the start
-        // of out slot k (the preset pointer), otherwise point at it and restore it afterwards.
-        const t = k * MMSGHDR;
-        tx.setBigUint64(t, this.#namePtrs[i]!, true);
-        tx.setUint32(t + 8, namelen, true);
-        if (reply.buffer !== outBuffer || reply.byteOffset !== k * SLOT) {
-          iov.setBigUint64(k * IOVEC, ptr(c, reply), true);
-          this.#pinned[k] = reply;
-        }
-        iov.setUint32(k * IOVEC + 8, reply.byteLength, true);
-        k++;
+      this.#used = n;
+      this.#answer(n, handle, onError);
+    }
+  }
+
+  /**
+   * Answers the `n` queries the last receive took: synchronous answers go out together in one
+   * `sendmmsg`, promised ones on their own when they settle.
+   */
+  #answer(n: number, handle: MmsgHandler, onError: (err: Error) => void): void {
+    const c = this.#c;
+    const rx = this.#rxView;
+    const tx = this.#txView;
+    const iov = this.#txIovView;
+    const names = this.#namesView;
+    const outBuffer = this.#outData.buffer;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const h = i * MMSGHDR;
+      if ((rx.getInt32(h + 48, true) & MSG_TRUNC) !== 0) continue;
+      const len = rx.getUint32(h + 56, true);
+      const namelen = rx.getUint32(h + 8, true);
+      const data = this.#inData.subarray(i * SLOT, i * SLOT + len);
+      const out = this.#outData.subarray(k * SLOT, (k + 1) * SLOT);
+      let reply: MmsgReply;
+      try {
+        reply = handle(data, this.#peer(names, i * NAME), out);
+      } catch (err) {
+        onError(err as Error);
+        continue;
       }
-      if (k > 0) {
-        this.#sendBatch(k, onError);
-        for (let j = 0; j < k; j++) {
-          if (this.#pinned[j] === null) continue;
-          this.#pinned[j] = null;
-          iov.setBigUint64(j * IOVEC, this.#outPtrs[j]!, true);
-        }
+      if (reply === null) continue;
+      if (!(reply instanceof Uint8Array)) {
+        const to = this.#names.slice(i * NAME, i * NAME + namelen);
+        reply.then((r) => {
+          if (r !== null && !this.#closed) this.#sendOne(r, to);
+        }, (err) => onError(err as Error));
+        continue;
+      }
+      // Send slot k: the peer's name is receive slot i's; the data is usually at the start
+      // of out slot k (the preset pointer), otherwise point at it and restore it afterwards.
+      const t = k * MMSGHDR;
+      tx.setBigUint64(t, this.#namePtrs[i]!, true);
+      tx.setUint32(t + 8, namelen, true);
+      if (reply.buffer !== outBuffer || reply.byteOffset !== k * SLOT) {
+        iov.setBigUint64(k * IOVEC, ptr(c, reply), true);
+        this.#pinned[k] = reply;
+      }
+      iov.setUint32(k * IOVEC + 8, reply.byteLength, true);
+      k++;
+    }
+    if (k > 0) {
+      this.#sendBatch(k, onError);
+      for (let j = 0; j < k; j++) {
+        if (this.#pinned[j] === null) continue;
+        this.#pinned[j] = null;
+        iov.setBigUint64(j * IOVEC, this.#outPtrs[j]!, true);
       }
     }
   }
@@ -300,7 +363,8 @@ export class MmsgSocket {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#serving) this.#c.shutdown(this.#fd, SHUT_RDWR);
+    if (this.#stop !== null) this.#stop();
+    else if (this.#serving) this.#c.shutdown(this.#fd, SHUT_RDWR);
     else this.#c.close(this.#fd);
   }
 }

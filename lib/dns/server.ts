@@ -25,6 +25,7 @@ import { frameTcp } from "./message.ts";
 import { DnsMetrics } from "./metrics.ts";
 import { MAX_UDP_PAYLOAD } from "./wire.ts";
 import { MmsgSocket } from "./mmsg.ts";
+import type { Reactor } from "../sys/reactor.ts";
 import { buildZone, type Zone, type ZoneOptions } from "./zone.ts";
 
 /** Options of {@linkcode DnsServer.start}. */
@@ -62,6 +63,11 @@ export interface DnsServerOptions extends ZoneOptions {
    * `udpLoops` does not apply then. @default true when available ({@linkcode MmsgSocket.available})
    */
   readonly udpBatching?: boolean;
+  /**
+   * The thread's epoll loop (the agent shares the main thread's with the proxy): batched UDP
+   * sockets wait on it instead of on a blocking thread (see ./mmsg.ts). @default none
+   */
+  readonly reactor?: Reactor;
   /** Open TCP connections at most; more are closed at once. @default 256 */
   readonly maxTcpConnections?: number;
   /** Clock for the cache, ms. @default {Date.now} */
@@ -195,6 +201,7 @@ export class DnsServer {
   readonly #log: Logger;
   readonly #zoneOptions: ZoneOptions;
   readonly #abort = new AbortController();
+  readonly #reactor: Reactor | null;
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #tcpConns = new Set<Deno.Conn>();
   readonly #idleMs: number;
@@ -208,6 +215,7 @@ export class DnsServer {
   private constructor(bound: Bound[], options: DnsServerOptions) {
     this.#bound = bound;
     this.#log = options.log ?? nullLogger;
+    this.#reactor = options.reactor ?? null;
     this.#zoneOptions = {
       clusterDomain: options.clusterDomain,
       defaultNamespace: options.defaultNamespace,
@@ -422,6 +430,7 @@ export class DnsServer {
       (err) => {
         if (!signal.aborted) this.#log.warn("DNS UDP socket call failed", { error: err });
       },
+      this.#reactor,
     );
   }
 

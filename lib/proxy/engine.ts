@@ -67,11 +67,17 @@ export function resolveEngine(setting: ProxyEngineSetting): ProxyEngine {
 }
 
 /**
- * Opens the sockets of one proxy thread.
+ * Opens the sockets of one proxy thread: on `reactor` when given (the thread's shared epoll
+ * loop, which the caller closes), else on a reactor of its own.
  * @throws {Deno.errors.NotSupported} for `epoll` without FFI on the C library
  */
-export function openProxyIo(setting: ProxyEngineSetting, log: Logger): ProxyIo {
+export function openProxyIo(
+  setting: ProxyEngineSetting,
+  log: Logger,
+  reactor: Reactor | null = null,
+): ProxyIo {
   if (resolveEngine(setting) === "deno") return denoIo(log);
+  if (reactor !== null) return new EpollIo(reactor, log, false);
   const c = libc();
   if (c === null) {
     throw new Deno.errors.NotSupported(
@@ -81,6 +87,7 @@ export function openProxyIo(setting: ProxyEngineSetting, log: Logger): ProxyIo {
   return new EpollIo(
     Reactor.open(c, (error) => log.error("Proxy event loop error", { error })),
     log,
+    true,
   );
 }
 
@@ -103,10 +110,13 @@ class EpollIo implements ProxyIo {
   readonly #log: Logger;
   /** Shared by every relay of this thread: used only within one synchronous event handler. */
   readonly #buffer = new Uint8Array(RELAY_BUFFER);
+  /** Whether {@linkcode close} closes the reactor (it is not shared). */
+  readonly #ownsReactor: boolean;
 
-  constructor(reactor: Reactor, log: Logger) {
+  constructor(reactor: Reactor, log: Logger, ownsReactor: boolean) {
     this.#reactor = reactor;
     this.#log = log;
+    this.#ownsReactor = ownsReactor;
     this.dialer = new FdDialer(reactor);
   }
 
@@ -135,7 +145,7 @@ class EpollIo implements ProxyIo {
   }
 
   close(): Promise<void> {
-    return this.#reactor.close();
+    return this.#ownsReactor ? this.#reactor.close() : Promise.resolve();
   }
 }
 

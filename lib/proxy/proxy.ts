@@ -6,6 +6,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import type { Reactor } from "../sys/reactor.ts";
 import type { Counter, Gauge, Labels, MetricsRegistry } from "../metrics/mod.ts";
 import {
   type Backend,
@@ -52,6 +53,11 @@ export interface ProxyOptions {
    * FFI is allowed). See ./engine.ts. @default "auto"
    */
   readonly engine?: ProxyEngineSetting;
+  /**
+   * The thread's epoll loop for the `epoll` engine, shared with other users (the agent's DNS
+   * server) and closed by the caller. @default a loop of the proxy's own
+   */
+  readonly reactor?: Reactor;
   /** Dials local endpoints (no `nodeName`, or ours). @default the engine's dialer */
   readonly localDialer?: Dialer;
   /**
@@ -194,7 +200,7 @@ export class Proxy {
     this.#timeoutMs = options.dialTimeoutMs ?? 2000;
     this.#attempts = Math.max(1, options.dialAttempts ?? 3);
     this.#graceMs = options.drainGraceMs ?? 10_000;
-    this.#io = openProxyIo(options.engine ?? "auto", this.#log);
+    this.#io = openProxyIo(options.engine ?? "auto", this.#log, options.reactor ?? null);
     this.#local = options.localDialer ?? this.#io.dialer;
     const remote = options.remoteDialer;
     this.#remote = typeof remote === "function" ? remote(this.#local) : remote;

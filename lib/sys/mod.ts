@@ -4,3 +4,4 @@
  * @module
  */
 export { errno, type Libc, libc, LIBC_PATHS, threadCpuSeconds } from "./libc.ts";
+export { type IoSource, Reactor } from "./reactor.ts";

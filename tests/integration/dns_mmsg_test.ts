@@ -1,28 +1,58 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
 import { MmsgSocket } from "../../lib/dns/mmsg.ts";
+import type { Reactor } from "../../lib/sys/reactor.ts";
 import { runDeno } from "../_helpers/child.ts";
+import { openReactor } from "../_helpers/reactor.ts";
+
+/** Both ways of waiting for queries: a blocking thread, or the thread's epoll loop. */
+const MODES = [
+  { name: "blocking thread", open: (): Reactor | null => null },
+  { name: "reactor", open: (): Reactor | null => openReactor() },
+];
+
+/** Runs `fn` once per mode, as its own test. */
+function modeTest(name: string, fn: (reactor: Reactor | null) => Promise<void>): void {
+  for (const mode of MODES) {
+    Deno.test(`${name} (${mode.name})`, async () => {
+      const reactor = mode.open();
+      try {
+        await fn(reactor);
+      } finally {
+        await reactor?.close();
+      }
+    });
+  }
+}
 
 type Seen = { data: string; peer: string };
 
 /** Serves `sock` with `reply(data)`, recording what the handler saw. */
-function serve(sock: MmsgSocket, reply: (text: string) => string | null | Promise<string | null>) {
+function serve(
+  sock: MmsgSocket,
+  reply: (text: string) => string | null | Promise<string | null>,
+  reactor: Reactor | null = null,
+) {
   const seen: Seen[] = [];
   const errors: Error[] = [];
   const enc = new TextEncoder();
   const dec = new TextDecoder();
-  const serving = sock.serve((data, peer, out) => {
-    const text = dec.decode(data);
-    seen.push({ data: text, peer });
-    const r = reply(text);
-    if (r === null) return null;
-    if (typeof r === "string") {
-      // Synchronous answers are written into `out`, as the DNS fast path does.
-      const n = enc.encodeInto(r, out).written;
-      return out.subarray(0, n);
-    }
-    return r.then((s) => (s === null ? null : enc.encode(s)));
-  }, (err) => errors.push(err));
+  const serving = sock.serve(
+    (data, peer, out) => {
+      const text = dec.decode(data);
+      seen.push({ data: text, peer });
+      const r = reply(text);
+      if (r === null) return null;
+      if (typeof r === "string") {
+        // Synchronous answers are written into `out`, as the DNS fast path does.
+        const n = enc.encodeInto(r, out).written;
+        return out.subarray(0, n);
+      }
+      return r.then((s) => (s === null ? null : enc.encode(s)));
+    },
+    (err) => errors.push(err),
+    reactor,
+  );
   return { seen, errors, serving };
 }
 
@@ -48,9 +78,9 @@ async function ask(
   }
 }
 
-Deno.test("MmsgSocket answers each datagram to its own sender, in batches", async () => {
+modeTest("MmsgSocket answers each datagram to its own sender, in batches", async (reactor) => {
   const sock = MmsgSocket.open("127.0.0.1", 0);
-  const s = serve(sock, (t) => `re:${t}`);
+  const s = serve(sock, (t) => `re:${t}`, reactor);
   try {
     assert.ok(sock.addr.port > 0);
     const answers = await Promise.all(
@@ -66,14 +96,14 @@ Deno.test("MmsgSocket answers each datagram to its own sender, in batches", asyn
   }
 });
 
-Deno.test("MmsgSocket sends promised answers later and none for null", async () => {
+modeTest("MmsgSocket sends promised answers later and none for null", async (reactor) => {
   const sock = MmsgSocket.open("127.0.0.1", 0);
   const s = serve(sock, (t) => {
     if (t === "drop") return null;
     if (t === "later") return Promise.resolve("done later");
     if (t === "later-null") return Promise.resolve(null);
     return `now:${t}`;
-  });
+  }, reactor);
   try {
     // Only the answers to "later" and "x" arrive, whatever the order of the batch.
     const got = await ask(sock.addr, ["drop", "later-null", "later", "x"], 2);
@@ -85,9 +115,9 @@ Deno.test("MmsgSocket sends promised answers later and none for null", async () 
   }
 });
 
-Deno.test("MmsgSocket drops datagrams longer than its 4096-byte slots", async () => {
+modeTest("MmsgSocket drops datagrams longer than its 4096-byte slots", async (reactor) => {
   const sock = MmsgSocket.open("127.0.0.1", 0);
-  const s = serve(sock, (t) => `len:${t.length}`);
+  const s = serve(sock, (t) => `len:${t.length}`, reactor);
   try {
     const got = await ask(sock.addr, [new Uint8Array(5000).fill(65), "ok"], 1);
     assert.deepEqual(got, ["len:2"]);
@@ -98,9 +128,9 @@ Deno.test("MmsgSocket drops datagrams longer than its 4096-byte slots", async ()
   }
 });
 
-Deno.test("MmsgSocket serves IPv6 and reports the peer in RFC 5952 form", async () => {
+modeTest("MmsgSocket serves IPv6 and reports the peer in RFC 5952 form", async (reactor) => {
   const sock = MmsgSocket.open("::1", 0);
-  const s = serve(sock, (t) => t.toUpperCase());
+  const s = serve(sock, (t) => t.toUpperCase(), reactor);
   try {
     assert.deepEqual(await ask({ hostname: "::1", port: sock.addr.port }, ["v6"], 1, "::1"), [
       "V6",
@@ -112,19 +142,22 @@ Deno.test("MmsgSocket serves IPv6 and reports the peer in RFC 5952 form", async 
   }
 });
 
-Deno.test("MmsgSocket.close() wakes a blocked serve() at once and is idempotent", async () => {
-  const sock = MmsgSocket.open("127.0.0.1", 0);
-  const s = serve(sock, () => "x");
-  sock.close();
-  sock.close();
-  await s.serving; // would hang (until the 1 s receive timeout at best) if not woken
-  assert.deepEqual(s.errors, []);
-  // Closed before serving: the socket is released at once.
-  const idle = MmsgSocket.open("127.0.0.1", 0);
-  idle.close();
-  const again = MmsgSocket.open("127.0.0.1", idle.addr.port);
-  again.close();
-});
+modeTest(
+  "MmsgSocket.close() wakes a blocked serve() at once and is idempotent",
+  async (reactor) => {
+    const sock = MmsgSocket.open("127.0.0.1", 0);
+    const s = serve(sock, () => "x", reactor);
+    sock.close();
+    sock.close();
+    await s.serving; // would hang (until the 1 s receive timeout at best) if not woken
+    assert.deepEqual(s.errors, []);
+    // Closed before serving: the socket is released at once.
+    const idle = MmsgSocket.open("127.0.0.1", 0);
+    idle.close();
+    const again = MmsgSocket.open("127.0.0.1", idle.addr.port);
+    again.close();
+  },
+);
 
 Deno.test("MmsgSocket.open() fails like Deno's sockets on a taken port or a bad address", () => {
   const taken = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
