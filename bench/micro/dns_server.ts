@@ -11,6 +11,7 @@
 import { parseArgs } from "node:util";
 import v8 from "node:v8";
 import { DnsServer } from "../../lib/dns/mod.ts";
+import { libc, Reactor } from "../../lib/sys/mod.ts";
 import type { ServiceEntry, Snapshot } from "../../lib/registry/model.ts";
 
 const { values } = parseArgs({
@@ -52,7 +53,11 @@ const snapshot: Snapshot = { version: 1, services, nodes: new Map(), vips };
 
 const abort = new AbortController();
 Deno.addSignalListener("SIGTERM", () => abort.abort());
+// As in the agent: batched sockets wait on the thread's epoll loop when FFI is allowed.
+const c = libc();
+const reactor = c === null ? null : Reactor.open(c);
 const server = await DnsServer.start({
+  ...(reactor === null ? {} : { reactor }),
   listen: [values.listen],
   upstreams: values.upstream ? [values.upstream] : [],
   snapshot,
@@ -78,4 +83,5 @@ if (values["memory-every"] !== undefined) {
 }
 await new Promise((resolve) => abort.signal.addEventListener("abort", resolve, { once: true }));
 await server.close();
+await reactor?.close();
 Deno.exit(0);
