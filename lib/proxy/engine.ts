@@ -37,7 +37,10 @@ export interface ClientConn extends UpstreamConn {
 /** A bound `VIP:port` listener of either engine. */
 export interface ServiceListener {
   readonly addr: Deno.NetAddr;
-  /** Accepts until {@linkcode close}; resolves when the loop has ended. Call once. */
+  /**
+   * Accepts until {@linkcode close}; resolves when the loop has ended. Call once. `onConn`
+   * is never called before `serve()` has returned (the caller may still be setting up).
+   */
   serve(onConn: (conn: ClientConn) => void): Promise<void>;
   /** Stops accepting; accepted connections are not affected. Idempotent. */
   close(): void;

@@ -382,9 +382,16 @@ export class Proxy {
   #start(spec: ListenerSpec, route: Route): void {
     const listener = this.#io.listen(spec.vip, spec.port, this.#reusePort);
     const group: ConnGroup = { conns: new LinkedSet(), timer: undefined };
+    // serve() hands over no connection before it returns, so the state is set in time.
     const holder: { state?: ListenerState } = {};
-    const loop: Promise<void> = listener.serve((conn) => this.#accept(conn, holder.state!))
-      .finally(() => this.#loops.delete(loop));
+    let loop: Promise<void>;
+    try {
+      loop = listener.serve((conn) => this.#accept(conn, holder.state!))
+        .finally(() => this.#loops.delete(loop));
+    } catch (err) {
+      listener.close();
+      throw err;
+    }
     this.#loops.add(loop);
     holder.state = { spec, route, listener, loop, group };
     this.#listeners.set(spec.key, holder.state);

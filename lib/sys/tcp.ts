@@ -328,8 +328,10 @@ export class FdListener implements IoSource {
     }
     this.#onConn = onConn;
     this.#onError = onError;
+    // Never calls onConn from here: a connection that came in since listen() is reported by
+    // the reactor's next turn (registering a ready socket queues its event at once), after
+    // the caller has finished setting up.
     this.#token = this.#reactor.add(this.#fd, EPOLLIN | EPOLLET, this);
-    this.#acceptAll();
     return this.#done.promise;
   }
 

@@ -77,6 +77,27 @@ Deno.test("FdListener and a Deno client, FdConn and a Deno server interoperate",
   }
 });
 
+Deno.test("FdListener.serve() hands over connections queued before it, never from inside it", async () => {
+  await using r = openReactor();
+  const listener = new FdListener(r, "127.0.0.1", 0);
+  // The kernel completes the handshake from the backlog: the connection waits in the queue.
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const handed: FdConn[] = [];
+  const first = Promise.withResolvers<void>();
+  const serving = listener.serve((c) => {
+    handed.push(c);
+    first.resolve();
+  }, (err) => assert.fail(err));
+  // The caller (the proxy) finishes its setup after serve() returns: nothing may come before.
+  assert.equal(handed.length, 0);
+  await first.promise;
+  assert.equal(handed.length, 1);
+  for (const c of handed) c.close();
+  client.close();
+  listener.close();
+  await serving;
+});
+
 Deno.test("connectTcp() rejects with the Deno error class of the failure", async (t) => {
   await using r = openReactor();
   await t.step("refused", async () => {
