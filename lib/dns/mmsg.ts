@@ -31,6 +31,7 @@ import {
   AF_INET,
   AF_INET6,
   Errno,
+  errnoError,
   formatSockaddr,
   sysError,
   writeSockaddr,
@@ -193,30 +194,40 @@ export class MmsgSocket {
    */
   #serveOn(reactor: Reactor, handle: MmsgHandler, onError: (err: Error) => void): Promise<void> {
     const done = Promise.withResolvers<void>();
-    this.#stop = done.resolve;
-    let failing = false;
-    const token = reactor.add(this.#fd, EPOLLIN, {
-      onIo: () => {
-        for (let b = 0; b < SYNC_BATCHES && !this.#closed; b++) {
-          this.#resetNames();
-          const n = this.#c.recvmmsgNow(this.#fd, this.#rx, BATCH, MSG_DONTWAIT, null);
-          if (n <= 0) {
-            this.#used = 0;
-            const code = errno(this.#c);
-            if (n < 0 && code !== Errno.EAGAIN && code !== Errno.EINTR && !failing) {
-              onError(sysError(this.#c, "DNS UDP recvmmsg()"));
-            }
-            failing = n < 0 && code !== Errno.EAGAIN;
-            return;
-          }
-          failing = false;
+    let token = -1;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
+    const onIo = () => {
+      for (let b = 0; b < SYNC_BATCHES && !this.#closed; b++) {
+        this.#resetNames();
+        const n = this.#c.recvmmsgNow(this.#fd, this.#rx, BATCH, MSG_DONTWAIT, null);
+        if (n > 0) {
+          failures = 0;
           this.#used = n;
           this.#answer(n, handle, onError);
+          continue;
         }
-      },
-    });
+        this.#used = 0;
+        const code = n < 0 ? errno(this.#c) : Errno.EAGAIN;
+        if (code === Errno.EAGAIN || code === Errno.EINTR) return;
+        // A failing socket stays readable (level-triggered): report the first failure of a
+        // streak, and after a few step out of the loop for 100 ms instead of spinning.
+        if (failures++ === 0) onError(errnoError(code, "DNS UDP recvmmsg()"));
+        if (failures > 3) {
+          reactor.forget(token);
+          retry = setTimeout(register, 100);
+        }
+        return;
+      }
+    };
+    const register = () => {
+      retry = undefined;
+      token = reactor.add(this.#fd, EPOLLIN, { onIo });
+    };
+    register();
     this.#stop = () => {
-      reactor.forget(token);
+      clearTimeout(retry);
+      if (retry === undefined) reactor.forget(token);
       done.resolve();
     };
     return done.promise;
