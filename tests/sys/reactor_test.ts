@@ -26,22 +26,28 @@ Deno.test("Reactor.after() runs deadlines in order, skips cancelled ones, needs 
   c.close(sock);
 });
 
+/**
+ * A non-blocking UDP socket bound on 127.0.0.1 through libc: its fd and port. (A socketpair
+ * would need another symbol; a bound UDP socket is readable once a datagram arrives.)
+ */
+function udpFd(c: NonNullable<ReturnType<typeof openReactor>["libc"]>): [number, number] {
+  const fd = c.socket(2, /* AF_INET */ 2 /* SOCK_DGRAM */ | 0o4000, 0);
+  const name = new Uint8Array(16);
+  new DataView(name.buffer).setUint16(0, 2, true);
+  name.set([127, 0, 0, 1], 4);
+  assert.equal(c.bind(fd, name, 16), 0);
+  const bound = new Uint8Array(16);
+  assert.equal(c.getsockname(fd, bound, new Uint32Array([16])), 0);
+  return [fd, new DataView(bound.buffer).getUint16(2, false)];
+}
+
 Deno.test("Reactor delivers readiness to the token's source until forgotten", async () => {
   await using r = openReactor();
   const c = r.libc;
-  // A socketpair would need another symbol; a UDP socket bound on loopback is readable once a
-  // datagram arrives.
   const udp = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
   try {
     const got = Promise.withResolvers<number>();
-    const fd = c.socket(2, /* AF_INET */ 2 /* SOCK_DGRAM */ | 0o4000, 0);
-    const name = new Uint8Array(16);
-    new DataView(name.buffer).setUint16(0, 2, true);
-    name.set([127, 0, 0, 1], 4);
-    assert.equal(c.bind(fd, name, 16), 0);
-    const bound = new Uint8Array(16);
-    assert.equal(c.getsockname(fd, bound, new Uint32Array([16])), 0);
-    const port = new DataView(bound.buffer).getUint16(2, false);
+    const [fd, port] = udpFd(c);
     const token = r.add(fd, EPOLLIN | EPOLLET, { onIo: (events) => got.resolve(events) });
     assert.equal(r.size, 1);
     await udp.send(new Uint8Array([1]), { transport: "udp", hostname: "127.0.0.1", port });
@@ -53,18 +59,6 @@ Deno.test("Reactor delivers readiness to the token's source until forgotten", as
     udp.close();
   }
 });
-
-/** A non-blocking UDP socket bound on 127.0.0.1 through libc: its fd and port. */
-function udpFd(c: NonNullable<ReturnType<typeof openReactor>["libc"]>): [number, number] {
-  const fd = c.socket(2, /* AF_INET */ 2 /* SOCK_DGRAM */ | 0o4000, 0);
-  const name = new Uint8Array(16);
-  new DataView(name.buffer).setUint16(0, 2, true);
-  name.set([127, 0, 0, 1], 4);
-  assert.equal(c.bind(fd, name, 16), 0);
-  const bound = new Uint8Array(16);
-  assert.equal(c.getsockname(fd, bound, new Uint32Array([16])), 0);
-  return [fd, new DataView(bound.buffer).getUint16(2, false)];
-}
 
 Deno.test("Reactor drops an event of a forgotten socket whose token was reused in the same batch", async () => {
   await using r = openReactor();
