@@ -31,7 +31,7 @@ Deno.test("edgemesh --help and -h print help on every command", async (t) => {
     [["ctl", "status", "--help"], "last sync time"],
     [["version", "--help"], "Print the edgemesh version"],
   ];
-  for (const [args, want] of sampled(rows, 3)) {
+  for (const [args, want] of sampled(rows, 1)) {
     await t.step(args.join(" "), async () => {
       const r = await edgemesh(args);
       assert.equal(r.code, 0, r.stderr);
@@ -42,7 +42,7 @@ Deno.test("edgemesh --help and -h print help on every command", async (t) => {
 });
 
 Deno.test("edgemesh version and --version print the version", async () => {
-  for (const args of [["version"], ["--version"]]) {
+  for (const args of sampled([["version"], ["--version"]], 1)) {
     const r = await edgemesh(args);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^edgemesh \d+\.\d+\.\d+ \(deno \d+\.\d+\.\d+\)\n$/);
@@ -81,7 +81,7 @@ Deno.test("edgemesh usage errors print one line and exit 2", async (t) => {
     ],
     [["ctl", "--nope", "status"], "edgemesh: unknown flag --nope (see edgemesh ctl --help)"],
   ];
-  for (const [args, want] of sampled(rows, 3)) {
+  for (const [args, want] of sampled(rows, 1)) {
     await t.step(args.join(" "), async () => {
       const r = await edgemesh(args);
       assert.equal(r.code, 2);
