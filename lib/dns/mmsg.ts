@@ -29,12 +29,13 @@ import { errno, type Libc, libc as loadLibc } from "../sys/libc.ts";
 import { EPOLLIN, type Reactor } from "../sys/reactor.ts";
 import {
   AF_INET,
-  AF_INET6,
+  bindSocket,
   Errno,
   errnoError,
   formatSockaddr,
+  SOCK_CLOEXEC,
+  SOCKADDR_MAX,
   sysError,
-  writeSockaddr,
 } from "../sys/sockaddr.ts";
 
 export { LIBC_PATHS } from "../sys/libc.ts";
@@ -50,12 +51,9 @@ const MMSGHDR = 64;
 /** `struct iovec`: base pointer + length. */
 const IOVEC = 16;
 /** Room for `struct sockaddr_in6` (28 bytes), the larger of the two families. */
-const NAME = 28;
+const NAME = SOCKADDR_MAX;
 
 const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const IPPROTO_IPV6 = 41;
-const IPV6_V6ONLY = 26;
 const MSG_TRUNC = 0x20;
 const MSG_DONTWAIT = 0x40;
 const MSG_WAITFORONE = 0x10000;
@@ -144,27 +142,14 @@ export class MmsgSocket {
   static open(hostname: string, port: number): MmsgSocket {
     const c = loadLibc();
     if (c === null) throw new Deno.errors.NotSupported("Batched UDP sockets need Linux and FFI");
-    const name = new Uint8Array(NAME);
-    const len = writeSockaddr(name, hostname, port, "bind DNS to");
-    const family = len === 16 ? AF_INET : AF_INET6;
-    const fd = c.socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw sysError(c, "socket()");
-    try {
-      if (family === AF_INET6 && hostname === "::") {
-        c.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, new Int32Array([0]), 4);
-      }
-      if (c.bind(fd, name, len) !== 0) {
-        throw sysError(c, `Cannot bind DNS to ${hostname}:${port}: bind()`);
-      }
-      const got = new Uint8Array(NAME);
-      const gotLen = new Uint32Array([NAME]);
-      if (c.getsockname(fd, got, gotLen) !== 0) throw sysError(c, "getsockname()");
-      const boundPort = new DataView(got.buffer).getUint16(2, false);
-      return new MmsgSocket(c, fd, { hostname, port: boundPort });
-    } catch (err) {
-      c.close(fd);
-      throw err;
-    }
+    const { fd, port: boundPort } = bindSocket(
+      c,
+      SOCK_DGRAM | SOCK_CLOEXEC,
+      hostname,
+      port,
+      "bind DNS to",
+    );
+    return new MmsgSocket(c, fd, { hostname, port: boundPort });
   }
 
   /**

@@ -13,6 +13,11 @@ export const AF_INET = 2;
 export const AF_INET6 = 10;
 /** Room for `struct sockaddr_in6` (28 bytes), the larger of the two families. */
 export const SOCKADDR_MAX = 28;
+/** `socket(2)` flag: close on exec. */
+export const SOCK_CLOEXEC = 0o2000000;
+const IPPROTO_IPV6 = 41;
+const IPV6_V6ONLY = 26;
+const DUAL_STACK = new Int32Array([0]);
 
 /** errno values (Linux, the same on x86_64 and aarch64) the callers handle by name. */
 export const Errno = {
@@ -133,4 +138,42 @@ export function formatSockaddr(name: DataView): string {
 /** The port in a `sockaddr` (same offset in both families). */
 export function sockaddrPort(name: DataView): number {
   return name.getUint16(2, false);
+}
+
+/**
+ * A socket of `type` (with its flags) bound to `hostname:port` (port 0: any free port), with
+ * `setup(fd)` run before the bind (socket options); `"::"` also takes IPv4 (dual stack), as
+ * Deno's sockets do. Returns the descriptor and the bound port; closes it on failure.
+ * @throws {TypeError} when `hostname` is not an IP address (`what` names the caller, e.g.
+ * "listen on"); `Deno.errors.AddrInUse`, `AddrNotAvailable`, … from the calls
+ */
+export function bindSocket(
+  c: Libc,
+  type: number,
+  hostname: string,
+  port: number,
+  what: string,
+  setup: (fd: number) => void = () => {},
+): { fd: number; port: number } {
+  const name = new Uint8Array(SOCKADDR_MAX);
+  const len = writeSockaddr(name, hostname, port, what);
+  const fd = c.socket(len === 16 ? AF_INET : AF_INET6, type, 0);
+  if (fd < 0) throw sysError(c, "socket()");
+  try {
+    setup(fd);
+    if (len === 28 && hostname === "::") {
+      c.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, new Uint8Array(DUAL_STACK.buffer), 4);
+    }
+    if (c.bind(fd, name, len) !== 0) {
+      throw sysError(c, `Cannot ${what} ${hostname}:${port}: bind()`);
+    }
+    const got = new Uint8Array(SOCKADDR_MAX);
+    if (c.getsockname(fd, got, new Uint32Array([SOCKADDR_MAX])) !== 0) {
+      throw sysError(c, "getsockname()");
+    }
+    return { fd, port: sockaddrPort(new DataView(got.buffer)) };
+  } catch (err) {
+    c.close(fd);
+    throw err;
+  }
 }

@@ -29,9 +29,11 @@ import {
 import {
   AF_INET,
   AF_INET6,
+  bindSocket,
   Errno,
   errnoError,
   formatSockaddr,
+  SOCK_CLOEXEC,
   SOCKADDR_MAX,
   sockaddrPort,
   sysError,
@@ -40,13 +42,12 @@ import {
 
 const SOCK_STREAM = 1;
 const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
+/** A non-blocking TCP socket, closed on exec. */
+const TCP_SOCKET = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
 const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;
 const SO_ERROR = 4;
 const SO_REUSEPORT = 15;
-const IPPROTO_IPV6 = 41;
-const IPV6_V6ONLY = 26;
 const MSG_NOSIGNAL = 0x4000;
 const SHUT_WR = 1;
 const LISTEN_BACKLOG = 4096;
@@ -260,15 +261,7 @@ export class FdConn implements IoSource {
   }
 }
 
-/** Creates a non-blocking TCP socket of the address's family; throws on failure. */
-function tcpSocket(c: Libc, family: number): number {
-  const fd = c.socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw sysError(c, "socket()");
-  return fd;
-}
-
 const ONE = new Int32Array([1]);
-const ZERO = new Int32Array([0]);
 
 /** A listening socket on the {@linkcode Reactor}. */
 export class FdListener implements IoSource {
@@ -291,27 +284,18 @@ export class FdListener implements IoSource {
   constructor(reactor: Reactor, hostname: string, port: number, reusePort = false) {
     this.#reactor = reactor;
     const c = this.#c = reactor.libc;
-    const name = new Uint8Array(SOCKADDR_MAX);
-    const len = writeSockaddr(name, hostname, port, "listen on");
-    const fd = tcpSocket(c, len === 16 ? AF_INET : AF_INET6);
-    try {
-      const one = new Uint8Array(ONE.buffer);
+    const one = new Uint8Array(ONE.buffer);
+    const bound = bindSocket(c, TCP_SOCKET, hostname, port, "listen on", (fd) => {
       c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4);
       if (reusePort) c.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, one, 4);
-      if (len === 28 && hostname === "::") {
-        c.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, new Uint8Array(ZERO.buffer), 4);
-      }
-      if (c.bind(fd, name, len) !== 0) throw sysError(c, `bind(${hostname}:${port})`);
-      if (c.listen(fd, LISTEN_BACKLOG) !== 0) throw sysError(c, "listen()");
-      const got = new Uint8Array(SOCKADDR_MAX);
-      const gotLen = new Uint32Array([SOCKADDR_MAX]);
-      if (c.getsockname(fd, got, gotLen) !== 0) throw sysError(c, "getsockname()");
-      this.addr = { transport: "tcp", hostname, port: sockaddrPort(new DataView(got.buffer)) };
-    } catch (err) {
-      c.close(fd);
+    });
+    if (c.listen(bound.fd, LISTEN_BACKLOG) !== 0) {
+      const err = sysError(c, "listen()");
+      c.close(bound.fd);
       throw err;
     }
-    this.#fd = fd;
+    this.addr = { transport: "tcp", hostname, port: bound.port };
+    this.#fd = bound.fd;
   }
 
   /**
@@ -401,7 +385,8 @@ export function connectTcp(
   const len = writeSockaddr(name, ip, port, "connect to");
   let conn: FdConn;
   try {
-    const fd = tcpSocket(c, len === 16 ? AF_INET : AF_INET6);
+    const fd = c.socket(len === 16 ? AF_INET : AF_INET6, TCP_SOCKET, 0);
+    if (fd < 0) throw sysError(c, "socket()");
     // connect() before the epoll registration: an unconnected socket polls as EPOLLOUT |
     // EPOLLHUP, and the loop's wait on another thread could take that for a failed connect.
     const r = c.connect(fd, name, len);
