@@ -12,11 +12,9 @@
  * @module
  */
 import type { FdConn } from "../sys/tcp.ts";
-import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP } from "../sys/reactor.ts";
+import { EPOLLERR, EPOLLHUP, EPOLLRDHUP, READABLE, WRITABLE } from "../sys/reactor.ts";
 import type { SpliceResult } from "./splice.ts";
 
-const READABLE = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
-const WRITABLE = EPOLLOUT | EPOLLHUP | EPOLLERR;
 /** The peer shut down or the socket failed: the EOF or error is already queued. */
 const CLOSING = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 

@@ -44,6 +44,10 @@ export const EPOLLHUP = 0x010;
 export const EPOLLRDHUP = 0x2000;
 /** Edge-triggered: one event per change of readiness. */
 export const EPOLLET = 0x80000000;
+/** Bits after which a read makes progress: data, the peer's EOF, or an error to report. */
+export const READABLE = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+/** Bits after which a write makes progress (or fails). */
+export const WRITABLE = EPOLLOUT | EPOLLHUP | EPOLLERR;
 
 const EPOLL_CTL_ADD = 1;
 const O_CLOEXEC = 0o2000000;

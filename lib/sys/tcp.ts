@@ -25,6 +25,8 @@ import {
   EPOLLRDHUP,
   type IoSource,
   type Reactor,
+  READABLE,
+  WRITABLE,
 } from "./reactor.ts";
 import {
   AF_INET,
@@ -53,8 +55,6 @@ const SHUT_WR = 1;
 const LISTEN_BACKLOG = 4096;
 /** Readiness a connection is registered for (edge-triggered). */
 const CONN_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-const READABLE = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
-const WRITABLE = EPOLLOUT | EPOLLHUP | EPOLLERR;
 
 /** Receives a connection's readiness events in place of its own waiters. */
 export interface ConnObserver {
