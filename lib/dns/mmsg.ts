@@ -353,8 +353,9 @@ export class MmsgSocket {
   }
 
   /**
-   * Stops {@linkcode serve} at once (`shutdown(2)` wakes its blocked receive; it closes the
-   * socket on its way out) or, when not serving, closes the socket now. Idempotent.
+   * Stops {@linkcode serve} at once (on a reactor: leaves the loop; otherwise `shutdown(2)`
+   * wakes its blocked receive), which closes the socket on its way out; when not serving,
+   * closes the socket now. Idempotent.
    */
   close(): void {
     if (this.#closed) return;

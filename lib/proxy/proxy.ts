@@ -130,7 +130,7 @@ interface ConnRecord {
   upstream: UpstreamConn | null;
   closed: boolean;
   readonly group: ConnGroup;
-  /** Its entry in `group.conns`. */
+  /** Its entry in `group.conns` (set right after the record is made). */
   node: LinkedNode<ConnRecord> | null;
 }
 
@@ -478,8 +478,7 @@ export class Proxy {
 
   #done(rec: ConnRecord): void {
     const g = rec.group;
-    if (rec.node !== null) g.conns.remove(rec.node);
-    rec.node = null;
+    g.conns.remove(rec.node!);
     if (g.timer !== undefined && g.conns.size === 0) {
       clearTimeout(g.timer);
       g.timer = undefined;

@@ -111,7 +111,7 @@ class Relay {
           w += m;
         }
         if (n < buf.byteLength && !drain) {
-          if (closing && d.pending === null) {
+          if (closing) {
             d.eof = true;
             this.#passEof(d);
           }
