@@ -17,7 +17,8 @@
 import type { Logger } from "../log/mod.ts";
 import { libc } from "../sys/libc.ts";
 import { Reactor } from "../sys/reactor.ts";
-import { connectTcp, FdConn, FdListener } from "../sys/tcp.ts";
+import { SockaddrCache } from "../sys/sockaddr.ts";
+import { dialTcp, FdConn, FdListener } from "../sys/tcp.ts";
 import { AbortFanout, dialError, tcpDialer } from "./dial.ts";
 import type { Dialer, DialTarget, UpstreamConn } from "./dialer.ts";
 import { VipListener } from "./listener.ts";
@@ -159,36 +160,39 @@ class EpollIo implements ProxyIo {
 export class FdDialer implements Dialer {
   readonly #reactor: Reactor;
   readonly #aborts = new AbortFanout();
+  readonly #names = new SockaddrCache();
 
   constructor(reactor: Reactor) {
     this.#reactor = reactor;
   }
 
   /** Connects to `target.backend`, failing with {@linkcode DialError} after `timeoutMs`. */
-  async dial(
-    target: DialTarget,
-    options: { timeoutMs: number; signal?: AbortSignal },
-  ): Promise<FdConn> {
+  dial(target: DialTarget, options: { timeoutMs: number; signal?: AbortSignal }): Promise<FdConn> {
     const outer = options.signal;
-    if (outer?.aborted) throw dialError(target, options, outer.reason, false);
-    let pending: ReturnType<typeof connectTcp>;
+    if (outer?.aborted) return Promise.reject(dialError(target, options, outer.reason, false));
+    // One promise per dial: dialTcp reports by callback (see its docs).
+    const { promise, resolve, reject } = Promise.withResolvers<FdConn>();
+    let settled = false;
+    let abort: ReturnType<AbortFanout["add"]> | null = null;
+    let cancel: () => void;
     try {
-      pending = connectTcp(
+      cancel = dialTcp(
         this.#reactor,
         target.backend.ip,
         target.backend.port,
         options.timeoutMs,
+        this.#names,
+        (err, conn) => {
+          settled = true;
+          if (abort !== null) this.#aborts.delete(outer!, abort);
+          if (err === null) resolve(conn!);
+          else reject(dialError(target, options, err, err instanceof Deno.errors.TimedOut));
+        },
       );
     } catch (err) {
-      throw dialError(target, options, err, false);
+      return Promise.reject(dialError(target, options, err, false));
     }
-    const abort = outer ? this.#aborts.add(outer, pending.cancel) : null;
-    try {
-      return await pending.conn;
-    } catch (err) {
-      throw dialError(target, options, err, err instanceof Deno.errors.TimedOut);
-    } finally {
-      if (abort) this.#aborts.delete(outer!, abort);
-    }
+    if (!settled && outer) abort = this.#aborts.add(outer, cancel);
+    return promise;
   }
 }

@@ -37,6 +37,7 @@ import {
   formatSockaddr,
   SOCK_CLOEXEC,
   SOCKADDR_MAX,
+  type SockaddrCache,
   sockaddrPort,
   sysError,
   writeSockaddr,
@@ -87,6 +88,8 @@ export class FdConn implements IoSource {
   /** Readiness reported while nobody waited (edges are not repeated; see {@linkcode attach}). */
   #missed = 0;
   #observer: ConnObserver | null = null;
+  /** Told of the first writable readiness of a connect in progress ({@linkcode dialTcp}). */
+  #onConnect: ((events: number) => void) | null = null;
   #remote: Deno.NetAddr | null = null;
 
   /**
@@ -141,6 +144,13 @@ export class FdConn implements IoSource {
   onIo(events: number): void {
     if (this.#observer !== null) {
       this.#observer.onConnIo(this, events);
+      return;
+    }
+    if (this.#onConnect !== null && (events & WRITABLE) !== 0) {
+      const cb = this.#onConnect;
+      this.#onConnect = null;
+      this.#missed |= events & READABLE;
+      cb(events);
       return;
     }
     if ((events & READABLE) !== 0) {
@@ -214,18 +224,19 @@ export class FdConn implements IoSource {
   }
 
   /**
-   * Waits until the socket reports writable (connect completion); resolves with the event
-   * bits (`EPOLLERR`/`EPOLLHUP` among them when the connect failed).
+   * Calls `cb` once, on the first writable readiness (connect completion: `EPOLLERR` or
+   * `EPOLLHUP` among the bits when the connect failed), without a promise; never after
+   * {@linkcode close}. Readable bits of that event are kept for the next reader.
    */
-  writable(): Promise<number> {
-    if (this.#closed) return Promise.reject(closedError());
+  onceConnected(cb: (events: number) => void): void {
     const missed = this.#missed & WRITABLE;
     if (missed !== 0) {
       // Reported before anybody waited (edges are not repeated).
       this.#missed &= ~WRITABLE;
-      return Promise.resolve(missed | (this.#missed & READABLE));
+      cb(missed | (this.#missed & READABLE));
+      return;
     }
-    return (this.#writeWait ??= Promise.withResolvers()).promise;
+    this.#onConnect = cb;
   }
 
   /**
@@ -255,6 +266,7 @@ export class FdConn implements IoSource {
     rejectClosed(this.#readWait);
     rejectClosed(this.#writeWait);
     this.#readWait = this.#writeWait = null;
+    this.#onConnect = null;
     const o = this.#observer;
     this.#observer = null;
     o?.onConnClosed(this);
@@ -368,6 +380,9 @@ export class FdListener implements IoSource {
  */
 const DIAL_NAME = new Uint8Array(new ArrayBuffer(SOCKADDR_MAX));
 
+/** A dial's cancel function once it has settled. */
+const settledDial = () => {};
+
 /**
  * Connects to `ip:port` without blocking; resolves once connected, rejects with the
  * `Deno.errors` class of the failure, with `TimedOut` after `timeoutMs`, or with
@@ -380,10 +395,37 @@ export function connectTcp(
   port: number,
   timeoutMs: number,
 ): { conn: Promise<FdConn>; cancel: () => void } {
+  const { promise, resolve, reject } = Promise.withResolvers<FdConn>();
+  const cancel = dialTcp(reactor, ip, port, timeoutMs, null, (err, conn) => {
+    if (err === null) resolve(conn!);
+    else reject(err);
+  });
+  return { conn: promise, cancel };
+}
+
+/**
+ * {@linkcode connectTcp} with a callback: `done` runs once, with the connected socket or with
+ * the error (maybe before `dialTcp` returns, for a failure found at once). Returns the cancel
+ * function. The proxy dials this way so that a connection costs one promise, not three
+ * (the connect's, the readiness wait's and the dialer's). `names`: encodings of the
+ * addresses dialled before (null: parse `ip` each time).
+ * @throws {TypeError} when `ip` is not an IP address
+ */
+export function dialTcp(
+  reactor: Reactor,
+  ip: string,
+  port: number,
+  timeoutMs: number,
+  names: SockaddrCache | null,
+  done: (err: Error | null, conn: FdConn | null) => void,
+): () => void {
   const c = reactor.libc;
   const name = DIAL_NAME;
-  const len = writeSockaddr(name, ip, port, "connect to");
+  const len = names === null
+    ? writeSockaddr(name, ip, port, "connect to")
+    : names.write(name, ip, port, "connect to");
   let conn: FdConn;
+  let connected: boolean;
   try {
     const fd = c.socket(len === 16 ? AF_INET : AF_INET6, TCP_SOCKET, 0);
     if (fd < 0) throw sysError(c, "socket()");
@@ -396,29 +438,33 @@ export function connectTcp(
       throw errnoError(code, "connect()");
     }
     conn = new FdConn(reactor, fd);
-    if (r === 0) return { conn: Promise.resolve(conn), cancel() {} };
+    connected = r === 0;
   } catch (err) {
-    return { conn: Promise.reject(err), cancel() {} };
+    done(err as Error, null);
+    return settledDial;
+  }
+  if (connected) {
+    done(null, conn);
+    return settledDial;
   }
   let settled = false;
-  const done = Promise.withResolvers<FdConn>();
   const fail = (err: Error) => {
     if (settled) return;
     settled = true;
     reactor.cancel(deadline);
     conn.close();
-    done.reject(err);
+    done(err, null);
   };
   const deadline = reactor.after(timeoutMs, () => {
     fail(new Deno.errors.TimedOut(`connect(): timed out after ${timeoutMs} ms`));
   });
-  conn.writable().then((events) => {
+  conn.onceConnected((events) => {
     if (settled) return;
     // Writable without an error or hang-up: connected (SO_ERROR is read only on failure).
     if ((events & (EPOLLERR | EPOLLHUP)) === 0) {
       settled = true;
       reactor.cancel(deadline);
-      done.resolve(conn);
+      done(null, conn);
       return;
     }
     const soError = new Int32Array(1);
@@ -426,9 +472,6 @@ export function connectTcp(
     const r = c.getsockopt(conn.fd, SOL_SOCKET, SO_ERROR, new Uint8Array(soError.buffer), soLen);
     if (r !== 0) return fail(sysError(c, "getsockopt(SO_ERROR)"));
     fail(errnoError(soError[0] || Errno.ECONNREFUSED, "connect()"));
-  }, (err) => fail(err as Error));
-  return {
-    conn: done.promise,
-    cancel: () => fail(new Deno.errors.Interrupted("connect(): cancelled")),
-  };
+  });
+  return () => fail(new Deno.errors.Interrupted("connect(): cancelled"));
 }

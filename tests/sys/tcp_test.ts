@@ -1,7 +1,8 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /** TCP sockets on the epoll reactor, over loopback. */
 import assert from "node:assert/strict";
-import { connectTcp, type FdConn, FdListener } from "../../lib/sys/tcp.ts";
+import { connectTcp, dialTcp, type FdConn, FdListener } from "../../lib/sys/tcp.ts";
+import { SockaddrCache } from "../../lib/sys/sockaddr.ts";
 import { openReactor } from "../_helpers/reactor.ts";
 
 async function readText(conn: { read(p: Uint8Array): Promise<number | null> }): Promise<string> {
@@ -127,6 +128,75 @@ Deno.test("connectTcp() rejects with the Deno error class of the failure", async
   });
   await t.step("not an IP address", () => {
     assert.throws(() => connectTcp(r, "example.com", 80, 2000), TypeError);
+  });
+});
+
+Deno.test("dialTcp() reports once, by callback, with the socket or the error", async (t) => {
+  await using r = openReactor();
+  const names = new SockaddrCache();
+  /** Dials; resolves with the reports made once the first has come (a second would show). */
+  const dial = (port: number, cancel = false) => {
+    const reports: [Error | null, FdConn | null][] = [];
+    const first = Promise.withResolvers<void>();
+    const stop = dialTcp(r, "127.0.0.1", port, 2000, names, (err, conn) => {
+      reports.push([err, conn]);
+      first.resolve();
+    });
+    if (cancel) {
+      stop();
+      stop(); // idempotent: still one report
+    }
+    return first.promise.then(() => reports);
+  };
+  await t.step("connected", async () => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      for (let i = 0; i < 2; i++) { // the second dial uses the cached address
+        const reports = await dial(l.addr.port);
+        assert.equal(reports.length, 1);
+        const [err, conn] = reports[0]!;
+        assert.equal(err, null);
+        assert.ok(conn !== null && !conn.closed);
+        const server = await l.accept();
+        await writeText(conn, "hi");
+        const buf = new Uint8Array(2);
+        assert.equal(await server.read(buf), 2);
+        assert.equal(new TextDecoder().decode(buf), "hi");
+        server.close();
+        conn.close();
+      }
+    } finally {
+      l.close();
+    }
+  });
+  await t.step("refused", async () => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    l.close();
+    const reports = await dial(l.addr.port);
+    assert.equal(reports.length, 1);
+    assert.ok(reports[0]![0] instanceof Deno.errors.ConnectionRefused, String(reports[0]![0]));
+    assert.equal(reports[0]![1], null);
+  });
+  await t.step("cancelled", async () => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const reports = await dial(l.addr.port, true);
+      assert.equal(reports.length, 1);
+      const [err, conn] = reports[0]!;
+      // The kernel may complete a loopback connect at once: nothing is left to cancel then.
+      if (conn !== null) conn.close();
+      else assert.ok(err instanceof Deno.errors.Interrupted, String(err));
+    } finally {
+      l.close();
+    }
+  });
+  await t.step("not an IP address: thrown, no report", () => {
+    let reported = false;
+    assert.throws(
+      () => dialTcp(r, "example.com", 80, 2000, names, () => reported = true),
+      TypeError,
+    );
+    assert.equal(reported, false);
   });
 });
 
