@@ -23,6 +23,30 @@ export interface TcpSystem {
 /** Connections wrk keeps open (issue 7: "wrk 50 connections"). */
 export const WRK_CONNECTIONS = 50;
 
+/**
+ * Seconds of the unrecorded run every system gets before the repetitions of each measurement:
+ * the agent is a long-running daemon, and its cold start (the JIT compiling the hot paths,
+ * proxy worker threads started under load, `proxyThreads: auto`) is not its throughput. The
+ * start is measured on its own (scenario 7). Every system gets the same warm-up.
+ */
+export const WARMUP_SECONDS = 2;
+
+/** One unrecorded run of `run` per system (failures are logged; the repetitions report them). */
+async function warmUp(
+  ctx: BenchContext,
+  group: string,
+  systems: readonly TcpSystem[],
+  run: (s: TcpSystem) => Promise<unknown>,
+): Promise<void> {
+  for (const s of systems) {
+    try {
+      await run(s);
+    } catch (err) {
+      ctx.log(`  ${group} ${s.name} warm-up: FAILED ${(err as Error).message.split("\n")[0]}`);
+    }
+  }
+}
+
 const GBPS = { key: "gbps", label: "Gbit/s", digits: 2, higherIsBetter: true } as const;
 const RPS = { key: "rps", label: "req/s", digits: 0, higherIsBetter: true } as const;
 
@@ -44,6 +68,7 @@ export async function runThroughput(
       systems: systems.map((s) => s.name),
     });
     ctx.log(`scenario 1: ${streams} stream(s)`);
+    await warmUp(ctx, group, systems, (s) => iperf(s.iperf, streams, WARMUP_SECONDS));
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const s of rotate(systems, rep)) {
         await attempt(ctx, group, s.name, rep, () => iperf(s.iperf, streams, ctx.seconds));
@@ -72,9 +97,11 @@ export async function runHttp(
       systems: systems.map((s) => s.name),
     });
     ctx.log(`scenario ${close ? 2 : 3}: ${group}`);
+    const urlOf = (s: TcpSystem) => `http://${s.http.host}:${s.http.port}/`;
+    await warmUp(ctx, group, systems, (s) => wrk(urlOf(s), WRK_CONNECTIONS, WARMUP_SECONDS, close));
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const s of rotate(systems, rep)) {
-        const url = `http://${s.http.host}:${s.http.port}/`;
+        const url = urlOf(s);
         await attempt(ctx, group, s.name, rep, () => wrk(url, WRK_CONNECTIONS, ctx.seconds, close));
       }
     }
