@@ -9,6 +9,7 @@ import { attempt, type BenchContext } from "../lib/context.ts";
 import type { HostPort } from "../lib/baselines.ts";
 import { P50_MS as P50, P99_MS as P99 } from "../lib/results.ts";
 import { rotate } from "../lib/stats.ts";
+import { runCmd } from "../lib/proc.ts";
 import { iperf, wrk } from "../lib/tools.ts";
 
 /** Where one system under test listens. */
@@ -31,6 +32,20 @@ export const WRK_CONNECTIONS = 50;
  */
 export const WARMUP_SECONDS = 2;
 
+/**
+ * Drops the TIME_WAIT sockets the previous run left in this namespace (`ss -K`), so every run
+ * starts from the same TCP state. Without it, a run inherited the full TIME_WAIT table
+ * (`tcp_max_tw_buckets`) of the one before: after `direct` (40 000 connections/s), the next
+ * system's connects to the backend searched a crowded port space (measured: edgemesh 16 203
+ * req/s right after `direct` against 19 610 and 20 013 in its other repetitions; HAProxy
+ * 19 410 against 22 033 and 20 718), and the rotation put edgemesh after `direct` in two of
+ * three repetitions.
+ */
+export async function flushTimeWait(ctx: BenchContext): Promise<void> {
+  const r = await runCmd(["ss", "-K", "-t", "state", "time-wait"], { timeoutMs: 10_000 });
+  if (r.code !== 0) ctx.log(`  cannot drop TIME_WAIT sockets (ss -K): ${r.stderr.trim()}`);
+}
+
 /** One unrecorded run of `run` per system (failures are logged; the repetitions report them). */
 async function warmUp(
   ctx: BenchContext,
@@ -40,6 +55,7 @@ async function warmUp(
 ): Promise<void> {
   for (const s of systems) {
     try {
+      await flushTimeWait(ctx);
       await run(s);
     } catch (err) {
       ctx.log(`  ${group} ${s.name} warm-up: FAILED ${(err as Error).message.split("\n")[0]}`);
@@ -71,6 +87,7 @@ export async function runThroughput(
     await warmUp(ctx, group, systems, (s) => iperf(s.iperf, streams, WARMUP_SECONDS));
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const s of rotate(systems, rep)) {
+        await flushTimeWait(ctx);
         await attempt(ctx, group, s.name, rep, () => iperf(s.iperf, streams, ctx.seconds));
       }
     }
@@ -101,6 +118,7 @@ export async function runHttp(
     await warmUp(ctx, group, systems, (s) => wrk(urlOf(s), WRK_CONNECTIONS, WARMUP_SECONDS, close));
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const s of rotate(systems, rep)) {
+        await flushTimeWait(ctx);
         const url = urlOf(s);
         await attempt(ctx, group, s.name, rep, () => wrk(url, WRK_CONNECTIONS, ctx.seconds, close));
       }
