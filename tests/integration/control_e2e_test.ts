@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { ControlServer, type Reply, type StatusInfo } from "../../lib/control/mod.ts";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { Registry } from "../../lib/registry/mod.ts";
+import { type CliIo, main } from "../../lib/cli/mod.ts";
 import { type ChildOutput, runDeno } from "../_helpers/child.ts";
+import { EMULATED } from "../_helpers/emulation.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const FIXTURES = new URL("../fixtures/", import.meta.url);
@@ -36,8 +38,34 @@ async function exchange(path: string, text: string): Promise<Reply[]> {
   }
 }
 
-function cli(args: string[], stdin?: string): Promise<ChildOutput> {
-  return runDeno(["run", "-A", "--unstable-net", MAIN, ...args], stdin);
+/** CLI runs that spawn `main.ts` under emulation (≈7 s each there); later ones run in-process. */
+const SPAWNED_UNDER_EMULATION = 3;
+
+/**
+ * Runs the CLI: `main.ts` in a child process; under emulation only the first few calls, and the
+ * rest through the same `main()` in this process with captured streams (the same commands,
+ * output and exit codes; the child-process path is proven by the first calls and natively).
+ */
+function cliRunner(): (args: string[], stdin?: string) => Promise<ChildOutput> {
+  let spawned = 0;
+  return async (args, stdin) => {
+    if (!EMULATED || spawned++ < SPAWNED_UNDER_EMULATION) {
+      return runDeno(["run", "-A", "--unstable-net", MAIN, ...args], stdin);
+    }
+    let stdout = "";
+    let stderr = "";
+    const io: CliIo = {
+      stdout: (text) => void (stdout += text),
+      stderr: (text) => void (stderr += text),
+      readStdin: () => Promise.resolve(stdin ?? ""),
+      env: () => undefined,
+    };
+    const notHere = () => {
+      throw new Error("only ctl runs in-process");
+    };
+    const code = await main(args, { runAgent: notHere, stopSignal: notHere }, io);
+    return { code, stdout, stderr };
+  };
 }
 
 const EXPECTED_AFTER_FIXTURES = [
@@ -149,6 +177,7 @@ Deno.test("control socket end to end: fixtures, bad lines, ctl get/apply/delete/
     signal: ac.signal,
   });
   const socketArgs = ["ctl", "--socket", sock];
+  const cli = cliRunner();
   const getJson = async (...extra: string[]) => {
     const r = await cli([...socketArgs, "get", "services", "-o", "json", ...extra]);
     assert.equal(r.code, 0, r.stderr);
