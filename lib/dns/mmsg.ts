@@ -199,7 +199,7 @@ export class MmsgSocket {
         // streak, and after a few step out of the loop for 100 ms instead of spinning.
         if (failures++ === 0) onError(errnoError(code, "DNS UDP recvmmsg()"));
         if (failures > 3) {
-          reactor.forget(token);
+          reactor.remove(this.#fd, token);
           retry = setTimeout(register, 100);
         }
         return;

@@ -50,6 +50,7 @@ export const READABLE = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 export const WRITABLE = EPOLLOUT | EPOLLHUP | EPOLLERR;
 
 const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
 const O_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
 /** `struct epoll_event` is packed (12 bytes) on x86_64 only; 16 bytes with padding elsewhere. */
@@ -189,6 +190,17 @@ export class Reactor {
     this.#gens[token] = this.#gens[token]! + 1; // wraps: a Uint32Array
     this.#free.push(token);
     this.#size--;
+  }
+
+  /**
+   * Unregisters `fd` (registered with `token`) while it stays open, e.g. to pause a socket:
+   * {@linkcode forget} alone leaves the kernel's registration, which keeps reporting a
+   * level-triggered socket and makes a later {@linkcode add} of it fail (`EEXIST`).
+   */
+  remove(fd: number, token: number): void {
+    if (this.#slots[token] == null) return;
+    this.#c.epoll_ctl(this.#ep, EPOLL_CTL_DEL, fd, this.#ctl);
+    this.forget(token);
   }
 
   /**

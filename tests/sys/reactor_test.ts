@@ -60,6 +60,44 @@ Deno.test("Reactor delivers readiness to the token's source until forgotten", as
   }
 });
 
+Deno.test("Reactor.remove() pauses a level-triggered socket that stays open; add() resumes it", async () => {
+  await using r = openReactor();
+  const c = r.libc;
+  const udp = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const [fd, port] = udpFd(c);
+  try {
+    // Level-triggered and never read: readable on every turn until unregistered.
+    let calls = 0;
+    const first = Promise.withResolvers<void>();
+    const token = r.add(fd, EPOLLIN, {
+      onIo: () => {
+        calls++;
+        first.resolve();
+      },
+    });
+    await udp.send(new Uint8Array([1]), { transport: "udp", hostname: "127.0.0.1", port });
+    await first.promise;
+    r.remove(fd, token);
+    assert.equal(r.size, 0);
+    const before = calls;
+    // Several turns of the loop (a deadline each) report nothing more for the paused socket.
+    for (let i = 0; i < 3; i++) {
+      const turn = Promise.withResolvers<void>();
+      r.after(0, () => turn.resolve());
+      await turn.promise;
+    }
+    assert.equal(calls, before);
+    // Registering the same fd again works (the kernel's registration is gone) and reports it.
+    const again = Promise.withResolvers<number>();
+    const token2 = r.add(fd, EPOLLIN, { onIo: (events) => again.resolve(events) });
+    assert.equal((await again.promise) & EPOLLIN, EPOLLIN);
+    r.remove(fd, token2);
+  } finally {
+    udp.close();
+    c.close(fd);
+  }
+});
+
 Deno.test("Reactor drops an event of a forgotten socket whose token was reused in the same batch", async () => {
   await using r = openReactor();
   const c = r.libc;
