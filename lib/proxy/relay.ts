@@ -103,7 +103,7 @@ class Relay {
         d.bytes += n;
         let w = 0;
         while (w < n) {
-          const m = d.dst.sendNow(w === 0 && n === buf.byteLength ? buf : buf.subarray(w, n));
+          const m = w === 0 ? d.dst.sendNow(buf, n) : d.dst.sendNow(buf.subarray(w, n));
           if (m < 0) {
             d.pending = buf.slice(w, n);
             return;

@@ -106,7 +106,11 @@ export class Reactor {
   readonly #events = new Uint8Array(EVENT_SIZE * MAX_EVENTS);
   readonly #eventsView = new DataView(this.#events.buffer);
   readonly #wakeBuf = new BigUint64Array([1n]);
+  /** Deadline lists by delay (few: one per distinct timeout), and the same as an array. */
   readonly #deadlines = new Map<number, DeadlineList>();
+  readonly #lists: DeadlineList[] = [];
+  /** Deadlines pending: with none, a turn of the loop looks at no list. */
+  #pending = 0;
   #loop: Promise<void> | null = null;
   #closed = false;
   #released = false;
@@ -210,11 +214,15 @@ export class Reactor {
    */
   after(ms: number, fn: () => void): Deadline {
     let list = this.#deadlines.get(ms);
-    if (!list) this.#deadlines.set(ms, list = { head: null, tail: null });
+    if (!list) {
+      this.#deadlines.set(ms, list = { head: null, tail: null });
+      this.#lists.push(list);
+    }
     const d: Deadline = { at: performance.now() + ms, fn, prev: list.tail, next: null, list };
     if (list.tail) list.tail.next = d;
     else list.head = d;
     list.tail = d;
+    this.#pending++;
     // A wait in flight that would sleep past this deadline is woken to shorten its timeout.
     if (d.at < this.#waitingUntil) this.#signal();
     return d;
@@ -230,6 +238,7 @@ export class Reactor {
     else list.tail = d.prev;
     d.prev = d.next = null;
     d.list = null;
+    this.#pending--;
   }
 
   /**
@@ -240,7 +249,13 @@ export class Reactor {
     if (!this.#closed) {
       this.#closed = true;
       this.#signal();
+      // Dropped unrun; a later cancel() of one of them is then a no-op.
+      for (const list of this.#lists) {
+        for (let d = list.head; d !== null; d = d.next) d.list = null;
+      }
       this.#deadlines.clear();
+      this.#lists.length = 0;
+      this.#pending = 0;
     }
     if (this.#loop) await this.#loop;
     else this.#release();
@@ -275,9 +290,11 @@ export class Reactor {
 
   /** Milliseconds until the earliest deadline (rounded up), or -1 when there is none. */
   #timeout(now: number): number {
+    if (this.#pending === 0) return -1;
     let first = Infinity;
-    for (const list of this.#deadlines.values()) {
-      if (list.head !== null && list.head.at < first) first = list.head.at;
+    for (let i = 0; i < this.#lists.length; i++) {
+      const head = this.#lists[i]!.head;
+      if (head !== null && head.at < first) first = head.at;
     }
     return first === Infinity ? -1 : Math.max(0, Math.ceil(first - now));
   }
@@ -286,8 +303,8 @@ export class Reactor {
   #expire(now: number): void {
     for (;;) {
       let due: Deadline | null = null;
-      for (const list of this.#deadlines.values()) {
-        const head = list.head;
+      for (let i = 0; i < this.#lists.length; i++) {
+        const head = this.#lists[i]!.head;
         if (head !== null && head.at <= now && (due === null || head.at < due.at)) due = head;
       }
       if (due === null) return;
@@ -340,7 +357,7 @@ export class Reactor {
           busy = n > 0;
         }
         if (n > 0) this.#dispatch(n);
-        if (this.#deadlines.size > 0) this.#expire(performance.now());
+        if (this.#pending > 0) this.#expire(performance.now());
         // Let the continuations of the promises settled above run before the next poll.
         if (rounds > 0) await null;
       }

@@ -88,6 +88,9 @@ export class FdConn implements IoSource {
   /** Readiness reported while nobody waited (edges are not repeated; see {@linkcode attach}). */
   #missed = 0;
   #observer: ConnObserver | null = null;
+  /** The last length {@linkcode recvNow} was given, and as the BigInt `recv` takes. */
+  #recvLen = -1;
+  #recvLenBig = 0n;
   /** Told of the first writable readiness of a connect in progress ({@linkcode dialTcp}). */
   #onConnect: ((events: number) => void) | null = null;
   #remote: Deno.NetAddr | null = null;
@@ -177,8 +180,13 @@ export class FdConn implements IoSource {
    */
   recvNow(p: Uint8Array): number {
     if (this.#closed) throw closedError();
+    // A relay reads into the same buffer every time: its length as a BigInt is made once.
+    if (p.byteLength !== this.#recvLen) {
+      this.#recvLen = p.byteLength;
+      this.#recvLenBig = BigInt(p.byteLength);
+    }
     for (;;) {
-      const n = Number(this.#c.recv(this.fd, p, BigInt(p.byteLength), 0));
+      const n = this.#c.recv(this.fd, p, this.#recvLenBig, 0);
       if (n >= 0) return n;
       const code = errno(this.#c);
       if (code === Errno.EAGAIN) return -1;
@@ -187,14 +195,19 @@ export class FdConn implements IoSource {
   }
 
   /**
-   * One `send(2)` of `p`: the byte count taken by the kernel (maybe fewer than asked), or -1
-   * for `EAGAIN`.
+   * One `send(2)` of the first `len` bytes of `p` (all of it by default; passing a length
+   * spares the caller a `subarray` view per write): the byte count taken by the kernel (maybe
+   * fewer than asked), or -1 for `EAGAIN`.
    * @throws {Deno.errors.BrokenPipe} and the like; `BadResource` once closed
+   * @throws {RangeError} when `len` is outside `0..p.byteLength`
    */
-  sendNow(p: Uint8Array): number {
+  sendNow(p: Uint8Array, len: number = p.byteLength): number {
     if (this.#closed) throw closedError();
+    if (!(len >= 0 && len <= p.byteLength)) {
+      throw new RangeError(`Cannot send ${len} bytes from a buffer of ${p.byteLength}`);
+    }
     for (;;) {
-      const n = Number(this.#c.send(this.fd, p, BigInt(p.byteLength), MSG_NOSIGNAL));
+      const n = this.#c.send(this.fd, p, BigInt(len), MSG_NOSIGNAL);
       if (n >= 0) return n;
       const code = errno(this.#c);
       if (code === Errno.EAGAIN) return -1;

@@ -23,6 +23,10 @@ Deno.test("Reactor.after() runs deadlines in order, skips cancelled ones, needs 
   r.cancel(cancelled); // idempotent
   await all.promise;
   assert.deepEqual(fired, ["10 ms", "30 ms", "40 ms"]);
+  // With every list empty, a new deadline of an existing delay still runs.
+  const again = Promise.withResolvers<void>();
+  r.after(10, () => again.resolve());
+  await again.promise;
   c.close(sock);
 });
 
@@ -168,8 +172,10 @@ Deno.test("Reactor.close() ends the loop, is idempotent and refuses new registra
   const c = r.libc;
   const fd = c.socket(1, 1, 0);
   r.add(fd, EPOLLIN | EPOLLET, { onIo: () => {} });
+  const dropped = r.after(60_000, () => assert.fail("a deadline ran after close()"));
   await r.close();
   await r.close();
+  r.cancel(dropped); // dropped by close(): a no-op
   assert.equal(r.closed, true);
   assert.throws(() => r.add(fd, EPOLLIN, { onIo: () => {} }), Deno.errors.BadResource);
   c.close(fd);

@@ -78,6 +78,42 @@ Deno.test("FdListener and a Deno client, FdConn and a Deno server interoperate",
   }
 });
 
+Deno.test("FdConn.sendNow() sends the first len bytes; recvNow() reports counts, EAGAIN as -1", async () => {
+  await using r = openReactor();
+  const listener = new FdListener(r, "127.0.0.1", 0);
+  const accepted = Promise.withResolvers<FdConn>();
+  const serving = listener.serve((c) => accepted.resolve(c), (err) => assert.fail(err));
+  try {
+    const client = await connectTcp(r, "127.0.0.1", listener.addr.port, 2000).conn;
+    const server = await accepted.promise;
+    const buf = new TextEncoder().encode("hello, world");
+    assert.equal(server.recvNow(new Uint8Array(64)), -1); // nothing queued yet
+    assert.equal(client.sendNow(buf, 5), 5);
+    assert.equal(client.sendNow(buf, 0), 0);
+    assert.throws(() => client.sendNow(buf, buf.byteLength + 1), RangeError);
+    assert.throws(() => client.sendNow(buf, -1), RangeError);
+    await client.closeWrite();
+    // Two buffer lengths in turn (recvNow() caches its length argument per length); the five
+    // bytes arrive as one segment, so what read() leaves is there for recvNow() at once.
+    const two = new Uint8Array(2);
+    const more = new Uint8Array(64);
+    assert.equal(await server.read(two), 2);
+    assert.equal(server.recvNow(more), 3);
+    assert.equal(
+      new TextDecoder().decode(new Uint8Array([...two, ...more.subarray(0, 3)])),
+      "hello",
+    );
+    assert.equal(await server.read(two), null);
+    assert.equal(server.recvNow(new Uint8Array(8)), 0); // EOF
+    client.close();
+    server.close();
+    assert.throws(() => server.recvNow(new Uint8Array(1)), Deno.errors.BadResource);
+  } finally {
+    listener.close();
+    await serving;
+  }
+});
+
 Deno.test("FdListener.serve() hands over connections queued before it, never from inside it", async () => {
   await using r = openReactor();
   const listener = new FdListener(r, "127.0.0.1", 0);
