@@ -20,13 +20,14 @@
  * Waiting: under load the loop polls with a zero timeout on the JavaScript thread,
  * {@linkcode SYNC_ROUNDS} rounds in a row, letting promise continuations run between rounds.
  * When a poll finds nothing (or after those rounds) while traffic flows, it lets Deno's event
- * loop turn once (timers, Deno's own I/O) and then waits in `epoll_wait` on the JavaScript
- * thread for at most 1 ms; once that finds nothing, it waits on one of Deno's blocking threads
+ * loop turn once (timers, Deno's own I/O; at most once per millisecond, as each turn costs a
+ * message and its promises) and then waits in `epoll_wait` on the JavaScript thread for at
+ * most 1 ms; once that finds nothing, it waits on one of Deno's blocking threads
  * for as long as needed, so an idle proxy never holds up the thread. The short waits on the
  * thread exist because waking a blocking thread that then wakes the JavaScript thread cost
  * about 5 µs of CPU per connection on two proxy threads (`bench/README.md`); the price is that
- * other work on the thread (timers, DNS on the main thread) may start up to 1 ms later while
- * the proxy is busy. Deadlines ({@linkcode Reactor.after}) become the wait's timeout, so a
+ * other work on the thread (timers, DNS on the main thread) may start up to about 2 ms later
+ * while the proxy is busy. Deadlines ({@linkcode Reactor.after}) become the wait's timeout, so a
  * dial timeout costs no JavaScript timer. {@linkcode Reactor.close} wakes a wait through an
  * eventfd(2).
  *
@@ -101,6 +102,8 @@ export class Reactor {
   /** For {@linkcode Reactor.#yieldToEventLoop}; made on first use, closed on release. */
   #channel: MessageChannel | null = null;
   #resume: (() => void) | null = null;
+  /** When the loop last let Deno's event loop turn while busy (`performance.now()`). */
+  #lastYield = 0;
   readonly #ctl = new Uint8Array(EVENT_SIZE);
   readonly #ctlView = new DataView(this.#ctl.buffer);
   readonly #events = new Uint8Array(EVENT_SIZE * MAX_EVENTS);
@@ -336,8 +339,14 @@ export class Reactor {
             // Let Deno's event loop run once (timers, its own I/O, every pending promise
             // continuation), then wait here for at most SPIN_MS: waking this thread costs one
             // context switch, a wait on a blocking thread two thread hops.
-            await this.#yieldToEventLoop();
-            if (this.#closed) break;
+            // At most once per SPIN_MS: each yield is a message with its event and promises
+            // (most of what the loop allocated on keep-alive traffic).
+            const now = performance.now();
+            if (now - this.#lastYield >= SPIN_MS) {
+              this.#lastYield = now;
+              await this.#yieldToEventLoop();
+              if (this.#closed) break;
+            }
             const timeout = this.#timeout(performance.now());
             n = c.epoll_wait(
               this.#ep,
