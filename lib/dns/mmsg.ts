@@ -135,12 +135,12 @@ export class MmsgSocket {
   }
 
   /**
-   * Binds `hostname:port` (port 0: any free port).
+   * Binds `hostname:port` (port 0: any free port). `c` is the C library to call (tests pass
+   * one whose calls can be made to fail).
    * @throws {Deno.errors.AddrInUse} and the like, as `Deno.listenDatagram` would
    * @throws {Deno.errors.NotSupported} when {@linkcode available} is false
    */
-  static open(hostname: string, port: number): MmsgSocket {
-    const c = loadLibc();
+  static open(hostname: string, port: number, c: Libc | null = loadLibc()): MmsgSocket {
     if (c === null) throw new Deno.errors.NotSupported("Batched UDP sockets need Linux and FFI");
     const { fd, port: boundPort } = bindSocket(
       c,

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { MmsgSocket } from "../../lib/dns/mmsg.ts";
 import type { Reactor } from "../../lib/sys/reactor.ts";
+import { type Libc, libc } from "../../lib/sys/libc.ts";
 import { runDeno } from "../_helpers/child.ts";
 import { openReactor } from "../_helpers/reactor.ts";
 
@@ -156,6 +157,54 @@ modeTest(
     idle.close();
     const again = MmsgSocket.open("127.0.0.1", idle.addr.port);
     again.close();
+  },
+);
+
+Deno.test(
+  "MmsgSocket on a reactor steps out for 100 ms while recvmmsg keeps failing, then serves again",
+  async () => {
+    await using reactor = openReactor();
+    const real = libc()!;
+    const ENOBUFS = 105;
+    // The real C library, except that recvmmsg fails with ENOBUFS while `failing` is set.
+    let failing = true;
+    let failNext = false;
+    const failedAt: number[] = [];
+    const sixFailures = Promise.withResolvers<void>();
+    const fake: Libc = {
+      ...real,
+      recvmmsgNow: (...args: Parameters<Libc["recvmmsgNow"]>) => {
+        if (!failing) return real.recvmmsgNow(...args);
+        failedAt.push(performance.now());
+        if (failedAt.length === 6) sixFailures.resolve();
+        failNext = true;
+        return -1;
+      },
+      // errno() reads errno with a 4-byte peek: report ENOBUFS for the failed call.
+      peek: (...args: Parameters<Libc["peek"]>) => {
+        if (!failNext) return real.peek(...args);
+        failNext = false;
+        (args[0] as Int32Array)[0] = ENOBUFS;
+        return 0n;
+      },
+    };
+    const sock = MmsgSocket.open("127.0.0.1", 0, fake);
+    const s = serve(sock, (t) => `re:${t}`, reactor);
+    try {
+      const answer = ask(sock.addr, ["q"], 1); // makes the socket readable
+      await sixFailures.promise;
+      // Four failures in a row on the event loop, then one per re-registration 100 ms apart.
+      const gaps = failedAt.slice(1).map((t, i) => t - failedAt[i]!);
+      assert.ok(gaps.slice(0, 3).every((g) => g < 90), `first streak: ${gaps}`);
+      assert.ok(gaps[3]! >= 90 && gaps[4]! >= 90, `stepped out for 100 ms each time: ${gaps}`);
+      assert.equal(s.errors.length, 1, "one report per streak of failures");
+      assert.match(s.errors[0]!.message, /recvmmsg/);
+      failing = false;
+      assert.deepEqual(await answer, ["re:q"]); // served again once the calls succeed
+    } finally {
+      sock.close();
+      await s.serving;
+    }
   },
 );
 
