@@ -367,8 +367,10 @@ export class Reactor {
         }
         if (n > 0) this.#dispatch(n);
         if (this.#pending > 0) this.#expire(performance.now());
-        // Let the continuations of the promises settled above run before the next poll.
-        if (rounds > 0) await null;
+        // Let the continuations of the promises settled above (a dial's, say) run before the
+        // next poll: that poll may find nothing and wait on this thread, and a continuation
+        // left queued would then wait with it (up to SPIN_MS) while its connection stalls.
+        if (n > 0) await null;
       }
     } finally {
       this.#release();

@@ -1,6 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { EPOLLET, EPOLLIN } from "../../lib/sys/reactor.ts";
+import { EPOLLET, EPOLLIN, Reactor } from "../../lib/sys/reactor.ts";
+import { type Libc, libc } from "../../lib/sys/libc.ts";
 import { openReactor } from "../_helpers/reactor.ts";
 
 Deno.test("Reactor.after() runs deadlines in order, skips cancelled ones, needs no timer", async () => {
@@ -164,6 +165,70 @@ Deno.test("Reactor keeps timers and Deno's own I/O running while its sockets sta
   } finally {
     udp.close();
     c.close(fd);
+  }
+});
+
+Deno.test("Reactor runs the continuations of a dispatch before it waits on the thread again", async () => {
+  const real = libc()!;
+  const [fd, port] = udpFd(real);
+  const [sender] = udpFd(real);
+  const to = new Uint8Array(16);
+  new DataView(to.buffer).setUint16(0, 2, true); // AF_INET
+  new DataView(to.buffer).setUint16(2, port, false);
+  to.set([127, 0, 0, 1], 4);
+  const one = new Uint8Array([1]);
+  const log: string[] = [];
+  // The real C library, except that the first idle wait (on a blocking thread) and the first 3
+  // waits on the JavaScript thread (a timeout above 0) find a datagram sent just before: an
+  // event arriving during that wait, for sure.
+  let arrivals = 3;
+  let idleArrival = true;
+  const fake: Libc = {
+    ...real,
+    epollWaitBlocking: (...args: Parameters<Libc["epollWaitBlocking"]>) => {
+      if (idleArrival) real.sendto(sender, one, 1n, 0, to, 16);
+      idleArrival = false;
+      return real.epollWaitBlocking(...args);
+    },
+    "epoll_wait": (...args: Parameters<Libc["epoll_wait"]>) => {
+      const timeout = args[3];
+      if (timeout > 0) {
+        log.push("wait");
+        if (arrivals-- > 0) real.sendto(sender, one, 1n, 0, to, 16);
+      }
+      return real.epoll_wait(...args);
+    },
+  };
+  const r = Reactor.open(fake);
+  const buf = new Uint8Array(8);
+  let events = 0;
+  const all = Promise.withResolvers<void>();
+  try {
+    r.add(fd, EPOLLIN | EPOLLET, {
+      onIo: () => {
+        while (real.recv(fd, buf, 8n, 0) > 0) {
+          const k = ++events;
+          log.push(`event ${k}`);
+          // A dial resolving, say: its continuation must not wait behind the next wait.
+          Promise.resolve().then(() => {
+            log.push(`continued ${k}`);
+            if (k === 4) all.resolve();
+          });
+        }
+      },
+    });
+    await all.promise;
+    for (let k = 1; k <= 4; k++) {
+      const at = log.indexOf(`event ${k}`);
+      const continued = log.indexOf(`continued ${k}`);
+      const nextWait = log.indexOf("wait", at);
+      assert.ok(continued > at && (nextWait < 0 || continued < nextWait), log.join(", "));
+    }
+    assert.ok(log.filter((e) => e === "wait").length >= 3, "waits on the thread were exercised");
+  } finally {
+    await r.close();
+    real.close(fd);
+    real.close(sender);
   }
 });
 
