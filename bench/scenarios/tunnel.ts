@@ -15,7 +15,7 @@ import { NETNS_SYSCTLS, nginxBackendConfig } from "../lib/baselines.ts";
 import { rotate } from "../lib/stats.ts";
 import { sumMetric } from "../lib/parse.ts";
 import { iperf, wrk } from "../lib/tools.ts";
-import { WRK_CONNECTIONS } from "./proxy.ts";
+import { WARMUP_SECONDS, WRK_CONNECTIONS } from "./proxy.ts";
 
 const LINK_A = "10.202.0.1";
 const LINK_B = "10.202.0.2";
@@ -183,6 +183,14 @@ export async function runTunnel(ctx: BenchContext): Promise<void> {
       systems: systems.map((s) => s.name),
     });
     ctx.log("scenario 6: tunnel");
+    // One unrecorded iperf3 run per system first, as scenarios 1–3 have. The readiness probes
+    // above are bogus iperf3 clients to the one-test-at-a-time server, and once the first
+    // measured run after them was reset by it (`2026-11-26T17-31-02.json`, `direct`).
+    for (const s of systems) {
+      await iperf({ host: s.host, port: 5201 }, 1, WARMUP_SECONDS, s.prefix).catch((err) =>
+        ctx.log(`  tunnel-tcp ${s.name} warm-up: FAILED ${(err as Error).message.split("\n")[0]}`)
+      );
+    }
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const s of rotate(systems, rep)) {
         await attempt(
