@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { EPOLLET, EPOLLIN, Reactor } from "../../lib/sys/reactor.ts";
 import { type Libc, libc } from "../../lib/sys/libc.ts";
+import { SOCKADDR_MAX, writeSockaddr } from "../../lib/sys/sockaddr.ts";
 import { openReactor } from "../_helpers/reactor.ts";
 
 Deno.test("Reactor.after() runs deadlines in order, skips cancelled ones, needs no timer", async () => {
@@ -172,10 +173,8 @@ Deno.test("Reactor runs the continuations of a dispatch before it waits on the t
   const real = libc()!;
   const [fd, port] = udpFd(real);
   const [sender] = udpFd(real);
-  const to = new Uint8Array(16);
-  new DataView(to.buffer).setUint16(0, 2, true); // AF_INET
-  new DataView(to.buffer).setUint16(2, port, false);
-  to.set([127, 0, 0, 1], 4);
+  const to = new Uint8Array(SOCKADDR_MAX);
+  const toLen = writeSockaddr(to, "127.0.0.1", port, "send to");
   const one = new Uint8Array([1]);
   const log: string[] = [];
   // The real C library, except that the first idle wait (on a blocking thread) and the first 3
@@ -186,7 +185,7 @@ Deno.test("Reactor runs the continuations of a dispatch before it waits on the t
   const fake: Libc = {
     ...real,
     epollWaitBlocking: (...args: Parameters<Libc["epollWaitBlocking"]>) => {
-      if (idleArrival) real.sendto(sender, one, 1n, 0, to, 16);
+      if (idleArrival) real.sendto(sender, one, 1n, 0, to, toLen);
       idleArrival = false;
       return real.epollWaitBlocking(...args);
     },
@@ -194,7 +193,7 @@ Deno.test("Reactor runs the continuations of a dispatch before it waits on the t
       const timeout = args[3];
       if (timeout > 0) {
         log.push("wait");
-        if (arrivals-- > 0) real.sendto(sender, one, 1n, 0, to, 16);
+        if (arrivals-- > 0) real.sendto(sender, one, 1n, 0, to, toLen);
       }
       return real.epoll_wait(...args);
     },
