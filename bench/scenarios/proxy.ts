@@ -46,16 +46,20 @@ export async function flushTimeWait(ctx: BenchContext): Promise<void> {
   if (r.code !== 0) ctx.log(`  cannot drop TIME_WAIT sockets (ss -K): ${r.stderr.trim()}`);
 }
 
-/** One unrecorded run of `run` per system (failures are logged; the repetitions report them). */
-async function warmUp(
+/**
+ * One unrecorded run of `run` per system (failures are logged; the repetitions report them),
+ * each after {@linkcode flushTimeWait} unless `flush` is false (runs in other namespaces).
+ */
+export async function warmUp<S extends { readonly name: string }>(
   ctx: BenchContext,
   group: string,
-  systems: readonly TcpSystem[],
-  run: (s: TcpSystem) => Promise<unknown>,
+  systems: readonly S[],
+  run: (s: S) => Promise<unknown>,
+  flush = true,
 ): Promise<void> {
   for (const s of systems) {
     try {
-      await flushTimeWait(ctx);
+      if (flush) await flushTimeWait(ctx);
       await run(s);
     } catch (err) {
       ctx.log(`  ${group} ${s.name} warm-up: FAILED ${(err as Error).message.split("\n")[0]}`);

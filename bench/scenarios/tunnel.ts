@@ -15,7 +15,7 @@ import { NETNS_SYSCTLS, nginxBackendConfig } from "../lib/baselines.ts";
 import { rotate } from "../lib/stats.ts";
 import { sumMetric } from "../lib/parse.ts";
 import { iperf, wrk } from "../lib/tools.ts";
-import { WARMUP_SECONDS, WRK_CONNECTIONS } from "./proxy.ts";
+import { warmUp, WARMUP_SECONDS, WRK_CONNECTIONS } from "./proxy.ts";
 
 const LINK_A = "10.202.0.1";
 const LINK_B = "10.202.0.2";
@@ -186,11 +186,13 @@ export async function runTunnel(ctx: BenchContext): Promise<void> {
     // One unrecorded iperf3 run per system first, as scenarios 1–3 have. The readiness probes
     // above are bogus iperf3 clients to the one-test-at-a-time server, and once the first
     // measured run after them was reset by it (`2026-11-26T17-31-02.json`, `direct`).
-    for (const s of systems) {
-      await iperf({ host: s.host, port: 5201 }, 1, WARMUP_SECONDS, s.prefix).catch((err) =>
-        ctx.log(`  tunnel-tcp ${s.name} warm-up: FAILED ${(err as Error).message.split("\n")[0]}`)
-      );
-    }
+    await warmUp(
+      ctx,
+      "tunnel-tcp",
+      systems,
+      (s) => iperf({ host: s.host, port: 5201 }, 1, WARMUP_SECONDS, s.prefix),
+      false, // the runs are in the nodes' namespaces, not this one
+    );
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const s of rotate(systems, rep)) {
         await attempt(
