@@ -51,6 +51,7 @@ const IPERF_PORT = 5201;
 const HTTP_PORT = 8080;
 /** Service names in the DNS scenario (and the dnsmasq hosts file). */
 const DNS_SERVICES = 100;
+
 /** Names the upstream answers, queried through each resolver's cache. */
 const FORWARDED_NAMES = 10;
 
@@ -70,6 +71,18 @@ async function inOwnNamespace(name: string | undefined): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * The commit the run measured, with `-dirty` when tracked files differ from it (a variant
+ * measured from the working tree must not pass for the commit); undefined outside git.
+ */
+async function commitOf(root: string): Promise<string | undefined> {
+  const head = await runCmd(["git", "-C", root, "rev-parse", "--short", "HEAD"]).catch(() => null);
+  if (head === null || head.code !== 0) return undefined;
+  const status = await runCmd(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"])
+    .catch(() => null);
+  return head.stdout.trim() + (status !== null && status.stdout.trim() !== "" ? "-dirty" : "");
 }
 
 async function firstLine(argv: string[]): Promise<string> {
@@ -342,8 +355,7 @@ async function main(): Promise<number> {
     wrk: await firstLine(["wrk", "--version"]),
     dnsperf:
       (await runCmd(["dnsperf", "-h"]).catch(() => null))?.stdout.match(/Version \S+/)?.[0] ?? "",
-    commit: (await runCmd(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).catch(() => null))
-      ?.stdout.trim(),
+    commit: await commitOf(ROOT),
   };
   const file = join(
     ROOT,
