@@ -130,7 +130,7 @@ if (mode === "proxy") {
   const c = libc();
   if (c === null) throw new Error("bare-epoll needs --allow-ffi");
   const reactor = Reactor.open(c);
-  const buffer = new Uint8Array(proxyMod.RELAY_BUFFER);
+  const buffer = new proxyMod.RelayBuffer();
   const l = new FdListener(reactor, listen.hostname, listen.port);
   await l.serve((client) => {
     connectTcp(reactor, backend.hostname, backend.port, 2000).conn.then(

@@ -22,7 +22,7 @@ import { dialTcp, FdConn, FdListener } from "../sys/tcp.ts";
 import { AbortFanout, dialError, tcpDialer } from "./dial.ts";
 import type { Dialer, DialTarget, UpstreamConn } from "./dialer.ts";
 import { VipListener } from "./listener.ts";
-import { relay, RELAY_BUFFER } from "./relay.ts";
+import { relay, RelayBuffer } from "./relay.ts";
 import { splice, type SpliceBuffers, type SpliceResult } from "./splice.ts";
 
 /** Config `proxyEngine`: `auto` is `epoll` where FFI on the C library is allowed, else `deno`. */
@@ -113,7 +113,7 @@ class EpollIo implements ProxyIo {
   readonly #reactor: Reactor;
   readonly #log: Logger;
   /** Shared by every relay of this thread: used only within one synchronous event handler. */
-  readonly #buffer = new Uint8Array(RELAY_BUFFER);
+  readonly #buffer = new RelayBuffer();
   /** Whether {@linkcode close} closes the reactor (it is not shared). */
   readonly #ownsReactor: boolean;
 

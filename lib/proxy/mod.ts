@@ -53,7 +53,7 @@ export {
   resolveEngine,
   type ServiceListener,
 } from "./engine.ts";
-export { relay, RELAY_BUFFER } from "./relay.ts";
+export { relay, RELAY_BUFFER, RELAY_SHARED_READ, RelayBuffer } from "./relay.ts";
 export { PassiveHealth } from "./health.ts";
 export {
   type ListenerKey,

@@ -1,16 +1,16 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /** relay(): the promise-free copy between two epoll sockets, over loopback. */
 import assert from "node:assert/strict";
-import { relay } from "../../lib/proxy/relay.ts";
-import { Reactor } from "../../lib/sys/reactor.ts";
-import { connectTcp, type FdConn, FdListener } from "../../lib/sys/tcp.ts";
+import { relay, RelayBuffer } from "../../lib/proxy/relay.ts";
+import { EPOLLIN, Reactor } from "../../lib/sys/reactor.ts";
+import { connectTcp, type ConnObserver, type FdConn, FdListener } from "../../lib/sys/tcp.ts";
 import { openReactor } from "../_helpers/reactor.ts";
 
 /**
  * A relay between `client ⇄ [a ⇄ b] ⇄ server`: `a` accepted from `client`, `b` dialled to
  * `server` (Deno sockets at both ends, so the relay is the only epoll code in the path).
  */
-async function relayed(r: Reactor, buffer: Uint8Array) {
+async function relayed(r: Reactor, buffer: RelayBuffer) {
   const listener = new FdListener(r, "127.0.0.1", 0);
   const accepted = Promise.withResolvers<FdConn>();
   const serving = listener.serve((c) => accepted.resolve(c), (err) => assert.fail(err));
@@ -51,7 +51,7 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
 
 Deno.test("relay() passes half-close on, keeps the other direction, counts bytes", async () => {
   await using r = openReactor();
-  const { client, server, done } = await relayed(r, new Uint8Array(1024));
+  const { client, server, done } = await relayed(r, new RelayBuffer(1024, 512));
   await writeAll(client, new TextEncoder().encode("request"));
   await client.closeWrite();
   assert.equal(new TextDecoder().decode(await readAll(server)), "request");
@@ -83,7 +83,7 @@ async function digest(data: Uint8Array<ArrayBuffer>): Promise<string> {
 Deno.test("relay() holds a direction back while the receiver is slow and loses nothing", async () => {
   await using r = openReactor();
   // A 4 KiB shared buffer and 8 MiB each way: sends hit EAGAIN and go through the pending path.
-  const { client, server, done } = await relayed(r, new Uint8Array(4096));
+  const { client, server, done } = await relayed(r, new RelayBuffer(4096, 1024));
   const up = pattern(8 << 20, 7);
   const down = pattern(8 << 20, 13);
   const sending = writeAll(client, up).then(() => client.closeWrite());
@@ -105,7 +105,7 @@ Deno.test("relay() holds a direction back while the receiver is slow and loses n
 Deno.test("relay() closes both sides when one resets, or when its owner closes one", async (t) => {
   await using r = openReactor();
   await t.step("server resets", async () => {
-    const { client, server, a, b, done } = await relayed(r, new Uint8Array(1024));
+    const { client, server, a, b, done } = await relayed(r, new RelayBuffer(1024, 512));
     await writeAll(client, new TextEncoder().encode("ab"));
     // Read one byte of two: closing with unread data makes the kernel send a reset.
     assert.equal(await server.read(new Uint8Array(1)), 1);
@@ -116,7 +116,7 @@ Deno.test("relay() closes both sides when one resets, or when its owner closes o
     client.close();
   });
   await t.step("owner closes the client side (drain, shutdown)", async () => {
-    const { client, server, a, b, done } = await relayed(r, new Uint8Array(1024));
+    const { client, server, a, b, done } = await relayed(r, new RelayBuffer(1024, 512));
     a.close();
     const result = await done;
     assert.deepEqual(result, { bytesIn: 0, bytesOut: 0 });
@@ -144,7 +144,7 @@ Deno.test("relay() acts on data and EOF that arrived before it started", async (
     const b = await dialled;
     // Let the edges of the queued data go by with nobody attached.
     await new Promise((res) => setTimeout(res, 20));
-    const done = relay(a, b, new Uint8Array(1024));
+    const done = relay(a, b, new RelayBuffer(1024, 512));
     assert.equal(new TextDecoder().decode(await readAll(server)), "early");
     await server.closeWrite();
     assert.equal((await readAll(client)).length, 0);
@@ -156,4 +156,92 @@ Deno.test("relay() acts on data and EOF that arrived before it started", async (
     backend.close();
     await serving;
   }
+});
+
+Deno.test("RelayBuffer rejects a shared read outside 1..size", () => {
+  for (const [size, shared] of [[1024, 0], [1024, 2048], [1024, Number.NaN]] as const) {
+    assert.throws(() => new RelayBuffer(size, shared), RangeError, `${size}, ${shared}`);
+  }
+  const rb = new RelayBuffer(1024, 256);
+  assert.equal(rb.full.byteLength, 1024);
+  assert.equal(rb.shared.byteLength, 256);
+  assert.equal(rb.shared.buffer, rb.full.buffer);
+});
+
+/** A scripted socket for relay(): reads take from `incoming`, every write is taken whole. */
+class ScriptedConn {
+  closed = false;
+  /** The length of every buffer `recvNow()` was given. */
+  readonly reads: number[] = [];
+  sent = 0;
+  #incoming = 0;
+  #eof = false;
+  #observer: ConnObserver | null = null;
+
+  get conn(): FdConn {
+    return this as unknown as FdConn;
+  }
+  attach(observer: ConnObserver): number {
+    this.#observer = observer;
+    return 0;
+  }
+  recvNow(p: Uint8Array): number {
+    this.reads.push(p.byteLength);
+    if (this.#incoming === 0) return this.#eof ? 0 : -1;
+    const n = Math.min(p.byteLength, this.#incoming);
+    this.#incoming -= n;
+    return n;
+  }
+  sendNow(p: Uint8Array, len = p.byteLength): number {
+    this.sent += len;
+    return len;
+  }
+  shutdownWrite(): void {}
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#observer?.onConnClosed(this.conn);
+  }
+  /** Queues `bytes` (and the EOF with `eof`) and reports them as the reactor would. */
+  feed(bytes: number, eof = false): void {
+    this.#incoming += bytes;
+    this.#eof ||= eof;
+    this.reads.length = 0;
+    this.#observer!.onConnIo(this.conn, EPOLLIN);
+  }
+}
+
+Deno.test("relay() reads the whole buffer while no other relay of the thread moves bulk data", async () => {
+  const K = 1024;
+  const rb = new RelayBuffer(64 * K, 16 * K);
+  const [a1, b1, a2, b2] = [0, 1, 2, 3].map(() => new ScriptedConn());
+  const done1 = relay(a1!.conn, b1!.conn, rb);
+  const done2 = relay(a2!.conn, b2!.conn, rb);
+
+  // Alone: whole-buffer reads until a short one; its last read took ≥ 16 KiB, so it is bulk.
+  a1!.feed(100 * K);
+  assert.deepEqual(a1!.reads, [64 * K, 64 * K]);
+  assert.equal(b1!.sent, 100 * K);
+  assert.equal(rb.bulk, 1);
+
+  // Another relay meanwhile: shared reads (16 + 16 + 8 KiB); it counts while its read was big.
+  a2!.feed(40 * K);
+  assert.deepEqual(a2!.reads, [16 * K, 16 * K, 16 * K]);
+  assert.equal(b2!.sent, 40 * K);
+  assert.equal(rb.bulk, 1, "the short last read took relay 2 out again");
+
+  // Relay 1 finds its queue empty: no bulk left, so relay 2 reads the whole buffer again.
+  a1!.feed(0);
+  assert.equal(rb.bulk, 0);
+  a2!.feed(20 * K);
+  assert.deepEqual(a2!.reads, [64 * K]);
+  assert.equal(rb.bulk, 1);
+
+  // Ending relays take themselves out: relay 1 by EOF both ways, relay 2 by its owner's close.
+  a1!.feed(0, true);
+  b1!.feed(0, true);
+  assert.deepEqual(await done1, { bytesIn: 100 * K, bytesOut: 0 });
+  a2!.close();
+  assert.deepEqual(await done2, { bytesIn: 60 * K, bytesOut: 0 });
+  assert.equal(rb.bulk, 0);
 });
