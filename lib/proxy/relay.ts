@@ -33,8 +33,8 @@ export const RELAY_SHARED_READ = 256 * 1024;
  * 1.10× with 256 KiB reads). With several bulk transfers the machine's CPU is the limit, and
  * 256 KiB reads interleave the connections (no one holds the thread for a whole megabyte while
  * the others wait) and keep the copied bytes in the core's cache: 8 iperf3 streams needed ~5 %
- * less CPU per byte and ran 0.99× HAProxy against 0.95× with 1 MiB (same runs,
- * `bench/README.md`).
+ * less CPU per byte and ran 0.99× HAProxy against 0.95× with 1 MiB (micro-benchmark, both in
+ * the same runs; full `make bench` runs vary between runs by more than that: `bench/README.md`).
  */
 export class RelayBuffer {
   /** The whole buffer: the read of a direction that moves bulk data alone. */
