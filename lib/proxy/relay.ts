@@ -69,6 +69,11 @@ interface Direction {
   bulk: boolean;
 }
 
+/** A direction `src` → `dst` that has moved nothing yet. */
+function direction(src: FdConn, dst: FdConn): Direction {
+  return { src, dst, pending: null, eof: false, shut: false, bytes: 0, bulk: false };
+}
+
 /**
  * Relays `client` ⇄ `upstream` (both of the same reactor) until both directions end or one
  * side fails; resolves with the byte counts once both sockets are closed.
@@ -90,24 +95,8 @@ class Relay {
 
   constructor(client: FdConn, upstream: FdConn, buffer: RelayBuffer) {
     this.#buf = buffer;
-    this.#in = {
-      src: client,
-      dst: upstream,
-      pending: null,
-      eof: false,
-      shut: false,
-      bytes: 0,
-      bulk: false,
-    };
-    this.#out = {
-      src: upstream,
-      dst: client,
-      pending: null,
-      eof: false,
-      shut: false,
-      bytes: 0,
-      bulk: false,
-    };
+    this.#in = direction(client, upstream);
+    this.#out = direction(upstream, client);
     if (client.closed || upstream.closed) {
       this.#finish();
       return;
