@@ -51,7 +51,6 @@ const IPERF_PORT = 5201;
 const HTTP_PORT = 8080;
 /** Service names in the DNS scenario (and the dnsmasq hosts file). */
 const DNS_SERVICES = 100;
-
 /** Names the upstream answers, queried through each resolver's cache. */
 const FORWARDED_NAMES = 10;
 
