@@ -14,7 +14,7 @@ import { MetricsRegistry, serveMetrics } from "../metrics/mod.ts";
 import { denoExec, type Exec, NetDev } from "../netdev/mod.ts";
 import { ProxyThreads } from "../proxy/mod.ts";
 import { Registry } from "../registry/mod.ts";
-import { libc, Reactor } from "../sys/mod.ts";
+import { libc, Reactor, trimMallocHeap } from "../sys/mod.ts";
 import { logTunnelOff, planTunnel } from "../tunnel/plan.ts";
 import { VERSION } from "../cli/mod.ts";
 import {
@@ -24,6 +24,7 @@ import {
   proxyComponent,
   tunnelComponent,
 } from "./components.ts";
+import { startHeapTrim } from "./heap_trim.ts";
 import { type AgentComponent, Reconciler } from "./reconcile.ts";
 import { buildStatus } from "./status.ts";
 
@@ -283,6 +284,8 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       rec.push(snapshot);
     });
     cleanup.push({ name: "subscription", close: unsubscribe });
+    // Freed C heap memory back to the kernel every 10 s (heap_trim.ts).
+    cleanup.push(startHeapTrim({ trim: trimMallocHeap, log: log.with("memory") }));
     const first = registry.snapshot();
     initialVersion = first.version;
     rec.push(first);

@@ -2,9 +2,9 @@
 /**
  * The few C library functions the agent calls through Deno's FFI, loaded once: batched UDP for
  * DNS (`lib/dns/mmsg.ts`), the epoll event loop and TCP sockets of the proxy's `epoll` engine
- * (`reactor.ts`, `tcp.ts`) and the main thread's CPU time (`lib/proxy/threads.ts`, which starts
+ * (`reactor.ts`, `tcp.ts`), the main thread's CPU time (`lib/proxy/threads.ts`, which starts
  * proxy workers when the main thread is busy; Deno denies reading `/proc/self` without
- * `--allow-all`).
+ * `--allow-all`) and `malloc_trim` (the agent's periodic resync returns freed C heap memory).
  *
  * `--allow-ffi` is granted only for {@linkcode LIBC_PATHS}; without it {@linkcode libc} is null
  * and the callers fall back (Deno's UDP and TCP sockets; workers started at once).
@@ -57,6 +57,8 @@ const SYMBOLS = {
   },
   close: { parameters: ["i32"], result: "i32" },
   getrusage: { parameters: ["i32", "buffer"], result: "i32" },
+  // glibc only (null elsewhere): returns the free memory of every malloc arena to the kernel.
+  malloc_trim: { parameters: ["usize"], result: "i32", optional: true },
   __errno_location: { parameters: [], result: "usize" },
   // Deno's pointer helpers (`UnsafePointer.of`, `UnsafePointerView`) need FFI access beyond
   // one library path, so addresses come from the C library itself: `memcpy(b, b, 0)` returns
@@ -124,4 +126,24 @@ export function threadCpuSeconds(): number | null {
   if (c === null || c.getrusage(RUSAGE_THREAD, rusage) !== 0) return null;
   const [us, uu, ss, su] = [rusage[0]!, rusage[1]!, rusage[2]!, rusage[3]!];
   return Number(us + ss) + Number(uu + su) / 1e6;
+}
+
+/**
+ * Returns the free memory of the process's C heap (every glibc malloc arena) to the kernel:
+ * `malloc_trim(0)`, which also releases whole free pages inside the arenas (glibc ≥ 2.8), not
+ * only the top of the main heap as `free()` does on its own (`M_TRIM_THRESHOLD`).
+ *
+ * Why: Deno's runtime (its Rust side and V8's off-heap buffers) allocates with glibc malloc
+ * from several threads. After a burst — 1000 services over the control socket, the `ip`
+ * calls, the listeners — the freed chunks stay in the arenas, resident, until a later
+ * allocation happens to reuse them. The agent calls this periodically (`lib/agent/heap_trim.ts`);
+ * the effect is measured in `bench/README.md`.
+ *
+ * @returns true when memory was released, false when there was none to release, null
+ *   without the C library or off glibc (nothing done).
+ */
+export function trimMallocHeap(): boolean | null {
+  const trim = libc()?.malloc_trim;
+  if (!trim) return null;
+  return trim(0n) === 1;
 }

@@ -3,5 +3,5 @@
  * System calls Deno does not offer, through FFI on the C library (see `libc.ts`).
  * @module
  */
-export { errno, type Libc, libc, LIBC_PATHS, threadCpuSeconds } from "./libc.ts";
+export { errno, type Libc, libc, LIBC_PATHS, threadCpuSeconds, trimMallocHeap } from "./libc.ts";
 export { type IoSource, Reactor } from "./reactor.ts";
