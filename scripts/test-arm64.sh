@@ -43,7 +43,7 @@ case "$arch" in aarch64-*) ;; *) echo "test-arm64: not an aarch64 deno: $arch" >
 
 # Sequential by default: with --parallel (ARM64_PARALLEL=1) two emulated files compete for the
 # CPU and tests with failure bounds (dial timeouts) failed on a loaded machine; sequential is
-# slower but stable, and CI's limit leaves room for it.
+# slower but stable, and CI's limit leaves room for it. It only applies with ARM64_PER_FILE=1.
 PARALLEL=()
 [ "${ARM64_PARALLEL:-0}" = 1 ] && PARALLEL=(--parallel)
 

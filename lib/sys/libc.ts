@@ -4,7 +4,7 @@
  * DNS (`lib/dns/mmsg.ts`), the epoll event loop and TCP sockets of the proxy's `epoll` engine
  * (`reactor.ts`, `tcp.ts`), the main thread's CPU time (`lib/proxy/threads.ts`, which starts
  * proxy workers when the main thread is busy; Deno denies reading `/proc/self` without
- * `--allow-all`) and `malloc_trim` (the agent's periodic resync returns freed C heap memory).
+ * `--allow-all`) and `malloc_trim` (the agent returns freed C heap memory every 10 s).
  *
  * `--allow-ffi` is granted only for {@linkcode LIBC_PATHS}; without it {@linkcode libc} is null
  * and the callers fall back (Deno's UDP and TCP sockets; workers started at once).
