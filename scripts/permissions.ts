@@ -74,7 +74,9 @@ export const ALLOWED_SYS: readonly string[] = ["hostname", "networkInterfaces"];
  *   is a real widening: code that can call the C library is outside Deno's sandbox (its
  *   sockets are not checked against `--allow-net`). The agent already runs as root with
  *   `CAP_NET_ADMIN`, so the sandbox was defence in depth, and the scope keeps any other
- *   shared object out. `dnsUdpBatching: false` and `proxyEngine: deno` stop using it.
+ *   shared object out. `dnsUdpBatching: false` and `proxyEngine: deno` take the sockets off
+ *   it; the main thread's CPU time (`getrusage`, lib/proxy/threads.ts) and the C heap trim
+ *   every 10 s (`malloc_trim`, lib/agent/heap_trim.ts) still use it and do without.
  * - `--unstable-net`: `Deno.listenDatagram` (DNS over UDP) is still unstable.
  *
  * @example
