@@ -5,12 +5,5 @@
  * @module
  */
 export { type AgentOptions, runAgent } from "./agent.ts";
-export {
-  HEAP_TRIM_MS,
-  type HeapTrim,
-  type HeapTrimOptions,
-  type IntervalTimers,
-  startHeapTrim,
-} from "./heap_trim.ts";
 export { type AgentComponent, Reconciler } from "./reconcile.ts";
 export { buildStatus, type Status, type StatusInputs } from "./status.ts";
