@@ -189,21 +189,25 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
 
     // 2. proxy: listeners per VIP:port; remote endpoints through the tunnel when it is on.
     // On `proxyThreads` threads: workers share the listeners (SO_REUSEPORT), see threads.ts.
+    // The same tuning on every thread: the main thread's proxy and each worker's.
+    const proxyTuning = {
+      nodeName: config.nodeName,
+      lbStrategy: config.lbStrategy,
+      dialTimeoutMs: config.dialTimeoutMs,
+      dialAttempts: config.dialAttempts,
+      ejectCooldownMs: config.ejectCooldownMs,
+      drainGraceMs: config.drainGraceMs,
+      engine: config.proxyEngine,
+    } as const;
     proxy = await ProxyThreads.start({
       threads: proxyThreadCount(config.proxyThreads, navigator.hardwareConcurrency),
       // `auto`: the workers start when the proxy keeps the main thread busy (an idle node does
       // not pay for them); a number asks for them at once.
       startWorkers: config.proxyThreads === "auto" ? "when-busy" : "now",
       proxy: {
-        nodeName: config.nodeName,
+        ...proxyTuning,
         log: log.with("proxy"),
         metrics,
-        lbStrategy: config.lbStrategy,
-        dialTimeoutMs: config.dialTimeoutMs,
-        dialAttempts: config.dialAttempts,
-        ejectCooldownMs: config.ejectCooldownMs,
-        drainGraceMs: config.drainGraceMs,
-        engine: config.proxyEngine,
         ...(reactor === null ? {} : { reactor }),
         // Tunnel off: every route is local or direct, which the engine's dialer does.
         ...(tunnelMod === null ? {} : {
@@ -217,13 +221,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         now,
       },
       worker: {
-        nodeName: config.nodeName,
-        lbStrategy: config.lbStrategy,
-        dialTimeoutMs: config.dialTimeoutMs,
-        dialAttempts: config.dialAttempts,
-        ejectCooldownMs: config.ejectCooldownMs,
-        drainGraceMs: config.drainGraceMs,
-        engine: config.proxyEngine,
+        ...proxyTuning,
         logLevel: config.logLevel,
         tunnel: tunnel === null ? null : {
           nodeName: config.nodeName,
