@@ -116,6 +116,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           startedAt,
           lastSync,
           reconciledVersion: reconciler?.appliedVersion ?? -1,
+          reconcileFailures: reconciler?.failures ?? [],
         }),
       log: log.with("control"),
       metrics,
@@ -133,11 +134,15 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         signal: stopMetrics.signal,
         refresh: () => proxy?.refreshMetrics(500) ?? Promise.resolve(),
         ready: () => {
+          // A failed pass fails `sync` (and `device` when the device was what failed) until
+          // a retry succeeds: an acknowledged change that is not live is not ready.
+          const failed = reconciler?.failures ?? [];
           const checks = {
-            device: deviceUp,
+            device: deviceUp && !failed.some((f) => f.component === "netdev"),
             listeners: proxy !== null && proxy.listeners().every((l) => l.bound),
             control: controlUp,
-            sync: reconciler !== null && reconciler.appliedVersion >= initialVersion,
+            sync: reconciler !== null && reconciler.appliedVersion >= initialVersion &&
+              failed.length === 0,
           };
           return { ready: Object.values(checks).every(Boolean), checks };
         },

@@ -3,7 +3,9 @@
  * The reconcile loop: registry snapshots in, components updated in order with the latest
  * one. Bursts coalesce (a component never sees a stale snapshot queued behind a newer one),
  * and one failing component is logged and does not stop the others, as kube-proxy's
- * `syncProxyRules` keeps running after a failed sync.
+ * `syncProxyRules` keeps running after a failed sync. A pass with a failure does not count as
+ * applied: the failure stays visible (readiness, `ctl status`) and the pass is retried with a
+ * growing delay until it succeeds, as kube-proxy retries a failed sync before its next period.
  * @module
  */
 import type { Logger } from "../log/mod.ts";
@@ -42,7 +44,25 @@ export interface ReconcilerOptions {
    * what failed even when nothing changes); 0 disables it. @default 0
    */
   readonly resyncMs?: number;
+  /**
+   * First delay before a pass with a failed component is retried, ms; it doubles with each
+   * failed retry up to `resyncMs` (or 30 s when resync is off). @default 1000
+   */
+  readonly retryMs?: number;
 }
+
+/** A component whose last update threw, for readiness and `ctl status`. */
+export interface ReconcileFailure {
+  /** {@linkcode AgentComponent.name}. */
+  readonly component: string;
+  /** Snapshot version of the failed pass. */
+  readonly version: number;
+  /** The error's message. */
+  readonly error: string;
+}
+
+/** Longest delay between retries of a failed pass when no resync period is set, ms. */
+const MAX_RETRY_MS = 30_000;
 
 /**
  * Feeds snapshots to components, one reconcile at a time, newest snapshot wins; optionally
@@ -56,10 +76,17 @@ export class Reconciler {
   #wake: (() => void) | null = null;
   #stopped = false;
   #applied = -1;
+  /** Version of the last finished pass, failed or not: what {@linkcode settled} waits for. */
+  #done = -1;
+  #failures: readonly ReconcileFailure[] = [];
   #waiters: { version: number; resolve: () => void }[] = [];
   #lastPushed: Snapshot | null = null;
   #resyncDue = false;
   readonly #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #retryMs: number;
+  readonly #maxRetryMs: number;
+  #retryDelay = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     components: readonly AgentComponent[],
@@ -70,6 +97,8 @@ export class Reconciler {
     this.#log = log;
     const every = options.resyncMs ?? 0;
     if (every > 0) this.#timer = setInterval(() => this.resync(), every);
+    this.#retryMs = options.retryMs ?? 1000;
+    this.#maxRetryMs = Math.max(this.#retryMs, every > 0 ? every : MAX_RETRY_MS);
     this.#loop = this.#run();
   }
 
@@ -80,14 +109,25 @@ export class Reconciler {
     this.push(this.#lastPushed);
   }
 
-  /** Version of the last snapshot every component was updated with; -1 before the first. */
+  /**
+   * Version of the newest snapshot every component applied without an error; -1 before the
+   * first such pass.
+   */
   get appliedVersion(): number {
     return this.#applied;
   }
 
-  /** Resolves once every component has been updated with `version` or a newer snapshot. */
+  /** The components whose update failed in the last pass (empty when it succeeded). */
+  get failures(): readonly ReconcileFailure[] {
+    return this.#failures;
+  }
+
+  /**
+   * Resolves once a pass with `version` or a newer snapshot has finished, whether or not every
+   * component succeeded (see {@linkcode failures}).
+   */
   settled(version: number): Promise<void> {
-    if (this.#applied >= version || this.#stopped) return Promise.resolve();
+    if (this.#done >= version || this.#stopped) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ version, resolve }));
   }
 
@@ -102,6 +142,7 @@ export class Reconciler {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#retryTimer);
     this.#wake?.();
     await this.#loop;
   }
@@ -110,7 +151,7 @@ export class Reconciler {
     const waiting = this.#waiters;
     this.#waiters = [];
     for (const w of waiting) {
-      if (this.#stopped || w.version <= this.#applied) w.resolve();
+      if (this.#stopped || w.version <= this.#done) w.resolve();
       else this.#waiters.push(w);
     }
   }
@@ -130,22 +171,45 @@ export class Reconciler {
       if (snapshot === null) continue;
       const pass: ReconcilePass = { resync: this.#resyncDue };
       this.#resyncDue = false;
+      const failures: ReconcileFailure[] = [];
       for (const c of this.#components) {
         try {
           await c.update(snapshot, pass);
         } catch (err) {
-          this.#log.error("reconcile failed", {
-            component: c.name,
+          const error = err instanceof Error ? err.message : String(err);
+          failures.push({ component: c.name, version: snapshot.version, error });
+          this.#log.error("Reconcile failed", {
+            failed: c.name,
             version: snapshot.version,
             error: err,
           });
         }
       }
-      this.#applied = snapshot.version;
-      // One line per reconcile pass (bursts coalesce), so operators and tests can see when a
-      // change acknowledged on the control socket is live on the device, proxy and DNS.
-      this.#log.debug("reconciled", { version: snapshot.version, resync: pass.resync });
+      this.#done = snapshot.version;
+      this.#failures = failures;
+      if (failures.length === 0) {
+        this.#applied = snapshot.version;
+        this.#retryDelay = 0;
+        // One line per reconcile pass (bursts coalesce), so operators and tests can see when a
+        // change acknowledged on the control socket is live on the device, proxy and DNS.
+        this.#log.debug("reconciled", { version: snapshot.version, resync: pass.resync });
+      } else {
+        this.#scheduleRetry();
+      }
       this.#release();
     }
+  }
+
+  /** A full pass after a failed one: 1 s, 2 s, 4 s, … up to the resync period. */
+  #scheduleRetry(): void {
+    if (this.#stopped || this.#retryTimer !== undefined) return;
+    this.#retryDelay = this.#retryDelay === 0
+      ? this.#retryMs
+      : Math.min(this.#retryDelay * 2, this.#maxRetryMs);
+    this.#log.debug("reconcile retry scheduled", { inSeconds: this.#retryDelay / 1000 });
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.resync();
+    }, this.#retryDelay);
   }
 }

@@ -7,7 +7,7 @@ import type { Config } from "../config/mod.ts";
 import type { StatusInfo } from "../control/mod.ts";
 import type { Snapshot } from "../registry/mod.ts";
 import { planTunnel } from "../tunnel/plan.ts";
-import type { AgentComponent } from "./reconcile.ts";
+import type { AgentComponent, ReconcileFailure } from "./reconcile.ts";
 
 /** The agent status shown by `edgemesh ctl status` (unknown parts are left out). */
 export type Status = StatusInfo;
@@ -24,6 +24,8 @@ export interface StatusInputs {
   readonly lastSync: number | null;
   /** Newest snapshot version every component was updated with; -1 before the first. */
   readonly reconciledVersion?: number;
+  /** Components whose update failed in the last reconcile pass. */
+  readonly reconcileFailures?: readonly ReconcileFailure[];
 }
 
 /** Builds the status: registry counts, config-derived facts, then each component's part. */
@@ -46,6 +48,7 @@ export function buildStatus(inp: StatusInputs): Status {
     lastSync: inp.lastSync === null ? null : new Date(inp.lastSync).toISOString(),
     registryVersion: snapshot.version,
     ...(inp.reconciledVersion !== undefined ? { reconciledVersion: inp.reconciledVersion } : {}),
+    ...(inp.reconcileFailures !== undefined ? { reconcileFailures: inp.reconcileFailures } : {}),
     ...(config.dnsListen.length === 0
       ? { dns: { state: "off", detail: "dnsListen is empty" } }
       : {}),

@@ -96,11 +96,19 @@ export function formatStatus(s: StatusInfo, now: number): string {
   return rows.map(([k, v]) => `${(k + ":").padEnd(12)}${v}`).join("\n") + "\n";
 }
 
-/** `version 12 (applied)` or `version 12 (reconciling, applied up to 9)`. */
+/**
+ * `version 12 (applied)`, `version 12 (reconciling, applied up to 9)` or, after a failed
+ * pass, `version 12 (failed, retrying: netdev: <error>; applied up to 9)`.
+ */
 function registry(s: StatusInfo): string {
   if (s.registryVersion === undefined) return "-";
   const r = s.reconciledVersion;
   if (r === undefined) return `version ${s.registryVersion}`;
+  const failed = s.reconcileFailures ?? [];
+  if (failed.length > 0) {
+    const why = failed.map((f) => `${f.component}: ${f.error}`).join("; ");
+    return `version ${s.registryVersion} (failed, retrying: ${why}; applied up to ${r})`;
+  }
   return r >= s.registryVersion
     ? `version ${s.registryVersion} (applied)`
     : `version ${s.registryVersion} (reconciling, applied up to ${r})`;

@@ -57,4 +57,13 @@ export interface StatusInfo {
    * change is live: a control-socket `ok` means durable, this means applied.
    */
   readonly reconciledVersion?: number;
+  /**
+   * Modules whose update failed in the last reconcile pass (empty when it succeeded); the
+   * pass is retried until it succeeds.
+   */
+  readonly reconcileFailures?: readonly {
+    readonly component: string;
+    readonly version: number;
+    readonly error: string;
+  }[];
 }

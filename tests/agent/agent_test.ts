@@ -162,11 +162,45 @@ Deno.test("Reconciler updates components in order with the newest snapshot", asy
   r.push(snap(3)); // 2 is superseded before it starts
   release();
   await third;
+  await r.settled(3);
+  // "broken" fails every pass: passes finish, but none counts as applied.
+  assert.equal(r.appliedVersion, -1);
+  assert.deepEqual(r.failures, [{ component: "broken", version: 3, error: "boom" }]);
   await r.stop();
-  assert.equal(r.appliedVersion, 3);
   assert.deepEqual(seen, ["netdev 1", "proxy 1", "netdev 3", "proxy 3"]);
   assert.equal(log.lines.length, 2);
-  assert.equal(JSON.parse(log.lines[0]!).component, "broken");
+  assert.equal(JSON.parse(log.lines[0]!).failed, "broken");
+});
+
+Deno.test("Reconciler retries a failed pass until it succeeds, with a growing delay", async () => {
+  let calls = 0;
+  let succeeded!: () => void;
+  const ok = new Promise<void>((r) => (succeeded = r));
+  const passes: boolean[] = [];
+  const components: AgentComponent[] = [{
+    name: "netdev",
+    update: (_s, pass) => {
+      passes.push(pass.resync);
+      if (++calls <= 2) throw new RangeError(`device gone (${calls})`);
+      succeeded();
+    },
+    close() {},
+  }];
+  const log = memoryLogger("debug");
+  const r = new Reconciler(components, log, { retryMs: 1 });
+  r.push(snap(7));
+  await r.settled(7);
+  assert.equal(r.appliedVersion, -1);
+  assert.deepEqual(r.failures, [{ component: "netdev", version: 7, error: "device gone (1)" }]);
+  await ok; // two retries later, without any new snapshot
+  await r.settled(7);
+  await r.stop();
+  assert.equal(r.appliedVersion, 7);
+  assert.deepEqual(r.failures, []);
+  assert.deepEqual(passes, [false, true, true], "retries are full passes");
+  const delays = log.lines.map((l) => JSON.parse(l))
+    .filter((l) => l.msg === "reconcile retry scheduled").map((l) => l.inSeconds);
+  assert.deepEqual(delays, [0.001, 0.002]);
 });
 
 Deno.test("Reconciler.resync() re-runs the newest snapshot as a full pass", async () => {

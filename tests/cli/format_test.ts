@@ -93,7 +93,7 @@ Deno.test("formatStatus() shows unknown parts as -", () => {
   );
 });
 
-Deno.test("formatStatus() tells an applied registry version from one still reconciling", () => {
+Deno.test("formatStatus() tells an applied registry version from one reconciling or failed", () => {
   const base = { node: "n", counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 } };
   const rows: [number | undefined, string][] = [
     [7, "Registry:   version 7 (applied)"],
@@ -106,4 +106,13 @@ Deno.test("formatStatus() tells an applied registry version from one still recon
       : { ...base, registryVersion: 7, reconciledVersion };
     assert.ok(formatStatus(s, 0).includes(want + "\n"), formatStatus(s, 0));
   }
+  const failed = {
+    ...base,
+    registryVersion: 7,
+    reconciledVersion: 5,
+    reconcileFailures: [{ component: "netdev", version: 7, error: "device edge0 is gone" }],
+  };
+  const want = "Registry:   version 7 (failed, retrying: netdev: device edge0 is gone; " +
+    "applied up to 5)\n";
+  assert.ok(formatStatus(failed, 0).includes(want), formatStatus(failed, 0));
 });
