@@ -5,7 +5,8 @@
  *
  * - {@linkcode FdConn}: a connection with the `read`/`write`/`closeWrite`/`close` surface of a
  *   `Deno.TcpConn` (what the proxy copies between), plus {@linkcode FdConn.attach}, which
- *   hands its readiness events to a synchronous relay instead (`lib/proxy/relay.ts`).
+ *   hands its readiness events to a synchronous relay instead (`lib/proxy/relay.ts`), and
+ *   {@linkcode FdConn.reset}, a close with RST (the proxy's answer when it cannot serve).
  * - {@linkcode FdListener}: a bound listener (optionally `SO_REUSEPORT`) that accepts in
  *   batches and hands each connection to a callback.
  * - {@linkcode connectTcp}: a non-blocking connect with a timeout kept by the reactor.
@@ -50,6 +51,7 @@ const TCP_SOCKET = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
 const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;
 const SO_ERROR = 4;
+const SO_LINGER = 13;
 const SO_REUSEPORT = 15;
 const MSG_NOSIGNAL = 0x4000;
 const SHUT_WR = 1;
@@ -63,6 +65,12 @@ export interface ConnObserver {
   /** The connection was closed (by its owner or the relay). */
   onConnClosed(conn: FdConn): void;
 }
+
+/**
+ * `struct linger { int l_onoff; int l_linger; }` = {1, 0} in native byte order: close(2) then
+ * discards unsent data and sends RST instead of FIN (socket(7)).
+ */
+const LINGER_RESET = new Uint8Array(new Int32Array([1, 0]).buffer);
 
 const closedError = () => new Deno.errors.BadResource("The connection is closed");
 
@@ -268,6 +276,20 @@ export class FdConn implements IoSource {
   // deno-lint-ignore require-await
   async closeWrite(): Promise<void> {
     this.shutdownWrite();
+  }
+
+  /**
+   * Closes the socket with a reset (RST) instead of a FIN: `SO_LINGER` {on, 0 s}, then
+   * {@linkcode close}. The peer's reads and writes fail with `ECONNRESET` rather than seeing a
+   * clean EOF, and unsent data is dropped. For connections the proxy cannot serve (a service
+   * with no endpoint, every dial failed), so a client sees an error, not an empty reply.
+   * Idempotent; after {@linkcode close} it does nothing.
+   */
+  reset(): void {
+    if (this.#closed) return;
+    // Should it fail (it does not on a TCP socket), close() still ends the connection (FIN).
+    this.#c.setsockopt(this.fd, SOL_SOCKET, SO_LINGER, LINGER_RESET, LINGER_RESET.byteLength);
+    this.close();
   }
 
   /** Closes the socket; pending reads and writes reject with `BadResource`. Idempotent. */

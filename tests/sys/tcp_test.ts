@@ -253,3 +253,44 @@ Deno.test("FdListener reports bind failures as AddrInUse and AddrNotAvailable", 
     first.close();
   }
 });
+
+Deno.test("FdConn.reset() ends the connection with RST where close() sends FIN", async (t) => {
+  await using r = openReactor();
+  const listener = new FdListener(r, "127.0.0.1", 0);
+  const accepted: PromiseWithResolvers<FdConn>[] = [];
+  let next = 0;
+  const serving = listener.serve((c) => accepted[next++]!.resolve(c), (err) => assert.fail(err));
+  const rows: {
+    name: string;
+    end: (c: FdConn) => void;
+    /** What the client's read sees: "eof" or the error class name. */
+    want: string;
+  }[] = [
+    { name: "close(): clean EOF", end: (c) => c.close(), want: "eof" },
+    { name: "reset(): ECONNRESET", end: (c) => c.reset(), want: "ConnectionReset" },
+    { name: "reset() after close(): still FIN", end: (c) => (c.close(), c.reset()), want: "eof" },
+  ];
+  try {
+    for (const row of rows) {
+      await t.step(row.name, async () => {
+        accepted.push(Promise.withResolvers());
+        const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+        try {
+          const server = await accepted.at(-1)!.promise;
+          row.end(server);
+          assert.equal(server.closed, true);
+          const seen = await client.read(new Uint8Array(8)).then(
+            (n) => n === null ? "eof" : `${n} bytes`,
+            (err: Error) => err.name,
+          );
+          assert.equal(seen, row.want);
+        } finally {
+          client.close();
+        }
+      });
+    }
+  } finally {
+    listener.close();
+    await serving;
+  }
+});
