@@ -3,29 +3,24 @@
  * `edgemesh ctl`: apply, delete, get and status over the control socket.
  * @module
  */
-import { DEFAULTS } from "../config/mod.ts";
+import { buildMessage, formatResource, type ResourceType } from "../control/mod.ts";
+import { apply } from "./apply.ts";
+import { type ParsedArgs, parseFlags } from "./args.ts";
 import {
-  buildMessage,
-  ControlClient,
-  formatResource,
-  type Reply,
-  type ResourceType,
-  type ServiceView,
-  type StatusInfo,
-} from "../control/mod.ts";
-import { type FlagSpec, parseFlags } from "./args.ts";
+  CONNECTION_FLAGS,
+  CONNECTION_VALUE_FLAGS,
+  query,
+  resolveTarget,
+  sendAll,
+  withClient,
+} from "./connection.ts";
 import { formatServiceTable, formatStatus } from "./format.ts";
 import { HELP } from "./help.ts";
 import { type CliIo, UsageError } from "./io.ts";
-import { objectLabel, parseManifests } from "./manifest.ts";
+import { objectLabel } from "./manifest.ts";
+import { serviceViewsOf, statusInfoOf } from "./reply.ts";
 
-const SOCKET: Record<string, FlagSpec> = {
-  socket: { type: "string", short: "s" },
-  help: { type: "boolean", short: "h" },
-};
-
-/** Environment variable naming the control socket for `ctl`. */
-export const SOCKET_ENV = "EDGEMESH_SOCKET";
+export { SOCKET_ENV } from "./connection.ts";
 
 /** Kinds `ctl delete` accepts (with kubectl-style aliases) and their message types. */
 const DELETE_KINDS: Readonly<Record<string, ResourceType>> = {
@@ -52,6 +47,8 @@ const GET_KINDS: Readonly<Record<string, "services" | "endpoints">> = {
   ep: "endpoints",
 };
 
+type Values = ParsedArgs["values"];
+
 /** Runs `edgemesh ctl <args>`; returns the exit status. */
 export async function ctl(args: readonly string[], io: CliIo): Promise<number> {
   // Flags before the subcommand belong to ctl itself.
@@ -60,119 +57,55 @@ export async function ctl(args: readonly string[], io: CliIo): Promise<number> {
   while (i < args.length && args[i]!.startsWith("-")) {
     const a = args[i]!;
     leading.push(a);
-    if ((a === "-s" || a === "--socket") && i + 1 < args.length) leading.push(args[++i]!);
+    if (CONNECTION_VALUE_FLAGS.has(a) && i + 1 < args.length) leading.push(args[++i]!);
     i++;
   }
-  const top = parseFlags(leading, SOCKET, "edgemesh ctl", 0);
+  const top = parseFlags(leading, CONNECTION_FLAGS, "edgemesh ctl", 0).values;
   const sub = args[i];
-  if (top.values.help || sub === "help") return help(io, "edgemesh ctl");
+  if (top.help || sub === "help") return help(io, "edgemesh ctl");
   if (sub === undefined) throw new UsageError("missing command", "edgemesh ctl");
   const rest = args.slice(i + 1);
-  const socketOf = (v: ParsedValues) =>
-    (v.socket as string | undefined) ?? (top.values.socket as string | undefined) ??
-      io.env(SOCKET_ENV) ?? DEFAULTS.controlSocket;
   switch (sub) {
     case "apply":
-      return await apply(rest, io, socketOf);
+      return await apply(rest, io, top);
     case "delete":
-      return await del(rest, io, socketOf);
+      return await del(rest, io, top);
     case "get":
-      return await get(rest, io, socketOf);
+      return await get(rest, io, top);
     case "status":
-      return await status(rest, io, socketOf);
+      return await status(rest, io, top);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(sub)}`, "edgemesh ctl");
   }
 }
-
-type ParsedValues = ReturnType<typeof parseFlags>["values"];
 
 function help(io: CliIo, command: string): number {
   io.stdout(HELP[command]!);
   return 0;
 }
 
-async function withClient<T>(path: string, fn: (c: ControlClient) => Promise<T>): Promise<T> {
-  const client = await ControlClient.connect(path);
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
+/**
+ * `NS/NAME` or `NAME` (in `namespace`), as `delete` and `get` take them.
+ * @throws {UsageError} `bad name "a/b/c" (expected NS/NAME or NAME)`
+ */
+function namespacedName(
+  arg: string,
+  namespace: string,
+  command: string,
+): { namespace: string; name: string } {
+  const parts = arg.split("/");
+  if (parts.length > 2 || parts.some((p) => p === "")) {
+    throw new UsageError(`bad name ${JSON.stringify(arg)} (expected NS/NAME or NAME)`, command);
   }
+  return parts.length === 2
+    ? { namespace: parts[0]!, name: parts[1]! }
+    : { namespace, name: parts[0]! };
 }
 
-async function apply(
-  args: readonly string[],
-  io: CliIo,
-  socketOf: (v: ParsedValues) => string,
-): Promise<number> {
-  const cmd = "edgemesh ctl apply";
-  const { values } = parseFlags(
-    args,
-    {
-      ...SOCKET,
-      filename: { type: "string", short: "f" },
-      namespace: { type: "string", short: "n" },
-    },
-    cmd,
-    0,
-  );
-  if (values.help) return help(io, cmd);
-  const file = values.filename as string | undefined;
-  if (file === undefined) throw new UsageError("apply needs -f FILE or -f -", cmd);
-  let text: string;
-  try {
-    text = file === "-" ? await io.readStdin() : await Deno.readTextFile(file);
-  } catch (err) {
-    throw new Error(`Cannot read "${file}": ${message(err)}`);
-  }
-  let items;
-  try {
-    items = await parseManifests(text, (values.namespace as string | undefined) ?? "default");
-  } catch (err) {
-    throw new Error(`${file === "-" ? "stdin" : `"${file}"`}: ${message(err)}`);
-  }
-  if (items.length === 0) {
-    io.stderr(`edgemesh: no objects in ${file === "-" ? "stdin" : `"${file}"`}\n`);
-    return 1;
-  }
-  let failed = 0;
-  await withClient(socketOf(values), async (client) => {
-    // Send everything first (pipelined), then read the replies in order.
-    const replies = items.map((item) =>
-      item.ok
-        ? client.send(buildMessage({
-          operation: "update",
-          resource: formatResource(item.object.namespace, item.object.type, item.object.name),
-          content: item.object.content,
-        }))
-        : null
-    );
-    for (const [n, item] of items.entries()) {
-      if (!item.ok) {
-        failed++;
-        io.stderr(`${item.label}: ${item.error}\n`);
-        continue;
-      }
-      const reply = await replies[n]!;
-      if (reply.ok) io.stdout(`${item.object.label} configured\n`);
-      else {
-        failed++;
-        io.stderr(`${item.object.label}: ${reply.error}\n`);
-      }
-    }
-  });
-  return failed > 0 ? 1 : 0;
-}
-
-async function del(
-  args: readonly string[],
-  io: CliIo,
-  socketOf: (v: ParsedValues) => string,
-): Promise<number> {
+async function del(args: readonly string[], io: CliIo, top: Values): Promise<number> {
   const cmd = "edgemesh ctl delete";
   const { values, positionals } = parseFlags(args, {
-    ...SOCKET,
+    ...CONNECTION_FLAGS,
     namespace: { type: "string", short: "n" },
   }, cmd);
   if (values.help) return help(io, cmd);
@@ -186,32 +119,28 @@ async function del(
     );
   }
   if (names.length === 0) throw new UsageError(`delete ${kind} needs a name`, cmd);
+  const target = resolveTarget(values, top, io, cmd);
   const defaultNs = (values.namespace as string | undefined) ?? "default";
   const targets = names.map((arg) => {
-    const parts = arg.split("/");
-    if (type === "node") {
-      if (parts.length !== 1 || arg === "") {
-        throw new UsageError(`bad node name ${JSON.stringify(arg)}`, cmd);
-      }
-      return { namespace: "default", name: arg };
+    if (type !== "node") return namespacedName(arg, defaultNs, cmd);
+    if (arg.includes("/") || arg === "") {
+      throw new UsageError(`bad node name ${JSON.stringify(arg)}`, cmd);
     }
-    if (parts.length > 2 || parts.some((p) => p === "")) {
-      throw new UsageError(`bad name ${JSON.stringify(arg)} (expected NS/NAME or NAME)`, cmd);
-    }
-    return parts.length === 2
-      ? { namespace: parts[0]!, name: parts[1]! }
-      : { namespace: defaultNs, name: parts[0]! };
+    return { namespace: "default", name: arg };
   });
   let failed = 0;
-  await withClient(socketOf(values), async (client) => {
-    const replies = targets.map((t) =>
-      client.send(buildMessage({
-        operation: "delete",
-        resource: formatResource(t.namespace, type, t.name),
-        content: {
-          metadata: type === "node" ? { name: t.name } : { name: t.name, namespace: t.namespace },
-        },
-      }))
+  await withClient(target, async (client) => {
+    const replies = sendAll(
+      client,
+      targets.map((t) =>
+        buildMessage({
+          operation: "delete",
+          resource: formatResource(t.namespace, type, t.name),
+          content: {
+            metadata: type === "node" ? { name: t.name } : { name: t.name, namespace: t.namespace },
+          },
+        })
+      ),
     );
     for (const [n, t] of targets.entries()) {
       const reply = await replies[n]!;
@@ -226,16 +155,12 @@ async function del(
   return failed > 0 ? 1 : 0;
 }
 
-async function get(
-  args: readonly string[],
-  io: CliIo,
-  socketOf: (v: ParsedValues) => string,
-): Promise<number> {
+async function get(args: readonly string[], io: CliIo, top: Values): Promise<number> {
   const cmd = "edgemesh ctl get";
   const { values, positionals } = parseFlags(
     args,
     {
-      ...SOCKET,
+      ...CONNECTION_FLAGS,
       namespace: { type: "string", short: "n" },
       output: { type: "string", short: "o" },
     },
@@ -243,34 +168,36 @@ async function get(
     2,
   );
   if (values.help) return help(io, cmd);
-  const [what, name] = positionals;
+  const [what, nameArg] = positionals;
   if (what === undefined) throw new UsageError("get needs services or endpoints", cmd);
   const kind = GET_KINDS[what.toLowerCase()];
   if (!kind) throw new UsageError(`cannot get ${JSON.stringify(what)} (services, endpoints)`, cmd);
   const output = outputFormat(values.output, ["table", "json"], cmd);
+  const target = resolveTarget(values, top, io, cmd);
+  // Without NS/, a NAME is looked for in -n, else in every namespace (as the list is).
   const ns = (values.namespace as string | undefined) ?? "*";
-  const views = await query<ServiceView[]>(socketOf(values), `${ns}/${kind}/${name ?? "*"}`);
+  const one = nameArg === undefined ? null : namespacedName(nameArg, ns, cmd);
+  const resource = one === null
+    ? formatResource(ns, kind, "*")
+    : formatResource(one.namespace, kind, one.name);
+  const views = serviceViewsOf(await query(target, resource));
   if (output === "json") io.stdout(JSON.stringify(views, null, 2) + "\n");
   else if (views.length === 0) io.stderr("No services found\n");
   else io.stdout(formatServiceTable(views));
   return 0;
 }
 
-async function status(
-  args: readonly string[],
-  io: CliIo,
-  socketOf: (v: ParsedValues) => string,
-): Promise<number> {
+async function status(args: readonly string[], io: CliIo, top: Values): Promise<number> {
   const cmd = "edgemesh ctl status";
   const { values } = parseFlags(
     args,
-    { ...SOCKET, output: { type: "string", short: "o" } },
+    { ...CONNECTION_FLAGS, output: { type: "string", short: "o" } },
     cmd,
     0,
   );
   if (values.help) return help(io, cmd);
   const output = outputFormat(values.output, ["text", "json"], cmd);
-  const info = await query<StatusInfo>(socketOf(values), "*/status/*");
+  const info = statusInfoOf(await query(resolveTarget(values, top, io, cmd), "*/status/*"));
   io.stdout(
     output === "json" ? JSON.stringify(info, null, 2) + "\n" : formatStatus(info, Date.now()),
   );
@@ -286,18 +213,4 @@ function outputFormat(v: unknown, allowed: readonly string[], cmd: string): stri
     );
   }
   return out;
-}
-
-async function query<T>(socket: string, resource: string): Promise<T> {
-  const reply: Reply = await withClient(
-    socket,
-    (c) => c.send(buildMessage({ operation: "query", resource })),
-  );
-  if (!reply.ok) throw new Error(reply.error);
-  return reply.content as T;
-}
-
-function message(err: unknown): string {
-  if (err instanceof Deno.errors.NotFound) return "no such file";
-  return err instanceof Error ? err.message : String(err);
 }

@@ -3,6 +3,10 @@
  * `--help` texts of every command. Kept next to each other so they stay consistent.
  * @module
  */
+import { DEFAULT_CTL_TIMEOUT_MS } from "./connection.ts";
+
+/** The default `ctl --timeout` as the help texts show it (`60s`). */
+const DEFAULT_TIMEOUT = `${DEFAULT_CTL_TIMEOUT_MS / 1000}s`;
 
 /** Help texts by command path (`edgemesh`, `edgemesh run`, `edgemesh ctl get`, …). */
 export const HELP: Readonly<Record<string, string>> = {
@@ -47,32 +51,44 @@ The agent stops cleanly on SIGINT or SIGTERM.
   "edgemesh ctl": `Talk to a running agent over its control socket.
 
 Usage:
-  edgemesh ctl [--socket PATH] <command> [flags]
+  edgemesh ctl [--socket PATH] [--timeout DURATION] <command> [flags]
 
 Commands:
-  apply -f FILE|-               create or update Services, Endpoints, EndpointSlices, Pods, Nodes
+  apply -f FILE|- [-f FILE]...  create or update Services, Endpoints, EndpointSlices, Pods, Nodes
   delete KIND NS/NAME...        delete objects (node: delete node NAME)
-  get services|endpoints [NAME] list services with VIPs, ports and endpoints
+  get services|endpoints [[NS/]NAME]
+                                list services with VIPs, ports and endpoints
   status                        one-screen agent status
 
 Flags:
-  -s, --socket PATH   control socket (default $EDGEMESH_SOCKET or /run/edgemesh/edgemesh.sock)
-  -h, --help          show this help
+  -s, --socket PATH       control socket (default $EDGEMESH_SOCKET or /run/edgemesh/edgemesh.sock)
+      --timeout DURATION  how long to wait while the agent sends nothing: milliseconds, or
+                          a number with ms, s or m; 0 waits forever (default ${DEFAULT_TIMEOUT}).
+                          It restarts with every reply: the agent answers a change once it
+                          is on disk, which can take seconds on a slow device, so a large
+                          apply runs as long as replies keep coming
+  -h, --help              show this help
 `,
   "edgemesh ctl apply": `Create or update objects from Kubernetes manifests.
 
 Usage:
-  edgemesh ctl apply -f FILE|- [-n NAMESPACE]
+  edgemesh ctl apply -f FILE|- [-f FILE]... [-n NAMESPACE]
 
 FILE holds JSON or YAML: a single object, a List (items), or several YAML documents
-separated by "---". Kinds: Service, Endpoints, EndpointSlice, Pod, Node. Each object is sent
-as an "update" message; one line is printed per object. Exits 1 if any object failed.
+separated by "---". Kinds: Service, Endpoints, EndpointSlice, Pod, Node. -f may be repeated:
+every file is applied, in the order given. Each object is sent as an "update" message; one
+line is printed per object. Exits 1 if any object failed.
+
+Every file is read and parsed before anything is sent: a file that cannot be read or parsed
+changes nothing. With -n, an object whose metadata.namespace is another namespace is refused
+(as kubectl does) and then nothing is applied.
 
 Flags:
-  -f, --filename FILE   manifest file, or - for standard input
-  -n, --namespace NS    namespace of objects that do not name one (default "default")
-  -s, --socket PATH     control socket
-  -h, --help            show this help
+  -f, --filename FILE     manifest file, or - for standard input; repeatable
+  -n, --namespace NS      namespace of objects that do not name one (default "default")
+  -s, --socket PATH       control socket
+      --timeout DURATION  wait for the agent (default ${DEFAULT_TIMEOUT}; see edgemesh ctl --help)
+  -h, --help              show this help
 `,
   "edgemesh ctl delete": `Delete objects.
 
@@ -83,25 +99,30 @@ Usage:
 NAME without "NS/" uses the namespace from -n (default "default").
 
 Flags:
-  -n, --namespace NS    namespace for names without one (default "default")
-  -s, --socket PATH     control socket
-  -h, --help            show this help
+  -n, --namespace NS      namespace for names without one (default "default")
+  -s, --socket PATH       control socket
+      --timeout DURATION  wait for the agent (default ${DEFAULT_TIMEOUT}; see edgemesh ctl --help)
+  -h, --help              show this help
 `,
   "edgemesh ctl get": `List services with their VIPs, ports and endpoints.
 
 Usage:
-  edgemesh ctl get services|endpoints [NAME] [-n NAMESPACE] [-o json]
+  edgemesh ctl get services|endpoints [NS/NAME | NAME] [-n NAMESPACE] [-o json]
+
+NS/NAME shows one service; NAME without "NS/" is looked for in the namespace from -n, else
+in every namespace.
 
 The table has the columns NAMESPACE NAME VIP PORTS ENDPOINTS. -o json prints a JSON array of
 {"namespace","name","vip","ports":[{"name","protocol","port","targetPort"}],
  "endpoints":[{"ip","port","nodeName","ready"}]} sorted by namespace and name (a stable
-contract for scripts).
+contract for scripts; an array for a single NAME too, empty when nothing matches).
 
 Flags:
-  -n, --namespace NS    only this namespace (default: all)
-  -o, --output FORMAT   table (default) or json
-  -s, --socket PATH     control socket
-  -h, --help            show this help
+  -n, --namespace NS      only this namespace (default: all)
+  -o, --output FORMAT     table (default) or json
+  -s, --socket PATH       control socket
+      --timeout DURATION  wait for the agent (default ${DEFAULT_TIMEOUT}; see edgemesh ctl --help)
+  -h, --help              show this help
 `,
   "edgemesh ctl status":
     `Show the agent status on one screen: node, device and addresses, service and endpoint
@@ -111,9 +132,10 @@ Usage:
   edgemesh ctl status [-o json]
 
 Flags:
-  -o, --output FORMAT   text (default) or json
-  -s, --socket PATH     control socket
-  -h, --help            show this help
+  -o, --output FORMAT     text (default) or json
+  -s, --socket PATH       control socket
+      --timeout DURATION  wait for the agent (default ${DEFAULT_TIMEOUT}; see edgemesh ctl --help)
+  -h, --help              show this help
 `,
   "edgemesh version": `Print the edgemesh version.
 

@@ -45,8 +45,7 @@ export async function main(
         io.stdout(HELP["edgemesh"]!);
         return 0;
       case undefined:
-        io.stderr(HELP["edgemesh"]!);
-        return 2;
+        throw new UsageError("missing command (run, ctl, version)", "edgemesh");
       default:
         if (command.startsWith("-")) throw new UsageError(`unknown flag ${command}`, "edgemesh");
         throw new UsageError(`unknown command ${JSON.stringify(command)}`, "edgemesh");

@@ -2,6 +2,7 @@
 /** The real entry point in a child process: help, version, usage errors, runtime errors. */
 import assert from "node:assert/strict";
 import { sampled } from "../_helpers/emulation.ts";
+import { startFakeAgent } from "../_helpers/fake_control.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -56,6 +57,7 @@ Deno.test("edgemesh usage errors print one line and exit 2", async (t) => {
     [["run", "extra"], 'edgemesh: unexpected argument "extra" (see edgemesh run --help)'],
     [["frobnicate"], 'edgemesh: unknown command "frobnicate" (see edgemesh --help)'],
     [["--bogus"], "edgemesh: unknown flag --bogus (see edgemesh --help)"],
+    [[], "edgemesh: missing command (run, ctl, version) (see edgemesh --help)"],
     [["ctl"], "edgemesh: missing command (see edgemesh ctl --help)"],
     [["ctl", "explode"], 'edgemesh: unknown command "explode" (see edgemesh ctl --help)'],
     [["ctl", "apply"], "edgemesh: apply needs -f FILE or -f - (see edgemesh ctl apply --help)"],
@@ -102,6 +104,20 @@ Deno.test("edgemesh runtime failures print the reason and exit 1", async (t) => 
         r.stderr,
         `edgemesh: Cannot connect to control socket "${sock}": no such socket (is the agent running?)\n`,
       );
+    });
+    await t.step("ctl against a peer that answers garbage settles and exits 1", async () => {
+      const fake = startFakeAgent(`${dir}/fake.sock`, () => "garbage");
+      try {
+        const r = await edgemesh(["ctl", "--socket", fake.path, "status"]);
+        assert.equal(r.code, 1);
+        assert.equal(
+          r.stderr,
+          "edgemesh: Cannot read the agent's reply: not valid JSON: garbage\n",
+        );
+        assert.equal(fake.received.length, 1);
+      } finally {
+        await fake.close();
+      }
     });
     await t.step("EDGEMESH_SOCKET selects the socket", async () => {
       const r = await edgemesh(["ctl", "status"], { EDGEMESH_SOCKET: sock });

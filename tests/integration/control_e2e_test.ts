@@ -279,7 +279,7 @@ Deno.test("control socket end to end: fixtures, bad lines, ctl get/apply/delete/
       assert.match(errors[0]!, /^service\/shop\/broken: Cannot apply "shop\/service\/broken": /);
       assert.equal(
         errors[1],
-        'document 4: kind "Deployment" is not supported (Service, Endpoints, EndpointSlice, Pod, Node)',
+        `${file}: document 4: kind "Deployment" is not supported (Service, Endpoints, EndpointSlice, Pod, Node)`,
       );
       const views = await getJson();
       const web = views.find((v: { name: string }) => v.name === "web");
