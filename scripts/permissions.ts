@@ -11,7 +11,7 @@
  * `deno run scripts/permissions.ts [--state-dir DIR] [--runtime-dir DIR] [--resolv-conf FILE]`.
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseFlags } from "../lib/cli/args.ts";
 import { LIBC_PATHS } from "../lib/sys/libc.ts";
 import { resolvConfTempPath } from "../lib/dns/resolv_conf.ts";
 
@@ -113,21 +113,71 @@ function definedOnly(paths: PermissionPaths): PermissionPaths {
   return Object.fromEntries(Object.entries(paths).filter(([, v]) => v !== undefined));
 }
 
+/** `--help` of the script. */
+export const PERMISSIONS_HELP =
+  `Print the Deno permission flags the agent runs under, space-separated
+(for the Makefile, scripts/build.sh and scripts/demo.sh).
+
+Usage:
+  deno run scripts/permissions.ts [--state-dir DIR] [--runtime-dir DIR] [--resolv-conf FILE]
+
+Flags:
+  --state-dir DIR      writable state directory, config stateDir (default ${DEFAULT_PERMISSION_PATHS.stateDir})
+  --runtime-dir DIR    writable directory of the control socket, the parent of config
+                       controlSocket (default ${DEFAULT_PERMISSION_PATHS.runtimeDir})
+  --resolv-conf FILE   resolver file the agent may rewrite, config resolvConf
+                       (default ${DEFAULT_PERMISSION_PATHS.resolvConf}; its temp sibling is allowed too)
+  -h, --help           show this help
+`;
+
+/**
+ * The script's command line: returns the exit status (0, or 2 on a usage error) and writes
+ * the flags, the help or one error line, so usage mistakes never end in a stack trace.
+ */
+export function permissionsMain(
+  args: readonly string[],
+  out: (text: string) => void,
+  err: (text: string) => void,
+): number {
+  let values;
+  try {
+    ({ values } = parseFlags(
+      args,
+      {
+        "state-dir": { type: "string" },
+        "runtime-dir": { type: "string" },
+        "resolv-conf": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      "permissions.ts",
+      0,
+    ));
+  } catch (e) {
+    err(`permissions.ts: ${(e as Error).message} (see --help)\n`);
+    return 2;
+  }
+  if (values.help) {
+    out(PERMISSIONS_HELP);
+    return 0;
+  }
+  try {
+    const flags = permissionFlags({
+      stateDir: values["state-dir"] as string | undefined,
+      runtimeDir: values["runtime-dir"] as string | undefined,
+      resolvConf: values["resolv-conf"] as string | undefined,
+    });
+    out(flags.join(" ") + "\n");
+    return 0;
+  } catch (e) {
+    err(`permissions.ts: ${(e as Error).message} (see --help)\n`);
+    return 2;
+  }
+}
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      "state-dir": { type: "string" },
-      "runtime-dir": { type: "string" },
-      "resolv-conf": { type: "string" },
-    },
-    strict: true,
-  });
-  const flags = permissionFlags({
-    stateDir: values["state-dir"],
-    runtimeDir: values["runtime-dir"],
-    resolvConf: values["resolv-conf"],
-  });
-  // deno-lint-ignore no-console
-  console.log(flags.join(" "));
+  const write = (file: { writeSync(p: Uint8Array): number }) => (text: string) => {
+    const bytes = new TextEncoder().encode(text);
+    for (let off = 0; off < bytes.length;) off += file.writeSync(bytes.subarray(off));
+  };
+  Deno.exit(permissionsMain(Deno.args, write(Deno.stdout), write(Deno.stderr)));
 }

@@ -72,6 +72,45 @@ Deno.test("scripts/permissions.ts prints the flags for the Makefile", async (t) 
   }
 });
 
+Deno.test("scripts/permissions.ts --help lists its flags; usage errors are one line, exit 2", async (t) => {
+  const run = async (args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", SCRIPT, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  };
+  await t.step("--help", async () => {
+    for (const flag of ["--help", "-h"]) {
+      const r = await run([flag]);
+      assert.equal(r.code, 0, r.stderr);
+      for (const option of ["--state-dir DIR", "--runtime-dir DIR", "--resolv-conf FILE"]) {
+        assert.ok(r.stdout.includes(option), r.stdout);
+      }
+      assert.equal(r.stderr, "");
+    }
+  });
+  const rows: [string[], string][] = [
+    [["--bogus"], "unknown flag --bogus"],
+    [["--state-dir"], "flag --state-dir needs a value"],
+    [["extra"], 'unexpected argument "extra"'],
+    [
+      ["--runtime-dir", "/a,b"],
+      'Cannot build permission flags: path "/a,b" is empty or has a comma',
+    ],
+  ];
+  for (const [args, message] of rows) {
+    await t.step(args.join(" "), async () => {
+      const r = await run(args);
+      assert.equal(r.code, 2);
+      assert.equal(r.stderr, `permissions.ts: ${message} (see --help)\n`);
+      assert.equal(r.stdout, "");
+    });
+  }
+});
+
 Deno.test("npm yaml parses under exactly the agent's permissions", async () => {
   const dir = await Deno.makeTempDir({ prefix: "em-perm-" });
   try {
