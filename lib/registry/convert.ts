@@ -3,8 +3,10 @@
  * Conversion of Kubernetes v1 objects (as carried in KubeEdge messages) into the registry's
  * own records, with validation that reports every problem with its field path.
  *
- * Content often lacks `apiVersion`/`kind`: the message route gives the type. Everything here is
- * pure; the registry applies the result.
+ * Content often lacks `apiVersion`/`kind`: the message route gives the type (when present they
+ * must agree with it, `kinds.ts`). Names follow Kubernetes' rules (`names.ts`). Only incoming
+ * changes are validated here: state loaded from disk (`store.ts`) is not, so objects accepted
+ * before a rule was added keep loading. Everything here is pure; the registry applies the result.
  * @module
  */
 
@@ -22,7 +24,21 @@ import {
   type TargetPort,
 } from "./model.ts";
 import { type ChangeOperation, RESOURCE_TYPES, type ResourceType } from "./model.ts";
-import { parseIp, parseIpv4 } from "../netaddr/mod.ts";
+import { isDnsName, parseIp, parseIpv4 } from "../netaddr/mod.ts";
+import {
+  at,
+  describe,
+  isObj,
+  type Obj,
+  optArray,
+  optObj,
+  optString,
+  Problems,
+  rootObj,
+  stringMap,
+} from "./problems.ts";
+import { checkName, NAME_RULES, type NameRule, NAMESPACE_RULE } from "./names.ts";
+import { checkTypeMeta, ITEM_KINDS } from "./kinds.ts";
 
 export { type ChangeOperation, RESOURCE_TYPES, type ResourceType };
 
@@ -116,77 +132,21 @@ export type ConvertedChange =
   }
   | { readonly type: "node"; readonly name: string; readonly node: NodeInfo | null };
 
-// ---------------------------------------------------------------------------------------------
-// Problem collection
+/**
+ * Kubernetes `PodPhase` values (`core/v1`); anything else is refused rather than read as
+ * "not running".
+ */
+export const POD_PHASES: readonly string[] = [
+  "Pending",
+  "Running",
+  "Succeeded",
+  "Failed",
+  "Unknown",
+];
 
-type ErrorClass = TypeErrorConstructor | RangeErrorConstructor | SyntaxErrorConstructor;
-
-/** Collects problems with their error class; the first problem decides the thrown class. */
-class Problems {
-  readonly list: { cls: ErrorClass; text: string }[] = [];
-  type(path: string, text: string): void {
-    this.list.push({ cls: TypeError, text: path === "" ? text : `${path} ${text}` });
-  }
-  range(path: string, text: string): void {
-    this.list.push({ cls: RangeError, text: path === "" ? text : `${path} ${text}` });
-  }
-  throwIfAny(resource: string): void {
-    const first = this.list[0];
-    if (!first) return;
-    throw new first.cls(`Cannot apply "${resource}": ${this.list.map((p) => p.text).join("; ")}`);
-  }
-}
-
-function at(path: string, key: string | number): string {
-  if (typeof key === "number") return `${path}[${key}]`;
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return `${path}[${JSON.stringify(key)}]`;
-  return path === "" ? key : `${path}.${key}`;
-}
-
-function describe(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
-  if (Array.isArray(v)) return "an array";
-  if (v === null) return "null";
-  if (typeof v === "object") return "an object";
-  return String(v);
-}
-
-type Obj = Readonly<Record<string, unknown>>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** `v` as an object; absent (undefined/null) → `{}`; anything else is a problem. */
-function optObj(v: unknown, path: string, p: Problems): Obj {
-  if (v === undefined || v === null) return {};
-  if (isObj(v)) return v;
-  p.type(path, `is not an object (got ${describe(v)})`);
-  return {};
-}
-
-function optArray(v: unknown, path: string, p: Problems): readonly unknown[] {
-  if (v === undefined || v === null) return [];
-  if (Array.isArray(v)) return v;
-  p.type(path, `is not an array (got ${describe(v)})`);
-  return [];
-}
-
-function optString(v: unknown, path: string, p: Problems): string | null {
-  if (v === undefined || v === null || v === "") return null;
-  if (typeof v === "string") return v;
-  p.type(path, `is not a string (got ${describe(v)})`);
-  return null;
-}
-
-function stringMap(v: unknown, path: string, p: Problems): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(optObj(v, path, p))) {
-    if (typeof val === "string") out[k] = val;
-    else p.type(at(path, k), `is not a string (got ${describe(val)})`);
-  }
-  return out;
-}
+/** Node address types (`NodeAddressType`) whose address is an IP, and those whose is a DNS name. */
+const IP_ADDRESS_TYPES: readonly string[] = ["InternalIP", "ExternalIP"];
+const DNS_ADDRESS_TYPES: readonly string[] = ["Hostname", "InternalDNS", "ExternalDNS"];
 
 /** A port number 1–65535; `null` when absent and not required. */
 function portNumber(v: unknown, path: string, p: Problems, required: boolean): number | null {
@@ -214,30 +174,32 @@ function protocol(v: unknown, path: string, p: Problems): Protocol {
   return "TCP";
 }
 
-/** RFC 1123 label (Kubernetes `DNS_LABEL`), used for port names. */
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-/**
- * Kubernetes `IANA_SVC_NAME` (RFC 6335 §5.1): at most 15 characters of lowercase letters,
- * digits and `-`, at least one letter, no leading/trailing or double `-`.
- */
-export function isIanaSvcName(s: string): boolean {
-  return s.length <= 15 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s) && /[a-z]/.test(s) &&
-    !s.includes("--");
-}
-
 /** Whether `s` is an IPv4 or IPv6 address literal. */
 export function isIpAddress(s: string): boolean {
   return parseIp(s) !== null;
 }
 
+/** An optional name field (`hostname`, a port name): null when absent, checked against `rule`. */
+function optName(v: unknown, rule: NameRule, path: string, p: Problems): string | null {
+  const s = optString(v, path, p);
+  if (s !== null) checkName(s, rule, path, p);
+  return s;
+}
+
 /**
- * Checks `metadata` against the resource the route names. `namespace` null = cluster-scoped.
- * Missing `metadata.namespace` defaults to the resource's; `metadata.name` is required.
+ * Checks the identity of an object sent on a route of `type`: `kind`/`apiVersion` when present
+ * ({@linkcode checkTypeMeta}), then `metadata` against the resource the route names, and the
+ * names against Kubernetes' rules for the kind ({@linkcode NAME_RULES}). `want.namespace` null
+ * means the route gives none (servicelist items, cluster-scoped nodes). A missing
+ * `metadata.namespace` defaults to the resource's; `metadata.name` is required. A name is
+ * checked once, where it comes from: `metadata.name`/`metadata.namespace` when the content has
+ * them (they must equal the route's), else the resource's namespace (for a podlist, once for
+ * the whole list).
  */
 function meta(
   obj: Obj,
   base: string,
+  type: ResourceType,
   want: { namespace: string | null; name: string | null },
   p: Problems,
 ): {
@@ -246,6 +208,8 @@ function meta(
   labels: Record<string, string>;
   annotations: Record<string, string>;
 } {
+  checkTypeMeta(obj, base, type, p);
+  const kind = ITEM_KINDS[type];
   const mpath = at(base, "metadata");
   const m = optObj(obj.metadata, mpath, p);
   let name = optString(m.name, at(mpath, "name"), p);
@@ -259,33 +223,34 @@ function meta(
       at(mpath, "name"),
       `${JSON.stringify(name)} does not match the resource name ${JSON.stringify(want.name)}`,
     );
-  }
+  } else checkName(name, NAME_RULES[kind], at(mpath, "name"), p);
   let namespace = optString(m.namespace, at(mpath, "namespace"), p);
-  if (want.namespace !== null) {
-    if (namespace === null) namespace = want.namespace;
-    else if (namespace !== want.namespace) {
+  if (kind === "Node") {
+    // Cluster-scoped: the route's namespace token is ignored, and so is any metadata.namespace.
+    namespace ??= "";
+  } else if (want.namespace !== null) {
+    // A podlist's namespace is checked once for the list (convertChange), not per pod.
+    const check = type !== "podlist";
+    if (namespace === null) {
+      namespace = want.namespace;
+      if (check) checkName(namespace, NAMESPACE_RULE, "resource namespace", p);
+    } else if (namespace !== want.namespace) {
       p.type(
         at(mpath, "namespace"),
         `${JSON.stringify(namespace)} does not match the resource namespace ${
           JSON.stringify(want.namespace)
         }`,
       );
-    }
+    } else if (check) checkName(namespace, NAMESPACE_RULE, at(mpath, "namespace"), p);
   } else if (namespace === null) {
     namespace = "";
-  }
+  } else checkName(namespace, NAMESPACE_RULE, at(mpath, "namespace"), p);
   return {
     namespace,
     name,
     labels: stringMap(m.labels, at(mpath, "labels"), p),
     annotations: stringMap(m.annotations, at(mpath, "annotations"), p),
   };
-}
-
-function rootObj(content: unknown, base: string, p: Problems): Obj | null {
-  if (isObj(content)) return content;
-  p.type(base === "" ? "content" : base, `is not an object (got ${describe(content)})`);
-  return null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,12 +260,13 @@ function rootObj(content: unknown, base: string, p: Problems): Obj | null {
 function service(
   content: unknown,
   base: string,
+  type: "service" | "servicelist",
   want: { namespace: string | null; name: string | null },
   p: Problems,
 ): ServiceRecord | null {
   const obj = rootObj(content, base, p);
   if (!obj) return null;
-  const md = meta(obj, base, want, p);
+  const md = meta(obj, base, type, want, p);
   if (want.namespace === null && md.namespace === "") {
     p.type(at(at(base, "metadata"), "namespace"), "is required");
   }
@@ -309,8 +275,8 @@ function service(
 
   let kind: ServiceKind = { type: "ClusterIP" };
   const typePath = at(spath, "type");
-  const type = spec.type ?? "ClusterIP";
-  if (type === "ExternalName") {
+  const specType = spec.type ?? "ClusterIP";
+  if (specType === "ExternalName") {
     const ext = optString(spec.externalName, at(spath, "externalName"), p);
     if (ext === null) {
       if (typeof spec.externalName !== "string" || spec.externalName === "") {
@@ -320,12 +286,12 @@ function service(
       p.range(at(spath, "externalName"), `${JSON.stringify(ext)} is not a DNS name`);
     }
     kind = { type: "ExternalName", externalName: ext ?? "" };
-  } else if (type === "ClusterIP" || type === "NodePort" || type === "LoadBalancer") {
+  } else if (specType === "ClusterIP" || specType === "NodePort" || specType === "LoadBalancer") {
     if (spec.clusterIP === "None") kind = { type: "Headless" };
   } else {
     p.range(
       typePath,
-      `${describe(type)} is not one of ClusterIP, NodePort, LoadBalancer, ExternalName`,
+      `${describe(specType)} is not one of ClusterIP, NodePort, LoadBalancer, ExternalName`,
     );
   }
 
@@ -342,14 +308,16 @@ function service(
       if (rawPorts.length > 1) {
         p.type(at(ppath, "name"), "is required when a service has several ports");
       }
-    } else if (!DNS_LABEL.test(name)) {
-      p.range(at(ppath, "name"), `${JSON.stringify(name)} is not a DNS label`);
-    } else if (names.has(name)) {
-      p.range(
-        at(ppath, "name"),
-        `${JSON.stringify(name)} is duplicated (also ${at(at(spath, "ports"), names.get(name)!)})`,
-      );
-    } else names.set(name, i);
+    } else if (checkName(name, "DNS-1123 label", at(ppath, "name"), p)) {
+      const first = names.get(name);
+      if (first === undefined) names.set(name, i);
+      else {
+        p.range(
+          at(ppath, "name"),
+          `${JSON.stringify(name)} is duplicated (also ${at(at(spath, "ports"), first)})`,
+        );
+      }
+    }
     const port = portNumber(po.port, at(ppath, "port"), p, true);
     const proto = protocol(po.protocol, at(ppath, "protocol"), p);
     let targetPort: TargetPort | null = null;
@@ -358,8 +326,7 @@ function service(
     if (tp === undefined || tp === null || tp === "") {
       if (port !== null) targetPort = { kind: "number", port };
     } else if (typeof tp === "string") {
-      if (isIanaSvcName(tp)) targetPort = { kind: "name", name: tp };
-      else p.range(tpath, `${JSON.stringify(tp)} is not a valid port name (IANA_SVC_NAME)`);
+      if (checkName(tp, "IANA_SVC_NAME", tpath, p)) targetPort = { kind: "name", name: tp };
     } else {
       const n = portNumber(tp, tpath, p, true);
       if (n !== null) targetPort = { kind: "number", port: n };
@@ -442,7 +409,7 @@ function endpointPorts(
     if (!o) return;
     if (skipUnset && (o.port === undefined || o.port === null)) return;
     const port = portNumber(o.port, at(ppath, "port"), p, true);
-    const name = optString(o.name, at(ppath, "name"), p) ?? "";
+    const name = optName(o.name, "DNS-1123 label", at(ppath, "name"), p) ?? "";
     const proto = protocol(o.protocol, at(ppath, "protocol"), p);
     if (port !== null) out.push({ name, port, protocol: proto });
   });
@@ -475,7 +442,7 @@ function endpointsOf(
 ): Endpoint[] {
   const obj = rootObj(content, "", p);
   if (!obj) return [];
-  meta(obj, "", want, p);
+  meta(obj, "", "endpoints", want, p);
   const out: Endpoint[] = [];
   optArray(obj.subsets, "subsets", p).forEach((rs, i) => {
     const spath = at("subsets", i);
@@ -492,7 +459,7 @@ function endpointsOf(
           ip: ip ?? "",
           ready,
           nodeName: optString(a.nodeName, at(apath, "nodeName"), p),
-          hostname: optString(a.hostname, at(apath, "hostname"), p),
+          hostname: optName(a.hostname, "DNS-1123 label", at(apath, "hostname"), p),
           podName: targetRefName(a.targetRef, at(apath, "targetRef"), p),
           ports,
         };
@@ -511,11 +478,11 @@ function sliceOf(
 ): SliceRecord | null {
   const obj = rootObj(content, "", p);
   if (!obj) return null;
-  const md = meta(obj, "", want, p);
+  const md = meta(obj, "", "endpointslice", want, p);
   const svcName = md.labels[SERVICE_NAME_LABEL];
-  if (svcName === undefined || svcName === "") {
-    p.type(at(at("metadata", "labels"), SERVICE_NAME_LABEL), "is required");
-  }
+  const labelPath = at(at("metadata", "labels"), SERVICE_NAME_LABEL);
+  if (svcName === undefined || svcName === "") p.type(labelPath, "is required");
+  else checkName(svcName, NAME_RULES.Service, labelPath, p);
   const at0 = obj.addressType ?? "IPv4";
   if (at0 !== "IPv4" && at0 !== "IPv6" && at0 !== "FQDN") {
     p.range("addressType", `${describe(at0)} is not one of IPv4, IPv6, FQDN`);
@@ -533,7 +500,7 @@ function sliceOf(
       p.type(at(at(epath, "conditions"), "ready"), `${describe(rd)} is not a boolean`);
     }
     const nodeName = optString(e.nodeName, at(epath, "nodeName"), p);
-    const hostname = optString(e.hostname, at(epath, "hostname"), p);
+    const hostname = optName(e.hostname, "DNS-1123 label", at(epath, "hostname"), p);
     const podName = targetRefName(e.targetRef, at(epath, "targetRef"), p);
     const addrs = optArray(e.addresses, at(epath, "addresses"), p);
     if (addrs.length === 0) p.type(at(epath, "addresses"), "is empty");
@@ -557,12 +524,13 @@ function sliceOf(
 function podOf(
   content: unknown,
   base: string,
+  type: "pod" | "podlist",
   want: { namespace: string; name: string | null },
   p: Problems,
 ): PodRecord | null {
   const obj = rootObj(content, base, p);
   if (!obj) return null;
-  const md = meta(obj, base, want, p);
+  const md = meta(obj, base, type, want, p);
   const spath = at(base, "spec");
   const spec = optObj(obj.spec, spath, p);
   const stpath = at(base, "status");
@@ -577,7 +545,7 @@ function podOf(
       const po = rootObj(rp, ppath, p);
       if (!po) return;
       const port = portNumber(po.containerPort, at(ppath, "containerPort"), p, true);
-      const name = optString(po.name, at(ppath, "name"), p) ?? "";
+      const name = optName(po.name, "IANA_SVC_NAME", at(ppath, "name"), p) ?? "";
       const proto = protocol(po.protocol, at(ppath, "protocol"), p);
       if (port !== null) ports.push({ name, port, protocol: proto });
     });
@@ -587,6 +555,9 @@ function podOf(
     ip = ipField(status.podIP, at(stpath, "podIP"), p);
   }
   const phase = optString(status.phase, at(stpath, "phase"), p);
+  if (phase !== null && !POD_PHASES.includes(phase)) {
+    p.range(at(stpath, "phase"), `${describe(phase)} is not one of ${POD_PHASES.join(", ")}`);
+  }
   let ready = false;
   optArray(status.conditions, at(stpath, "conditions"), p).forEach((c) => {
     if (isObj(c) && c.type === "Ready" && c.status === "True") ready = true;
@@ -597,7 +568,7 @@ function podOf(
     labels: md.labels,
     ip,
     nodeName: optString(spec.nodeName, at(spath, "nodeName"), p),
-    hostname: optString(spec.hostname, at(spath, "hostname"), p),
+    hostname: optName(spec.hostname, "DNS-1123 label", at(spath, "hostname"), p),
     running: phase === "Running",
     ready,
     ports,
@@ -607,7 +578,7 @@ function podOf(
 function nodeOf(content: unknown, want: { name: string }, p: Problems): NodeInfo | null {
   const obj = rootObj(content, "", p);
   if (!obj) return null;
-  const md = meta(obj, "", { namespace: null, name: want.name }, p);
+  const md = meta(obj, "", "node", { namespace: null, name: want.name }, p);
   const addresses: { type: string; address: string }[] = [];
   const status = optObj(obj.status, "status", p);
   optArray(status.addresses, at("status", "addresses"), p).forEach((ra, i) => {
@@ -618,7 +589,12 @@ function nodeOf(content: unknown, want: { name: string }, p: Problems): NodeInfo
     const address = optString(a.address, at(apath, "address"), p);
     if (type === null) p.type(at(apath, "type"), "is required");
     if (address === null) p.type(at(apath, "address"), "is required");
-    if (type !== null && address !== null) addresses.push({ type, address });
+    if (type === null || address === null) return;
+    if (IP_ADDRESS_TYPES.includes(type) && !isIpAddress(address)) {
+      p.range(at(apath, "address"), `${describe(address)} is not an IP address (type ${type})`);
+    } else if (DNS_ADDRESS_TYPES.includes(type) && !isDnsName(address)) {
+      p.range(at(apath, "address"), `${describe(address)} is not a DNS name (type ${type})`);
+    } else addresses.push({ type, address });
   });
   return { name: md.name, addresses };
 }
@@ -634,6 +610,10 @@ export function resourceOf(change: Pick<ResourceChange, "namespace" | "type" | "
 /**
  * Validates and converts one change. Every problem is reported, each with its field path,
  * in one error: `Cannot apply "default/service/x": spec.ports[0].port 70000 is out of range`.
+ *
+ * Names are checked against Kubernetes' rules (`names.ts`) on `insert`/`update`, where they
+ * would create something. A `delete` only names what to remove (an absent one is a no-op), so
+ * its names are not checked: objects stored before a rule existed can still be deleted.
  * @throws {TypeError | RangeError} on invalid content (the first problem decides the class)
  */
 export function convertChange(change: ResourceChange): ConvertedChange {
@@ -664,7 +644,12 @@ export function convertChange(change: ResourceChange): ConvertedChange {
   let out: ConvertedChange;
   switch (type) {
     case "service":
-      out = { type, namespace, name, record: del ? null : service(c, "", { namespace, name }, p) };
+      out = {
+        type,
+        namespace,
+        name,
+        record: del ? null : service(c, "", type, { namespace, name }, p),
+      };
       break;
     case "servicelist": {
       if (del) {
@@ -677,7 +662,7 @@ export function convertChange(change: ResourceChange): ConvertedChange {
       if (!Array.isArray(c)) p.type("content", `is not an array (got ${describe(c)})`);
       else {
         c.forEach((item, i) => {
-          const r = service(item, `[${i}]`, { namespace: null, name: null }, p);
+          const r = service(item, `[${i}]`, type, { namespace: null, name: null }, p);
           if (!r) return;
           const key = `${r.service.namespace}/${r.service.name}`;
           if (seen.has(key)) {
@@ -703,16 +688,19 @@ export function convertChange(change: ResourceChange): ConvertedChange {
       out = { type, namespace, name, slice: del ? null : sliceOf(c, { namespace, name }, p) };
       break;
     case "pod":
-      out = { type, namespace, name, pod: del ? null : podOf(c, "", { namespace, name }, p) };
+      out = { type, namespace, name, pod: del ? null : podOf(c, "", type, { namespace, name }, p) };
       break;
     case "podlist": {
       let pods: PodRecord[] | null = null;
       if (!del) {
         pods = [];
+        // `<ns>/podlist/<service>`: the namespace of its pods and the name of their service.
+        checkName(namespace, NAMESPACE_RULE, "resource namespace", p);
+        checkName(name, NAME_RULES.Service, "resource name", p);
         if (!Array.isArray(c)) p.type("content", `is not an array (got ${describe(c)})`);
         else {
           c.forEach((item, i) => {
-            const r = podOf(item, `[${i}]`, { namespace, name: null }, p);
+            const r = podOf(item, `[${i}]`, type, { namespace, name: null }, p);
             if (r) pods!.push(r);
           });
         }

@@ -18,8 +18,8 @@ export {
   convertChange,
   type ConvertedChange,
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
-  isIanaSvcName,
   isIpAddress,
+  POD_PHASES,
   podEndpoints,
   type PodRecord,
   RESOURCE_TYPES,
@@ -32,6 +32,16 @@ export {
   type ServiceRecord,
   type SliceRecord,
 } from "./convert.ts";
+export {
+  isDns1035Label,
+  isDns1123Label,
+  isDns1123Subdomain,
+  isIanaSvcName,
+  NAME_RULES,
+  type NameRule,
+  NAMESPACE_RULE,
+} from "./names.ts";
+export { API_VERSIONS, ITEM_KINDS, type ObjectKind } from "./kinds.ts";
 export {
   dnsAddress,
   formatIpv4,

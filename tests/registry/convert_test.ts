@@ -11,6 +11,12 @@ import {
   type ServiceEntry,
 } from "../../lib/registry/mod.ts";
 
+/** The explanations that follow each rule's name in error messages (`lib/registry/names.ts`). */
+const LABEL_1123 =
+  "(lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)";
+const IANA =
+  "(lowercase letters, digits and '-', at least one letter, no '--', starting and ending with a letter or digit, at most 15 characters)";
+
 function change(
   resource: string,
   content: unknown,
@@ -235,14 +241,14 @@ Deno.test("convertChange() rejects invalid objects with every problem and its pa
       name: "targetPort numeric string is not an IANA_SVC_NAME",
       content: svcContent("x", { ports: [{ port: 80, targetPort: "8080" }] }),
       error: RangeError,
-      message: `${P}spec.ports[0].targetPort "8080" is not a valid port name (IANA_SVC_NAME)`,
+      message: `${P}spec.ports[0].targetPort "8080" is not a valid IANA_SVC_NAME ${IANA}`,
     },
     {
       name: "targetPort name too long",
       content: svcContent("x", { ports: [{ port: 80, targetPort: "a-very-long-port-name" }] }),
       error: RangeError,
       message:
-        `${P}spec.ports[0].targetPort "a-very-long-port-name" is not a valid port name (IANA_SVC_NAME)`,
+        `${P}spec.ports[0].targetPort "a-very-long-port-name" is not a valid IANA_SVC_NAME ${IANA}`,
     },
     {
       name: "targetPort 0",
@@ -288,7 +294,8 @@ Deno.test("convertChange() rejects invalid objects with every problem and its pa
       error: TypeError,
       message: `${P}spec.ports[0].name is required when a service has several ports; ` +
         `spec.ports[0].port 70000 is out of range; spec.ports[0].protocol "HTTP" is not one of TCP, UDP, SCTP; ` +
-        `spec.ports[1].name "B" is not a DNS label; spec.ports[1].port 0 is out of range`,
+        `spec.ports[1].name "B" is not a valid DNS-1123 label ${LABEL_1123}; ` +
+        "spec.ports[1].port 0 is out of range",
     },
     {
       name: "ports not an array",
@@ -574,5 +581,383 @@ Deno.test("convertChange() converts Endpoints, EndpointSlices, pods and nodes", 
         }],
       },
     });
+  });
+});
+
+const LABEL_1035 =
+  "(lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, at most 63 characters)";
+const SUBDOMAIN =
+  "(lowercase letters, digits, '-' and '.', each dot-separated part starting and ending with a letter or digit, at most 253 characters)";
+
+/** A row of the validation tables: `content` sent as `resource` is refused with `message`. */
+interface BadRow {
+  name: string;
+  resource: string;
+  content: unknown;
+  error: ErrorConstructor;
+  message: string;
+}
+
+async function refuses(t: Deno.TestContext, rows: BadRow[]): Promise<void> {
+  for (const row of rows) {
+    await t.step(row.name, () => {
+      assert.throws(() => convertChange(change(row.resource, row.content)), (e: unknown) => {
+        assert.ok(e instanceof row.error, `expected ${row.error.name}, got ${e}`);
+        assert.equal((e as Error).message, `Cannot apply "${row.resource}": ${row.message}`);
+        return true;
+      });
+    });
+  }
+}
+
+function svcIn(namespace: string | undefined, name: string, extra: Record<string, unknown> = {}) {
+  return { ...extra, metadata: { name, namespace }, spec: { ports: [{ port: 80 }] } };
+}
+
+const slice = (name: string, service: string, extra: Record<string, unknown> = {}) => ({
+  metadata: { name, labels: { "kubernetes.io/service-name": service } },
+  addressType: "IPv4",
+  endpoints: [{ addresses: ["10.0.0.1"] }],
+  ...extra,
+});
+
+Deno.test("convertChange() refuses names Kubernetes would refuse (they would collide in DNS)", async (t) => {
+  await refuses(t, [
+    {
+      name: "uppercase service (NGINX and nginx would both answer nginx.default)",
+      resource: "default/service/NGINX",
+      content: svcIn("default", "NGINX"),
+      error: RangeError,
+      message: `metadata.name "NGINX" is not a valid DNS-1035 label ${LABEL_1035}`,
+    },
+    {
+      name: "dotted service (y.z/x and z/x.y would both answer x.y.z.svc.cluster.local)",
+      resource: "z/service/x.y",
+      content: svcIn("z", "x.y"),
+      error: RangeError,
+      message: `metadata.name "x.y" is not a valid DNS-1035 label ${LABEL_1035}`,
+    },
+    {
+      name: "dotted namespace",
+      resource: "y.z/service/x",
+      content: svcIn("y.z", "x"),
+      error: RangeError,
+      message: `metadata.namespace "y.z" is not a valid DNS-1123 label ${LABEL_1123}`,
+    },
+    {
+      name: "underscore",
+      resource: "default/service/a_b",
+      content: svcIn("default", "a_b"),
+      error: RangeError,
+      message: `metadata.name "a_b" is not a valid DNS-1035 label ${LABEL_1035}`,
+    },
+    {
+      name: "non-ASCII",
+      resource: "default/service/ngïnx",
+      content: svcIn("default", "ngïnx"),
+      error: RangeError,
+      message: `metadata.name "ngïnx" is not a valid DNS-1035 label ${LABEL_1035}`,
+    },
+    {
+      name: "70 characters",
+      resource: `default/service/${"x".repeat(70)}`,
+      content: svcIn("default", "x".repeat(70)),
+      error: RangeError,
+      message: `metadata.name "${"x".repeat(70)}" is not a valid DNS-1035 label ${LABEL_1035}`,
+    },
+    {
+      name: "service starting with a digit",
+      resource: "default/service/1abc",
+      content: svcIn("default", "1abc"),
+      error: RangeError,
+      message: `metadata.name "1abc" is not a valid DNS-1035 label ${LABEL_1035}`,
+    },
+    {
+      name: "namespace Bad_NS from the route (no metadata.namespace)",
+      resource: "Bad_NS/service/x",
+      content: svcIn(undefined, "x"),
+      error: RangeError,
+      message: `resource namespace "Bad_NS" is not a valid DNS-1123 label ${LABEL_1123}`,
+    },
+    {
+      name: "namespace 'bad ns!' and a bad name: both reported",
+      resource: "bad ns!/service/A",
+      content: svcIn("bad ns!", "A"),
+      error: RangeError,
+      message: `metadata.name "A" is not a valid DNS-1035 label ${LABEL_1035}; ` +
+        `metadata.namespace "bad ns!" is not a valid DNS-1123 label ${LABEL_1123}`,
+    },
+    {
+      name: "servicelist item",
+      resource: "namespace/servicelist/service",
+      content: [svcIn("default", "ok"), svcIn("Default", "web_1")],
+      error: RangeError,
+      message: `[1].metadata.name "web_1" is not a valid DNS-1035 label ${LABEL_1035}; ` +
+        `[1].metadata.namespace "Default" is not a valid DNS-1123 label ${LABEL_1123}`,
+    },
+    {
+      name: "Endpoints follow their Service's rule (a dotted name could never be joined)",
+      resource: "default/endpoints/x.y",
+      content: { metadata: { name: "x.y" } },
+      error: RangeError,
+      message: `metadata.name "x.y" is not a valid DNS-1035 label ${LABEL_1035}`,
+    },
+    {
+      name: "EndpointSlice name",
+      resource: "default/endpointslice/Web-abc",
+      content: slice("Web-abc", "web"),
+      error: RangeError,
+      message: `metadata.name "Web-abc" is not a valid DNS-1123 subdomain ${SUBDOMAIN}`,
+    },
+    {
+      name: "EndpointSlice service-name label",
+      resource: "default/endpointslice/web-abc",
+      content: slice("web-abc", "Web"),
+      error: RangeError,
+      message:
+        `metadata.labels["kubernetes.io/service-name"] "Web" is not a valid DNS-1035 label ` +
+        LABEL_1035,
+    },
+    {
+      name: "EndpointSlice hostname",
+      resource: "default/endpointslice/web-abc",
+      content: slice("web-abc", "web", { endpoints: [{ addresses: ["10.0.0.1"], hostname: "H" }] }),
+      error: RangeError,
+      message: `endpoints[0].hostname "H" is not a valid DNS-1123 label ${LABEL_1123}`,
+    },
+    {
+      name: "Endpoints hostname and port name",
+      resource: "default/endpoints/web",
+      content: {
+        metadata: { name: "web" },
+        subsets: [{
+          addresses: [{ ip: "10.0.0.1", hostname: "web_0" }],
+          ports: [{ name: "HTTP", port: 80 }],
+        }],
+      },
+      error: RangeError,
+      message: `subsets[0].ports[0].name "HTTP" is not a valid DNS-1123 label ${LABEL_1123}; ` +
+        `subsets[0].addresses[0].hostname "web_0" is not a valid DNS-1123 label ${LABEL_1123}`,
+    },
+    {
+      name: "Pod name, hostname and container port name",
+      resource: "default/pod/Web-0",
+      content: {
+        metadata: { name: "Web-0" },
+        spec: {
+          hostname: "a.b",
+          containers: [{ ports: [{ name: "web_http", containerPort: 80 }] }],
+        },
+      },
+      error: RangeError,
+      message: `metadata.name "Web-0" is not a valid DNS-1123 subdomain ${SUBDOMAIN}; ` +
+        `spec.containers[0].ports[0].name "web_http" is not a valid IANA_SVC_NAME ${IANA}; ` +
+        `spec.hostname "a.b" is not a valid DNS-1123 label ${LABEL_1123}`,
+    },
+    {
+      name: "podlist: its name is a service name, checked even when the list is empty",
+      resource: "Bad_NS/podlist/Web",
+      content: [],
+      error: RangeError,
+      message: `resource namespace "Bad_NS" is not a valid DNS-1123 label ${LABEL_1123}; ` +
+        `resource name "Web" is not a valid DNS-1035 label ${LABEL_1035}`,
+    },
+    {
+      name: "podlist item names",
+      resource: "default/podlist/web",
+      content: [{ metadata: { name: "web-0" } }, { metadata: { name: "Web-1" } }],
+      error: RangeError,
+      message: `[1].metadata.name "Web-1" is not a valid DNS-1123 subdomain ${SUBDOMAIN}`,
+    },
+    {
+      name: "Node name",
+      resource: "default/node/Edge_1",
+      content: { metadata: { name: "Edge_1" } },
+      error: RangeError,
+      message: `metadata.name "Edge_1" is not a valid DNS-1123 subdomain ${SUBDOMAIN}`,
+    },
+  ]);
+
+  await t.step("names each rule allows are accepted", () => {
+    const ok: [string, unknown][] = [
+      ["kube-system/service/a--b", svcIn("kube-system", "a--b")],
+      ["1ns/service/x", svcIn("1ns", "x")],
+      [`default/service/${"a".repeat(63)}`, svcIn("default", "a".repeat(63))],
+      ["default/endpoints/web", { metadata: { name: "web" } }],
+      ["default/endpointslice/web.abc-1", slice("web.abc-1", "web")],
+      ["default/pod/web-0.v2", { metadata: { name: "web-0.v2" }, spec: { hostname: "0web" } }],
+      ["any/node/edge-1.example.com", { metadata: { name: "edge-1.example.com" } }],
+    ];
+    for (const [resource, content] of ok) {
+      assert.doesNotThrow(() => convertChange(change(resource, content)), resource);
+    }
+  });
+  await t.step(
+    "the namespace token of a node route is not checked (nodes are cluster-scoped)",
+    () => {
+      const c = convertChange(
+        change("Not_A_Namespace/node/edge-1", { metadata: { name: "edge-1" } }),
+      );
+      assert.equal(c.type === "node" && c.node?.name, "edge-1");
+    },
+  );
+  await t.step(
+    "delete does not check names: objects stored before the rules can be removed",
+    () => {
+      for (
+        const resource of ["default/service/NGINX", "Bad_NS/endpoints/x.y", "default/node/N_1"]
+      ) {
+        const c = convertChange(change(resource, undefined, "delete"));
+        assert.equal(c.type, resource.split("/")[1]);
+      }
+    },
+  );
+});
+
+Deno.test("convertChange() refuses a kind or apiVersion that contradicts the route", async (t) => {
+  await refuses(t, [
+    {
+      name: "Pod content on a service route",
+      resource: "default/service/x",
+      content: { kind: "Pod", ...svcIn("default", "x") },
+      error: TypeError,
+      message: 'kind "Pod" does not match the resource type service (expected Service)',
+    },
+    {
+      name: "apps/v1 Service",
+      resource: "default/service/x",
+      content: { apiVersion: "apps/v1", kind: "Service", ...svcIn("default", "x") },
+      error: RangeError,
+      message: 'apiVersion "apps/v1" is not v1 (the apiVersion of Service)',
+    },
+    {
+      name: "servicelist item of another kind",
+      resource: "namespace/servicelist/service",
+      content: [svcIn("default", "a"), { kind: "Endpoints", ...svcIn("default", "b") }],
+      error: TypeError,
+      message:
+        '[1].kind "Endpoints" does not match the resource type servicelist (expected Service)',
+    },
+    {
+      name: "Service content on an endpoints route",
+      resource: "default/endpoints/x",
+      content: { apiVersion: "v1", kind: "Service", metadata: { name: "x" } },
+      error: TypeError,
+      message: 'kind "Service" does not match the resource type endpoints (expected Endpoints)',
+    },
+    {
+      name: "EndpointSlice v1beta1 (its node is in topology, not nodeName)",
+      resource: "default/endpointslice/x-1",
+      content: {
+        apiVersion: "discovery.k8s.io/v1beta1",
+        kind: "EndpointSlice",
+        ...slice("x-1", "x"),
+      },
+      error: RangeError,
+      message:
+        'apiVersion "discovery.k8s.io/v1beta1" is not discovery.k8s.io/v1 (the apiVersion of EndpointSlice)',
+    },
+    {
+      name: "podlist item of another kind",
+      resource: "default/podlist/web",
+      content: [{ kind: "Node", metadata: { name: "p" } }],
+      error: TypeError,
+      message: '[0].kind "Node" does not match the resource type podlist (expected Pod)',
+    },
+    {
+      name: "Node with a core/v1 apiVersion",
+      resource: "default/node/n1",
+      content: { apiVersion: "core/v1", kind: "Node", metadata: { name: "n1" } },
+      error: RangeError,
+      message: 'apiVersion "core/v1" is not v1 (the apiVersion of Node)',
+    },
+  ]);
+  await t.step("absent kind/apiVersion are accepted, and every fixture line converts", () => {
+    assert.doesNotThrow(() => convertChange(change("default/service/x", svcIn("default", "x"))));
+    for (const m of fixture) {
+      const [namespace, type, name] = m.route.resource.split("/");
+      assert.doesNotThrow(
+        () =>
+          convertChange({
+            operation: m.route.operation,
+            namespace,
+            type,
+            name,
+            content: m.content,
+          }),
+        m.route.resource,
+      );
+    }
+  });
+});
+
+Deno.test("convertChange() checks node addresses by type and pod phases", async (t) => {
+  const node = (addresses: unknown[]) => ({ metadata: { name: "n1" }, status: { addresses } });
+  await refuses(t, [
+    {
+      name: "InternalIP that is not an IP (it would become a tunnel peer)",
+      resource: "default/node/n1",
+      content: node([{ type: "InternalIP", address: "bogus" }]),
+      error: RangeError,
+      message: 'status.addresses[0].address "bogus" is not an IP address (type InternalIP)',
+    },
+    {
+      name: "ExternalIP with a port",
+      resource: "default/node/n1",
+      content: node([{ type: "Hostname", address: "n1" }, {
+        type: "ExternalIP",
+        address: "192.0.2.1:80",
+      }]),
+      error: RangeError,
+      message: 'status.addresses[1].address "192.0.2.1:80" is not an IP address (type ExternalIP)',
+    },
+    {
+      name: "Hostname and InternalDNS that are not DNS names",
+      resource: "default/node/n1",
+      content: node([
+        { type: "Hostname", address: "bad host" },
+        { type: "InternalDNS", address: "a..b" },
+        { type: "ExternalDNS", address: "-x.example" },
+      ]),
+      error: RangeError,
+      message: 'status.addresses[0].address "bad host" is not a DNS name (type Hostname); ' +
+        'status.addresses[1].address "a..b" is not a DNS name (type InternalDNS); ' +
+        'status.addresses[2].address "-x.example" is not a DNS name (type ExternalDNS)',
+    },
+    {
+      name: "pod phase Exploding",
+      resource: "default/pod/p",
+      content: { metadata: { name: "p" }, status: { phase: "Exploding" } },
+      error: RangeError,
+      message:
+        'status.phase "Exploding" is not one of Pending, Running, Succeeded, Failed, Unknown',
+    },
+    {
+      name: "pod phase in lowercase (in a podlist)",
+      resource: "default/podlist/web",
+      content: [{ metadata: { name: "p" }, status: { phase: "running" } }],
+      error: RangeError,
+      message:
+        '[0].status.phase "running" is not one of Pending, Running, Succeeded, Failed, Unknown',
+    },
+  ]);
+  await t.step("IP, DNS and other address types that are right are kept in order", () => {
+    const addresses = [
+      { type: "InternalIP", address: "10.0.0.1" },
+      { type: "ExternalIP", address: "2001:db8::1" },
+      { type: "Hostname", address: "Edge-1" },
+      { type: "InternalDNS", address: "edge-1.example.internal." },
+      { type: "SomethingNew", address: "anything" },
+    ];
+    const c = convertChange(change("default/node/n1", node(addresses)));
+    assert.deepEqual(c.type === "node" && c.node?.addresses, addresses);
+  });
+  await t.step("every Kubernetes phase and an absent one are accepted", () => {
+    for (const phase of ["Pending", "Running", "Succeeded", "Failed", "Unknown", undefined, ""]) {
+      const c = convertChange(
+        change("default/pod/p", { metadata: { name: "p" }, status: { phase } }),
+      );
+      assert.equal(c.type === "pod" && c.pod?.running, phase === "Running", String(phase));
+    }
   });
 });

@@ -4,13 +4,16 @@ import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import {
   backendsFor,
+  JOURNAL_FILE,
   listServices,
   PoolExhaustedError,
   Registry,
   type ResourceChange,
   type Snapshot,
+  STATE_FILE,
   writeFileAtomic,
 } from "../../lib/registry/mod.ts";
+import { encodeJournalEntry, encodeState } from "../../lib/registry/store.ts";
 import { open, withDir } from "./_fixtures.ts";
 
 const FIXTURE = new URL("../fixtures/kubeedge-messages.ndjson", import.meta.url);
@@ -582,5 +585,87 @@ Deno.test("Registry loses nothing acknowledged when the process is killed with S
     assert.equal(reg.snapshot().services.size, 50);
     assert.equal(new Set(reg.snapshot().vips.keys()).size, 50);
     await reg.close();
+  });
+});
+
+Deno.test("Registry.open() loads objects accepted before the name and address rules; only new changes are checked", async () => {
+  await withDir("em-registry-legacy-", async (dir) => {
+    const service = (namespace: string, name: string) => ({
+      service: {
+        namespace,
+        name,
+        kind: { type: "ClusterIP" as const },
+        ports: [{
+          name: "",
+          protocol: "TCP" as const,
+          port: 80,
+          targetPort: { kind: "number" as const, port: 8080 },
+        }],
+        sessionAffinity: { type: "None" as const },
+      },
+      selector: null,
+    });
+    const endpoint = {
+      ip: "10.0.0.1",
+      ready: true,
+      nodeName: "N_1",
+      hostname: "Web_0",
+      podName: null,
+      ports: [{ name: "HTTP", port: 8080, protocol: "TCP" as const }],
+    };
+    await Deno.mkdir(`${dir}/state`, { recursive: true });
+    await Deno.writeTextFile(
+      `${dir}/state/${STATE_FILE}`,
+      encodeState({
+        version: 1,
+        subnet: "9.251.0.0/16",
+        cursor: 3,
+        vips: new Map([["default/NGINX", "9.251.0.2"], ["Bad_NS/x.y", "9.251.0.3"]]),
+        services: [service("default", "NGINX"), service("Bad_NS", "x.y")],
+        endpoints: [{ namespace: "default", name: "NGINX", endpoints: [endpoint] }],
+        slices: [],
+        podlists: [],
+        pods: [],
+        nodes: [{ name: "N_1", addresses: [{ type: "InternalIP", address: "bogus" }] }],
+      }),
+    );
+    await Deno.writeTextFile(
+      `${dir}/state/${JOURNAL_FILE}`,
+      encodeJournalEntry({
+        version: 2,
+        cursor: 4,
+        ops: [["services", "default/a_b", service("default", "a_b")], [
+          "vips",
+          "default/a_b",
+          "9.251.0.4",
+        ]],
+      }),
+    );
+    const reg = await open(dir);
+    assert.equal(reg.loadWarning, null);
+    assert.deepEqual(summary(reg.snapshot()), {
+      "Bad_NS/x.y": "9.251.0.3 none",
+      "default/NGINX": "9.251.0.2 endpoints 10.0.0.1",
+      "default/a_b": "9.251.0.4 none",
+    });
+    assert.deepEqual(reg.snapshot().nodes.get("N_1")?.addresses, [
+      { type: "InternalIP", address: "bogus" },
+    ]);
+    // An update of such an object is a new change and is checked; a delete is not, so it can go.
+    await assert.rejects(() => reg.apply(svc("default", "NGINX")), RangeError);
+    assert.equal(reg.snapshot().version, 2);
+    await reg.apply({
+      operation: "delete",
+      namespace: "default",
+      type: "service",
+      name: "NGINX",
+      content: null,
+    });
+    assert.deepEqual(Object.keys(summary(reg.snapshot())), ["Bad_NS/x.y", "default/a_b"]);
+    await reg.close();
+    const again = await open(dir);
+    assert.deepEqual(Object.keys(summary(again.snapshot())), ["Bad_NS/x.y", "default/a_b"]);
+    assert.equal(again.loadWarning, null);
+    await again.close();
   });
 });
