@@ -9,9 +9,15 @@
  */
 import type { ResourceType } from "../control/mod.ts";
 import { readJsonDocument } from "../config/json_document.ts";
+import { apiVersionProblem, isObjectKind, type ObjectKind } from "../registry/kinds.ts";
+import { describe } from "../registry/problems.ts";
 
-/** Kubernetes kinds `ctl apply` accepts and the message type each becomes. */
-export const KIND_TYPES: Readonly<Record<string, ResourceType>> = {
+/**
+ * Kubernetes kinds `ctl apply` accepts and the message type each becomes. Their `apiVersion`,
+ * when given, must be the one the agent accepts (`API_VERSIONS` in `lib/registry/kinds.ts`:
+ * `v1`, `discovery.k8s.io/v1` for EndpointSlice), checked here with the agent's own rule.
+ */
+export const KIND_TYPES: Readonly<Record<ObjectKind, ResourceType>> = {
   Service: "service",
   Endpoints: "endpoints",
   EndpointSlice: "endpointslice",
@@ -58,6 +64,14 @@ export async function parseManifests(
     if (value === null || value === undefined) return;
     const where = list.length > 1 ? `document ${i + 1}` : "document";
     if (isObject(value) && value.kind === "List") {
+      const problem = apiVersionError(
+        value.apiVersion,
+        (v) => v === "v1" ? null : `${describe(v)} is not v1 (the apiVersion of List)`,
+      );
+      if (problem !== null) {
+        out.push({ ok: false, label: `${where} (List)`, error: problem });
+        return;
+      }
       if (!Array.isArray(value.items)) {
         out.push({ ok: false, label: where, error: "List has no items array" });
         return;
@@ -93,8 +107,7 @@ function toItem(value: unknown, where: string, defaultNamespace: string): Manife
   if (!isObject(value)) return { ok: false, label: where, error: "not an object" };
   const kind = value.kind;
   if (typeof kind !== "string") return { ok: false, label: where, error: "kind is missing" };
-  const type = KIND_TYPES[kind];
-  if (!type) {
+  if (!isObjectKind(kind)) {
     return {
       ok: false,
       label: where,
@@ -103,6 +116,9 @@ function toItem(value: unknown, where: string, defaultNamespace: string): Manife
       })`,
     };
   }
+  const type = KIND_TYPES[kind];
+  const problem = apiVersionError(value.apiVersion, (v) => apiVersionProblem(kind, v));
+  if (problem !== null) return { ok: false, label: `${where} (${kind})`, error: problem };
   const meta = isObject(value.metadata) ? value.metadata : {};
   const name = meta.name;
   if (typeof name !== "string" || name === "") {
@@ -128,6 +144,16 @@ function toItem(value: unknown, where: string, defaultNamespace: string): Manife
     ok: true,
     object: { type, namespace: ns, name, content, label: objectLabel(type, ns, name) },
   };
+}
+
+/**
+ * The error for an `apiVersion` that `check` refuses, or null; absent (or `""`) is accepted,
+ * as the agent accepts it.
+ */
+function apiVersionError(v: unknown, check: (v: string) => string | null): string | null {
+  if (v === undefined || v === null || v === "") return null;
+  const problem = typeof v === "string" ? check(v) : `is not a string (got ${describe(v)})`;
+  return problem === null ? null : `apiVersion ${problem}`;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -35,6 +35,44 @@ Deno.test("parseManifests() reads single objects, Lists and multi-document YAML"
       "document (Service): metadata.name is missing",
     ]],
     ["missing kind", "metadata: {name: a}\n", ["document: kind is missing"]],
+    ["apiVersion v1", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n", [
+      "pod/default/p default",
+    ]],
+    [
+      "EndpointSlice discovery.k8s.io/v1",
+      "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: a-1}\n",
+      ["endpointslice/default/a-1 default"],
+    ],
+    [
+      "apps/v1 Service (the agent's rule and text)",
+      "apiVersion: apps/v1\nkind: Service\nmetadata: {name: a}\n",
+      ['document (Service): apiVersion "apps/v1" is not v1 (the apiVersion of Service)'],
+    ],
+    [
+      "EndpointSlice v1beta1",
+      "apiVersion: discovery.k8s.io/v1beta1\nkind: EndpointSlice\nmetadata: {name: a-1}\n",
+      [
+        'document (EndpointSlice): apiVersion "discovery.k8s.io/v1beta1" is not discovery.k8s.io/v1 (the apiVersion of EndpointSlice)',
+      ],
+    ],
+    [
+      "List items are checked one by one",
+      '{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v2","kind":"Node","metadata":{"name":"n"}},{"kind":"Node","metadata":{"name":"m"}}]}',
+      [
+        'document item 1 (Node): apiVersion "v2" is not v1 (the apiVersion of Node)',
+        "node/m default",
+      ],
+    ],
+    [
+      "List with another apiVersion",
+      '{"apiVersion":"apps/v1","kind":"List","items":[]}',
+      ['document (List): apiVersion "apps/v1" is not v1 (the apiVersion of List)'],
+    ],
+    [
+      "inherited property names are not kinds",
+      "kind: constructor\nmetadata: {name: a}\n",
+      ['document: kind "constructor" is not supported (Service, Endpoints, EndpointSlice, Pod, Node)'],
+    ],
     ["not an object", "- a\n- b\n", ["document: not an object"]],
     ["empty", "", []],
   ];
