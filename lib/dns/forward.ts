@@ -19,6 +19,7 @@ import {
   OPT_SIZE,
   readTtl,
   scanMessage,
+  setClientFlags,
   writeOpt,
   writeTtl,
 } from "./wire.ts";
@@ -339,8 +340,10 @@ export class Forwarder {
   /**
    * Writes a stored answer for one client into `out` (at least {@linkcode renderedSize} long):
    * the client's ID and question bytes as sent (RFC 1035 §7.3; resolvers using 0x20 case
-   * randomisation check them), TTLs decremented by the time spent in the cache (RFC 1035
-   * §7.4), our OPT when the client sent one (RFC 6891 §7). Returns the length written.
+   * randomisation check them), the client's RD and CD bits with RA set (RFC 1035 §4.1.1,
+   * RFC 6840 §5.9; the stored bits are those of whichever query filled the cache), TTLs
+   * decremented by the time spent in the cache (RFC 1035 §7.4), our OPT when the client sent
+   * one (RFC 6891 §7). Returns the length written.
    */
   renderInto(
     entry: CachedAnswer,
@@ -354,6 +357,8 @@ export class Forwarder {
     out.set(src);
     out[0] = query[0]!;
     out[1] = query[1]!;
+    // Only clients that may use forwarding get forwarded answers: RA as on our other replies.
+    setClientFlags(out, query, true);
     if (entry.questionEnd === questionEnd) {
       for (let i = 12; i < questionEnd; i++) out[i] = query[i]!;
     }

@@ -300,6 +300,28 @@ export function skipName(b: Uint8Array, o: number, end: number): number {
   }
 }
 
+/** RD within header byte 2, CD and RA within header byte 3. */
+const RD_BYTE2 = Flag.RD >> 8;
+const CD_BYTE3 = Flag.CD;
+const RA_BYTE3 = Flag.RA;
+
+/**
+ * Makes the header of an answer in `out` (bytes from elsewhere: an upstream, the cache) the
+ * querying client's: RD and CD copied from `query` (RFC 1035 §4.1.1: RD "is copied into the
+ * response"; RFC 4035 §3.2.2 and RFC 6840 §5.9 for CD), RA set as `recursionAvailable`. A
+ * stored answer carries the bits of the client whose query filled the cache, and an upstream
+ * need not echo CD at all. Two byte writes; both buffers hold at least a header.
+ */
+export function setClientFlags(
+  out: Uint8Array,
+  query: Uint8Array,
+  recursionAvailable: boolean,
+): void {
+  out[2] = (out[2]! & ~RD_BYTE2) | (query[2]! & RD_BYTE2);
+  out[3] = (out[3]! & ~(CD_BYTE3 | RA_BYTE3)) | (query[3]! & CD_BYTE3) |
+    (recursionAvailable ? RA_BYTE3 : 0);
+}
+
 /**
  * A header-only (or header + question) response to a query we cannot or will not answer:
  * FORMERR, NOTIMP, REFUSED, SERVFAIL, or an empty truncated answer. ID, opcode, RD and CD are

@@ -23,7 +23,7 @@ import { AbortFanout, dialError, tcpDialer } from "./dial.ts";
 import type { Dialer, DialTarget, UpstreamConn } from "./dialer.ts";
 import { VipListener } from "./listener.ts";
 import { relay, RelayBuffer } from "./relay.ts";
-import { splice, type SpliceBuffers, type SpliceResult } from "./splice.ts";
+import { closeQuietly, splice, type SpliceBuffers, type SpliceResult } from "./splice.ts";
 
 /** Config `proxyEngine`: `auto` is `epoll` where FFI on the C library is allowed, else `deno`. */
 export type ProxyEngineSetting = "auto" | "epoll" | "deno";
@@ -59,6 +59,13 @@ export interface ProxyIo {
   readonly dialer: Dialer;
   /** Copies both ways with half-close until both end; closes both; never rejects. */
   copy(client: ClientConn, upstream: UpstreamConn, buffers: SpliceBuffers): Promise<SpliceResult>;
+  /**
+   * Ends a client the proxy cannot serve (no ready endpoint, every dial failed) so that it
+   * sees an error rather than an empty reply, as kube-proxy's REJECT gives it: `epoll` resets
+   * the connection (RST: reads fail with `ECONNRESET`); `deno` can only close it (FIN), since
+   * a `Deno.TcpConn` offers no `SO_LINGER` (see README.md). Failure paths only.
+   */
+  reject(client: ClientConn): void;
   /** Releases the engine (call after every connection and listener is closed). */
   close(): Promise<void>;
 }
@@ -102,6 +109,7 @@ export function denoIo(log: Logger): ProxyIo {
     listen: (hostname, port, reusePort) => new VipListener(hostname, port, log, reusePort),
     dialer: tcpDialer,
     copy: (client, upstream, buffers) => splice(client, upstream, buffers),
+    reject: closeQuietly,
     close: () => Promise.resolve(),
   };
 }
@@ -146,6 +154,11 @@ class EpollIo implements ProxyIo {
       return relay(client, upstream, this.#buffer);
     }
     return splice(client, upstream, buffers);
+  }
+
+  reject(client: ClientConn): void {
+    if (client instanceof FdConn) client.reset();
+    else closeQuietly(client);
   }
 
   close(): Promise<void> {

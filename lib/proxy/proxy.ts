@@ -229,7 +229,7 @@ export class Proxy {
         ),
         noEndpoints: m.counter(
           "edgemesh_proxy_no_endpoints_total",
-          "Connections closed at once because the service had no ready endpoint",
+          "Connections rejected (reset) at once because the service had no ready endpoint",
         ),
         listenFailures: m.counter(
           "edgemesh_proxy_listen_failures_total",
@@ -425,8 +425,9 @@ export class Proxy {
       if (route.balancer.size === 0) {
         m?.noEndpoints.inc(route.labels);
         if (this.#log.enabled("debug")) {
-          this.#log.debug("No ready endpoints, closing client", { service: route.service });
+          this.#log.debug("No ready endpoints, resetting client", { service: route.service });
         }
+        this.#reject(rec);
         return;
       }
       const clientIp = route.balancer.sticky ? client.remoteAddr.hostname : "";
@@ -442,11 +443,12 @@ export class Proxy {
       } catch (err) {
         if (err instanceof NoEndpointsError) m?.noEndpoints.inc(route.labels);
         if (this.#log.enabled("debug")) {
-          this.#log.debug("Cannot reach any endpoint, closing client", {
+          this.#log.debug("Cannot reach any endpoint, resetting client", {
             service: route.service,
             error: err,
           });
         }
+        this.#reject(rec);
         return;
       }
       if (rec.closed) {
@@ -467,6 +469,16 @@ export class Proxy {
       this.#closeConn(rec);
       this.#done(rec);
     }
+  }
+
+  /**
+   * Ends a client the proxy cannot serve with a reset where the engine can (see
+   * {@linkcode ProxyIo.reject}), unless it was closed meanwhile (drain, `close()`).
+   */
+  #reject(rec: ConnRecord): void {
+    if (rec.closed) return;
+    rec.closed = true;
+    this.#io.reject(rec.client);
   }
 
   #closeConn(rec: ConnRecord): void {

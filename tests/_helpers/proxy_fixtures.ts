@@ -147,4 +147,41 @@ export async function ask(vip: string, port: number): Promise<string> {
   }
 }
 
+/** How a connection ended: the error class of a failed connect or read, or what it read. */
+export type Ending = "eof" | "ConnectionReset" | `data:${string}`;
+
+/**
+ * Reads one chunk from `conn` (nothing sent) and says how the peer ended the connection:
+ * `eof` (FIN, a clean empty reply), `ConnectionReset` (RST) or `data:<text>`.
+ */
+export async function ending(
+  conn: { read(p: Uint8Array): Promise<number | null>; close(): void },
+): Promise<Ending> {
+  try {
+    const buf = new Uint8Array(256);
+    const n = await conn.read(buf);
+    return n === null ? "eof" : `data:${new TextDecoder().decode(buf.subarray(0, n))}`;
+  } catch (err) {
+    if (err instanceof Deno.errors.ConnectionReset) return "ConnectionReset";
+    throw err;
+  } finally {
+    conn.close();
+  }
+}
+
+/**
+ * Connects to `vip:port` and reports {@linkcode ending}. A reset that arrives before the
+ * connect has returned fails the connect itself: that counts as `ConnectionReset` too.
+ */
+export async function connectEnding(vip: string, port: number): Promise<Ending> {
+  let conn: Deno.Conn;
+  try {
+    conn = await Deno.connect({ hostname: vip, port });
+  } catch (err) {
+    if (err instanceof Deno.errors.ConnectionReset) return "ConnectionReset";
+    throw err;
+  }
+  return await ending(conn);
+}
+
 export { writeAll };

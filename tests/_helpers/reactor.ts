@@ -1,8 +1,18 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
-/** A fresh epoll {@linkcode Reactor} for a test, closed by `await using`. */
+/** A fresh epoll {@linkcode Reactor} for a test, closed by `await using`; a synchronous connect. */
 import assert from "node:assert/strict";
-import { libc } from "../../lib/sys/libc.ts";
+import { errno, libc } from "../../lib/sys/libc.ts";
 import { Reactor } from "../../lib/sys/reactor.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  Errno,
+  errnoError,
+  SOCK_CLOEXEC,
+  SOCKADDR_MAX,
+  writeSockaddr,
+} from "../../lib/sys/sockaddr.ts";
+import { FdConn } from "../../lib/sys/tcp.ts";
 
 /** Opens a reactor on the C library (the tests run with `--allow-all`, so FFI is allowed). */
 export function openReactor(): Reactor & AsyncDisposable {
@@ -10,4 +20,35 @@ export function openReactor(): Reactor & AsyncDisposable {
   assert.ok(c, "the tests run with --allow-all: the C library loads");
   const r = Reactor.open(c);
   return Object.assign(r, { [Symbol.asyncDispose]: () => r.close() });
+}
+
+const SOCK_STREAM_NONBLOCK = 1 | 0o4000;
+const EALREADY = 114;
+const EISCONN = 106;
+
+/**
+ * Connects to `ip:port` before returning, without yielding to the event loop: the handshake
+ * completes in the kernel (the listener's owner need not accept), and nothing else on this
+ * thread — a proxy under test — can act on the connection before the caller holds it. So a
+ * test can tell "the peer reset the connection" on read apart from a connect that failed.
+ * Spins on `connect(2)` (`EALREADY` while in progress, `EISCONN` once done) for at most 5 s.
+ */
+export function connectNow(reactor: Reactor, ip: string, port: number): FdConn {
+  const c = reactor.libc;
+  const name = new Uint8Array(new ArrayBuffer(SOCKADDR_MAX));
+  const len = writeSockaddr(name, ip, port, "connect to");
+  const fd = c.socket(len === 16 ? AF_INET : AF_INET6, SOCK_STREAM_NONBLOCK | SOCK_CLOEXEC, 0);
+  assert.ok(fd >= 0, "socket()");
+  const deadline = performance.now() + 5000;
+  for (;;) {
+    const code = c.connect(fd, name, len) === 0 ? EISCONN : errno(c);
+    if (code === EISCONN) return new FdConn(reactor, fd);
+    if (
+      (code !== Errno.EINPROGRESS && code !== EALREADY && code !== Errno.EINTR) ||
+      performance.now() > deadline
+    ) {
+      c.close(fd);
+      throw errnoError(code, "connect()");
+    }
+  }
 }

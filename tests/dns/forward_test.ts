@@ -240,3 +240,67 @@ Deno.test("Forwarder answers TC when the cached answer exceeds the client's limi
   assert.equal(t.calls.length, 1);
   assert.equal(Rcode.NOERROR, whole.rcode);
 });
+
+/** A request like {@linkcode request} with the client's RD and CD bits. */
+function flagRequest(name: string, rd: boolean, cd: boolean, id = 5): ForwardRequest {
+  const query = encodeMessage({
+    id,
+    recursionDesired: rd,
+    checkingDisabled: cd,
+    questions: [{ name, type: RRType.A, class: 1 }],
+  });
+  return { ...request(name, id), query };
+}
+
+/** RD, CD and RA of a reply, from its header bytes (RFC 1035 §4.1.1). */
+function rdCdRa(reply: Uint8Array): [boolean, boolean, boolean] {
+  return [(reply[2]! & 0x01) !== 0, (reply[3]! & 0x10) !== 0, (reply[3]! & 0x80) !== 0];
+}
+
+Deno.test("Forwarder gives every client its own RD and CD, whatever the stored answer carries", async (t) => {
+  // What the upstream puts in its header, whatever it was asked.
+  const upstreams: [string, Partial<DnsMessageInit>][] = [
+    ["an upstream setting RD, CD and RA", {
+      recursionDesired: true,
+      checkingDisabled: true,
+      recursionAvailable: true,
+    }],
+    ["an upstream clearing RD, CD and RA", {
+      recursionDesired: false,
+      checkingDisabled: false,
+      recursionAvailable: false,
+    }],
+  ];
+  const combos: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
+  for (const [what, header] of upstreams) {
+    for (const [rd, cd] of combos) {
+      await t.step(`${what}; client rd=${rd} cd=${cd}`, async () => {
+        const tr = fakeTransport((q) =>
+          reply(q, {
+            ...header,
+            answers: [{ type: "A", name: "a.example", class: 1, ttl: 60, address: "192.0.2.1" }],
+          })
+        );
+        const f = new Forwarder({ upstreams: [{ hostname: "127.0.0.1", port: 1 }], transport: tr });
+        const fresh = await f.forward(flagRequest("a.example", rd, cd), "fresh");
+        assert.deepEqual(rdCdRa(fresh), [rd, cd, true], "fresh answer");
+        // The key is the caller's (the handler puts CD in it): one filled by another client.
+        const fill = await f.forward(flagRequest("a.example", true, !cd, 6), "k");
+        assert.deepEqual(rdCdRa(fill), [true, !cd, true], "the filling client's own bits");
+        const cached = await f.forward(flagRequest("a.example", rd, cd, 7), "k");
+        assert.deepEqual(rdCdRa(cached), [rd, cd, true], "cached answer");
+        assert.equal(decodeMessage(cached).value.id, 7);
+        assert.deepEqual(tr.calls, ["udp 1", "udp 1"], "the last one from the cache");
+      });
+    }
+  }
+  await t.step("SERVFAIL when every upstream failed", async () => {
+    const tr = fakeTransport((q) => reply(q, { rcode: Rcode.SERVFAIL }));
+    const f = new Forwarder({ upstreams: [{ hostname: "127.0.0.1", port: 1 }], transport: tr });
+    for (const [rd, cd] of combos) {
+      const r = await f.forward(flagRequest("a.example", rd, cd), "k");
+      assert.equal(decodeMessage(r).value.rcode, Rcode.SERVFAIL);
+      assert.deepEqual(rdCdRa(r), [rd, cd, true]);
+    }
+  });
+});

@@ -7,11 +7,14 @@ import assert from "node:assert/strict";
 import { scaled } from "../_helpers/emulation.ts";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
-import { Proxy, type ProxyEngine, type ProxyOptions } from "../../lib/proxy/mod.ts";
+import { type Dialer, Proxy, type ProxyEngine, type ProxyOptions } from "../../lib/proxy/mod.ts";
 import { EMPTY_SNAPSHOT } from "../../lib/registry/model.ts";
+import { connectNow, openReactor } from "../_helpers/reactor.ts";
 import {
   ask,
+  connectEnding,
   echoServer,
+  ending,
   loopbackVip,
   nameServer,
   readAll,
@@ -210,9 +213,16 @@ engineTest("Proxy keeps ClientIP affinity and honours the lb-strategy override",
   }
 });
 
-engineTest("Proxy closes a client at once when the service has no endpoints", async (engine) => {
+/**
+ * How the proxy ends a client it cannot serve: `epoll` resets it (as kube-proxy's REJECT, the
+ * client sees an error), `deno` can only close it (a Deno.TcpConn has no SO_LINGER).
+ */
+const REJECTED: Readonly<Record<ProxyEngine, string>> = { epoll: "ConnectionReset", deno: "eof" };
+
+engineTest("Proxy resets a client at once when the service has no endpoints", async (engine) => {
   const metrics = new MetricsRegistry();
   await using proxy = proxyWith(engine, { metrics });
+  await using client = openReactor();
   const vip = loopbackVip();
   await proxy.update(snapshotOf({
     name: "empty",
@@ -220,13 +230,91 @@ engineTest("Proxy closes a client at once when the service has no endpoints", as
     ports: [{ name: "", port: PORT }],
     endpoints: [{ ports: { "": 1 }, ready: false }],
   }));
-  assert.equal(await ask(vip, PORT), "");
+  // Connected before the proxy can act: the reset shows on the client's read (ECONNRESET).
+  assert.equal(await ending(connectNow(client, vip, PORT)), REJECTED[engine]);
+  // Deno.connect may return before or after the reset arrives: ECONNRESET on connect or read.
+  assert.equal(await connectEnding(vip, PORT), REJECTED[engine]);
   assert.equal(proxy.listeners()[0]!.endpoints, 0);
   assert.match(
     metrics.render(),
-    /^edgemesh_proxy_no_endpoints_total\{service="default\/empty"\} 1$/m,
+    /^edgemesh_proxy_no_endpoints_total\{service="default\/empty"\} 2$/m,
   );
 });
+
+engineTest("Proxy resets a client when every dial attempt failed", async (engine) => {
+  const metrics = new MetricsRegistry();
+  const dialing = Promise.withResolvers<void>();
+  const gate = Promise.withResolvers<void>();
+  const refusing: Dialer = {
+    dial: async (target) => {
+      dialing.resolve();
+      await gate.promise;
+      throw new Deno.errors.ConnectionRefused(`${target.backend.ip}: refused (test)`);
+    },
+  };
+  await using proxy = proxyWith(engine, { metrics, localDialer: refusing, dialAttempts: 3 });
+  const vip = loopbackVip();
+  await proxy.update(snapshotOf({
+    name: "down",
+    vip,
+    ports: [{ name: "", port: PORT }],
+    endpoints: [{ ip: "127.0.0.1", ports: { "": 1 } }, { ip: "127.0.0.2", ports: { "": 1 } }],
+  }));
+  const conn = await Deno.connect({ hostname: vip, port: PORT });
+  await dialing.promise; // accepted, and held at its first dial until the client is connected
+  gate.resolve();
+  assert.equal(await ending(conn), REJECTED[engine]);
+  const text = metrics.render();
+  assert.match(text, /^edgemesh_proxy_dial_failures_total\{service="default\/down"\} 3$/m);
+  assert.doesNotMatch(text, /edgemesh_proxy_no_endpoints_total\{service="default\/down"\} [1-9]/);
+});
+
+engineTest(
+  "Proxy ends served connections with FIN, not RST (reply, half-close)",
+  async (engine) => {
+    const name = nameServer("alpha");
+    const echo = echoServer();
+    await using proxy = proxyWith(engine);
+    try {
+      const vipName = loopbackVip();
+      const vipEcho = loopbackVip();
+      await proxy.update(snapshotOf(
+        {
+          name: "name",
+          vip: vipName,
+          ports: [{ name: "", port: PORT }],
+          endpoints: [{ ports: { "": name.port } }],
+        },
+        echoService(vipEcho, echo.port),
+      ));
+      /** Reads to EOF; a reset fails the test (readAll would take it for EOF). */
+      const readToEof = async (conn: Deno.Conn) => {
+        let text = "";
+        const buf = new Uint8Array(256);
+        for (let n; (n = await conn.read(buf)) !== null;) {
+          text += new TextDecoder().decode(buf.subarray(0, n));
+        }
+        return text;
+      };
+      const reply = await Deno.connect({ hostname: vipName, port: PORT });
+      try {
+        assert.equal(await readToEof(reply), "alpha", "the endpoint closed: the client gets FIN");
+      } finally {
+        reply.close();
+      }
+      const half = await Deno.connect({ hostname: vipEcho, port: PORT });
+      try {
+        await writeAll(half, new TextEncoder().encode("ping"));
+        await half.closeWrite();
+        assert.equal(await readToEof(half), "ping", "half-close: the reply, then FIN");
+      } finally {
+        half.close();
+      }
+    } finally {
+      await stopAll([name, echo]);
+    }
+  },
+);
 
 engineTest(
   "Proxy passes a half-closed 100 MiB upload through and returns every byte (10 MiB emulated)",
@@ -305,7 +393,7 @@ engineTest(
 
       await proxy.update(snapshotOf({ ...svc, endpoints: [] }));
       assert.equal(await roundTrip("two"), "two", "open connection survives endpoint removal");
-      assert.equal(await ask(vip, PORT), "", "new connections find no endpoint");
+      assert.equal(await connectEnding(vip, PORT), REJECTED[engine], "no endpoint: rejected");
       assert.equal(active(), "1", "the refused connection is no longer counted");
 
       await proxy.update(snapshotOf());
@@ -341,7 +429,7 @@ engineTest("Proxy retries a failed bind on the next update and reports it", asyn
   squatter.close();
   await proxy.update(snap);
   assert.equal(proxy.listeners()[0]!.bound, true);
-  assert.equal(await ask(vip, PORT), "");
+  assert.equal(await connectEnding(vip, PORT), REJECTED[engine]);
 });
 
 engineTest("Proxy.close() closes listeners and open connections", async (engine) => {
