@@ -5,7 +5,7 @@
  * health, half-close and a drain period for deleted services.
  * @module
  */
-import type { Logger } from "../log/mod.ts";
+import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import type { Reactor } from "../sys/reactor.ts";
 import type { Counter, Gauge, Labels, MetricsRegistry } from "../metrics/mod.ts";
 import {
@@ -17,7 +17,12 @@ import {
   type Snapshot,
 } from "../registry/model.ts";
 import { type BackendKey, Balancer, type SharedCursor } from "./balancer.ts";
-import { dialWithFailover, type FailoverOptions, NoEndpointsError } from "./dial.ts";
+import {
+  AllDialsFailedError,
+  dialWithFailover,
+  type FailoverOptions,
+  NoEndpointsError,
+} from "./dial.ts";
 import type { Dialer, UpstreamConn } from "./dialer.ts";
 import {
   type ClientConn,
@@ -66,7 +71,7 @@ export interface ProxyOptions {
    * dialled with `localDialer`.
    */
   readonly remoteDialer?: Dialer | ((local: Dialer) => Dialer);
-  /** Clock for affinity and ejection, ms. @default Date.now */
+  /** Clock for affinity, ejection and the rate of warnings, ms. @default Date.now */
   readonly now?: () => number;
   /** Random source for the `Random` strategy. @default Math.random */
   readonly random?: () => number;
@@ -182,6 +187,8 @@ export class Proxy {
   readonly #statelessOnly: boolean;
   readonly #cursorOf: ((service: ServiceKey, port: number) => SharedCursor | undefined) | undefined;
   readonly #io: ProxyIo;
+  /** One "cannot reach any endpoint" warning per service and minute (failure path only). */
+  readonly #unreachable: LogRateLimiter;
   #closed = false;
 
   #listeners = new Map<ListenerKey, ListenerState>();
@@ -205,6 +212,7 @@ export class Proxy {
     const remote = options.remoteDialer;
     this.#remote = typeof remote === "function" ? remote(this.#local) : remote;
     this.#now = options.now ?? Date.now;
+    this.#unreachable = new LogRateLimiter({ now: this.#now });
     this.#random = options.random;
     this.#buffers = options.buffers ?? spliceBuffers();
     this.#health = new PassiveHealth(options.ejectCooldownMs ?? 10_000, options.onEject);
@@ -442,6 +450,7 @@ export class Proxy {
         )).conn;
       } catch (err) {
         if (err instanceof NoEndpointsError) m?.noEndpoints.inc(route.labels);
+        else if (err instanceof AllDialsFailedError) this.#warnUnreachable(route, err);
         if (this.#log.enabled("debug")) {
           this.#log.debug("Cannot reach any endpoint, resetting client", {
             service: route.service,
@@ -479,6 +488,29 @@ export class Proxy {
     if (rec.closed) return;
     rec.closed = true;
     this.#io.reject(rec.client);
+  }
+
+  /**
+   * Every dial of a connection failed although the service has endpoints: an operator must
+   * see it at the default level, once per service and minute (the count of connections left
+   * out comes with the next line); each connection's detail stays at debug. Not when the
+   * proxy is closing (its dials are aborted, not failing).
+   */
+  #warnUnreachable(route: Route, err: AllDialsFailedError): void {
+    if (this.#abort.signal.aborted || err.errors.length === 0) return;
+    const last = err.errors[err.errors.length - 1];
+    this.#unreachable.warn(
+      this.#log,
+      route.service,
+      "Cannot reach any endpoint of a service, resetting client connections",
+      {
+        service: route.service,
+        port: route.servicePort.port,
+        endpoints: route.balancer.size,
+        attempts: err.errors.length,
+        error: last,
+      },
+    );
   }
 
   #closeConn(rec: ConnRecord): void {

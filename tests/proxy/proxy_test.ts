@@ -1,8 +1,8 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { nullLogger } from "../../lib/log/mod.ts";
+import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { type Dialer, Proxy, type UpstreamConn } from "../../lib/proxy/mod.ts";
-import { ask, loopbackVip, snapshotOf } from "../_helpers/proxy_fixtures.ts";
+import { ask, connectEnding, loopbackVip, snapshotOf } from "../_helpers/proxy_fixtures.ts";
 
 /** A dialer whose upstream answers `<tag>:<ip>` and EOF, recording each dial. */
 function taggedDialer(tag: string, log: string[]): Dialer {
@@ -175,6 +175,74 @@ Deno.test("Proxy.listeners() reports each VIP:port with its endpoints", async ()
         endpoints: 0,
       },
     ]);
+  } finally {
+    await proxy.close();
+  }
+});
+
+Deno.test("Proxy warns once per service and minute when no endpoint of a service can be reached", async (t) => {
+  let now = 0;
+  const log = memoryLogger("info");
+  const refusing: Dialer = {
+    dial: (target) => Promise.reject(new Error(`refused by ${target.backend.ip} (test)`)),
+  };
+  const proxy = new Proxy({
+    nodeName: "node-a",
+    log,
+    localDialer: refusing,
+    dialAttempts: 2,
+    now: () => now,
+  });
+  const vips = { web: loopbackVip(), api: loopbackVip(), empty: loopbackVip() };
+  const port = (ip: string) => ({ ip, ports: { "": 80 } });
+  await proxy.update(snapshotOf(
+    {
+      name: "web",
+      vip: vips.web,
+      ports: [{ name: "", port: PORT }],
+      endpoints: [port("10.1.0.1"), port("10.1.0.2")],
+    },
+    {
+      name: "api",
+      vip: vips.api,
+      ports: [{ name: "", port: PORT }],
+      endpoints: [port("10.1.0.3")],
+    },
+    { name: "empty", vip: vips.empty, ports: [{ name: "", port: PORT }], endpoints: [] },
+  ));
+  /** Each row: clock, service connected to, the warn line expected then (null: none). */
+  const rows: [number, keyof typeof vips, Record<string, unknown> | null][] = [
+    [0, "web", { service: "default/web", endpoints: 2, attempts: 2 }],
+    [1000, "web", null],
+    [2000, "api", { service: "default/api", endpoints: 1, attempts: 2 }],
+    [3000, "empty", null], // no endpoints: not an error of the endpoints, stays at debug
+    [59_999, "web", null],
+    [60_000, "web", { service: "default/web", endpoints: 2, attempts: 2, suppressed: 2 }],
+    [60_001, "empty", null],
+  ];
+  try {
+    for (const [at, name, want] of rows) {
+      await t.step(`t=${at} ${name}`, async () => {
+        now = at;
+        const before = log.lines.length;
+        // The proxy has ended the connection (and logged) once the client sees the end.
+        const end = await connectEnding(vips[name], PORT);
+        assert.equal(end, proxy.engine === "epoll" ? "ConnectionReset" : "eof");
+        const warns = log.lines.slice(before).map((l) => JSON.parse(l)).filter((l) =>
+          l.level === "warn"
+        );
+        if (want === null) return assert.deepEqual(warns, []);
+        assert.equal(warns.length, 1);
+        const { msg, service, endpoints, attempts, suppressed, error, port } = warns[0];
+        assert.equal(msg, "Cannot reach any endpoint of a service, resetting client connections");
+        assert.deepEqual(
+          { service, endpoints, attempts, ...(suppressed ? { suppressed } : {}) },
+          want,
+        );
+        assert.equal(port, PORT);
+        assert.match(error, /refused by 10\.1\.0\.\d \(test\)/);
+      });
+    }
   } finally {
     await proxy.close();
   }
