@@ -34,6 +34,9 @@ import { buildStatus } from "./status.ts";
  */
 export const RESYNC_MS = 30_000;
 
+/** How much longer than `drainGraceMs` the VIP of a deleted service stays on the device, ms. */
+const VIP_HOLD_MARGIN_MS = 2_000;
+
 /** Options of {@linkcode runAgent}. */
 export interface AgentOptions {
   readonly config: Config;
@@ -163,6 +166,9 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       deviceType: config.deviceType,
       subnet: config.subnet,
       keepDeviceOnExit: config.keepDeviceOnExit,
+      // A deleted service's VIP stays while the proxy drains its connections, and a little
+      // longer, so the proxy's closes at the end of the grace still reach the clients.
+      retainRemovedMs: config.drainGraceMs + VIP_HOLD_MARGIN_MS,
       exec: opts.exec ?? denoExec,
       log: log.with("netdev"),
       metrics,

@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-export { NetDev, type NetDevOptions } from "./netdev.ts";
+export { NetDev, type NetDevOptions, OWNED_ALIAS, type TimeoutTimers } from "./netdev.ts";
 export {
   type AddressPlan,
   batchLines,
@@ -21,9 +21,12 @@ export {
   type DeviceAddress,
   inCidr,
   type Ipv4Cidr,
+  linkIsUp,
   parseAddrJson,
   parseCidr,
   parseIpv4,
   planAddresses,
+  retainRemoved,
+  type Retention,
 } from "./plan.ts";
 export { CommandError, denoExec, type Exec, type ExecResult, fakeExec, mustRun } from "./exec.ts";

@@ -14,10 +14,12 @@ import {
   DEFAULT_BATCH_LINES,
   type DeviceAddress,
   type Ipv4Cidr,
+  linkIsUp,
   parseAddrJson,
   parseCidr,
   parseIpv4,
   planAddresses,
+  retainRemoved,
 } from "./plan.ts";
 
 /** Options of {@linkcode NetDev}; the names match `Config` keys. */
@@ -36,7 +38,30 @@ export interface NetDevOptions {
   readonly metrics?: MetricsRegistry;
   /** Most lines per `ip -batch -` process. @default 4096 */
   readonly batchLines?: number;
+  /**
+   * How long an address that stops being wanted stays on the device, ms: the agent sets
+   * `drainGraceMs` plus a margin, so the connections of a deleted service drain
+   * (`retainRemoved()` in plan.ts). @default 0
+   */
+  readonly retainRemovedMs?: number;
+  /** Epoch ms clock. @default Date.now */
+  readonly now?: () => number;
+  /** The timer that removes held addresses once their time is up (tests drive a fake one). */
+  readonly timers?: TimeoutTimers;
 }
+
+/** The two timer functions {@linkcode NetDev} uses: `globalThis`, or a fake in tests. */
+export interface TimeoutTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+/**
+ * The `ifalias` put on a device the agent creates. A later run finds it and knows the device is
+ * its own — after a crash or `kill -9` it is deleted on exit again instead of being adopted as
+ * someone else's and left behind. `ip link show` shows it to operators.
+ */
+export const OWNED_ALIAS = "edgemesh: VIP device created by the edgemesh agent";
 
 /** Kernel answers meaning "this link type does not exist here" (no `dummy` module). */
 const UNSUPPORTED_TYPE = /unknown device type|not supported|no such device/i;
@@ -62,12 +87,21 @@ export class NetDev {
   #type: string | null = null;
   #warnedFallback = false;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Addresses no longer wanted, held until their epoch ms deadline. */
+  #retained: ReadonlyMap<string, number> = new Map();
+  #releaseTimer: unknown = undefined;
+  /** The arguments of the last reconcile, which the release timer repeats. */
+  #lastWanted: { vips: ReadonlySet<string>; extra: ReadonlySet<string> } | null = null;
+  readonly #now: () => number;
+  readonly #timers: TimeoutTimers;
 
   /** @throws {TypeError} when `subnet` is not an IPv4 CIDR */
   constructor(options: NetDevOptions) {
     this.#opts = options;
     this.#subnet = parseCidr(options.subnet);
     this.#log = options.log;
+    this.#now = options.now ?? Date.now;
+    this.#timers = options.timers ?? globalThis;
     this.#addresses = options.metrics?.gauge(
       "edgemesh_netdev_addresses",
       "VIP addresses the agent holds on its device",
@@ -102,27 +136,36 @@ export class NetDev {
 
   /**
    * Makes sure the device exists and is up. An existing device is adopted as is (and then
-   * not deleted on teardown); otherwise it is created as `dummy`, falling back to `bridge`
-   * when the kernel lacks the dummy driver (`deviceType: auto`, one warning).
+   * not deleted on teardown) unless it carries {@linkcode OWNED_ALIAS}: then an earlier run of
+   * the agent created it, and it is ours. Otherwise it is created as `dummy`, falling back to
+   * `bridge` when the kernel lacks the dummy driver (`deviceType: auto`, one warning).
    * @throws {CommandError} naming the failing `ip` command and its stderr
    */
   ensure(): Promise<void> {
-    return this.#serial(async () => {
-      const dev = this.#opts.device;
-      const show = ["ip", "-json", "-details", "link", "show", "dev", dev];
-      const r = await this.#opts.exec.run(show);
-      if (r.code === 0) {
-        this.#type = linkKind(r.stdout);
-        this.#log.info("Using existing device", { device: dev, type: this.#type });
-      } else if (r.code > 0 && NO_DEVICE.test(r.stderr)) {
-        await this.#create(dev);
-        this.#created = true;
-      } else {
-        throw new CommandError(show, r.code, r.stderr);
-      }
-      await mustRun(this.#opts.exec, ["ip", "link", "set", "dev", dev, "up"]);
-      this.#ensured = true;
-    });
+    return this.#serial(() => this.#ensure());
+  }
+
+  async #ensure(): Promise<void> {
+    const dev = this.#opts.device;
+    const show = ["ip", "-json", "-details", "link", "show", "dev", dev];
+    const r = await this.#opts.exec.run(show);
+    const up = ["ip", "link", "set", "dev", dev, "up"];
+    if (r.code === 0) {
+      this.#type = linkKind(r.stdout);
+      this.#created = linkAlias(r.stdout) === OWNED_ALIAS;
+      this.#log.info(
+        this.#created ? "Using the device an earlier run created" : "Using existing device",
+        { device: dev, type: this.#type },
+      );
+    } else if (r.code > 0 && NO_DEVICE.test(r.stderr)) {
+      await this.#create(dev);
+      this.#created = true;
+      up.splice(5, 0, "alias", OWNED_ALIAS);
+    } else {
+      throw new CommandError(show, r.code, r.stderr);
+    }
+    await mustRun(this.#opts.exec, up);
+    this.#ensured = true;
   }
 
   async #create(dev: string): Promise<void> {
@@ -161,6 +204,9 @@ export class NetDev {
    * listen address). Reads the actual addresses back, plans the difference and applies it
    * with as few `ip -batch -` processes as possible (one per {@linkcode DEFAULT_BATCH_LINES}).
    * Foreign addresses are never touched. Returns the applied plan.
+   *
+   * Repairs the device on the way: one deleted behind our back is created again, one set down
+   * is set up (both with a warning). Addresses no longer wanted stay for `retainRemovedMs`.
    * @throws {TypeError} when a wanted address is not IPv4 (nothing is changed)
    * @throws {CommandError} when `ip` fails (its stderr is in the message)
    */
@@ -180,29 +226,77 @@ export class NetDev {
       }
     }
     return this.#serial(async () => {
-      const actual = await this.#read();
-      const plan = planAddresses(desired, actual, this.#subnet, this.#owned);
+      this.#lastWanted = { vips, extra };
+      const actual = await this.#readRepairing();
+      const now = this.#now();
+      const held = retainRemoved(
+        desired,
+        this.#owned,
+        this.#retained,
+        now,
+        this.#opts.retainRemovedMs ?? 0,
+      );
+      this.#retained = held.retained;
+      this.#scheduleRelease(held.next === null ? null : held.next - now);
+      const plan = planAddresses(held.desired, actual, this.#subnet, this.#owned);
       await this.#apply(plan);
       for (const ip of plan.remove) this.#owned.delete(ip);
-      for (const ip of desired) this.#owned.add(ip);
+      for (const ip of held.desired) this.#owned.add(ip);
       this.#addresses?.set(undefined, this.#owned.size);
       if (plan.add.length + plan.remove.length > 0) {
         this.#log.info("Reconciled device addresses", {
           device: this.#opts.device,
           added: plan.add.length,
           removed: plan.remove.length,
-          total: desired.size,
+          total: held.desired.size,
+          ...(held.retained.size > 0 ? { heldForDrain: held.retained.size } : {}),
         });
       }
       return plan;
     });
   }
 
-  async #read(): Promise<DeviceAddress[]> {
+  /** Reruns the last reconcile once the earliest held address is due (`delayMs`). */
+  #scheduleRelease(delayMs: number | null): void {
+    if (this.#releaseTimer !== undefined) this.#timers.clearTimeout(this.#releaseTimer);
+    this.#releaseTimer = undefined;
+    if (delayMs === null) return;
+    this.#releaseTimer = this.#timers.setTimeout(() => {
+      this.#releaseTimer = undefined;
+      const last = this.#lastWanted;
+      if (last === null || !this.#ensured) return;
+      this.reconcile(last.vips, last.extra).catch((err) =>
+        this.#log.error("Cannot remove the addresses of removed services", { error: err })
+      );
+    }, Math.max(0, delayMs));
+  }
+
+  /** The device's addresses; creates the device again or sets it up when that was undone. */
+  async #readRepairing(): Promise<DeviceAddress[]> {
+    const dev = this.#opts.device;
+    let shown = await this.#read();
+    if (shown === null) {
+      this.#log.warn("The device was deleted; creating it again", { device: dev });
+      await this.#ensure();
+      shown = await this.#read();
+      if (shown === null) {
+        throw new CommandError(["ip", "-json", "addr", "show", "dev", dev], 1, "device missing");
+      }
+    } else if (!shown.up) {
+      this.#log.warn("The device was set down; setting it up", { device: dev });
+      await mustRun(this.#opts.exec, ["ip", "link", "set", "dev", dev, "up"]);
+    }
+    return shown.addresses;
+  }
+
+  /** The device's addresses and whether it is up; null when the device does not exist. */
+  async #read(): Promise<{ up: boolean; addresses: DeviceAddress[] } | null> {
     const argv = ["ip", "-json", "addr", "show", "dev", this.#opts.device];
-    const out = await mustRun(this.#opts.exec, argv);
+    const r = await this.#opts.exec.run(argv);
+    if (r.code > 0 && NO_DEVICE.test(r.stderr)) return null;
+    if (r.code !== 0) throw new CommandError(argv, r.code, r.stderr);
     try {
-      return parseAddrJson(out);
+      return { up: linkIsUp(r.stdout), addresses: parseAddrJson(r.stdout) };
     } catch (err) {
       throw new CommandError(argv, 0, `unexpected output: ${(err as Error).message}`, {
         cause: err,
@@ -228,13 +322,20 @@ export class NetDev {
    * @throws {CommandError} when `ip` fails
    */
   teardown(): Promise<void> {
+    this.#scheduleRelease(null);
     return this.#serial(async () => {
       const dev = this.#opts.device;
+      this.#scheduleRelease(null);
+      this.#retained = new Map();
       if (this.#created && !this.#opts.keepDeviceOnExit) {
-        await mustRun(this.#opts.exec, ["ip", "link", "del", "dev", dev]);
-        this.#log.info("Deleted device", { device: dev });
+        const del = ["ip", "link", "del", "dev", dev];
+        const r = await this.#opts.exec.run(del);
+        if (r.code !== 0 && !(r.code > 0 && NO_DEVICE.test(r.stderr))) {
+          throw new CommandError(del, r.code, r.stderr);
+        }
+        this.#log.info(r.code === 0 ? "Deleted device" : "Device already gone", { device: dev });
       } else if (this.#ensured && this.#owned.size > 0) {
-        const actual = await this.#read();
+        const actual = (await this.#read())?.addresses ?? [];
         const remove = actual.filter((a) => a.prefixLen === 32 && this.#owned.has(a.ip))
           .map((a) => a.ip);
         await this.#apply({ add: [], remove });
@@ -251,10 +352,22 @@ export class NetDev {
 
 /** `linkinfo.info_kind` from `ip -json -details link show` output, or null. */
 function linkKind(stdout: string): string | null {
+  const kind = firstLink(stdout)?.linkinfo?.info_kind;
+  return typeof kind === "string" ? kind : null;
+}
+
+/** `ifalias` from `ip -json -details link show` output, or null. */
+function linkAlias(stdout: string): string | null {
+  const alias = firstLink(stdout)?.ifalias;
+  return typeof alias === "string" ? alias : null;
+}
+
+function firstLink(
+  stdout: string,
+): { linkinfo?: { info_kind?: unknown }; ifalias?: unknown } | null {
   try {
-    const doc = JSON.parse(stdout) as { linkinfo?: { info_kind?: unknown } }[];
-    const kind = doc[0]?.linkinfo?.info_kind;
-    return typeof kind === "string" ? kind : null;
+    const doc = JSON.parse(stdout) as { linkinfo?: { info_kind?: unknown }; ifalias?: unknown }[];
+    return doc[0] ?? null;
   } catch {
     return null;
   }

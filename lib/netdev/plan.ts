@@ -124,3 +124,57 @@ export function batchLines(
   for (let i = 0; i < lines.length; i += maxLines) chunks.push(lines.slice(i, i + maxLines));
   return chunks;
 }
+
+/** What {@linkcode retainRemoved} decided. */
+export interface Retention {
+  /** The wanted addresses plus the removed ones still held. */
+  readonly desired: ReadonlySet<string>;
+  /** Held addresses → epoch ms until which they stay. */
+  readonly retained: ReadonlyMap<string, number>;
+  /** The earliest of those deadlines, or null when nothing is held. */
+  readonly next: number | null;
+}
+
+/**
+ * Keeps addresses that stop being wanted on the device for `holdMs` more: the VIP of a deleted
+ * service must stay while the proxy drains its open connections (`drainGraceMs`), or their
+ * packets, FIN included, stop being delivered and clients hang instead of seeing the close.
+ * New connections to a held VIP are refused by the kernel (nothing listens), as for any closed
+ * port. `owned` are the addresses we hold on the device now; `retained` the holds so far. An
+ * address wanted again stops being held.
+ */
+export function retainRemoved(
+  wanted: ReadonlySet<string>,
+  owned: ReadonlySet<string>,
+  retained: ReadonlyMap<string, number>,
+  now: number,
+  holdMs: number,
+): Retention {
+  const desired = new Set(wanted);
+  const held = new Map<string, number>();
+  let next: number | null = null;
+  const hold = (ip: string, until: number) => {
+    if (wanted.has(ip) || until <= now) return;
+    held.set(ip, until);
+    desired.add(ip);
+    if (next === null || until < next) next = until;
+  };
+  for (const [ip, until] of retained) hold(ip, until);
+  // An address held before starts no new hold: when its time is up it goes.
+  if (holdMs > 0) { for (const ip of owned) if (!retained.has(ip)) hold(ip, now + holdMs); }
+  return { desired, retained: held, next };
+}
+
+/**
+ * Whether the link is administratively up, from `ip -json addr show` output (its `flags`
+ * hold `UP`). Output without flags counts as up: only a clear "down" triggers a repair.
+ */
+export function linkIsUp(stdout: string): boolean {
+  try {
+    const doc = JSON.parse(stdout) as { flags?: unknown }[];
+    const flags = doc[0]?.flags;
+    return !Array.isArray(flags) || flags.includes("UP");
+  } catch {
+    return true;
+  }
+}

@@ -10,13 +10,21 @@ import type { Exec, ExecResult } from "../../lib/netdev/mod.ts";
 
 /** The fake's state, for assertions. */
 export interface FakeIp extends Exec {
-  readonly links: Map<string, { type: string; addresses: Set<string> }>;
+  readonly links: Map<string, FakeLink>;
   readonly calls: string[][];
+}
+
+/** One link of the fake. */
+export interface FakeLink {
+  type: string;
+  addresses: Set<string>;
+  up: boolean;
+  alias?: string;
 }
 
 /** Builds a fake `ip` with no links; `dummy` is unsupported, as on this build machine. */
 export function fakeIp(): FakeIp {
-  const links = new Map<string, { type: string; addresses: Set<string> }>();
+  const links = new Map<string, FakeLink>();
   const calls: string[][] = [];
   const ok = (stdout = ""): ExecResult => ({ code: 0, stdout, stderr: "" });
   const fail = (stderr: string): ExecResult => ({ code: 1, stdout: "", stderr });
@@ -37,15 +45,25 @@ export function fakeIp(): FakeIp {
     if ((m = a.match(/^ip -json -details link show dev (\S+)$/))) {
       const link = links.get(m[1]!);
       return link
-        ? ok(JSON.stringify([{ ifname: m[1], linkinfo: { info_kind: link.type } }]))
+        ? ok(JSON.stringify([{
+          ifname: m[1],
+          linkinfo: { info_kind: link.type },
+          ...(link.alias === undefined ? {} : { ifalias: link.alias }),
+        }]))
         : fail(`Device "${m[1]}" does not exist.`);
     }
     if ((m = a.match(/^ip link add (\S+) type (\S+)$/))) {
       if (m[2] === "dummy") return fail("Error: Unknown device type.");
-      links.set(m[1]!, { type: m[2]!, addresses: new Set() });
+      links.set(m[1]!, { type: m[2]!, addresses: new Set(), up: false });
       return ok();
     }
-    if ((m = a.match(/^ip link set dev (\S+) up$/))) return links.has(m[1]!) ? ok() : fail("no");
+    if ((m = a.match(/^ip link set dev (\S+)(?: alias (.+))? up$/))) {
+      const link = links.get(m[1]!);
+      if (!link) return fail(`Cannot find device "${m[1]}"`);
+      link.up = true;
+      if (m[2] !== undefined) link.alias = m[2];
+      return ok();
+    }
     if ((m = a.match(/^ip link del dev (\S+)$/))) {
       return links.delete(m[1]!) ? ok() : fail("Cannot find device");
     }
@@ -57,7 +75,8 @@ export function fakeIp(): FakeIp {
         local: ip,
         prefixlen: 32,
       }));
-      return ok(JSON.stringify([{ ifname: m[1], addr_info: addrInfo }]));
+      const flags = link.up ? ["BROADCAST", "UP"] : ["BROADCAST"];
+      return ok(JSON.stringify([{ ifname: m[1], flags, addr_info: addrInfo }]));
     }
     if (a === "ip -batch -") return batch(stdin ?? "");
     return fail(`fake ip: unsupported command "${a}"`);

@@ -9,13 +9,18 @@ import {
   fakeExec,
   NetDev,
   type NetDevOptions,
+  OWNED_ALIAS,
+  type TimeoutTimers,
 } from "../../lib/netdev/mod.ts";
 
 type Respond = (argv: readonly string[], stdin: string | undefined) => Partial<ExecResult>;
 
 /** A fake `ip` holding one device's addresses in memory, so reconcile sees its own effects. */
-function fakeIp(options: { dummy?: boolean; exists?: boolean; addrs?: string[] } = {}) {
+function fakeIp(
+  options: { dummy?: boolean; exists?: boolean; addrs?: string[]; alias?: string } = {},
+) {
   let exists = options.exists ?? false;
+  const link = { up: exists, alias: options.alias };
   const addrs = new Map<string, number>((options.addrs ?? []).map((a) => {
     const [ip, len] = a.split("/");
     return [ip!, Number(len ?? 32)];
@@ -23,8 +28,15 @@ function fakeIp(options: { dummy?: boolean; exists?: boolean; addrs?: string[] }
   const respond: Respond = (argv, stdin) => {
     const cmd = argv.slice(1).join(" ");
     if (cmd === "-json -details link show dev edge0") {
+      const alias = link.alias === undefined ? {} : { ifalias: link.alias };
       return exists
-        ? { stdout: '[{"ifname":"edge0","linkinfo":{"info_kind":"bridge"}}]' }
+        ? {
+          stdout: JSON.stringify([{
+            ifname: "edge0",
+            linkinfo: { info_kind: "bridge" },
+            ...alias,
+          }]),
+        }
         : { code: 1, stderr: 'Device "edge0" does not exist.\n' };
     }
     if (cmd === "link add edge0 type dummy") {
@@ -36,15 +48,25 @@ function fakeIp(options: { dummy?: boolean; exists?: boolean; addrs?: string[] }
       exists = true;
       return {};
     }
-    if (cmd === "link set dev edge0 up") return {};
+    if (cmd === "link set dev edge0 up" || cmd === `link set dev edge0 alias ${OWNED_ALIAS} up`) {
+      if (!exists) return { code: 1, stderr: 'Cannot find device "edge0"\n' };
+      link.up = true;
+      if (cmd.includes("alias")) link.alias = OWNED_ALIAS;
+      return {};
+    }
     if (cmd === "link del dev edge0") {
+      if (!exists) return { code: 1, stderr: 'Cannot find device "edge0"\n' };
       exists = false;
+      link.up = false;
+      link.alias = undefined;
       addrs.clear();
       return {};
     }
     if (cmd === "-json addr show dev edge0") {
+      if (!exists) return { code: 1, stderr: 'Device "edge0" does not exist.\n' };
       const info = [...addrs].map(([local, prefixlen]) => ({ family: "inet", local, prefixlen }));
-      return { stdout: JSON.stringify([{ ifname: "edge0", addr_info: info }]) };
+      const flags = link.up ? ["BROADCAST", "UP"] : ["BROADCAST"];
+      return { stdout: JSON.stringify([{ ifname: "edge0", flags, addr_info: info }]) };
     }
     if (cmd === "-batch -") {
       for (const line of (stdin ?? "").split("\n").filter(Boolean)) {
@@ -57,7 +79,12 @@ function fakeIp(options: { dummy?: boolean; exists?: boolean; addrs?: string[] }
     }
     return { code: 1, stderr: `unexpected: ${cmd}` };
   };
-  return { exec: fakeExec(respond), addrs };
+  return {
+    exec: fakeExec(respond),
+    addrs,
+    link,
+    remove: () => respond(["ip", "link", "del", "dev", "edge0"], undefined),
+  };
 }
 
 /** `edge0`, auto type, default subnet, device removed on exit; `over` replaces any option. */
@@ -84,7 +111,7 @@ Deno.test("NetDev.ensure() creates a dummy device and sets it up", async () => {
   assert.deepEqual(argvs(exec), [
     "ip -json -details link show dev edge0",
     "ip link add edge0 type dummy",
-    "ip link set dev edge0 up",
+    `ip link set dev edge0 alias ${OWNED_ALIAS} up`,
   ]);
 });
 
@@ -237,4 +264,107 @@ Deno.test("NetDev.teardown() deletes a device it created", async (t) => {
     await netdev(exec).teardown();
     assert.deepEqual(exec.calls, []);
   });
+});
+
+Deno.test("NetDev.ensure() takes back the device an earlier run created (after a crash)", async () => {
+  const { exec } = fakeIp({ exists: true, alias: OWNED_ALIAS });
+  const log = memoryLogger();
+  const dev = netdev(exec, { log });
+  await dev.ensure();
+  assert.equal(dev.created, true);
+  assert.match(JSON.parse(log.lines[0]!).msg, /earlier run created/);
+  exec.calls.length = 0;
+  await dev.teardown();
+  assert.deepEqual(argvs(exec), ["ip link del dev edge0"], "ours again: deleted on exit");
+});
+
+Deno.test("NetDev.reconcile() creates a deleted device again and sets a downed one up", async () => {
+  const ip = fakeIp({ dummy: false });
+  const log = memoryLogger();
+  const dev = netdev(ip.exec, { log });
+  await dev.ensure();
+  await dev.reconcile(new Set(["9.251.0.2"]));
+  ip.remove(); // `ip link del edge0` behind the agent's back
+  await dev.reconcile(new Set(["9.251.0.2", "9.251.0.3"]));
+  assert.deepEqual([...ip.addrs.keys()].sort(), ["9.251.0.2", "9.251.0.3"]);
+  assert.equal(ip.link.alias, OWNED_ALIAS);
+  assert.equal(dev.created, true);
+  ip.link.up = false; // `ip link set edge0 down`
+  ip.exec.calls.length = 0;
+  await dev.reconcile(new Set(["9.251.0.2", "9.251.0.3"]));
+  assert.equal(ip.link.up, true);
+  assert.deepEqual(argvs(ip.exec), ["ip -json addr show dev edge0", "ip link set dev edge0 up"]);
+  const warned = log.lines.map((l) => JSON.parse(l)).filter((l) => l.level === "warn")
+    .map((l) => l.msg);
+  assert.deepEqual(warned.filter((m) => !/bridge/.test(m)), [
+    "The device was deleted; creating it again",
+    "The device was set down; setting it up",
+  ]);
+  await dev.teardown();
+  assert.equal(ip.link.alias, undefined, "deleted on exit");
+});
+
+Deno.test("NetDev.teardown() of a device deleted behind our back succeeds", async () => {
+  const ip = fakeIp();
+  const dev = netdev(ip.exec);
+  await dev.ensure();
+  ip.remove();
+  await dev.teardown();
+  assert.equal(dev.created, false);
+});
+
+/** Timeouts that fire only when the test says so. */
+class FakeTimeouts implements TimeoutTimers {
+  readonly pending = new Map<number, { fn: () => void; ms: number }>();
+  #next = 1;
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.pending.set(id, { fn, ms });
+    return id;
+  }
+  clearTimeout(id: unknown): void {
+    this.pending.delete(id as number);
+  }
+  /** Runs every pending timeout; returns the delays they were set for. */
+  fire(): number[] {
+    const due = [...this.pending.values()];
+    this.pending.clear();
+    for (const t of due) t.fn();
+    return due.map((t) => t.ms);
+  }
+}
+
+Deno.test("NetDev.reconcile() keeps a removed address for retainRemovedMs, then removes it", async () => {
+  const ip = fakeIp({ exists: true });
+  const timers = new FakeTimeouts();
+  let now = 1_000;
+  const dev = netdev(ip.exec, { retainRemovedMs: 12_000, timers, now: () => now });
+  await dev.ensure();
+  await dev.reconcile(new Set(["9.251.0.2", "9.251.0.3", "9.251.0.4"]));
+  assert.equal(timers.pending.size, 0, "nothing held, no timer");
+
+  now = 2_000; // 9.251.0.3 and .4 are deleted: both stay while their connections drain
+  await dev.reconcile(new Set(["9.251.0.2"]));
+  assert.deepEqual([...ip.addrs.keys()].sort(), ["9.251.0.2", "9.251.0.3", "9.251.0.4"]);
+  now = 5_000; // .4 is wanted again (a new service got it): no longer held
+  await dev.reconcile(new Set(["9.251.0.2", "9.251.0.4"]));
+  assert.deepEqual([...timers.pending.values()].map((t) => t.ms), [9_000]);
+
+  now = 14_000; // the hold of .3 is up: the timer reruns the last reconcile
+  ip.exec.calls.length = 0;
+  const removed = new Promise<void>((resolve) => {
+    const poll = () => (ip.addrs.has("9.251.0.3") ? queueMicrotask(poll) : resolve());
+    timers.fire();
+    poll();
+  });
+  await removed;
+  await dev.reconcile(new Set(["9.251.0.2", "9.251.0.4"]));
+  assert.deepEqual([...ip.addrs.keys()].sort(), ["9.251.0.2", "9.251.0.4"]);
+  assert.equal(timers.pending.size, 0);
+
+  now = 15_000; // a hold pending at teardown: its timer is cleared
+  await dev.reconcile(new Set(["9.251.0.2"]));
+  assert.equal(timers.pending.size, 1);
+  await dev.teardown();
+  assert.equal(timers.pending.size, 0);
 });

@@ -19,6 +19,7 @@ import {
   runClient,
   serviceObject,
   settled,
+  spawnClient,
   startBackends,
   tcpListeners,
   vipOf,
@@ -40,8 +41,9 @@ Deno.test({
     try {
       await using backends = await startBackends(ns, ["name:one", "name:two", "name:three"]);
       const names = ["one", "two", "three"] as const;
-      // Two proxy threads from the start: balancing and failover must hold across them.
-      const config = { nodeName: "n1", logLevel: "debug", proxyThreads: 2 };
+      // Two proxy threads from the start: balancing and failover must hold across them. No
+      // drain grace: a deleted service's VIP stays only the 2 s margin after it.
+      const config = { nodeName: "n1", logLevel: "debug", proxyThreads: 2, drainGraceMs: 0 };
       const agent = await startAgent({ netns: ns, dir, config });
       try {
         // One subset per backend: same address, distinct ports, named like the service port.
@@ -81,15 +83,19 @@ Deno.test({
           ...["one", "three"],
         ]);
 
-        // Deleting the service removes its VIP and its listener; the other one stays.
+        // Deleting the service removes its listener at once: its VIP refuses connections while
+        // it stays for the drain, then goes too; the other service stays.
         const del = await ctl(agent, ["delete", "service", "default/web"]);
         assert.equal(del.code, 0, del.stderr);
         await settled(agent);
         assert.equal(del.stdout, "service/default/web deleted\n");
-        assert.deepEqual(await deviceAddresses(ns), [DNS_ADDRESS, api]);
         const listeners = await tcpListeners(ns);
         assert.equal(listeners.filter((l) => l.startsWith(`${web}:`)).length, 0, `${listeners}`);
         assert.ok(listeners.includes(`${api}:81`), `${listeners}`);
+        assert.deepEqual(await deviceAddresses(ns), [DNS_ADDRESS, web, api], "held for the drain");
+        assert.deepEqual(await connectMany(ns, web, 80, 1), ["error:ConnectionRefused"]);
+        await agent.waitForLog(/msg="Reconciled device addresses" .*\badded=0 removed=1\b/);
+        assert.deepEqual(await deviceAddresses(ns), [DNS_ADDRESS, api]);
         // The /32 was the only route to the VIP: no address, no route.
         assert.deepEqual(await connectMany(ns, web, 80, 1), ["error:NetworkUnreachable"]);
         assert.deepEqual(await connectMany(ns, api, 81, 2), ["one", "one"]);
@@ -191,6 +197,43 @@ Deno.test({
     });
     assert.deepEqual(await connectMany(ns, WEB_VIP, 80, 2), ["alpha", "alpha"]);
     assert.deepEqual(await connectMany(ns, WEB_VIP, 8081, 2), ["beta", "beta"]);
+    assert.equal(await agent.stop(), 0);
+  },
+});
+
+Deno.test({
+  name: "agent keeps a deleted service's VIP while its connections drain, then closes them",
+  ignore: !NETNS_AVAILABLE,
+  async fn() {
+    await using ns = await createNetns("agdrain");
+    await using backends = await startBackends(ns, ["echo:echo"]);
+    await using agent = await startAgent({
+      netns: ns,
+      config: { nodeName: "n1", logLevel: "debug", drainGraceMs: 1500 },
+    });
+    await applyObjects(agent, [
+      serviceObject("drain", [{ name: "tcp", port: 7000, targetPort: 9000 }]),
+      endpointsObject("drain", [{
+        addresses: ["127.0.0.1"],
+        ports: [{ name: "tcp", port: backends.ports.echo! }],
+      }]),
+    ]);
+    await settled(agent);
+    await using conn = spawnClient(ns, "hold.ts", [WEB_VIP, "7000"]);
+    assert.equal(await conn.readLine(), "connected");
+    await conn.writeLine("before");
+    assert.equal(await conn.readLine(), "data:before");
+
+    const del = await ctl(agent, ["delete", "service", "default/drain"]);
+    assert.equal(del.code, 0, del.stderr);
+    await settled(agent);
+    // Still flowing during the grace: the VIP is still on the device.
+    await conn.writeLine("during");
+    assert.equal(await conn.readLine(), "data:during");
+    // At the end of the grace the proxy closes it, and the client sees the close.
+    assert.match(await conn.readLine(), /^closed:/);
+    await agent.waitForLog(/msg="Reconciled device addresses" .*\badded=0 removed=1\b/);
+    assert.deepEqual(await deviceAddresses(ns), [DNS_ADDRESS]);
     assert.equal(await agent.stop(), 0);
   },
 });

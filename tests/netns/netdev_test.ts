@@ -1,7 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
 import { nullLogger } from "../../lib/log/mod.ts";
-import { denoExec, type Exec, NetDev, parseAddrJson } from "../../lib/netdev/mod.ts";
+import { denoExec, type Exec, NetDev, OWNED_ALIAS, parseAddrJson } from "../../lib/netdev/mod.ts";
 import { createNetns, NETNS_AVAILABLE, type TempNetns } from "../_helpers/netns.ts";
 
 /** Runs every `ip …` command inside namespace `ns` (`ip -n <ns> …`). */
@@ -93,5 +93,36 @@ Deno.test({
     assert.deepEqual(await addrs(ns.run, "edge0"), []);
     const link = JSON.parse(await ns.run(["ip", "-json", "link", "show", "edge0"]));
     assert.equal(link[0].ifname, "edge0", "device kept");
+  },
+});
+
+Deno.test({
+  name: "NetDev repairs a real device deleted or set down, and a new run takes back its own",
+  ignore: !NETNS_AVAILABLE,
+  async fn() {
+    await using ns = await createNetns("netdev");
+    const dev = netDevIn(ns);
+    await dev.ensure();
+    const details = async () =>
+      JSON.parse(await ns.run(["ip", "-json", "-details", "link", "show", "edge0"]))[0];
+    assert.equal((await details()).ifalias, OWNED_ALIAS);
+    await dev.reconcile(new Set(["9.251.0.2"]));
+
+    await ns.run(["ip", "link", "del", "edge0"]);
+    await dev.reconcile(new Set(["9.251.0.2"]));
+    assert.deepEqual(await addrs(ns.run, "edge0"), ["9.251.0.2/32"], "created again");
+    assert.ok((await details()).flags.includes("UP"));
+
+    await ns.run(["ip", "link", "set", "edge0", "down"]);
+    await dev.reconcile(new Set(["9.251.0.2"]));
+    assert.ok((await details()).flags.includes("UP"), "set up again");
+
+    // A crash leaves the device behind; the next run finds its alias and owns it again.
+    const next = netDevIn(ns);
+    await next.ensure();
+    assert.equal(next.created, true);
+    await next.teardown();
+    const r = await denoExec.run(["ip", "-n", ns.name, "link", "show", "edge0"]);
+    assert.match(r.stderr, /does not exist/, "deleted by the next run");
   },
 });
