@@ -11,6 +11,10 @@
  *   (RFC 6891 §6.1.3), TC when a UDP answer does not fit 512 bytes or the EDNS payload size.
  * - Names that are not ours go to the {@linkcode Forwarder}, only for clients the
  *   {@linkcode AllowList} admits; others get REFUSED.
+ * - Every reply whose query header is readable, whichever path made it (local, fast, forwarded
+ *   fresh or from the cache, FORMERR, NOTIMP, BADVERS, REFUSED, SERVFAIL, truncated), carries
+ *   the query's ID, RD and CD (RFC 1035 §4.1.1, RFC 4035 §3.2.2, RFC 6840 §5.9), and RA
+ *   exactly when this client may use forwarding.
  * @module
  */
 import type { Logger } from "../log/mod.ts";
@@ -203,7 +207,10 @@ export class DnsHandler {
     } catch (err) {
       this.#log.debug("query failed", { client, error: err });
       this.#metrics?.count(-1, Rcode.SERVFAIL);
-      return headerResponse(query, Rcode.SERVFAIL, { questionEnd: questionEndOf(query) });
+      return headerResponse(query, Rcode.SERVFAIL, {
+        questionEnd: questionEndOf(query),
+        recursionAvailable: this.recursionAvailable(client),
+      });
     }
   }
 
@@ -259,6 +266,9 @@ export class DnsHandler {
   }
 
   #slow(query: Uint8Array, client: string, tcp: boolean, parsed: boolean): DnsReply {
+    // RA describes the server for this client (RFC 1035 §4.1.1), so every reply carries the
+    // same bit, errors included; headerResponse copies ID, opcode, RD and CD.
+    const ra = this.recursionAvailable(client);
     let msg: DnsMessage;
     try {
       msg = decodeMessage(query).value;
@@ -266,28 +276,28 @@ export class DnsHandler {
       if (!(err instanceof DnsFormatError)) throw err;
       this.#log.debug("malformed query", { client, error: err });
       this.#metrics?.count(-1, Rcode.FORMERR);
-      return headerResponse(query, Rcode.FORMERR);
+      return headerResponse(query, Rcode.FORMERR, { recursionAvailable: ra });
     }
     const qEnd = msg.questions.length === 1 ? questionEndOf(query) : 0;
     const q0 = msg.questions[0];
     if (msg.opcode !== Opcode.QUERY) {
       this.#metrics?.count(q0?.type ?? -1, Rcode.NOTIMP);
-      return headerResponse(query, Rcode.NOTIMP, { questionEnd: qEnd });
+      return headerResponse(query, Rcode.NOTIMP, { questionEnd: qEnd, recursionAvailable: ra });
     }
     if (msg.questions.length !== 1 || q0 === undefined) {
       this.#metrics?.count(-1, Rcode.FORMERR);
-      return headerResponse(query, Rcode.FORMERR);
+      return headerResponse(query, Rcode.FORMERR, { recursionAvailable: ra });
     }
     const edns = msg.edns;
     if (edns !== null && edns.version > 0) {
       this.#metrics?.count(q0.type, Rcode.BADVERS);
       return headerResponse(query, Rcode.BADVERS, {
         questionEnd: qEnd,
+        recursionAvailable: ra,
         edns: { dnssecOk: edns.dnssecOk },
       });
     }
     const limit = tcp ? MAX_MESSAGE_SIZE : udpLimit(edns !== null, edns?.udpPayloadSize ?? 0);
-    const ra = this.recursionAvailable(client);
     const res = resolve(q0, this.#zone);
     if (res.kind === "answer") {
       // The caller may reuse `query`'s buffer as soon as we return: async paths take a copy.
@@ -299,6 +309,7 @@ export class DnsHandler {
       this.#metrics?.count(q0.type, Rcode.REFUSED);
       return headerResponse(query, Rcode.REFUSED, {
         questionEnd: qEnd,
+        recursionAvailable: ra, // false here: this client may not use forwarding
         edns: edns ? { dnssecOk: edns.dnssecOk } : null,
       });
     }

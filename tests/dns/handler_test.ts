@@ -203,3 +203,284 @@ Deno.test("DnsHandler re-decides remembered forwarded names on zone and client c
   });
   assert.equal(up.calls, 1);
 });
+
+/** The header bits of a reply, read from its bytes (RFC 1035 §4.1.1). */
+function bits(reply: Uint8Array) {
+  return {
+    id: (reply[0]! << 8) | reply[1]!,
+    qr: (reply[2]! & 0x80) !== 0,
+    rd: (reply[2]! & 0x01) !== 0,
+    tc: (reply[2]! & 0x02) !== 0,
+    ra: (reply[3]! & 0x80) !== 0,
+    cd: (reply[3]! & 0x10) !== 0,
+  };
+}
+
+/**
+ * An upstream whose header bits are nothing like the query's: RD and CD inverted, RA clear.
+ * `fail.*` names fail (SERVFAIL), `big.*` names have 40 A records, the rest one.
+ */
+function contraryUpstream(): UpstreamTransport & { calls: number } {
+  const t = {
+    calls: 0,
+    udp(_u: unknown, query: Uint8Array, accept: (a: Uint8Array) => boolean) {
+      t.calls++;
+      const q = decodeMessage(query).value;
+      const name = q.questions[0]!.name;
+      const a = encodeMessage({
+        id: q.id,
+        response: true,
+        recursionDesired: !q.recursionDesired,
+        checkingDisabled: !q.checkingDisabled,
+        recursionAvailable: false,
+        rcode: name.startsWith("fail.") ? Rcode.SERVFAIL : Rcode.NOERROR,
+        questions: q.questions,
+        answers: name.startsWith("fail.") ? [] : aRecords(name.startsWith("big.") ? 40 : 1)(
+          name,
+          RRType.A,
+        ),
+        edns: q.edns,
+      });
+      return accept(a) ? Promise.resolve(a) : Promise.reject(new Error("rejected"));
+    },
+    tcp() {
+      return Promise.reject(new Error("no TCP here"));
+    },
+  };
+  return t;
+}
+
+interface FlagCase {
+  readonly name: string;
+  /** The query with the client's RD and CD bits. */
+  readonly query: (rd: boolean, cd: boolean) => Uint8Array;
+  readonly rcode: number;
+  /** Whether RA must be set. */
+  readonly ra: boolean;
+  readonly tc?: boolean;
+  readonly client?: string;
+  readonly tcp?: boolean;
+  /** Fills the cache first, with the other RD bit, then expects no upstream exchange. */
+  readonly cached?: boolean;
+}
+
+/** A raw header: ID 0x0102, the given flags, QDCOUNT 1, then `rest`. */
+function raw(flags: number, rest: number[]): Uint8Array {
+  return new Uint8Array([1, 2, flags >> 8, flags & 0xff, 0, 1, 0, 0, 0, 0, 0, 0, ...rest]);
+}
+
+/** Every combination of the client's RD and CD bits. */
+const RD_CD: readonly (readonly [boolean, boolean])[] = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+];
+
+const flagBits = (rd: boolean, cd: boolean) => (rd ? 0x0100 : 0) | (cd ? 0x0010 : 0);
+
+const flagCases: FlagCase[] = [
+  {
+    name: "local A (fast path)",
+    query: (rd, cd) =>
+      q("nginx.default.svc.cluster.local", RRType.A, {
+        id: 9,
+        recursionDesired: rd,
+        checkingDisabled: cd,
+      }),
+    rcode: Rcode.NOERROR,
+    ra: true,
+  },
+  {
+    name: "local NODATA (codec)",
+    query: (rd, cd) => q("nginx", RRType.MX, { id: 9, recursionDesired: rd, checkingDisabled: cd }),
+    rcode: Rcode.NOERROR,
+    ra: true,
+  },
+  {
+    name: "local NXDOMAIN with EDNS",
+    query: (rd, cd) =>
+      q("nope.default.svc.cluster.local", RRType.A, {
+        id: 9,
+        recursionDesired: rd,
+        checkingDisabled: cd,
+        edns: { udpPayloadSize: 1232, version: 0, dnssecOk: true },
+      }),
+    rcode: Rcode.NXDOMAIN,
+    ra: true,
+  },
+  {
+    name: "local answer to a client outside dnsAllowFrom",
+    query: (rd, cd) =>
+      q("nginx.default.svc.cluster.local", RRType.A, {
+        id: 9,
+        recursionDesired: rd,
+        checkingDisabled: cd,
+      }),
+    client: "192.0.2.77",
+    rcode: Rcode.NOERROR,
+    ra: false,
+  },
+  {
+    name: "ExternalName chased upstream",
+    query: (rd, cd) =>
+      q("ext.default.svc.cluster.local", RRType.A, {
+        id: 9,
+        recursionDesired: rd,
+        checkingDisabled: cd,
+      }),
+    rcode: Rcode.NOERROR,
+    ra: true,
+  },
+  {
+    name: "forwarded, fresh",
+    query: (rd, cd) =>
+      q("new3.test", RRType.A, { id: 9, recursionDesired: rd, checkingDisabled: cd }),
+    rcode: Rcode.NOERROR,
+    ra: true,
+  },
+  {
+    name: "forwarded, from the cache",
+    query: (rd, cd) =>
+      q("new1.test", RRType.A, { id: 9, recursionDesired: rd, checkingDisabled: cd }),
+    rcode: Rcode.NOERROR,
+    ra: true,
+    cached: true,
+  },
+  {
+    name: "forwarded, from the cache, with EDNS",
+    query: (rd, cd) =>
+      q("new2.test", RRType.A, {
+        id: 9,
+        recursionDesired: rd,
+        checkingDisabled: cd,
+        edns: { udpPayloadSize: 1232, version: 0, dnssecOk: false },
+      }),
+    rcode: Rcode.NOERROR,
+    ra: true,
+    cached: true,
+  },
+  {
+    name: "forwarded, fresh, truncated over UDP",
+    query: (rd, cd) =>
+      q("big.test", RRType.A, { id: 9, recursionDesired: rd, checkingDisabled: cd }),
+    rcode: Rcode.NOERROR,
+    ra: true,
+    tc: true,
+  },
+  {
+    name: "forwarded, from the cache, truncated over UDP",
+    query: (rd, cd) =>
+      q("big.test", RRType.A, { id: 9, recursionDesired: rd, checkingDisabled: cd }),
+    rcode: Rcode.NOERROR,
+    ra: true,
+    tc: true,
+    cached: true,
+  },
+  {
+    name: "SERVFAIL: every upstream failed",
+    query: (rd, cd) =>
+      q("fail.test", RRType.A, { id: 9, recursionDesired: rd, checkingDisabled: cd }),
+    rcode: Rcode.SERVFAIL,
+    ra: true,
+  },
+  {
+    name: "REFUSED: client outside dnsAllowFrom",
+    query: (rd, cd) =>
+      q("new1.test", RRType.A, { id: 9, recursionDesired: rd, checkingDisabled: cd }),
+    client: "192.0.2.77",
+    rcode: Rcode.REFUSED,
+    ra: false,
+  },
+  {
+    name: "REFUSED: zone transfer",
+    query: (rd, cd) =>
+      q("cluster.local", RRType.AXFR, { id: 9, recursionDesired: rd, checkingDisabled: cd }),
+    tcp: true,
+    rcode: Rcode.REFUSED,
+    ra: true,
+  },
+  {
+    name: "BADVERS (RFC 6891 §6.1.3)",
+    query: (rd, cd) =>
+      q("nginx.default.svc.cluster.local", RRType.A, {
+        id: 9,
+        recursionDesired: rd,
+        checkingDisabled: cd,
+        edns: { udpPayloadSize: 1232, version: 1, dnssecOk: false },
+      }),
+    rcode: Rcode.BADVERS,
+    ra: true,
+  },
+  {
+    name: "BADVERS to a client outside dnsAllowFrom",
+    query: (rd, cd) =>
+      q("new1.test", RRType.A, {
+        id: 9,
+        recursionDesired: rd,
+        checkingDisabled: cd,
+        edns: { udpPayloadSize: 1232, version: 1, dnssecOk: false },
+      }),
+    client: "192.0.2.77",
+    rcode: Rcode.BADVERS,
+    ra: false,
+  },
+  {
+    name: "NOTIMP (opcode NOTIFY)",
+    query: (rd, cd) =>
+      q("nginx", RRType.A, { id: 9, opcode: 4, recursionDesired: rd, checkingDisabled: cd }),
+    rcode: Rcode.NOTIMP,
+    ra: true,
+  },
+  {
+    name: "FORMERR: two questions",
+    query: (rd, cd) =>
+      encodeMessage({
+        id: 9,
+        recursionDesired: rd,
+        checkingDisabled: cd,
+        questions: [{ name: "a", type: 1, class: 1 }, { name: "b", type: 1, class: 1 }],
+      }),
+    rcode: Rcode.FORMERR,
+    ra: true,
+  },
+  {
+    name: "FORMERR: the question does not parse",
+    query: (rd, cd) => raw(flagBits(rd, cd), [3, 97]),
+    rcode: Rcode.FORMERR,
+    ra: true,
+  },
+];
+
+Deno.test("DnsHandler copies RD and CD into every reply and sets RA alike on each", async (t) => {
+  for (const fastPath of [true, false]) {
+    for (const c of flagCases) {
+      for (const [rd, cd] of RD_CD) {
+        await t.step(`${c.name} fastPath=${fastPath} rd=${rd} cd=${cd}`, async () => {
+          const up = contraryUpstream();
+          const h = handler(fastPath, up, () => 0);
+          const tcp = c.tcp ?? false;
+          if (c.cached) {
+            // Filled by a recursive query with the same CD (the key) over TCP (no truncation).
+            const fill = c.query(true, cd);
+            fill[0] = 0x55;
+            await h.handle(fill, "127.0.0.1", true);
+          }
+          const calls = up.calls;
+          const query = c.query(rd, cd);
+          const reply = await h.handle(query, c.client ?? "127.0.0.1", tcp, new Uint8Array(4096));
+          assert.ok(reply, "answered");
+          const b = bits(reply);
+          assert.equal(b.id, (query[0]! << 8) | query[1]!);
+          assert.equal(b.qr, true);
+          assert.equal(b.rd, rd, "RD copied from the query");
+          assert.equal(b.cd, cd, "CD copied from the query");
+          assert.equal(b.ra, c.ra, "RA as on every reply to this client");
+          assert.equal(b.tc, c.tc ?? false);
+          assert.equal(decodeMessage(reply).value.rcode, c.rcode);
+          if (c.cached) assert.equal(up.calls, calls, "served from the cache");
+        });
+      }
+    }
+  }
+});
