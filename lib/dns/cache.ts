@@ -23,9 +23,27 @@ export interface CachedAnswer {
   readonly expiresAt: number;
 }
 
-/** The cache key: the question's lowercased name, type, class and the DO bit. */
-export function cacheKey(name: string, type: number, klass: number, dnssecOk: boolean): string {
-  return `${name.toLowerCase()}|${type}|${klass}|${dnssecOk ? 1 : 0}`;
+/**
+ * The cache key: the question's lowercased name, type and class, the DO bit and the CD bit.
+ *
+ * - DO (RFC 3225): with it the upstream adds DNSSEC records a client without it must not get.
+ * - CD (RFC 4035 §3.2.2): the query goes upstream with the client's CD, and with CD=1 a
+ *   validating upstream returns data that failed validation, which it answers with SERVFAIL
+ *   for CD=0. Such an answer must never reach a CD=0 client, whose only protection is the
+ *   upstream's validation, so CD=1 answers get their own entries. RFC 6840 §5.9 would let a
+ *   CD=1 query reuse a CD=0 answer (validated or unsigned data); we keep one lookup per query
+ *   instead, at the cost of one more upstream exchange per name for the rare CD=1 client.
+ * - Not RD: what a query without RD brings back is not cached (see `Forwarder.lookup`), so
+ *   every entry is a recursive answer, and RD (like ID and CD) is patched per client.
+ */
+export function cacheKey(
+  name: string,
+  type: number,
+  klass: number,
+  dnssecOk: boolean,
+  checkingDisabled: boolean,
+): string {
+  return `${name.toLowerCase()}|${type}|${klass}|${dnssecOk ? 1 : 0}|${checkingDisabled ? 1 : 0}`;
 }
 
 /** An LRU map with expiry; `Map` iteration order is the recency order. */

@@ -14,6 +14,7 @@ import { isHostPort, readHostPort } from "../netaddr/mod.ts";
 import { AnswerCache, type CachedAnswer } from "./cache.ts";
 import { frameTcp, Rcode } from "./message.ts";
 import {
+  Flag,
   headerResponse,
   lowerByte,
   OPT_SIZE,
@@ -289,7 +290,16 @@ export class Forwarder {
     return this.render(entry, req);
   }
 
-  /** The cached or freshly fetched answer for `req` (null when every upstream failed). */
+  /**
+   * The cached or freshly fetched answer for `req` (null when every upstream failed).
+   *
+   * The query goes upstream as the client sent it but for the ID, so its RD and CD bits too.
+   * CD changes what a validating upstream returns, so the caller puts it in `key` (`cacheKey`
+   * in `cache.ts`). RD is not in the key: a query without RD (RFC 1035 §4.1.1, RFC 1034
+   * §4.3.1) is answered from the cache when it can be, but what an upstream answers it without
+   * recursing (a referral, a CNAME without its target, nothing) is neither cached nor handed to
+   * the recursive queries waiting for the same key.
+   */
   lookup(req: ForwardRequest, key: string): Promise<CachedAnswer | null> {
     const hit = this.#cache.get(key, this.#now());
     if (hit !== undefined) {
@@ -297,15 +307,17 @@ export class Forwarder {
       return Promise.resolve(hit);
     }
     this.stats.cacheMisses++;
-    const pending = this.#inflight.get(key);
+    const recursive = (req.query[2]! & (Flag.RD >> 8)) !== 0;
+    const flight = recursive ? key : `${key}|norec`;
+    const pending = this.#inflight.get(flight);
     if (pending) return pending;
     const p = this.#exchange(req.query.slice(), req.questionEnd)
       .then((r) => {
-        if (r !== null && r.cacheable) this.#cache.set(key, r.entry);
+        if (r !== null && r.cacheable && recursive) this.#cache.set(key, r.entry);
         return r === null ? null : r.entry;
       })
-      .finally(() => this.#inflight.delete(key));
-    this.#inflight.set(key, p);
+      .finally(() => this.#inflight.delete(flight));
+    this.#inflight.set(flight, p);
     return p;
   }
 

@@ -41,6 +41,7 @@ import {
   DO_BIT,
   equalsLowered,
   FastQuery,
+  Flag,
   headerResponse,
   lowerByte,
   OUR_UDP_PAYLOAD,
@@ -89,6 +90,8 @@ interface ForwardedQuestion {
   readonly type: number;
   readonly class: number;
   readonly dnssecOk: boolean;
+  /** The query's CD bit, part of the cache key (see {@linkcode cacheKey}). */
+  readonly checkingDisabled: boolean;
   /** {@linkcode cacheKey} of the question. */
   readonly key: string;
   readonly next: ForwardedQuestion | null;
@@ -104,11 +107,13 @@ function findForwarded(
 ): ForwardedQuestion | null {
   const nameLen = q.nameEnd - 12;
   const dnssecOk = q.edns && (q.ednsFlags & DO_BIT) !== 0;
+  const checkingDisabled = (q.flags & Flag.CD) !== 0;
   let e = memo.get(q.hash) ?? null;
   while (e !== null) {
     if (
       e.type === q.qtype && e.class === q.qclass && e.dnssecOk === dnssecOk &&
-      e.wire.length === nameLen && equalsLowered(query, 12, e.wire)
+      e.checkingDisabled === checkingDisabled && e.wire.length === nameLen &&
+      equalsLowered(query, 12, e.wire)
     ) {
       return e;
     }
@@ -245,7 +250,12 @@ export class DnsHandler {
   }
 
   /** Remembers a question the slow path forwards (parse state in `#fq`). */
-  #rememberForwarded(query: Uint8Array, dnssecOk: boolean, key: string): void {
+  #rememberForwarded(
+    query: Uint8Array,
+    dnssecOk: boolean,
+    checkingDisabled: boolean,
+    key: string,
+  ): void {
     const fq = this.#fq;
     if (findForwarded(this.#forwarded, query, fq) !== null) return;
     if (this.#forwardedCount >= MAX_FORWARDED_QUESTIONS) {
@@ -259,6 +269,7 @@ export class DnsHandler {
       type: fq.qtype,
       class: fq.qclass,
       dnssecOk,
+      checkingDisabled,
       key,
       next: this.#forwarded.get(fq.hash) ?? null,
     });
@@ -326,8 +337,8 @@ export class DnsHandler {
       limit,
     };
     const metrics = this.#metrics;
-    const key = cacheKey(name, q0.type, q0.class, dnssecOk);
-    if (parsed) this.#rememberForwarded(query, dnssecOk, key);
+    const key = cacheKey(name, q0.type, q0.class, dnssecOk, msg.checkingDisabled);
+    if (parsed) this.#rememberForwarded(query, dnssecOk, msg.checkingDisabled, key);
     return this.#forwarder.forward(req, key).then(
       (bytes) => {
         metrics?.count(q0.type, bytes[3]! & 0xf);
@@ -412,7 +423,9 @@ export class DnsHandler {
         dnssecOk,
         limit: MAX_MESSAGE_SIZE,
       };
-      const entry = await forwarder.lookup(req, cacheKey(target, q.type, q.class, dnssecOk));
+      // The sub-query asks for recursion without CD: validated data, fine for any client.
+      const key = cacheKey(target, q.type, q.class, dnssecOk, false);
+      const entry = await forwarder.lookup(req, key);
       if (entry !== null) {
         const up = decodeMessage(forwarder.render(entry, req)).value;
         // Records the codec cannot carry losslessly (RAW) are left out of the merged answer.

@@ -304,3 +304,40 @@ Deno.test("Forwarder gives every client its own RD and CD, whatever the stored a
     }
   });
 });
+
+Deno.test("Forwarder neither caches nor shares what a query without RD brought back", async (t) => {
+  // Each case: the clients' RD bits, whether they ask concurrently, the RD bits upstream saw.
+  const cases: [string, boolean[], boolean, boolean[]][] = [
+    ["rd=0, then rd=1: the second goes upstream", [false, true], false, [false, true]],
+    ["rd=0 twice: both go upstream", [false, false], false, [false, false]],
+    ["rd=1, then rd=0: served from the cache", [true, false], false, [true]],
+    ["rd=0 and rd=1 at once: two exchanges", [false, true], true, [false, true]],
+    ["rd=1 and rd=1 at once: one exchange", [true, true], true, [true]],
+    ["rd=0 and rd=0 at once: one exchange", [false, false], true, [false]],
+  ];
+  for (const [name, rds, concurrent, seen] of cases) {
+    await t.step(name, async () => {
+      const upstreamRd: boolean[] = [];
+      const tr = fakeTransport((q) => {
+        const m = decodeMessage(q).value;
+        upstreamRd.push(m.recursionDesired);
+        return reply(q, {
+          recursionDesired: m.recursionDesired,
+          answers: [{ type: "A", name: "a.example", class: 1, ttl: 60, address: "192.0.2.1" }],
+        });
+      });
+      const f = new Forwarder({ upstreams: [{ hostname: "127.0.0.1", port: 1 }], transport: tr });
+      const ask = (rd: boolean, i: number) =>
+        f.forward(flagRequest("a.example", rd, false, i), "k");
+      const replies = concurrent
+        ? await Promise.all(rds.map(ask))
+        : await rds.reduce<Promise<Uint8Array[]>>(
+          async (acc, rd, i) => [...await acc, await ask(rd, i)],
+          Promise.resolve([]),
+        );
+      assert.deepEqual(upstreamRd, seen, "the client's RD goes upstream");
+      assert.deepEqual(replies.map((r) => rdCdRa(r)[0]), rds, "each client gets its own RD");
+      assert.deepEqual(replies.map((r) => decodeMessage(r).value.answers.length), rds.map(() => 1));
+    });
+  }
+});

@@ -484,3 +484,63 @@ Deno.test("DnsHandler copies RD and CD into every reply and sets RA alike on eac
     }
   }
 });
+
+Deno.test("DnsHandler caches answers to CD=1 queries apart from CD=0 ones (RFC 4035 §3.2.2)", async (t) => {
+  // A validating upstream: bogus data for CD=1, SERVFAIL for CD=0 (RFC 4035 §5.5).
+  const validating = (): UpstreamTransport & { seen: boolean[] } => {
+    const seen: boolean[] = [];
+    return {
+      seen,
+      udp(_u, query, accept) {
+        const m = decodeMessage(query).value;
+        seen.push(m.checkingDisabled);
+        const a = encodeMessage({
+          id: m.id,
+          response: true,
+          recursionDesired: true,
+          recursionAvailable: true,
+          checkingDisabled: m.checkingDisabled,
+          rcode: m.checkingDisabled ? Rcode.NOERROR : Rcode.SERVFAIL,
+          questions: m.questions,
+          answers: m.checkingDisabled ? aRecords(1)(m.questions[0]!.name, RRType.A) : [],
+        });
+        return accept(a) ? Promise.resolve(a) : Promise.reject(new Error("rejected"));
+      },
+      tcp: () => Promise.reject(new Error("no TCP here")),
+    };
+  };
+  // [query CD bits in order, rcode of each, CD bits the upstream saw]
+  const cases: [string, boolean[], number[], boolean[]][] = [
+    [
+      "CD=1 data never reaches a CD=0 client",
+      [true, false, true],
+      [Rcode.NOERROR, Rcode.SERVFAIL, Rcode.NOERROR],
+      [true, false],
+    ],
+    [
+      "a CD=0 failure does not hide the CD=1 data",
+      [false, true, true],
+      [Rcode.SERVFAIL, Rcode.NOERROR, Rcode.NOERROR],
+      [false, true],
+    ],
+  ];
+  for (const [name, cds, rcodes, seen] of cases) {
+    for (const fastPath of [true, false]) {
+      await t.step(`${name} fastPath=${fastPath}`, async () => {
+        const up = validating();
+        const h = handler(fastPath, up, () => 0);
+        for (let i = 0; i < cds.length; i++) {
+          const reply = await h.handle(
+            q("signed.test", RRType.A, { id: i, checkingDisabled: cds[i] }),
+            "127.0.0.1",
+            false,
+          );
+          assert.ok(reply);
+          assert.equal(decodeMessage(reply).value.rcode, rcodes[i], `query ${i}`);
+          assert.equal(bits(reply).cd, cds[i]);
+        }
+        assert.deepEqual(up.seen, seen, "the client's CD goes upstream; one exchange per CD");
+      });
+    }
+  }
+});

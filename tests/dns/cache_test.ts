@@ -1,0 +1,25 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+import assert from "node:assert/strict";
+import { cacheKey } from "../../lib/dns/cache.ts";
+
+Deno.test("cacheKey() tells DO and CD apart and ignores the name's case", async (t) => {
+  const base = cacheKey("a.example", 1, 1, false, false);
+  // [what, key, same as base]
+  const cases: [string, string, boolean][] = [
+    ["same question", cacheKey("a.example", 1, 1, false, false), true],
+    ["other case", cacheKey("A.Example", 1, 1, false, false), true],
+    ["DO set (RFC 3225)", cacheKey("a.example", 1, 1, true, false), false],
+    ["CD set (RFC 4035 §3.2.2)", cacheKey("a.example", 1, 1, false, true), false],
+    ["DO and CD set", cacheKey("a.example", 1, 1, true, true), false],
+    ["other type", cacheKey("a.example", 28, 1, false, false), false],
+    ["other class", cacheKey("a.example", 1, 3, false, false), false],
+    ["other name", cacheKey("b.example", 1, 1, false, false), false],
+  ];
+  for (const [what, key, same] of cases) {
+    await t.step(what, () => assert.equal(key === base, same));
+  }
+  assert.notEqual(
+    cacheKey("a.example", 1, 1, true, false),
+    cacheKey("a.example", 1, 1, false, true),
+  );
+});
