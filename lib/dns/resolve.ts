@@ -29,7 +29,10 @@ export interface LocalAnswer {
   /** AA: we are the authority for everything we answer locally. */
   readonly authoritative: boolean;
   readonly answers: readonly DnsRecord[];
-  /** The zone SOA for NXDOMAIN and NODATA (RFC 2308 §2). */
+  /**
+   * The zone SOA for NXDOMAIN and NODATA (RFC 2308 §2) when the name they speak for (the
+   * last owner of the chain) is inside the zone; empty otherwise (see {@linkcode resolve}).
+   */
   readonly authorities: readonly DnsRecord[];
   /** Glue: the A/AAAA records of SRV targets (spec §2.3.2, §2.4.2). */
   readonly additionals: readonly DnsRecord[];
@@ -129,20 +132,30 @@ function recordsAt(
   return out;
 }
 
+/**
+ * @param last the name the answer ends at (the question, or the last CNAME target). The answer
+ *   is negative when it is NXDOMAIN or has no record at `last` (NODATA, also after a CNAME
+ *   chain, RFC 2308 §2.2), and then carries the zone SOA only when `last` is in the zone
+ *   (RFC 2308 §2.1, §2.2, §3).
+ */
 function answer(
   zone: Zone,
+  last: string,
   rcode: number,
   answers: DnsRecord[],
   additionals: DnsRecord[] = [],
   chase: string | null = null,
 ): LocalAnswer {
-  const negative = rcode === Rcode.NXDOMAIN || (rcode === Rcode.NOERROR && answers.length === 0);
+  const lastName = last.toLowerCase();
+  const negative = rcode === Rcode.NXDOMAIN ||
+    (rcode === Rcode.NOERROR && chase === null &&
+      !answers.some((r) => r.name.toLowerCase() === lastName));
   return {
     kind: "answer",
     rcode,
     authoritative: rcode !== Rcode.REFUSED,
     answers,
-    authorities: negative ? [soaRecord(zone)] : [],
+    authorities: negative && inZone(zone, lastName) ? [soaRecord(zone)] : [],
     additionals,
     chase,
   };
@@ -156,6 +169,12 @@ function answer(
  *   exists, so real external names like `example.com` are never hijacked.
  * - Known name, other type → NOERROR with no answers (NODATA) and the SOA in authority;
  *   unknown name in the zone → NXDOMAIN with the SOA (RFC 2308).
+ * - The SOA goes only with names inside the zone. A short name (`web`, `web.default`) is
+ *   answered at that name itself, not through a CNAME to its FQDN, and our PTR names live in
+ *   `in-addr.arpa`/`ip6.arpa`: `<zone>` is not a parent of either, and an SOA names the zone
+ *   of the name it speaks for (RFC 2308 §3), so their NODATA and NXDOMAIN answers carry no SOA
+ *   (RFC 2308 §2.1/§2.2 "type 3"; downstream caches then do not cache them, §5). Where a CNAME
+ *   chain starting at a short name ends inside the zone, the SOA speaks for that last name.
  * - Zone transfers and classes other than IN/ANY inside the zone → REFUSED.
  */
 export function resolve(question: DnsQuestion, zone: Zone): Resolution {
@@ -168,7 +187,7 @@ export function resolve(question: DnsQuestion, zone: Zone): Resolution {
     (question.class !== RRClass.IN && question.class !== RRClass.ANY) ||
     question.type === RRType.AXFR || question.type === RRType.IXFR
   ) {
-    return answer(zone, Rcode.REFUSED, []);
+    return answer(zone, asked, Rcode.REFUSED, []);
   }
   if (alias !== undefined && !zone.names.has(name)) name = alias;
 
@@ -179,16 +198,16 @@ export function resolve(question: DnsQuestion, zone: Zone): Resolution {
     const node = zone.names.get(name);
     if (node === undefined) {
       const pod = podAddress(zone, name);
-      if (pod === "ent") return answer(zone, Rcode.NOERROR, answers);
+      if (pod === "ent") return answer(zone, owner, Rcode.NOERROR, answers);
       if (pod !== null) {
         if (question.type === RRType.A || question.type === RRType.ANY) {
           answers.push({ name: owner, class: RRClass.IN, ttl: zone.ttl, type: "A", address: pod });
         }
-        return answer(zone, Rcode.NOERROR, answers);
+        return answer(zone, owner, Rcode.NOERROR, answers);
       }
       // An unknown name, or a CNAME target inside the zone that does not exist (the RCODE
       // describes the last name of the chain, RFC 6604 §2).
-      return answer(zone, Rcode.NXDOMAIN, answers);
+      return answer(zone, owner, Rcode.NXDOMAIN, answers);
     }
     if (node.cname !== null) {
       answers.push({
@@ -198,18 +217,18 @@ export function resolve(question: DnsQuestion, zone: Zone): Resolution {
         type: "CNAME",
         target: node.cname,
       });
-      if (question.type === RRType.CNAME) return answer(zone, Rcode.NOERROR, answers);
+      if (question.type === RRType.CNAME) return answer(zone, owner, Rcode.NOERROR, answers);
       const target = node.cname;
       if (!zone.names.has(target) && !inZone(zone, target)) {
-        return answer(zone, Rcode.NOERROR, answers, additionals, target);
+        return answer(zone, target, Rcode.NOERROR, answers, additionals, target);
       }
       owner = target;
       name = target;
       continue;
     }
     answers.push(...recordsAt(zone, owner, node, question.type, additionals));
-    return answer(zone, Rcode.NOERROR, answers, additionals);
+    return answer(zone, owner, Rcode.NOERROR, answers, additionals);
   }
   // CNAME loop between ExternalName services: give what we have.
-  return answer(zone, Rcode.NOERROR, answers, additionals);
+  return answer(zone, owner, Rcode.NOERROR, answers, additionals);
 }

@@ -544,3 +544,27 @@ Deno.test("DnsHandler caches answers to CD=1 queries apart from CD=0 ones (RFC 4
     }
   }
 });
+
+Deno.test("DnsHandler puts the SOA only on negative answers for names in the zone (RFC 2308 §3)", async (t) => {
+  // [question, type, rcode, SOA owners in the authority section]
+  const cases: [string, number, number, string[]][] = [
+    ["nginx.default.svc.cluster.local", RRType.MX, Rcode.NOERROR, ["cluster.local"]],
+    ["missing.default.svc.cluster.local", RRType.A, Rcode.NXDOMAIN, ["cluster.local"]],
+    ["nginx", RRType.MX, Rcode.NOERROR, []],
+    ["nginx.default", RRType.AAAA, Rcode.NOERROR, []],
+    ["empty.default", RRType.A, Rcode.NXDOMAIN, []],
+    ["2.0.251.9.in-addr.arpa", RRType.AAAA, Rcode.NOERROR, []],
+    ["alias", RRType.AAAA, Rcode.NOERROR, ["cluster.local"]],
+  ];
+  const h = handler(true, upstream(aRecords(1)), () => 0);
+  for (const [name, type, rcode, soa] of cases) {
+    await t.step(`${name} type ${type}`, async () => {
+      const reply = await h.handle(q(name, type), "127.0.0.1", false);
+      assert.ok(reply);
+      assert.equal(reply[3]! & 0xf, rcode);
+      assert.equal((reply[8]! << 8) | reply[9]!, soa.length, "NSCOUNT");
+      const m = decodeMessage(reply).value;
+      assert.deepEqual(m.authorities.map((r) => `${r.type} ${r.name}`), soa.map((o) => `SOA ${o}`));
+    });
+  }
+});

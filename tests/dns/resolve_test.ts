@@ -103,12 +103,46 @@ const cases: Case[] = [
     answers: [],
     soa: true,
   },
+  // A short name is answered at itself: `cluster.local` is not its parent, so no SOA
+  // (RFC 2308 §2.2 NODATA type 3, §3).
   {
-    name: "MX of a known short name → NODATA",
+    name: "MX of a known short name → NODATA without the out-of-zone SOA",
     q: "nginx",
     type: RRType.MX,
     want: "NOERROR",
     answers: [],
+    soa: false,
+  },
+  {
+    name: "AAAA of <svc>.<ns> → NODATA without SOA",
+    q: "api.prod",
+    type: RRType.AAAA,
+    want: "NOERROR",
+    answers: [],
+    soa: false,
+  },
+  {
+    name: "TXT of <svc>.<ns>.svc → NODATA without SOA",
+    q: "Nginx.Default.SVC.",
+    type: RRType.TXT,
+    want: "NOERROR",
+    answers: [],
+    soa: false,
+  },
+  {
+    name: "AAAA of a VIP's PTR name → NODATA without SOA (in-addr.arpa is not our zone)",
+    q: "2.0.251.9.in-addr.arpa",
+    type: RRType.AAAA,
+    want: "NOERROR",
+    answers: [],
+    soa: false,
+  },
+  {
+    name: "short ExternalName to a cluster name → NODATA with the SOA of the chain's last name",
+    q: "alias",
+    type: RRType.AAAA,
+    want: "NOERROR",
+    answers: ["alias CNAME nginx.default.svc.cluster.local"],
     soa: true,
   },
   {
@@ -232,10 +266,10 @@ const cases: Case[] = [
     soa: true,
   },
   {
-    name: "short form of a headless service with no ready endpoint → NXDOMAIN",
+    name: "short form of a headless service with no ready endpoint → NXDOMAIN without SOA",
     q: "empty.default",
     want: "NXDOMAIN",
-    soa: true,
+    soa: false,
   },
   {
     name: "headless hostname record",
@@ -318,6 +352,15 @@ const cases: Case[] = [
     want: "NOERROR",
     answers: ["ext CNAME www.example.com"],
     chase: "www.example.com",
+    soa: false,
+  },
+  {
+    name: "ExternalName to a cluster name, other type → CNAME, NODATA with SOA (RFC 2308 §2.2)",
+    q: "alias.default.svc.cluster.local",
+    type: RRType.AAAA,
+    want: "NOERROR",
+    answers: ["alias.default.svc.cluster.local CNAME nginx.default.svc.cluster.local"],
+    soa: true,
   },
   {
     name: "ExternalName to a cluster name is followed locally",
