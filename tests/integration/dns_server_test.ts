@@ -306,6 +306,60 @@ Deno.test("DnsServer caches forwarded answers by TTL with an injected clock", as
   assert.match(text, /edgemesh_dns_queries_total\{rcode="NXDOMAIN",type="A"\} 3/);
 });
 
+Deno.test("DnsServer gives forwarded and cached answers the querying client's RD and CD", async (t) => {
+  // The acceptance scenario (`dig +norec`, `dig`, `dig +cd`) against an upstream whose header
+  // bits are the opposite of what it was asked, so every bit seen is one we set.
+  // [name, RD, CD, transport, upstream exchanges so far]
+  const steps: [string, boolean, boolean, "udp" | "tcp", number][] = [
+    ["new1.test", true, false, "udp", 1], // fresh, fills the CD=0 entry
+    ["new1.test", false, false, "udp", 1], // cached: RD from this client, not the filler
+    ["NEW1.test", true, false, "udp", 1], // cached
+    ["new1.test", false, false, "tcp", 1], // cached, over TCP
+    ["new3.test", true, true, "udp", 2], // `dig +cd`, fresh
+    ["new3.test", false, true, "udp", 2], // cached (CD=1 entry)
+    ["new3.test", true, false, "udp", 3], // CD=0 never gets the CD=1 entry
+    ["norec.test", false, false, "udp", 4], // `dig +norec`, fresh: not cached
+    ["norec.test", true, false, "udp", 5], // so a recursive query goes upstream
+    ["norec.test", false, false, "udp", 5], // and fills the cache for both
+  ];
+  for (const udpBatching of [true, false]) {
+    await t.step(udpBatching ? "batched UDP" : "Deno.listenDatagram", async () => {
+      await using up = new FakeUpstream((q) => ({
+        recursionDesired: !q.recursionDesired,
+        checkingDisabled: !q.checkingDisabled,
+        recursionAvailable: false,
+        answers: [{
+          type: "A",
+          name: q.questions[0]!.name,
+          class: 1,
+          ttl: 60,
+          address: "192.0.2.7",
+        }],
+      }));
+      await using server = await start({ upstreams: [up.address], udpBatching });
+      const addr = server.addresses[0]!;
+      for (const [i, [name, rd, cd, via, exchanges]] of steps.entries()) {
+        const q = query(name, RRType.A, {
+          id: 100 + i,
+          recursionDesired: rd,
+          checkingDisabled: cd,
+        });
+        const bytes = via === "udp" ? await udpQuery(addr, q) : (await tcpQueries(addr, [q]))[0]!;
+        const what = `step ${i}: ${name} rd=${rd} cd=${cd} ${via}`;
+        // The header bits straight from the packet (RFC 1035 §4.1.1).
+        assert.equal((bytes[2]! & 0x01) !== 0, rd, `${what}: RD`);
+        assert.equal((bytes[3]! & 0x10) !== 0, cd, `${what}: CD`);
+        assert.equal((bytes[3]! & 0x80) !== 0, true, `${what}: RA`);
+        const a = decode(bytes);
+        assert.equal(a.id, 100 + i, what);
+        assert.equal(a.questions[0]?.name, name, what);
+        assert.deepEqual(a.answers.map((r) => r.type === "A" && r.address), ["192.0.2.7"], what);
+        assert.equal(up.seen.length, exchanges, `${what}: upstream exchanges`);
+      }
+    });
+  }
+});
+
 Deno.test("DnsServer refuses forwarding to clients outside dnsAllowFrom", async () => {
   await using up = new FakeUpstream(() => A_EXAMPLE());
   const metrics = new MetricsRegistry();
