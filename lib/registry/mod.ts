@@ -63,4 +63,5 @@ export {
   type SnapshotListener,
 } from "./registry.ts";
 export { JOURNAL_FILE, STATE_FILE, STATE_FORMAT, type StateFs, writeFileAtomic } from "./store.ts";
+export { LOCK_FILE, StateDirBusyError } from "./lock.ts";
 export { compareEntries, listServices } from "./view.ts";

@@ -35,6 +35,7 @@ import {
   type ServiceRecord,
   type SliceRecord,
 } from "./convert.ts";
+import { StateDirLock } from "./lock.ts";
 import { PoolExhaustedError, type PoolStats, VipPool } from "./vip_pool.ts";
 import {
   denoStateFs,
@@ -186,6 +187,8 @@ export class Registry {
   /** The next write must be a full `state.json` (none yet, or an append may have failed). */
   #needFull = true;
   #closed = false;
+  /** This registry's hold on `stateDir` (lock.ts). */
+  #lock: StateDirLock | null = null;
   /** Set when the state file was unreadable at open (it was moved aside; see README). */
   readonly loadWarning: string | null;
 
@@ -242,8 +245,19 @@ export class Registry {
    */
   static async open(opts: RegistryOptions): Promise<Registry> {
     const pool = new VipPool(opts.subnet);
+    const lock = await StateDirLock.acquire(opts.stateDir);
+    try {
+      return await Registry.#load(opts, pool, lock);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  static async #load(opts: RegistryOptions, pool: VipPool, lock: StateDirLock): Promise<Registry> {
     const loaded = await loadState(opts.stateDir, opts.log, opts.now ?? Date.now, pool.subnet.cidr);
     const reg = new Registry(opts, pool, loaded.warning);
+    reg.#lock = lock;
     reg.#stateBytes = loaded.stateBytes;
     reg.#journalBytes = loaded.journalBytes;
     reg.#needFull = loaded.stateBytes === 0;
@@ -337,6 +351,7 @@ export class Registry {
     this.#closed = true;
     while (this.#writing) await this.#writer;
     this.#listeners.clear();
+    this.#lock?.release();
   }
 
   // -------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import { parseConfig } from "../../lib/config/mod.ts";
 import { buildMessage, ControlClient, type StatusInfo } from "../../lib/control/mod.ts";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { fakeIp } from "../_helpers/fake_ip.ts";
-import { EMPTY_SNAPSHOT, type Snapshot } from "../../lib/registry/mod.ts";
+import { EMPTY_SNAPSHOT, type Snapshot, StateDirBusyError } from "../../lib/registry/mod.ts";
 
 /**
  * The agent runs in-process with a fake `ip` and a loopback subnet (127/8 addresses bind
@@ -110,6 +110,29 @@ Deno.test("runAgent() refuses to start while another agent serves the socket", a
     assert.equal(r.ok, true);
     first.stop();
     await first.done;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runAgent() refuses to start on a stateDir another agent uses", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-agent-" });
+  try {
+    const first = start(configIn(dir));
+    await first.ready;
+    const second = start({ ...configIn(dir), controlSocket: `${dir}/run/second.sock` });
+    await assert.rejects(() => second.done, (e: unknown) => {
+      assert.ok(e instanceof StateDirBusyError);
+      assert.match(e.message, new RegExp(`another edgemesh agent \\(pid ${Deno.pid}\\)`));
+      return true;
+    });
+    first.stop();
+    await first.done;
+    // Released on exit: the next agent starts on it.
+    const third = start(configIn(dir));
+    await third.ready;
+    third.stop();
+    await third.done;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
