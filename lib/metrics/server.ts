@@ -152,23 +152,36 @@ function withRefresh(
  * await srv.finished;
  * ```
  * @throws {TypeError} for a malformed `listen`; `Deno.errors.AddrInUse` and friends when the
- *   address cannot be bound
+ *   address cannot be bound, their message naming it:
+ *   `Cannot listen for metrics on "127.0.0.1:9560": Address already in use (os error 98)`
  */
 export function serveMetrics(options: ServeMetricsOptions): MetricsServer {
   const { hostname, port } = parseListen(options.listen);
   const log = options.log;
   registerProcessMetrics(options.registry, options.version);
-  const server = Deno.serve({
-    hostname,
-    port,
-    signal: options.signal,
-    onListen: () => {},
-    onError: (err) => {
-      log.warn("metrics request failed", { error: err });
-      return text("internal error\n", 500);
-    },
-  }, withRefresh(metricsHandler(options), options.refresh));
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname,
+      port,
+      signal: options.signal,
+      onListen: () => {},
+      onError: (err) => {
+        log.warn("metrics request failed", { error: err });
+        return text("internal error\n", 500);
+      },
+    }, withRefresh(metricsHandler(options), options.refresh));
+  } catch (err) {
+    throw bindError(options.listen, err);
+  }
   const addr = server.addr;
   log.info("metrics listening", { addr: `${addr.hostname}:${addr.port}` });
   return { addr, finished: server.finished };
+}
+
+/** The bind error with the address in its message; its class stays, so callers can branch. */
+function bindError(listen: string, err: unknown): Error {
+  if (!(err instanceof Error)) return new Error(`Cannot listen for metrics on "${listen}": ${err}`);
+  const Same = err.constructor as new (message: string, options?: ErrorOptions) => Error;
+  return new Same(`Cannot listen for metrics on "${listen}": ${err.message}`, { cause: err });
 }

@@ -148,3 +148,23 @@ Deno.test("renderReadiness() lists checks in order with a verdict", () => {
   );
   assert.equal(renderReadiness({ ready: false, checks: {} }), "readyz check failed\n");
 });
+
+Deno.test("serveMetrics() names the address it cannot bind, keeping the error's class", async () => {
+  await using first = startServer(() => ({ ready: true, checks: {} }));
+  const listen = `127.0.0.1:${first.srv.addr.port}`;
+  assert.throws(
+    () =>
+      serveMetrics({
+        listen,
+        registry: new MetricsRegistry(),
+        ready: () => ({ ready: true, checks: {} }),
+        signal: new AbortController().signal,
+        log: memoryLogger(),
+      }),
+    (e: unknown) => {
+      assert.ok(e instanceof Deno.errors.AddrInUse);
+      assert.match(e.message, new RegExp(`^Cannot listen for metrics on "${listen}": .*in use`));
+      return true;
+    },
+  );
+});
