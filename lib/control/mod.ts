@@ -6,7 +6,7 @@
  * @module
  */
 export * from "./protocol.ts";
-export { ControlServer, prepareSocketPath, SocketInUseError } from "./server.ts";
+export { ControlServer, MAX_CONNECTIONS, prepareSocketPath, SocketInUseError } from "./server.ts";
 export type { ControlServerOptions, ControlTarget } from "./server.ts";
 export { ControlClient } from "./client.ts";
 export { serviceView, serviceViews } from "./view.ts";

@@ -48,6 +48,35 @@ export interface ControlServerOptions {
   readonly metrics?: MetricsRegistry;
   /** Messages in flight per connection before reading pauses. @default {4096} */
   readonly maxInFlight?: number;
+  /**
+   * Open connections served at once; one more gets an error reply and is closed. Each can hold
+   * a 1 MiB partial line and its in-flight messages, so an unbounded number is unbounded memory
+   * (edgecore keeps one connection, `ctl` one per command). @default {MAX_CONNECTIONS}
+   */
+  readonly maxConnections?: number;
+}
+
+/** Default {@linkcode ControlServerOptions.maxConnections}. */
+export const MAX_CONNECTIONS = 64;
+
+/** How long a refused connection is read from before it is closed, ms. */
+const REFUSE_DRAIN_MS = 1000;
+
+/** Reads and drops what `conn` sends until EOF or `ms` pass. */
+async function drainFor(conn: Deno.UnixConn, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  const buf = new Uint8Array(4096);
+  const drain = (async () => {
+    while ((await conn.read(buf)) !== null) { /* dropped */ }
+  })().catch(() => {});
+  try {
+    await Promise.race([drain, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+  closeQuietly(conn);
+  await drain;
 }
 
 /**
@@ -159,11 +188,31 @@ export class ControlServer {
           closeQuietly(conn);
           continue;
         }
-        const task = this.#serve(conn).finally(() => this.#tasks.delete(task));
+        const max = this.#opts.maxConnections ?? MAX_CONNECTIONS;
+        const task = (this.#conns.size >= max ? this.#refuse(conn, max) : this.#serve(conn))
+          .finally(() => this.#tasks.delete(task));
         this.#tasks.add(task);
       }
     } catch (err) {
       if (!this.#closing) this.#log.error("control socket accept failed", { error: err });
+    }
+  }
+
+  /** Answers a connection over the limit with one error line and closes it. */
+  async #refuse(conn: Deno.UnixConn, max: number): Promise<void> {
+    this.#log.warn("Control connection refused: too many open", { limit: max });
+    const message = `Cannot serve this connection: ${max} control connections are open ` +
+      "(the limit); close one and retry";
+    try {
+      await writeAll(conn, new TextEncoder().encode(encodeReply(errorReply(null, message))));
+      await conn.closeWrite();
+      // Closing with the client's unread request in the buffer would reset the connection
+      // before it reads the reply: take what it sent until it closes, for one second at most.
+      await drainFor(conn, REFUSE_DRAIN_MS);
+    } catch {
+      // the client went away first
+    } finally {
+      closeQuietly(conn);
     }
   }
 

@@ -415,3 +415,54 @@ Deno.test("ControlServer refuses a path that is not a socket", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("ControlServer answers connections over maxConnections with an error and closes them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-ctl-max-" });
+  try {
+    const path = `${dir}/edgemesh.sock`;
+    const target = {
+      apply: () => Promise.resolve(),
+      snapshot: () => ({ version: 0, services: new Map(), nodes: new Map(), vips: new Map() }),
+    };
+    const ac = new AbortController();
+    const server = await ControlServer.listen({
+      path,
+      target,
+      status: () => ({ node: "n", counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 } }),
+      log: nullLogger,
+      signal: ac.signal,
+      maxConnections: 2,
+    });
+    const query = new TextEncoder().encode(
+      '{"route":{"operation":"query","resource":"*/status/*"}}\n',
+    );
+    // Two held connections, each proven served by one reply.
+    const held: Deno.UnixConn[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await Deno.connect({ transport: "unix", path });
+      held.push(c);
+      await c.write(query);
+      const buf = new Uint8Array(4096);
+      const n = await c.read(buf);
+      assert.equal(JSON.parse(new TextDecoder().decode(buf.subarray(0, n!))).ok, true);
+    }
+    const [refused] = await exchange(path, new TextDecoder().decode(query));
+    assert.equal(refused!.ok, false);
+    assert.match(
+      refused!.error!,
+      /^Cannot serve this connection: 2 control connections are open \(the limit\)/,
+    );
+    // One closes: the next connection is served again.
+    held.pop()!.close();
+    let served: Reply[] = [];
+    for (let i = 0; i < 100 && served[0]?.ok !== true; i++) {
+      served = await exchange(path, new TextDecoder().decode(query)); // its close may still be in flight
+    }
+    assert.equal(served[0]!.ok, true);
+    for (const c of held) c.close();
+    ac.abort();
+    await server.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
