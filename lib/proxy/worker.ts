@@ -28,8 +28,13 @@ interface WorkerScope {
 const scope = globalThis as unknown as WorkerScope;
 const post = (m: FromWorker) => scope.postMessage(m);
 
-/** Listener bound only by the main thread: counted there, not summed from the workers. */
-const MAIN_ONLY_METRICS = new Set(["edgemesh_proxy_listeners"]);
+/**
+ * Families the main thread alone reports, not summed from the workers: the listeners (bound
+ * there), and the tunnel peers' up gauge — each worker's dialer keeps its own view of its
+ * peers, and a sum of 0/1 gauges over threads is no state; the main thread's is the one
+ * `ctl status` shows.
+ */
+const MAIN_ONLY_METRICS = new Set(["edgemesh_proxy_listeners", "edgemesh_tunnel_peer_up"]);
 
 /** Fields as plain data: errors become their messages (structured clone drops their class). */
 function plain(fields: LogFields | undefined): LogFields | undefined {

@@ -194,6 +194,31 @@ Deno.test("ProxyThreads.start() fails with the worker's reason and leaves nothin
   // The sanitizers check that the worker, its timers and the main proxy were all stopped.
 });
 
+Deno.test("ProxyThreads leaves edgemesh_tunnel_peer_up to the main thread (a 0/1 gauge is not summed)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-threads-" });
+  try {
+    await Deno.writeTextFile(`${dir}/key`, "k".repeat(32));
+    const metrics = new MetricsRegistry();
+    await using threads = await startThreads(metrics, {
+      tunnel: {
+        nodeName: "node-a",
+        tunnel: true,
+        tunnelKeyFile: `${dir}/key`,
+        tunnelTLS: null,
+        tunnelListen: "127.0.0.1:0",
+        peers: { "node-b": "127.0.0.1:1" },
+      },
+    });
+    await threads.refreshMetrics();
+    const text = metrics.render();
+    // The worker's tunnel families arrive (its dialer knows node-b), but not its peer gauge.
+    assert.match(text, /^# TYPE edgemesh_tunnel_streams_active gauge$/m);
+    assert.doesNotMatch(text, /edgemesh_tunnel_peer_up\{/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("ProxyThreads applies a burst of updates, the last one on every thread", async () => {
   const backend = nameServer("only");
   const metrics = new MetricsRegistry();
