@@ -23,6 +23,7 @@ import {
   DEFAULT_BACKOFF,
   DEFAULT_TUNNEL_PORT,
   mayDial,
+  PEER_UNKNOWN,
   PEER_UP,
   type PeerAddress,
   type PeerHealth,
@@ -85,6 +86,14 @@ export interface TunnelDialerOptions {
   readonly now?: () => number;
   /** @default {initialMs: 1000, maxMs: 30000} */
   readonly backoff?: BackoffPolicy;
+  /**
+   * Probe each new peer at once — open its connection (TCP, TLS when configured, HTTP/2) —
+   * instead of waiting for the first dial, so its state is known from the start (the agent's
+   * main thread, whose peers `ctl status` shows); see `#probe`. @default false
+   */
+  readonly probe?: boolean;
+  /** How long a probe may take before the peer counts as down, ms. @default 5000 */
+  readonly probeTimeoutMs?: number;
 }
 
 /** One HTTP/2 connection (session) to a peer and the streams using it. */
@@ -105,6 +114,12 @@ export interface PeerStatus {
   readonly node: string;
   readonly address: string;
   readonly source: PeerAddress["source"];
+  /**
+   * `unknown` until a dial or probe has reached the peer or failed (with `probe`, while the
+   * probe is in flight: the agent shows it as `connecting`), then `up` or `down`.
+   */
+  readonly state: PeerHealth["state"];
+  /** `state === "up"`. */
   readonly up: boolean;
   /** While down: when the next dial may be tried (ms since the epoch) and the last error. */
   readonly retryAt?: number;
@@ -115,6 +130,9 @@ export interface PeerStatus {
 
 /** Fraction of the dial timeout the peer gets for its own dial, so its answer arrives in time. */
 const REMOTE_DIAL_SHARE = 0.8;
+
+/** Default {@linkcode TunnelDialerOptions.probeTimeoutMs}. */
+const PROBE_TIMEOUT_MS = 5000;
 
 /** Dials remote endpoints through the agents on their nodes. */
 export class TunnelDialer implements Dialer {
@@ -127,6 +145,9 @@ export class TunnelDialer implements Dialer {
   readonly #configPeers: Readonly<Record<string, string>>;
   #peers = new Map<string, Peer>();
   #closed = false;
+  /** Probes in flight: each one's `finish` (see `#probe`). */
+  readonly #probes = new Set<(error: string | null) => void>();
+  #probesDone: PromiseWithResolvers<void> | null = null;
 
   /** @throws {SyntaxError|RangeError} when a config peer is not an address */
   constructor(options: TunnelDialerOptions) {
@@ -158,8 +179,9 @@ export class TunnelDialer implements Dialer {
         continue;
       }
       if (old) this.#retire(old);
-      next.set(name, { address, channel: null, health: PEER_UP });
-      this.#metrics.peerUp.set({ peer: name }, 1);
+      const peer: Peer = { address, channel: null, health: PEER_UNKNOWN };
+      next.set(name, peer);
+      this.#metrics.peerUp.set({ peer: name }, 0);
       this.#log.debug("tunnel peer address", {
         peer: name,
         address: formatHostPort(address.host, address.port),
@@ -173,6 +195,55 @@ export class TunnelDialer implements Dialer {
       }
     }
     this.#peers = next;
+    if (this.#opts.probe && !this.#closed) {
+      for (const [name, peer] of next) {
+        if (peer.health.state === "unknown" && peer.channel === null) this.#probe(name, peer);
+      }
+    }
+  }
+
+  /**
+   * Learns whether a new peer is reachable before traffic needs it: opens its connection (TCP,
+   * TLS with the certificate check when configured, HTTP/2) and marks the peer up once that
+   * connects, down (with the backoff and the warning of a failed dial) when it fails or takes
+   * longer than `probeTimeoutMs`. Then the connection is closed unless a stream has started on
+   * it: no standing connection to peers this node never sends to. It does not prove the key —
+   * only a stream does (a refusal is logged, see {@linkcode dial}).
+   */
+  #probe(name: string, peer: Peer): void {
+    const ch = this.#channel(peer);
+    const { session } = ch;
+    const timeoutMs = this.#opts.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
+    const finish = (error: string | null) => {
+      if (!this.#probes.delete(finish)) return;
+      clearTimeout(timer);
+      session.off("connect", onConnect);
+      session.off("error", onError);
+      session.off("close", onClose);
+      if (!this.#closed && this.#peers.get(name) === peer) {
+        if (error === null) this.#markUp(name, peer);
+        else this.#markDown(name, peer, error);
+      }
+      if (peer.channel === ch && ch.active === 0) this.#retire(peer);
+      if (this.#probes.size === 0) {
+        this.#probesDone?.resolve();
+        this.#probesDone = null;
+      }
+    };
+    const onConnect = () => finish(null);
+    const onError = (err: unknown) => finish(errorText(err));
+    const onClose = () => finish("connection closed");
+    session.once("connect", onConnect);
+    session.once("error", onError);
+    session.once("close", onClose);
+    const timer = setTimeout(() => finish(`no connection within ${timeoutMs} ms`), timeoutMs);
+    this.#probes.add(finish);
+  }
+
+  /** Resolves once no probe is in flight (meanwhile those peers are `unknown`). */
+  probed(): Promise<void> {
+    if (this.#probes.size === 0) return Promise.resolve();
+    return (this.#probesDone ??= Promise.withResolvers()).promise;
   }
 
   /** Whether a tunnel address is known for `nodeName`. */
@@ -195,6 +266,7 @@ export class TunnelDialer implements Dialer {
       node,
       address: formatHostPort(p.address.host, p.address.port),
       source: p.address.source,
+      state: p.health.state,
       up: p.health.state === "up",
       ...(p.health.state === "down"
         ? { retryAt: p.health.retryAt, lastError: p.health.lastError }
@@ -259,7 +331,7 @@ export class TunnelDialer implements Dialer {
   }
 
   #markDown(name: string, peer: Peer, error: string): void {
-    const wasUp = peer.health.state === "up";
+    const wasUp = peer.health.state !== "down"; // up, or not reached yet: its first failure
     peer.health = afterFailure(
       peer.health,
       this.#now(),
@@ -281,13 +353,15 @@ export class TunnelDialer implements Dialer {
   }
 
   #markUp(name: string, peer: Peer): void {
-    if (peer.health.state === "up") return;
+    const was = peer.health.state;
+    if (was === "up") return;
     peer.health = PEER_UP;
+    if (this.#peers.get(name) !== peer) return;
     this.#metrics.peerUp.set({ peer: name }, 1);
-    this.#log.info("tunnel peer up", {
-      peer: name,
-      address: formatHostPort(peer.address.host, peer.address.port),
-    });
+    const fields = { peer: name, address: formatHostPort(peer.address.host, peer.address.port) };
+    // Back from down is news; first reached (every peer, at start) is not.
+    if (was === "down") this.#log.info("tunnel peer up", fields);
+    else this.#log.debug("tunnel peer reachable", fields);
   }
 
   #fail(result: string, err: TunnelDialError): never {
@@ -454,9 +528,10 @@ export class TunnelDialer implements Dialer {
     return conn;
   }
 
-  /** Closes every peer connection (streams still open finish first). */
+  /** Closes every peer connection (streams still open finish first) and ends the probes. */
   close(): void {
     this.#closed = true;
+    for (const finish of [...this.#probes]) finish("dialer closed");
     for (const peer of this.#peers.values()) this.#retire(peer);
   }
 }

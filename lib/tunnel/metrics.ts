@@ -15,7 +15,7 @@ export interface TunnelMetrics {
   readonly authFailures: Counter;
   /** `{reason}`: refusals sent (server) — see `x-edgemesh-refusal`. */
   readonly refusals: Counter;
-  /** `{peer}`: 1 when the peer's last dial worked, 0 while it is backed off. */
+  /** `{peer}`: 1 when the peer's last dial or probe reached it; 0 while backed off or not reached yet. */
   readonly peerUp: Gauge;
   /** `{direction="out|in"}`: bytes this node sent into / received from tunnels. */
   readonly bytes: Counter;
@@ -42,7 +42,7 @@ export function tunnelMetrics(registry: MetricsRegistry = new MetricsRegistry())
     ),
     peerUp: registry.gauge(
       "edgemesh_tunnel_peer_up",
-      "Whether the peer's tunnel answered the last dial (1) or is backed off (0).",
+      "Whether the peer's tunnel answered the last dial or probe (1), or is backed off or not reached yet (0).",
     ),
     bytes: registry.counter(
       "edgemesh_tunnel_bytes_total",

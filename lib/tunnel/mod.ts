@@ -62,6 +62,7 @@ export {
   DEFAULT_TUNNEL_PORT,
   mayDial,
   nodeTunnelHost,
+  PEER_UNKNOWN,
   PEER_UP,
   type PeerAddress,
   type PeerHealth,

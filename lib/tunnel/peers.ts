@@ -95,8 +95,12 @@ export interface BackoffPolicy {
 /** Default {@linkcode BackoffPolicy}. */
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 30_000 };
 
-/** Health of one peer: up, or down until `retryAt` with the next backoff `delayMs`. */
+/**
+ * Health of one peer: unknown (nothing has reached it or failed yet), up, or down until
+ * `retryAt` with the next backoff `delayMs`.
+ */
 export type PeerHealth =
+  | { readonly state: "unknown" }
   | { readonly state: "up" }
   | {
     readonly state: "down";
@@ -106,12 +110,22 @@ export type PeerHealth =
     readonly lastError: string;
   };
 
-/** A peer never tried is up. */
+/**
+ * A peer not reached yet: neither up nor down (reported as not up; dials may go to it). Why
+ * not "up" until proven otherwise: an unreachable peer then showed as up from the start until
+ * its first dial failed, in `edgemesh_tunnel_peer_up` and in `ctl status`.
+ */
+export const PEER_UNKNOWN: PeerHealth = { state: "unknown" };
+
+/** A peer whose last dial or probe reached it. */
 export const PEER_UP: PeerHealth = { state: "up" };
 
-/** Whether a dial may go to the peer now (up, or down with the backoff expired: a trial). */
+/**
+ * Whether a dial may go to the peer now: unknown or up, or down with the backoff expired (a
+ * trial).
+ */
 export function mayDial(h: PeerHealth, now: number): boolean {
-  return h.state === "up" || now >= h.retryAt;
+  return h.state !== "down" || now >= h.retryAt;
 }
 
 /** Health after a failed dial at `now`: the delay doubles up to the cap. */
@@ -122,7 +136,7 @@ export function afterFailure(
   policy: BackoffPolicy = DEFAULT_BACKOFF,
 ): PeerHealth {
   if (h.state === "down" && now < h.retryAt) return h; // a dial that started before the peer went down
-  const delayMs = h.state === "up" ? policy.initialMs : Math.min(h.delayMs * 2, policy.maxMs);
+  const delayMs = h.state !== "down" ? policy.initialMs : Math.min(h.delayMs * 2, policy.maxMs);
   const since = h.state === "down" ? h.since : now;
   return { state: "down", since, retryAt: now + delayMs, delayMs, lastError: error };
 }

@@ -121,6 +121,8 @@ export async function startTunnel(
       peers: config.peers,
       port: listen.port === 0 ? DEFAULT_TUNNEL_PORT : listen.port,
       log,
+      // The main thread's peers are the ones `ctl status` and the peer_up metric show.
+      probe: true,
       ...(options.metrics ? { metrics: options.metrics } : {}),
       ...(options.now ? { now: options.now } : {}),
     });

@@ -112,6 +112,7 @@ Deno.test("TunnelDialer.dial() carries a round trip through the peer's TunnelSer
     node: "b",
     address: `127.0.0.1:${p.server.addr.port}`,
     source: "config",
+    state: "up",
     up: true,
     activeStreams: 0,
   }]);

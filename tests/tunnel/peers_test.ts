@@ -4,6 +4,7 @@ import {
   afterFailure,
   buildPeerTable,
   mayDial,
+  PEER_UNKNOWN,
   PEER_UP,
   type PeerHealth,
   routeFor,
@@ -106,6 +107,41 @@ Deno.test("afterFailure() backs off exponentially up to the cap and mayDial() fo
   h = afterFailure(h, 7000, "refused", policy);
   assert.equal(h.state === "down" && h.delayMs, 4000);
   assert.equal(h.state === "down" && h.since, 0);
+});
+
+Deno.test("a peer not reached yet is unknown: dialable, and its first failure backs off from the start", async (t) => {
+  const policy = { initialMs: 1000, maxMs: 4000 };
+  const rows: { name: string; from: PeerHealth; now: number; dial: boolean; after: PeerHealth }[] =
+    [
+      {
+        name: "unknown",
+        from: PEER_UNKNOWN,
+        now: 5,
+        dial: true,
+        after: { state: "down", since: 5, retryAt: 1005, delayMs: 1000, lastError: "refused" },
+      },
+      {
+        name: "up",
+        from: PEER_UP,
+        now: 5,
+        dial: true,
+        after: { state: "down", since: 5, retryAt: 1005, delayMs: 1000, lastError: "refused" },
+      },
+      {
+        name: "down, backoff over",
+        from: { state: "down", since: 0, retryAt: 4, delayMs: 1000, lastError: "x" },
+        now: 5,
+        dial: true,
+        after: { state: "down", since: 0, retryAt: 2005, delayMs: 2000, lastError: "refused" },
+      },
+    ];
+  for (const r of rows) {
+    await t.step(r.name, () => {
+      assert.equal(mayDial(r.from, r.now), r.dial);
+      assert.deepEqual(afterFailure(r.from, r.now, "refused", policy), r.after);
+    });
+  }
+  assert.notEqual(PEER_UNKNOWN.state, PEER_UP.state);
 });
 
 Deno.test("buildPeerTable() leaves out our own node, from Node objects and config", () => {

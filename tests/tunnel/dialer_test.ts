@@ -1,0 +1,207 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * TunnelDialer's view of its peers (unknown until reached, the start probe), against a
+ * TunnelServer on loopback.
+ */
+import assert from "node:assert/strict";
+import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
+import { MetricsRegistry } from "../../lib/metrics/mod.ts";
+import type { DialTarget } from "../../lib/proxy/dialer.ts";
+import {
+  TunnelDialer,
+  type TunnelDialerOptions,
+  TunnelDialError,
+  TunnelServer,
+  type TunnelTls,
+} from "../../lib/tunnel/mod.ts";
+import { makeTestPki, servicePort, snapshotOf, TEST_KEY } from "./_fixtures.ts";
+
+const OPTS = { timeoutMs: 5000 };
+
+/** A target node "b" does not serve: the peer answers with a refusal, so it is reached. */
+const UNSERVED: DialTarget = {
+  namespace: "default",
+  service: "nothing",
+  port: servicePort(80),
+  backend: { ip: "127.0.0.1", port: 9, nodeName: "b" },
+};
+
+function serverB(
+  over: { now?: () => number; log?: ReturnType<typeof memoryLogger>; tls?: TunnelTls } = {},
+) {
+  const server = new TunnelServer({
+    listen: "127.0.0.1:0",
+    nodeName: "b",
+    key: TEST_KEY,
+    log: over.log ?? nullLogger,
+    ...(over.now ? { now: over.now } : {}),
+    ...(over.tls ? { tls: over.tls } : {}),
+  });
+  return Object.assign(server, { [Symbol.asyncDispose]: () => server.close() });
+}
+
+function dialerTo(port: number, over: Partial<TunnelDialerOptions> = {}) {
+  const dialer = new TunnelDialer({
+    nodeName: "a",
+    key: TEST_KEY,
+    peers: { b: `127.0.0.1:${port}` },
+    log: nullLogger,
+    ...over,
+  });
+  return Object.assign(dialer, { [Symbol.dispose]: () => dialer.close() });
+}
+
+/** The value of `edgemesh_tunnel_peer_up{peer="b"}`, or undefined without the series. */
+function peerUp(metrics: MetricsRegistry): string | undefined {
+  return /^edgemesh_tunnel_peer_up\{peer="b"\} (\d+)$/m.exec(metrics.render())?.[1];
+}
+
+Deno.test("TunnelDialer shows a peer it has not reached as unknown (peer_up 0), not up", async () => {
+  await using server = serverB();
+  const metrics = new MetricsRegistry();
+  using dialer = dialerTo(server.addr.port, { metrics });
+  assert.deepEqual(
+    dialer.status().map((p) => [p.state, p.up]),
+    [["unknown", false]],
+  );
+  assert.equal(peerUp(metrics), "0");
+  // A refusal comes from the peer: it is reached, so up.
+  await assert.rejects(dialer.dial(UNSERVED, OPTS), TunnelDialError);
+  assert.deepEqual(dialer.status().map((p) => [p.state, p.up]), [["up", true]]);
+  assert.equal(peerUp(metrics), "1");
+});
+
+Deno.test("TunnelDialer with probe finds out at once whether each peer is reachable", async (t) => {
+  const pki = await makeTestPki();
+  const other = await makeTestPki();
+  const tls = (p: typeof pki): TunnelTls => ({ cert: p.cert, key: p.key, ca: p.ca });
+  try {
+    const rows: {
+      name: string;
+      /** Starts the peer; returns its port and how to stop it. */
+      peer: () => Promise<{ port: number; stop: () => Promise<void> }>;
+      tls?: boolean;
+      want: { state: string; error?: RegExp; line: RegExp };
+    }[] = [
+      {
+        name: "a peer agent: up",
+        peer: () => {
+          const s = serverB();
+          return Promise.resolve({ port: s.addr.port, stop: () => s.close() });
+        },
+        want: { state: "up", line: /"level":"debug".*"msg":"tunnel peer reachable"/ },
+      },
+      {
+        name: "a peer agent over TLS: up once the certificate is checked",
+        peer: () => {
+          const s = serverB({ tls: tls(pki) });
+          return Promise.resolve({ port: s.addr.port, stop: () => s.close() });
+        },
+        tls: true,
+        want: { state: "up", line: /"level":"debug".*"msg":"tunnel peer reachable"/ },
+      },
+      {
+        name: "a TLS peer whose certificate is from another CA: down",
+        peer: () => {
+          const s = serverB({ tls: tls(other) });
+          return Promise.resolve({ port: s.addr.port, stop: () => s.close() });
+        },
+        tls: true,
+        want: {
+          state: "down",
+          error: /certificate|issuer|UnknownIssuer/i,
+          line: /"level":"warn".*"msg":"tunnel peer down"/,
+        },
+      },
+      {
+        name: "nothing listening: down",
+        peer: async () => {
+          const s = serverB();
+          await s.close();
+          return { port: s.addr.port, stop: () => Promise.resolve() };
+        },
+        want: {
+          state: "down",
+          error: /ECONNREFUSED|refused/i,
+          line: /"level":"warn".*"msg":"tunnel peer down"/,
+        },
+      },
+      {
+        name: "a peer that accepts but never answers TLS: down after the probe timeout",
+        peer: () => {
+          const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+          const held: Deno.Conn[] = [];
+          const accepting = (async () => {
+            for await (const c of silent) held.push(c);
+          })().catch(() => {});
+          return Promise.resolve({
+            port: silent.addr.port,
+            stop: async () => {
+              silent.close();
+              await accepting;
+              for (const c of held) c.close();
+            },
+          });
+        },
+        tls: true,
+        want: {
+          state: "down",
+          error: /^no connection within 200 ms$/,
+          line: /"level":"warn".*"msg":"tunnel peer down"/,
+        },
+      },
+    ];
+    for (const r of rows) {
+      await t.step(r.name, async () => {
+        const peer = await r.peer();
+        const log = memoryLogger();
+        const metrics = new MetricsRegistry();
+        try {
+          using dialer = dialerTo(peer.port, {
+            probe: true,
+            probeTimeoutMs: 200,
+            log,
+            metrics,
+            ...(r.tls ? { tls: tls(pki) } : {}),
+          });
+          assert.equal(dialer.status()[0]?.state, "unknown", "while the probe is in flight");
+          assert.equal(peerUp(metrics), "0");
+          await dialer.probed();
+          const s = dialer.status()[0]!;
+          assert.equal(s.state, r.want.state);
+          assert.equal(peerUp(metrics), r.want.state === "up" ? "1" : "0");
+          if (r.want.error) assert.match(s.lastError!, r.want.error);
+          assert.match(log.lines.join("\n"), r.want.line);
+          assert.equal(s.activeStreams, 0);
+        } finally {
+          await peer.stop();
+        }
+      });
+    }
+  } finally {
+    await Deno.remove(pki.dir, { recursive: true });
+    await Deno.remove(other.dir, { recursive: true });
+  }
+});
+
+Deno.test("TunnelDialer with probe probes peers learnt later and reconnects after it", async () => {
+  await using server = serverB();
+  const metrics = new MetricsRegistry();
+  // No configured peers: node "b" comes from its Node object, at the tunnel port given here.
+  using dialer = dialerTo(0, { peers: {}, port: server.addr.port, metrics, probe: true });
+  assert.deepEqual(dialer.status(), []);
+  await dialer.probed(); // nothing in flight
+  dialer.update(
+    snapshotOf([], [{ name: "b", addresses: [{ type: "InternalIP", address: "127.0.0.1" }] }]),
+  );
+  assert.equal(dialer.status()[0]?.state, "unknown");
+  await dialer.probed();
+  assert.equal(dialer.status()[0]?.state, "up");
+  assert.equal(peerUp(metrics), "1");
+  // The probe's connection was closed: the next dial opens another and reaches the peer.
+  await assert.rejects(dialer.dial(UNSERVED, OPTS), (err: Error) => {
+    assert.equal((err as TunnelDialError).reason, "unknown-service");
+    return true;
+  });
+  assert.equal(dialer.status()[0]?.state, "up");
+});
