@@ -159,7 +159,7 @@ export function tunnelComponent(tunnel: Tunnel): AgentComponent {
         peers: s.peers.map((p) => ({
           name: p.node,
           address: p.address,
-          state: p.up ? "up" : "down",
+          state: p.state === "unknown" ? "connecting" : p.state,
         })),
       };
     },
