@@ -120,6 +120,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           lastSync,
           reconciledVersion: reconciler?.appliedVersion ?? -1,
           reconcileFailures: reconciler?.failures ?? [],
+          stateWarning: registry.loadWarning,
         }),
       log: log.with("control"),
       metrics,

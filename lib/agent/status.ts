@@ -24,6 +24,8 @@ export interface StatusInputs {
   readonly lastSync: number | null;
   /** Newest snapshot version every component was updated with; -1 before the first. */
   readonly reconciledVersion?: number;
+  /** The registry's warning about state damaged at start (`Registry.loadWarning`). */
+  readonly stateWarning?: string | null;
   /** Components whose update failed in the last reconcile pass. */
   readonly reconcileFailures?: readonly ReconcileFailure[];
 }
@@ -49,6 +51,7 @@ export function buildStatus(inp: StatusInputs): Status {
     registryVersion: snapshot.version,
     ...(inp.reconciledVersion !== undefined ? { reconciledVersion: inp.reconciledVersion } : {}),
     ...(inp.reconcileFailures !== undefined ? { reconcileFailures: inp.reconcileFailures } : {}),
+    ...(inp.stateWarning ? { stateWarning: inp.stateWarning } : {}),
     ...(config.dnsListen.length === 0
       ? { dns: { state: "off", detail: "dnsListen is empty" } }
       : {}),

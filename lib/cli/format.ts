@@ -92,6 +92,7 @@ export function formatStatus(s: StatusInfo, now: number): string {
     ["Peers", peers],
     ["Last sync", ago(s.lastSync)],
     ["Registry", registry(s)],
+    ...(s.stateWarning ? [["Warning", s.stateWarning] as [string, string]] : []),
   ];
   return rows.map(([k, v]) => `${(k + ":").padEnd(12)}${v}`).join("\n") + "\n";
 }

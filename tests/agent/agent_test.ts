@@ -138,6 +138,25 @@ Deno.test("runAgent() refuses to start on a stateDir another agent uses", async 
   }
 });
 
+Deno.test("runAgent() shows in ctl status that the state was damaged at start", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-agent-" });
+  try {
+    await Deno.mkdir(`${dir}/state`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/state/state.json`, "{ not json");
+    const agent = start(configIn(dir));
+    await agent.ready;
+    const client = await ControlClient.connect(configIn(dir).controlSocket);
+    const r = await client.send(buildMessage({ operation: "query", resource: "*/status/*" }));
+    await client.close();
+    const warning = (r.content as StatusInfo).stateWarning ?? "";
+    assert.match(warning, /state\.json" is unreadable .*started with an empty registry/);
+    agent.stop();
+    await agent.done;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 function snap(version: number): Snapshot {
   return { ...EMPTY_SNAPSHOT, version };
 }

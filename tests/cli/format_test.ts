@@ -116,3 +116,10 @@ Deno.test("formatStatus() tells an applied registry version from one reconciling
     "applied up to 5)\n";
   assert.ok(formatStatus(failed, 0).includes(want), formatStatus(failed, 0));
 });
+
+Deno.test("formatStatus() ends with a warning row when the state was damaged at start", () => {
+  const base = { node: "n", counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 } };
+  assert.ok(!formatStatus(base, 0).includes("Warning:"));
+  const text = formatStatus({ ...base, stateWarning: 'Journal "/s/state.journal" is damaged' }, 0);
+  assert.ok(text.endsWith('Warning:    Journal "/s/state.journal" is damaged\n'), text);
+});
