@@ -10,7 +10,7 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { Logger } from "../log/mod.ts";
+import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { Dialer, DialTarget, UpstreamConn } from "../proxy/dialer.ts";
 import type { Backend, Snapshot } from "../registry/model.ts";
@@ -148,6 +148,8 @@ export class TunnelDialer implements Dialer {
   /** Probes in flight: each one's `finish` (see `#probe`). */
   readonly #probes = new Set<(error: string | null) => void>();
   #probesDone: PromiseWithResolvers<void> | null = null;
+  /** One "peer rejects our key" warning per peer and minute. */
+  readonly #authWarnings: LogRateLimiter;
 
   /** @throws {SyntaxError|RangeError} when a config peer is not an address */
   constructor(options: TunnelDialerOptions) {
@@ -157,6 +159,7 @@ export class TunnelDialer implements Dialer {
     this.#log = options.log;
     this.#metrics = tunnelMetrics(options.metrics);
     this.#now = options.now ?? Date.now;
+    this.#authWarnings = new LogRateLimiter({ now: this.#now });
     this.#port = options.port ?? DEFAULT_TUNNEL_PORT;
     this.#configPeers = options.peers ?? {};
     this.#setTable(buildPeerTable([], this.#configPeers, this.#port, this.#opts.nodeName));
@@ -489,6 +492,7 @@ export class TunnelDialer implements Dialer {
         status,
         reason,
       });
+      if (reason === "unauthenticated") this.#warnRejectedKey(node, peer);
       this.#fail(
         "refused",
         new TunnelDialError(
@@ -526,6 +530,21 @@ export class TunnelDialer implements Dialer {
       if (!ended) conn.receiveError(new Deno.errors.ConnectionReset("Tunnel stream reset"));
     });
     return conn;
+  }
+
+  /**
+   * The peer refused our stream as unauthenticated: a key that differs between the nodes (or
+   * clocks more than 60 s apart) breaks every stream to it, a configuration error an operator
+   * must see at the default level — once per peer and minute, with the count left out.
+   */
+  #warnRejectedKey(node: string, peer: Peer): void {
+    this.#authWarnings.warn(
+      this.#log,
+      node,
+      `Peer "${node}" rejects our tunnel key: check that both nodes use the same ` +
+        "tunnelKeyFile (and that their clocks agree within 60 s)",
+      { peer: node, address: formatHostPort(peer.address.host, peer.address.port) },
+    );
   }
 
   /** Closes every peer connection (streams still open finish first) and ends the probes. */

@@ -6,7 +6,7 @@
  * half-close. Flow control is HTTP/2's, per stream, so a slow stream stalls only itself.
  * @module
  */
-import type { Logger } from "../log/mod.ts";
+import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { UpstreamConn } from "../proxy/dialer.ts";
 import {
@@ -16,7 +16,7 @@ import {
   serviceKey,
   type Snapshot,
 } from "../registry/model.ts";
-import { importTunnelKey, RequestVerifier } from "./auth.ts";
+import { importTunnelKey, RequestVerifier, type VerifyFailure } from "./auth.ts";
 import { FramedChannel, STREAM_WINDOW } from "./channel.ts";
 import type { TunnelTls } from "./dialer.ts";
 import { type TunnelMetrics, tunnelMetrics } from "./metrics.ts";
@@ -110,6 +110,21 @@ export interface TunnelServerOptions {
 /** Copy buffer size per direction of a stream. */
 const COPY_CHUNK = 64 * 1024;
 
+/** The warning per authentication failure: what went wrong and what an operator should check. */
+const AUTH_WARNINGS: Readonly<Record<VerifyFailure | "missing", string>> = {
+  "bad-signature": "Tunnel peer failed authentication (bad signature): check that both nodes use " +
+    "the same tunnelKeyFile",
+  stale: "Tunnel peer failed authentication (timestamp outside the replay window): check that " +
+    "the clocks of both nodes agree (NTP)",
+  replayed: "Tunnel peer failed authentication (nonce replayed): a captured request sent again",
+  "cache-full": "Tunnel refused a stream: too many streams within the replay window (nonce " +
+    "cache full)",
+  malformed: "Tunnel peer failed authentication (malformed signed headers): not an edgemesh " +
+    "peer, or an incompatible version",
+  missing: "Tunnel peer failed authentication (no signed headers): not an edgemesh peer, or an " +
+    "incompatible version",
+};
+
 /** Serves tunnel streams from peer agents. */
 export class TunnelServer {
   /** The bound address (the real port when `listen` asked for 0). */
@@ -126,6 +141,8 @@ export class TunnelServer {
   readonly #signal: AbortSignal;
   readonly #conns = new Set<{ channel: FramedChannel; conn: UpstreamConn }>();
   readonly #tasks = new Set<Promise<void>>();
+  /** One failed-authentication warning per remote address and minute. */
+  readonly #authWarnings: LogRateLimiter;
   #snapshot: Snapshot = EMPTY_SNAPSHOT;
 
   /**
@@ -138,6 +155,7 @@ export class TunnelServer {
     this.#metrics = tunnelMetrics(options.metrics);
     this.#dial = options.dial ?? tcpDialBackend;
     const now = options.now ?? Date.now;
+    this.#authWarnings = new LogRateLimiter({ now });
     const verifier = importTunnelKey(options.key).then((key) =>
       new RequestVerifier({ key, now, windowMs: options.replayWindowMs ?? 60_000 })
     );
@@ -211,11 +229,13 @@ export class TunnelServer {
     const raw = readStreamHeaders(req.headers);
     if (raw === null) {
       this.#metrics.authFailures.inc();
+      this.#warnUnauthenticated(remote, null, "missing");
       return this.#refuse("unauthenticated", { from, why: "missing" }, "missing signed headers");
     }
     const verdict = await (await this.#verifier).verify(raw);
     if (!verdict.ok) {
       this.#metrics.authFailures.inc();
+      this.#warnUnauthenticated(remote, raw.source, verdict.failure);
       return this.#refuse(
         "unauthenticated",
         { from, source: raw.source, why: verdict.failure },
@@ -250,6 +270,24 @@ export class TunnelServer {
     this.#metrics.streams.inc({ direction: "in", result: "ok" });
     this.#log.debug("tunnel stream open", fields);
     return new Response(this.#serve(conn, req.body, fields), { status: 200 });
+  }
+
+  /**
+   * A peer failed authentication: with a key that differs between nodes (or clocks apart)
+   * every stream from it fails, a configuration error an operator must see at the default
+   * level. Once per remote address and minute, with the count left out; the per-stream line
+   * stays at debug. `source` is the node name the request claims (not proven).
+   */
+  #warnUnauthenticated(
+    remote: Deno.NetAddr,
+    source: string | null,
+    why: VerifyFailure | "missing",
+  ): void {
+    this.#authWarnings.warn(this.#log, remote.hostname, AUTH_WARNINGS[why], {
+      from: formatHostPort(remote.hostname, remote.port),
+      ...(source !== null ? { source } : {}),
+      why,
+    });
   }
 
   #dialTimeout(header: string | null): number {

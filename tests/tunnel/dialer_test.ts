@@ -1,7 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
- * TunnelDialer's view of its peers (unknown until reached, the start probe), against a
- * TunnelServer on loopback.
+ * TunnelDialer's view of its peers (unknown until reached, the start probe) and its warning
+ * when a peer rejects our key, against a TunnelServer on loopback.
  */
 import assert from "node:assert/strict";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
@@ -204,4 +204,45 @@ Deno.test("TunnelDialer with probe probes peers learnt later and reconnects afte
     return true;
   });
   assert.equal(dialer.status()[0]?.state, "up");
+});
+
+Deno.test("TunnelDialer warns once per peer and minute when the peer rejects our key", async (t) => {
+  let offset = 0;
+  const now = () => Date.now() + offset;
+  await using server = serverB({ now });
+  const log = memoryLogger("info");
+  using dialer = dialerTo(server.addr.port, { key: new Uint8Array(32).fill(7), log, now });
+  /** Each row: clock offset, then the warning expected for this dial (null: none). */
+  const rows: [number, { suppressed?: number } | null][] = [
+    [0, {}],
+    [1000, null],
+    [59_000, null],
+    [60_000, { suppressed: 2 }],
+    [60_001, null],
+  ];
+  for (const [at, want] of rows) {
+    await t.step(`t=${at}`, async () => {
+      offset = at;
+      const before = log.lines.length;
+      await assert.rejects(dialer.dial(UNSERVED, OPTS), (err: Error) => {
+        assert.equal((err as TunnelDialError).reason, "unauthenticated");
+        return true;
+      });
+      const lines = log.lines.slice(before).map((l) => JSON.parse(l));
+      if (want === null) return assert.deepEqual(lines, []);
+      assert.equal(lines.length, 1);
+      const { level, msg, peer, address, suppressed } = lines[0];
+      assert.deepEqual({ level, peer, address, suppressed }, {
+        level: "warn",
+        peer: "b",
+        address: `127.0.0.1:${server.addr.port}`,
+        suppressed: want.suppressed,
+      });
+      assert.equal(
+        msg,
+        'Peer "b" rejects our tunnel key: check that both nodes use the same tunnelKeyFile ' +
+          "(and that their clocks agree within 60 s)",
+      );
+    });
+  }
 });
