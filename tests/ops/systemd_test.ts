@@ -80,6 +80,16 @@ Deno.test("deploy/edgemesh.service has the required hardening and lifecycle dire
   });
 });
 
+Deno.test("deploy/edgemesh.service says what SIGTERM does: open connections close at once", async () => {
+  // Proxy.close() (the agent's stop) closes connections without grace, tested in
+  // tests/integration/proxy_test.ts; the unit's comment must not promise a drain.
+  const comments = (await Deno.readTextFile(UNIT)).split("\n").filter((l) => l.startsWith("#"))
+    .map((l) => l.slice(1).trim()).join(" ");
+  assert.match(comments, /SIGTERM stops the agent cleanly but without draining/);
+  assert.match(comments, /closes every open proxied connection and tunnel stream at once/);
+  assert.doesNotMatch(comments, /drains open connections[^.]*on SIGTERM/);
+});
+
 Deno.test("deploy/edgemesh.service writable paths match the compiled-in permission flags", async () => {
   const service = parseUnit(await Deno.readTextFile(UNIT)).get("Service")!;
   const rw = (service.get("ReadWritePaths") ?? []).join(" ").split(" ");
