@@ -39,6 +39,7 @@ import {
 } from "./problems.ts";
 import { checkName, NAME_RULES, type NameRule, NAMESPACE_RULE } from "./names.ts";
 import { checkTypeMeta, ITEM_KINDS } from "./kinds.ts";
+import type { ChangeWarning } from "./warnings.ts";
 
 export { type ChangeOperation, RESOURCE_TYPES, type ResourceType };
 
@@ -98,7 +99,7 @@ export interface PodRecord {
 }
 
 /** What one change does once converted; `null` payloads mean "remove". */
-export type ConvertedChange =
+export type ConvertedPayload =
   | {
     readonly type: "service";
     readonly namespace: string;
@@ -131,6 +132,15 @@ export type ConvertedChange =
     readonly pods: readonly PodRecord[] | null;
   }
   | { readonly type: "node"; readonly name: string; readonly node: NodeInfo | null };
+
+/**
+ * A converted change with what it carries that the agent ignores (the registry logs these once
+ * the change is durable; conversion stays pure).
+ */
+export type ConvertedChange = ConvertedPayload & { readonly warnings: readonly ChangeWarning[] };
+
+/** The strategies the {@linkcode LB_STRATEGY_ANNOTATION} annotation may name (case as is). */
+export const LB_STRATEGIES: readonly LbStrategy[] = ["RoundRobin", "Random"];
 
 /**
  * Kubernetes `PodPhase` values (`core/v1`); anything else is refused rather than read as
@@ -263,6 +273,7 @@ function service(
   type: "service" | "servicelist",
   want: { namespace: string | null; name: string | null },
   p: Problems,
+  warnings: ChangeWarning[],
 ): ServiceRecord | null {
   const obj = rootObj(content, base, p);
   if (!obj) return null;
@@ -368,20 +379,22 @@ function service(
     p.range(at(spath, "sessionAffinity"), `${describe(sa)} is not one of None, ClientIP`);
   }
 
-  let lbStrategy: LbStrategy | undefined;
   const lb = md.annotations[LB_STRATEGY_ANNOTATION];
-  if (lb !== undefined) {
-    if (lb === "RoundRobin" || lb === "Random") lbStrategy = lb;
-    else {
-      p.range(
-        at(at(at(base, "metadata"), "annotations"), LB_STRATEGY_ANNOTATION),
-        `${JSON.stringify(lb)} is not one of RoundRobin, Random`,
-      );
-    }
-  }
+  const lbStrategy = LB_STRATEGIES.find((s) => s === lb);
 
   const sel = stringMap(spec.selector, at(spath, "selector"), p);
   if (md.labels[SERVICE_PROXY_NAME_LABEL] !== undefined) return null;
+  if (lb !== undefined && lbStrategy === undefined) {
+    // The API server accepts any annotation value and kube-proxy ignores what it does not
+    // understand: refusing the Service would leave it without a VIP on every edge node.
+    const key = `${md.namespace}/${md.name}`;
+    warnings.push({
+      msg: `Ignoring annotation ${LB_STRATEGY_ANNOTATION} of ${JSON.stringify(key)}: ${
+        JSON.stringify(lb)
+      } is not one of ${LB_STRATEGIES.join(", ")}; the configured lbStrategy applies`,
+      fields: { service: key },
+    });
+  }
   const svc: Service = {
     namespace: md.namespace,
     name: md.name,
@@ -614,12 +627,16 @@ export function resourceOf(change: Pick<ResourceChange, "namespace" | "type" | "
  * Names are checked against Kubernetes' rules (`names.ts`) on `insert`/`update`, where they
  * would create something. A `delete` only names what to remove (an absent one is a no-op), so
  * its names are not checked: objects stored before a rule existed can still be deleted.
+ *
+ * What Kubernetes accepts but the agent ignores (an unknown `lb-strategy` annotation value) is
+ * no problem: it comes back in `warnings`, for the registry to log.
  * @throws {TypeError | RangeError} on invalid content (the first problem decides the class)
  */
 export function convertChange(change: ResourceChange): ConvertedChange {
   const { namespace, name, type } = change;
   const resource = resourceOf(change);
   const p = new Problems();
+  const warnings: ChangeWarning[] = [];
   if (!RESOURCE_TYPES.includes(type)) {
     throw new TypeError(
       `Cannot apply "${resource}": type ${JSON.stringify(type)} is not one of ${
@@ -641,14 +658,14 @@ export function convertChange(change: ResourceChange): ConvertedChange {
   }
   const del = change.operation === "delete";
   const c = change.content;
-  let out: ConvertedChange;
+  let out: ConvertedPayload;
   switch (type) {
     case "service":
       out = {
         type,
         namespace,
         name,
-        record: del ? null : service(c, "", type, { namespace, name }, p),
+        record: del ? null : service(c, "", type, { namespace, name }, p, warnings),
       };
       break;
     case "servicelist": {
@@ -662,7 +679,7 @@ export function convertChange(change: ResourceChange): ConvertedChange {
       if (!Array.isArray(c)) p.type("content", `is not an array (got ${describe(c)})`);
       else {
         c.forEach((item, i) => {
-          const r = service(item, `[${i}]`, type, { namespace: null, name: null }, p);
+          const r = service(item, `[${i}]`, type, { namespace: null, name: null }, p, warnings);
           if (!r) return;
           const key = `${r.service.namespace}/${r.service.name}`;
           if (seen.has(key)) {
@@ -713,7 +730,7 @@ export function convertChange(change: ResourceChange): ConvertedChange {
       break;
   }
   p.throwIfAny(resource);
-  return out;
+  return { ...out, warnings };
 }
 
 /**

@@ -19,6 +19,7 @@ export {
   type ConvertedChange,
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
   isIpAddress,
+  LB_STRATEGIES,
   POD_PHASES,
   podEndpoints,
   type PodRecord,
@@ -65,3 +66,4 @@ export {
 export { JOURNAL_FILE, STATE_FILE, STATE_FORMAT, type StateFs, writeFileAtomic } from "./store.ts";
 export { LOCK_FILE, StateDirBusyError } from "./lock.ts";
 export { compareEntries, listServices } from "./view.ts";
+export { type ChangeWarning, unmatchedPortsWarning } from "./warnings.ts";

@@ -36,6 +36,7 @@ import {
   type SliceRecord,
 } from "./convert.ts";
 import { StateDirLock } from "./lock.ts";
+import { type ChangeWarning, unmatchedPortsWarning } from "./warnings.ts";
 import { PoolExhaustedError, type PoolStats, VipPool } from "./vip_pool.ts";
 import {
   denoStateFs,
@@ -129,6 +130,8 @@ class Txn {
 interface Pending {
   readonly change: ResourceChange;
   readonly txn: Txn;
+  /** Logged once the change is durable (warnings.ts). */
+  readonly warnings: readonly ChangeWarning[];
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
 }
@@ -144,6 +147,10 @@ type Labels = { type: string; operation: string; result: string };
  * group-committed batch of changes) is durable and before the corresponding `apply()`
  * promises resolve. A batch publishes one snapshot whose `version` grew by the number of
  * changes in it. A throwing subscriber is logged and does not affect the others.
+ *
+ * Warnings about an accepted change (`warnings.ts`: an ignored `lb-strategy` value, endpoint
+ * ports that match no service port) are logged at `warn` at the same moment, once per change:
+ * not for rejected or rolled-back changes, and not by each consumer of the snapshot.
  */
 export class Registry {
   readonly #log: Logger;
@@ -314,9 +321,10 @@ export class Registry {
       );
     }
     const txn = new Txn(this.#touch);
+    let warnings: readonly ChangeWarning[];
     try {
       const converted = convertChange(change);
-      this.#mutate(converted, txn);
+      warnings = [...converted.warnings, ...this.#mutate(converted, txn)];
     } catch (e) {
       txn.rollback();
       this.#count?.({ ...labels, result: e instanceof PoolExhaustedError ? "error" : "invalid" });
@@ -330,6 +338,7 @@ export class Registry {
       this.#pending.push({
         change,
         txn,
+        warnings,
         resolve: () => {
           this.#count?.({ ...labels, result: "ok" });
           resolve();
@@ -390,6 +399,7 @@ export class Registry {
         continue;
       }
       this.#published = snap;
+      for (const p of batch) for (const w of p.warnings) this.#log.warn(w.msg, w.fields);
       for (const fn of this.#listeners) {
         try {
           fn(snap);
@@ -510,7 +520,13 @@ export class Registry {
   // -------------------------------------------------------------------------------------------
   // Mutation
 
-  #mutate(c: ConvertedChange, txn: Txn): void {
+  /**
+   * Applies a converted change to the working state; returns the warnings about the entries it
+   * rebuilt (endpoint ports matching no service port). Only changes of a Service or of an
+   * endpoints object can produce that: pods never decide a service's endpoints while it has
+   * Endpoints or slices, so a pod change does not repeat the warning.
+   */
+  #mutate(c: ConvertedChange, txn: Txn): ChangeWarning[] {
     const affected = new Set<ServiceKey>();
     switch (c.type) {
       case "service": {
@@ -597,6 +613,14 @@ export class Registry {
     }
     for (const key of affected) this.#recompute(key, txn);
     if (affected.size > 0) this.#servicesDirty = true;
+    const warnings: ChangeWarning[] = [];
+    if (c.type === "pod" || c.type === "podlist") return warnings;
+    for (const key of affected) {
+      const entry = this.#entries.get(key);
+      const w = entry && unmatchedPortsWarning(key, entry);
+      if (w) warnings.push(w);
+    }
+    return warnings;
   }
 
   #indexSlice(svc: ServiceKey, sliceKey: string, add: boolean, txn: Txn): void {

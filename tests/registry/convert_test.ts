@@ -175,7 +175,13 @@ Deno.test("convertChange() converts services", async (t) => {
         labels: { "service.kubernetes.io/service-proxy-name": "other" },
       }),
     ));
-    assert.deepEqual(c, { type: "service", namespace: "default", name: "x", record: null });
+    assert.deepEqual(c, {
+      type: "service",
+      namespace: "default",
+      name: "x",
+      record: null,
+      warnings: [],
+    });
   });
   await t.step("selector is kept for pod matching", () => {
     const c = convertChange(fixtureChange("default/service/nginx"));
@@ -188,7 +194,84 @@ Deno.test("convertChange() converts services", async (t) => {
       namespace: "default",
       name: "x",
       record: null,
+      warnings: [],
     });
+  });
+});
+
+const LB = "edgemesh.kubeedge.io/lb-strategy";
+/** The warning of a service whose lb-strategy annotation is `value` (not a strategy). */
+const lbWarning = (service: string, value: string) => ({
+  msg: `Ignoring annotation ${LB} of ${JSON.stringify(service)}: ${
+    JSON.stringify(value)
+  } is not one of RoundRobin, Random; the configured lbStrategy applies`,
+  fields: { service },
+});
+
+Deno.test("convertChange() accepts an unknown lb-strategy annotation, ignoring it with a warning", async (t) => {
+  // The API server accepts any annotation value and kube-proxy ignores what it does not know:
+  // refusing the Service would leave it without a VIP.
+  const rows: { value: string | undefined; lbStrategy: string | undefined; warns: boolean }[] = [
+    { value: "LeastConn", lbStrategy: undefined, warns: true },
+    { value: "random", lbStrategy: undefined, warns: true }, // case is significant, as before
+    { value: "ROUNDROBIN", lbStrategy: undefined, warns: true },
+    { value: "", lbStrategy: undefined, warns: true },
+    { value: "Random", lbStrategy: "Random", warns: false },
+    { value: "RoundRobin", lbStrategy: "RoundRobin", warns: false },
+    { value: undefined, lbStrategy: undefined, warns: false },
+  ];
+  for (const row of rows) {
+    await t.step(`${JSON.stringify(row.value) ?? "no annotation"}`, () => {
+      const annotations = row.value === undefined ? {} : { [LB]: row.value };
+      const c = convertChange(
+        change("default/service/x", svcContent("x", { ports: [{ port: 80 }] }, { annotations })),
+      );
+      const s = serviceOf(c);
+      assert.equal(s.lbStrategy, row.lbStrategy);
+      assert.deepEqual(s.ports.map((p) => p.port), [80]);
+      assert.deepEqual(c.warnings, row.warns ? [lbWarning("default/x", row.value!)] : []);
+    });
+  }
+  await t.step("servicelist: one warning per service, naming it", () => {
+    const item = (
+      ns: string,
+      name: string,
+      value: string,
+      labels: Record<string, string> = {},
+    ) => ({
+      metadata: { name, namespace: ns, annotations: { [LB]: value }, labels },
+      spec: { ports: [{ port: 80 }] },
+    });
+    const c = convertChange(change("default/servicelist/service", [
+      item("default", "a", "LeastConn"),
+      item("default", "b", "Random"),
+      item("cache", "c", "Weighted"),
+      // skipped like kube-proxy does: nothing of it is used, so nothing to warn about
+      item("default", "d", "Weighted", { "service.kubernetes.io/service-proxy-name": "other" }),
+    ]));
+    assert.equal(c.type, "servicelist");
+    if (c.type === "servicelist") {
+      assert.deepEqual(c.records.map((r) => r.service.lbStrategy), [
+        undefined,
+        "Random",
+        undefined,
+      ]);
+    }
+    assert.deepEqual(c.warnings, [
+      lbWarning("default/a", "LeastConn"),
+      lbWarning("cache/c", "Weighted"),
+    ]);
+  });
+  await t.step("a service skipped for service-proxy-name gets no warning", () => {
+    const c = convertChange(change(
+      "default/service/x",
+      svcContent("x", { ports: [{ port: 80 }] }, {
+        annotations: { [LB]: "LeastConn" },
+        labels: { "service.kubernetes.io/service-proxy-name": "other" },
+      }),
+    ));
+    assert.equal(c.type === "service" && c.record, null);
+    assert.deepEqual(c.warnings, []);
   });
 });
 
@@ -338,13 +421,12 @@ Deno.test("convertChange() rejects invalid objects with every problem and its pa
       message: `${P}spec.sessionAffinity "Cookie" is not one of None, ClientIP`,
     },
     {
-      name: "invalid lb strategy annotation",
-      content: svcContent("x", { ports: [{ port: 80 }] }, {
-        annotations: { "edgemesh.kubeedge.io/lb-strategy": "Weighted" },
+      name: "an unknown lb strategy is no problem, and no part of another problem's error",
+      content: svcContent("x", { ports: [{ port: 0 }] }, {
+        annotations: { "edgemesh.kubeedge.io/lb-strategy": "LeastConn" },
       }),
       error: RangeError,
-      message:
-        `${P}metadata.annotations["edgemesh.kubeedge.io/lb-strategy"] "Weighted" is not one of RoundRobin, Random`,
+      message: `${P}spec.ports[0].port 0 is out of range`,
     },
     {
       name: "servicelist item paths are prefixed with the index",
@@ -521,6 +603,7 @@ Deno.test("convertChange() converts Endpoints, EndpointSlices, pods and nodes", 
         namespace: "default",
         name: "x-6",
         slice: null,
+        warnings: [],
       });
     }
   });
@@ -580,6 +663,7 @@ Deno.test("convertChange() converts Endpoints, EndpointSlices, pods and nodes", 
           address: "edge-node-2",
         }],
       },
+      warnings: [],
     });
   });
 });

@@ -1,0 +1,52 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Warnings about accepted changes: things the agent ignores or cannot use although Kubernetes
+ * would accept them, so refusing the change would be wrong but staying silent hides a mistake.
+ *
+ * They are found by pure code (conversion, and the checks below on a rebuilt entry) and logged
+ * by the registry at `warn`, once per change that carries them and only once that change is
+ * durable: a rejected or rolled-back change logs nothing, and neither do snapshot consumers
+ * (the proxy's hot path stays silent).
+ * @module
+ */
+
+import { type EndpointPort, endpointPortFor, type ServiceEntry } from "./model.ts";
+
+/** One warning line: a readable message and the service it is about (for filtering). */
+export interface ChangeWarning {
+  readonly msg: string;
+  readonly fields: { readonly service: string };
+}
+
+/** A port as shown in warnings: its name (`""` when unnamed), `/UDP` or `/SCTP` when not TCP. */
+function portLabel(p: { readonly name: string; readonly protocol: EndpointPort["protocol"] }) {
+  const name = p.name === "" ? '""' : p.name;
+  return p.protocol === "TCP" ? name : `${name}/${p.protocol}`;
+}
+
+/**
+ * The warning for a service whose Endpoints or EndpointSlices have ready addresses none of
+ * which serves any service port (their ports are named after something else, e.g. the
+ * `targetPort`), or null. Such a service has no backends although its endpoints object lists
+ * addresses (`ctl get` shows `<none>`, the proxy resets every client of a ClusterIP), and Kubernetes,
+ * which names endpoint ports after the service ports, never produces it: hand-made objects do.
+ * Not-ready addresses carry no traffic, so they alone are no mistake; pod-derived endpoints
+ * are built from the service ports and always match.
+ */
+export function unmatchedPortsWarning(key: string, entry: ServiceEntry): ChangeWarning | null {
+  const source = entry.endpointSource;
+  if (source !== "endpoints" && source !== "endpointslice") return null;
+  const svc = entry.service;
+  if (svc.kind.type === "ExternalName" || svc.ports.length === 0) return null;
+  const ready = entry.endpoints.filter((ep) => ep.ready);
+  if (ready.length === 0) return null;
+  if (ready.some((ep) => svc.ports.some((p) => endpointPortFor(ep, p) !== null))) return null;
+  const epPorts = [...new Set(ready.flatMap((ep) => ep.ports.map(portLabel)))];
+  const what = source === "endpoints" ? "Endpoints" : "EndpointSlices";
+  return {
+    msg: `${what} of ${JSON.stringify(key)} match none of its ports: service ports [${
+      svc.ports.map(portLabel).join(", ")
+    }], endpoint ports [${epPorts.join(", ")}]`,
+    fields: { service: key },
+  };
+}
