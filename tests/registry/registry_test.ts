@@ -561,7 +561,7 @@ Deno.test("Registry loses nothing acknowledged when the process is killed with S
         content: { metadata: { name: "s" + i }, spec: { ports: [{ port: 80 }] } },
       })));
       await Deno.stdout.write(new TextEncoder().encode("acked\\n"));
-      await new Promise(() => {}); // stay alive until killed
+      setInterval(() => {}, 1e6); // stay alive until killed (a bare pending promise would exit)
     `;
     const child = new Deno.Command(Deno.execPath(), {
       args: ["eval", script],
