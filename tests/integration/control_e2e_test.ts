@@ -4,12 +4,18 @@
  * socket writes and by the real CLI (`main.ts ctl …` in a child process).
  */
 import assert from "node:assert/strict";
-import { ControlServer, type Reply, type StatusInfo } from "../../lib/control/mod.ts";
+import {
+  ControlServer,
+  type ControlServerOptions,
+  type Reply,
+  type StatusInfo,
+} from "../../lib/control/mod.ts";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { Registry } from "../../lib/registry/mod.ts";
 import { type CliIo, main } from "../../lib/cli/mod.ts";
 import { type ChildOutput, runDeno } from "../_helpers/child.ts";
 import { EMULATED } from "../_helpers/emulation.ts";
+import { exchange } from "../_helpers/control_socket.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const FIXTURES = new URL("../fixtures/", import.meta.url);
@@ -17,25 +23,23 @@ const goodText = await Deno.readTextFile(new URL("kubeedge-messages.ndjson", FIX
 const badText = await Deno.readTextFile(new URL("kubeedge-messages-bad.ndjson", FIXTURES));
 const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "");
 
-/** Writes `text` in one go, half-closes, and reads every reply line until the server closes. */
-async function exchange(path: string, text: string): Promise<Reply[]> {
-  const conn = await Deno.connect({ transport: "unix", path });
-  try {
-    const bytes = new TextEncoder().encode(text);
-    const writing = (async () => {
-      let off = 0;
-      while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-      await conn.closeWrite();
-    })();
-    const out = await new Response(conn.readable).text();
-    await writing;
-    return lines(out).map((l) => JSON.parse(l));
-  } catch (err) {
-    try {
-      conn.close();
-    } catch { /* closed by the readable */ }
-    throw err;
-  }
+/** A control server on `path` over an empty registry stand-in, with a fixed status. */
+function stubServer(
+  path: string,
+  signal: AbortSignal,
+  more: Partial<ControlServerOptions> = {},
+): Promise<ControlServer> {
+  return ControlServer.listen({
+    path,
+    target: {
+      apply: () => Promise.resolve(),
+      snapshot: () => ({ version: 0, services: new Map(), nodes: new Map(), vips: new Map() }),
+    },
+    status: () => ({ node: "n", counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 } }),
+    log: nullLogger,
+    signal,
+    ...more,
+  });
 }
 
 /** CLI runs that spawn `main.ts` under emulation (≈7 s each there); later ones run in-process. */
@@ -369,18 +373,8 @@ Deno.test("ControlServer replaces a stale socket and removes its socket on abort
     reader.releaseLock();
     await crashed.stdout.cancel();
     assert.ok((await Deno.lstat(path)).isSocket);
-    const target = {
-      apply: () => Promise.resolve(),
-      snapshot: () => ({ version: 0, services: new Map(), nodes: new Map(), vips: new Map() }),
-    };
     const ac = new AbortController();
-    const server = await ControlServer.listen({
-      path,
-      target,
-      status: () => ({ node: "n", counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 } }),
-      log: nullLogger,
-      signal: ac.signal,
-    });
+    const server = await stubServer(path, ac.signal);
     const replies = await exchange(
       path,
       '{"route":{"operation":"query","resource":"*/status/*"}}\n',
@@ -420,19 +414,8 @@ Deno.test("ControlServer answers connections over maxConnections with an error a
   const dir = await Deno.makeTempDir({ prefix: "em-ctl-max-" });
   try {
     const path = `${dir}/edgemesh.sock`;
-    const target = {
-      apply: () => Promise.resolve(),
-      snapshot: () => ({ version: 0, services: new Map(), nodes: new Map(), vips: new Map() }),
-    };
     const ac = new AbortController();
-    const server = await ControlServer.listen({
-      path,
-      target,
-      status: () => ({ node: "n", counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 } }),
-      log: nullLogger,
-      signal: ac.signal,
-      maxConnections: 2,
-    });
+    const server = await stubServer(path, ac.signal, { maxConnections: 2 });
     const query = new TextEncoder().encode(
       '{"route":{"operation":"query","resource":"*/status/*"}}\n',
     );

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { ControlServer, type Reply } from "../../lib/control/mod.ts";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { Registry } from "../../lib/registry/mod.ts";
+import { exchange } from "../_helpers/control_socket.ts";
 
 const FIXTURE = new URL("../fixtures/kubeedge-messages.ndjson", import.meta.url);
 const LABEL_1035 =
@@ -16,18 +17,9 @@ const LABEL_1123 =
   "(lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)";
 
 /** Sends `messages` as lines in one write, half-closes, and returns every reply line. */
-async function exchange(path: string, messages: unknown[]): Promise<Reply[]> {
-  const conn = await Deno.connect({ transport: "unix", path });
+function exchangeMessages(path: string, messages: unknown[]): Promise<Reply[]> {
   const text = messages.map((m) => typeof m === "string" ? m : JSON.stringify(m)).join("\n");
-  const bytes = new TextEncoder().encode(text + "\n");
-  const writing = (async () => {
-    let off = 0;
-    while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-    await conn.closeWrite();
-  })();
-  const out = await new Response(conn.readable).text();
-  await writing;
-  return out.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  return exchange(path, text + "\n");
 }
 
 function message(id: string, operation: string, resource: string, content: unknown) {
@@ -114,7 +106,7 @@ Deno.test("ControlServer replies with an error to invalid names, kinds, node add
   });
   try {
     const good = (await Deno.readTextFile(FIXTURE)).split("\n").filter((l) => l.trim() !== "");
-    const applied = await exchange(server.path, good);
+    const applied = await exchangeMessages(server.path, good);
     assert.equal(applied.length, good.length);
     assert.ok(applied.every((r) => r.ok), JSON.stringify(applied.filter((r) => !r.ok)));
 
@@ -122,11 +114,11 @@ Deno.test("ControlServer replies with an error to invalid names, kinds, node add
       header: { msg_id: "q" },
       route: { operation: "query", resource: "*/services/*" },
     };
-    const [before] = await exchange(server.path, [query]);
+    const [before] = await exchangeMessages(server.path, [query]);
     const version = registry.snapshot().version;
     const files = await stateFiles(stateDir);
 
-    const replies = await exchange(server.path, [...BAD.map(([m]) => m), query]);
+    const replies = await exchangeMessages(server.path, [...BAD.map(([m]) => m), query]);
     assert.deepEqual(
       replies.slice(0, BAD.length),
       BAD.map(([m, error]) => ({
