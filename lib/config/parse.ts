@@ -333,8 +333,8 @@ class Checker {
     if (hp.kind === "portRange") {
       return this.fail(path, `port ${hp.value} is out of range ${opts.minPort}-${MAX_PORT}`);
     }
-    const form = opts.allowNames ? "host:port" : "IP:port";
-    return this.fail(path, `${describe(s)} is not an ${form} address`);
+    const form = opts.allowNames ? "a host:port" : "an IP:port";
+    return this.fail(path, `${describe(s)} is not ${form} address`);
   }
 
   nodeName(path: string, v: unknown): string | undefined {

@@ -168,7 +168,7 @@ Deno.test("parseConfig() reports invalid values with exact messages", async (t) 
     ]],
     ["peers", { peers: { "edge-2": 40001, "edge-3": "192.0.2.3" } }, [
       "peers.edge-2: expected a string, got 40001",
-      'peers.edge-3: "192.0.2.3" is not an host:port address',
+      'peers.edge-3: "192.0.2.3" is not a host:port address',
     ]],
     ["document not a mapping", ["subnet"], ["expected a mapping of keys to values, got a list"]],
     ["every problem at once", { subnet: "x", logLevel: "loud", dnsTtl: -1 }, [
