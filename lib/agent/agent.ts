@@ -160,6 +160,17 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       });
     }
 
+    // 4, started first (the proxy dials through it, and an unusable key or TLS file refuses the
+    // start before the device is touched). Off without a key file. The tunnel module
+    // (node:http2 and node:crypto, ~8 MiB resident) is imported only when it can run.
+    const tunnelPlan = planTunnel(config);
+    if (tunnelPlan.mode === "off") logTunnelOff(tunnelPlan, log.with("tunnel"));
+    const tunnelMod = tunnelPlan.mode === "on" ? await import("../tunnel/mod.ts") : null;
+    const tunnel = tunnelMod === null
+      ? null
+      : await tunnelMod.startTunnel(config, { log: log.with("tunnel"), metrics, now });
+    if (tunnel) cleanup.push({ name: "tunnel", close: () => tunnel.close() });
+
     // ── Modules, updated in this order with every snapshot ─────────────────────────────
     // 1. netdev: VIP addresses must exist before the proxy binds them.
     const netdev = new NetDev({
@@ -180,15 +191,6 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     // The DNS address (and persisted VIPs) go on now so the DNS server can bind at start.
     await netdevC.update(registry.snapshot(), { resync: true });
     deviceUp = true;
-
-    // 4 (started before the proxy, which dials through it). Off without a key file. The tunnel
-    // module (node:http2 and node:crypto, ~8 MiB resident) is imported only when it can run.
-    const tunnelPlan = planTunnel(config);
-    if (tunnelPlan.mode === "off") logTunnelOff(tunnelPlan, log.with("tunnel"));
-    const tunnelMod = tunnelPlan.mode === "on" ? await import("../tunnel/mod.ts") : null;
-    const tunnel = tunnelMod === null
-      ? null
-      : await tunnelMod.startTunnel(config, { log: log.with("tunnel"), metrics, now });
 
     // One epoll loop for the main thread's own sockets: the proxy's (`epoll` engine) and the
     // DNS server's batched UDP sockets wait on it together (lib/sys/reactor.ts). Closed after
@@ -283,7 +285,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       }
     }
 
-    if (tunnel) use(tunnelComponent(tunnel));
+    if (tunnel) components.push(tunnelComponent(tunnel)); // closed by its cleanup entry above
     // ─────────────────────────────────────────────────────────────────────────────────────
 
     const rec = new Reconciler(components, log.with("reconcile"), { resyncMs: RESYNC_MS });

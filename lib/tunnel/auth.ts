@@ -42,11 +42,13 @@ export async function loadTunnelKey(path: string): Promise<Uint8Array> {
       : err instanceof Deno.errors.IsADirectory
       ? "it is a directory"
       : (err as Error).message;
-    throw new TunnelSetupError(`Cannot load tunnel key "${path}": ${why}`, { cause: err });
+    throw new TunnelSetupError(`Cannot load tunnel key "${path}" (tunnelKeyFile): ${why}`, {
+      cause: err,
+    });
   }
   if (bytes.length < MIN_KEY_BYTES) {
     throw new TunnelSetupError(
-      `Cannot load tunnel key "${path}": it has ${bytes.length} bytes, at least ${MIN_KEY_BYTES} are required`,
+      `Cannot load tunnel key "${path}" (tunnelKeyFile): it has ${bytes.length} bytes, at least ${MIN_KEY_BYTES} are required`,
     );
   }
   return bytes;

@@ -23,7 +23,7 @@ import { formatHostPort, parseHostPort } from "./wire.ts";
  * @throws {TunnelSetupError} naming the file that cannot be read or is not PEM
  */
 export async function loadTunnelTls(files: TunnelTlsConfig): Promise<TunnelTls> {
-  const read = async (what: string, path: string) => {
+  const read = async (what: string, key: string, path: string) => {
     let text: string;
     try {
       text = await Deno.readTextFile(path);
@@ -31,19 +31,21 @@ export async function loadTunnelTls(files: TunnelTlsConfig): Promise<TunnelTls> 
       const why = err instanceof Deno.errors.NotFound
         ? "file does not exist"
         : (err as Error).message;
-      throw new TunnelSetupError(`Cannot load tunnel TLS ${what} "${path}": ${why}`, {
+      throw new TunnelSetupError(`Cannot load tunnel TLS ${what} "${path}" (${key}): ${why}`, {
         cause: err,
       });
     }
     if (!text.includes("-----BEGIN ")) {
-      throw new TunnelSetupError(`Cannot load tunnel TLS ${what} "${path}": it is not PEM`);
+      throw new TunnelSetupError(
+        `Cannot load tunnel TLS ${what} "${path}" (${key}): it is not PEM`,
+      );
     }
     return text;
   };
   return {
-    cert: await read("certificate", files.certFile),
-    key: await read("key", files.keyFile),
-    ca: await read("CA bundle", files.caFile),
+    cert: await read("certificate", "tunnelTLS.certFile", files.certFile),
+    key: await read("key", "tunnelTLS.keyFile", files.keyFile),
+    ca: await read("CA bundle", "tunnelTLS.caFile", files.caFile),
   };
 }
 

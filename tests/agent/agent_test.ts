@@ -157,6 +157,36 @@ Deno.test("runAgent() shows in ctl status that the state was damaged at start", 
   }
 });
 
+Deno.test("runAgent() refuses an unusable tunnel key before it touches the device", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-agent-" });
+  try {
+    const ip = fakeIp();
+    const config = parseConfig({
+      stateDir: `${dir}/state`,
+      controlSocket: `${dir}/run/edgemesh.sock`,
+      subnet: "127.77.0.0/24",
+      dnsListen: ["127.0.0.1:0"],
+      metricsListen: "",
+      nodeName: "edge-test",
+      tunnelKeyFile: `${dir}/missing.key`,
+      tunnelListen: "127.0.0.1:0",
+    }, { hostname: "ignored" });
+    const run = runAgent({
+      config,
+      log: nullLogger,
+      signal: new AbortController().signal,
+      exec: ip,
+    });
+    await assert.rejects(
+      run,
+      /^TunnelSetupError: Cannot load tunnel key ".*missing\.key" \(tunnelKeyFile\): file does not exist/,
+    );
+    assert.deepEqual(ip.calls, [], "no ip command ran");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 function snap(version: number): Snapshot {
   return { ...EMPTY_SNAPSHOT, version };
 }

@@ -148,7 +148,10 @@ Deno.test("loadTunnelKey() refuses missing, unreadable and short key files", asy
     await t.step("missing", async () => {
       await assert.rejects(loadTunnelKey(`${dir}/nope`), (err: Error) => {
         assert.ok(err instanceof TunnelSetupError);
-        assert.equal(err.message, `Cannot load tunnel key "${dir}/nope": file does not exist`);
+        assert.equal(
+          err.message,
+          `Cannot load tunnel key "${dir}/nope" (tunnelKeyFile): file does not exist`,
+        );
         return true;
       });
     });

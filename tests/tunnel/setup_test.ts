@@ -75,7 +75,7 @@ Deno.test("startTunnel() says why it is off, refuses bad keys and warns without 
           assert.ok(err instanceof TunnelSetupError);
           assert.equal(
             err.message,
-            `Cannot load tunnel TLS certificate "${dir}/c": file does not exist`,
+            `Cannot load tunnel TLS certificate "${dir}/c" (tunnelTLS.certFile): file does not exist`,
           );
           return true;
         },
