@@ -172,7 +172,14 @@ export class NetDev {
     const type = this.#opts.deviceType;
     const add = (t: "dummy" | "bridge") => ["ip", "link", "add", dev, "type", t];
     if (type !== "auto") {
-      await mustRun(this.#opts.exec, add(type));
+      const r = await this.#opts.exec.run(add(type));
+      if (r.code !== 0) {
+        const hint = r.code > 0 && UNSUPPORTED_TYPE.test(r.stderr)
+          ? ` (this kernel has no ${type} link type: set deviceType to auto to fall back, or to ` +
+            `${type === "dummy" ? "bridge" : "dummy"})`
+          : "";
+        throw new CommandError(add(type), r.code, r.stderr.trim() + hint);
+      }
       this.#type = type;
       this.#log.info("Created device", { device: dev, type });
       return;

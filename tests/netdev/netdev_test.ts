@@ -140,6 +140,10 @@ Deno.test("NetDev.ensure() with a forced type fails with the command and stderr"
   assert.ok(err instanceof CommandError);
   assert.deepEqual(err.argv, ["ip", "link", "add", "edge0", "type", "dummy"]);
   assert.match(err.message, /Cannot run "ip link add edge0 type dummy": exit code 2: .*Unknown/);
+  assert.match(
+    err.message,
+    /no dummy link type: set deviceType to auto to fall back, or to bridge\)$/,
+  );
 });
 
 Deno.test("NetDev.ensure() reports a missing ip binary as CommandError", async () => {
