@@ -58,6 +58,14 @@ export async function parseManifests(
   defaultNamespace = "default",
 ): Promise<ManifestItem[]> {
   const json = readJsonDocument(text);
+  if (isControlMessage(json?.value) || (json === null && firstLineIsControlMessage(text))) {
+    throw new SyntaxError(
+      "Cannot parse manifest: this is control-socket messages (KubeEdge, one per line), not " +
+        "Kubernetes objects: write the file to the agent's socket as it is (e.g. " +
+        "socat - UNIX-CONNECT:/run/edgemesh/edgemesh.sock < FILE), or apply the objects in " +
+        'their "content"',
+    );
+  }
   const list = json !== null ? [json.value] : await parseYamlDocuments(text);
   const out: ManifestItem[] = [];
   list.forEach((value, i) => {
@@ -84,6 +92,22 @@ export async function parseManifests(
     out.push(toItem(value, where, defaultNamespace));
   });
   return out;
+}
+
+/** A KubeEdge message (`{header?, route: {…}, content?}`) rather than a Kubernetes object. */
+function isControlMessage(v: unknown): boolean {
+  return isObject(v) && isObject(v.route) && !("kind" in v) && !("apiVersion" in v);
+}
+
+/** Whether the first non-blank line alone is a JSON control message (an NDJSON file of them). */
+function firstLineIsControlMessage(text: string): boolean {
+  const line = text.split("\n").find((l) => l.trim() !== "");
+  if (line === undefined || !line.trimStart().startsWith("{")) return false;
+  try {
+    return isControlMessage(JSON.parse(line));
+  } catch {
+    return false;
+  }
 }
 
 /** The values of the documents of a YAML stream, loading `npm:yaml` on first use. */

@@ -93,6 +93,35 @@ Deno.test("parseManifests() fills metadata.namespace and keeps the object", asyn
   });
 });
 
+Deno.test("parseManifests() tells control-socket messages from manifests", async (t) => {
+  const fixture = await Deno.readTextFile(
+    new URL("../fixtures/kubeedge-messages.ndjson", import.meta.url),
+  );
+  const one = '{"header":{"msg_id":"1"},"route":{"operation":"insert",' +
+    '"resource":"default/service/a"},"content":{"metadata":{"name":"a"}}}';
+  const cases: [string, string][] = [
+    ["the NDJSON fixture", fixture],
+    ["one message", one],
+    ["one message after blank lines", `\n\n${one}\n`],
+  ];
+  for (const [name, text] of cases) {
+    await t.step(name, async () => {
+      await assert.rejects(parseManifests(text), (err: Error) => {
+        assert.equal(err.name, "SyntaxError");
+        assert.match(err.message, /this is control-socket messages .* not Kubernetes objects/);
+        return true;
+      });
+    });
+  }
+  await t.step("an object with a route field and a kind stays an object", async () => {
+    const items = await parseManifests(
+      '{"kind":"Service","apiVersion":"v1","route":{},"metadata":{"name":"a"}}',
+    );
+    assert.equal(items.length, 1);
+    assert.equal(items[0]!.ok, true);
+  });
+});
+
 Deno.test("parseManifests() throws SyntaxError with the position on bad YAML", async () => {
   await assert.rejects(parseManifests("kind: Service\nmetadata: {name: a\n"), (err: Error) => {
     assert.equal(err.name, "SyntaxError");
