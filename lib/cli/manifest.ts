@@ -9,6 +9,7 @@
  */
 import type { ResourceType } from "../control/mod.ts";
 import { readJsonDocument } from "../config/json_document.ts";
+import { yamlErrorText } from "../config/yaml_error.ts";
 import { apiVersionProblem, isObjectKind, type ObjectKind } from "../registry/kinds.ts";
 import { describe } from "../registry/problems.ts";
 
@@ -118,10 +119,7 @@ async function parseYamlDocuments(text: string): Promise<unknown[]> {
   return list.map((doc) => {
     const err = doc.errors[0];
     if (err) {
-      const at = lineCol(text, err.pos[0]);
-      throw new SyntaxError(
-        `Cannot parse manifest: line ${at.line}, column ${at.col}: ${err.message.split("\n")[0]}`,
-      );
+      throw new SyntaxError(`Cannot parse manifest: ${yamlErrorText(text, err)}`);
     }
     return doc.toJS() as unknown;
   });
@@ -182,9 +180,4 @@ function apiVersionError(v: unknown, check: (v: string) => string | null): strin
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function lineCol(text: string, offset: number): { line: number; col: number } {
-  const before = text.slice(0, offset);
-  return { line: before.split("\n").length, col: offset - before.lastIndexOf("\n") };
 }

@@ -11,6 +11,7 @@
 import type { Config } from "./schema.ts";
 import { readJsonDocument } from "./json_document.ts";
 import { ConfigError, isPlainObject, parseConfig } from "./parse.ts";
+import { yamlErrorText } from "./yaml_error.ts";
 
 /** Options of {@linkcode loadConfig}. */
 export interface LoadConfigOptions {
@@ -88,20 +89,9 @@ async function parseYaml(text: string, file: string | undefined): Promise<unknow
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
-      doc.errors.map((e) => {
-        const { line, col } = lineCol(text, e.pos[0]);
-        const at = `line ${line}, column ${col}: `;
-        return { path: "", message: `${at}${e.message.split("\n")[0]}` };
-      }),
+      doc.errors.map((e) => ({ path: "", message: yamlErrorText(text, e) })),
       file,
     );
   }
   return doc.toJS();
-}
-
-/** 1-based line and column of a character offset. */
-function lineCol(text: string, offset: number): { line: number; col: number } {
-  const before = text.slice(0, offset);
-  const line = before.split("\n").length;
-  return { line, col: offset - before.lastIndexOf("\n") };
 }

@@ -45,7 +45,7 @@ Deno.test("readJsonDocument() leaves everything else to the YAML parser", async 
 Deno.test("parseConfigText() reports a repeated JSON key as the YAML parser does", async () => {
   await assert.rejects(parseConfigText('{"dnsTtl": 1, "dnsTtl": 2}', "c.json"), (err: Error) => {
     assert.equal(err.name, "ConfigError");
-    assert.match(err.message, /line 1, column \d+: Map keys must be unique/);
+    assert.match(err.message, /line 1, column \d+: Map keys must be unique \(key "dnsTtl"\)/);
     return true;
   });
 });

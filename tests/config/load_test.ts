@@ -72,7 +72,11 @@ Deno.test("loadConfig() applies flag overrides over the file", async () => {
 Deno.test("loadConfig() reports file problems with the file name", async (t) => {
   const rows: [string, string, string][] = [
     ["YAML syntax", "subnet: [\n", "line 2, column 1: "],
-    ["duplicate key", "subnet: 10.0.0.0/8\nsubnet: 10.0.0.0/8\n", "Map keys must be unique"],
+    [
+      "duplicate key",
+      "subnet: 10.0.0.0/8\nsubnet: 10.0.0.0/8\n",
+      'line 2, column 1: Map keys must be unique (key "subnet")',
+    ],
     ["not a mapping", "- a\n- b\n", "expected a mapping of keys to values, got a list"],
     ["invalid value", "subnet: 9.251.0.0/33\nsubent: x\n", 'subnet: "9.251.0.0/33" is not a CIDR'],
   ];
