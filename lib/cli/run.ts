@@ -3,7 +3,13 @@
  * `edgemesh run`: load the config (file, then flags), build the logger, run the agent.
  * @module
  */
-import { type Config, ConfigError, formatIssue, loadConfig } from "../config/mod.ts";
+import {
+  type Config,
+  ConfigError,
+  type ConfigIssue,
+  formatIssue,
+  loadConfig,
+} from "../config/mod.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { type FlagSpec, parseFlags } from "./args.ts";
 import { HELP } from "./help.ts";
@@ -67,7 +73,7 @@ export async function run(args: readonly string[], io: CliIo, deps: RunDeps): Pr
     const where = err.file === undefined ? "configuration" : `config "${err.file}"`;
     const n = err.issues.length;
     io.stderr(`edgemesh: invalid ${where} (${n} problem${n === 1 ? "" : "s"}):\n`);
-    for (const issue of err.issues) io.stderr(`  ${formatIssue(issue)}\n`);
+    for (const issue of err.issues) io.stderr(`  ${describeIssue(issue, overrides)}\n`);
     return 1;
   }
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
@@ -81,4 +87,18 @@ export async function run(args: readonly string[], io: CliIo, deps: RunDeps): Pr
     dispose();
   }
   return 0;
+}
+
+/**
+ * A config problem as the user made it: one from a flag names the flag and the key it sets
+ * (`--subnet (subnet): "1.2.3.4/40" is not a CIDR`), others read as `formatIssue` makes them.
+ */
+export function describeIssue(
+  issue: ConfigIssue,
+  overrides: Readonly<Record<string, unknown>>,
+): string {
+  const key = /^[A-Za-z]+/.exec(issue.path)?.[0];
+  const flag = Object.entries(RUN_FLAG_KEYS).find(([, k]) => k === key)?.[0];
+  if (key === undefined || flag === undefined || !(key in overrides)) return formatIssue(issue);
+  return `--${flag} (${issue.path}): ${issue.message}`;
 }

@@ -139,7 +139,7 @@ Deno.test("edgemesh runtime failures print the reason and exit 1", async (t) => 
         `edgemesh: invalid config "${file}" (3 problems):\n` +
           `  subent: unknown key "subent" (did you mean "subnet"?)\n` +
           `  subnet: "9.251.0.0/33" is not a CIDR\n` +
-          `  logLevel: "loud" is not one of debug, info, warn, error\n`,
+          `  --log-level (logLevel): "loud" is not one of debug, info, warn, error\n`,
       );
     });
   } finally {

@@ -1,6 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /** `edgemesh run` as a real process: JSON logs, SIGTERM → clean stop and exit 0, start-up failure → 1. */
 import assert from "node:assert/strict";
+import { describeIssue } from "../../lib/cli/run.ts";
 import { createNetns, NETNS_AVAILABLE } from "../_helpers/netns.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -111,5 +112,23 @@ Deno.test({
     await agent.status;
     await agent.stdout.cancel().catch(() => {});
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("describeIssue() names the flag a problem came from", async (t) => {
+  const rows: [string, { path: string; message: string }, Record<string, unknown>, string][] = [
+    ["from a flag", { path: "subnet", message: "x" }, { subnet: "1/40" }, "--subnet (subnet): x"],
+    [
+      "an element of a repeatable flag",
+      { path: "dnsListen[1]", message: "y" },
+      { dnsListen: ["a", "b"] },
+      "--dns-listen (dnsListen[1]): y",
+    ],
+    ["from the file", { path: "subnet", message: "x" }, {}, "subnet: x"],
+    ["a key without a flag", { path: "dnsTtl", message: "z" }, { dnsTtl: 1 }, "dnsTtl: z"],
+    ["document level", { path: "", message: "w" }, { subnet: "s" }, "w"],
+  ];
+  for (const [name, issue, overrides, want] of rows) {
+    await t.step(name, () => assert.equal(describeIssue(issue, overrides), want));
   }
 });
