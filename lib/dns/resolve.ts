@@ -24,7 +24,7 @@ export type Resolution = LocalAnswer | { readonly kind: "forward" };
 /** An answer from our own data (the cluster zone, our PTRs, or a short service name). */
 export interface LocalAnswer {
   readonly kind: "answer";
-  /** NOERROR (also NODATA), NXDOMAIN or REFUSED. */
+  /** NOERROR (also NODATA), NXDOMAIN, SERVFAIL (a CNAME loop) or REFUSED. */
   readonly rcode: number;
   /** AA: we are the authority for everything we answer locally. */
   readonly authoritative: boolean;
@@ -43,7 +43,10 @@ export interface LocalAnswer {
   readonly chase: string | null;
 }
 
-/** Longest CNAME chain followed inside our own data. */
+/**
+ * Longest CNAME chain followed inside our own data; a longer chain (of distinct names) ends
+ * with what was collected, NOERROR. Loops are found before that (see {@linkcode resolve}).
+ */
 const MAX_CHAIN = 8;
 
 const POD_LABEL = /^(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})$/;
@@ -165,8 +168,10 @@ function answer(
  * Answers one question from the zone, or says it must be forwarded.
  *
  * - Names under `zone.domain`, our PTR names and short service names are ours (AA set).
- * - A short name (`<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc`) is ours only when that service
- *   exists, so real external names like `example.com` are never hijacked.
+ * - A short name (`<svc>.<ns>`, `<svc>.<ns>.svc`, and `<svc>` for `defaultNamespace`) is ours
+ *   exactly while that service exists, whatever its type; otherwise it is forwarded. While it
+ *   exists it shadows the real name spelled the same: Service `example` in a namespace `test`
+ *   makes `example.test` ours (a namespace named like a top-level domain; see the README).
  * - Known name, other type → NOERROR with no answers (NODATA) and the SOA in authority;
  *   unknown name in the zone → NXDOMAIN with the SOA (RFC 2308).
  * - The SOA goes only with names inside the zone. A short name (`web`, `web.default`) is
@@ -176,6 +181,12 @@ function answer(
  *   (RFC 2308 §2.1/§2.2 "type 3"; downstream caches then do not cache them, §5). Where a CNAME
  *   chain starting at a short name ends inside the zone, the SOA speaks for that last name.
  * - Zone transfers and classes other than IN/ANY inside the zone → REFUSED.
+ * - CNAME chains (ExternalName services naming cluster names) are followed inside our data,
+ *   each name once: a CNAME whose target was already visited (`a → a`, `a → b → a`) ends the
+ *   answer with SERVFAIL and the CNAMEs so far, each once. RFC 1034 §3.6.2: "CNAME chains
+ *   should be followed and CNAME loops signalled as an error"; recursive resolvers answer a
+ *   loop with SERVFAIL too. (CoreDNS's `kubernetes` plugin instead drops the chain and answers
+ *   NODATA, which hides the misconfiguration behind an ordinary empty answer.)
  */
 export function resolve(question: DnsQuestion, zone: Zone): Resolution {
   const asked = strip(question.name);
@@ -194,6 +205,8 @@ export function resolve(question: DnsQuestion, zone: Zone): Resolution {
   let owner = asked;
   const answers: DnsRecord[] = [];
   const additionals: DnsRecord[] = [];
+  /** Names whose CNAME is in `answers`; made only when a chain is followed (not per query). */
+  let visited: string[] | null = null;
   for (let depth = 0; depth < MAX_CHAIN; depth++) {
     const node = zone.names.get(name);
     if (node === undefined) {
@@ -222,6 +235,11 @@ export function resolve(question: DnsQuestion, zone: Zone): Resolution {
       if (!zone.names.has(target) && !inZone(zone, target)) {
         return answer(zone, target, Rcode.NOERROR, answers, additionals, target);
       }
+      (visited ??= []).push(name);
+      if (visited.includes(target)) {
+        // A loop: every CNAME of it is in `answers` once; following on would repeat them.
+        return answer(zone, target, Rcode.SERVFAIL, answers, additionals);
+      }
       owner = target;
       name = target;
       continue;
@@ -229,6 +247,6 @@ export function resolve(question: DnsQuestion, zone: Zone): Resolution {
     answers.push(...recordsAt(zone, owner, node, question.type, additionals));
     return answer(zone, owner, Rcode.NOERROR, answers, additionals);
   }
-  // CNAME loop between ExternalName services: give what we have.
+  // A chain longer than MAX_CHAIN (loops ended above): give what we have.
   return answer(zone, owner, Rcode.NOERROR, answers, additionals);
 }

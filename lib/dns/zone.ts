@@ -167,8 +167,9 @@ export function buildZone(snapshot: Snapshot, options: ZoneOptions = {}): Zone {
     const ns = svc.namespace.toLowerCase();
     const name = svc.name.toLowerCase();
     const fqdn = `${name}.${ns}.svc.${domain}`;
-    // Short forms, as the original edgemesh answered them; they never shadow a real name
-    // because they only exist when the service does.
+    // Short forms, as the original edgemesh answered them. They exist only while the service
+    // does, but then they shadow real names spelled the same: with a namespace named like a
+    // top-level domain (`test`, `dev`, `io`), `<svc>.<ns>` is also an Internet name (README).
     aliases.set(`${name}.${ns}.svc`, fqdn);
     aliases.set(`${name}.${ns}`, fqdn);
     if (ns === defaultNamespace) aliases.set(name, fqdn);

@@ -1,7 +1,14 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { buildZone, resolve } from "../../lib/dns/mod.ts";
-import { type DnsRecord, Rcode, RRClass, RRType } from "../../lib/dns/message.ts";
+import { buildZone, DnsHandler, resolve } from "../../lib/dns/mod.ts";
+import {
+  decodeMessage,
+  type DnsRecord,
+  encodeMessage,
+  Rcode,
+  RRClass,
+  RRType,
+} from "../../lib/dns/message.ts";
 import type { LocalAnswer } from "../../lib/dns/resolve.ts";
 import { port, snapshot, svc, testSnapshot } from "./_fixtures.ts";
 
@@ -474,4 +481,98 @@ Deno.test("buildZone() follows snapshot changes", () => {
   assert.equal((resolve(q, before) as LocalAnswer).rcode, Rcode.NOERROR);
   assert.equal((resolve(q, after) as LocalAnswer).rcode, Rcode.NXDOMAIN);
   assert.equal(after.soa.serial, 2);
+});
+
+// ---------------------------------------------------------------------------------------------
+// CNAME loops between ExternalName services, on the wire
+
+/** An ExternalName service `default/<name>` whose target is `<target>.default.svc.cluster.local`. */
+function externalTo(name: string, target: string) {
+  return svc("default", name, {
+    kind: { type: "ExternalName", externalName: `${target}.default.svc.cluster.local` },
+  });
+}
+
+Deno.test("DnsHandler answers a CNAME loop with each CNAME once and SERVFAIL (RFC 1034 §3.6.2)", async (t) => {
+  const ring = Array.from({ length: 8 }, (_, i) => externalTo(`r${i}`, `r${(i + 1) % 8}`));
+  const h = new DnsHandler({
+    zone: buildZone(snapshot([
+      svc("default", "web", { vip: "9.251.0.9" }),
+      externalTo("self", "self"),
+      externalTo("ping", "pong"),
+      externalTo("pong", "ping"),
+      externalTo("entry", "ping"),
+      externalTo("tail", "web"),
+      ...ring,
+    ])),
+  });
+  const fq = (name: string) => `${name}.default.svc.cluster.local`;
+  const cname = (from: string, to: string) => `${from} CNAME ${fq(to)}`;
+  const rows: { name: string; q: string; type?: number; rcode: number; answers: string[] }[] = [
+    { name: "x → x", q: fq("self"), rcode: Rcode.SERVFAIL, answers: [cname(fq("self"), "self")] },
+    {
+      name: "a → b → a",
+      q: fq("ping"),
+      rcode: Rcode.SERVFAIL,
+      answers: [cname(fq("ping"), "pong"), cname(fq("pong"), "ping")],
+    },
+    {
+      name: "a → b → a, AAAA",
+      q: fq("pong"),
+      type: RRType.AAAA,
+      rcode: Rcode.SERVFAIL,
+      answers: [cname(fq("pong"), "ping"), cname(fq("ping"), "pong")],
+    },
+    {
+      name: "a chain into a loop: every CNAME once",
+      q: fq("entry"),
+      rcode: Rcode.SERVFAIL,
+      answers: [cname(fq("entry"), "ping"), cname(fq("ping"), "pong"), cname(fq("pong"), "ping")],
+    },
+    {
+      name: "a loop of 8 (the longest chain followed) is still found",
+      q: fq("r0"),
+      rcode: Rcode.SERVFAIL,
+      answers: ring.map((_, i) => cname(fq(`r${i}`), `r${(i + 1) % 8}`)),
+    },
+    {
+      name: "short name of x → x: the short owner, then the loop",
+      q: "self",
+      rcode: Rcode.SERVFAIL,
+      answers: [cname("self", "self")],
+    },
+    {
+      name: "CNAME question: the one CNAME, NOERROR (nothing is followed)",
+      q: fq("self"),
+      type: RRType.CNAME,
+      rcode: Rcode.NOERROR,
+      answers: [cname(fq("self"), "self")],
+    },
+    {
+      name: "a chain without a loop ends at its address, NOERROR",
+      q: fq("tail"),
+      rcode: Rcode.NOERROR,
+      answers: [cname(fq("tail"), "web"), `${fq("web")} A 9.251.0.9`],
+    },
+  ];
+  for (const row of rows) {
+    await t.step(row.name, async () => {
+      const query = encodeMessage({
+        id: 4242,
+        recursionDesired: true,
+        questions: [{ name: row.q, type: row.type ?? RRType.A, class: RRClass.IN }],
+      });
+      // Over TCP: eight uncompressed CNAMEs do not fit a 512-byte UDP answer.
+      const reply = await h.handle(query, "127.0.0.1", true);
+      assert.ok(reply instanceof Uint8Array);
+      assert.equal((reply[0]! << 8) | reply[1]!, 4242, "ID");
+      assert.equal(reply[3]! & 0xf, row.rcode, "RCODE");
+      assert.equal((reply[6]! << 8) | reply[7]!, row.answers.length, "ANCOUNT");
+      const m = decodeMessage(reply).value;
+      const shown = m.answers.map(show);
+      assert.deepEqual(shown, row.answers);
+      assert.equal(new Set(shown).size, shown.length, "no record twice");
+      assert.deepEqual(m.authorities, [], "an error or a positive answer carries no SOA");
+    });
+  }
 });
