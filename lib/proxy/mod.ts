@@ -22,6 +22,7 @@ export {
   type WorkerSettings,
 } from "./threads.ts";
 export { CURSOR_CELLS, type CursorSlot, CursorTable } from "./cursors.ts";
+export { type Candidates, candidatesFor, type NoCandidatesReason } from "./candidates.ts";
 export {
   type BackendKey,
   backendKey,

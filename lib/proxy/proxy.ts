@@ -1,8 +1,9 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
  * The L4 TCP proxy: one listener per `VIP:port`, reconciled from registry snapshots, each
- * connection balanced over the service's ready endpoints with retries, failover, passive
- * health, half-close and a drain period for deleted services.
+ * connection balanced over the service's ready endpoints (else its serving-terminating ones,
+ * within its `internalTrafficPolicy`: ./candidates.ts) with retries, failover, passive health,
+ * half-close and a drain period for deleted services.
  * @module
  */
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
@@ -10,13 +11,13 @@ import type { Reactor } from "../sys/reactor.ts";
 import type { Counter, Gauge, Labels, MetricsRegistry } from "../metrics/mod.ts";
 import {
   type Backend,
-  backendsFor,
   type LbStrategy,
   type ServiceKey,
   type ServicePort,
   type Snapshot,
 } from "../registry/model.ts";
 import { type BackendKey, Balancer, type SharedCursor } from "./balancer.ts";
+import { candidatesFor, type NoCandidatesReason } from "./candidates.ts";
 import {
   AllDialsFailedError,
   dialWithFailover,
@@ -106,7 +107,10 @@ export interface ListenerStatus {
   readonly error: string | null;
   /** Open connections through this listener. */
   readonly connections: number;
-  /** Ready backends of this service port. */
+  /**
+   * Backends connections to this service port go to: ready ones, else serving-terminating
+   * ones, on this node only with `internalTrafficPolicy: Local`.
+   */
   readonly endpoints: number;
 }
 
@@ -115,6 +119,8 @@ interface Route {
   readonly service: ServiceKey;
   readonly servicePort: ServicePort;
   readonly balancer: Balancer;
+  /** Why the balancer is empty (the log line of a rejected connection), or null. */
+  readonly empty: NoCandidatesReason | null;
   readonly labels: Labels;
   readonly labelsIn: Labels;
   readonly labelsOut: Labels;
@@ -237,7 +243,8 @@ export class Proxy {
         ),
         noEndpoints: m.counter(
           "edgemesh_proxy_no_endpoints_total",
-          "Connections rejected (reset) at once because the service had no ready endpoint",
+          "Connections rejected (reset) at once because the service had no endpoint to use " +
+            "(none ready or serving-terminating; none on this node with internalTrafficPolicy Local)",
         ),
         listenFailures: m.counter(
           "edgemesh_proxy_listen_failures_total",
@@ -298,7 +305,10 @@ export class Proxy {
             ...(cursor ? { cursor } : {}),
           });
         }
-        balancer.setBackends(backendsFor(entry, servicePort));
+        // Computed here, once per snapshot, so a connection only picks from a ready list.
+        const candidates = candidatesFor(entry, servicePort, this.#nodeName);
+        balancer.setBackends(candidates.backends);
+        const empty = candidates.kind === "none" ? candidates.reason : null;
         let ports = balancers.get(service);
         if (!ports) balancers.set(service, ports = new Map());
         ports.set(servicePort.port, balancer);
@@ -307,9 +317,9 @@ export class Proxy {
         routes.set(
           key,
           old && old.balancer === balancer && old.service === service &&
-            old.servicePort === servicePort
+            old.servicePort === servicePort && old.empty === empty
             ? old
-            : this.#route(service, servicePort, balancer),
+            : this.#route(service, servicePort, balancer, empty),
         );
       }
     }
@@ -348,7 +358,12 @@ export class Proxy {
     return stopped.length === 0 ? Promise.resolve() : Promise.all(stopped).then(() => {});
   }
 
-  #route(service: ServiceKey, servicePort: ServicePort, balancer: Balancer): Route {
+  #route(
+    service: ServiceKey,
+    servicePort: ServicePort,
+    balancer: Balancer,
+    empty: NoCandidatesReason | null,
+  ): Route {
     const labels = { service };
     const slash = service.indexOf("/");
     const namespace = service.slice(0, slash);
@@ -359,6 +374,7 @@ export class Proxy {
       service,
       servicePort,
       balancer,
+      empty,
       labels,
       labelsIn: { service, direction: "in" },
       labelsOut: { service, direction: "out" },
@@ -433,7 +449,12 @@ export class Proxy {
       if (route.balancer.size === 0) {
         m?.noEndpoints.inc(route.labels);
         if (this.#log.enabled("debug")) {
-          this.#log.debug("No ready endpoints, resetting client", { service: route.service });
+          this.#log.debug(
+            route.empty === "no-local-endpoints"
+              ? "No local endpoints (internalTrafficPolicy Local), resetting client"
+              : "No ready endpoints, resetting client",
+            { service: route.service },
+          );
         }
         this.#reject(rec);
         return;

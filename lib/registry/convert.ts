@@ -13,6 +13,7 @@
 import {
   type Endpoint,
   type EndpointPort,
+  type InternalTrafficPolicy,
   LB_STRATEGY_ANNOTATION,
   type LbStrategy,
   type NodeInfo,
@@ -94,6 +95,11 @@ export interface PodRecord {
   readonly running: boolean;
   /** The `Ready` condition is `True`. */
   readonly ready: boolean;
+  /**
+   * `metadata.deletionTimestamp` is set: the pod is being deleted (KEP-1672's "terminating").
+   * Recorded only when true; undefined (and every pod stored before it was recorded) is false.
+   */
+  readonly terminating?: boolean;
   /** Every container port (`spec.containers[].ports[]`); `name` "" when unnamed. */
   readonly ports: readonly EndpointPort[];
 }
@@ -379,6 +385,13 @@ function service(
     p.range(at(spath, "sessionAffinity"), `${describe(sa)} is not one of None, ClientIP`);
   }
 
+  const internalTrafficPolicy = trafficPolicy(spec, spath, p);
+  const publishNotReadyAddresses = optBool(
+    spec.publishNotReadyAddresses,
+    at(spath, "publishNotReadyAddresses"),
+    p,
+  );
+
   const lb = md.annotations[LB_STRATEGY_ANNOTATION];
   const lbStrategy = LB_STRATEGIES.find((s) => s === lb);
 
@@ -402,8 +415,41 @@ function service(
     ports,
     sessionAffinity,
     ...(lbStrategy ? { lbStrategy } : {}),
+    ...(internalTrafficPolicy === "Local" ? { internalTrafficPolicy } : {}),
+    ...(publishNotReadyAddresses ? { publishNotReadyAddresses } : {}),
   };
   return { service: svc, selector: Object.keys(sel).length > 0 ? sel : null };
+}
+
+/** The `internalTrafficPolicy` values Kubernetes accepts (`core/v1`). */
+export const INTERNAL_TRAFFIC_POLICIES: readonly InternalTrafficPolicy[] = ["Cluster", "Local"];
+
+/**
+ * `spec.internalTrafficPolicy`: absent (or null, "") is `Cluster`, the API server's default;
+ * any other value than `Cluster` or `Local` is refused, as the API server refuses it.
+ */
+function trafficPolicy(spec: Obj, spath: string, p: Problems): InternalTrafficPolicy {
+  const v = spec.internalTrafficPolicy;
+  if (v === undefined || v === null || v === "") return "Cluster";
+  const policy = INTERNAL_TRAFFIC_POLICIES.find((x) => x === v);
+  if (policy === undefined) {
+    p.range(
+      at(spath, "internalTrafficPolicy"),
+      `${describe(v)} is not one of ${INTERNAL_TRAFFIC_POLICIES.join(", ")}`,
+    );
+    return "Cluster";
+  }
+  return policy;
+}
+
+/** An optional boolean field: null when absent (or null), a problem when not a boolean. */
+function optBool(v: unknown, path: string, p: Problems): boolean | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== "boolean") {
+    p.type(path, `${describe(v)} is not a boolean`);
+    return null;
+  }
+  return v;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,6 +529,31 @@ function endpointsOf(
   return out;
 }
 
+/** The conditions of an endpoint as the model records them (`terminating`/`serving` when set). */
+type EndpointConditions = Pick<Endpoint, "ready" | "terminating" | "serving">;
+
+/**
+ * The conditions of a terminating endpoint: not ready (Kubernetes never reports a terminating
+ * endpoint ready unless `publishNotReadyAddresses` asks for it), with whether it still serves.
+ */
+function conditionsOf(ready: boolean, serving: boolean, terminating: boolean): EndpointConditions {
+  return terminating ? { ready, terminating, serving } : { ready };
+}
+
+/**
+ * discovery.k8s.io/v1 `EndpointConditions` with the API's defaults for nil, as kube-proxy
+ * reads them: `ready` nil is true ("nil should be interpreted as ready"), `serving` nil is
+ * true, `terminating` nil is false. `terminating` and `serving` are recorded only for a
+ * terminating endpoint, the only place they matter (KEP-1669's fallback).
+ */
+function sliceConditions(v: unknown, path: string, p: Problems): EndpointConditions {
+  const cond = optObj(v, path, p);
+  const ready = optBool(cond.ready, at(path, "ready"), p) ?? true;
+  const serving = optBool(cond.serving, at(path, "serving"), p) ?? true;
+  const terminating = optBool(cond.terminating, at(path, "terminating"), p) ?? false;
+  return conditionsOf(ready, serving, terminating);
+}
+
 /** EndpointSlice; null when its `addressType` is not IPv4 (ignored: VIPs are IPv4 only). */
 function sliceOf(
   content: unknown,
@@ -506,12 +577,7 @@ function sliceOf(
     const epath = at("endpoints", i);
     const e = rootObj(re, epath, p);
     if (!e) return;
-    const cond = optObj(e.conditions, at(epath, "conditions"), p);
-    // discovery.k8s.io/v1 EndpointConditions: "nil should be interpreted as ready".
-    const rd = cond.ready;
-    if (rd !== undefined && rd !== null && typeof rd !== "boolean") {
-      p.type(at(at(epath, "conditions"), "ready"), `${describe(rd)} is not a boolean`);
-    }
+    const conditions = sliceConditions(e.conditions, at(epath, "conditions"), p);
     const nodeName = optString(e.nodeName, at(epath, "nodeName"), p);
     const hostname = optName(e.hostname, "DNS-1123 label", at(epath, "hostname"), p);
     const podName = targetRefName(e.targetRef, at(epath, "targetRef"), p);
@@ -524,7 +590,7 @@ function sliceOf(
         p.range(apath, `${describe(a)} is not an IPv4 address`);
         return;
       }
-      endpoints.push({ ip: a, ready: rd !== false, nodeName, hostname, podName, ports });
+      endpoints.push({ ip: a, ...conditions, nodeName, hostname, podName, ports });
     });
   });
   if (at0 !== "IPv4") return null;
@@ -575,6 +641,13 @@ function podOf(
   optArray(status.conditions, at(stpath, "conditions"), p).forEach((c) => {
     if (isObj(c) && c.type === "Ready" && c.status === "True") ready = true;
   });
+  // The API server sets `metadata.deletionTimestamp` when a pod's deletion starts (RFC 3339
+  // text); only whether it is set matters here. (A metadata that is no object: meta() said so.)
+  const deletion = optString(
+    isObj(obj.metadata) ? obj.metadata.deletionTimestamp : undefined,
+    at(at(base, "metadata"), "deletionTimestamp"),
+    p,
+  );
   return {
     namespace: md.namespace,
     name: md.name,
@@ -584,6 +657,7 @@ function podOf(
     hostname: optName(spec.hostname, "DNS-1123 label", at(spath, "hostname"), p),
     running: phase === "Running",
     ready,
+    ...(deletion !== null ? { terminating: true } : {}),
     ports,
   };
 }
@@ -735,10 +809,13 @@ export function convertChange(change: ResourceChange): ConvertedChange {
 
 /**
  * Endpoints of `service` derived from pods, as the original edgemesh read pods: pods that are
- * `Running` and have a `podIP` (ready = the `Ready` condition). Each service port maps to its
- * numeric targetPort, or for a named targetPort to the container port of that name and
- * protocol; a pod lacking the named port serves nothing on that service port, and a pod that
- * serves no service port at all is left out.
+ * `Running` and have a `podIP`. Their conditions are those the EndpointSlice controller gives
+ * (`podToEndpoint` in Kubernetes' `endpointslice` utilities): serving = the `Ready` condition,
+ * terminating = `deletionTimestamp` set, ready = serving and not terminating, or always with
+ * `publishNotReadyAddresses`. Each service port maps to its numeric targetPort, or for a named
+ * targetPort to the container port of that name and protocol; a pod lacking the named port
+ * serves nothing on that service port, and a pod that serves no service port at all is left
+ * out.
  */
 export function podEndpoints(service: Service, pods: Iterable<PodRecord>): Endpoint[] {
   const out: Endpoint[] = [];
@@ -754,9 +831,11 @@ export function podEndpoints(service: Service, pods: Iterable<PodRecord>): Endpo
       }
     }
     if (service.ports.length > 0 && ports.length === 0) continue;
+    const terminating = pod.terminating === true;
+    const ready = service.publishNotReadyAddresses === true || (pod.ready && !terminating);
     out.push({
       ip: pod.ip,
-      ready: pod.ready,
+      ...conditionsOf(ready, pod.ready, terminating),
       nodeName: pod.nodeName,
       hostname: pod.hostname,
       podName: pod.name,

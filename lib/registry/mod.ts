@@ -18,6 +18,7 @@ export {
   convertChange,
   type ConvertedChange,
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+  INTERNAL_TRAFFIC_POLICIES,
   isIpAddress,
   LB_STRATEGIES,
   POD_PHASES,

@@ -46,6 +46,13 @@ export type ServiceKind =
   | { readonly type: "Headless" }
   | { readonly type: "ExternalName"; readonly externalName: string };
 
+/**
+ * `spec.internalTrafficPolicy` (Kubernetes 1.26 GA, KEP-2086): `Cluster` (the default) sends
+ * traffic from this node to every usable endpoint; `Local` only to endpoints whose `nodeName`
+ * is this node's, and drops it when there is none (kube-proxy's `CategorizeEndpoints`).
+ */
+export type InternalTrafficPolicy = "Cluster" | "Local";
+
 /** Annotation overriding the global `lbStrategy` for one service. */
 export const LB_STRATEGY_ANNOTATION = "edgemesh.kubeedge.io/lb-strategy";
 
@@ -85,6 +92,17 @@ export interface Service {
   readonly sessionAffinity: SessionAffinity;
   /** From the {@linkcode LB_STRATEGY_ANNOTATION} annotation; undefined → global strategy. */
   readonly lbStrategy?: LbStrategy;
+  /**
+   * `spec.internalTrafficPolicy`; undefined means `Cluster` (the API default, and every service
+   * stored before the field was recorded). Only `Local` is ever set.
+   */
+  readonly internalTrafficPolicy?: InternalTrafficPolicy;
+  /**
+   * `spec.publishNotReadyAddresses`: endpoints the agent derives from pods are ready whatever
+   * their readiness, as the EndpointSlice controller makes them. Endpoints and EndpointSlices
+   * already carry it (their controller applied it). Only `true` is ever set.
+   */
+  readonly publishNotReadyAddresses?: boolean;
 }
 
 /** One named port of an endpoint (Endpoints `subsets[].ports[]`, EndpointSlice `ports[]`). */
@@ -97,9 +115,27 @@ export interface EndpointPort {
 /** One backend address of a service. */
 export interface Endpoint {
   readonly ip: string;
-  /** Ready addresses only carry traffic; not-ready ones are kept for `ctl get`. */
+  /**
+   * Ready addresses carry traffic; not-ready ones are kept for `ctl get`, and carry traffic only
+   * when serving and terminating and no endpoint is ready (see {@linkcode isServingTerminating}).
+   */
   readonly ready: boolean;
-  /** The node the endpoint runs on; null when unknown (treated as local). */
+  /**
+   * EndpointSlice `conditions.terminating` (KEP-1672), or a pod with `deletionTimestamp` set:
+   * the endpoint is shutting down. Undefined means false: the API's nil, addresses of Endpoints
+   * objects (which list no terminating pods), and state written before it was recorded.
+   */
+  readonly terminating?: boolean;
+  /**
+   * EndpointSlice `conditions.serving` (KEP-1672: "ready" regardless of terminating; nil means
+   * true), or a terminating pod's `Ready` condition. Recorded only with `terminating` (where
+   * kube-proxy reads it: KEP-1669); undefined means the same as `ready`.
+   */
+  readonly serving?: boolean;
+  /**
+   * The node the endpoint runs on; null when unknown (dialled like a local one, but never
+   * local for `internalTrafficPolicy: Local`, as in kube-proxy).
+   */
   readonly nodeName: string | null;
   /** Endpoint `hostname` (headless DNS records), or null. */
   readonly hostname: string | null;
@@ -165,19 +201,42 @@ export const EMPTY_SNAPSHOT: Snapshot = {
 };
 
 /**
- * Ready backends of one service port: each ready endpoint with the port the targetPort
- * resolves to. A numeric targetPort is used as is; a named one, or an endpoint port list,
- * is matched by service port name, as Kubernetes does. Endpoints with no matching port
- * are skipped.
+ * Whether `ep` is not ready but serving and terminating: a pod being deleted that still passes
+ * its readiness probe. kube-proxy sends traffic to such endpoints only when a service (within
+ * its traffic policy) has no ready endpoint (KEP-1669 "ProxyTerminatingEndpoints", GA in
+ * Kubernetes 1.28): the state of a 1-replica Deployment during a rolling update.
  */
-export function backendsFor(entry: ServiceEntry, port: ServicePort): Backend[] {
+export function isServingTerminating(ep: Endpoint): boolean {
+  return !ep.ready && ep.terminating === true && ep.serving === true;
+}
+
+/** Whether `ep` may carry traffic at all: ready, or serving and terminating (the fallback). */
+export function isUsable(ep: Endpoint): boolean {
+  return ep.ready || isServingTerminating(ep);
+}
+
+/**
+ * Ready backends of one service port (or those `include` accepts): each endpoint with the
+ * port the targetPort resolves to. A numeric targetPort is used as is; a named one, or an
+ * endpoint port list, is matched by service port name, as Kubernetes does. Endpoints with no
+ * matching port are skipped.
+ */
+export function backendsFor(
+  entry: ServiceEntry,
+  port: ServicePort,
+  include: (ep: Endpoint) => boolean = isReady,
+): Backend[] {
   const out: Backend[] = [];
   for (const ep of entry.endpoints) {
-    if (!ep.ready) continue;
+    if (!include(ep)) continue;
     const p = endpointPortFor(ep, port);
     if (p !== null) out.push({ ip: ep.ip, port: p, nodeName: ep.nodeName });
   }
   return out;
+}
+
+function isReady(ep: Endpoint): boolean {
+  return ep.ready;
 }
 
 /** The port of `ep` that serves service port `port`, or null. */

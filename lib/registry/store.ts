@@ -123,6 +123,19 @@ function bool(v: unknown, path: string): boolean {
   if (typeof v !== "boolean") bad(path, "is not a boolean");
   return v;
 }
+/**
+ * An optional boolean field (`{}` when absent, `{[name]: value}` otherwise), for fields added
+ * after state was first written: state from an older version lacks them and must still load.
+ */
+function optBoolField<K extends string>(
+  o: Obj,
+  name: K,
+  path: string,
+): { readonly [k in K]?: boolean } {
+  const v = o[name];
+  if (v === undefined) return {};
+  return { [name]: bool(v, `${path}.${name}`) } as { [k in K]?: boolean };
+}
 function int(v: unknown, path: string, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
     bad(path, `is not an integer in ${min}..${max}`);
@@ -157,6 +170,9 @@ function endpoint(v: unknown, path: string): Endpoint {
   return {
     ip: str(o.ip, `${path}.ip`),
     ready: bool(o.ready, `${path}.ready`),
+    // Optional: endpoints written before the conditions were recorded are not terminating.
+    ...optBoolField(o, "terminating", path),
+    ...optBoolField(o, "serving", path),
     nodeName: strOrNull(o.nodeName, `${path}.nodeName`),
     hostname: strOrNull(o.hostname, `${path}.hostname`),
     podName: strOrNull(o.podName, `${path}.podName`),
@@ -202,6 +218,15 @@ function serviceRecord(v: unknown, path: string): ServiceRecord {
     ...(s.lbStrategy === undefined
       ? {}
       : { lbStrategy: oneOf(s.lbStrategy, `${sp}.lbStrategy`, ["RoundRobin", "Random"] as const) }),
+    // Optional: services written before these were recorded are Cluster, not publishing.
+    ...(s.internalTrafficPolicy === undefined ? {} : {
+      internalTrafficPolicy: oneOf(
+        s.internalTrafficPolicy,
+        `${sp}.internalTrafficPolicy`,
+        ["Cluster", "Local"] as const,
+      ),
+    }),
+    ...optBoolField(s, "publishNotReadyAddresses", sp),
   };
   return {
     service,
@@ -220,6 +245,7 @@ function podRecord(v: unknown, path: string): PodRecord {
     hostname: strOrNull(o.hostname, `${path}.hostname`),
     running: bool(o.running, `${path}.running`),
     ready: bool(o.ready, `${path}.ready`),
+    ...optBoolField(o, "terminating", path),
     ports: arr(o.ports, `${path}.ports`).map((p, i) => endpointPort(p, `${path}.ports[${i}]`)),
   };
 }

@@ -13,6 +13,7 @@ import {
   type Backend,
   backendsFor,
   EMPTY_SNAPSHOT,
+  isUsable,
   serviceKey,
   type Snapshot,
 } from "../registry/model.ts";
@@ -45,8 +46,10 @@ export type Authorization =
 
 /**
  * Decides whether this node may connect a stream to its target: the service and its TCP
- * port must exist in `snapshot`, and the endpoint must be a ready backend of that port whose
- * `nodeName` is exactly `nodeName` (an endpoint of unknown node is never served to peers).
+ * port must exist in `snapshot`, and the endpoint must be a backend of that port a peer's
+ * proxy may pick — ready, or serving and terminating (its fallback when the service has no
+ * ready endpoint, KEP-1669) — whose `nodeName` is exactly `nodeName` (an endpoint of unknown
+ * node is never served to peers).
  */
 export function authorizeStream(
   snapshot: Snapshot,
@@ -61,14 +64,14 @@ export function authorizeStream(
     return { ok: false, reason: "unknown-service", detail: `"${key}" has no TCP port ${t.port}` };
   }
   const ep = formatHostPort(t.endpointIp, t.endpointPort);
-  const backend = backendsFor(entry, port).find((b) =>
+  const backend = backendsFor(entry, port, isUsable).find((b) =>
     b.ip === t.endpointIp && b.port === t.endpointPort
   );
   if (!backend) {
     return {
       ok: false,
       reason: "endpoint-not-local",
-      detail: `${ep} is not a ready endpoint of "${key}" port ${t.port}`,
+      detail: `${ep} is not a ready or serving endpoint of "${key}" port ${t.port}`,
     };
   }
   if (backend.nodeName !== nodeName) {

@@ -6,6 +6,7 @@
  */
 import type {
   Endpoint,
+  InternalTrafficPolicy,
   LbStrategy,
   ServiceEntry,
   ServicePort,
@@ -34,9 +35,12 @@ export interface TestService {
     readonly ports: Readonly<Record<string, number>>;
     readonly nodeName?: string | null;
     readonly ready?: boolean;
+    /** A terminating endpoint (EndpointSlice conditions; `ready` defaults to false then). */
+    readonly terminating?: { readonly serving: boolean };
   }[];
   readonly sessionAffinity?: SessionAffinity;
   readonly lbStrategy?: LbStrategy;
+  readonly internalTrafficPolicy?: InternalTrafficPolicy;
 }
 
 let version = 0;
@@ -55,7 +59,8 @@ export function snapshotOf(...services: TestService[]): Snapshot {
     }));
     const endpoints: Endpoint[] = s.endpoints.map((e) => ({
       ip: e.ip ?? "127.0.0.1",
-      ready: e.ready ?? true,
+      ready: e.ready ?? e.terminating === undefined,
+      ...(e.terminating ? { terminating: true, serving: e.terminating.serving } : {}),
       nodeName: e.nodeName ?? null,
       hostname: null,
       podName: null,
@@ -70,6 +75,7 @@ export function snapshotOf(...services: TestService[]): Snapshot {
         ports,
         sessionAffinity: s.sessionAffinity ?? { type: "None" },
         ...(s.lbStrategy ? { lbStrategy: s.lbStrategy } : {}),
+        ...(s.internalTrafficPolicy ? { internalTrafficPolicy: s.internalTrafficPolicy } : {}),
       },
       vip: s.vip,
       endpoints,

@@ -241,6 +241,50 @@ engineTest("Proxy resets a client at once when the service has no endpoints", as
   );
 });
 
+engineTest(
+  "Proxy reaches a serving-terminating endpoint while no endpoint is ready (KEP-1669)",
+  async (engine) => {
+    // A 1-replica Deployment mid rolling update: the old pod terminates but still serves, the
+    // new one is not ready yet. kube-proxy (ProxyTerminatingEndpoints, GA in 1.28) keeps
+    // sending traffic to the old pod; a reset here was the difference found.
+    const old = nameServer("old");
+    const next = nameServer("new");
+    const stopped = nameServer("stopped");
+    const metrics = new MetricsRegistry();
+    await using proxy = proxyWith(engine, { metrics });
+    try {
+      const vip = loopbackVip();
+      const service = (endpoints: TestService["endpoints"]) =>
+        snapshotOf({ name: "web", vip, ports: [{ name: "http", port: PORT }], endpoints });
+      const oldPod = { ports: { http: old.port }, terminating: { serving: true } };
+      const stoppedPod = { ports: { http: stopped.port }, terminating: { serving: false } };
+      await proxy.update(service([
+        oldPod,
+        stoppedPod,
+        { ports: { http: next.port }, ready: false },
+      ]));
+      const during = [];
+      for (let i = 0; i < 4; i++) during.push(await ask(vip, PORT));
+      assert.deepEqual(during, ["old", "old", "old", "old"]);
+      assert.equal(proxy.listeners()[0]!.endpoints, 1);
+
+      // The new pod is ready: only it gets new connections, the terminating one none.
+      await proxy.update(service([oldPod, stoppedPod, { ports: { http: next.port } }]));
+      const after = [];
+      for (let i = 0; i < 3; i++) after.push(await ask(vip, PORT));
+      assert.deepEqual(after, ["new", "new", "new"]);
+      assert.equal(stopped.accepted, 0, "a terminating endpoint that stopped serving gets nothing");
+      assert.equal(old.accepted, 4);
+      assert.doesNotMatch(
+        metrics.render(),
+        /edgemesh_proxy_no_endpoints_total\{service="default\/web"\} [1-9]/,
+      );
+    } finally {
+      await stopAll([old, next, stopped]);
+    }
+  },
+);
+
 engineTest("Proxy resets a client when every dial attempt failed", async (engine) => {
   const metrics = new MetricsRegistry();
   const dialing = Promise.withResolvers<void>();

@@ -105,6 +105,37 @@ Deno.test("ProxyThreads spreads connections over threads and keeps strict round 
   }
 });
 
+Deno.test("ProxyThreads: every thread falls back to serving-terminating endpoints within internalTrafficPolicy Local", async () => {
+  // The snapshot reaches the workers by structured clone: the endpoint conditions and the
+  // policy must arrive there too, or connections a worker takes would be reset.
+  const local = nameServer("local-terminating");
+  const remote = nameServer("remote-ready");
+  const metrics = new MetricsRegistry();
+  await using threads = await startThreads(metrics);
+  try {
+    const vip = loopbackVip();
+    await threads.update(snapshotOf({
+      name: "local",
+      vip,
+      ports: [{ name: "http", port: PORT }],
+      internalTrafficPolicy: "Local",
+      endpoints: [
+        { ports: { http: remote.port }, nodeName: "node-b" },
+        { ports: { http: local.port }, nodeName: "node-a", terminating: { serving: true } },
+      ],
+    }));
+    const names = new Set<string>();
+    for (let i = 0; i < 24; i++) names.add(await ask(vip, PORT));
+    assert.deepEqual([...names], ["local-terminating"]);
+    await threads.refreshMetrics();
+    assert.equal(totalConnections(metrics, "default/local"), 24);
+    const onMain = mainThreadConnections(metrics, "default/local");
+    assert.ok(onMain > 0 && onMain < 24, `main thread took ${onMain} of 24: both threads served`);
+  } finally {
+    await stopAll([local, remote]);
+  }
+});
+
 Deno.test("ProxyThreads leaves ClientIP-affinity services to the main thread", async () => {
   const backends = ["alpha", "bravo"].map(nameServer);
   const metrics = new MetricsRegistry();

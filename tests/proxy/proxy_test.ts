@@ -1,8 +1,15 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
+import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import { type Dialer, Proxy, type UpstreamConn } from "../../lib/proxy/mod.ts";
-import { ask, connectEnding, loopbackVip, snapshotOf } from "../_helpers/proxy_fixtures.ts";
+import {
+  ask,
+  connectEnding,
+  loopbackVip,
+  snapshotOf,
+  type TestService,
+} from "../_helpers/proxy_fixtures.ts";
 
 /** A dialer whose upstream answers `<tag>:<ip>` and EOF, recording each dial. */
 function taggedDialer(tag: string, log: string[]): Dialer {
@@ -243,6 +250,109 @@ Deno.test("Proxy warns once per service and minute when no endpoint of a service
         assert.match(error, /refused by 10\.1\.0\.\d \(test\)/);
       });
     }
+  } finally {
+    await proxy.close();
+  }
+});
+
+Deno.test("Proxy falls back to serving-terminating endpoints and keeps internalTrafficPolicy Local on this node", async (t) => {
+  const dials: string[] = [];
+  const log = memoryLogger("debug");
+  const metrics = new MetricsRegistry();
+  const proxy = new Proxy({
+    nodeName: "node-a",
+    log,
+    metrics,
+    localDialer: taggedDialer("local", dials),
+    remoteDialer: taggedDialer("remote", dials),
+  });
+  const vip = loopbackVip();
+  type Ep = TestService["endpoints"][number];
+  const ep = (ip: string, nodeName: string | null, more: Partial<Ep> = {}): Ep => ({
+    ip,
+    nodeName,
+    ports: { "": 80 },
+    ...more,
+  });
+  const terminating = { terminating: { serving: true } };
+  const reset = proxy.engine === "epoll" ? "ConnectionReset" : "eof";
+  /** Each row: the service's endpoints and policy, what two connections get, the debug line. */
+  const rows: {
+    name: string;
+    endpoints: Ep[];
+    policy?: "Local";
+    want: string;
+    debug?: string;
+  }[] = [
+    {
+      name: "ready endpoints (Cluster)",
+      endpoints: [
+        ep("10.1.0.1", "node-a"),
+        ep("10.1.0.2", "node-b"),
+        ep("10.1.0.3", null, terminating),
+      ],
+      want: "local:10.1.0.1 remote:10.1.0.2",
+    },
+    {
+      name: "none ready: the serving-terminating one",
+      endpoints: [ep("10.1.0.3", null, terminating), ep("10.1.0.4", "node-a", { ready: false })],
+      want: "local:10.1.0.3 local:10.1.0.3",
+    },
+    {
+      name: "Local: only this node's endpoints",
+      endpoints: [ep("10.1.0.1", "node-a"), ep("10.1.0.2", "node-b")],
+      policy: "Local",
+      want: "local:10.1.0.1 local:10.1.0.1",
+    },
+    {
+      name: "Local: serving-terminating on this node before ready ones elsewhere",
+      endpoints: [ep("10.1.0.2", "node-b"), ep("10.1.0.5", "node-a", terminating)],
+      policy: "Local",
+      want: "local:10.1.0.5 local:10.1.0.5",
+    },
+    {
+      name: "Local with none on this node: rejected",
+      endpoints: [ep("10.1.0.2", "node-b"), ep("10.1.0.6", null)],
+      policy: "Local",
+      want: `${reset} ${reset}`,
+      debug: "No local endpoints (internalTrafficPolicy Local), resetting client",
+    },
+    {
+      name: "nothing usable: rejected",
+      endpoints: [ep("10.1.0.7", "node-a", { terminating: { serving: false } })],
+      want: `${reset} ${reset}`,
+      debug: "No ready endpoints, resetting client",
+    },
+  ];
+  try {
+    for (const r of rows) {
+      await t.step(r.name, async () => {
+        await proxy.update(snapshotOf({
+          name: "web",
+          vip,
+          ports: [{ name: "", port: PORT }],
+          endpoints: r.endpoints,
+          ...(r.policy ? { internalTrafficPolicy: r.policy } : {}),
+        }));
+        dials.length = 0;
+        const before = log.lines.length;
+        const got = [];
+        for (let i = 0; i < 2; i++) {
+          got.push(r.debug ? await connectEnding(vip, PORT) : await ask(vip, PORT));
+        }
+        assert.equal(got.join(" "), r.want);
+        // A rejected connection dials nothing; a served one dials exactly what it got.
+        assert.deepEqual(dials, r.debug ? [] : got);
+        const msgs = log.lines.slice(before).map((l) => JSON.parse(l).msg);
+        if (r.debug) assert.deepEqual(msgs, [r.debug, r.debug]);
+        assert.equal(proxy.listeners()[0]?.endpoints, r.debug ? 0 : new Set(got).size);
+      });
+    }
+    // The four rejected connections are counted as rejected for want of an endpoint.
+    assert.match(
+      metrics.render(),
+      /^edgemesh_proxy_no_endpoints_total\{service="default\/web"\} 4$/m,
+    );
   } finally {
     await proxy.close();
   }

@@ -86,6 +86,8 @@ export interface ServiceSpec {
     readonly port: number;
     readonly nodeName: string | null;
     readonly ready?: boolean;
+    /** EndpointSlice conditions of a terminating endpoint (`ready` false). */
+    readonly terminating?: { readonly serving: boolean };
   }[];
 }
 
@@ -113,6 +115,7 @@ export function snapshotOf(
       endpoints: s.endpoints.map((e) => ({
         ip: e.ip,
         ready: e.ready ?? true,
+        ...(e.terminating ? { terminating: true, serving: e.terminating.serving } : {}),
         nodeName: e.nodeName,
         hostname: null,
         podName: null,

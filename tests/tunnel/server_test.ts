@@ -10,7 +10,7 @@ import {
 } from "../../lib/tunnel/mod.ts";
 import { servicePort, snapshotOf, TEST_KEY } from "./_fixtures.ts";
 
-Deno.test("authorizeStream() allows only ready endpoints of the service on this node", async (t) => {
+Deno.test("authorizeStream() allows only ready or serving-terminating endpoints of the service on this node", async (t) => {
   const snap = snapshotOf([{
     namespace: "default",
     name: "echo",
@@ -20,6 +20,8 @@ Deno.test("authorizeStream() allows only ready endpoints of the service on this 
       { ip: "10.0.0.2", port: 8080, nodeName: "c" },
       { ip: "10.0.0.3", port: 8080, nodeName: "b", ready: false },
       { ip: "10.0.0.4", port: 8080, nodeName: null },
+      { ip: "10.0.0.5", port: 8080, nodeName: "b", ready: false, terminating: { serving: true } },
+      { ip: "10.0.0.6", port: 8080, nodeName: "b", ready: false, terminating: { serving: false } },
     ],
   }]);
   const base: StreamTarget = {
@@ -37,6 +39,13 @@ Deno.test("authorizeStream() allows only ready endpoints of the service on this 
     { name: "unknown service port", t: { port: 81 }, want: "unknown-service" },
     { name: "endpoint on another node", t: { endpointIp: "10.0.0.2" }, want: "endpoint-not-local" },
     { name: "not-ready endpoint", t: { endpointIp: "10.0.0.3" }, want: "endpoint-not-local" },
+    // A peer's proxy falls back to it when the service has no ready endpoint (KEP-1669).
+    { name: "serving-terminating endpoint", t: { endpointIp: "10.0.0.5" }, want: "ok" },
+    {
+      name: "terminating endpoint no longer serving",
+      t: { endpointIp: "10.0.0.6" },
+      want: "endpoint-not-local",
+    },
     { name: "endpoint of unknown node", t: { endpointIp: "10.0.0.4" }, want: "endpoint-not-local" },
     { name: "wrong endpoint port", t: { endpointPort: 22 }, want: "endpoint-not-local" },
     { name: "arbitrary address", t: { endpointIp: "127.0.0.1" }, want: "endpoint-not-local" },
@@ -45,7 +54,10 @@ Deno.test("authorizeStream() allows only ready endpoints of the service on this 
     await t.step(r.name, () => {
       const a = authorizeStream(snap, "b", { ...base, ...r.t });
       assert.equal(a.ok ? "ok" : a.reason, r.want);
-      if (a.ok) assert.deepEqual(a.backend, { ip: "10.0.0.1", port: 8080, nodeName: "b" });
+      if (a.ok) {
+        const ip = r.t.endpointIp ?? "10.0.0.1";
+        assert.deepEqual(a.backend, { ip, port: 8080, nodeName: "b" });
+      }
     });
   }
 });
