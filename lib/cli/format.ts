@@ -25,13 +25,20 @@ export function formatEndpoints(view: ServiceView): string {
   return text;
 }
 
+/**
+ * The VIP column: the VIP, `<none>`, or for a service another proxy handles
+ * `<none> (service-proxy-name=NAME)`, which says why.
+ */
+export function formatVip(view: ServiceView): string {
+  if (view.vip !== null) return view.vip;
+  return view.proxyName === undefined ? "<none>" : `<none> (service-proxy-name=${view.proxyName})`;
+}
+
 /** The `ctl get` table: `NAMESPACE NAME VIP PORTS ENDPOINTS`, columns padded. */
 export function formatServiceTable(views: readonly ServiceView[]): string {
   const rows = [
     ["NAMESPACE", "NAME", "VIP", "PORTS", "ENDPOINTS"],
-    ...views.map((
-      v,
-    ) => [v.namespace, v.name, v.vip ?? "<none>", formatPorts(v), formatEndpoints(v)]),
+    ...views.map((v) => [v.namespace, v.name, formatVip(v), formatPorts(v), formatEndpoints(v)]),
   ];
   return formatTable(rows);
 }

@@ -115,7 +115,9 @@ in every namespace.
 The table has the columns NAMESPACE NAME VIP PORTS ENDPOINTS. -o json prints a JSON array of
 {"namespace","name","vip","ports":[{"name","protocol","port","targetPort"}],
  "endpoints":[{"ip","port","nodeName","ready"}]} sorted by namespace and name (a stable
-contract for scripts; an array for a single NAME too, empty when nothing matches).
+contract for scripts; an array for a single NAME too, empty when nothing matches). A service
+labelled service.kubernetes.io/service-proxy-name (another proxy handles it) has no VIP; the
+table shows "<none> (service-proxy-name=NAME)" and the JSON adds "proxyName" after "vip".
 
 Flags:
   -n, --namespace NS      only this namespace (default: all)

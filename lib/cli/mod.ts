@@ -14,7 +14,13 @@ export { type CliIo, denoIo, UsageError } from "./io.ts";
 export { RUN_FLAG_KEYS, type RunDeps } from "./run.ts";
 export { SOCKET_ENV } from "./ctl.ts";
 export { VERSION } from "./version.ts";
-export { formatEndpoints, formatPorts, formatServiceTable, formatStatus } from "./format.ts";
+export {
+  formatEndpoints,
+  formatPorts,
+  formatServiceTable,
+  formatStatus,
+  formatVip,
+} from "./format.ts";
 export { type ManifestItem, type ManifestObject, parseManifests } from "./manifest.ts";
 
 /** Runs the CLI with `args` (without the program name); resolves with the exit status. */

@@ -29,6 +29,11 @@ export interface ServiceView {
   readonly namespace: string;
   readonly name: string;
   readonly vip: string | null;
+  /**
+   * Only for a service another proxy handles: the value of its label
+   * `service.kubernetes.io/service-proxy-name` (such a service has no VIP).
+   */
+  readonly proxyName?: string;
   readonly ports: readonly PortView[];
   readonly endpoints: readonly EndpointView[];
 }
@@ -84,5 +89,12 @@ export function serviceView(entry: ServiceEntry): ServiceView {
       endpoints.push({ ip: ep.ip, port, nodeName: ep.nodeName, ready: ep.ready });
     }
   }
-  return { namespace: svc.namespace, name: svc.name, vip: entry.vip, ports, endpoints };
+  return {
+    namespace: svc.namespace,
+    name: svc.name,
+    vip: entry.vip,
+    ...(svc.proxyName === undefined ? {} : { proxyName: svc.proxyName }),
+    ports,
+    endpoints,
+  };
 }

@@ -40,7 +40,7 @@ import {
 } from "./problems.ts";
 import { checkName, NAME_RULES, type NameRule, NAMESPACE_RULE } from "./names.ts";
 import { checkTypeMeta, ITEM_KINDS } from "./kinds.ts";
-import type { ChangeWarning } from "./warnings.ts";
+import { type ChangeWarning, unownedSliceNote } from "./warnings.ts";
 
 export { type ChangeOperation, RESOURCE_TYPES, type ResourceType };
 
@@ -57,7 +57,10 @@ export interface ResourceChange {
   readonly content: unknown;
 }
 
-/** Label that hands a service to another proxy; kube-proxy (and we) skip such services. */
+/**
+ * Label that hands a service to another proxy: kube-proxy (and our proxy) skip such services,
+ * DNS still answers them (`Service.proxyName`).
+ */
 export const SERVICE_PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name";
 /** EndpointSlice label naming the owning service (`discovery.k8s.io/v1`). */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
@@ -272,7 +275,7 @@ function meta(
 // ---------------------------------------------------------------------------------------------
 // Service
 
-/** Converts one Service object; null when it is skipped (service-proxy-name label). */
+/** Converts one Service object; null only when the content is not an object. */
 function service(
   content: unknown,
   base: string,
@@ -396,8 +399,9 @@ function service(
   const lbStrategy = LB_STRATEGIES.find((s) => s === lb);
 
   const sel = stringMap(spec.selector, at(spath, "selector"), p);
-  if (md.labels[SERVICE_PROXY_NAME_LABEL] !== undefined) return null;
-  if (lb !== undefined && lbStrategy === undefined) {
+  const proxyName = md.labels[SERVICE_PROXY_NAME_LABEL];
+  // Another proxy's service is not balanced by us: its annotation is nothing we ignore.
+  if (lb !== undefined && lbStrategy === undefined && proxyName === undefined) {
     // The API server accepts any annotation value and kube-proxy ignores what it does not
     // understand: refusing the Service would leave it without a VIP on every edge node.
     const key = `${md.namespace}/${md.name}`;
@@ -415,6 +419,7 @@ function service(
     ports,
     sessionAffinity,
     ...(lbStrategy ? { lbStrategy } : {}),
+    ...(proxyName === undefined ? {} : { proxyName }),
     ...(internalTrafficPolicy === "Local" ? { internalTrafficPolicy } : {}),
     ...(publishNotReadyAddresses ? { publishNotReadyAddresses } : {}),
   };
@@ -554,19 +559,25 @@ function sliceConditions(v: unknown, path: string, p: Problems): EndpointConditi
   return conditionsOf(ready, serving, terminating);
 }
 
-/** EndpointSlice; null when its `addressType` is not IPv4 (ignored: VIPs are IPv4 only). */
+/**
+ * EndpointSlice; null when its `addressType` is not IPv4 (ignored: VIPs are IPv4 only) or it
+ * has no `kubernetes.io/service-name` label (a custom slice of another controller: it belongs
+ * to no Service, and kube-proxy and CoreDNS ignore it; a note says so at `debug`).
+ */
 function sliceOf(
   content: unknown,
   want: { namespace: string; name: string },
   p: Problems,
+  warnings: ChangeWarning[],
 ): SliceRecord | null {
   const obj = rootObj(content, "", p);
   if (!obj) return null;
   const md = meta(obj, "", "endpointslice", want, p);
   const svcName = md.labels[SERVICE_NAME_LABEL];
   const labelPath = at(at("metadata", "labels"), SERVICE_NAME_LABEL);
-  if (svcName === undefined || svcName === "") p.type(labelPath, "is required");
-  else checkName(svcName, NAME_RULES.Service, labelPath, p);
+  const owned = svcName !== undefined && svcName !== "";
+  if (owned) checkName(svcName, NAME_RULES.Service, labelPath, p);
+  else warnings.push(unownedSliceNote(`${md.namespace}/${md.name}`));
   const at0 = obj.addressType ?? "IPv4";
   if (at0 !== "IPv4" && at0 !== "IPv6" && at0 !== "FQDN") {
     p.range("addressType", `${describe(at0)} is not one of IPv4, IPv6, FQDN`);
@@ -593,8 +604,8 @@ function sliceOf(
       endpoints.push({ ip: a, ...conditions, nodeName, hostname, podName, ports });
     });
   });
-  if (at0 !== "IPv4") return null;
-  return { namespace: md.namespace, name: md.name, service: svcName ?? "", endpoints };
+  if (at0 !== "IPv4" || !owned) return null;
+  return { namespace: md.namespace, name: md.name, service: svcName, endpoints };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -776,7 +787,12 @@ export function convertChange(change: ResourceChange): ConvertedChange {
       };
       break;
     case "endpointslice":
-      out = { type, namespace, name, slice: del ? null : sliceOf(c, { namespace, name }, p) };
+      out = {
+        type,
+        namespace,
+        name,
+        slice: del ? null : sliceOf(c, { namespace, name }, p, warnings),
+      };
       break;
     case "pod":
       out = { type, namespace, name, pod: del ? null : podOf(c, "", type, { namespace, name }, p) };

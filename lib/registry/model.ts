@@ -93,6 +93,13 @@ export interface Service {
   /** From the {@linkcode LB_STRATEGY_ANNOTATION} annotation; undefined → global strategy. */
   readonly lbStrategy?: LbStrategy;
   /**
+   * Label `service.kubernetes.io/service-proxy-name` (any value, `""` too): another proxy
+   * handles the service ("tells kube-proxy to ignore this service for proxying", Kubernetes'
+   * well-known labels), so edgemesh gives it no VIP and does not proxy it; it stays in the
+   * registry and in DNS. Undefined: edgemesh proxies it.
+   */
+  readonly proxyName?: string;
+  /**
    * `spec.internalTrafficPolicy`; undefined means `Cluster` (the API default, and every service
    * stored before the field was recorded). Only `Local` is ever set.
    */

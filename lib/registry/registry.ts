@@ -32,11 +32,12 @@ import {
   type ResourceChange,
   resourceOf,
   selectorMatches,
+  SERVICE_PROXY_NAME_LABEL,
   type ServiceRecord,
   type SliceRecord,
 } from "./convert.ts";
 import { StateDirLock } from "./lock.ts";
-import { type ChangeWarning, unmatchedPortsWarning } from "./warnings.ts";
+import { type ChangeWarning, otherProxyNote, unmatchedPortsWarning } from "./warnings.ts";
 import { PoolExhaustedError, type PoolStats, VipPool } from "./vip_pool.ts";
 import {
   denoStateFs,
@@ -83,9 +84,13 @@ export interface RegistryStatus {
   readonly loadWarning: string | null;
 }
 
-/** Whether a service gets a VIP: not headless/ExternalName, and at least one TCP port. */
+/**
+ * Whether a service gets a VIP: not headless/ExternalName, at least one TCP port, and not
+ * handled by another proxy (`proxyName`: nothing would listen on a VIP of ours).
+ */
 export function needsVip(service: Service): boolean {
-  return service.kind.type === "ClusterIP" && service.ports.some((p) => p.protocol === "TCP");
+  return service.kind.type === "ClusterIP" && service.proxyName === undefined &&
+    service.ports.some((p) => p.protocol === "TCP");
 }
 
 /**
@@ -399,7 +404,7 @@ export class Registry {
         continue;
       }
       this.#published = snap;
-      for (const p of batch) for (const w of p.warnings) this.#log.warn(w.msg, w.fields);
+      for (const p of batch) for (const w of p.warnings) this.#logWarning(w);
       for (const fn of this.#listeners) {
         try {
           fn(snap);
@@ -412,6 +417,13 @@ export class Registry {
     // Synchronous with the last resolve(): continuations of those promises run after this
     // line, so an apply() they make starts a new loop rather than being stranded.
     this.#writing = false;
+  }
+
+  /** Logs a warning or note of a change at its level (`warnings.ts`). */
+  #logWarning(w: ChangeWarning): void {
+    if (w.level === "info") this.#log.info(w.msg, w.fields);
+    else if (w.level === "debug") this.#log.debug(w.msg, w.fields);
+    else this.#log.warn(w.msg, w.fields);
   }
 
   /** Records a touched key of a persisted collection (the {@linkcode Txn} hook). */
@@ -521,10 +533,11 @@ export class Registry {
   // Mutation
 
   /**
-   * Applies a converted change to the working state; returns the warnings about the entries it
-   * rebuilt (endpoint ports matching no service port). Only changes of a Service or of an
-   * endpoints object can produce that: pods never decide a service's endpoints while it has
-   * Endpoints or slices, so a pod change does not repeat the warning.
+   * Applies a converted change to the working state; returns the notes about the Services it
+   * carries that another proxy handles, and the warnings about the entries it rebuilt (endpoint
+   * ports matching no service port). Only changes of a Service or of an endpoints object can
+   * produce the latter: pods never decide a service's endpoints while it has Endpoints or
+   * slices, so a pod change does not repeat the warning.
    */
   #mutate(c: ConvertedChange, txn: Txn): ChangeWarning[] {
     const affected = new Set<ServiceKey>();
@@ -614,6 +627,16 @@ export class Registry {
     for (const key of affected) this.#recompute(key, txn);
     if (affected.size > 0) this.#servicesDirty = true;
     const warnings: ChangeWarning[] = [];
+    // Services another proxy handles: a line per Service the change carries.
+    const records = c.type === "service"
+      ? (c.record ? [c.record] : [])
+      : c.type === "servicelist"
+      ? c.records
+      : [];
+    for (const r of records) {
+      const note = otherProxyNote(r.service, SERVICE_PROXY_NAME_LABEL);
+      if (note) warnings.push(note);
+    }
     if (c.type === "pod" || c.type === "podlist") return warnings;
     for (const key of affected) {
       const entry = this.#entries.get(key);

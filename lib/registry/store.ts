@@ -218,6 +218,8 @@ function serviceRecord(v: unknown, path: string): ServiceRecord {
     ...(s.lbStrategy === undefined
       ? {}
       : { lbStrategy: oneOf(s.lbStrategy, `${sp}.lbStrategy`, ["RoundRobin", "Random"] as const) }),
+    // Optional: absent in services edgemesh proxies, and in every state written before it.
+    ...(s.proxyName === undefined ? {} : { proxyName: str(s.proxyName, `${sp}.proxyName`) }),
     // Optional: services written before these were recorded are Cluster, not publishing.
     ...(s.internalTrafficPolicy === undefined ? {} : {
       internalTrafficPolicy: oneOf(

@@ -2,20 +2,70 @@
 /**
  * Warnings about accepted changes: things the agent ignores or cannot use although Kubernetes
  * would accept them, so refusing the change would be wrong but staying silent hides a mistake.
+ * Notes (`level` `info` or `debug`) say the same of what the agent leaves alone by design: a
+ * Service another proxy handles, an EndpointSlice that belongs to no Service.
  *
  * They are found by pure code (conversion, and the checks below on a rebuilt entry) and logged
- * by the registry at `warn`, once per change that carries them and only once that change is
- * durable: a rejected or rolled-back change logs nothing, and neither do snapshot consumers
- * (the proxy's hot path stays silent).
+ * by the registry at their level (`warn` by default), once per change that carries them and
+ * only once that change is durable: a rejected or rolled-back change logs nothing, and neither
+ * do snapshot consumers (the proxy's hot path stays silent).
  * @module
  */
 
-import { type EndpointPort, endpointPortFor, type ServiceEntry } from "./model.ts";
+import {
+  type EndpointPort,
+  endpointPortFor,
+  type Service,
+  type ServiceEntry,
+  serviceKey,
+} from "./model.ts";
 
-/** One warning line: a readable message and the service it is about (for filtering). */
+/**
+ * One line to log: a readable message and what it is about, for filtering (`service`, or
+ * `endpointslice` for a slice that belongs to no Service).
+ */
 export interface ChangeWarning {
+  /** The log level; undefined is `warn`. */
+  readonly level?: "info" | "debug";
   readonly msg: string;
-  readonly fields: { readonly service: string };
+  readonly fields: { readonly service: string } | { readonly endpointslice: string };
+}
+
+/**
+ * The `info` note of a change of a Service another proxy handles (`label` names the label that
+ * says so, `convert.ts`), or null when edgemesh proxies it. One line per change of such a
+ * Service (a `service` message, or a `servicelist` listing it): the service is in the registry
+ * and in DNS but has no VIP and no listener, which `ctl apply` alone would not tell.
+ */
+export function otherProxyNote(service: Service, label: string): ChangeWarning | null {
+  const proxy = service.proxyName;
+  if (proxy === undefined) return null;
+  const key = serviceKey(service.namespace, service.name);
+  const dns = service.kind.type === "ClusterIP"
+    ? "DNS answers its name without an address"
+    : "DNS answers it as usual";
+  return {
+    level: "info",
+    msg: `Leaving ${JSON.stringify(key)} to proxy ${
+      JSON.stringify(proxy)
+    } (label ${label}): no VIP, not proxied by edgemesh; ${dns}`,
+    fields: { service: key },
+  };
+}
+
+/**
+ * The `debug` note of an EndpointSlice without the `kubernetes.io/service-name` label:
+ * Kubernetes allows such slices (custom slices of other controllers), and kube-proxy and
+ * CoreDNS, which find a Service's slices by that label, ignore them; so do we.
+ */
+export function unownedSliceNote(key: string): ChangeWarning {
+  return {
+    level: "debug",
+    msg: `Ignoring EndpointSlice ${
+      JSON.stringify(key)
+    }: it has no label kubernetes.io/service-name, so it belongs to no Service`,
+    fields: { endpointslice: key },
+  };
 }
 
 /** A port as shown in warnings: its name (`""` when unnamed), `/UDP` or `/SCTP` when not TCP. */

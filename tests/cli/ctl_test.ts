@@ -100,6 +100,21 @@ Deno.test("ctl reports unusable replies clearly and exits 1", async (t) => {
         /^edgemesh: Cannot read the agent's reply: content\[0\]\.ports\[0\]\.name is missing\n$/,
     },
     {
+      name: "get with a proxyName that is not a string",
+      args: ["get", "services"],
+      respond: (l) =>
+        okReplyTo(l, [{
+          namespace: "a",
+          name: "b",
+          vip: null,
+          proxyName: 1,
+          ports: [],
+          endpoints: [],
+        }]),
+      stderr:
+        /^edgemesh: Cannot read the agent's reply: content\[0\]\.proxyName must be a string, got a number\n$/,
+    },
+    {
       name: "apply with garbage replies",
       args: ["apply", "-f", "SVC"],
       respond: () => "garbage",

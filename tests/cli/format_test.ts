@@ -5,6 +5,7 @@ import {
   formatPorts,
   formatServiceTable,
   formatStatus,
+  formatVip,
 } from "../../lib/cli/mod.ts";
 import type { ServiceView } from "../../lib/control/mod.ts";
 
@@ -58,6 +59,23 @@ Deno.test("formatServiceTable() aligns columns", () => {
     "NAMESPACE     NAME   VIP         PORTS    ENDPOINTS\n" +
       "default       web    9.251.0.2   <none>   <none>\n" +
       "kube-system   dns    <none>      <none>   <none>\n",
+  );
+});
+
+Deno.test("formatVip() says why a service another proxy handles has no VIP", async (t) => {
+  const rows: [string, Partial<ServiceView>, string][] = [
+    ["a VIP", { vip: "9.251.0.2" }, "9.251.0.2"],
+    ["none", {}, "<none>"],
+    ["another proxy", { proxyName: "istio" }, "<none> (service-proxy-name=istio)"],
+    ["another proxy, empty label value", { proxyName: "" }, "<none> (service-proxy-name=)"],
+  ];
+  for (const [name, over, want] of rows) {
+    await t.step(name, () => assert.equal(formatVip(view(over)), want));
+  }
+  assert.equal(
+    formatServiceTable([view({ name: "mesh", proxyName: "istio" })]),
+    "NAMESPACE   NAME   VIP                                 PORTS    ENDPOINTS\n" +
+      "default     mesh   <none> (service-proxy-name=istio)   <none>   <none>\n",
   );
 });
 

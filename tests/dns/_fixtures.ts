@@ -35,6 +35,8 @@ export function svc(
     ports?: ServicePort[];
     vip?: string | null;
     endpoints?: Endpoint[];
+    /** Label `service.kubernetes.io/service-proxy-name`: another proxy handles it. */
+    proxyName?: string;
   } = {},
 ): ServiceEntry {
   return {
@@ -44,6 +46,7 @@ export function svc(
       kind: init.kind ?? { type: "ClusterIP" },
       ports: init.ports ?? [port("http", 80)],
       sessionAffinity: { type: "None" },
+      ...(init.proxyName === undefined ? {} : { proxyName: init.proxyName }),
     },
     vip: init.vip === undefined ? null : init.vip,
     endpoints: init.endpoints ?? [],

@@ -168,20 +168,39 @@ Deno.test("convertChange() converts services", async (t) => {
     });
   }
 
-  await t.step("service-proxy-name label: skipped (record null)", () => {
-    const c = convertChange(change(
-      "default/service/x",
-      svcContent("x", { ports: [{ port: 80 }] }, {
-        labels: { "service.kubernetes.io/service-proxy-name": "other" },
-      }),
-    ));
-    assert.deepEqual(c, {
-      type: "service",
-      namespace: "default",
-      name: "x",
-      record: null,
-      warnings: [],
-    });
+  // Another proxy handles it: kept (DNS answers it), its label value recorded; any value counts.
+  const proxyRows: { spec: Record<string, unknown>; value: string }[] = [
+    { spec: { ports: [{ port: 80 }] }, value: "other" },
+    { spec: { ports: [{ port: 80 }] }, value: "" },
+    { spec: { clusterIP: "None", ports: [{ port: 80 }] }, value: "istio" },
+    { spec: { type: "ExternalName", externalName: "example.org" }, value: "istio" },
+  ];
+  for (const row of proxyRows) {
+    await t.step(
+      `service-proxy-name ${JSON.stringify(row.value)}, ${JSON.stringify(row.spec)}: kept`,
+      () => {
+        const c = convertChange(change(
+          "default/service/x",
+          svcContent("x", row.spec, {
+            labels: { "service.kubernetes.io/service-proxy-name": row.value },
+          }),
+        ));
+        assert.equal(serviceOf(c).proxyName, row.value);
+        assert.equal(serviceOf(c).name, "x");
+        assert.deepEqual(c.warnings, []);
+      },
+    );
+  }
+  await t.step("no service-proxy-name label: no proxyName", () => {
+    const s = serviceOf(
+      convertChange(change(
+        "default/service/x",
+        svcContent("x", { ports: [{ port: 80 }] }, {
+          labels: { "service.kubernetes.io/other": "x" },
+        }),
+      )),
+    );
+    assert.equal("proxyName" in s, false);
   });
   await t.step("selector is kept for pod matching", () => {
     const c = convertChange(fixtureChange("default/service/nginx"));
@@ -246,15 +265,16 @@ Deno.test("convertChange() accepts an unknown lb-strategy annotation, ignoring i
       item("default", "a", "LeastConn"),
       item("default", "b", "Random"),
       item("cache", "c", "Weighted"),
-      // skipped like kube-proxy does: nothing of it is used, so nothing to warn about
+      // another proxy balances it: its annotation is nothing we ignore, so no warning
       item("default", "d", "Weighted", { "service.kubernetes.io/service-proxy-name": "other" }),
     ]));
     assert.equal(c.type, "servicelist");
     if (c.type === "servicelist") {
-      assert.deepEqual(c.records.map((r) => r.service.lbStrategy), [
-        undefined,
-        "Random",
-        undefined,
+      assert.deepEqual(c.records.map((r) => [r.service.name, r.service.lbStrategy]), [
+        ["a", undefined],
+        ["b", "Random"],
+        ["c", undefined],
+        ["d", undefined],
       ]);
     }
     assert.deepEqual(c.warnings, [
@@ -262,7 +282,7 @@ Deno.test("convertChange() accepts an unknown lb-strategy annotation, ignoring i
       lbWarning("cache/c", "Weighted"),
     ]);
   });
-  await t.step("a service skipped for service-proxy-name gets no warning", () => {
+  await t.step("a service another proxy handles gets no lb-strategy warning", () => {
     const c = convertChange(change(
       "default/service/x",
       svcContent("x", { ports: [{ port: 80 }] }, {
@@ -270,7 +290,7 @@ Deno.test("convertChange() accepts an unknown lb-strategy annotation, ignoring i
         labels: { "service.kubernetes.io/service-proxy-name": "other" },
       }),
     ));
-    assert.equal(c.type === "service" && c.record, null);
+    assert.equal(serviceOf(c).proxyName, "other");
     assert.deepEqual(c.warnings, []);
   });
 });
@@ -469,14 +489,6 @@ Deno.test("convertChange() rejects invalid objects with every problem and its pa
       error: RangeError,
       message:
         'Cannot apply "default/endpoints/x": subsets[0].addresses[0].ip "10.0.0.300" is not an IP address',
-    },
-    {
-      name: "endpointslice without service-name label",
-      resource: "default/endpointslice/x-abc",
-      content: { metadata: { name: "x-abc" }, addressType: "IPv4", endpoints: [] },
-      error: TypeError,
-      message:
-        'Cannot apply "default/endpointslice/x-abc": metadata.labels["kubernetes.io/service-name"] is required',
     },
     {
       name: "podlist pod in another namespace",
@@ -703,6 +715,84 @@ const slice = (name: string, service: string, extra: Record<string, unknown> = {
   addressType: "IPv4",
   endpoints: [{ addresses: ["10.0.0.1"] }],
   ...extra,
+});
+
+Deno.test("convertChange() accepts an EndpointSlice without kubernetes.io/service-name and ignores it", async (t) => {
+  // Kubernetes allows such slices (custom slices of other controllers); kube-proxy and CoreDNS
+  // find a Service's slices by the label, so a slice without it belongs to no Service.
+  const note = (key: string) => ({
+    level: "debug",
+    msg: `Ignoring EndpointSlice ${
+      JSON.stringify(key)
+    }: it has no label kubernetes.io/service-name, so it belongs to no Service`,
+    fields: { endpointslice: key },
+  });
+  const slice = (metadata: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    metadata: { name: "custom-1", ...metadata },
+    addressType: "IPv4",
+    endpoints: [{ addresses: ["10.0.0.1"] }],
+    ports: [{ name: "http", port: 80 }],
+    ...extra,
+  });
+  const rows: {
+    name: string;
+    content: unknown;
+    operation?: ResourceChange["operation"];
+    service: string | null;
+    warnings: unknown[];
+  }[] = [
+    { name: "no labels", content: slice({}), service: null, warnings: [note("default/custom-1")] },
+    {
+      name: "other labels only",
+      content: slice({ labels: { "endpointslice.kubernetes.io/managed-by": "my-controller" } }),
+      service: null,
+      warnings: [note("default/custom-1")],
+    },
+    {
+      name: 'empty label value ("" names no Service, as kube-proxy reads it)',
+      content: slice({ labels: { "kubernetes.io/service-name": "" } }),
+      service: null,
+      warnings: [note("default/custom-1")],
+    },
+    {
+      name: "IPv6 without the label",
+      content: slice({}, { addressType: "IPv6", endpoints: [{ addresses: ["fd00::1"] }] }),
+      service: null,
+      warnings: [note("default/custom-1")],
+    },
+    {
+      name: "with the label: attached to its Service",
+      content: slice({ labels: { "kubernetes.io/service-name": "web" } }),
+      service: "web",
+      warnings: [],
+    },
+    { name: "delete", content: undefined, operation: "delete", service: null, warnings: [] },
+  ];
+  for (const row of rows) {
+    await t.step(row.name, () => {
+      const c = convertChange(
+        change("default/endpointslice/custom-1", row.content, row.operation),
+      );
+      assert.equal(c.type, "endpointslice");
+      if (c.type !== "endpointslice") return;
+      assert.equal(c.slice?.service ?? null, row.service);
+      assert.deepEqual(c.warnings, row.warnings);
+    });
+  }
+  await t.step("the rest of an unlabelled slice is still validated", () => {
+    assert.throws(
+      () =>
+        convertChange(change(
+          "default/endpointslice/custom-1",
+          slice({}, { endpoints: [{ addresses: ["10.0.0.300"] }] }),
+        )),
+      {
+        name: "RangeError",
+        message:
+          'Cannot apply "default/endpointslice/custom-1": endpoints[0].addresses[0] "10.0.0.300" is not an IPv4 address',
+      },
+    );
+  });
 });
 
 Deno.test("convertChange() refuses names Kubernetes would refuse (they would collide in DNS)", async (t) => {
