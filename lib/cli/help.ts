@@ -46,7 +46,8 @@ Flags:
       --log-format FORMAT     logfmt or json (default logfmt)
   -h, --help                  show this help
 
-The agent stops cleanly on SIGINT or SIGTERM.
+The agent stops cleanly on SIGINT or SIGTERM. SIGHUP is ignored: the configuration is read
+at start, so restart the agent to apply a change.
 `,
   "edgemesh ctl": `Talk to a running agent over its control socket.
 

@@ -12,6 +12,7 @@ import { VERSION } from "./version.ts";
 
 export { type CliIo, denoIo, UsageError } from "./io.ts";
 export { RUN_FLAG_KEYS, type RunDeps } from "./run.ts";
+export { STOP_SIGNALS, stopSignal, type StopSignalOptions } from "./signals.ts";
 export { SOCKET_ENV } from "./ctl.ts";
 export { VERSION } from "./version.ts";
 export {
