@@ -13,7 +13,16 @@
  * ```
  * @module
  */
-export { NetDev, type NetDevOptions, OWNED_ALIAS, type TimeoutTimers } from "./netdev.ts";
+export { NetDev, type NetDevOptions, type TimeoutTimers } from "./netdev.ts";
+export {
+  type ClaimDevice,
+  claimDevice,
+  type DeviceClaim,
+  DeviceInUseError,
+  OWNED_ALIAS,
+  ownedAlias,
+  readOwnedAlias,
+} from "./owner.ts";
 export {
   type AddressPlan,
   batchLines,

@@ -9,6 +9,13 @@ import type { Logger } from "../log/mod.ts";
 import type { Gauge, MetricsRegistry } from "../metrics/mod.ts";
 import { CommandError, type Exec, mustRun } from "./exec.ts";
 import {
+  type ClaimDevice,
+  claimDevice,
+  type DeviceClaim,
+  ownedAlias,
+  readOwnedAlias,
+} from "./owner.ts";
+import {
   type AddressPlan,
   batchLines,
   DEFAULT_BATCH_LINES,
@@ -48,6 +55,10 @@ export interface NetDevOptions {
   readonly now?: () => number;
   /** The timer that removes held addresses once their time is up (tests drive a fake one). */
   readonly timers?: TimeoutTimers;
+  /** This process's pid, written into the alias of a device it creates. @default Deno.pid */
+  readonly pid?: number;
+  /** Claims the device name for this agent (owner.ts). @default claimDevice */
+  readonly claim?: ClaimDevice;
 }
 
 /** The two timer functions {@linkcode NetDev} uses: `globalThis`, or a fake in tests. */
@@ -55,13 +66,6 @@ export interface TimeoutTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(id: unknown): void;
 }
-
-/**
- * The `ifalias` put on a device the agent creates. A later run finds it and knows the device is
- * its own — after a crash or `kill -9` it is deleted on exit again instead of being adopted as
- * someone else's and left behind. `ip link show` shows it to operators.
- */
-export const OWNED_ALIAS = "edgemesh: VIP device created by the edgemesh agent";
 
 /** Kernel answers meaning "this link type does not exist here" (no `dummy` module). */
 const UNSUPPORTED_TYPE = /unknown device type|not supported|no such device/i;
@@ -85,6 +89,10 @@ export class NetDev {
   #created = false;
   #ensured = false;
   #type: string | null = null;
+  /** The kernel's index of the device we use, to notice one replaced behind our back. */
+  #ifindex: number | null = null;
+  /** Our claim on the device name, from the first ensure until teardown. */
+  #claim: DeviceClaim | null = null;
   #warnedFallback = false;
   #queue: Promise<unknown> = Promise.resolve();
   /** Addresses no longer wanted, held until their epoch ms deadline. */
@@ -135,10 +143,12 @@ export class NetDev {
   }
 
   /**
-   * Makes sure the device exists and is up. An existing device is adopted as is (and then
-   * not deleted on teardown) unless it carries {@linkcode OWNED_ALIAS}: then an earlier run of
-   * the agent created it, and it is ours. Otherwise it is created as `dummy`, falling back to
-   * `bridge` when the kernel lacks the dummy driver (`deviceType: auto`, one warning).
+   * Claims the device name (owner.ts), then makes sure the device exists and is up. An existing
+   * device is adopted as is (and then not deleted on teardown) unless its alias says an edgemesh
+   * agent created it: with the claim ours, that agent is gone, and the device is ours again.
+   * Otherwise it is created as `dummy`, falling back to `bridge` when the kernel lacks the dummy
+   * driver (`deviceType: auto`, one warning), with our alias and pid.
+   * @throws {DeviceInUseError} when another agent in this network namespace claims the device
    * @throws {CommandError} naming the failing `ip` command and its stderr
    */
   ensure(): Promise<void> {
@@ -147,12 +157,17 @@ export class NetDev {
 
   async #ensure(): Promise<void> {
     const dev = this.#opts.device;
+    this.#claim ??= (this.#opts.claim ?? claimDevice)(dev); // before any `ip` command
     const show = ["ip", "-json", "-details", "link", "show", "dev", dev];
     const r = await this.#opts.exec.run(show);
     const up = ["ip", "link", "set", "dev", dev, "up"];
+    const pid = this.#opts.pid ?? Deno.pid;
     if (r.code === 0) {
+      const link = firstLink(r.stdout);
+      const owner = readOwnedAlias(typeof link?.ifalias === "string" ? link.ifalias : null);
       this.#type = linkKind(r.stdout);
-      this.#created = linkAlias(r.stdout) === OWNED_ALIAS;
+      this.#created = owner !== null;
+      this.#ifindex = typeof link?.ifindex === "number" ? link.ifindex : null;
       this.#log.info(
         this.#created ? "Using the device an earlier run created" : "Using existing device",
         { device: dev, type: this.#type },
@@ -160,7 +175,8 @@ export class NetDev {
     } else if (r.code > 0 && NO_DEVICE.test(r.stderr)) {
       await this.#create(dev);
       this.#created = true;
-      up.splice(5, 0, "alias", OWNED_ALIAS);
+      this.#ifindex = null; // learnt at the next read
+      up.splice(5, 0, "alias", ownedAlias(pid));
     } else {
       throw new CommandError(show, r.code, r.stderr);
     }
@@ -289,21 +305,44 @@ export class NetDev {
       if (shown === null) {
         throw new CommandError(["ip", "-json", "addr", "show", "dev", dev], 1, "device missing");
       }
+    } else if (
+      this.#ifindex !== null && shown.ifindex !== null && shown.ifindex !== this.#ifindex
+    ) {
+      // Deleted and replaced by someone else's device of the same name: decide again whose it
+      // is (a foreign one is adopted as is and never deleted by us).
+      this.#log.warn("The device was replaced by another one; checking whose it is", {
+        device: dev,
+        ifindex: shown.ifindex,
+        was: this.#ifindex,
+      });
+      await this.#ensure();
+      shown = await this.#read();
+      if (shown === null) {
+        throw new CommandError(["ip", "-json", "addr", "show", "dev", dev], 1, "device missing");
+      }
     } else if (!shown.up) {
       this.#log.warn("The device was set down; setting it up", { device: dev });
       await mustRun(this.#opts.exec, ["ip", "link", "set", "dev", dev, "up"]);
     }
+    if (this.#ifindex === null) this.#ifindex = shown.ifindex;
     return shown.addresses;
   }
 
   /** The device's addresses and whether it is up; null when the device does not exist. */
-  async #read(): Promise<{ up: boolean; addresses: DeviceAddress[] } | null> {
+  async #read(): Promise<
+    { up: boolean; ifindex: number | null; addresses: DeviceAddress[] } | null
+  > {
     const argv = ["ip", "-json", "addr", "show", "dev", this.#opts.device];
     const r = await this.#opts.exec.run(argv);
     if (r.code > 0 && NO_DEVICE.test(r.stderr)) return null;
     if (r.code !== 0) throw new CommandError(argv, r.code, r.stderr);
     try {
-      return { up: linkIsUp(r.stdout), addresses: parseAddrJson(r.stdout) };
+      const ifindex = firstLink(r.stdout)?.ifindex;
+      return {
+        up: linkIsUp(r.stdout),
+        ifindex: typeof ifindex === "number" ? ifindex : null,
+        addresses: parseAddrJson(r.stdout),
+      };
     } catch (err) {
       throw new CommandError(argv, 0, `unexpected output: ${(err as Error).message}`, {
         cause: err,
@@ -331,29 +370,40 @@ export class NetDev {
   teardown(): Promise<void> {
     this.#scheduleRelease(null);
     return this.#serial(async () => {
-      const dev = this.#opts.device;
-      this.#scheduleRelease(null);
-      this.#retained = new Map();
-      if (this.#created && !this.#opts.keepDeviceOnExit) {
-        const del = ["ip", "link", "del", "dev", dev];
-        const r = await this.#opts.exec.run(del);
-        if (r.code !== 0 && !(r.code > 0 && NO_DEVICE.test(r.stderr))) {
-          throw new CommandError(del, r.code, r.stderr);
-        }
-        this.#log.info(r.code === 0 ? "Deleted device" : "Device already gone", { device: dev });
-      } else if (this.#ensured && this.#owned.size > 0) {
-        const actual = (await this.#read())?.addresses ?? [];
-        const remove = actual.filter((a) => a.prefixLen === 32 && this.#owned.has(a.ip))
-          .map((a) => a.ip);
-        await this.#apply({ add: [], remove });
-        this.#log.info("Removed device addresses", { device: dev, removed: remove.length });
+      try {
+        await this.#undo();
+      } finally {
+        // The claim goes even when `ip` failed: this instance is done with the device.
+        this.#claim?.release();
+        this.#claim = null;
       }
-      this.#owned.clear();
-      this.#created = false;
-      this.#ensured = false;
-      this.#type = null;
-      this.#addresses?.set(undefined, 0);
     });
+  }
+
+  async #undo(): Promise<void> {
+    const dev = this.#opts.device;
+    this.#scheduleRelease(null);
+    this.#retained = new Map();
+    if (this.#created && !this.#opts.keepDeviceOnExit) {
+      const del = ["ip", "link", "del", "dev", dev];
+      const r = await this.#opts.exec.run(del);
+      if (r.code !== 0 && !(r.code > 0 && NO_DEVICE.test(r.stderr))) {
+        throw new CommandError(del, r.code, r.stderr);
+      }
+      this.#log.info(r.code === 0 ? "Deleted device" : "Device already gone", { device: dev });
+    } else if (this.#ensured && this.#owned.size > 0) {
+      const actual = (await this.#read())?.addresses ?? [];
+      const remove = actual.filter((a) => a.prefixLen === 32 && this.#owned.has(a.ip))
+        .map((a) => a.ip);
+      await this.#apply({ add: [], remove });
+      this.#log.info("Removed device addresses", { device: dev, removed: remove.length });
+    }
+    this.#owned.clear();
+    this.#created = false;
+    this.#ensured = false;
+    this.#type = null;
+    this.#ifindex = null;
+    this.#addresses?.set(undefined, 0);
   }
 }
 
@@ -363,18 +413,16 @@ function linkKind(stdout: string): string | null {
   return typeof kind === "string" ? kind : null;
 }
 
-/** `ifalias` from `ip -json -details link show` output, or null. */
-function linkAlias(stdout: string): string | null {
-  const alias = firstLink(stdout)?.ifalias;
-  return typeof alias === "string" ? alias : null;
+/** The fields of `ip -json` link output the shell reads. */
+interface LinkJson {
+  readonly ifindex?: unknown;
+  readonly ifalias?: unknown;
+  readonly linkinfo?: { readonly "info_kind"?: unknown };
 }
 
-function firstLink(
-  stdout: string,
-): { linkinfo?: { info_kind?: unknown }; ifalias?: unknown } | null {
+function firstLink(stdout: string): LinkJson | null {
   try {
-    const doc = JSON.parse(stdout) as { linkinfo?: { info_kind?: unknown }; ifalias?: unknown }[];
-    return doc[0] ?? null;
+    return (JSON.parse(stdout) as LinkJson[])[0] ?? null;
   } catch {
     return null;
   }

@@ -4,12 +4,14 @@ import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import {
   CommandError,
+  DeviceInUseError,
   type Exec,
   type ExecResult,
   fakeExec,
   NetDev,
   type NetDevOptions,
   OWNED_ALIAS,
+  ownedAlias,
   type TimeoutTimers,
 } from "../../lib/netdev/mod.ts";
 
@@ -20,7 +22,8 @@ function fakeIp(
   options: { dummy?: boolean; exists?: boolean; addrs?: string[]; alias?: string } = {},
 ) {
   let exists = options.exists ?? false;
-  const link = { up: exists, alias: options.alias };
+  /** State of the link; `ifindex` changes each time one is created, as the kernel's does. */
+  const link = { up: exists, alias: options.alias, ifindex: 7 };
   const addrs = new Map<string, number>((options.addrs ?? []).map((a) => {
     const [ip, len] = a.split("/");
     return [ip!, Number(len ?? 32)];
@@ -32,6 +35,7 @@ function fakeIp(
       return exists
         ? {
           stdout: JSON.stringify([{
+            ifindex: link.ifindex,
             ifname: "edge0",
             linkinfo: { info_kind: "bridge" },
             ...alias,
@@ -39,19 +43,19 @@ function fakeIp(
         }
         : { code: 1, stderr: 'Device "edge0" does not exist.\n' };
     }
-    if (cmd === "link add edge0 type dummy") {
-      if (options.dummy === false) return { code: 2, stderr: "Error: Unknown device type.\n" };
+    if (cmd === "link add edge0 type dummy" && options.dummy === false) {
+      return { code: 2, stderr: "Error: Unknown device type.\n" };
+    }
+    if (cmd === "link add edge0 type dummy" || cmd === "link add edge0 type bridge") {
       exists = true;
+      link.ifindex++;
       return {};
     }
-    if (cmd === "link add edge0 type bridge") {
-      exists = true;
-      return {};
-    }
-    if (cmd === "link set dev edge0 up" || cmd === `link set dev edge0 alias ${OWNED_ALIAS} up`) {
+    const setUp = /^link set dev edge0 (?:alias (.+) )?up$/.exec(cmd);
+    if (setUp) {
       if (!exists) return { code: 1, stderr: 'Cannot find device "edge0"\n' };
       link.up = true;
-      if (cmd.includes("alias")) link.alias = OWNED_ALIAS;
+      if (setUp[1] !== undefined) link.alias = setUp[1];
       return {};
     }
     if (cmd === "link del dev edge0") {
@@ -66,7 +70,14 @@ function fakeIp(
       if (!exists) return { code: 1, stderr: 'Device "edge0" does not exist.\n' };
       const info = [...addrs].map(([local, prefixlen]) => ({ family: "inet", local, prefixlen }));
       const flags = link.up ? ["BROADCAST", "UP"] : ["BROADCAST"];
-      return { stdout: JSON.stringify([{ ifname: "edge0", flags, addr_info: info }]) };
+      return {
+        stdout: JSON.stringify([{
+          ifindex: link.ifindex,
+          ifname: "edge0",
+          flags,
+          addr_info: info,
+        }]),
+      };
     }
     if (cmd === "-batch -") {
       for (const line of (stdin ?? "").split("\n").filter(Boolean)) {
@@ -87,6 +98,9 @@ function fakeIp(
   };
 }
 
+/** The pid our fake agent writes into the alias of a device it creates. */
+const PID = 4242;
+
 /** `edge0`, auto type, default subnet, device removed on exit; `over` replaces any option. */
 function netdev(exec: Exec, over: Partial<NetDevOptions> = {}): NetDev {
   return new NetDev({
@@ -96,6 +110,8 @@ function netdev(exec: Exec, over: Partial<NetDevOptions> = {}): NetDev {
     keepDeviceOnExit: false,
     exec,
     log: nullLogger,
+    pid: PID,
+    claim: () => ({ release() {} }),
     ...over,
   });
 }
@@ -111,7 +127,7 @@ Deno.test("NetDev.ensure() creates a dummy device and sets it up", async () => {
   assert.deepEqual(argvs(exec), [
     "ip -json -details link show dev edge0",
     "ip link add edge0 type dummy",
-    `ip link set dev edge0 alias ${OWNED_ALIAS} up`,
+    `ip link set dev edge0 alias ${ownedAlias(PID)} up`,
   ]);
 });
 
@@ -291,7 +307,7 @@ Deno.test("NetDev.reconcile() creates a deleted device again and sets a downed o
   ip.remove(); // `ip link del edge0` behind the agent's back
   await dev.reconcile(new Set(["9.251.0.2", "9.251.0.3"]));
   assert.deepEqual([...ip.addrs.keys()].sort(), ["9.251.0.2", "9.251.0.3"]);
-  assert.equal(ip.link.alias, OWNED_ALIAS);
+  assert.equal(ip.link.alias, ownedAlias(PID));
   assert.equal(dev.created, true);
   ip.link.up = false; // `ip link set edge0 down`
   ip.exec.calls.length = 0;
@@ -371,4 +387,73 @@ Deno.test("NetDev.reconcile() keeps a removed address for retainRemovedMs, then 
   assert.equal(timers.pending.size, 1);
   await dev.teardown();
   assert.equal(timers.pending.size, 0);
+});
+
+Deno.test("NetDev.ensure() claims the device before any ip command and teardown gives it up", async () => {
+  const claims: string[] = [];
+  const claim = (device: string) => {
+    if (claims.includes(device)) {
+      throw new DeviceInUseError(`Cannot use device "${device}": another edgemesh agent …`);
+    }
+    claims.push(device);
+    return { release: () => claims.splice(claims.indexOf(device), 1) };
+  };
+  const { exec } = fakeIp({ exists: true, alias: ownedAlias(999), addrs: ["9.251.0.9/32"] });
+  const first = netdev(exec, { claim });
+  await first.ensure();
+  assert.equal(first.created, true, "an agent's device, and no agent holds it: ours again");
+  await first.ensure(); // a repair re-runs ensure: the claim is kept, not taken twice
+  exec.calls.length = 0;
+  const second = netdev(exec, { claim });
+  await assert.rejects(second.ensure(), DeviceInUseError);
+  assert.deepEqual(exec.calls, [], "refused before any ip command");
+  await first.teardown();
+  assert.deepEqual(claims, []);
+  await second.ensure();
+  await second.teardown();
+});
+
+Deno.test("NetDev.teardown() gives up the claim even when ip fails", async () => {
+  let held = 0;
+  const claim = () => (held++, { release: () => void held-- });
+  const ip = fakeIp();
+  // The device we created cannot be deleted (say, a seccomp filter): teardown fails, but the
+  // claim is released, since this instance is done with the device.
+  const exec: Exec = {
+    run: (argv, options) =>
+      argv.join(" ") === "ip link del dev edge0"
+        ? Promise.resolve({
+          code: 2,
+          stdout: "",
+          stderr: "RTNETLINK answers: Operation not permitted\n",
+        })
+        : ip.exec.run(argv, options),
+  };
+  const dev = netdev(exec, { claim });
+  await dev.ensure();
+  assert.equal(held, 1);
+  await assert.rejects(dev.teardown(), CommandError);
+  assert.equal(held, 0);
+});
+
+Deno.test("NetDev.reconcile() adopts a foreign device that replaced ours, and leaves it on exit", async () => {
+  const ip = fakeIp();
+  const log = memoryLogger();
+  const dev = netdev(ip.exec, { log });
+  await dev.ensure();
+  await dev.reconcile(new Set(["9.251.0.2"]));
+  // `ip link del edge0; ip link add edge0 type bridge; ip link set edge0 alias operator-owned`
+  ip.remove();
+  ip.link.ifindex += 10;
+  ip.link.alias = "operator-owned";
+  await ip.exec.run(["ip", "link", "add", "edge0", "type", "bridge"]);
+  await dev.reconcile(new Set(["9.251.0.2"]));
+  assert.equal(dev.created, false, "someone else's device");
+  assert.deepEqual([...ip.addrs.keys()], ["9.251.0.2"]);
+  assert.ok(log.lines.some((l) => JSON.parse(l).msg.startsWith("The device was replaced")));
+  ip.exec.calls.length = 0;
+  await dev.teardown();
+  assert.ok(!argvs(ip.exec).includes("ip link del dev edge0"), "not deleted");
+  assert.deepEqual([...ip.addrs.keys()], [], "only our addresses removed");
+  assert.equal(ip.link.alias, "operator-owned");
 });

@@ -1,7 +1,15 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
 import { nullLogger } from "../../lib/log/mod.ts";
-import { denoExec, type Exec, NetDev, OWNED_ALIAS, parseAddrJson } from "../../lib/netdev/mod.ts";
+import {
+  claimDevice,
+  denoExec,
+  type DeviceClaim,
+  type Exec,
+  NetDev,
+  ownedAlias,
+  parseAddrJson,
+} from "../../lib/netdev/mod.ts";
 import { createNetns, NETNS_AVAILABLE, type TempNetns } from "../_helpers/netns.ts";
 
 /** Runs every `ip …` command inside namespace `ns` (`ip -n <ns> …`). */
@@ -17,8 +25,12 @@ async function addrs(run: (argv: string[]) => Promise<string>, dev: string): Pro
     .map((a) => `${a.ip}/${a.prefixLen}`).sort();
 }
 
-/** The agent's NetDev for `edge0` (auto type, default subnet), running `ip` inside `ns`. */
-function netDevIn(ns: TempNetns): NetDev {
+/**
+ * The agent's NetDev for `edge0` (auto type, default subnet), running `ip` inside `ns`. This
+ * process stays in its own namespace, so the device's claim is a name of its own here (the
+ * agent, which runs inside the device's namespace, claims `edge0` there).
+ */
+function netDevIn(ns: TempNetns, claims: DeviceClaim[] = []): NetDev {
   return new NetDev({
     device: "edge0",
     deviceType: "auto",
@@ -26,6 +38,11 @@ function netDevIn(ns: TempNetns): NetDev {
     keepDeviceOnExit: false,
     exec: execIn(ns.name),
     log: nullLogger,
+    claim: (device) => {
+      const c = claimDevice(`${ns.name}/${device}`);
+      claims.push(c);
+      return c;
+    },
   });
 }
 
@@ -101,11 +118,12 @@ Deno.test({
   ignore: !NETNS_AVAILABLE,
   async fn() {
     await using ns = await createNetns("netdev");
-    const dev = netDevIn(ns);
+    const claims: DeviceClaim[] = [];
+    const dev = netDevIn(ns, claims);
     await dev.ensure();
     const details = async () =>
       JSON.parse(await ns.run(["ip", "-json", "-details", "link", "show", "edge0"]))[0];
-    assert.equal((await details()).ifalias, OWNED_ALIAS);
+    assert.equal((await details()).ifalias, ownedAlias(Deno.pid));
     await dev.reconcile(new Set(["9.251.0.2"]));
 
     await ns.run(["ip", "link", "del", "edge0"]);
@@ -117,7 +135,9 @@ Deno.test({
     await dev.reconcile(new Set(["9.251.0.2"]));
     assert.ok((await details()).flags.includes("UP"), "set up again");
 
-    // A crash leaves the device behind; the next run finds its alias and owns it again.
+    // A crash leaves the device behind (and drops the claim with the process); the next run
+    // finds its alias and owns it again.
+    claims.forEach((c) => c.release());
     const next = netDevIn(ns);
     await next.ensure();
     assert.equal(next.created, true);
