@@ -176,7 +176,9 @@ export class Reconciler {
         try {
           await c.update(snapshot, pass);
         } catch (err) {
-          const error = err instanceof Error ? err.message : String(err);
+          // One line: `ip`'s stderr can span several, which would break `ctl status`.
+          const error = (err instanceof Error ? err.message : String(err)).trim()
+            .replace(/\s*\n\s*/g, "; ");
           failures.push({ component: c.name, version: snapshot.version, error });
           this.#log.error("Reconcile failed", {
             failed: c.name,

@@ -97,7 +97,8 @@ export function formatStatus(s: StatusInfo, now: number): string {
     ["DNS", state(s.dns)],
     ["Tunnel", state(s.tunnel)],
     ["Peers", peers],
-    ["Last sync", ago(s.lastSync)],
+    // `lastSync`: the last change received on the control socket since this start.
+    ["Updated", s.lastSync === null ? "no change since start" : ago(s.lastSync)],
     ["Registry", registry(s)],
     ...(s.stateWarning ? [["Warning", s.stateWarning] as [string, string]] : []),
   ];

@@ -40,6 +40,17 @@ const RUN_FLAGS: Record<string, FlagSpec> = {
   ),
 };
 
+/**
+ * Said after a permission failure: the agent runs with Deno permissions that allow writing only
+ * the paths it was started for (scripts/permissions.ts; fixed into a compiled binary), so a
+ * config that moves `stateDir` or `controlSocket` needs matching flags, not `--allow-write`.
+ */
+export const NOT_CAPABLE_HINT =
+  "edgemesh: the agent may write only the paths its permission flags name: start it with the " +
+  "flags `deno run scripts/permissions.ts --state-dir DIR --runtime-dir DIR` prints for your " +
+  "stateDir and controlSocket directory (make run STATE_DIR=… RUNTIME_DIR=…), or keep the " +
+  "defaults /var/lib/edgemesh and /run/edgemesh that the compiled binary allows\n";
+
 /** What `run` needs from its caller (main.ts): the agent and the stop signal. */
 export interface RunDeps {
   /** Runs the agent until the signal aborts. */
@@ -82,6 +93,7 @@ export async function run(args: readonly string[], io: CliIo, deps: RunDeps): Pr
     await deps.runAgent({ config, log, signal });
   } catch (err) {
     io.stderr(`edgemesh: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (err instanceof Deno.errors.NotCapable) io.stderr(NOT_CAPABLE_HINT);
     return 1;
   } finally {
     dispose();

@@ -253,7 +253,7 @@ Deno.test("Reconciler retries a failed pass until it succeeds, with a growing de
     name: "netdev",
     update: (_s, pass) => {
       passes.push(pass.resync);
-      if (++calls <= 2) throw new RangeError(`device gone (${calls})`);
+      if (++calls <= 2) throw new RangeError(`device gone (${calls})\nsecond line\n`);
       succeeded();
     },
     close() {},
@@ -263,7 +263,9 @@ Deno.test("Reconciler retries a failed pass until it succeeds, with a growing de
   r.push(snap(7));
   await r.settled(7);
   assert.equal(r.appliedVersion, -1);
-  assert.deepEqual(r.failures, [{ component: "netdev", version: 7, error: "device gone (1)" }]);
+  assert.deepEqual(r.failures, [
+    { component: "netdev", version: 7, error: "device gone (1); second line" },
+  ]);
   await ok; // two retries later, without any new snapshot
   await r.settled(7);
   await r.stop();

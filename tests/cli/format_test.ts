@@ -104,7 +104,7 @@ Deno.test("formatStatus() shows unknown parts as -", () => {
       "DNS:        -",
       "Tunnel:     off (no tunnelKeyFile)",
       "Peers:      edge-2 192.0.2.2:40001 up",
-      "Last sync:  never",
+      "Updated:    no change since start",
       "Registry:   -",
       "",
     ].join("\n"),

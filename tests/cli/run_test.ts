@@ -1,7 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /** `edgemesh run` as a real process: JSON logs, SIGTERM → clean stop and exit 0, start-up failure → 1. */
 import assert from "node:assert/strict";
-import { describeIssue } from "../../lib/cli/run.ts";
+import { describeIssue, NOT_CAPABLE_HINT, run } from "../../lib/cli/run.ts";
 import { createNetns, NETNS_AVAILABLE } from "../_helpers/netns.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -131,4 +131,31 @@ Deno.test("describeIssue() names the flag a problem came from", async (t) => {
   for (const [name, issue, overrides, want] of rows) {
     await t.step(name, () => assert.equal(describeIssue(issue, overrides), want));
   }
+});
+
+Deno.test("run explains a permission failure: the flags name the writable paths", async () => {
+  let stderr = "";
+  const io = {
+    stdout: () => {},
+    stderr: (t: string) => void (stderr += t),
+    readStdin: () => Promise.resolve(""),
+    env: () => undefined,
+  };
+  const code = await run(["--node-name", "n"], io, {
+    runAgent: () =>
+      Promise.reject(
+        new Deno.errors.NotCapable(
+          'Requires write access to "/srv/em", run again with the --allow-write flag',
+        ),
+      ),
+    stopSignal: () => ({ signal: new AbortController().signal, dispose() {} }),
+    hostname: "h",
+  });
+  assert.equal(code, 1);
+  assert.equal(
+    stderr,
+    'edgemesh: Requires write access to "/srv/em", run again with the --allow-write flag\n' +
+      NOT_CAPABLE_HINT,
+  );
+  assert.match(NOT_CAPABLE_HINT, /scripts\/permissions\.ts --state-dir DIR --runtime-dir DIR/);
 });
