@@ -25,6 +25,7 @@ import {
   tunnelComponent,
 } from "./components.ts";
 import { startHeapTrim } from "./heap_trim.ts";
+import { type DeviceWatch, startDeviceWatch } from "./device_watch.ts";
 import { type AgentComponent, Reconciler } from "./reconcile.ts";
 import { buildStatus } from "./status.ts";
 
@@ -51,6 +52,11 @@ export interface AgentOptions {
   readonly onReady?: () => void;
   /** How `ip` runs. @default denoExec */
   readonly exec?: Exec;
+  /**
+   * Whether the device is there, for the device watch; a fake `ip` brings its own.
+   * @default interfaceListed (device_watch.ts)
+   */
+  readonly deviceListed?: (device: string) => boolean;
 }
 
 /** A step to undo at shutdown, in reverse start order. */
@@ -103,6 +109,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     let controlUp = false;
     let lastSync: number | null = null;
     let deviceUp = false;
+    let deviceWatch: DeviceWatch | null = null;
 
     // The control socket first: a second agent must refuse to start before it touches the
     // device or ports the first one owns. Messages arriving before the modules are up are
@@ -142,7 +149,8 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           // a retry succeeds: an acknowledged change that is not live is not ready.
           const failed = reconciler?.failures ?? [];
           const checks = {
-            device: deviceUp && !failed.some((f) => f.component === "netdev"),
+            device: deviceUp && !failed.some((f) => f.component === "netdev") &&
+              !(deviceWatch?.missing() ?? false),
             listeners: proxy !== null && proxy.listeners().every((l) => l.bound),
             control: controlUp,
             sync: reconciler !== null && reconciler.appliedVersion >= initialVersion &&
@@ -291,6 +299,16 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     const rec = new Reconciler(components, log.with("reconcile"), { resyncMs: RESYNC_MS });
     reconciler = rec;
     cleanup.push({ name: "reconciler", close: () => rec.stop() });
+    // A deleted device is noticed within seconds (readiness) and repaired by a full pass.
+    const watch = startDeviceWatch({
+      device: config.device,
+      expected: () => netdev.addresses().size > 0,
+      onMissing: () => rec.resync(),
+      ...(opts.deviceListed ? { present: opts.deviceListed } : {}),
+      log: log.with("netdev"),
+    });
+    deviceWatch = watch;
+    cleanup.push(watch);
     const unsubscribe = registry.subscribe((snapshot) => {
       lastSync = now();
       rec.push(snapshot);

@@ -27,7 +27,15 @@ function start(config: ReturnType<typeof configIn>, log = nullLogger) {
   const ac = new AbortController();
   let ready!: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
-  const done = runAgent({ config, log, signal: ac.signal, onReady: ready, exec: fakeIp() });
+  const ip = fakeIp();
+  const done = runAgent({
+    config,
+    log,
+    signal: ac.signal,
+    onReady: ready,
+    exec: ip,
+    deviceListed: (d) => ip.links.has(d),
+  });
   const readyOrFailed = Promise.race([
     readyP,
     done.then(() => Promise.reject(new Error("stopped early"))),
