@@ -9,7 +9,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { nullLogger } from "../log/mod.ts";
+import { LogRateLimiter, nullLogger } from "../log/mod.ts";
 import { isHostPort, readHostPort } from "../netaddr/mod.ts";
 import { AnswerCache, type CachedAnswer } from "./cache.ts";
 import { frameTcp, Rcode } from "./message.ts";
@@ -244,6 +244,8 @@ export class Forwarder {
   readonly #log: Logger;
   readonly #cache: AnswerCache;
   readonly #inflight = new Map<string, Promise<CachedAnswer | null>>();
+  /** "Every upstream failed": one warning a minute, with the count left out. */
+  readonly #failures: LogRateLimiter;
   /** Counters for metrics; read and reset by the owner. */
   readonly stats: ForwardStats = { cacheHits: 0, cacheMisses: 0, durations: [] };
 
@@ -256,6 +258,7 @@ export class Forwarder {
     this.#signal = options.signal ?? new AbortController().signal;
     this.#log = options.log ?? nullLogger;
     this.#cache = new AnswerCache(options.cacheSize ?? 10_000);
+    this.#failures = new LogRateLimiter({ now: this.#now });
   }
 
   /** Whether there is any upstream (recursion available). */
@@ -396,6 +399,7 @@ export class Forwarder {
     const accept = (a: Uint8Array) =>
       a.length >= 12 && ((a[0]! << 8) | a[1]!) === id && (a[2]! & 0x80) !== 0 &&
       questionsMatch(query, questionEnd, a);
+    let lastError = "no upstream configured";
     for (const upstream of this.#upstreams) {
       if (this.#signal.aborted) return null;
       const started = performance.now();
@@ -415,6 +419,9 @@ export class Forwarder {
           upstream: `${upstream.hostname}:${upstream.port}`,
           error: err,
         });
+        lastError = `${upstream.hostname}:${upstream.port}: ${
+          err instanceof Error ? err.message : String(err)
+        }`;
         continue;
       } finally {
         this.stats.durations.push((performance.now() - started) / 1000);
@@ -425,11 +432,24 @@ export class Forwarder {
           upstream: `${upstream.hostname}:${upstream.port}`,
           rcode,
         });
+        lastError = `${upstream.hostname}:${upstream.port}: answered ${
+          rcode === Rcode.SERVFAIL ? "SERVFAIL" : "REFUSED"
+        }`;
         continue;
       }
       const stored = this.#store(answer);
-      if (stored === null) continue;
+      if (stored === null) {
+        lastError = `${upstream.hostname}:${upstream.port}: malformed answer`;
+        continue;
+      }
       return stored;
+    }
+    // Forwarded names fail (SERVFAIL) while upstreams are down: an operator must see it.
+    if (!this.#signal.aborted) {
+      this.#failures.warn(this.#log, "all", "Every DNS upstream failed; answering SERVFAIL", {
+        upstreams: this.#upstreams.map((u) => `${u.hostname}:${u.port}`).join(","),
+        lastError,
+      });
     }
     return null;
   }

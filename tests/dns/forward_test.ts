@@ -16,6 +16,7 @@ import {
   upstreamsFromResolvConf,
   type UpstreamTransport,
 } from "../../lib/dns/mod.ts";
+import { memoryLogger } from "../../lib/log/mod.ts";
 
 Deno.test("parseResolvConf() returns nameserver lines in order", () => {
   const text = [
@@ -340,4 +341,33 @@ Deno.test("Forwarder neither caches nor shares what a query without RD brought b
       assert.deepEqual(replies.map((r) => decodeMessage(r).value.answers.length), rds.map(() => 1));
     });
   }
+});
+
+Deno.test("Forwarder warns once a minute when every upstream fails, with the count left out", async () => {
+  let now = 0;
+  const log = memoryLogger();
+  const t = fakeTransport((q, _via, up) =>
+    up.port === 1 ? reply(q, { rcode: Rcode.SERVFAIL }) : (() => {
+      throw new Error("Connection refused (os error 111)");
+    })()
+  );
+  const f = new Forwarder({
+    upstreams: [{ hostname: "127.0.0.1", port: 1 }, { hostname: "127.0.0.1", port: 2 }],
+    transport: t,
+    log,
+    now: () => now,
+  });
+  const warnings = () => log.lines.map((l) => JSON.parse(l)).filter((l) => l.level === "warn");
+  for (
+    const [at, name] of [[0, "a.example"], [1_000, "b.example"], [61_000, "c.example"]] as const
+  ) {
+    now = at;
+    const a = decodeMessage(await f.forward(request(name), `k-${name}`)).value;
+    assert.equal(a.rcode, Rcode.SERVFAIL, name);
+  }
+  assert.deepEqual(warnings().map((w) => [w.msg, w.upstreams, w.suppressed]), [
+    ["Every DNS upstream failed; answering SERVFAIL", "127.0.0.1:1,127.0.0.1:2", undefined],
+    ["Every DNS upstream failed; answering SERVFAIL", "127.0.0.1:1,127.0.0.1:2", 1],
+  ]);
+  assert.match(warnings()[0].lastError, /^127\.0\.0\.1:2: Connection refused/);
 });
