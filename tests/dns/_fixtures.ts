@@ -1,5 +1,6 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /** Snapshot builders shared by the DNS tests. */
+import type { DnsRecord } from "../../lib/dns/mod.ts";
 import type {
   Endpoint,
   Service,
@@ -97,4 +98,25 @@ export function testSnapshot(): Snapshot {
       endpoints: [ep("fd00::1", { hostname: "six" })],
     }),
   ], 7);
+}
+
+/** Compact form of a record: "name TYPE data" (ttl checked separately). */
+export function show(r: DnsRecord): string {
+  switch (r.type) {
+    case "A":
+    case "AAAA":
+      return `${r.name} ${r.type} ${r.address}`;
+    case "CNAME":
+    case "PTR":
+    case "NS":
+      return `${r.name} ${r.type} ${r.target}`;
+    case "SRV":
+      return `${r.name} SRV ${r.priority} ${r.weight} ${r.port} ${r.target}`;
+    case "TXT":
+      return `${r.name} TXT ${r.texts.join(",")}`;
+    case "SOA":
+      return `${r.name} SOA ${r.mname} ${r.rname} ${r.minimum}`;
+    case "RAW":
+      return `${r.name} TYPE${r.code}`;
+  }
 }

@@ -1,39 +1,11 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
 import { buildZone, DnsHandler, resolve } from "../../lib/dns/mod.ts";
-import {
-  decodeMessage,
-  type DnsRecord,
-  encodeMessage,
-  Rcode,
-  RRClass,
-  RRType,
-} from "../../lib/dns/message.ts";
+import { decodeMessage, encodeMessage, Rcode, RRClass, RRType } from "../../lib/dns/message.ts";
 import type { LocalAnswer } from "../../lib/dns/resolve.ts";
-import { port, snapshot, svc, testSnapshot } from "./_fixtures.ts";
+import { port, show, snapshot, svc, testSnapshot } from "./_fixtures.ts";
 
 const zone = buildZone(testSnapshot(), { ttl: 5 });
-
-/** Compact form of a record: "name TYPE data" (ttl checked separately). */
-function show(r: DnsRecord): string {
-  switch (r.type) {
-    case "A":
-    case "AAAA":
-      return `${r.name} ${r.type} ${r.address}`;
-    case "CNAME":
-    case "PTR":
-    case "NS":
-      return `${r.name} ${r.type} ${r.target}`;
-    case "SRV":
-      return `${r.name} SRV ${r.priority} ${r.weight} ${r.port} ${r.target}`;
-    case "TXT":
-      return `${r.name} TXT ${r.texts.join(",")}`;
-    case "SOA":
-      return `${r.name} SOA ${r.mname} ${r.rname} ${r.minimum}`;
-    case "RAW":
-      return `${r.name} TYPE${r.code}`;
-  }
-}
 
 interface Case {
   name: string;

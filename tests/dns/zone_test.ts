@@ -4,7 +4,6 @@ import {
   buildZone,
   decodeMessage,
   DnsHandler,
-  type DnsRecord,
   encodeMessage,
   Rcode,
   RRClass,
@@ -13,25 +12,9 @@ import {
 import { nullLogger } from "../../lib/log/mod.ts";
 import { Registry } from "../../lib/registry/mod.ts";
 import { withDir } from "../registry/_fixtures.ts";
-import { ep, port, snapshot, svc } from "./_fixtures.ts";
+import { ep, port, show, snapshot, svc } from "./_fixtures.ts";
 
 const SOA = "SOA cluster.local";
-
-/** `name TYPE data` of an answer record. */
-function show(r: DnsRecord): string {
-  switch (r.type) {
-    case "A":
-    case "AAAA":
-      return `${r.name} ${r.type} ${r.address}`;
-    case "CNAME":
-    case "PTR":
-      return `${r.name} ${r.type} ${r.target}`;
-    case "SRV":
-      return `${r.name} SRV ${r.priority} ${r.weight} ${r.port} ${r.target}`;
-    default:
-      return `${r.name} ${r.type}`;
-  }
-}
 
 /** Sends one query through `h` over UDP and decodes the reply, checking its header counts. */
 async function ask(h: DnsHandler, name: string, type: number) {
