@@ -186,9 +186,10 @@ export function buildZone(snapshot: Snapshot, options: ZoneOptions = {}): Zone {
         const rev = reverseName(entry.vip);
         if (rev) pushUnique(node(rev).ptr, fqdn);
       }
-      // Another proxy's service has no address from us, and an SRV target must have one
-      // (RFC 2782 "Target"): only its name exists (NODATA for every type).
-      if (svc.proxyName !== undefined) continue;
+      // An SRV target must have an address (RFC 2782 "Target"): a service without a VIP from
+      // us — another proxy's, one with no TCP port (UDP/SCTP are not proxied), one the full
+      // pool left without — has only its name (NODATA for every type).
+      if (svc.proxyName !== undefined || entry.vip === null) continue;
       for (const port of svc.ports) {
         if (port.name === "") continue; // spec §2.3.2: unnamed ports have no SRV record
         const srvName = `_${port.name.toLowerCase()}._${port.protocol.toLowerCase()}.${fqdn}`;

@@ -75,6 +75,7 @@ export function testSnapshot(): Snapshot {
       vip: "9.251.0.3",
       ports: [port("grpc", 9000), port("metrics", 9100, "UDP")],
     }),
+    svc("prod", "udponly", { ports: [port("syslog", 514, "UDP")] }),
     svc("default", "db", {
       kind: { type: "Headless" },
       ports: [port("pg", 5432), port("repl", 5433), port("", 1)],

@@ -150,6 +150,20 @@ const cases: Case[] = [
     additionals: ["nginx.default.svc.cluster.local A 9.251.0.2"],
   },
   {
+    name: "no SRV for a service without a VIP (UDP only: not proxied, no address)",
+    q: "_syslog._udp.udponly.prod.svc.cluster.local",
+    type: RRType.SRV,
+    want: "NXDOMAIN",
+    answers: [],
+  },
+  {
+    name: "the name of a service without a VIP exists, with no address (NODATA)",
+    q: "udponly.prod.svc.cluster.local",
+    type: RRType.A,
+    want: "NOERROR",
+    answers: [],
+  },
+  {
     name: "SRV for a named UDP port",
     q: "_metrics._udp.api.prod.svc.cluster.local",
     type: RRType.SRV,
