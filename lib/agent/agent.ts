@@ -53,10 +53,10 @@ export interface AgentOptions {
   /** How `ip` runs. @default denoExec */
   readonly exec?: Exec;
   /**
-   * Whether the device is there, for the device watch; a fake `ip` brings its own.
-   * @default interfaceListed (device_watch.ts)
+   * The IPv4 addresses on the device, for the device watch; a fake `ip` brings its own.
+   * @default listedAddresses (device_watch.ts)
    */
-  readonly deviceListed?: (device: string) => boolean;
+  readonly deviceAddresses?: (device: string) => ReadonlySet<string>;
 }
 
 /** A step to undo at shutdown, in reverse start order. */
@@ -150,7 +150,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           const failed = reconciler?.failures ?? [];
           const checks = {
             device: deviceUp && !failed.some((f) => f.component === "netdev") &&
-              !(deviceWatch?.missing() ?? false),
+              (deviceWatch?.missing() ?? 0) === 0,
             listeners: proxy !== null && proxy.listeners().every((l) => l.bound),
             control: controlUp,
             sync: reconciler !== null && reconciler.appliedVersion >= initialVersion &&
@@ -168,17 +168,6 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       });
     }
 
-    // 4, started first (the proxy dials through it, and an unusable key or TLS file refuses the
-    // start before the device is touched). Off without a key file. The tunnel module
-    // (node:http2 and node:crypto, ~8 MiB resident) is imported only when it can run.
-    const tunnelPlan = planTunnel(config);
-    if (tunnelPlan.mode === "off") logTunnelOff(tunnelPlan, log.with("tunnel"));
-    const tunnelMod = tunnelPlan.mode === "on" ? await import("../tunnel/mod.ts") : null;
-    const tunnel = tunnelMod === null
-      ? null
-      : await tunnelMod.startTunnel(config, { log: log.with("tunnel"), metrics, now });
-    if (tunnel) cleanup.push({ name: "tunnel", close: () => tunnel.close() });
-
     // ── Modules, updated in this order with every snapshot ─────────────────────────────
     // 1. netdev: VIP addresses must exist before the proxy binds them.
     const netdev = new NetDev({
@@ -195,6 +184,20 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     });
     const netdevC = netdevComponent(netdev, dnsAddressesOnDevice(config));
     use(netdevC); // registered before ensure() so a half-made device is removed on failure
+    // A second agent on this device is refused first, before it binds anything of its own.
+    netdev.claim();
+
+    // 4, started before the device is touched (the proxy dials through it, and an unusable key
+    // or TLS file refuses the start with nothing to undo). Off without a key file. The tunnel
+    // module (node:http2 and node:crypto, ~8 MiB resident) is imported only when it can run.
+    const tunnelPlan = planTunnel(config);
+    if (tunnelPlan.mode === "off") logTunnelOff(tunnelPlan, log.with("tunnel"));
+    const tunnelMod = tunnelPlan.mode === "on" ? await import("../tunnel/mod.ts") : null;
+    const tunnel = tunnelMod === null
+      ? null
+      : await tunnelMod.startTunnel(config, { log: log.with("tunnel"), metrics, now });
+    if (tunnel) cleanup.push({ name: "tunnel", close: () => tunnel.close() });
+
     await netdev.ensure();
     // The DNS address (and persisted VIPs) go on now so the DNS server can bind at start.
     await netdevC.update(registry.snapshot(), { resync: true });
@@ -299,12 +302,12 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     const rec = new Reconciler(components, log.with("reconcile"), { resyncMs: RESYNC_MS });
     reconciler = rec;
     cleanup.push({ name: "reconciler", close: () => rec.stop() });
-    // A deleted device is noticed within seconds (readiness) and repaired by a full pass.
+    // A deleted device or address is noticed within seconds and repaired by a full pass.
     const watch = startDeviceWatch({
       device: config.device,
-      expected: () => netdev.addresses().size > 0,
-      onMissing: () => rec.resync(),
-      ...(opts.deviceListed ? { present: opts.deviceListed } : {}),
+      wanted: () => netdev.addresses(),
+      onDamage: () => rec.resync(),
+      ...(opts.deviceAddresses ? { listed: opts.deviceAddresses } : {}),
       log: log.with("netdev"),
     });
     deviceWatch = watch;

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { isHostPort, readHostPort } from "../netaddr/mod.ts";
+import { bindError, isHostPort, readHostPort } from "../netaddr/mod.ts";
 import type { MetricsRegistry } from "./registry.ts";
 
 /** The content type of the Prometheus text exposition format 0.0.4. */
@@ -172,16 +172,9 @@ export function serveMetrics(options: ServeMetricsOptions): MetricsServer {
       },
     }, withRefresh(metricsHandler(options), options.refresh));
   } catch (err) {
-    throw bindError(options.listen, err);
+    throw bindError("metrics", options.listen, err);
   }
   const addr = server.addr;
   log.info("metrics listening", { addr: `${addr.hostname}:${addr.port}` });
   return { addr, finished: server.finished };
-}
-
-/** The bind error with the address in its message; its class stays, so callers can branch. */
-function bindError(listen: string, err: unknown): Error {
-  if (!(err instanceof Error)) return new Error(`Cannot listen for metrics on "${listen}": ${err}`);
-  const Same = err.constructor as new (message: string, options?: ErrorOptions) => Error;
-  return new Same(`Cannot listen for metrics on "${listen}": ${err.message}`, { cause: err });
 }

@@ -155,9 +155,19 @@ export class NetDev {
     return this.#serial(() => this.#ensure());
   }
 
+  /**
+   * Claims the device name for this agent now, without touching the device (ensure() does it
+   * too): the agent calls it before it binds its other ports, so that a second agent on the
+   * device is refused with the reason that matters. Idempotent; teardown() releases it.
+   * @throws {DeviceInUseError} when another agent in this network namespace claims the device
+   */
+  claim(): void {
+    this.#claim ??= (this.#opts.claim ?? claimDevice)(this.#opts.device);
+  }
+
   async #ensure(): Promise<void> {
     const dev = this.#opts.device;
-    this.#claim ??= (this.#opts.claim ?? claimDevice)(dev); // before any `ip` command
+    this.claim(); // before any `ip` command
     const show = ["ip", "-json", "-details", "link", "show", "dev", dev];
     const r = await this.#opts.exec.run(show);
     const up = ["ip", "link", "set", "dev", dev, "up"];
@@ -167,6 +177,8 @@ export class NetDev {
       const owner = readOwnedAlias(typeof link?.ifalias === "string" ? link.ifalias : null);
       this.#type = linkKind(r.stdout);
       this.#created = owner !== null;
+      // Taken back: the alias names this agent from now on.
+      if (owner !== null && owner.pid !== pid) up.splice(5, 0, "alias", ownedAlias(pid));
       this.#ifindex = typeof link?.ifindex === "number" ? link.ifindex : null;
       this.#log.info(
         this.#created ? "Using the device an earlier run created" : "Using existing device",

@@ -9,6 +9,7 @@
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { UpstreamConn } from "../proxy/dialer.ts";
+import { bindError } from "../netaddr/mod.ts";
 import {
   type Backend,
   backendsFor,
@@ -150,7 +151,8 @@ export class TunnelServer {
 
   /**
    * Binds and starts serving at once.
-   * @throws {SyntaxError|RangeError} for a bad `listen`; `Deno.errors.AddrInUse` etc. on bind
+   * @throws {SyntaxError|RangeError} for a bad `listen`; `Deno.errors.AddrInUse` etc. on bind,
+   *   naming the address (`Cannot listen for the tunnel (tunnelListen) on "…": …`)
    */
   constructor(options: TunnelServerOptions) {
     this.#opts = options;
@@ -171,17 +173,21 @@ export class TunnelServer {
     this.#signal = signal;
     signal.addEventListener("abort", () => this.#closeStreams(), { once: true });
     const tls = options.tls ? { cert: options.tls.cert, key: options.tls.key } : {};
-    this.#server = Deno.serve({
-      hostname: hp.host,
-      port: hp.port,
-      signal,
-      ...tls,
-      onListen: () => {},
-      onError: (err) => {
-        this.#log.debug("tunnel request failed", { error: err });
-        return new Response("internal error", { status: 500 });
-      },
-    }, (req, info) => this.#handle(req, info.remoteAddr));
+    try {
+      this.#server = Deno.serve({
+        hostname: hp.host,
+        port: hp.port,
+        signal,
+        ...tls,
+        onListen: () => {},
+        onError: (err) => {
+          this.#log.debug("tunnel request failed", { error: err });
+          return new Response("internal error", { status: 500 });
+        },
+      }, (req, info) => this.#handle(req, info.remoteAddr));
+    } catch (err) {
+      throw bindError("the tunnel (tunnelListen)", options.listen, err);
+    }
     this.addr = { hostname: this.#server.addr.hostname, port: this.#server.addr.port };
     this.finished = this.#server.finished;
     this.#log.info("tunnel listening", {

@@ -92,8 +92,13 @@ export interface AgentProcess extends AsyncDisposable {
   kill(): Promise<void>;
   /** Everything the agent wrote so far (stderr and stdout, interleaved by arrival). */
   logs(): string;
-  /** Resolves with the first log line matching `pattern` (also lines already seen). */
-  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /**
+   * Resolves with the first log line matching `pattern`, among lines already seen too, from line
+   * `after` on (see {@linkcode lineCount}).
+   */
+  waitForLog(pattern: RegExp, timeoutMs?: number, after?: number): Promise<string>;
+  /** How many log lines the agent wrote so far (for `waitForLog`'s `after`). */
+  lineCount(): number;
 }
 
 const READY = /msg="agent ready"|"msg":"agent ready"/;
@@ -180,8 +185,8 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<Agent
   let running = true;
   exited.then(() => running = false);
 
-  const waitForLog = (pattern: RegExp, timeoutMs = 60_000): Promise<string> => {
-    const seen = lines.find((l) => pattern.test(l));
+  const waitForLog = (pattern: RegExp, timeoutMs = 60_000, after = 0): Promise<string> => {
+    const seen = lines.slice(after).find((l) => pattern.test(l));
     if (seen !== undefined) return Promise.resolve(seen);
     const { promise, resolve, reject } = Promise.withResolvers<string>();
     const w = { pattern, resolve };
@@ -239,6 +244,7 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<Agent
     },
     logs: () => output,
     waitForLog,
+    lineCount: () => lines.length,
     async [Symbol.asyncDispose]() {
       try {
         if (running) await stop("SIGTERM").catch(() => {});

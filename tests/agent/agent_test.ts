@@ -34,7 +34,7 @@ function start(config: ReturnType<typeof configIn>, log = nullLogger) {
     signal: ac.signal,
     onReady: ready,
     exec: ip,
-    deviceListed: (d) => ip.links.has(d),
+    deviceAddresses: (d) => ip.links.get(d)?.addresses ?? new Set(),
   });
   const readyOrFailed = Promise.race([
     readyP,

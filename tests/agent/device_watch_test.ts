@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { IntervalTimers } from "../../lib/agent/heap_trim.ts";
 import {
   DEVICE_WATCH_MS,
-  interfaceListed,
+  listedAddresses,
   startDeviceWatch,
 } from "../../lib/agent/device_watch.ts";
 import { memoryLogger } from "../../lib/log/mod.ts";
@@ -27,33 +27,34 @@ class FakeTimers implements IntervalTimers {
   }
 }
 
-Deno.test("startDeviceWatch() reports a missing device and asks for a repair at each look", () => {
+Deno.test("startDeviceWatch() asks for a repair while wanted addresses are missing", () => {
   const timers = new FakeTimers();
   const log = memoryLogger();
-  let listed = true;
-  let expected = true;
+  let listed = new Set(["9.251.0.1", "9.251.0.2"]);
+  let wanted = new Set(["9.251.0.1", "9.251.0.2"]);
   let repairs = 0;
   const watch = startDeviceWatch({
     device: "edge0",
-    expected: () => expected,
-    present: (d) => (assert.equal(d, "edge0"), listed),
-    onMissing: () => repairs++,
+    wanted: () => wanted,
+    listed: (d) => (assert.equal(d, "edge0"), listed),
+    onDamage: () => repairs++,
     log,
     timers,
   });
   assert.equal(timers.ms, DEVICE_WATCH_MS);
-  const steps: [string, () => void, boolean, number][] = [
-    ["present", () => {}, false, 0],
-    ["deleted", () => (listed = false), true, 1],
-    ["still gone: asks again", () => {}, true, 2],
-    ["repaired", () => (listed = true), false, 2],
+  const steps: [string, () => void, number, number][] = [
+    ["whole", () => {}, 0, 0],
+    ["an address removed (ip addr del)", () => (listed = new Set(["9.251.0.1"])), 1, 1],
+    ["the device deleted (ip link del)", () => (listed = new Set()), 2, 2],
+    ["repaired", () => (listed = new Set(wanted)), 0, 2],
+    ["a foreign address alone does not count", () => listed.add("10.0.0.1"), 0, 2],
     [
-      "not expected (no address yet) is not missing",
+      "nothing wanted yet (no address put on)",
       () => {
-        listed = false;
-        expected = false;
+        wanted = new Set();
+        listed = new Set();
       },
-      false,
+      0,
       2,
     ],
   ];
@@ -62,22 +63,20 @@ Deno.test("startDeviceWatch() reports a missing device and asks for a repair at 
     timers.tick();
     assert.equal(watch.missing(), missing, name);
     assert.equal(repairs, wantRepairs, name);
-    if (name === "still gone: asks again") {
-      listed = true; // repaired between two looks: no longer missing when asked
-      assert.equal(watch.missing(), false);
-      listed = false;
-    }
   }
+  // `missing()` looks when asked, between two ticks too.
+  wanted = new Set(["9.251.0.9"]);
+  assert.equal(watch.missing(), 1);
   const lines = log.lines.map((l) => JSON.parse(l)).map((l) => `${l.level} ${l.msg}`);
   assert.deepEqual(lines, [
-    "warn The device is gone; repairing it now",
-    "info The device is back",
+    "warn Addresses are missing from the device; repairing it now",
+    "info The device is whole again",
   ]);
   watch.close();
   assert.equal(timers.cleared, true);
 });
 
-Deno.test("interfaceListed() finds loopback and not an absent name", () => {
-  assert.equal(interfaceListed("lo"), true);
-  assert.equal(interfaceListed("edgemesh-none0"), false);
+Deno.test("listedAddresses() lists loopback's 127.0.0.1 and nothing for an absent device", () => {
+  assert.ok(listedAddresses("lo").has("127.0.0.1"));
+  assert.equal(listedAddresses("edgemesh-none0").size, 0);
 });

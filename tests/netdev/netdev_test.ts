@@ -287,12 +287,13 @@ Deno.test("NetDev.teardown() deletes a device it created", async (t) => {
 });
 
 Deno.test("NetDev.ensure() takes back the device an earlier run created (after a crash)", async () => {
-  const { exec } = fakeIp({ exists: true, alias: OWNED_ALIAS });
+  const { exec, link } = fakeIp({ exists: true, alias: ownedAlias(999) });
   const log = memoryLogger();
   const dev = netdev(exec, { log });
   await dev.ensure();
   assert.equal(dev.created, true);
   assert.match(JSON.parse(log.lines[0]!).msg, /earlier run created/);
+  assert.equal(link.alias, ownedAlias(PID), "the alias names the agent that has it now");
   exec.calls.length = 0;
   await dev.teardown();
   assert.deepEqual(argvs(exec), ["ip link del dev edge0"], "ours again: deleted on exit");

@@ -49,7 +49,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "agent notices a deleted device within seconds, without any change, and recreates it",
+  name:
+    "agent notices a deleted device or address within seconds, without any change, and repairs it",
   ignore: !NETNS_AVAILABLE,
   async fn() {
     await using ns = await createNetns("agdev");
@@ -63,7 +64,7 @@ Deno.test({
     await settled(agent);
     const before = await deviceAddresses(ns);
     await ns.run(["ip", "link", "del", "edge0"]);
-    await agent.waitForLog(/msg="The device is gone; repairing it now"/);
+    await agent.waitForLog(/msg="Addresses are missing from the device; repairing it now"/);
     await agent.waitForLog(/msg="The device was deleted; creating it again"/);
     await agent.waitForLog(/msg="Reconciled device addresses" .*\badded=2\b/);
     assert.deepEqual(await deviceAddresses(ns), before);
@@ -75,6 +76,13 @@ Deno.test({
       "console.log(r.status)",
     ]);
     assert.equal(status.trim(), "200", "ready again once the device is back");
+
+    // One VIP removed by hand (`ip addr del`): put back within seconds as well.
+    const vip = before!.find((a) => a !== "9.251.0.1")!;
+    const mark = agent.lineCount();
+    await ns.run(["ip", "addr", "del", `${vip}/32`, "dev", "edge0"]);
+    await agent.waitForLog(/msg="Reconciled device addresses" .*\badded=1\b/, undefined, mark);
+    assert.deepEqual(await deviceAddresses(ns), before);
     assert.equal(await agent.stop(), 0);
   },
 });

@@ -132,3 +132,28 @@ Deno.test("TunnelServer warns once per peer address and minute when a peer fails
     await server.close();
   }
 });
+
+Deno.test("TunnelServer names the address it cannot bind, keeping the error's class", async () => {
+  const first = new TunnelServer({
+    listen: "127.0.0.1:0",
+    nodeName: "b",
+    key: TEST_KEY,
+    log: memoryLogger(),
+  });
+  const listen = `127.0.0.1:${first.addr.port}`;
+  try {
+    assert.throws(
+      () => new TunnelServer({ listen, nodeName: "b", key: TEST_KEY, log: memoryLogger() }),
+      (e: unknown) => {
+        assert.ok(e instanceof Deno.errors.AddrInUse);
+        assert.match(
+          e.message,
+          new RegExp(`^Cannot listen for the tunnel \\(tunnelListen\\) on "${listen}": .*in use`),
+        );
+        return true;
+      },
+    );
+  } finally {
+    await first.close();
+  }
+});
