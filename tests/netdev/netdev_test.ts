@@ -458,3 +458,11 @@ Deno.test("NetDev.reconcile() adopts a foreign device that replaced ours, and le
   assert.deepEqual([...ip.addrs.keys()], [], "only our addresses removed");
   assert.equal(ip.link.alias, "operator-owned");
 });
+
+Deno.test("NetDev.ensure() takes back a device whose alias an older agent wrote (no pid)", async () => {
+  const { exec, link } = fakeIp({ exists: true, alias: OWNED_ALIAS });
+  const dev = netdev(exec);
+  await dev.ensure();
+  assert.equal(dev.created, true);
+  assert.equal(link.alias, ownedAlias(PID));
+});
