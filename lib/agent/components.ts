@@ -63,18 +63,36 @@ export function proxyComponent(
   return {
     name: "proxy",
     update: (snapshot) => proxy.update(snapshot),
-    status: () => ({
-      proxy: {
-        state: "up",
-        detail: threadsDetail(proxy.threads ?? 1, proxy.workersStarted) +
-          (proxy.engine ? `, ${proxy.engine} sockets` : ""),
-      },
-      listeners: proxy.listeners().map((l) =>
-        `${l.vip}:${l.port}/tcp ${l.service}${l.bound ? "" : ` (bind failed: ${l.error})`}`
-      ),
-    }),
+    status: () => {
+      const listeners = proxy.listeners();
+      return {
+        proxy: {
+          state: "up",
+          detail: threadsDetail(proxy.threads ?? 1, proxy.workersStarted) +
+            (proxy.engine ? `, ${proxy.engine} sockets` : "") + unboundDetail(listeners),
+        },
+        listeners: listeners.map((l) =>
+          `${l.vip}:${l.port}/tcp ${l.service}${l.bound ? "" : ` (bind failed: ${l.error})`}`
+        ),
+      };
+    },
     close: () => proxy.close(),
   };
+}
+
+/**
+ * `; 1 of 9 listeners not bound: 9.251.0.14:80 (Address in use …)`, or "" when all are: a bind
+ * failure fails `/readyz`, and the status line must say why without scrolling the listeners.
+ */
+export function unboundDetail(
+  listeners: readonly { vip: string; port: number; bound: boolean; error: string | null }[],
+): string {
+  const unbound = listeners.filter((l) => !l.bound);
+  if (unbound.length === 0) return "";
+  const first = unbound[0]!;
+  const more = unbound.length > 1 ? `, +${unbound.length - 1} more` : "";
+  return `; ${unbound.length} of ${listeners.length} listeners not bound: ` +
+    `${first.vip}:${first.port} (${first.error ?? "unknown error"})${more}`;
 }
 
 /** `1 thread`, `2 threads`, or `1 of 2 threads (the others start when busy)`. */

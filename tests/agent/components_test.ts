@@ -1,6 +1,11 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { netdevComponent, sameZoneInputs, threadsDetail } from "../../lib/agent/components.ts";
+import {
+  netdevComponent,
+  sameZoneInputs,
+  threadsDetail,
+  unboundDetail,
+} from "../../lib/agent/components.ts";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { NetDev } from "../../lib/netdev/mod.ts";
 import { fakeIp } from "../_helpers/fake_ip.ts";
@@ -113,4 +118,26 @@ Deno.test("threadsDetail() says how many proxy threads run", () => {
     [2, undefined, "2 threads"],
   ];
   for (const [threads, started, want] of rows) assert.equal(threadsDetail(threads, started), want);
+});
+
+Deno.test("unboundDetail() says which listeners failed to bind, for ctl status", async (t) => {
+  const ok = { vip: "9.251.0.2", port: 80, bound: true, error: null };
+  const busy = { vip: "9.251.0.14", port: 80, bound: false, error: "Address in use (os error 98)" };
+  const rows: [string, (typeof ok | typeof busy)[], string][] = [
+    ["all bound", [ok, ok], ""],
+    ["none", [], ""],
+    [
+      "one failed",
+      [ok, busy],
+      "; 1 of 2 listeners not bound: 9.251.0.14:80 (Address in use (os error 98))",
+    ],
+    [
+      "two failed",
+      [busy, { ...busy, port: 81 }, ok],
+      "; 2 of 3 listeners not bound: 9.251.0.14:80 (Address in use (os error 98)), +1 more",
+    ],
+  ];
+  for (const [name, listeners, want] of rows) {
+    await t.step(name, () => assert.equal(unboundDetail(listeners), want));
+  }
 });
