@@ -77,6 +77,17 @@ export class ControlClient {
           cause: err,
         });
       }
+      if (err instanceof Deno.errors.NotCapable) {
+        // The production permission flags (fixed in a compiled binary) name the socket's
+        // directory; `--allow-write` is not something an operator can add.
+        throw new Error(
+          `Cannot connect to control socket "${path}": this edgemesh may only reach sockets ` +
+            "under the directories its permission flags name (by default /run/edgemesh): use " +
+            "the agent's controlSocket there, or run ctl with the flags " +
+            "`scripts/permissions.ts --runtime-dir DIR` prints for it",
+          { cause: err },
+        );
+      }
       const reason = err instanceof Deno.errors.NotFound
         ? "no such socket"
         : err instanceof Deno.errors.ConnectionRefused

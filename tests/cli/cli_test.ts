@@ -146,3 +146,38 @@ Deno.test("edgemesh runtime failures print the reason and exit 1", async (t) => 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("ctl under narrow permissions says which sockets it may reach, not to add a flag", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-cli-perm-" });
+  try {
+    const sock = `${dir}/edgemesh.sock`;
+    // As a compiled binary runs: write access only to its own runtime directory.
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-env",
+        "--allow-write=/run/edgemesh-not-here",
+        MAIN,
+        "ctl",
+        "--socket",
+        sock,
+        "status",
+      ],
+      stdin: "null",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, stderr);
+    assert.match(
+      stderr,
+      new RegExp(
+        `^edgemesh: Cannot connect to control socket "${sock}": this edgemesh may only reach ` +
+          "sockets under the directories its permission flags name",
+      ),
+    );
+    assert.ok(!stderr.includes("run again with the --allow-write flag"), stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
