@@ -175,16 +175,34 @@ async function get(args: readonly string[], io: CliIo, top: Values): Promise<num
   const output = outputFormat(values.output, ["table", "json"], cmd);
   const target = resolveTarget(values, top, io, cmd);
   // Without NS/, a NAME is looked for in -n, else in every namespace (as the list is).
-  const ns = (values.namespace as string | undefined) ?? "*";
+  const flagNs = values.namespace as string | undefined;
+  const ns = flagNs ?? "*";
   const one = nameArg === undefined ? null : namespacedName(nameArg, ns, cmd);
+  if (one !== null && flagNs !== undefined && one.namespace !== flagNs) {
+    throw new UsageError(
+      `${JSON.stringify(nameArg)} names namespace ${JSON.stringify(one.namespace)}, ` +
+        `but -n says ${JSON.stringify(flagNs)}`,
+      cmd,
+    );
+  }
   const resource = one === null
     ? formatResource(ns, kind, "*")
     : formatResource(one.namespace, kind, one.name);
   const views = serviceViewsOf(await query(target, resource));
   if (output === "json") io.stdout(JSON.stringify(views, null, 2) + "\n");
-  else if (views.length === 0) io.stderr("No services found\n");
-  else io.stdout(formatServiceTable(views));
-  return 0;
+  else if (views.length > 0) io.stdout(formatServiceTable(views));
+  // A list may be empty; a named object that is not there is an error (as kubectl's NotFound).
+  if (views.length > 0) return 0;
+  if (one === null) {
+    if (output !== "json") io.stderr("No services found\n");
+    return 0;
+  }
+  io.stderr(
+    `edgemesh: service ${
+      JSON.stringify(`${one.namespace === "*" ? "" : `${one.namespace}/`}${one.name}`)
+    } not found\n`,
+  );
+  return 1;
 }
 
 async function status(args: readonly string[], io: CliIo, top: Values): Promise<number> {

@@ -233,7 +233,7 @@ Deno.test("ctl get services [NS/]NAME queries one service; -o json stays an arra
     [["get", "services", "pipe/s0"], "pipe/services/s0"],
     [["get", "svc", "s0"], "*/services/s0"],
     [["get", "services", "s0", "-n", "pipe"], "pipe/services/s0"],
-    [["get", "endpoints", "pipe/s0", "-n", "other"], "pipe/endpoints/s0"],
+    [["get", "endpoints", "pipe/s0", "-n", "pipe"], "pipe/endpoints/s0"],
     [["get", "services", "-n", "pipe"], "pipe/services/*"],
     [["get", "services"], "*/services/*"],
   ];
@@ -247,25 +247,44 @@ Deno.test("ctl get services [NS/]NAME queries one service; -o json stays an arra
       });
     });
   }
-  await t.step("a name that does not exist: an empty array, or the table's message", async () => {
-    await withFake((l) => okReplyTo(l, []), async (fake) => {
-      const json = await edgemesh([
-        "ctl",
-        "-s",
-        fake.path,
-        "get",
-        "services",
-        "a/none",
-        "-o",
-        "json",
-      ]);
-      assert.equal(json.code, 0);
-      assert.deepEqual(JSON.parse(json.stdout), []);
-      const table = await edgemesh(["ctl", "-s", fake.path, "get", "services", "a/none"]);
-      assert.equal(table.stderr, "No services found\n");
-      assert.deepEqual(resources(fake), ["a/services/none", "a/services/none"]);
-    });
+  await t.step("NS/NAME against another -n is a usage error", async () => {
+    const r = await edgemesh([
+      "ctl",
+      "-s",
+      "/nonexistent.sock",
+      "get",
+      "endpoints",
+      "pipe/s0",
+      "-n",
+      "other",
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /"pipe\/s0" names namespace "pipe", but -n says "other"/);
   });
+  await t.step(
+    "a name that does not exist: not found, exit 1 (-o json: an empty array)",
+    async () => {
+      await withFake((l) => okReplyTo(l, []), async (fake) => {
+        const json = await edgemesh([
+          "ctl",
+          "-s",
+          fake.path,
+          "get",
+          "services",
+          "a/none",
+          "-o",
+          "json",
+        ]);
+        assert.equal(json.code, 1);
+        assert.deepEqual(JSON.parse(json.stdout), []);
+        assert.equal(json.stderr, 'edgemesh: service "a/none" not found\n');
+        const table = await edgemesh(["ctl", "-s", fake.path, "get", "services", "a/none"]);
+        assert.equal(table.code, 1);
+        assert.equal(table.stderr, 'edgemesh: service "a/none" not found\n');
+        assert.deepEqual(resources(fake), ["a/services/none", "a/services/none"]);
+      });
+    },
+  );
 });
 
 Deno.test("ctl apply -f A -f B applies every file in order on one connection", async () => {
