@@ -25,13 +25,14 @@ export {
 } from "./owner.ts";
 export {
   type AddressPlan,
+  type AddrShow,
   batchLines,
   DEFAULT_BATCH_LINES,
   type DeviceAddress,
   inCidr,
   type Ipv4Cidr,
-  linkIsUp,
   parseAddrJson,
+  parseAddrShow,
   parseCidr,
   parseIpv4,
   planAddresses,

@@ -17,12 +17,12 @@ import {
 } from "./owner.ts";
 import {
   type AddressPlan,
+  type AddrShow,
   batchLines,
   DEFAULT_BATCH_LINES,
   type DeviceAddress,
   type Ipv4Cidr,
-  linkIsUp,
-  parseAddrJson,
+  parseAddrShow,
   parseCidr,
   parseIpv4,
   planAddresses,
@@ -310,51 +310,37 @@ export class NetDev {
   async #readRepairing(): Promise<DeviceAddress[]> {
     const dev = this.#opts.device;
     let shown = await this.#read();
-    if (shown === null) {
-      this.#log.warn("The device was deleted; creating it again", { device: dev });
+    // Deleted, or deleted and replaced by someone else's device of the same name: ensure again
+    // decides whose it is (a foreign one is adopted as is and never deleted by us).
+    const redo = shown === null
+      ? "The device was deleted; creating it again"
+      : this.#ifindex !== null && shown.ifindex !== null && shown.ifindex !== this.#ifindex
+      ? "The device was replaced by another one; checking whose it is"
+      : null;
+    if (redo !== null) {
+      const replaced = shown === null ? {} : { ifindex: shown.ifindex, was: this.#ifindex };
+      this.#log.warn(redo, { device: dev, ...replaced });
       await this.#ensure();
       shown = await this.#read();
       if (shown === null) {
         throw new CommandError(["ip", "-json", "addr", "show", "dev", dev], 1, "device missing");
       }
-    } else if (
-      this.#ifindex !== null && shown.ifindex !== null && shown.ifindex !== this.#ifindex
-    ) {
-      // Deleted and replaced by someone else's device of the same name: decide again whose it
-      // is (a foreign one is adopted as is and never deleted by us).
-      this.#log.warn("The device was replaced by another one; checking whose it is", {
-        device: dev,
-        ifindex: shown.ifindex,
-        was: this.#ifindex,
-      });
-      await this.#ensure();
-      shown = await this.#read();
-      if (shown === null) {
-        throw new CommandError(["ip", "-json", "addr", "show", "dev", dev], 1, "device missing");
-      }
-    } else if (!shown.up) {
+    } else if (!shown!.up) {
       this.#log.warn("The device was set down; setting it up", { device: dev });
       await mustRun(this.#opts.exec, ["ip", "link", "set", "dev", dev, "up"]);
     }
-    if (this.#ifindex === null) this.#ifindex = shown.ifindex;
-    return shown.addresses;
+    this.#ifindex ??= shown!.ifindex;
+    return shown!.addresses;
   }
 
-  /** The device's addresses and whether it is up; null when the device does not exist. */
-  async #read(): Promise<
-    { up: boolean; ifindex: number | null; addresses: DeviceAddress[] } | null
-  > {
+  /** The device's addresses, whether it is up and its index; null when it does not exist. */
+  async #read(): Promise<AddrShow | null> {
     const argv = ["ip", "-json", "addr", "show", "dev", this.#opts.device];
     const r = await this.#opts.exec.run(argv);
     if (r.code > 0 && NO_DEVICE.test(r.stderr)) return null;
     if (r.code !== 0) throw new CommandError(argv, r.code, r.stderr);
     try {
-      const ifindex = firstLink(r.stdout)?.ifindex;
-      return {
-        up: linkIsUp(r.stdout),
-        ifindex: typeof ifindex === "number" ? ifindex : null,
-        addresses: parseAddrJson(r.stdout),
-      };
+      return parseAddrShow(r.stdout);
     } catch (err) {
       throw new CommandError(argv, 0, `unexpected output: ${(err as Error).message}`, {
         cause: err,

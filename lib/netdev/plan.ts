@@ -54,24 +54,49 @@ export function inCidr(ip: string, cidr: Ipv4Cidr): boolean {
  * @throws {SyntaxError} when the output is not that JSON shape
  */
 export function parseAddrJson(stdout: string): DeviceAddress[] {
+  return parseAddrShow(stdout).addresses;
+}
+
+/** What the shell reads from `ip -json addr show dev <dev>` about the device. */
+export interface AddrShow {
+  /** Administratively up (`flags` hold `UP`); output without flags counts as up. */
+  readonly up: boolean;
+  /** The kernel's interface index, or null when not printed. */
+  readonly ifindex: number | null;
+  /** The IPv4 addresses with their prefix length. */
+  readonly addresses: DeviceAddress[];
+}
+
+/**
+ * Reads `ip -json addr show dev <dev>` output in one parse: the device's IPv4 addresses, whether
+ * it is up (only a clear "down" triggers a repair) and its index (a changed one means the device
+ * was replaced).
+ * @throws {SyntaxError} when the output is not a JSON array
+ */
+export function parseAddrShow(stdout: string): AddrShow {
   const text = stdout.trim();
-  if (text === "") return [];
+  if (text === "") return { up: true, ifindex: null, addresses: [] };
   const doc: unknown = JSON.parse(text);
   if (!Array.isArray(doc)) {
     throw new SyntaxError('Cannot parse "ip -json addr show" output: expected a JSON array');
   }
-  const out: DeviceAddress[] = [];
+  const addresses: DeviceAddress[] = [];
   for (const link of doc) {
     const info = (link as { addr_info?: unknown }).addr_info;
     if (!Array.isArray(info)) continue;
     for (const a of info) {
       const { family, local, prefixlen } = a as Record<string, unknown>;
       if (family === "inet" && typeof local === "string" && typeof prefixlen === "number") {
-        out.push({ ip: local, prefixLen: prefixlen });
+        addresses.push({ ip: local, prefixLen: prefixlen });
       }
     }
   }
-  return out;
+  const first = (doc[0] ?? {}) as { flags?: unknown; ifindex?: unknown };
+  return {
+    up: !Array.isArray(first.flags) || first.flags.includes("UP"),
+    ifindex: typeof first.ifindex === "number" ? first.ifindex : null,
+    addresses,
+  };
 }
 
 function byNumber(a: string, b: string): number {
@@ -163,18 +188,4 @@ export function retainRemoved(
   // An address held before starts no new hold: when its time is up it goes.
   if (holdMs > 0) { for (const ip of owned) if (!retained.has(ip)) hold(ip, now + holdMs); }
   return { desired, retained: held, next };
-}
-
-/**
- * Whether the link is administratively up, from `ip -json addr show` output (its `flags`
- * hold `UP`). Output without flags counts as up: only a clear "down" triggers a repair.
- */
-export function linkIsUp(stdout: string): boolean {
-  try {
-    const doc = JSON.parse(stdout) as { flags?: unknown }[];
-    const flags = doc[0]?.flags;
-    return !Array.isArray(flags) || flags.includes("UP");
-  } catch {
-    return true;
-  }
 }
