@@ -56,6 +56,9 @@ const SYMBOLS = {
     nonblocking: true,
   },
   close: { parameters: ["i32"], result: "i32" },
+  // SIOCGIFFLAGS on a datagram socket: whether the VIP device is up (netif.ts). Variadic in C;
+  // the third argument is a pointer, passed in a register on x86_64 and aarch64 alike.
+  ioctl: { parameters: ["i32", "usize", "buffer"], result: "i32" },
   getrusage: { parameters: ["i32", "buffer"], result: "i32" },
   // glibc only (null elsewhere): returns the free memory of every malloc arena to the kernel.
   malloc_trim: { parameters: ["usize"], result: "i32", optional: true },

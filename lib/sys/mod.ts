@@ -4,4 +4,5 @@
  * @module
  */
 export { errno, type Libc, libc, LIBC_PATHS, threadCpuSeconds, trimMallocHeap } from "./libc.ts";
+export { interfaceFlags, interfaceUp } from "./netif.ts";
 export { type IoSource, Reactor } from "./reactor.ts";
