@@ -1,8 +1,20 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
- * System calls Deno does not offer, through FFI on the C library (see `libc.ts`).
+ * System calls Deno does not offer, through FFI on the C library (see `libc.ts`), and the
+ * systemd readiness protocol (`sd_notify(3)`, `notify.ts`) sent on a Unix datagram socket.
  * @module
  */
 export { errno, type Libc, libc, LIBC_PATHS, threadCpuSeconds, trimMallocHeap } from "./libc.ts";
 export { interfaceFlags, interfaceUp } from "./netif.ts";
+export {
+  AF_UNIX,
+  NOTIFY_ENV,
+  type NotifyAddress,
+  notifyMessage,
+  type NotifyPlan,
+  notifyPlan,
+  type NotifyState,
+  sockaddrUn,
+} from "./notify.ts";
+export { NotifySocket } from "./notify_socket.ts";
 export { type IoSource, Reactor } from "./reactor.ts";

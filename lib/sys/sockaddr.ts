@@ -21,6 +21,7 @@ const DUAL_STACK = new Int32Array([0]);
 
 /** errno values (Linux, the same on x86_64 and aarch64) the callers handle by name. */
 export const Errno = {
+  ENOENT: 2,
   EINTR: 4,
   EAGAIN: 11,
   ENOMEM: 12,
@@ -41,8 +42,10 @@ export const Errno = {
   EINPROGRESS: 115,
 } as const;
 
-/** strerror(3) texts of the errors a TCP proxy meets, for messages like Deno's own. */
+/** strerror(3) texts of the errors the TCP proxy and the sd_notify socket meet. */
 const TEXTS: Readonly<Record<number, string>> = {
+  [Errno.ENOENT]: "No such file or directory",
+  [Errno.EAGAIN]: "Resource temporarily unavailable",
   [Errno.EACCES]: "Permission denied",
   [Errno.EMFILE]: "Too many open files",
   [Errno.ENFILE]: "Too many open files in system",
@@ -67,6 +70,8 @@ const TEXTS: Readonly<Record<number, string>> = {
 export function errnoError(code: number, what: string): Error {
   const msg = `${what}: ${TEXTS[code] ?? "System error"} (os error ${code})`;
   switch (code) {
+    case Errno.ENOENT:
+      return new Deno.errors.NotFound(msg);
     case Errno.EADDRINUSE:
       return new Deno.errors.AddrInUse(msg);
     case Errno.EADDRNOTAVAIL:
