@@ -38,12 +38,23 @@ export const DEFAULT_PERMISSION_PATHS: Required<PermissionPaths> = {
  * - `LOG_TOKENS`, `LOG_STREAM`: npm `yaml` reads these debug switches while parsing any YAML
  *   document (config files, `ctl apply -f`); without them `parse()` throws `NotCapable`.
  * - `EDGEMESH_SOCKET`: the default control socket of `edgemesh ctl` (the compiled binary runs
- *   `ctl` under the same permissions as `run`). The agent reads no other variable: its
- *   configuration comes from the file and flags.
+ *   `ctl` under the same permissions as `run`).
+ * - `NOTIFY_SOCKET`, `WATCHDOG_USEC`, `WATCHDOG_PID`: what systemd sets for a `Type=notify`
+ *   unit with a watchdog (`sd_notify(3)`); the agent reads them once at start, tells systemd
+ *   when it is ready and stopping and pings the watchdog (lib/agent/notify.ts), and deletes
+ *   them so the `ip` processes it runs do not inherit them.
+ * The agent reads no other variable: its configuration comes from the file and flags.
  * Deno's runtime reads its own variables (`DENO_*`, `NO_COLOR`, proxies, TLS CA store) without
  * permission checks, so they need no entry here.
  */
-export const ALLOWED_ENV: readonly string[] = ["LOG_TOKENS", "LOG_STREAM", "EDGEMESH_SOCKET"];
+export const ALLOWED_ENV: readonly string[] = [
+  "LOG_TOKENS",
+  "LOG_STREAM",
+  "EDGEMESH_SOCKET",
+  "NOTIFY_SOCKET",
+  "WATCHDOG_USEC",
+  "WATCHDOG_PID",
+];
 
 /**
  * System information the agent reads: `Deno.hostname()` (default `nodeName`) and

@@ -1,9 +1,20 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
  * The agent: {@linkcode runAgent} wires the registry, the snapshot-driven modules and the
- * control socket together and runs until its signal aborts.
+ * control socket together and runs until its signal aborts; {@linkcode systemdNotifier} tells
+ * systemd when it is ready and stopping (`sd_notify(3)`).
  * @module
  */
 export { type AgentOptions, runAgent } from "./agent.ts";
+export {
+  type AgentNotify,
+  NO_NOTIFIER,
+  type NotifyEnv,
+  readyStatus,
+  type ServiceNotifier,
+  startNotify,
+  systemdNotifier,
+  type SystemdNotifierOptions,
+} from "./notify.ts";
 export { type AgentComponent, Reconciler } from "./reconcile.ts";
 export { buildStatus, type Status, type StatusInputs } from "./status.ts";

@@ -34,12 +34,14 @@ Deno.test("permissionFlags() defaults to the production paths", () => {
   assert.deepEqual(permissionFlags({ stateDir: undefined }), flags);
 });
 
-Deno.test("permissionFlags() allows the env variables npm yaml and ctl read", () => {
+Deno.test("permissionFlags() allows the env variables npm yaml, ctl and sd_notify read", () => {
   const env = permissionFlags().find((f) => f.startsWith("--allow-env="));
   assert.equal(env, `--allow-env=${ALLOWED_ENV.join(",")}`);
-  assert.match(env ?? "", /LOG_TOKENS/);
-  assert.match(env ?? "", /LOG_STREAM/);
-  assert.match(env ?? "", /EDGEMESH_SOCKET/, "ctl's default socket");
+  assert.equal(
+    env,
+    "--allow-env=LOG_TOKENS,LOG_STREAM,EDGEMESH_SOCKET,NOTIFY_SOCKET,WATCHDOG_USEC,WATCHDOG_PID",
+    "npm yaml's switches, ctl's default socket, systemd's readiness socket and watchdog",
+  );
 });
 
 Deno.test("permissionFlags() rejects paths Deno cannot list", async (t) => {

@@ -1,0 +1,201 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The agent's side of systemd's readiness protocol (`sd_notify(3)`): `READY=1` once start-up is
+ * finished (the moment the agent logs `agent ready`), `STOPPING=1` as soon as the stop signal
+ * aborts, `WATCHDOG=1` every half `WATCHDOG_USEC` from the main event loop (a loop that hangs
+ * stops pinging, and systemd restarts the agent), and a short `STATUS=` at each of those steps.
+ *
+ * The agent sees one narrow interface, {@linkcode ServiceNotifier}; `main.ts` injects the real
+ * one ({@linkcode systemdNotifier}), tests a recording fake, and without `NOTIFY_SOCKET` it does
+ * nothing at all.
+ * @module
+ */
+import type { Config } from "../config/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import {
+  type Libc,
+  libc as loadLibc,
+  NOTIFY_ENV,
+  notifyMessage,
+  notifyPlan,
+  NotifySocket,
+  type NotifyState,
+} from "../sys/mod.ts";
+import type { IntervalTimers } from "./heap_trim.ts";
+
+/** What the agent tells its service manager. */
+export interface ServiceNotifier {
+  /** Sends one notification. Never throws: a failure is the notifier's to report. */
+  notify(state: NotifyState): void;
+  /** How often to send `WATCHDOG=1`, ms; null when no watchdog is on. */
+  readonly watchdogMs: number | null;
+}
+
+/** A notifier that sends nothing (no service manager listening; tests). */
+export const NO_NOTIFIER: ServiceNotifier = { notify() {}, watchdogMs: null };
+
+/** The process environment as {@linkcode systemdNotifier} uses it (`Deno.env`, a `Map`). */
+export interface NotifyEnv {
+  get(name: string): string | undefined;
+  delete(name: string): unknown;
+}
+
+/** Options of {@linkcode systemdNotifier}. */
+export interface SystemdNotifierOptions {
+  readonly log: Logger;
+  /**
+   * Where `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` come from; they are deleted after
+   * reading, so the `ip` processes the agent runs do not inherit them (libsystemd's
+   * `unset_environment`). A variable Deno may not read counts as unset.
+   * @default Deno.env
+   */
+  readonly env?: NotifyEnv;
+  /** This process's id, for `WATCHDOG_PID`. @default Deno.pid */
+  readonly pid?: number;
+  /** The C library (the socket is made through FFI). @default libc() from lib/sys */
+  readonly libc?: Libc | null;
+}
+
+/**
+ * The notifier `sd_notify(3)` describes, from the environment systemd sets for a
+ * `Type=notify` unit. Without `NOTIFY_SOCKET` it sends nothing and logs nothing. With an
+ * unusable `NOTIFY_SOCKET`, or without FFI on the C library to send with, it warns once that
+ * readiness cannot be reported, and why, and sends nothing; the agent runs on (under
+ * `Type=notify` systemd then stops it at `TimeoutStartSec=`, which is what the warning
+ * explains). A failed send warns once, with the error; later failures are debug lines.
+ * `[Symbol.dispose]` closes the socket.
+ */
+export function systemdNotifier(options: SystemdNotifierOptions): ServiceNotifier & Disposable {
+  const { log } = options;
+  const env = options.env ?? Deno.env;
+  const vars = new Map<string, string>();
+  for (const name of NOTIFY_ENV) {
+    const value = readEnv(env, name);
+    if (value === undefined) continue;
+    vars.set(name, value);
+    try {
+      env.delete(name);
+    } catch {
+      // not allowed to change it: children inherit it, harmlessly (NotifyAccess=main)
+    }
+  }
+  const plan = notifyPlan((name) => vars.get(name), options.pid ?? Deno.pid);
+  const quiet = { ...NO_NOTIFIER, [Symbol.dispose]() {} };
+  const cannot = (why: string, fields: Record<string, unknown> = {}) => {
+    log.warn(`Readiness cannot be reported to systemd: ${why}`, fields);
+    return quiet;
+  };
+  if (plan.address === null) {
+    return plan.problems.length === 0 ? quiet : cannot(plan.problems.join("; "));
+  }
+  const c = options.libc === undefined ? loadLibc() : options.libc;
+  if (c === null) {
+    return cannot(
+      "NOTIFY_SOCKET is set, but sending to it needs FFI on the C library (--allow-ffi, " +
+        "see scripts/permissions.ts), which this process does not have",
+      { notifySocket: vars.get("NOTIFY_SOCKET") },
+    );
+  }
+  if (plan.problems.length > 0) log.warn(`systemd watchdog off: ${plan.problems.join("; ")}`);
+  let socket: NotifySocket;
+  try {
+    socket = NotifySocket.open(c, plan.address);
+  } catch (error) {
+    return cannot("no socket to send on", { notifySocket: vars.get("NOTIFY_SOCKET"), error });
+  }
+  let failed = false;
+  log.debug("notifying systemd", {
+    notifySocket: vars.get("NOTIFY_SOCKET"),
+    watchdogMs: plan.watchdogMs ?? "off",
+  });
+  return {
+    watchdogMs: plan.watchdogMs,
+    notify(state) {
+      const message = notifyMessage(state);
+      try {
+        socket.send(message);
+      } catch (error) {
+        const fields = { notifySocket: vars.get("NOTIFY_SOCKET"), message, error };
+        if (failed) return log.debug("cannot notify systemd", fields);
+        failed = true;
+        log.warn("Cannot notify systemd (further failures are logged at debug)", fields);
+      }
+    },
+    [Symbol.dispose]: () => socket.close(),
+  };
+}
+
+function readEnv(env: NotifyEnv, name: string): string | undefined {
+  try {
+    return env.get(name);
+  } catch {
+    return undefined; // not in --allow-env (an older permission set): as if unset
+  }
+}
+
+/** Options of {@linkcode startNotify}. */
+export interface StartNotifyOptions {
+  readonly notifier: ServiceNotifier;
+  /** The agent's stop signal: its abort sends `STOPPING=1` and ends the watchdog pings. */
+  readonly signal: AbortSignal;
+  /** The watchdog's interval timer (tests drive a fake one). @default globalThis */
+  readonly timers?: IntervalTimers;
+}
+
+/** The notifications of one agent run; `close()` ends them (the agent's last cleanup step). */
+export interface AgentNotify {
+  readonly name: string;
+  /** `READY=1` with `status`, then the watchdog pings; nothing once the agent is stopping. */
+  ready(status: string): void;
+  close(): void;
+}
+
+/**
+ * Sends `STATUS=Starting` now, `STOPPING=1` when `signal` aborts, and `READY=1` and the
+ * watchdog pings from {@linkcode AgentNotify.ready} on. The pings run on the timers of the
+ * JavaScript event loop on purpose: when the loop hangs they stop, which is what systemd's
+ * watchdog is there to notice.
+ */
+export function startNotify(options: StartNotifyOptions): AgentNotify {
+  const { notifier, signal } = options;
+  const timers = options.timers ?? globalThis;
+  let pings: unknown = undefined;
+  const stopPings = () => {
+    if (pings !== undefined) timers.clearInterval(pings);
+    pings = undefined;
+  };
+  const onAbort = () => {
+    stopPings();
+    notifier.notify({ stopping: true, status: "Stopping" });
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  if (!signal.aborted) notifier.notify({ status: "Starting" });
+  return {
+    name: "systemd notify",
+    ready(status) {
+      if (signal.aborted) return;
+      notifier.notify({ ready: true, status });
+      const every = notifier.watchdogMs;
+      if (every !== null && pings === undefined) {
+        pings = timers.setInterval(() => notifier.notify({ watchdog: true }), every);
+      }
+    },
+    close() {
+      signal.removeEventListener("abort", onAbort);
+      stopPings();
+    },
+  };
+}
+
+/**
+ * The `STATUS=` text once the agent is up: where it serves and where its readiness is, which
+ * stay true while it runs (counts would be stale by the next change).
+ */
+export function readyStatus(
+  config: Pick<Config, "device" | "dnsListen" | "metricsListen">,
+): string {
+  const parts = [`device ${config.device}`];
+  if (config.dnsListen.length > 0) parts.push(`DNS ${config.dnsListen.join(" ")}`);
+  if (config.metricsListen !== "") parts.push(`readiness http://${config.metricsListen}/readyz`);
+  return `Running: ${parts.join(", ")}`;
+}

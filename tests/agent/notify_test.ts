@@ -1,0 +1,260 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/** Tests of the agent's sd_notify(3) wiring: systemdNotifier(), startNotify(), readyStatus(). */
+import assert from "node:assert/strict";
+import type { IntervalTimers } from "../../lib/agent/heap_trim.ts";
+import {
+  NO_NOTIFIER,
+  readyStatus,
+  type ServiceNotifier,
+  startNotify,
+  systemdNotifier,
+} from "../../lib/agent/mod.ts";
+import { memoryLogger } from "../../lib/log/mod.ts";
+import { libc, type NotifyState } from "../../lib/sys/mod.ts";
+import { abstractReceiver } from "../_helpers/notify_receiver.ts";
+
+const c = libc();
+const PID = 4242;
+
+/** The lines of a memoryLogger, parsed. */
+const entries = (log: ReturnType<typeof memoryLogger>) =>
+  log.lines.map((l) => JSON.parse(l) as { level: string; msg: string; [k: string]: unknown });
+
+Deno.test("systemdNotifier() does nothing at all without NOTIFY_SOCKET", async (t) => {
+  const rows: [string, Map<string, string>][] = [
+    ["nothing set", new Map()],
+    ["empty", new Map([["NOTIFY_SOCKET", ""]])],
+    ["a watchdog alone", new Map([["WATCHDOG_USEC", "1000000"]])],
+  ];
+  for (const [name, env] of rows) {
+    await t.step(name, () => {
+      const log = memoryLogger("debug");
+      using n = systemdNotifier({ log, env, pid: PID, libc: c });
+      n.notify({ ready: true });
+      assert.equal(n.watchdogMs, null);
+      assert.deepEqual(log.lines, []);
+    });
+  }
+  await t.step("a variable Deno may not read counts as unset", () => {
+    const log = memoryLogger("debug");
+    const env = {
+      get(): string {
+        throw new Deno.errors.NotCapable('Requires env access to "NOTIFY_SOCKET"');
+      },
+      delete() {},
+    };
+    using n = systemdNotifier({ log, env, pid: PID, libc: c });
+    assert.equal(n.watchdogMs, null);
+    assert.deepEqual(log.lines, []);
+  });
+});
+
+Deno.test({
+  name: "systemdNotifier() sends to NOTIFY_SOCKET and takes the variables out of the environment",
+  ignore: c === null,
+  fn() {
+    using rx = abstractReceiver(c!);
+    const env = new Map([
+      ["NOTIFY_SOCKET", rx.env],
+      ["WATCHDOG_USEC", "4000000"],
+      ["WATCHDOG_PID", String(PID)],
+      ["HOME", "/root"],
+    ]);
+    const log = memoryLogger("info");
+    {
+      using n = systemdNotifier({ log, env, pid: PID, libc: c });
+      assert.equal(n.watchdogMs, 2000);
+      n.notify({ ready: true, status: "Running" });
+      n.notify({ watchdog: true });
+      assert.deepEqual(rx.drain(), ["READY=1\nSTATUS=Running", "WATCHDOG=1"]);
+    }
+    // Children (`ip`) do not inherit them; other variables stay.
+    assert.deepEqual([...env.keys()], ["HOME"]);
+    assert.deepEqual(log.lines, []);
+  },
+});
+
+Deno.test("systemdNotifier() warns once when readiness cannot be reported, and the agent goes on", async (t) => {
+  const rows: [string, Record<string, string>, boolean, RegExp][] = [
+    [
+      "no FFI on the C library",
+      { NOTIFY_SOCKET: "/run/systemd/notify" },
+      false,
+      /^Readiness cannot be reported to systemd: NOTIFY_SOCKET is set, but sending to it needs FFI on the C library \(--allow-ffi/,
+    ],
+    [
+      "no FFI, and a bad watchdog: still one warning",
+      { NOTIFY_SOCKET: "/run/systemd/notify", WATCHDOG_USEC: "soon" },
+      false,
+      /needs FFI on the C library/,
+    ],
+    [
+      "a relative NOTIFY_SOCKET",
+      { NOTIFY_SOCKET: "notify" },
+      true,
+      /^Readiness cannot be reported to systemd: NOTIFY_SOCKET "notify" is neither an absolute path nor "@name"$/,
+    ],
+    [
+      "vsock",
+      { NOTIFY_SOCKET: "vsock:2:9" },
+      true,
+      /NOTIFY_SOCKET "vsock:2:9" is an AF_VSOCK address/,
+    ],
+  ];
+  for (const [name, vars, ffi, message] of rows) {
+    await t.step(name, () => {
+      const log = memoryLogger("debug");
+      using n = systemdNotifier({
+        log,
+        env: new Map(Object.entries(vars)),
+        pid: PID,
+        libc: ffi ? c : null,
+      });
+      n.notify({ ready: true });
+      n.notify({ stopping: true });
+      assert.equal(n.watchdogMs, null);
+      const lines = entries(log);
+      assert.equal(lines.length, 1, log.lines.join("\n"));
+      assert.equal(lines[0]!.level, "warn");
+      assert.match(lines[0]!.msg, message);
+    });
+  }
+});
+
+Deno.test({
+  name: "systemdNotifier() warns about an unusable watchdog setting and still notifies",
+  ignore: c === null,
+  fn() {
+    using rx = abstractReceiver(c!);
+    const log = memoryLogger("info");
+    const env = new Map([["NOTIFY_SOCKET", rx.env], ["WATCHDOG_USEC", "30s"]]);
+    using n = systemdNotifier({ log, env, pid: PID, libc: c });
+    assert.equal(n.watchdogMs, null);
+    n.notify({ ready: true });
+    assert.deepEqual(rx.drain(), ["READY=1"]);
+    assert.deepEqual(entries(log).map((l) => [l.level, l.msg]), [
+      [
+        "warn",
+        'systemd watchdog off: WATCHDOG_USEC "30s" is not a positive whole number of microseconds',
+      ],
+    ]);
+  },
+});
+
+Deno.test({
+  name: "systemdNotifier() warns once when sends fail, then logs them at debug; never throws",
+  ignore: c === null,
+  fn() {
+    const log = memoryLogger("debug");
+    const env = new Map([["NOTIFY_SOCKET", `@sdn-nobody-${crypto.randomUUID()}`]]);
+    using n = systemdNotifier({ log, env, pid: PID, libc: c });
+    n.notify({ ready: true, status: "Running" });
+    n.notify({ watchdog: true });
+    n.notify({ stopping: true });
+    const lines = entries(log).filter((l) => l.msg !== "notifying systemd");
+    assert.deepEqual(lines.map((l) => [l.level, l.msg]), [
+      ["warn", "Cannot notify systemd (further failures are logged at debug)"],
+      ["debug", "cannot notify systemd"],
+      ["debug", "cannot notify systemd"],
+    ]);
+    assert.match(String(lines[0]!.error), /Connection refused/);
+    assert.equal(lines[0]!.message, "READY=1\nSTATUS=Running");
+  },
+});
+
+/** A notifier that records what the agent sends. */
+function recorder(watchdogMs: number | null = null) {
+  const sent: NotifyState[] = [];
+  const notifier: ServiceNotifier = { notify: (s) => void sent.push(s), watchdogMs };
+  return { sent, notifier };
+}
+
+/** An interval timer the test fires by hand. */
+class FakeTimers implements IntervalTimers {
+  fn: (() => void) | null = null;
+  ms = 0;
+  setInterval(fn: () => void, ms: number): unknown {
+    assert.equal(this.fn, null, "one interval at a time");
+    this.fn = fn;
+    this.ms = ms;
+    return 9;
+  }
+  clearInterval(id: unknown): void {
+    assert.equal(id, 9);
+    this.fn = null;
+  }
+}
+
+Deno.test("startNotify() says Starting, READY=1 when ready, STOPPING=1 on abort", () => {
+  const { sent, notifier } = recorder();
+  const ac = new AbortController();
+  const timers = new FakeTimers();
+  const n = startNotify({ notifier, signal: ac.signal, timers });
+  assert.equal(n.name, "systemd notify");
+  assert.deepEqual(sent, [{ status: "Starting" }]);
+  n.ready("Running: device edge0");
+  assert.deepEqual(sent.at(-1), { ready: true, status: "Running: device edge0" });
+  assert.equal(timers.fn, null, "no watchdog asked for: no timer");
+  ac.abort();
+  ac.abort();
+  assert.deepEqual(sent.slice(2), [{ stopping: true, status: "Stopping" }]);
+  n.ready("late");
+  n.close();
+  assert.equal(sent.length, 3, "nothing after STOPPING=1");
+});
+
+Deno.test("startNotify() pings the watchdog on the event loop's timer from READY=1 until the stop", () => {
+  const { sent, notifier } = recorder(1500);
+  const ac = new AbortController();
+  const timers = new FakeTimers();
+  const n = startNotify({ notifier, signal: ac.signal, timers });
+  assert.equal(timers.fn, null, "no pings before start-up is finished");
+  n.ready("Running");
+  assert.equal(timers.ms, 1500);
+  timers.fn!();
+  timers.fn!();
+  assert.deepEqual(sent.slice(2), [{ watchdog: true }, { watchdog: true }]);
+  ac.abort();
+  assert.equal(timers.fn, null, "the stop ends the pings");
+  assert.deepEqual(sent.at(-1), { stopping: true, status: "Stopping" });
+  n.close();
+});
+
+Deno.test("startNotify() sends nothing once closed, and nothing but Starting before ready", () => {
+  const { sent, notifier } = recorder(10);
+  const ac = new AbortController();
+  const timers = new FakeTimers();
+  const n = startNotify({ notifier, signal: ac.signal, timers });
+  n.close();
+  ac.abort();
+  assert.deepEqual(sent, [{ status: "Starting" }]);
+
+  const aborted = recorder();
+  startNotify({ notifier: aborted.notifier, signal: AbortSignal.abort(), timers }).close();
+  assert.deepEqual(aborted.sent, [], "already stopping: no Starting");
+  NO_NOTIFIER.notify({ ready: true });
+  assert.equal(NO_NOTIFIER.watchdogMs, null);
+});
+
+Deno.test("readyStatus() says where the agent serves and where its readiness is", async (t) => {
+  const rows: [string, Parameters<typeof readyStatus>[0], string][] = [
+    [
+      "defaults",
+      { device: "edge0", dnsListen: ["9.251.0.1:53"], metricsListen: "127.0.0.1:9560" },
+      "Running: device edge0, DNS 9.251.0.1:53, readiness http://127.0.0.1:9560/readyz",
+    ],
+    [
+      "no DNS, no metrics",
+      { device: "mesh1", dnsListen: [], metricsListen: "" },
+      "Running: device mesh1",
+    ],
+    [
+      "two DNS addresses",
+      { device: "edge0", dnsListen: ["9.251.0.1:53", "169.254.20.10:53"], metricsListen: "" },
+      "Running: device edge0, DNS 9.251.0.1:53 169.254.20.10:53",
+    ],
+  ];
+  for (const [name, config, text] of rows) {
+    await t.step(name, () => assert.equal(readyStatus(config), text));
+  }
+});
