@@ -58,7 +58,7 @@ const registry = await Registry.open({
 const proxy = new Proxy({ nodeName: "n", log: nullLogger, metrics });
 try {
   step("baseline (modules loaded)");
-  const applies: Promise<void>[] = [];
+  const applies: Promise<unknown>[] = [];
   for (let i = 0; i < n; i++) {
     const s = {
       namespace: "burst",

@@ -11,9 +11,14 @@
  * accepted too.
  * @module
  */
-import { type ChangeOperation, RESOURCE_TYPES, type ResourceType } from "../registry/model.ts";
+import {
+  type ChangeOperation,
+  type ChangeResult,
+  RESOURCE_TYPES,
+  type ResourceType,
+} from "../registry/model.ts";
 
-export { type ChangeOperation, RESOURCE_TYPES, type ResourceType };
+export { type ChangeOperation, type ChangeResult, RESOURCE_TYPES, type ResourceType };
 
 /** Longest accepted message line in bytes, without the newline. */
 export const MAX_LINE_BYTES = 1 << 20;
@@ -63,12 +68,18 @@ export type ControlMessage =
   | { readonly kind: "change"; readonly header: MessageHeader; readonly change: ChangeRequest }
   | { readonly kind: "query"; readonly header: MessageHeader; readonly query: QueryRequest };
 
-/** One reply line. `content` is present on successful queries. */
+/** One reply line. `content` is present on successful queries, `found` on successful deletes. */
 export interface Reply {
   readonly "msg_id": string | null;
   readonly ok: boolean;
   readonly error?: string;
   readonly content?: unknown;
+  /**
+   * On a successful `delete`: whether the object was there (and is now removed). A delete of
+   * something absent stays `ok` (senders replaying deletes see no errors); this tells the two
+   * apart for `ctl delete`. Absent from agents before it was added: read that as removed.
+   */
+  readonly found?: boolean;
 }
 
 const PREFIX = "Cannot parse message: ";
@@ -219,6 +230,17 @@ export function okReply(msgId: string | null, content?: unknown): Reply {
     : { "msg_id": msgId, ok: true, content };
 }
 
+/**
+ * The reply to an applied change: a delete's says whether there was anything to remove
+ * (`found`); any other change's, or one whose target could not tell (`undefined`), is the plain
+ * {@linkcode okReply}.
+ */
+export function changeReply(msgId: string | null, result: ChangeResult | undefined): Reply {
+  return result?.operation === "delete"
+    ? { "msg_id": msgId, ok: true, found: result.found }
+    : okReply(msgId);
+}
+
 /** The reply to a failed message. */
 export function errorReply(msgId: string | null, error: string): Reply {
   return { "msg_id": msgId, ok: false, error };
@@ -246,6 +268,9 @@ export function parseReply(line: string): Reply {
   const r = v as Reply;
   if (!r.ok && typeof r.error !== "string") {
     throw new SyntaxError(`Cannot parse reply: failed reply without an error`);
+  }
+  if (r.found !== undefined && typeof r.found !== "boolean") {
+    throw new SyntaxError(`Cannot parse reply: found must be a boolean, got ${kindOf(r.found)}`);
   }
   return r;
 }

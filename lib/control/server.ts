@@ -9,9 +9,10 @@
 import { dirname } from "node:path";
 import type { Logger } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
-import type { Snapshot } from "../registry/model.ts";
+import type { ChangeResult, Snapshot } from "../registry/model.ts";
 import { readLines } from "./lines.ts";
 import {
+  changeReply,
   type ChangeRequest,
   type ControlMessage,
   encodeReply,
@@ -29,8 +30,12 @@ import { serviceViews } from "./view.ts";
 
 /** What the server needs from the registry (the `Registry` satisfies it). */
 export interface ControlTarget {
-  /** Validates and applies a change; resolves once durable; throws with the reply text. */
-  apply(change: ChangeRequest): Promise<void>;
+  /**
+   * Validates and applies a change; resolves once durable; throws with the reply text. Resolves
+   * with what the change did (a delete's `found` goes into the reply); a stand-in that cannot
+   * tell resolves with nothing, and its replies carry no `found`.
+   */
+  apply(change: ChangeRequest): Promise<ChangeResult | void>;
   snapshot(): Snapshot;
 }
 
@@ -310,21 +315,22 @@ export class ControlServer {
       return Promise.all(earlier).then(() => this.#query(msgId, msg.query));
     }
     const change = msg.change;
-    let applied: Promise<void>;
+    let applied: Promise<ChangeResult | void>;
     try {
       applied = this.#opts.target.apply(change);
     } catch (err) {
       return Promise.resolve(this.#rejected(msgId, message(err), change.operation));
     }
     return applied.then(
-      () => {
+      (result) => {
         this.#count.messages?.inc({ operation: change.operation, result: "ok" });
         this.#log.debug("applied", {
           "msg_id": msgId,
           operation: change.operation,
           resource: `${change.namespace}/${change.type}/${change.name}`,
+          ...(result?.operation === "delete" ? { found: result.found } : {}),
         });
-        return okReply(msgId);
+        return changeReply(msgId, result ?? undefined);
       },
       (err) => this.#rejected(msgId, message(err), change.operation),
     );

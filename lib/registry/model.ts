@@ -83,6 +83,19 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
 /** Message operations that change the registry; `insert` and `update` are both upserts. */
 export type ChangeOperation = "insert" | "update" | "delete";
 
+/**
+ * What an applied change did, as far as its sender may need to know. Deleting something absent
+ * succeeds (a KubeEdge sender replaying deletes must not see errors), so `found` is the only way
+ * to tell a removal from a no-op: `ctl delete` reports the latter as NotFound, as kubectl does.
+ */
+export type ChangeResult =
+  | { readonly operation: "insert" | "update" }
+  | {
+    readonly operation: "delete";
+    /** Whether the object was in the registry (and is now removed). */
+    readonly found: boolean;
+  };
+
 /** A service as the agent sees it. */
 export interface Service {
   readonly namespace: string;

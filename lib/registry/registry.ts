@@ -15,6 +15,7 @@ import { join } from "node:path";
 import type { Logger } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import {
+  type ChangeResult,
   type Endpoint,
   type EndpointSource,
   type NodeInfo,
@@ -313,12 +314,13 @@ export class Registry {
 
   /**
    * Validates, converts and applies one change; resolves once it is on disk and published.
-   * `insert` and `update` are both upserts; deleting something absent succeeds.
+   * `insert` and `update` are both upserts; deleting something absent succeeds, and resolves
+   * with `found: false` so a caller can tell it from a removal (`ctl delete`'s NotFound).
    * On any error nothing changes and the promise rejects with it.
    * @throws {TypeError | RangeError} invalid content, with every problem and its field path
    * @throws {PoolExhaustedError} when a service needs a VIP and the subnet is full
    */
-  apply(change: ResourceChange): Promise<void> {
+  apply(change: ResourceChange): Promise<ChangeResult> {
     const labels = { type: String(change.type), operation: String(change.operation) };
     if (this.#closed) {
       return Promise.reject(
@@ -327,8 +329,14 @@ export class Registry {
     }
     const txn = new Txn(this.#touch);
     let warnings: readonly ChangeWarning[];
+    let result: ChangeResult;
     try {
       const converted = convertChange(change);
+      // Looked up before the mutation, in the working state: a delete pipelined behind an
+      // insert of the same object finds it.
+      result = change.operation === "delete"
+        ? { operation: "delete", found: this.#has(converted) }
+        : { operation: change.operation };
       warnings = [...converted.warnings, ...this.#mutate(converted, txn)];
     } catch (e) {
       txn.rollback();
@@ -339,14 +347,14 @@ export class Registry {
     this.#version++;
     const txnVersion = this.#version;
     txn.push(() => this.#version = txnVersion - 1);
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<ChangeResult>((resolve, reject) => {
       this.#pending.push({
         change,
         txn,
         warnings,
         resolve: () => {
           this.#count?.({ ...labels, result: "ok" });
-          resolve();
+          resolve(result);
         },
         reject: (e) => {
           this.#count?.({ ...labels, result: "error" });
@@ -531,6 +539,31 @@ export class Registry {
 
   // -------------------------------------------------------------------------------------------
   // Mutation
+
+  /**
+   * Whether the object a change names is in the working state: what a delete of it removes.
+   * Each kind is looked up where its source record lives (a Service's record, not its derived
+   * entry; an EndpointSlice by its own name, not its service's), so `found` means exactly
+   * "a record was removed". A servicelist names no single object (and cannot be deleted).
+   */
+  #has(c: ConvertedChange): boolean {
+    switch (c.type) {
+      case "service":
+        return this.#services.has(serviceKey(c.namespace, c.name));
+      case "servicelist":
+        return false;
+      case "endpoints":
+        return this.#endpoints.has(serviceKey(c.namespace, c.name));
+      case "endpointslice":
+        return this.#slices.has(`${c.namespace}/${c.name}`);
+      case "pod":
+        return this.#pods.has(`${c.namespace}/${c.name}`);
+      case "podlist":
+        return this.#podlists.has(serviceKey(c.namespace, c.name));
+      case "node":
+        return this.#nodes.has(c.name);
+    }
+  }
 
   /**
    * Applies a converted change to the working state; returns the notes about the Services it

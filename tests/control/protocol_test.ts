@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import {
   buildMessage,
+  changeReply,
   type ControlMessage,
+  encodeReply,
   MAX_LINE_BYTES,
   parseMessage,
   parseReply,
@@ -225,4 +227,27 @@ Deno.test("parseReply() accepts replies and rejects garbage", () => {
   });
   assert.throws(() => parseReply("nope"), SyntaxError);
   assert.throws(() => parseReply('{"ok":false}'), SyntaxError);
+});
+
+Deno.test("changeReply() adds found to a delete's reply only; parseReply() checks it", async (t) => {
+  const rows: [string, Parameters<typeof changeReply>[1], string][] = [
+    ["delete of a present object", { operation: "delete", found: true }, ',"found":true'],
+    ["delete of an absent one", { operation: "delete", found: false }, ',"found":false'],
+    ["insert", { operation: "insert" }, ""],
+    ["update", { operation: "update" }, ""],
+    ["a target that cannot tell", undefined, ""],
+  ];
+  for (const [name, result, found] of rows) {
+    await t.step(name, () => {
+      const text = encodeReply(changeReply("m", result));
+      assert.equal(text, `{"msg_id":"m","ok":true${found}}\n`);
+      assert.deepEqual(parseReply(text), JSON.parse(text));
+    });
+  }
+  await t.step("found of another type is a protocol error", () => {
+    assert.throws(
+      () => parseReply('{"msg_id":"m","ok":true,"found":"no"}'),
+      new SyntaxError("Cannot parse reply: found must be a boolean, got a string"),
+    );
+  });
 });
