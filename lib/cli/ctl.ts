@@ -107,6 +107,7 @@ async function del(args: readonly string[], io: CliIo, top: Values): Promise<num
   const { values, positionals } = parseFlags(args, {
     ...CONNECTION_FLAGS,
     namespace: { type: "string", short: "n" },
+    "ignore-not-found": { type: "boolean" },
   }, cmd);
   if (values.help) return help(io, cmd);
   const [kind, ...names] = positionals;
@@ -128,6 +129,7 @@ async function del(args: readonly string[], io: CliIo, top: Values): Promise<num
     }
     return { namespace: "default", name: arg };
   });
+  const ignoreNotFound = values["ignore-not-found"] === true;
   let failed = 0;
   await withClient(target, async (client) => {
     const replies = sendAll(
@@ -145,14 +147,24 @@ async function del(args: readonly string[], io: CliIo, top: Values): Promise<num
     for (const [n, t] of targets.entries()) {
       const reply = await replies[n]!;
       const label = objectLabel(type, t.namespace, t.name);
-      if (reply.ok) io.stdout(`${label} deleted\n`);
-      else {
+      if (!reply.ok) {
         failed++;
         io.stderr(`${label}: ${reply.error}\n`);
-      }
+      } else if (reply.found === false) {
+        // The agent stays idempotent for KubeEdge; ctl reports kubectl's NotFound. An agent
+        // from before `found` sends none: its deletes read as done, as they always did.
+        if (ignoreNotFound) continue;
+        failed++;
+        io.stderr(`edgemesh: ${notFoundName(type, t.namespace, t.name)} not found\n`);
+      } else io.stdout(`${label} deleted\n`);
     }
   });
   return failed > 0 ? 1 : 0;
+}
+
+/** `service "default/web"`, `node "edge-1"`: how a NotFound names an object (as `get` does). */
+function notFoundName(type: ResourceType, namespace: string, name: string): string {
+  return `${type} ${JSON.stringify(type === "node" ? name : `${namespace}/${name}`)}`;
 }
 
 async function get(args: readonly string[], io: CliIo, top: Values): Promise<number> {

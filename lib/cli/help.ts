@@ -56,7 +56,7 @@ Usage:
 
 Commands:
   apply -f FILE|- [-f FILE]...  create or update Services, Endpoints, EndpointSlices, Pods, Nodes
-  delete KIND NS/NAME...        delete objects (node: delete node NAME)
+  delete KIND NS/NAME...        delete objects (node: delete node NAME); --ignore-not-found
   get services|endpoints [[NS/]NAME]
                                 list services with VIPs, ports and endpoints
   status                        one-screen agent status
@@ -99,8 +99,14 @@ Usage:
 
 NAME without "NS/" uses the namespace from -n (default "default").
 
+Prints one line per deleted object. An object that is not there is reported on stderr
+(service "default/web" not found), as kubectl does; the others are still deleted, and the
+exit status is 1 if any was missing or failed. --ignore-not-found skips missing objects
+silently (exit 0 for them).
+
 Flags:
   -n, --namespace NS      namespace for names without one (default "default")
+      --ignore-not-found  an object that is not there is no error: no message, exit 0
   -s, --socket PATH       control socket
       --timeout DURATION  wait for the agent (default ${DEFAULT_TIMEOUT}; see edgemesh ctl --help)
   -h, --help              show this help

@@ -5,36 +5,13 @@
  * check, `get NS/NAME`, and the wording of read and connect errors.
  */
 import assert from "node:assert/strict";
-import { type CliIo, main } from "../../lib/cli/mod.ts";
+import { edgemesh } from "../_helpers/cli.ts";
 import {
   type FakeAgent,
   okReplyTo,
   type Respond,
   startFakeAgent,
 } from "../_helpers/fake_control.ts";
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `edgemesh ARGS…` in this process; `env` stands in for the environment. */
-async function edgemesh(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIo = {
-    stdout: (text) => void (stdout += text),
-    stderr: (text) => void (stderr += text),
-    readStdin: () => Promise.resolve(""),
-    env: (name) => env[name],
-  };
-  const notHere = () => {
-    throw new Error("only ctl runs in these tests");
-  };
-  const code = await main(args, { runAgent: notHere, stopSignal: notHere }, io);
-  return { code, stdout, stderr };
-}
 
 /** A temp dir with a fake agent at `<dir>/fake.sock`, removed after `fn`. */
 async function withFake(

@@ -327,6 +327,15 @@ Deno.test("control socket end to end: fixtures, bad lines, ctl get/apply/delete/
       assert.deepEqual(names, ["cache/redis", "default/nginx", "shop/web"]);
     });
 
+    await t.step("ctl delete of a service that is gone: NotFound, exit 1", async () => {
+      const r = await cli([...socketArgs, "delete", "service", "default/api"]);
+      assert.deepEqual(r, {
+        code: 1,
+        stdout: "",
+        stderr: 'edgemesh: service "default/api" not found\n',
+      });
+    });
+
     await t.step("ctl status shows the agent's status", async () => {
       const r = await cli([...socketArgs, "status"]);
       assert.equal(r.code, 0, r.stderr);
