@@ -57,6 +57,11 @@ export interface AgentOptions {
    * @default listedAddresses (device_watch.ts)
    */
   readonly deviceAddresses?: (device: string) => ReadonlySet<string>;
+  /**
+   * Whether the device is up (null: cannot tell), for the device watch; a fake `ip` brings
+   * its own. @default interfaceUp (lib/sys/netif.ts)
+   */
+  readonly deviceUp?: (device: string) => boolean | null;
 }
 
 /** A step to undo at shutdown, in reverse start order. */
@@ -150,7 +155,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           const failed = reconciler?.failures ?? [];
           const checks = {
             device: deviceUp && !failed.some((f) => f.component === "netdev") &&
-              (deviceWatch?.missing() ?? 0) === 0,
+              (deviceWatch?.damage() ?? null) === null,
             listeners: proxy !== null && proxy.listeners().every((l) => l.bound),
             control: controlUp,
             sync: reconciler !== null && reconciler.appliedVersion >= initialVersion &&
@@ -302,12 +307,14 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     const rec = new Reconciler(components, log.with("reconcile"), { resyncMs: RESYNC_MS });
     reconciler = rec;
     cleanup.push({ name: "reconciler", close: () => rec.stop() });
-    // A deleted device or address is noticed within seconds and repaired by a full pass.
+    // A deleted or downed device, or a removed address, is noticed within seconds and
+    // repaired by a full pass.
     const watch = startDeviceWatch({
       device: config.device,
       wanted: () => netdev.addresses(),
       onDamage: () => rec.resync(),
       ...(opts.deviceAddresses ? { listed: opts.deviceAddresses } : {}),
+      ...(opts.deviceUp ? { up: opts.deviceUp } : {}),
       log: log.with("netdev"),
     });
     deviceWatch = watch;

@@ -1,14 +1,19 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
  * Notices, within seconds, that the VIP device lost what the agent put on it: the device was
- * deleted, an address removed, the device replaced by another one. The reconcile loop repairs
- * all of that whenever it runs (a change, a retry, the 30 s resync), but until then no VIP or
- * only some answer while `/readyz` says `[+]device ok`. A cheap look at the interface list
- * (`Deno.networkInterfaces()`, getifaddrs(3): no process, no netlink dump of its own) every few
- * seconds asks for the repair at once, and `/readyz` looks again whenever it is asked.
+ * deleted or set down (`ip link set edge0 down`), an address removed, the device replaced by
+ * another one. The reconcile loop repairs all of that whenever it runs (a change, a retry, the
+ * 30 s resync), but until then no VIP or only some answer while `/readyz` says `[+]device ok`.
+ * A cheap look every few seconds asks for the repair at once, and `/readyz` looks again
+ * whenever it is asked: the addresses from the interface list (`Deno.networkInterfaces()`,
+ * getifaddrs(3): no process, no netlink dump of its own) and the link's `IFF_UP` flag from one
+ * `ioctl(SIOCGIFFLAGS)` through the C library (`lib/sys/netif.ts`), which getifaddrs does not
+ * give. Without FFI the flag cannot be read, and a device set down is noticed only by the
+ * resync, as before.
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import { interfaceUp } from "../sys/mod.ts";
 import type { IntervalTimers } from "./heap_trim.ts";
 
 /** How often the device is looked at, ms. */
@@ -22,7 +27,12 @@ export interface DeviceWatchOptions {
   readonly wanted: () => ReadonlySet<string>;
   /** The IPv4 addresses listed on `device`. @default {@linkcode listedAddresses} */
   readonly listed?: (device: string) => ReadonlySet<string>;
-  /** Called at every look that finds something missing (the agent schedules a full pass). */
+  /**
+   * Whether `device` is up (`IFF_UP`); null when that cannot be told (no FFI, no such device),
+   * and then only the addresses count. @default interfaceUp (lib/sys/netif.ts)
+   */
+  readonly up?: (device: string) => boolean | null;
+  /** Called at every look that finds damage (the agent schedules a full pass). */
   readonly onDamage: () => void;
   readonly log: Logger;
   /** @default {DEVICE_WATCH_MS} */
@@ -31,11 +41,19 @@ export interface DeviceWatchOptions {
   readonly timers?: IntervalTimers;
 }
 
+/** What a look found wrong with the device. */
+export interface DeviceDamage {
+  /** The device is there but administratively down (`IFF_UP` clear). */
+  readonly down: boolean;
+  /** How many of the wanted addresses are not on the device. */
+  readonly missing: number;
+}
+
 /** A running device watch. */
 export interface DeviceWatch {
   readonly name: string;
-  /** Looks now: how many of the wanted addresses are not on the device (0: intact). */
-  missing(): number;
+  /** Looks now: what is wrong with the device, or null when it is intact. */
+  damage(): DeviceDamage | null;
   close(): void;
 }
 
@@ -48,38 +66,61 @@ export function listedAddresses(device: string): ReadonlySet<string> {
   return out;
 }
 
+/** `the device is down`, `2 addresses are missing`, or both, for logs and status. */
+export function describeDamage(d: DeviceDamage): string {
+  const missing = d.missing === 0
+    ? ""
+    : d.missing === 1
+    ? "1 address is missing"
+    : `${d.missing} addresses are missing`;
+  if (!d.down) return missing;
+  return missing === "" ? "the device is down" : `the device is down and ${missing}`;
+}
+
 /**
- * Looks at the device every `intervalMs`; while wanted addresses are missing, `onDamage` runs
- * at each look (one warning when the damage appears, one line when it is gone).
+ * Looks at the device every `intervalMs`; while it is damaged (down, or wanted addresses
+ * missing), `onDamage` runs at each look. One warning when the damage appears or changes kind
+ * (down, addresses missing), one line when it is gone.
  */
 export function startDeviceWatch(options: DeviceWatchOptions): DeviceWatch {
   const listed = options.listed ?? listedAddresses;
+  const up = options.up ?? interfaceUp;
   const timers = options.timers ?? globalThis;
-  const missing = (): number => {
+  const damage = (): DeviceDamage | null => {
     const wanted = options.wanted();
-    if (wanted.size === 0) return 0;
-    const there = listed(options.device);
-    let n = 0;
-    for (const ip of wanted) if (!there.has(ip)) n++;
-    return n;
+    let missing = 0;
+    if (wanted.size > 0) {
+      const there = listed(options.device);
+      for (const ip of wanted) if (!there.has(ip)) missing++;
+    }
+    const down = up(options.device) === false;
+    return down || missing > 0 ? { down, missing } : null;
   };
-  let damaged = false;
+  /** The kind of the damage last seen (`down`, `missing`, `down+missing`), "" when intact. */
+  let seen = "";
   const timer = timers.setInterval(() => {
-    const n = missing();
-    if (n > 0 && !damaged) {
-      options.log.warn("Addresses are missing from the device; repairing it now", {
-        device: options.device,
-        missing: n,
-      });
-    } else if (n === 0 && damaged) {
+    const d = damage();
+    const kind = d === null ? "" : `${d.down ? "down" : ""}+${d.missing > 0 ? "missing" : ""}`;
+    if (d !== null && kind !== seen) {
+      options.log.warn(
+        d.down
+          ? "The device is down; repairing it now"
+          : "Addresses are missing from the device; repairing it now",
+        {
+          device: options.device,
+          problem: describeDamage(d),
+          ...(d.missing > 0 ? { missing: d.missing } : {}),
+        },
+      );
+    } else if (d === null && seen !== "") {
       options.log.info("The device is whole again", { device: options.device });
     }
-    damaged = n > 0;
-    if (damaged) options.onDamage();
+    seen = kind;
+    if (d !== null) options.onDamage();
   }, options.intervalMs ?? DEVICE_WATCH_MS);
   return {
     name: "device watch",
-    missing,
+    damage,
     close: () => timers.clearInterval(timer),
   };
 }

@@ -35,6 +35,7 @@ function start(config: ReturnType<typeof configIn>, log = nullLogger) {
     onReady: ready,
     exec: ip,
     deviceAddresses: (d) => ip.links.get(d)?.addresses ?? new Set(),
+    deviceUp: (d) => ip.links.get(d)?.up ?? null,
   });
   const readyOrFailed = Promise.race([
     readyP,
