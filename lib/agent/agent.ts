@@ -26,6 +26,7 @@ import {
 } from "./components.ts";
 import { startHeapTrim } from "./heap_trim.ts";
 import { type DeviceWatch, startDeviceWatch } from "./device_watch.ts";
+import { NO_NOTIFIER, readyStatus, type ServiceNotifier, startNotify } from "./notify.ts";
 import { type AgentComponent, Reconciler } from "./reconcile.ts";
 import { buildStatus } from "./status.ts";
 
@@ -50,6 +51,11 @@ export interface AgentOptions {
   readonly now?: () => number;
   /** Called once everything is up (tests, readiness). */
   readonly onReady?: () => void;
+  /**
+   * Tells the service manager when the agent is ready and stopping, and pings its watchdog
+   * (`sd_notify(3)`; `main.ts` passes `systemdNotifier()`, see notify.ts). @default NO_NOTIFIER
+   */
+  readonly notifier?: ServiceNotifier;
   /** How `ip` runs. @default denoExec */
   readonly exec?: Exec;
   /**
@@ -95,6 +101,9 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   });
   try {
     if (signal.aborted) return;
+    // Starting now, READY=1 below, STOPPING=1 as soon as `signal` aborts; closed last.
+    const notify = startNotify({ notifier: opts.notifier ?? NO_NOTIFIER, signal });
+    cleanup.push(notify);
     const registry = await Registry.open({
       stateDir: config.stateDir,
       subnet: config.subnet,
@@ -337,6 +346,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       tunnel: tunnel ? config.tunnelListen : "off",
       proxy: `${proxy.engine} sockets`,
     });
+    notify.ready(readyStatus(config));
     opts.onReady?.();
     await aborted(signal);
     log.info("agent stopping");

@@ -33,9 +33,12 @@ function shortId(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 6);
 }
 
-/** Creates `em-<purpose>-<random>` with loopback up. */
-export async function createNetns(purpose: string): Promise<TempNetns> {
-  const name = `em-${purpose.slice(0, 6)}-${shortId()}`;
+/**
+ * Creates `<prefix>-<purpose>-<random>` with loopback up (`prefix` lets a suite's namespaces be
+ * told apart from every other's, e.g. `sdn` for the sd_notify tests).
+ */
+export async function createNetns(purpose: string, prefix = "em"): Promise<TempNetns> {
+  const name = `${prefix}-${purpose.slice(0, 6)}-${shortId()}`;
   await mustRun(denoExec, ["ip", "netns", "add", name]);
   await mustRun(denoExec, ["ip", "-n", name, "link", "set", "lo", "up"]);
   return {

@@ -10,7 +10,13 @@
  *   real agent in another process; waits on arriving datagrams with a bound.
  * @module
  */
-import { type Libc, type NotifyAddress, sockaddrUn } from "../../lib/sys/mod.ts";
+import {
+  type Libc,
+  libc,
+  type NotifyAddress,
+  NotifySocket,
+  sockaddrUn,
+} from "../../lib/sys/mod.ts";
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -52,29 +58,42 @@ export function abstractReceiver(c: Libc): AbstractReceiver {
   };
 }
 
+/** One datagram received by {@linkcode listenNotify}. */
+export interface Notification {
+  readonly text: string;
+  /** When it arrived (`Date.now()`), to compare with the agent's log timestamps. */
+  readonly at: number;
+}
+
 /** A socket file receiving notifications; `[Symbol.asyncDispose]` closes and removes it. */
 export interface NotifyListener extends AsyncDisposable {
   /** The socket's path (`NOTIFY_SOCKET`). */
   readonly path: string;
   /** Every datagram received so far, in order. */
-  readonly messages: readonly string[];
+  readonly messages: readonly Notification[];
   /**
    * Resolves with the index of the first message from index `from` on that `match` accepts;
    * rejects after `timeoutMs` (a failure bound only: the timer is always cleared).
    */
   waitFor(match: (message: string) => boolean, timeoutMs: number, from?: number): Promise<number>;
+  /**
+   * Resolves once every datagram sent to the socket so far is in {@linkcode messages}: sends a
+   * marker of its own (through FFI) and waits for it, since the queue is first in, first out.
+   * Lets a test assert that nothing more came, without sleeping.
+   */
+  flush(timeoutMs: number): Promise<void>;
 }
 
 /** Binds `path` (its directory must exist) and collects what arrives. */
 export function listenNotify(path: string): NotifyListener {
   const conn = Deno.listenDatagram({ transport: "unixpacket", path });
-  const messages: string[] = [];
+  const messages: Notification[] = [];
   const waiters = new Set<() => void>();
   const pump = (async () => {
     try {
       for (;;) {
         const [data] = await conn.receive();
-        messages.push(new TextDecoder().decode(data));
+        messages.push({ text: new TextDecoder().decode(data), at: Date.now() });
         for (const w of [...waiters]) w();
       }
     } catch {
@@ -87,7 +106,7 @@ export function listenNotify(path: string): NotifyListener {
     waitFor(match, timeoutMs, from = 0) {
       const { promise, resolve, reject } = Promise.withResolvers<number>();
       const look = () => {
-        const i = messages.findIndex((m, j) => j >= from && match(m));
+        const i = messages.findIndex((m, j) => j >= from && match(m.text));
         if (i < 0) return;
         waiters.delete(look);
         resolve(i);
@@ -98,11 +117,26 @@ export function listenNotify(path: string): NotifyListener {
         waiters.delete(look);
         reject(
           new Error(
-            `No matching notification within ${timeoutMs} ms; got ${JSON.stringify(messages)}`,
+            `No matching notification within ${timeoutMs} ms; got ${
+              JSON.stringify(messages.map((m) => m.text))
+            }`,
           ),
         );
       }, timeoutMs);
       return promise.finally(() => clearTimeout(timer));
+    },
+    async flush(timeoutMs) {
+      const c = libc();
+      if (c === null) throw new Error("flush() needs FFI on the C library");
+      const marker = `X-FLUSH=${crypto.randomUUID()}`;
+      const tx = NotifySocket.open(c, { kind: "path", path });
+      try {
+        tx.send(marker);
+      } finally {
+        tx.close();
+      }
+      const i = await this.waitFor((m) => m === marker, timeoutMs);
+      messages.splice(i, 1);
     },
     async [Symbol.asyncDispose]() {
       conn.close();

@@ -1,16 +1,22 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
-/** Tests of the agent's sd_notify(3) wiring: systemdNotifier(), startNotify(), readyStatus(). */
+/**
+ * Tests of the agent's sd_notify(3) wiring: systemdNotifier(), startNotify(), readyStatus(), and
+ * runAgent() in-process (fake `ip`, loopback subnet) with a recording notifier.
+ */
 import assert from "node:assert/strict";
 import type { IntervalTimers } from "../../lib/agent/heap_trim.ts";
 import {
   NO_NOTIFIER,
   readyStatus,
+  runAgent,
   type ServiceNotifier,
   startNotify,
   systemdNotifier,
 } from "../../lib/agent/mod.ts";
-import { memoryLogger } from "../../lib/log/mod.ts";
-import { libc, type NotifyState } from "../../lib/sys/mod.ts";
+import { parseConfig } from "../../lib/config/mod.ts";
+import { createLogger, memoryLogger } from "../../lib/log/mod.ts";
+import { libc, notifyMessage, type NotifyState } from "../../lib/sys/mod.ts";
+import { fakeIp } from "../_helpers/fake_ip.ts";
 import { abstractReceiver } from "../_helpers/notify_receiver.ts";
 
 const c = libc();
@@ -256,5 +262,66 @@ Deno.test("readyStatus() says where the agent serves and where its readiness is"
   ];
   for (const [name, config, text] of rows) {
     await t.step(name, () => assert.equal(readyStatus(config), text));
+  }
+});
+
+Deno.test("runAgent() sends READY=1 right after it logs agent ready, pings, and STOPPING=1 at the stop", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sdn-" });
+  try {
+    // One timeline of log lines and notifications, in the order they happen.
+    const events: string[] = [];
+    const log = createLogger({
+      level: "info",
+      format: "json",
+      write: (line) => void events.push(`log ${JSON.parse(line).msg}`),
+    });
+    const pinged = Promise.withResolvers<void>();
+    const notifier: ServiceNotifier = {
+      watchdogMs: 1,
+      notify(state) {
+        events.push(`notify ${notifyMessage(state)}`);
+        if (state.watchdog) pinged.resolve();
+      },
+    };
+    const ac = new AbortController();
+    const ip = fakeIp();
+    const done = runAgent({
+      config: parseConfig({
+        stateDir: `${dir}/state`,
+        controlSocket: `${dir}/run/edgemesh.sock`,
+        subnet: "127.77.0.0/24",
+        dnsListen: ["127.0.0.1:0"],
+        metricsListen: "",
+        nodeName: "edge-test",
+      }, { hostname: "ignored" }),
+      log,
+      signal: ac.signal,
+      notifier,
+      exec: ip,
+      deviceAddresses: (d) => ip.links.get(d)?.addresses ?? new Set(),
+    });
+    await Promise.race([pinged.promise, done.then(() => Promise.reject(new Error("stopped")))]);
+    ac.abort();
+    await done;
+
+    const at = (event: string) => events.indexOf(event);
+    const ready = events.findIndex((e) => e.startsWith("notify READY=1"));
+    assert.equal(events[ready], "notify READY=1\nSTATUS=Running: device edge0, DNS 127.0.0.1:0");
+    assert.equal(events.filter((e) => e.startsWith("notify READY")).length, 1);
+    assert.equal(at("log agent ready"), ready - 1, "READY=1 follows the ready line at once");
+    assert.deepEqual(events.slice(0, ready).filter((e) => e.startsWith("notify")), [
+      "notify STATUS=Starting",
+    ]);
+    const stopping = at("notify STOPPING=1\nSTATUS=Stopping");
+    assert.ok(stopping > ready, events.join(" | "));
+    assert.ok(stopping < at("log agent stopping"), "sent as soon as the signal aborts");
+    const pings = events.flatMap((e, i) => (e === "notify WATCHDOG=1" ? [i] : []));
+    assert.ok(
+      pings.length >= 1 && pings.every((i) => i > ready && i < stopping),
+      events.join(" | "),
+    );
+    assert.equal(events.at(-1), "log agent stopped", "nothing is sent after the stop");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
