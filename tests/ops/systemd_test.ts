@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { CONFIG_KEYS, parseConfig, parseConfigText } from "../../lib/config/mod.ts";
+import { notifyPlan } from "../../lib/sys/mod.ts";
 import { DEFAULT_PERMISSION_PATHS } from "../../scripts/permissions.ts";
 
 const UNIT = fileURLToPath(new URL("../../deploy/edgemesh.service", import.meta.url));
@@ -53,7 +54,9 @@ Deno.test("deploy/edgemesh.service has the required hardening and lifecycle dire
   const service = unit.get("Service");
   assert.ok(service, "[Service] section");
   const want: [string, string][] = [
-    ["Type", "simple"],
+    ["Type", "notify"],
+    ["NotifyAccess", "main"],
+    ["WatchdogSec", "30s"],
     ["ExecStart", "/usr/local/bin/edgemesh run --config /etc/edgemesh/edgemesh.yaml"],
     ["Restart", "on-failure"],
     ["CapabilityBoundingSet", "CAP_NET_ADMIN CAP_NET_BIND_SERVICE"],
@@ -88,6 +91,23 @@ Deno.test("deploy/edgemesh.service says what SIGTERM does: open connections clos
   assert.match(comments, /SIGTERM stops the agent cleanly but without draining/);
   assert.match(comments, /closes every open proxied connection and tunnel stream at once/);
   assert.doesNotMatch(comments, /drains open connections[^.]*on SIGTERM/);
+});
+
+Deno.test("deploy/edgemesh.service says what Type=notify and the watchdog mean", async () => {
+  const text = await Deno.readTextFile(UNIT);
+  const comments = text.split("\n").filter((l) => l.startsWith("#")).map((l) => l.slice(1).trim())
+    .join(" ");
+  assert.doesNotMatch(comments, /has no sd_notify|Type=simple/);
+  assert.match(comments, /READY=1/);
+  assert.match(comments, /STOPPING=1/);
+  // The ping period the comment states is what the agent derives from WatchdogSec.
+  const sec = Number(/^WatchdogSec=(\d+)s$/m.exec(text)?.[1]);
+  const plan = notifyPlan(
+    (n) => ({ NOTIFY_SOCKET: "/run/systemd/notify", WATCHDOG_USEC: String(sec * 1e6) })[n],
+    1,
+  );
+  assert.equal(plan.watchdogMs, 15_000);
+  assert.match(comments, new RegExp(`pings WATCHDOG=1 every ${plan.watchdogMs! / 1000} s`));
 });
 
 Deno.test("deploy/edgemesh.service writable paths match the compiled-in permission flags", async () => {
