@@ -36,6 +36,7 @@ export {
   parseCidr,
   parseIpv4,
   planAddresses,
+  type PlanOptions,
   retainRemoved,
   type Retention,
 } from "./plan.ts";

@@ -21,6 +21,7 @@ import {
   batchLines,
   DEFAULT_BATCH_LINES,
   type DeviceAddress,
+  inCidr,
   type Ipv4Cidr,
   parseAddrShow,
   parseCidr,
@@ -87,6 +88,11 @@ export class NetDev {
   /** Addresses this instance put on the device and has not removed since. */
   readonly #owned = new Set<string>();
   #created = false;
+  /**
+   * The next reconcile removes every /32 nobody wants: set when ensure() takes back a device
+   * an earlier run left behind, cleared once a reconcile has applied.
+   */
+  #sweep = false;
   #ensured = false;
   #type: string | null = null;
   /** The kernel's index of the device we use, to notice one replaced behind our back. */
@@ -145,7 +151,8 @@ export class NetDev {
   /**
    * Claims the device name (owner.ts), then makes sure the device exists and is up. An existing
    * device is adopted as is (and then not deleted on teardown) unless its alias says an edgemesh
-   * agent created it: with the claim ours, that agent is gone, and the device is ours again.
+   * agent created it: with the claim ours, that agent is gone, and the device is ours again
+   * (the first {@linkcode reconcile} then removes every /32 it left that nobody wants).
    * Otherwise it is created as `dummy`, falling back to `bridge` when the kernel lacks the dummy
    * driver (`deviceType: auto`, one warning), with our alias and pid.
    * @throws {DeviceInUseError} when another agent in this network namespace claims the device
@@ -177,6 +184,7 @@ export class NetDev {
       const owner = readOwnedAlias(typeof link?.ifalias === "string" ? link.ifalias : null);
       this.#type = linkKind(r.stdout);
       this.#created = owner !== null;
+      this.#sweep = owner !== null;
       // Taken back: the alias names this agent from now on.
       if (owner !== null && owner.pid !== pid) up.splice(5, 0, "alias", ownedAlias(pid));
       this.#ifindex = typeof link?.ifindex === "number" ? link.ifindex : null;
@@ -187,6 +195,7 @@ export class NetDev {
     } else if (r.code > 0 && NO_DEVICE.test(r.stderr)) {
       await this.#create(dev);
       this.#created = true;
+      this.#sweep = false; // new: nothing on it yet
       this.#ifindex = null; // learnt at the next read
       up.splice(5, 0, "alias", ownedAlias(pid));
     } else {
@@ -238,7 +247,10 @@ export class NetDev {
    * Makes the device hold exactly the wanted /32 addresses: `vips` plus `extra` (e.g. the DNS
    * listen address). Reads the actual addresses back, plans the difference and applies it
    * with as few `ip -batch -` processes as possible (one per {@linkcode DEFAULT_BATCH_LINES}).
-   * Foreign addresses are never touched. Returns the applied plan.
+   * Only /32s inside the subnet or put there by this instance are removed, except at the
+   * first reconcile on a device taken back from an earlier run: every unwanted /32 it left
+   * goes then (a `dnsListen` address no longer configured). Other addresses are never touched.
+   * Returns the applied plan.
    *
    * Repairs the device on the way: one deleted behind our back is created again, one set down
    * is set up (both with a warning). Addresses no longer wanted stay for `retainRemovedMs`.
@@ -273,8 +285,18 @@ export class NetDev {
       );
       this.#retained = held.retained;
       this.#scheduleRelease(held.next === null ? null : held.next - now);
-      const plan = planAddresses(held.desired, actual, this.#subnet, this.#owned);
+      // A device taken back from an earlier run: whatever /32 it left and nobody wants goes.
+      const sweep = this.#sweep;
+      const plan = planAddresses(held.desired, actual, this.#subnet, this.#owned, { sweep });
       await this.#apply(plan);
+      this.#sweep = false;
+      const left = plan.remove.filter((ip) => !this.#owned.has(ip) && !inCidr(ip, this.#subnet));
+      if (sweep && left.length > 0) {
+        this.#log.info("Removed addresses outside the subnet that an earlier run left", {
+          device: this.#opts.device,
+          addresses: left.join(","),
+        });
+      }
       for (const ip of plan.remove) this.#owned.delete(ip);
       for (const ip of held.desired) this.#owned.add(ip);
       this.#addresses?.set(undefined, this.#owned.size);
@@ -398,6 +420,7 @@ export class NetDev {
     }
     this.#owned.clear();
     this.#created = false;
+    this.#sweep = false;
     this.#ensured = false;
     this.#type = null;
     this.#ifindex = null;

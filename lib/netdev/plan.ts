@@ -103,26 +103,41 @@ function byNumber(a: string, b: string): number {
   return (parseIpv4(a) ?? 0) - (parseIpv4(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
+/** Options of {@linkcode planAddresses}. */
+export interface PlanOptions {
+  /**
+   * Every /32 nobody wants is stale, outside the subnet too: the first pass on a device an
+   * earlier run created and left behind (a crash, `kill -9`; its alias says so), whose
+   * addresses, a `dnsListen` address no longer configured among them, no run will remove.
+   * @default false
+   */
+  readonly sweep?: boolean;
+}
+
 /**
  * Desired vs actual addresses of the VIP device.
  *
  * Every desired address must be present as a /32. An actual address is removed only when it
  * is a /32 that nobody wants AND it is ours: inside `subnet`, or in `owned` (addresses this
- * agent added outside the subnet, e.g. a DNS listen address). Anything else on the device —
- * other prefix lengths, addresses outside the subnet — belongs to someone else and is left alone.
+ * run added outside the subnet, e.g. a DNS listen address), or any with `sweep` (what an
+ * earlier run left on its device). Other prefix lengths are never touched, nor are IPv6
+ * addresses (the kernel's link-local ones), which are not read at all; without `sweep`,
+ * neither are /32s outside the subnet that this run did not add: they belong to someone else.
  */
 export function planAddresses(
   desired: ReadonlySet<string>,
   actual: readonly DeviceAddress[],
   subnet: Ipv4Cidr,
   owned: ReadonlySet<string> = new Set(),
+  options: PlanOptions = {},
 ): AddressPlan {
   const present = new Set<string>();
   const remove: string[] = [];
   for (const a of actual) {
     if (a.prefixLen !== 32) continue;
     present.add(a.ip);
-    if (!desired.has(a.ip) && (inCidr(a.ip, subnet) || owned.has(a.ip))) remove.push(a.ip);
+    if (desired.has(a.ip)) continue;
+    if (options.sweep || inCidr(a.ip, subnet) || owned.has(a.ip)) remove.push(a.ip);
   }
   const add: string[] = [];
   for (const ip of desired) if (!present.has(ip)) add.push(ip);

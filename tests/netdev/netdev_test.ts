@@ -299,6 +299,73 @@ Deno.test("NetDev.ensure() takes back the device an earlier run created (after a
   assert.deepEqual(argvs(exec), ["ip link del dev edge0"], "ours again: deleted on exit");
 });
 
+Deno.test("NetDev.reconcile() removes what a dead run left on the device it takes back, once", async (t) => {
+  // After a kill -9: a stale VIP, a dnsListen address no longer configured, and a /24 that
+  // was never the agent's. The run after it wants the DNS address of the subnet only.
+  const leftover = ["9.251.0.1", "9.251.0.7", "169.254.20.10", "10.99.0.1/24"];
+  const rows: {
+    name: string;
+    exists: boolean;
+    alias: string | undefined;
+    created: boolean;
+    left: string[];
+    logged: string | null;
+  }[] = [
+    {
+      name: "taken back (an edgemesh agent created it): every unwanted /32 goes",
+      exists: true,
+      alias: ownedAlias(999),
+      created: true,
+      left: ["10.99.0.1", "9.251.0.1"],
+      logged: "169.254.20.10",
+    },
+    {
+      name: "an older agent's alias without a pid: the same",
+      exists: true,
+      alias: OWNED_ALIAS,
+      created: true,
+      left: ["10.99.0.1", "9.251.0.1"],
+      logged: "169.254.20.10",
+    },
+    {
+      name: "adopted (someone else's device): only the subnet's stale /32 goes",
+      exists: true,
+      alias: undefined,
+      created: false,
+      left: ["10.99.0.1", "169.254.20.10", "9.251.0.1"],
+      logged: null,
+    },
+    {
+      name: "created by this run: nothing left to remove",
+      exists: false,
+      alias: undefined,
+      created: true,
+      left: ["9.251.0.1"],
+      logged: null,
+    },
+  ];
+  for (const r of rows) {
+    await t.step(r.name, async () => {
+      const ip = fakeIp({ exists: r.exists, alias: r.alias, addrs: r.exists ? leftover : [] });
+      const log = memoryLogger();
+      const dev = netdev(ip.exec, { log });
+      await dev.ensure();
+      assert.equal(dev.created, r.created);
+      await dev.reconcile(new Set(), new Set(["9.251.0.1"]));
+      assert.deepEqual([...ip.addrs.keys()].sort(), r.left);
+      if (r.exists) assert.equal(ip.addrs.get("10.99.0.1"), 24, "not a /32: never touched");
+      const line = log.lines.map((l) => JSON.parse(l))
+        .find((l) => /outside the subnet that an earlier run left/.test(l.msg));
+      assert.equal(line?.addresses ?? null, r.logged);
+      // Later, someone puts a /32 outside the subnet on it: only the first pass sweeps.
+      ip.addrs.set("10.200.0.1", 32);
+      await dev.reconcile(new Set(), new Set(["9.251.0.1"]));
+      assert.equal(ip.addrs.has("10.200.0.1"), true, "someone else's, left alone");
+      await dev.teardown();
+    });
+  }
+});
+
 Deno.test("NetDev.reconcile() creates a deleted device again and sets a downed one up", async () => {
   const ip = fakeIp({ dummy: false });
   const log = memoryLogger();

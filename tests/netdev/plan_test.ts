@@ -78,6 +78,74 @@ Deno.test("planAddresses() adds missing, removes stale ours, never touches forei
   }
 });
 
+Deno.test("planAddresses() with sweep removes every unwanted /32 an earlier run left", async (t) => {
+  // What `ip -json addr show` lists on a taken-back bridge after a kill -9 (IPv6 link-local
+  // fe80:: is not read: parseAddrShow keeps family "inet" only).
+  const leftover = [
+    a32("9.251.0.1"),
+    a32("9.251.0.7"), // a VIP of a service deleted while the agent was down
+    a32("169.254.20.10"), // a dnsListen address no longer configured
+    { ip: "10.99.0.1", prefixLen: 24 }, // not a /32: never the agent's
+  ];
+  const rows: {
+    name: string;
+    sweep: boolean | undefined;
+    desired: string[];
+    owned?: string[];
+    add: string[];
+    remove: string[];
+  }[] = [
+    {
+      name: "sweep: the stale DNS address outside the subnet goes with the stale VIP",
+      sweep: true,
+      desired: ["9.251.0.1"],
+      add: [],
+      remove: ["9.251.0.7", "169.254.20.10"],
+    },
+    {
+      name: "sweep: an address still wanted stays, a missing one is added",
+      sweep: true,
+      desired: ["9.251.0.1", "169.254.20.10", "9.251.0.2"],
+      add: ["9.251.0.2"],
+      remove: ["9.251.0.7"],
+    },
+    {
+      name: "no sweep: only the subnet is ours",
+      sweep: false,
+      desired: ["9.251.0.1"],
+      add: [],
+      remove: ["9.251.0.7"],
+    },
+    {
+      name: "no sweep: an address this run put outside the subnet is ours too",
+      sweep: false,
+      desired: ["9.251.0.1"],
+      owned: ["169.254.20.10"],
+      add: [],
+      remove: ["9.251.0.7", "169.254.20.10"],
+    },
+    {
+      name: "no option: no sweep",
+      sweep: undefined,
+      desired: ["9.251.0.1", "9.251.0.7"],
+      add: [],
+      remove: [],
+    },
+  ];
+  for (const r of rows) {
+    await t.step(r.name, () => {
+      const plan = planAddresses(
+        new Set(r.desired),
+        leftover,
+        SUBNET,
+        new Set(r.owned ?? []),
+        r.sweep === undefined ? undefined : { sweep: r.sweep },
+      );
+      assert.deepEqual(plan, { add: r.add, remove: r.remove });
+    });
+  }
+});
+
 Deno.test("parseCidr() and inCidr() handle prefixes and reject garbage", async (t) => {
   await t.step("host bits are masked", () => {
     assert.deepEqual(parseCidr("9.251.3.4/16"), parseCidr("9.251.0.0/16"));
