@@ -87,9 +87,11 @@ export const ALLOWED_SYS: readonly string[] = ["hostname", "networkInterfaces"];
  *   `CAP_NET_ADMIN`, so the sandbox was defence in depth, and the scope keeps any other
  *   shared object out. `dnsUdpBatching: false` and `proxyEngine: deno` take the sockets off
  *   it; the main thread's CPU time (`getrusage`, lib/proxy/threads.ts), the C heap trim
- *   every 10 s (`malloc_trim`, lib/agent/heap_trim.ts) and the `sd_notify(3)` datagrams to
- *   systemd (an `AF_UNIX` datagram socket, lib/sys/notify_socket.ts) still use it; the first
- *   two do without, the last warns once that readiness cannot be reported.
+ *   every 10 s (`malloc_trim`, lib/agent/heap_trim.ts), the device watch's look at the
+ *   device's up flag (`ioctl(SIOCGIFFLAGS)`, lib/sys/netif.ts) and the `sd_notify(3)`
+ *   datagrams to systemd (an `AF_UNIX` datagram socket, lib/sys/notify_socket.ts) still use
+ *   it; the first three do without (a device set down then waits for the 30 s resync), the
+ *   last warns once that readiness cannot be reported.
  * - `--unstable-net`: `Deno.listenDatagram` (DNS over UDP) is still unstable.
  *
  * @example

@@ -36,7 +36,10 @@ export interface NetDevOptions {
   readonly device: string;
   /** `auto` tries `dummy`, then `bridge` with one warning; the others force a type. */
   readonly deviceType: DeviceType;
-  /** VIP subnet (config `subnet`); only /32 addresses inside it are ever removed. */
+  /**
+   * VIP subnet (config `subnet`): /32 addresses inside it that nobody wants are removed; outside
+   * it only our own (`reconcile()` says which).
+   */
   readonly subnet: string;
   /** Leave the device in place on {@linkcode NetDev.teardown} (our addresses still go). */
   readonly keepDeviceOnExit: boolean;
