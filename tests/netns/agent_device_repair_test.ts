@@ -93,7 +93,7 @@ Deno.test({
   name: "agent sets a downed device up within the watch interval; /readyz fails while it is down",
   ignore: !NETNS_AVAILABLE,
   async fn() {
-    await using ns = await createNetns("dwlup");
+    await using ns = await createNetns("up", "dwl");
     const dir = await Deno.makeTempDir({ prefix: "dwl-up-" });
     try {
       const ip = await gatedIp(dir);
@@ -159,7 +159,7 @@ Deno.test({
     "after kill -9, a dnsListen address outside the subnet that is gone from the config is removed",
   ignore: !NETNS_AVAILABLE,
   async fn() {
-    await using ns = await createNetns("dwldns");
+    await using ns = await createNetns("dns", "dwl");
     const dir = await Deno.makeTempDir({ prefix: "dwl-dns-" });
     try {
       await using backends = await startBackends(ns, ["name:one"]);
