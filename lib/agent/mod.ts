@@ -11,6 +11,7 @@ export {
   NO_NOTIFIER,
   type NotifyEnv,
   readyStatus,
+  type RetryTimers,
   type ServiceNotifier,
   startNotify,
   systemdNotifier,

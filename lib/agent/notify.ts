@@ -54,6 +54,8 @@ export interface SystemdNotifierOptions {
   readonly pid?: number;
   /** The C library (the socket is made through FFI). @default libc() from lib/sys */
   readonly libc?: Libc | null;
+  /** Timers for sending again into a full queue (tests drive fake ones). @default globalThis */
+  readonly timers?: RetryTimers;
 }
 
 /**
@@ -62,8 +64,9 @@ export interface SystemdNotifierOptions {
  * unusable `NOTIFY_SOCKET`, or without FFI on the C library to send with, it warns once that
  * readiness cannot be reported, and why, and sends nothing; the agent runs on (under
  * `Type=notify` systemd then stops it at `TimeoutStartSec=`, which is what the warning
- * explains). A failed send warns once, with the error; later failures are debug lines.
- * `[Symbol.dispose]` closes the socket.
+ * explains). A failed send warns once, with the error; later failures are debug lines. While
+ * systemd's queue is full, messages wait and are sent again (a watchdog ping is dropped).
+ * `[Symbol.dispose]` closes the socket and drops what still waits.
  */
 export function systemdNotifier(options: SystemdNotifierOptions): ServiceNotifier & Disposable {
   const { log } = options;
@@ -103,25 +106,94 @@ export function systemdNotifier(options: SystemdNotifierOptions): ServiceNotifie
   } catch (error) {
     return cannot("no socket to send on", { notifySocket: vars.get("NOTIFY_SOCKET"), error });
   }
-  let failed = false;
-  log.debug("notifying systemd", {
-    notifySocket: vars.get("NOTIFY_SOCKET"),
-    watchdogMs: plan.watchdogMs ?? "off",
-  });
+  const where = vars.get("NOTIFY_SOCKET");
+  log.debug("notifying systemd", { notifySocket: where, watchdogMs: plan.watchdogMs ?? "off" });
+  const out = deliver(socket, log, options.timers ?? globalThis, where);
   return {
     watchdogMs: plan.watchdogMs,
-    notify(state) {
+    notify: (state) => out.send(state),
+    [Symbol.dispose]: () => out.close(),
+  };
+}
+
+/** The timer functions the notifier retries with: `globalThis`, or a fake in tests. */
+export interface RetryTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+/** First wait before sending into a full queue again, ms; it doubles up to the second. */
+const RETRY_FIRST_MS = 20;
+const RETRY_MAX_MS = 1_000;
+/** How long systemd may leave its queue full before that is a warning, ms. */
+const STALL_WARN_MS = 10_000;
+
+/**
+ * Sends notifications in order. A full queue (systemd has not read the last
+ * `net.unix.max_dgram_qlen` datagrams: 10 by default, 512 with systemd's sysctl defaults) keeps
+ * the message and sends it again on a timer, so `READY=1` and `STOPPING=1` are never lost to a
+ * busy PID 1; a watchdog ping is dropped instead (the next one follows in half the period). Any
+ * other error drops the message: warned once, then debug lines.
+ */
+function deliver(socket: NotifySocket, log: Logger, timers: RetryTimers, where?: string) {
+  const pending: string[] = [];
+  let timer: unknown = undefined;
+  let delay = RETRY_FIRST_MS;
+  let waited = 0;
+  let failed = false;
+  let stallWarned = false;
+  const trySend = (message: string): boolean => {
+    try {
+      return socket.send(message);
+    } catch (error) {
+      const fields = { notifySocket: where, message, error };
+      if (failed) log.debug("cannot notify systemd", fields);
+      else log.warn("Cannot notify systemd (further failures are logged at debug)", fields);
+      failed = true;
+      return true; // dropped: sending again would fail the same way
+    }
+  };
+  const retry = () => {
+    timer = timers.setTimeout(flush, delay);
+    waited += delay;
+    delay = Math.min(RETRY_MAX_MS, delay * 2);
+  };
+  const flush = () => {
+    timer = undefined;
+    while (pending.length > 0 && trySend(pending[0]!)) pending.shift();
+    if (pending.length === 0) {
+      delay = RETRY_FIRST_MS;
+      waited = 0;
+      return;
+    }
+    if (waited >= STALL_WARN_MS && !stallWarned) {
+      stallWarned = true;
+      log.warn("systemd has not read notifications for 10 s (its queue is full); still retrying", {
+        notifySocket: where,
+        message: pending[0],
+      });
+    }
+    retry();
+  };
+  return {
+    send(state: NotifyState): void {
       const message = notifyMessage(state);
-      try {
-        socket.send(message);
-      } catch (error) {
-        const fields = { notifySocket: vars.get("NOTIFY_SOCKET"), message, error };
-        if (failed) return log.debug("cannot notify systemd", fields);
-        failed = true;
-        log.warn("Cannot notify systemd (further failures are logged at debug)", fields);
+      if (pending.length === 0 && trySend(message)) return;
+      const ping = state.watchdog && !state.ready && !state.stopping && state.status === undefined;
+      if (ping) {
+        return log.debug("watchdog ping dropped: systemd's queue is full", { notifySocket: where });
       }
+      pending.push(message);
+      if (timer !== undefined) return;
+      log.debug("systemd's notification queue is full; sending again shortly", { message });
+      retry();
     },
-    [Symbol.dispose]: () => socket.close(),
+    close(): void {
+      if (timer !== undefined) timers.clearTimeout(timer);
+      timer = undefined;
+      pending.length = 0;
+      socket.close();
+    },
   };
 }
 

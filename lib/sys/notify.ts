@@ -142,7 +142,12 @@ export function sockaddrUn(address: NotifyAddress): Uint8Array {
         `${SUN_PATH_MAX - 1} fit`,
     );
   }
-  const out = new Uint8Array(2 + 1 + name.length);
+  // One byte more, not NUL, after the address: qemu-user (the ARM64 tests) adds one to the
+  // length of an AF_UNIX address that does not end in NUL when the next byte is NUL, which would
+  // put a NUL after an abstract name. The kernel reads no further than the length.
+  const backing = new Uint8Array(2 + 1 + name.length + 1);
+  backing[backing.length - 1] = 0xff;
+  const out = backing.subarray(0, backing.length - 1);
   new DataView(out.buffer).setUint16(0, AF_UNIX, true);
   if (address.kind === "path") out.set(name, 2); // NUL last
   else out.set(name, 3); // NUL first

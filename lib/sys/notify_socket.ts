@@ -5,9 +5,9 @@
  * at all for abstract names). The addresses and texts are built by the pure `notify.ts`.
  * @module
  */
-import type { Libc } from "./libc.ts";
+import { errno, type Libc } from "./libc.ts";
 import { AF_UNIX, type NotifyAddress, sockaddrUn } from "./notify.ts";
-import { SOCK_CLOEXEC, sysError } from "./sockaddr.ts";
+import { Errno, errnoError, SOCK_CLOEXEC, sysError } from "./sockaddr.ts";
 
 const SOCK_DGRAM = 2;
 const SOCK_NONBLOCK = 0o4000;
@@ -20,7 +20,8 @@ const encoder = new TextEncoder();
 /**
  * An unconnected Unix datagram socket that sends each notification to one address, as
  * libsystemd does. Sends never block: the agent's event loop is what the watchdog vouches
- * for, so a full receive queue (systemd busy) fails the send (`EAGAIN`) instead of stalling.
+ * for, so when the receiver's queue is full (`net.unix.max_dgram_qlen` datagrams that systemd
+ * has not read yet) {@linkcode send} says so instead of stalling, and the caller retries.
  */
 export class NotifySocket {
   readonly #c: Libc;
@@ -48,12 +49,14 @@ export class NotifySocket {
 
   /**
    * Sends `message` as one datagram.
+   * @returns true when it was sent, false when the receiver's queue is full (`EAGAIN`: nothing
+   *   was sent; try again later)
    * @throws the `sendto(2)` error, as the `Deno.errors` class Deno's sockets use where there
    *   is one (`ConnectionRefused`: nobody bound the name; `NotFound`: no such socket file;
-   *   `PermissionDenied`; `EAGAIN`: the receiver's queue is full)
+   *   `PermissionDenied`)
    * @throws {TypeError} after {@linkcode close}
    */
-  send(message: string): void {
+  send(message: string): boolean {
     if (this.#closed) throw new TypeError("Cannot send a notification: the socket is closed");
     const bytes = encoder.encode(message);
     const n = this.#c.sendto(
@@ -64,7 +67,10 @@ export class NotifySocket {
       this.#to,
       this.#to.length,
     );
-    if (n < 0n) throw sysError(this.#c, "sendto()");
+    if (n >= 0n) return true;
+    const code = errno(this.#c);
+    if (code === Errno.EAGAIN) return false;
+    throw errnoError(code, "sendto()");
   }
 
   /** Closes the socket (idempotent). */

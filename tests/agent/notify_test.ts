@@ -8,6 +8,7 @@ import type { IntervalTimers } from "../../lib/agent/heap_trim.ts";
 import {
   NO_NOTIFIER,
   readyStatus,
+  type RetryTimers,
   runAgent,
   type ServiceNotifier,
   startNotify,
@@ -15,7 +16,7 @@ import {
 } from "../../lib/agent/mod.ts";
 import { parseConfig } from "../../lib/config/mod.ts";
 import { createLogger, memoryLogger } from "../../lib/log/mod.ts";
-import { libc, notifyMessage, type NotifyState } from "../../lib/sys/mod.ts";
+import { libc, notifyMessage, NotifySocket, type NotifyState } from "../../lib/sys/mod.ts";
 import { fakeIp } from "../_helpers/fake_ip.ts";
 import { abstractReceiver } from "../_helpers/notify_receiver.ts";
 
@@ -165,6 +166,93 @@ Deno.test({
     ]);
     assert.match(String(lines[0]!.error), /Connection refused/);
     assert.equal(lines[0]!.message, "READY=1\nSTATUS=Running");
+  },
+});
+
+/** Timeouts the test fires by hand, in order. */
+class FakeTimeouts implements RetryTimers {
+  queue: { id: number; fn: () => void; ms: number }[] = [];
+  #next = 1;
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.queue.push({ id, fn, ms });
+    return id;
+  }
+  clearTimeout(id: unknown): void {
+    this.queue = this.queue.filter((t) => t.id !== id);
+  }
+  /** Fires the next timeout; returns its delay. */
+  fire(): number {
+    const t = this.queue.shift();
+    assert.ok(t, "a retry is scheduled");
+    t.fn();
+    return t.ms;
+  }
+}
+
+Deno.test({
+  name: "systemdNotifier() sends READY=1 and STOPPING=1 again while systemd's queue is full",
+  ignore: c === null,
+  fn() {
+    using rx = abstractReceiver(c!);
+    const filler = NotifySocket.open(c!, rx.address);
+    let queued = 0;
+    while (filler.send("X=1")) assert.ok(++queued < 100_000, "the queue never filled");
+    filler.close();
+    const log = memoryLogger("info");
+    const timers = new FakeTimeouts();
+    using n = systemdNotifier({
+      log,
+      env: new Map([["NOTIFY_SOCKET", rx.env]]),
+      pid: PID,
+      libc: c,
+      timers,
+    });
+    n.notify({ ready: true, status: "Running" });
+    n.notify({ watchdog: true }); // dropped: the next ping follows
+    n.notify({ stopping: true, status: "Stopping" }); // waits behind READY=1, in order
+    assert.equal(timers.queue.length, 1, "one retry timer");
+    assert.equal(timers.fire(), 20, "first retry soon");
+    assert.equal(timers.fire(), 40, "still full: twice the wait");
+    assert.equal(rx.drain().length, queued, "nothing got through while full");
+    timers.fire();
+    assert.deepEqual(rx.drain(), ["READY=1\nSTATUS=Running", "STOPPING=1\nSTATUS=Stopping"]);
+    assert.equal(timers.queue.length, 0, "nothing left to retry");
+    n.notify({ watchdog: true });
+    assert.deepEqual(rx.drain(), ["WATCHDOG=1"]);
+    assert.deepEqual(log.lines, [], "a busy systemd for a moment is no warning");
+  },
+});
+
+Deno.test({
+  name:
+    "systemdNotifier() warns once when systemd leaves its queue full for 10 s, and drops the rest at dispose",
+  ignore: c === null,
+  fn() {
+    using rx = abstractReceiver(c!);
+    const filler = NotifySocket.open(c!, rx.address);
+    for (let i = 0; filler.send("X=1"); i++) assert.ok(i < 100_000);
+    filler.close();
+    const log = memoryLogger("info");
+    const timers = new FakeTimeouts();
+    {
+      using n = systemdNotifier({
+        log,
+        env: new Map([["NOTIFY_SOCKET", rx.env]]),
+        pid: PID,
+        libc: c,
+        timers,
+      });
+      n.notify({ ready: true });
+      const waits: number[] = [];
+      while (log.lines.length === 0) waits.push(timers.fire());
+      assert.deepEqual(waits.slice(0, 7), [20, 40, 80, 160, 320, 640, 1000]);
+      assert.ok(waits.reduce((a, b) => a + b) >= 10_000, waits.join(","));
+      for (let i = 0; i < 5; i++) assert.equal(timers.fire(), 1000);
+      assert.equal(log.lines.length, 1, "warned once");
+      assert.match(log.lines[0]!, /systemd has not read notifications for 10 s/);
+    }
+    assert.equal(timers.queue.length, 0, "dispose cancels the retry");
   },
 });
 

@@ -106,8 +106,10 @@ Deno.test({
     await using ns = await createNetns("wdog", "sdn");
     await inDir(async (dir) => {
       await using notify = listenNotify(`${dir}/notify.sock`);
-      // 0.2 s: a ping every 100 ms. No WATCHDOG_PID: systemd sets it only with a fork in between.
-      await using agent = await start(ns, dir, notify, { WATCHDOG_USEC: "200000" });
+      // A ping every 100 ms (every 500 ms under emulation, so the emulated test reads them
+      // before its queue of 10 fills). No WATCHDOG_PID: systemd sets it only for a forked child.
+      const usec = EMULATED ? "1000000" : "200000";
+      await using agent = await start(ns, dir, notify, { WATCHDOG_USEC: usec });
       const ready = await notify.waitFor(isReady, BOUND_MS);
       let last = ready;
       for (let i = 0; i < 3; i++) last = await notify.waitFor(isWatchdog, BOUND_MS, last + 1);

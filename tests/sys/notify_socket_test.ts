@@ -48,6 +48,28 @@ Deno.test({
 });
 
 Deno.test({
+  name: "NotifySocket.send() returns false, sending nothing, while the receiver's queue is full",
+  ignore: c === null,
+  fn() {
+    using rx = abstractReceiver(c!);
+    const tx = NotifySocket.open(c!, rx.address);
+    try {
+      let sent = 0;
+      while (tx.send(`X=${sent}`)) assert.ok(++sent < 100_000, "the queue never filled");
+      assert.ok(sent >= 1, "net.unix.max_dgram_qlen datagrams fit first");
+      assert.equal(tx.send("READY=1"), false, "still full");
+      const got = rx.drain();
+      assert.equal(got.length, sent, "nothing was sent by the refused calls");
+      assert.equal(got.at(-1), `X=${sent - 1}`);
+      assert.equal(tx.send("READY=1"), true, "room again");
+      assert.deepEqual(rx.drain(), ["READY=1"]);
+    } finally {
+      tx.close();
+    }
+  },
+});
+
+Deno.test({
   name: "NotifySocket.send() throws the sendto() error as Deno's socket errors do",
   ignore: c === null,
   async fn(t) {

@@ -110,6 +110,10 @@ Deno.test("sockaddrUn() encodes sun_family, then the path and its NUL or a NUL a
     assert.equal(new DataView(a.buffer).getUint16(0, true), AF_UNIX);
     assert.equal(a.length, 2 + "/run/systemd/notify".length + 1);
   });
+  await t.step("the byte after an abstract name is not NUL (qemu-user would add it)", () => {
+    const a = sockaddrUn({ kind: "abstract", name: "ab" });
+    assert.equal(new Uint8Array(a.buffer, a.byteOffset, a.length + 1)[a.length], 0xff);
+  });
   await t.step("the longest names fill sun_path exactly (110 bytes)", () => {
     assert.equal(sockaddrUn({ kind: "path", path: LONG.slice(0, -1) }).length, 110);
     assert.equal(sockaddrUn({ kind: "abstract", name: "n".repeat(107) }).length, 110);
