@@ -44,6 +44,17 @@ Deno.test("permissionFlags() allows the env variables npm yaml, ctl and sd_notif
   );
 });
 
+Deno.test("README.md's Permissions block is exactly what scripts/permissions.ts prints", async () => {
+  // Operators copy these flags (and `make build` compiles them in): the README must not drift
+  // from the one source of truth, as it once did by leaving out --allow-ffi.
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const section = readme.split("\n## Permissions\n")[1]?.split("\n## ")[0];
+  assert.ok(section, "README.md has a Permissions section");
+  const block = /\n```\n([^`]*)\n```\n/.exec(section)?.[1];
+  assert.ok(block, "the Permissions section has a code block");
+  assert.deepEqual(block.split(/\s+/), permissionFlags());
+});
+
 Deno.test("permissionFlags() rejects paths Deno cannot list", async (t) => {
   for (const bad of ["", "/a,b"]) {
     await t.step(JSON.stringify(bad), () => {
