@@ -58,14 +58,14 @@ export interface StatusInfo {
    */
   readonly reconciledVersion?: number;
   /**
-   * Modules whose update failed in the last reconcile pass (empty when it succeeded); the
-   * pass is retried until it succeeds.
-   */
-  /**
    * Set when the persisted state was damaged at start (unreadable `state.json`, or a journal
    * damaged before its end): what was kept and where the damaged file was moved.
    */
   readonly stateWarning?: string;
+  /**
+   * Modules whose update failed in the last reconcile pass (empty when it succeeded); the
+   * pass is retried until it succeeds.
+   */
   readonly reconcileFailures?: readonly {
     readonly component: string;
     readonly version: number;
