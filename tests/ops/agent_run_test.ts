@@ -158,7 +158,11 @@ Deno.test({
       assert.match(metrics.body, /^edgemesh_registry_services\b.* 1$/m);
       const ready = await probe(ns, config.metricsListen, "/readyz");
       assert.equal(ready.status, 200, ready.body);
-      assert.match(ready.body, /readyz check passed/);
+      // The four checks the README documents, in its order.
+      assert.equal(
+        ready.body.trimEnd(),
+        "[+]device ok\n[+]listeners ok\n[+]control ok\n[+]sync ok\nreadyz check passed",
+      );
       assert.equal(await agent.stop("SIGTERM"), 0, agent.logs());
     } finally {
       await Deno.remove(dir, { recursive: true });
