@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { CONFIG_KEYS, parseConfig, parseConfigText } from "../../lib/config/mod.ts";
 import { notifyPlan } from "../../lib/sys/mod.ts";
-import { DEFAULT_PERMISSION_PATHS } from "../../scripts/permissions.ts";
+import { DEFAULT_PERMISSION_PATHS, permissionFlags } from "../../scripts/permissions.ts";
 
 const UNIT = fileURLToPath(new URL("../../deploy/edgemesh.service", import.meta.url));
 const EXAMPLE = fileURLToPath(new URL("../../deploy/edgemesh.yaml", import.meta.url));
@@ -184,4 +184,18 @@ Deno.test("deploy/edgemesh.yaml documents every config key with its true default
   const builtIn = parseConfig({}, { hostname });
   assert.deepEqual(asIs, builtIn, "the example as shipped is the built-in default");
   assert.deepEqual(uncommented, builtIn, "every commented value is the real default");
+});
+
+Deno.test("deploy/ comments name every path the binary may write, and the unit its FFI", async () => {
+  const comments = async (path: string) =>
+    (await Deno.readTextFile(path)).split("\n").filter((l) => l.startsWith("#"))
+      .map((l) => l.slice(1).trim()).join(" ");
+  const writes = permissionFlags().find((f) => f.startsWith("--allow-write="))!
+    .slice("--allow-write=".length).split(",");
+  assert.ok(writes.includes("/etc/.resolv.conf.edgemesh-tmp"), writes.join(","));
+  for (const file of [UNIT, EXAMPLE]) {
+    const text = await comments(file);
+    for (const w of writes) assert.ok(text.includes(w), `${file} names ${w}`);
+  }
+  assert.match(await comments(UNIT), /--allow-ffi/);
 });
