@@ -209,10 +209,12 @@ async function get(args: readonly string[], io: CliIo, top: Values): Promise<num
     if (output !== "json") io.stderr("No services found\n");
     return 0;
   }
+  // kubectl's NotFound, naming where it was looked for: NS/NAME, or every namespace when the
+  // NAME came without NS/ and without -n (there is no default namespace to name).
   io.stderr(
-    `edgemesh: service ${
-      JSON.stringify(`${one.namespace === "*" ? "" : `${one.namespace}/`}${one.name}`)
-    } not found\n`,
+    one.namespace === "*"
+      ? `edgemesh: service ${JSON.stringify(one.name)} not found in any namespace\n`
+      : `edgemesh: service ${JSON.stringify(`${one.namespace}/${one.name}`)} not found\n`,
   );
   return 1;
 }

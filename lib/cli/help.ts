@@ -117,7 +117,8 @@ Usage:
   edgemesh ctl get services|endpoints [NS/NAME | NAME] [-n NAMESPACE] [-o json]
 
 NS/NAME shows one service; NAME without "NS/" is looked for in the namespace from -n, else
-in every namespace.
+in every namespace. A named service that is not there exits 1 with
+service "NS/NAME" not found (or service "NAME" not found in any namespace) on stderr.
 
 The table has the columns NAMESPACE NAME VIP PORTS ENDPOINTS. -o json prints a JSON array of
 {"namespace","name","vip","ports":[{"name","protocol","port","targetPort"}],

@@ -262,6 +262,24 @@ Deno.test("ctl get services [NS/]NAME queries one service; -o json stays an arra
       });
     },
   );
+  await t.step("a NAME without NS/ or -n: not found in any namespace, exit 1", async () => {
+    await withFake((l) => okReplyTo(l, []), async (fake) => {
+      for (const output of [[], ["-o", "json"]]) {
+        const r = await edgemesh(["ctl", "-s", fake.path, "get", "services", "nosuch", ...output]);
+        assert.equal(r.code, 1);
+        assert.equal(r.stderr, 'edgemesh: service "nosuch" not found in any namespace\n');
+        assert.equal(r.stdout, output.length > 0 ? "[]\n" : "");
+      }
+      const n = await edgemesh(["ctl", "-s", fake.path, "get", "svc", "nosuch", "-n", "default"]);
+      assert.equal(n.code, 1);
+      assert.equal(n.stderr, 'edgemesh: service "default/nosuch" not found\n');
+      assert.deepEqual(resources(fake), [
+        "*/services/nosuch",
+        "*/services/nosuch",
+        "default/services/nosuch",
+      ]);
+    });
+  });
 });
 
 Deno.test("ctl apply -f A -f B applies every file in order on one connection", async () => {
