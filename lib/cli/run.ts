@@ -81,9 +81,10 @@ export async function run(args: readonly string[], io: CliIo, deps: RunDeps): Pr
     });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const where = err.file === undefined ? "configuration" : `config "${err.file}"`;
     const n = err.issues.length;
-    io.stderr(`edgemesh: invalid ${where} (${n} problem${n === 1 ? "" : "s"}):\n`);
+    io.stderr(
+      `edgemesh: invalid ${configSource(err, overrides)} (${n} problem${n === 1 ? "" : "s"}):\n`,
+    );
     for (const issue of err.issues) io.stderr(`  ${describeIssue(issue, overrides)}\n`);
     return 1;
   }
@@ -102,6 +103,22 @@ export async function run(args: readonly string[], io: CliIo, deps: RunDeps): Pr
 }
 
 /**
+ * What the header of a configuration error blames: `config "FILE"` when every problem is in
+ * the file, `config "FILE" and flags` when some came from flags, and `configuration` when
+ * there is no file or only flags are wrong (each such line names its flag).
+ */
+export function configSource(
+  err: ConfigError,
+  overrides: Readonly<Record<string, unknown>>,
+): string {
+  if (err.file === undefined) return "configuration";
+  const fromFlags = err.issues.filter((i) => issueFlag(i, overrides) !== undefined);
+  if (fromFlags.length === 0) return `config "${err.file}"`;
+  if (fromFlags.length === err.issues.length) return "configuration";
+  return `config "${err.file}" and flags`;
+}
+
+/**
  * A config problem as the user made it: one from a flag names the flag and the key it sets
  * (`--subnet (subnet): "1.2.3.4/40" is not a CIDR`), others read as `formatIssue` makes them.
  */
@@ -109,8 +126,16 @@ export function describeIssue(
   issue: ConfigIssue,
   overrides: Readonly<Record<string, unknown>>,
 ): string {
+  const flag = issueFlag(issue, overrides);
+  return flag === undefined ? formatIssue(issue) : `--${flag} (${issue.path}): ${issue.message}`;
+}
+
+/** The flag (without `--`) whose value `issue` is about, or undefined when the file is to blame. */
+function issueFlag(
+  issue: ConfigIssue,
+  overrides: Readonly<Record<string, unknown>>,
+): string | undefined {
   const key = /^[A-Za-z]+/.exec(issue.path)?.[0];
-  const flag = Object.entries(RUN_FLAG_KEYS).find(([, k]) => k === key)?.[0];
-  if (key === undefined || flag === undefined || !(key in overrides)) return formatIssue(issue);
-  return `--${flag} (${issue.path}): ${issue.message}`;
+  if (key === undefined || !(key in overrides)) return undefined;
+  return Object.entries(RUN_FLAG_KEYS).find(([, k]) => k === key)?.[0];
 }

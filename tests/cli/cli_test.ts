@@ -136,11 +136,40 @@ Deno.test("edgemesh runtime failures print the reason and exit 1", async (t) => 
       assert.equal(r.code, 1);
       assert.equal(
         r.stderr,
-        `edgemesh: invalid config "${file}" (3 problems):\n` +
+        `edgemesh: invalid config "${file}" and flags (3 problems):\n` +
           `  subent: unknown key "subent" (did you mean "subnet"?)\n` +
           `  subnet: "9.251.0.0/33" is not a CIDR\n` +
           `  --log-level (logLevel): "loud" is not one of debug, info, warn, error\n`,
       );
+    });
+    await t.step("run: the header blames the file only for the file's problems", async () => {
+      const bad = `${dir}/bad2.yaml`;
+      await Deno.writeTextFile(bad, "dnsTtl: -1\n");
+      const good = `${dir}/good.yaml`;
+      await Deno.writeTextFile(good, "nodeName: n1\n");
+      const rows: [string[], string][] = [
+        [
+          ["--config", bad],
+          `edgemesh: invalid config "${bad}" (1 problem):\n` +
+          "  dnsTtl: -1 is out of range 0-3600\n",
+        ],
+        // A good file and a bad flag value: the file is not to blame.
+        [
+          ["--config", good, "--log-level", "trace"],
+          "edgemesh: invalid configuration (1 problem):\n" +
+          '  --log-level (logLevel): "trace" is not one of debug, info, warn, error\n',
+        ],
+        [
+          ["--log-level", "trace"],
+          "edgemesh: invalid configuration (1 problem):\n" +
+          '  --log-level (logLevel): "trace" is not one of debug, info, warn, error\n',
+        ],
+      ];
+      for (const [args, stderr] of rows) {
+        const r = await edgemesh(["run", ...args]);
+        assert.equal(r.code, 1, "a configuration error exits 1, not 2");
+        assert.equal(r.stderr, stderr);
+      }
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
