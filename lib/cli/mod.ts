@@ -7,6 +7,7 @@
 import { ctl } from "./ctl.ts";
 import { HELP } from "./help.ts";
 import { type CliIo, denoIo, UsageError } from "./io.ts";
+import { failureText } from "./permission_error.ts";
 import { run, type RunDeps } from "./run.ts";
 import { VERSION } from "./version.ts";
 
@@ -62,7 +63,7 @@ export async function main(
       io.stderr(`edgemesh: ${err.message} (see ${err.helpCommand} --help)\n`);
       return 2;
     }
-    io.stderr(`edgemesh: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr(failureText(err));
     return 1;
   }
 }

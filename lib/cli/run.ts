@@ -14,6 +14,9 @@ import { createLogger, type Logger } from "../log/mod.ts";
 import { type FlagSpec, parseFlags } from "./args.ts";
 import { HELP } from "./help.ts";
 import type { CliIo } from "./io.ts";
+import { failureText } from "./permission_error.ts";
+
+export { NOT_CAPABLE_HINT } from "./permission_error.ts";
 
 /** `--flag` → config key, for flags that override a config value. */
 export const RUN_FLAG_KEYS: Readonly<Record<string, keyof Config>> = {
@@ -39,17 +42,6 @@ const RUN_FLAGS: Record<string, FlagSpec> = {
     Object.keys(RUN_FLAG_KEYS).map((f) => [f, { type: "string", multiple: f === "dns-listen" }]),
   ),
 };
-
-/**
- * Said after a permission failure: the agent runs with Deno permissions that allow writing only
- * the paths it was started for (scripts/permissions.ts; fixed into a compiled binary), so a
- * config that moves `stateDir` or `controlSocket` needs matching flags, not `--allow-write`.
- */
-export const NOT_CAPABLE_HINT =
-  "edgemesh: the agent may write only the paths its permission flags name: start it with the " +
-  "flags `deno run scripts/permissions.ts --state-dir DIR --runtime-dir DIR` prints for your " +
-  "stateDir and controlSocket directory (make run STATE_DIR=… RUNTIME_DIR=…), or keep the " +
-  "defaults /var/lib/edgemesh and /run/edgemesh that the compiled binary allows\n";
 
 /** What `run` needs from its caller (main.ts): the agent and the stop signal. */
 export interface RunDeps {
@@ -93,8 +85,8 @@ export async function run(args: readonly string[], io: CliIo, deps: RunDeps): Pr
   try {
     await deps.runAgent({ config, log, signal });
   } catch (err) {
-    io.stderr(`edgemesh: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (err instanceof Deno.errors.NotCapable) io.stderr(NOT_CAPABLE_HINT);
+    // A denied permission in edgemesh's words, not Deno's advice to add a flag.
+    io.stderr(failureText(err));
     return 1;
   } finally {
     dispose();

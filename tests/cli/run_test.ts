@@ -2,6 +2,7 @@
 /** `edgemesh run` as a real process: JSON logs, SIGTERM → clean stop and exit 0, start-up failure → 1. */
 import assert from "node:assert/strict";
 import { describeIssue, NOT_CAPABLE_HINT, run } from "../../lib/cli/run.ts";
+import { failureText } from "../../lib/cli/permission_error.ts";
 import { createNetns, NETNS_AVAILABLE } from "../_helpers/netns.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -152,10 +153,51 @@ Deno.test("run explains a permission failure: the flags name the writable paths"
     hostname: "h",
   });
   assert.equal(code, 1);
+  // edgemesh's words, not Deno's advice to add a flag (impossible for a compiled binary).
   assert.equal(
     stderr,
-    'edgemesh: Requires write access to "/srv/em", run again with the --allow-write flag\n' +
-      NOT_CAPABLE_HINT,
+    'edgemesh: not permitted to write "/srv/em" (not a path this edgemesh\'s permission flags ' +
+      "allow)\n" + NOT_CAPABLE_HINT,
   );
-  assert.match(NOT_CAPABLE_HINT, /scripts\/permissions\.ts --state-dir DIR --runtime-dir DIR/);
+  assert.match(
+    NOT_CAPABLE_HINT,
+    /scripts\/permissions\.ts --state-dir DIR --runtime-dir DIR --resolv-conf FILE/,
+  );
+  assert.doesNotMatch(stderr, /run again with|--allow-write/);
+});
+
+Deno.test("permission failures are said in edgemesh's words, wrapped or not", async (t) => {
+  const rows: [string, unknown, string][] = [
+    [
+      "a write wrapped in the agent's own error",
+      new Error(
+        'Cannot update "/etc/r.conf": Requires write access to "/etc/r.conf", run again with ' +
+          "the --allow-write flag",
+        { cause: new Deno.errors.NotCapable("…") },
+      ),
+      'edgemesh: Cannot update "/etc/r.conf": not permitted to write "/etc/r.conf" (not a path ' +
+      "this edgemesh's permission flags allow)\n" + NOT_CAPABLE_HINT,
+    ],
+    [
+      "another kind: no write hint",
+      new Deno.errors.NotCapable(
+        'Requires run access to "iptables", run again with the --allow-run flag',
+      ),
+      'edgemesh: not permitted: run access to "iptables" is not in this edgemesh\'s permission ' +
+      "flags\n",
+    ],
+    [
+      "a kind without a resource",
+      new Deno.errors.NotCapable("Requires net access, run again with the --allow-net flag"),
+      "edgemesh: not permitted: net access is not in this edgemesh's permission flags\n",
+    ],
+    [
+      "not a permission failure: as it is",
+      new Error('Requires write access to "/x", run again with the --allow-write flag'),
+      'edgemesh: Requires write access to "/x", run again with the --allow-write flag\n',
+    ],
+  ];
+  for (const [name, err, want] of rows) {
+    await t.step(name, () => assert.equal(failureText(err), want));
+  }
 });

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { createNetns, NETNS_AVAILABLE, type TempNetns } from "../_helpers/netns.ts";
 import { denoRunArgs, startAgent, UNIT_CAPABILITIES } from "../_helpers/agent.ts";
 import { permissionFlags } from "../../scripts/permissions.ts";
+import { NOT_CAPABLE_HINT } from "../../lib/cli/permission_error.ts";
 
 const HAS_SETPRIV = (() => {
   try {
@@ -164,6 +165,46 @@ Deno.test({
         "[+]device ok\n[+]listeners ok\n[+]control ok\n[+]sync ok\nreadyz check passed",
       );
       assert.equal(await agent.stop("SIGTERM"), 0, agent.logs());
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "main.ts run under production permissions says a refused write in its own words",
+  ignore: !NETNS_AVAILABLE,
+  async fn() {
+    await using ns = await createNetns("noperm");
+    const dir = await Deno.makeTempDir({ prefix: "em-run-" });
+    try {
+      // Flags for <dir>/state, but the agent is told to keep its state elsewhere: the write
+      // fails, as it does for a compiled binary whose built-in paths the config moved away from.
+      const flags = permissionFlags({ stateDir: `${dir}/state`, runtimeDir: `${dir}/run` });
+      const out = await new Deno.Command("ip", {
+        args: [
+          ...["netns", "exec", ns.name, Deno.execPath()],
+          ...denoRunArgs(flags, [
+            "run",
+            ...["--state-dir", `${dir}/other`, "--control-socket", `${dir}/run/em.sock`],
+            ...["--node-name", "n1", "--metrics-listen", ""],
+          ]),
+        ],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, stderr);
+      const said = stderr.split("\n").filter((l) => l.startsWith("edgemesh: "));
+      assert.deepEqual(said, [
+        `edgemesh: not permitted to write "${dir}/other" (not a path this edgemesh's ` +
+        "permission flags allow)",
+        NOT_CAPABLE_HINT.trimEnd(),
+      ]);
+      // Deno's own advice (add --allow-write) is impossible for a compiled binary.
+      assert.doesNotMatch(stderr, /run again with|Requires write access/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
