@@ -2,7 +2,10 @@
 /**
  * `edgemesh ctl apply -f FILE [-f FILE…]`: every file is read and checked before anything is
  * sent, so a file that cannot be read or parsed, or an object outside the `-n` namespace,
- * changes nothing; then every object of every file is sent, in order, on one connection.
+ * changes nothing; then every object of every file is sent, in order, on one connection. A
+ * document that parses but is no object the agent takes (no kind, …) is reported and skipped
+ * (lib/cli/manifest.ts); the others are still sent. Every line about a document starts with its
+ * file (`a.yaml: document 3: …`).
  * @module
  */
 import { buildMessage, formatResource, type Reply } from "../control/mod.ts";
@@ -10,7 +13,12 @@ import { type ParsedArgs, parseFlags } from "./args.ts";
 import { CONNECTION_FLAGS, resolveTarget, sendAll, withClient } from "./connection.ts";
 import { HELP } from "./help.ts";
 import { type CliIo, UsageError } from "./io.ts";
-import { type ManifestItem, type ManifestObject, parseManifests } from "./manifest.ts";
+import {
+  type ManifestItem,
+  type ManifestObject,
+  ManifestSyntaxError,
+  parseManifests,
+} from "./manifest.ts";
 
 const COMMAND = "edgemesh ctl apply";
 
@@ -55,7 +63,15 @@ export async function apply(
   const namespace = values.namespace as string | undefined;
 
   const sources: Source[] = [];
-  for (const file of files) sources.push(await readSource(file, io, namespace));
+  for (const file of files) {
+    try {
+      sources.push(await readSource(file, io, namespace));
+    } catch (err) {
+      if (!(err instanceof UnparsedSource)) throw err;
+      io.stderr(`${err.message}\n`);
+      return 1;
+    }
+  }
 
   // kubectl's rule: -n never moves an object that names its own namespace elsewhere.
   const refused = namespace === undefined
@@ -64,7 +80,7 @@ export async function apply(
       s.items.flatMap((item) =>
         item.ok && outsideNamespace(item.object, namespace)
           ? [
-            `${s.name}: ${item.object.label}: the namespace from the provided object ` +
+            `${objectPrefix(s, item)}the namespace from the provided object ` +
             `${JSON.stringify(item.object.namespace)} does not match the namespace ` +
             `${JSON.stringify(namespace)}`,
           ]
@@ -97,7 +113,7 @@ export async function apply(
         if (reply.ok) io.stdout(`${item.object.label} configured\n`);
         else {
           failed++;
-          io.stderr(`${item.object.label}: ${reply.error}\n`);
+          io.stderr(`${objectPrefix(s, item)}${reply.error}\n`);
         }
       }
     }
@@ -120,9 +136,26 @@ export async function apply(
   return failed > 0 ? 1 : 0;
 }
 
+/** A `-f` argument that cannot be parsed; the message is the whole line to print. */
+class UnparsedSource extends Error {
+  override name = "UnparsedSource";
+}
+
+/**
+ * How a line about an object starts: its file, where in the file it is when the file holds
+ * more than one document or a List (`a.yaml: document 3: `), and the object
+ * (`service/default/web: `).
+ */
+function objectPrefix(s: Source, item: Extract<ManifestItem, { ok: true }>): string {
+  const where = item.where === "document" ? "" : `${item.where}: `;
+  return `${s.name}: ${where}${item.object.label}: `;
+}
+
 /**
  * Reads and parses one `-f` argument.
- * @throws {Error} `Cannot read "<path>": <reason>`, or `"<path>": Cannot parse manifest: …`
+ * @throws {Error} `Cannot read "<path>": <reason>`; `"<path>": <reason>` when parsing fails
+ *   for another reason than the text
+ * @throws {UnparsedSource} `<path>: [document N: ]Cannot parse manifest: …`
  */
 async function readSource(file: string, io: CliIo, namespace?: string): Promise<Source> {
   const name = file === "-" ? "stdin" : file;
@@ -136,9 +169,14 @@ async function readSource(file: string, io: CliIo, namespace?: string): Promise<
   try {
     return { name, quoted, items: await parseManifests(text, namespace ?? "default") };
   } catch (err) {
-    throw new Error(`${quoted}: ${err instanceof Error ? err.message : String(err)}`, {
-      cause: err,
-    });
+    if (!(err instanceof ManifestSyntaxError)) {
+      throw new Error(`${quoted}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+    }
+    // As every line about a document: its file first, then the document when there are several.
+    const where = err.document === null ? "" : `document ${err.document}: `;
+    throw new UnparsedSource(`${name}: ${where}${err.message}`, { cause: err });
   }
 }
 

@@ -82,7 +82,13 @@ line is printed per object. Exits 1 if any object failed.
 
 Every file is read and parsed before anything is sent: a file that cannot be read or parsed
 changes nothing. With -n, an object whose metadata.namespace is another namespace is refused
-(as kubectl does) and then nothing is applied.
+(as kubectl does) and then nothing is applied. A document that parses but cannot be applied
+(no kind, an unsupported kind or apiVersion, no metadata.name) is reported and skipped: the
+other documents are still applied, and the exit status is 1.
+
+Errors about a document start with its file, then the document when the file has several
+(d.yaml: document 3: kind is missing), then the object when it is known
+(a.yaml: document 2: service/default/x: Cannot apply …).
 
 Flags:
   -f, --filename FILE     manifest file, or - for standard input; repeatable

@@ -38,10 +38,26 @@ export interface ManifestObject {
   readonly label: string;
 }
 
-/** An object, or why a document could not become one. */
+/**
+ * An object and where it is in its text (`document 3`, `document 2 item 1`; just `document`, or
+ * `document item 1`, when the text has one document), or why a document could not become one.
+ */
 export type ManifestItem =
-  | { readonly ok: true; readonly object: ManifestObject }
+  | { readonly ok: true; readonly object: ManifestObject; readonly where: string }
   | { readonly ok: false; readonly label: string; readonly error: string };
+
+/**
+ * Manifest text that cannot be parsed: `Cannot parse manifest: line 5, column 1: …`.
+ * `document` is the 1-based document of a multi-document YAML stream the error is in, null for
+ * a single document.
+ */
+export class ManifestSyntaxError extends SyntaxError {
+  readonly document: number | null;
+  constructor(message: string, document: number | null = null) {
+    super(message);
+    this.document = document;
+  }
+}
 
 /** Label of an object in output lines (`service/default/nginx`, `node/edge-1`). */
 export function objectLabel(type: ResourceType, namespace: string, name: string): string {
@@ -52,7 +68,8 @@ export function objectLabel(type: ResourceType, namespace: string, name: string)
  * Parses manifest text into objects. Problems with single objects become failed items (the
  * rest are still applied); only unparseable text throws. Async because the YAML parser is
  * loaded on first use.
- * @throws {SyntaxError} on YAML/JSON syntax errors, with line and column
+ * @throws {ManifestSyntaxError} on YAML/JSON syntax errors, with line and column (and the
+ *   document, in a multi-document stream)
  */
 export async function parseManifests(
   text: string,
@@ -60,7 +77,7 @@ export async function parseManifests(
 ): Promise<ManifestItem[]> {
   const json = readJsonDocument(text);
   if (isControlMessage(json?.value) || (json === null && firstLineIsControlMessage(text))) {
-    throw new SyntaxError(
+    throw new ManifestSyntaxError(
       "Cannot parse manifest: this is control-socket messages (KubeEdge, one per line), not " +
         "Kubernetes objects: write the file to the agent's socket as it is (e.g. " +
         "socat - UNIX-CONNECT:/run/edgemesh/edgemesh.sock < FILE), or apply the objects in " +
@@ -116,10 +133,13 @@ async function parseYamlDocuments(text: string): Promise<unknown[]> {
   const { parseAllDocuments } = await import("yaml");
   const docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true });
   const list = Array.isArray(docs) ? docs : [docs];
-  return list.map((doc) => {
+  return list.map((doc, i) => {
     const err = doc.errors[0];
     if (err) {
-      throw new SyntaxError(`Cannot parse manifest: ${yamlErrorText(text, err)}`);
+      throw new ManifestSyntaxError(
+        `Cannot parse manifest: ${yamlErrorText(text, err)}`,
+        list.length > 1 ? i + 1 : null,
+      );
     }
     return doc.toJS() as unknown;
   });
@@ -156,6 +176,7 @@ function toItem(value: unknown, where: string, defaultNamespace: string): Manife
         content: value,
         label: objectLabel(type, "", name),
       },
+      where,
     };
   }
   const ns = typeof meta.namespace === "string" && meta.namespace !== ""
@@ -165,6 +186,7 @@ function toItem(value: unknown, where: string, defaultNamespace: string): Manife
   return {
     ok: true,
     object: { type, namespace: ns, name, content, label: objectLabel(type, ns, name) },
+    where,
   };
 }
 

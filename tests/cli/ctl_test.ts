@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { edgemesh } from "../_helpers/cli.ts";
 import {
   type FakeAgent,
+  msgIdOf,
   okReplyTo,
   type Respond,
   startFakeAgent,
@@ -315,7 +316,7 @@ Deno.test("ctl apply -n refuses objects of another namespace and applies nothing
           "kind: Service\nmetadata: {name: t}\n",
       },
       stderr: [
-        'x.yaml: service/a/s: the namespace from the provided object "a" does not match the namespace "b"',
+        'x.yaml: document 1: service/a/s: the namespace from the provided object "a" does not match the namespace "b"',
       ],
     },
     {
@@ -326,8 +327,8 @@ Deno.test("ctl apply -n refuses objects of another namespace and applies nothing
           "- kind: Endpoints\n  metadata: {name: e, namespace: c}\n",
       },
       stderr: [
-        'bad.yaml: pod/a/p: the namespace from the provided object "a" does not match the namespace "b"',
-        'bad.yaml: endpoints/c/e: the namespace from the provided object "c" does not match the namespace "b"',
+        'bad.yaml: document item 1: pod/a/p: the namespace from the provided object "a" does not match the namespace "b"',
+        'bad.yaml: document item 2: endpoints/c/e: the namespace from the provided object "c" does not match the namespace "b"',
       ],
     },
   ];
@@ -358,6 +359,84 @@ Deno.test("ctl apply -n refuses objects of another namespace and applies nothing
       const r = await edgemesh(["ctl", "-s", fake.path, "apply", "-f", file, "-n", "b"]);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(resources(fake), ["default/node/n1", "b/service/s"]);
+    });
+  });
+});
+
+Deno.test("ctl apply: every error about a document starts with its file", async (t) => {
+  /** The agent refuses objects named "bad", as it refuses an invalid object. */
+  const respond: Respond = (l) => {
+    const resource = JSON.parse(l).route.resource as string;
+    return resource.endsWith("/bad")
+      ? JSON.stringify({
+        msg_id: msgIdOf(l),
+        ok: false,
+        error: `Cannot apply "${resource}": spec.ports[0].port 70000 is out of range`,
+      })
+      : okReplyTo(l);
+  };
+  await t.step("an object the agent rejects: file, document, object", async () => {
+    await withFake(respond, async (fake, dir) => {
+      const multi = `${dir}/multi.yaml`;
+      await Deno.writeTextFile(
+        multi,
+        "kind: Service\nmetadata: {name: ok}\n---\nkind: Service\nmetadata: {name: bad}\n",
+      );
+      const single = `${dir}/single.json`;
+      await Deno.writeTextFile(single, '{"kind":"Service","metadata":{"name":"bad"}}');
+      const r = await edgemesh(["ctl", "-s", fake.path, "apply", "-f", multi, "-f", single]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, "service/default/ok configured\n");
+      assert.equal(
+        r.stderr,
+        `${multi}: document 2: service/default/bad: Cannot apply "default/service/bad": ` +
+          "spec.ports[0].port 70000 is out of range\n" +
+          // One document: nothing to number.
+          `${single}: service/default/bad: Cannot apply "default/service/bad": ` +
+          "spec.ports[0].port 70000 is out of range\n",
+      );
+    });
+  });
+  await t.step("a syntax error: file, document, position; nothing is sent", async () => {
+    await withFake(respond, async (fake, dir) => {
+      const good = `${dir}/good.yaml`;
+      await Deno.writeTextFile(good, "kind: Service\nmetadata: {name: s}\n");
+      const multi = `${dir}/c.yaml`;
+      await Deno.writeTextFile(
+        multi,
+        "kind: Service\nmetadata: {name: a}\n---\nkind: Service\nmetadata: {name: b\n",
+      );
+      const r = await edgemesh(["ctl", "-s", fake.path, "apply", "-f", good, "-f", multi]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, "");
+      assert.match(
+        r.stderr,
+        new RegExp(`^${multi}: document 2: Cannot parse manifest: line \\d+, column \\d+: .+\n$`),
+      );
+      const single = `${dir}/one.yaml`;
+      await Deno.writeTextFile(single, "kind: Service\nmetadata: {name: a\n");
+      const one = await edgemesh(["ctl", "-s", fake.path, "apply", "-f", single]);
+      assert.equal(one.code, 1);
+      assert.match(
+        one.stderr,
+        new RegExp(`^${single}: Cannot parse manifest: line \\d+, column \\d+: .+\n$`),
+      );
+      assert.equal(fake.connections(), 0, "nothing was sent");
+    });
+  });
+  await t.step("a document without a kind is reported; the others are applied", async () => {
+    await withFake(respond, async (fake, dir) => {
+      const file = `${dir}/d.yaml`;
+      await Deno.writeTextFile(
+        file,
+        "kind: Service\nmetadata: {name: s}\n---\nkind: Endpoints\nmetadata: {name: s}\n" +
+          "---\nmetadata: {name: x}\n",
+      );
+      const r = await edgemesh(["ctl", "-s", fake.path, "apply", "-f", file]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, "service/default/s configured\nendpoints/default/s configured\n");
+      assert.equal(r.stderr, `${file}: document 3: kind is missing\n`);
+      assert.deepEqual(resources(fake), ["default/service/s", "default/endpoints/s"]);
     });
   });
 });
