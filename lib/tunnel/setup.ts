@@ -98,8 +98,10 @@ export async function startTunnel(
   const tls = plan.tls ? await loadTunnelTls(plan.tls) : null;
   if (!tls) {
     log.warn(
-      "TUNNEL TRAFFIC IS NOT ENCRYPTED: tunnelTLS is not configured, inter-node streams are " +
-        "authenticated with the cluster key but sent in clear text; configure tunnelTLS",
+      "TUNNEL TRAFFIC IS NOT ENCRYPTED: tunnelTLS is not configured; the cluster key " +
+        "authenticates who opens each inter-node stream and its target, but the stream's bytes " +
+        "are sent in clear text and not protected from modification; configure tunnelTLS on " +
+        "untrusted networks",
     );
   }
   const listen = parseHostPort(config.tunnelListen, DEFAULT_TUNNEL_PORT, true);

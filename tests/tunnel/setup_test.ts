@@ -87,6 +87,8 @@ Deno.test("startTunnel() says why it is off, refuses bad keys and warns without 
       assert.ok(tunnel);
       try {
         assert.match(log.lines.join("\n"), /"level":"warn".*NOT ENCRYPTED/);
+        // Exact about what the key protects: the opening of a stream, not its bytes.
+        assert.match(log.lines.join("\n"), /not protected from modification/);
         const s = tunnel.status();
         assert.equal(s.tls, false);
         assert.equal(s.peers.length, 0);
