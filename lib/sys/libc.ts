@@ -60,6 +60,9 @@ const SYMBOLS = {
   // the third argument is a pointer, passed in a register on x86_64 and aarch64 alike.
   ioctl: { parameters: ["i32", "usize", "buffer"], result: "i32" },
   getrusage: { parameters: ["i32", "buffer"], result: "i32" },
+  // The open-files limit (fd_limits.ts): `struct rlimit` is two u64 on 64-bit Linux.
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   // glibc only (null elsewhere): returns the free memory of every malloc arena to the kernel.
   malloc_trim: { parameters: ["usize"], result: "i32", optional: true },
   __errno_location: { parameters: [], result: "usize" },

@@ -5,6 +5,14 @@
  * @module
  */
 export { errno, type Libc, libc, LIBC_PATHS, threadCpuSeconds, trimMallocHeap } from "./libc.ts";
+export {
+  ASSUMED_OPEN_FILES,
+  type FdBudget,
+  fdBudget,
+  listenersPerThread,
+  type OpenFilesLimit,
+  raiseOpenFilesLimit,
+} from "./fd_limits.ts";
 export { interfaceFlags, interfaceUp } from "./netif.ts";
 export {
   AF_UNIX,
