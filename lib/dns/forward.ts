@@ -461,6 +461,10 @@ export class Forwarder {
       }
       const stored = this.#store(answer);
       if (stored === null) {
+        // Never forwarded, never cached: a client's decoder would fail on it (or loop).
+        this.#log.debug("upstream answer malformed, trying the next", {
+          upstream: `${upstream.hostname}:${upstream.port}`,
+        });
         lastError = `${upstream.hostname}:${upstream.port}: malformed answer`;
         continue;
       }

@@ -1,6 +1,6 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
-/** Snapshot builders shared by the DNS tests. */
-import type { DnsRecord } from "../../lib/dns/mod.ts";
+/** Snapshot and wire builders shared by the DNS tests. */
+import { decodeMessage, type DnsRecord } from "../../lib/dns/mod.ts";
 import type {
   Endpoint,
   Service,
@@ -120,4 +120,71 @@ export function show(r: DnsRecord): string {
     case "RAW":
       return `${r.name} TYPE${r.code}`;
   }
+}
+
+// Byte builders for upstream answers the codec would not write (compression, malformed).
+
+/** Wire form of a dotted name (no compression). */
+export function wireName(name: string): number[] {
+  const out: number[] = [];
+  for (const label of name.split(".")) out.push(label.length, ...new TextEncoder().encode(label));
+  return [...out, 0];
+}
+
+/** A compression pointer to `offset` (RFC 1035 §4.1.4). */
+export function ptr(offset: number): number[] {
+  return [0xc0 | (offset >> 8), offset & 0xff];
+}
+
+/** One record: owner bytes, TYPE, CLASS IN, TTL, RDLENGTH (the data's unless given), RDATA. */
+export function rr(
+  owner: number[],
+  type: number,
+  ttl: number,
+  data: number[],
+  rdlen = data.length,
+): number[] {
+  return [
+    ...owner,
+    type >> 8,
+    type & 0xff,
+    0,
+    1,
+    (ttl >>> 24) & 0xff,
+    (ttl >>> 16) & 0xff,
+    (ttl >>> 8) & 0xff,
+    ttl & 0xff,
+    rdlen >> 8,
+    rdlen & 0xff,
+    ...data,
+  ];
+}
+
+/**
+ * An upstream answer to `q` built byte by byte: our ID and question, the counts given, then
+ * the records `body` returns for the offset where they start (for pointers).
+ */
+export function rawAnswer(
+  q: Uint8Array,
+  counts: readonly [number, number, number],
+  body: (at: number) => number[],
+): Uint8Array {
+  const qEnd = decodeMessage(q).bytesRead;
+  const [an, ns, ar] = counts;
+  return new Uint8Array([
+    q[0]!,
+    q[1]!,
+    0x81,
+    0x80,
+    0,
+    1,
+    an >> 8,
+    an & 0xff,
+    ns >> 8,
+    ns & 0xff,
+    ar >> 8,
+    ar & 0xff,
+    ...q.subarray(12, qEnd),
+    ...body(qEnd),
+  ]);
 }

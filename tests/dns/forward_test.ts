@@ -17,6 +17,7 @@ import {
   type UpstreamTransport,
 } from "../../lib/dns/mod.ts";
 import { memoryLogger } from "../../lib/log/mod.ts";
+import { ptr, rawAnswer, rr, wireName } from "./_fixtures.ts";
 
 Deno.test("parseResolvConf() returns nameserver lines in order", () => {
   const text = [
@@ -370,4 +371,135 @@ Deno.test("Forwarder warns once a minute when every upstream fails, with the cou
     ["Every DNS upstream failed; answering SERVFAIL", "127.0.0.1:1,127.0.0.1:2", 1],
   ]);
   assert.match(warnings()[0].lastError, /^127\.0\.0\.1:2: Connection refused/);
+});
+
+const A_DATA = [192, 0, 2, 66];
+const Q = 12; // the question name's offset: every pointer to it is fine
+const SOA_DATA = [...ptr(Q), ...ptr(Q), ...new Array(20).fill(0).map((_, i) => i === 19 ? 60 : 0)];
+
+/** Upstream answers a client decoder would fail on: [what, counts, records]. */
+const MALFORMED: [string, [number, number, number], (at: number) => number[]][] = [
+  ["owner is a pointer to itself", [1, 0, 0], (at) => rr(ptr(at), 1, 60, A_DATA)],
+  ["owner points forwards", [1, 0, 0], (at) => rr(ptr(at + 2), 1, 60, A_DATA)],
+  ["owner points past the end", [1, 0, 0], () => rr(ptr(0x3fff), 1, 60, A_DATA)],
+  ["owner points into the header", [1, 0, 0], () => rr(ptr(2), 1, 60, A_DATA)],
+  ["owner's labels loop through two pointers", [2, 0, 0], (at) => [
+    ...rr(ptr(Q), 5, 60, [1, 0x78, ...ptr(at + 20)]), // CNAME x.<q> → pointer forwards
+    ...rr([1, 0x79, ...ptr(at + 12)], 1, 60, A_DATA), // y.<the CNAME target>
+  ]],
+  ["CNAME target is a pointer to itself", [1, 0, 0], (at) => rr(ptr(Q), 5, 60, ptr(at + 12))],
+  ["CNAME target points forwards", [2, 0, 0], (at) => [
+    ...rr(ptr(Q), 5, 60, ptr(at + 14)),
+    ...rr(wireName("b.example"), 1, 60, A_DATA),
+  ]],
+  [
+    "label type 0x40 (reserved)",
+    [1, 0, 0],
+    () => rr([0x41, ...new Array(65).fill(0x61), 0], 1, 60, A_DATA),
+  ],
+  ["label type 0x80 (reserved)", [1, 0, 0], () => rr([0x81, 0x61, 0], 1, 60, A_DATA)],
+  ["owner longer than 255 octets", [1, 0, 0], () =>
+    rr(
+      wireName(Array.from({ length: 5 }, () => "x".repeat(63)).join(".")),
+      1,
+      60,
+      A_DATA,
+    )],
+  ["name longer than 255 octets through a pointer", [2, 0, 0], (at) => {
+    const long = wireName(Array.from({ length: 3 }, () => "y".repeat(63)).join("."));
+    return [
+      ...rr(ptr(Q), 5, 60, long), // CNAME to a 193-octet name (fine)
+      ...rr([63, ...new Array(63).fill(0x7a), ...ptr(at + 12)], 1, 60, A_DATA), // 64 + 193
+    ];
+  }],
+  ["name runs past the end of the message", [1, 0, 0], () => [5, 0x61, 0x62]],
+  ["RDLENGTH past the end", [1, 0, 0], () => rr(ptr(Q), 1, 60, A_DATA, 40)],
+  ["A data of 5 octets", [1, 0, 0], () => rr(ptr(Q), 1, 60, [...A_DATA, 0])],
+  ["AAAA data of 4 octets", [1, 0, 0], () => rr(ptr(Q), 28, 60, A_DATA)],
+  [
+    "CNAME target shorter than its RDLENGTH",
+    [1, 0, 0],
+    () => rr(ptr(Q), 5, 60, [...wireName("c.example"), 0]),
+  ],
+  [
+    "CNAME target longer than its RDLENGTH",
+    [1, 0, 0],
+    () => [...rr(ptr(Q), 5, 60, wireName("c.example"), 4), 0, 0],
+  ],
+  ["MX exchange points forwards", [1, 0, 0], (at) => rr(ptr(Q), 15, 60, [0, 10, ...ptr(at + 14)])],
+  [
+    "SRV target points to itself",
+    [1, 0, 0],
+    (at) => rr(ptr(Q), 33, 60, [0, 0, 0, 0, 0, 0, ...ptr(at + 18)]),
+  ],
+  ["TXT string runs past the data", [1, 0, 0], () => rr(ptr(Q), 16, 60, [5, 0x61, 0x62])],
+  ["SOA without its five numbers", [0, 1, 0], () => rr(ptr(Q), 6, 60, SOA_DATA.slice(0, 20))],
+  [
+    "SOA RNAME loops",
+    [0, 1, 0],
+    (at) => rr(ptr(Q), 6, 60, [...ptr(Q), ...ptr(at + 14), ...SOA_DATA.slice(4)]),
+  ],
+  ["ANCOUNT larger than the records", [2, 0, 0], () => rr(ptr(Q), 1, 60, A_DATA)],
+  ["NSCOUNT larger than the records", [1, 1, 0], () => rr(ptr(Q), 1, 60, A_DATA)],
+  ["ARCOUNT larger than the records", [1, 0, 1], () => rr(ptr(Q), 1, 60, A_DATA)],
+  ["OPT in the answer section", [1, 0, 0], () => rr([0], 41, 0, [])],
+  [
+    "OPT owned by a name",
+    [1, 0, 1],
+    () => [...rr(ptr(Q), 1, 60, A_DATA), ...rr(ptr(Q), 41, 0, [])],
+  ],
+  ["two OPT records", [1, 0, 2], () => [
+    ...rr(ptr(Q), 1, 60, A_DATA),
+    ...rr([0], 41, 0, []),
+    ...rr([0], 41, 0, []),
+  ]],
+];
+
+Deno.test("Forwarder never forwards nor caches a malformed upstream answer", async (t) => {
+  const good = (q: Uint8Array) =>
+    reply(q, {
+      answers: [{ type: "A", name: "a.example", class: 1, ttl: 60, address: "192.0.2.5" }],
+    });
+  await t.step("the well-formed control answer passes and is cached", async () => {
+    const tr = fakeTransport((q) => rawAnswer(q, [1, 0, 0], () => rr(ptr(Q), 1, 60, A_DATA)));
+    const f = new Forwarder({ upstreams: [{ hostname: "127.0.0.1", port: 1 }], transport: tr });
+    for (const id of [1, 2]) {
+      const a = decodeMessage(await f.forward(request("a.example", id), "k")).value;
+      assert.deepEqual(a.answers.map((r) => r.type === "A" && r.address), ["192.0.2.66"]);
+    }
+    assert.deepEqual(tr.calls, ["udp 1"]);
+  });
+  for (const [what, counts, body] of MALFORMED) {
+    await t.step(`${what}: next upstream, nothing cached`, async () => {
+      const tr = fakeTransport((q, _via, up) =>
+        up.port === 1 ? rawAnswer(q, counts, body) : good(q)
+      );
+      const f = new Forwarder({
+        upstreams: [{ hostname: "127.0.0.1", port: 1 }, { hostname: "127.0.0.1", port: 2 }],
+        transport: tr,
+      });
+      const a = decodeMessage(await f.forward(request("a.example"), "k")).value;
+      assert.deepEqual(a.answers.map((r) => r.type === "A" && r.address), ["192.0.2.5"]);
+      assert.deepEqual(tr.calls, ["udp 1", "udp 2"]);
+    });
+    await t.step(`${what}: SERVFAIL when it is the only upstream, never cached`, async () => {
+      const log = memoryLogger();
+      const tr = fakeTransport((q) => rawAnswer(q, counts, body));
+      const f = new Forwarder({
+        upstreams: [{ hostname: "127.0.0.1", port: 1 }],
+        transport: tr,
+        log,
+      });
+      for (const id of [1, 2]) {
+        const bytes = await f.forward(request("a.example", id), "k");
+        const a = decodeMessage(bytes).value;
+        assert.equal(a.rcode, Rcode.SERVFAIL);
+        assert.deepEqual([a.id, a.answers.length, a.authorities.length], [id, 0, 0]);
+      }
+      assert.deepEqual(tr.calls, ["udp 1", "udp 1"], "the second query went upstream too");
+      assert.equal(f.cacheSize, 0);
+      const warn = log.lines.map((l) => JSON.parse(l)).find((l) => l.level === "warn");
+      assert.equal(warn?.lastError, "127.0.0.1:1: malformed answer");
+    });
+  }
 });

@@ -12,7 +12,8 @@ import {
   RRType,
 } from "../../lib/dns/mod.ts";
 import { memoryLogger } from "../../lib/log/mod.ts";
-import { testSnapshot } from "./_fixtures.ts";
+import { ptr, rr, testSnapshot, wireName } from "./_fixtures.ts";
+import { scanMessage } from "../../lib/dns/wire.ts";
 import { prng } from "../_helpers/prng.ts";
 
 const SEEDS = [
@@ -175,4 +176,66 @@ Deno.test("DnsServer keeps answering after thousands of hostile UDP packets", as
     clearInterval(resend);
     fresh.close();
   }
+});
+
+/**
+ * Upstream-like answers with compression: `www.example.com` CNAME `cdn.example.com` (its
+ * target compressed against the question), A, MX, SRV, TXT, an SOA in authority and an OPT.
+ */
+function compressedAnswer(): Uint8Array {
+  const header = [0, 9, 0x81, 0x80, 0, 1, 0, 5, 0, 1, 0, 1];
+  const question = [...wireName("www.example.com"), 0, 1, 0, 1];
+  const base = header.length + question.length;
+  const cname = rr(ptr(12), 5, 300, [3, 0x63, 0x64, 0x6e, ...ptr(16)]); // cdn.<example.com>
+  const cdn = base + 12; // the CNAME target's offset
+  const records = [
+    ...cname,
+    ...rr(ptr(cdn), 1, 60, [192, 0, 2, 1]),
+    ...rr(ptr(16), 15, 60, [0, 10, ...ptr(cdn)]),
+    ...rr(ptr(cdn), 33, 60, [0, 1, 0, 2, 0, 80, ...ptr(cdn)]),
+    ...rr(ptr(cdn), 16, 60, [2, 0x68, 0x69, 0]),
+    ...rr(ptr(16), 6, 60, [...ptr(16), 2, 0x6e, 0x73, ...ptr(16), ...new Array(19).fill(0), 30]),
+    ...rr([0], 41, 0, []),
+  ];
+  return new Uint8Array([...header, ...question, ...records]);
+}
+
+Deno.test("scanMessage() never throws, and every upstream answer it passes decodes", () => {
+  const seeds = [compressedAnswer(), SEEDS[3]!];
+  for (const s of seeds) assert.ok(scanMessage(s), "the seeds themselves pass");
+  const rnd = prng(0x5ca7);
+  const int = (n: number) => Math.floor(rnd() * n);
+  let passed = 0;
+  let rejected = 0;
+  for (let i = 0; i < scaled(30_000); i++) {
+    const p = seeds[int(seeds.length)]!.slice();
+    for (let f = 1 + int(3); f > 0; f--) {
+      const at = 12 + int(p.length - 12);
+      if (rnd() < 0.5) p[at] = int(256);
+      else { // a pointer anywhere, often a near one (forwards, backwards, itself)
+        p[at] = 0xc0 | (rnd() < 0.9 ? 0 : int(0x40));
+        p[at + 1] = rnd() < 0.7 ? Math.max(0, at + int(9) - 4) & 0xff : int(256);
+      }
+    }
+    const cut = rnd() < 0.1 ? p.subarray(0, int(p.length + 1)) : p;
+    const scan = scanMessage(cut);
+    if (scan === null) {
+      rejected++;
+      continue;
+    }
+    passed++;
+    // What a client gets is what the codec (a strict decoder) reads back whole.
+    const bytes = cut.subarray(0, scan.end);
+    const m = decodeMessage(bytes);
+    assert.equal(m.bytesRead, scan.end);
+    const v = m.value;
+    assert.equal(
+      v.answers.length + v.authorities.length + v.additionals.length + (v.edns ? 1 : 0),
+      ((bytes[6]! << 8) | bytes[7]!) + ((bytes[8]! << 8) | bytes[9]!) +
+        ((bytes[10]! << 8) | bytes[11]!),
+    );
+    assert.ok(scan.minAnswerTtl >= 0 && scan.minAnswerTtl <= 0x7fffffff);
+  }
+  assert.ok(passed > scaled(3_000), `passed ${passed}`);
+  assert.ok(rejected > scaled(3_000), `rejected ${rejected}`);
 });

@@ -189,7 +189,7 @@ Deno.test("decodeMessage() throws DnsFormatError with the ID when the header is 
   }
 });
 
-Deno.test("skipName() and scanMessage() survive compression loops", () => {
+Deno.test("skipName() survives compression loops and scanMessage() rejects them", () => {
   const loop = new Uint8Array([
     ...header(7, 0x8000, 1, 1),
     0xc0,
@@ -216,9 +216,14 @@ Deno.test("skipName() and scanMessage() survive compression loops", () => {
     4,
   ]);
   assert.equal(skipName(loop, 12, loop.length), 14);
-  const scan = scanMessage(loop);
+  // The question's name is a pointer to itself: a client decoder would loop or give up.
+  assert.equal(scanMessage(loop), null);
+  // The same answer with the name spelled out (`a`), the answer's owner pointing to it.
+  const fine = new Uint8Array([...loop.slice(0, 12), 1, 0x61, 0, ...loop.slice(14)]);
+  const scan = scanMessage(fine);
   assert.ok(scan);
   assert.equal(scan.minAnswerTtl, 5);
+  assert.equal(scan.end, fine.length);
   assert.equal(scanMessage(new Uint8Array([...header(1, 0x8000, 1), 0x80])), null);
 });
 
