@@ -10,7 +10,7 @@
  */
 import { buildMessage, formatResource, type Reply } from "../control/mod.ts";
 import { type ParsedArgs, parseFlags } from "./args.ts";
-import { CONNECTION_FLAGS, resolveTarget, sendAll, withClient } from "./connection.ts";
+import { CONNECTION_FLAGS, resolveTarget, sendAll, waitLive, withClient } from "./connection.ts";
 import { HELP } from "./help.ts";
 import { type CliIo, UsageError } from "./io.ts";
 import {
@@ -46,6 +46,7 @@ export async function apply(
       ...CONNECTION_FLAGS,
       filename: { type: "string", short: "f", multiple: true },
       namespace: { type: "string", short: "n" },
+      wait: { type: "boolean" },
     },
     COMMAND,
     0,
@@ -121,8 +122,8 @@ export async function apply(
   if (objects.length === 0) await report([]);
   else {
     // Send everything first (pipelined), then read the replies in order.
-    await withClient(target, (client) =>
-      report(sendAll(
+    await withClient(target, async (client) => {
+      await report(sendAll(
         client,
         objects.map((o) =>
           buildMessage({
@@ -131,7 +132,9 @@ export async function apply(
             content: o.content,
           })
         ),
-      )));
+      ));
+      if (values.wait === true && !(await waitLive(client, target, io))) failed++;
+    });
   }
   return failed > 0 ? 1 : 0;
 }

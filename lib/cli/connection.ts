@@ -9,6 +9,7 @@ import { buildMessage, ControlClient, type Reply } from "../control/mod.ts";
 import type { FlagSpec, ParsedArgs } from "./args.ts";
 import { parseTimeoutMs } from "./duration.ts";
 import { type CliIo, UsageError } from "./io.ts";
+import { waitApplied, waitProblem } from "./wait.ts";
 
 /** Environment variable naming the control socket for `ctl`. */
 export const SOCKET_ENV = "EDGEMESH_SOCKET";
@@ -109,4 +110,21 @@ export async function query(target: CtlTarget, resource: string): Promise<unknow
   );
   if (!reply.ok) throw new Error(reply.error);
   return reply.content;
+}
+
+/**
+ * `--wait`: waits on `client` until the changes it carried are live (lib/cli/wait.ts), for at
+ * most the `--timeout` value in total; prints why not and returns false when they are not.
+ */
+export async function waitLive(
+  client: ControlClient,
+  target: CtlTarget,
+  io: CliIo,
+): Promise<boolean> {
+  const problem = waitProblem(
+    await waitApplied(client, { timeoutMs: target.timeoutMs }),
+    target.timeoutMs,
+  );
+  if (problem !== null) io.stderr(problem + "\n");
+  return problem === null;
 }

@@ -12,6 +12,7 @@ import {
   query,
   resolveTarget,
   sendAll,
+  waitLive,
   withClient,
 } from "./connection.ts";
 import { formatServiceTable, formatStatus } from "./format.ts";
@@ -108,6 +109,7 @@ async function del(args: readonly string[], io: CliIo, top: Values): Promise<num
     ...CONNECTION_FLAGS,
     namespace: { type: "string", short: "n" },
     "ignore-not-found": { type: "boolean" },
+    wait: { type: "boolean" },
   }, cmd);
   if (values.help) return help(io, cmd);
   const [kind, ...names] = positionals;
@@ -158,6 +160,7 @@ async function del(args: readonly string[], io: CliIo, top: Values): Promise<num
         io.stderr(`edgemesh: ${notFoundName(type, t.namespace, t.name)} not found\n`);
       } else io.stdout(`${label} deleted\n`);
     }
+    if (values.wait === true && !(await waitLive(client, target, io))) failed++;
   });
   return failed > 0 ? 1 : 0;
 }

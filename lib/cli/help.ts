@@ -56,7 +56,9 @@ Usage:
 
 Commands:
   apply -f FILE|- [-f FILE]...  create or update Services, Endpoints, EndpointSlices, Pods, Nodes
-  delete KIND NS/NAME...        delete objects (node: delete node NAME); --ignore-not-found
+                                (--wait: until they are live)
+  delete KIND NS/NAME...        delete objects (node: delete node NAME); --ignore-not-found,
+                                --wait
   get services|endpoints [[NS/]NAME]
                                 list services with VIPs, ports and endpoints
   status                        one-screen agent status
@@ -90,9 +92,14 @@ Errors about a document start with its file, then the document when the file has
 (d.yaml: document 3: kind is missing), then the object when it is known
 (a.yaml: document 2: service/default/x: Cannot apply …).
 
+The agent answers once a change is on disk; its VIP, listeners and DNS follow a few
+milliseconds later. With --wait, apply returns only once they are live (exit 1 if the agent
+could not apply them, or not within --timeout).
+
 Flags:
   -f, --filename FILE     manifest file, or - for standard input; repeatable
   -n, --namespace NS      namespace of objects that do not name one (default "default")
+      --wait              return once the changes are live, not only stored
   -s, --socket PATH       control socket
       --timeout DURATION  wait for the agent (default ${DEFAULT_TIMEOUT}; see edgemesh ctl --help)
   -h, --help              show this help
@@ -108,11 +115,13 @@ NAME without "NS/" uses the namespace from -n (default "default").
 Prints one line per deleted object. An object that is not there is reported on stderr
 (service "default/web" not found), as kubectl does; the others are still deleted, and the
 exit status is 1 if any was missing or failed. --ignore-not-found skips missing objects
-silently (exit 0 for them).
+silently (exit 0 for them). With --wait, delete returns only once the deletions are live
+(the VIP and DNS names gone; a deleted service's VIP is still held for drainGraceMs).
 
 Flags:
   -n, --namespace NS      namespace for names without one (default "default")
       --ignore-not-found  an object that is not there is no error: no message, exit 0
+      --wait              return once the deletions are live, not only stored
   -s, --socket PATH       control socket
       --timeout DURATION  wait for the agent (default ${DEFAULT_TIMEOUT}; see edgemesh ctl --help)
   -h, --help              show this help
