@@ -3,6 +3,10 @@
  * Prometheus metric primitives (counter, gauge, histogram with labels) and the text exposition
  * format 0.0.4. Components receive a {@linkcode MetricsRegistry} and register their own metrics;
  * nothing here is global.
+ *
+ * A series lives until its owner removes it: `remove(labels)` on a counter, gauge or histogram
+ * drops the series with exactly those labels (as Prometheus client libraries' `remove`), e.g.
+ * when the object it describes is deleted. A series incremented again afterwards starts from 0.
  * @module
  */
 
@@ -56,6 +60,57 @@ function renderKey(labels: Labels): string {
   return "{" + keys.map((k) => `${k}="${escapeLabel(labels[k] ?? "")}"`).join(",") + "}";
 }
 
+/**
+ * The value of label `name` in a rendered series (`family{a="x",b="y"}`, as in
+ * {@linkcode FamilySnapshot.series}), unescaped; undefined when the series has no such label.
+ */
+export function labelValue(series: string, name: string): string | undefined {
+  let i = series.indexOf("{");
+  if (i < 0) return undefined;
+  i++;
+  while (i < series.length && series[i] !== "}") {
+    const eq = series.indexOf("=", i);
+    if (eq < 0 || series[eq + 1] !== '"') return undefined;
+    const label = series.slice(i, eq);
+    let value = "";
+    let j = eq + 2;
+    for (; j < series.length && series[j] !== '"'; j++) {
+      const c = series[j]!;
+      if (c !== "\\") {
+        value += c;
+        continue;
+      }
+      const next = series[++j];
+      value += next === "n" ? "\n" : next ?? "";
+    }
+    if (label === name) return value;
+    i = j + 1;
+    if (series[i] === ",") i++;
+  }
+  return undefined;
+}
+
+/**
+ * `families` without the series whose label `name` has a value `keep` rejects (series without
+ * that label are kept). For another thread's snapshots: a report made before that thread
+ * removed a series must not bring it back.
+ */
+export function keepSeries(
+  families: readonly FamilySnapshot[],
+  name: string,
+  keep: (value: string) => boolean,
+): FamilySnapshot[] {
+  const needle = `${name}="`;
+  return families.map((f) => {
+    const series = f.series.filter(([k]) => {
+      if (!k.includes(needle)) return true;
+      const v = labelValue(k, name);
+      return v === undefined || keep(v);
+    });
+    return series.length === f.series.length ? f : { ...f, series };
+  });
+}
+
 function header(out: string[], f: { name: string; help: string; kind: Kind }): void {
   out.push(`# HELP ${f.name} ${f.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
   out.push(`# TYPE ${f.name} ${f.kind}`);
@@ -93,9 +148,12 @@ export class Counter implements Family {
   get(labels?: Labels): number {
     return this.#values.get(labelKey(labels)) ?? 0;
   }
-  /** Drops one series (e.g. a deleted service). */
-  remove(labels: Labels): void {
-    this.#values.delete(labelKey(labels));
+  /**
+   * Drops the series with exactly `labels` (e.g. of a deleted service): it is no longer
+   * rendered, and an `inc` later starts it again from 0. Returns whether it existed.
+   */
+  remove(labels?: Labels): boolean {
+    return this.#values.delete(labelKey(labels));
   }
   render(out: string[]): void {
     for (const [k, v] of this.#values) out.push(`${this.name}${k} ${fmt(v)}`);
@@ -121,8 +179,12 @@ export class Gauge implements Family {
   get(labels?: Labels): number {
     return this.#values.get(labelKey(labels)) ?? 0;
   }
-  remove(labels: Labels): void {
-    this.#values.delete(labelKey(labels));
+  /**
+   * Drops the stored series with exactly `labels` (not those a {@linkcode collect} callback
+   * returns: it decides them at every scrape). Returns whether it existed.
+   */
+  remove(labels?: Labels): boolean {
+    return this.#values.delete(labelKey(labels));
   }
   /** Computes the series at scrape time instead of storing them. */
   collect(fn: () => Iterable<[Labels | undefined, number]>): void {
@@ -160,6 +222,13 @@ export class Histogram implements Family {
   /** Number of observations in one series. */
   count(labels?: Labels): number {
     return this.#series.get(labelKey(labels))?.count ?? 0;
+  }
+  /**
+   * Drops the series with exactly `labels` (its buckets, sum and count); an `observe` later
+   * starts it again from 0. Returns whether it existed.
+   */
+  remove(labels?: Labels): boolean {
+    return this.#series.delete(labelKey(labels));
   }
   render(out: string[]): void {
     for (const s of this.#series.values()) {
