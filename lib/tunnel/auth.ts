@@ -142,42 +142,92 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-/** Why a request failed verification (all map to the `unauthenticated` refusal). */
-export type VerifyFailure = "malformed" | "bad-signature" | "stale" | "replayed" | "cache-full";
+/**
+ * Why a request failed verification. `malformed`, `bad-signature`, `stale` and `replayed` are
+ * authentication failures (the `unauthenticated` refusal); `rate-limited` (the request's source
+ * holds its whole share of the nonce cache) and `cache-full` (the cache as a whole is full) are
+ * not: the request was signed with the cluster key, and they get refusals of their own.
+ */
+export type VerifyFailure =
+  | "malformed"
+  | "bad-signature"
+  | "stale"
+  | "replayed"
+  | "rate-limited"
+  | "cache-full";
 
 /** Result of {@linkcode RequestVerifier.verify}. */
 export type VerifyResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly failure: VerifyFailure };
 
+/** Default {@linkcode RequestVerifierOptions.maxNonces}. */
+export const DEFAULT_MAX_NONCES = 200_000;
+/** Default {@linkcode RequestVerifierOptions.maxNoncesPerSource}: an eighth of the cache. */
+export const DEFAULT_MAX_NONCES_PER_SOURCE = 25_000;
+
 /** Options of {@linkcode RequestVerifier}. */
 export interface RequestVerifierOptions {
   readonly key: TunnelKey;
   /** Accepted clock difference either way, ms. @default 60000 */
   readonly windowMs?: number;
-  /** Most nonces remembered; beyond it new requests are refused, never a nonce forgotten early. @default 200000 */
+  /**
+   * Most nonces remembered in all; beyond it new requests are refused (`cache-full`), never a
+   * nonce forgotten early. @default 200000
+   */
   readonly maxNonces?: number;
+  /**
+   * Most nonces remembered for one source (the remote address a request came from); beyond it
+   * that source's new requests are refused (`rate-limited`) while other sources are served.
+   * As a nonce is remembered only while its timestamp is in the window, this is a sliding-window
+   * rate limit: about this many streams per window (60 s) per source. @default 25000
+   */
+  readonly maxNoncesPerSource?: number;
   /** @default Date.now */
   readonly now?: () => number;
 }
 
+/** Granularity of nonce expiry: nonces are dropped in buckets of this many ms. */
+const BUCKET_MS = 1000;
+
 /**
- * Verifies signed requests and remembers their nonces. A nonce is kept for twice the window
- * after it was seen, which covers its timestamp's whole acceptance range.
+ * Verifies signed requests and remembers their nonces, each with the source it came from.
+ *
+ * A nonce is kept exactly as long as its request could be accepted again: the timestamp check
+ * accepts a request while `|timestamp − now| ≤ window`, so once `now > timestamp + window` the
+ * request is `stale` whatever its nonce, and the nonce is forgotten (in 1 s buckets). An honest
+ * peer's nonce (timestamp ≈ now) lives about one window, a nonce timestamped at the far edge of
+ * the future at most two. So the cache holds at most the requests accepted within the last
+ * two windows, and each source at most `maxNoncesPerSource` of them: one source (say, any holder
+ * of the cluster key flooding signed requests) is refused with `rate-limited` once it holds its
+ * share, and cannot fill the cache for the others.
+ *
+ * Why the remote address is the source and not the node name in the signed headers: every
+ * node holds the same key, so any key holder can sign any node name; the address of a TCP
+ * connection cannot be forged without being on the path back.
  */
 export class RequestVerifier {
   readonly #key: TunnelKey;
   readonly #windowMs: number;
   readonly #maxNonces: number;
+  readonly #maxPerSource: number;
   readonly #now: () => number;
-  /** nonce → expiry (ms); insertion order is expiry order because expiry = now + 2·window. */
-  readonly #seen = new Map<string, number>();
+  /** nonce → its source. */
+  readonly #seen = new Map<string, string>();
+  /** source → how many of the remembered nonces are its. */
+  readonly #perSource = new Map<string, number>();
+  /** expiry bucket (`floor((timestamp + window) / BUCKET_MS)`) → the nonces expiring in it. */
+  readonly #buckets = new Map<number, string[]>();
+  /** Every bucket below this one has been dropped. */
+  #cursor: number;
 
   constructor(options: RequestVerifierOptions) {
     this.#key = options.key;
     this.#windowMs = options.windowMs ?? 60_000;
-    this.#maxNonces = options.maxNonces ?? 200_000;
+    this.#maxNonces = options.maxNonces ?? DEFAULT_MAX_NONCES;
+    this.#maxPerSource = options.maxNoncesPerSource ?? DEFAULT_MAX_NONCES_PER_SOURCE;
     this.#now = options.now ?? Date.now;
+    this.#cursor = Math.floor(this.#now() / BUCKET_MS);
   }
 
   /** Nonces currently remembered. */
@@ -185,34 +235,74 @@ export class RequestVerifier {
     return this.#seen.size;
   }
 
-  /** Checks timestamp, MAC (constant time) and nonce; records the nonce when all pass. */
-  verify(h: StreamHeaders): Promise<VerifyResult> {
-    return Promise.resolve(this.#verify(h));
+  /** Nonces currently remembered for `source`. */
+  cachedNoncesOf(source: string): number {
+    return this.#perSource.get(source) ?? 0;
   }
 
-  #verify(h: StreamHeaders): VerifyResult {
+  /**
+   * Checks timestamp, MAC (constant time) and nonce; records the nonce, counted against
+   * `source` (the request's remote address), when all pass and `source` and the cache have room.
+   */
+  verify(h: StreamHeaders, source = ""): Promise<VerifyResult> {
+    return Promise.resolve(this.#verify(h, source));
+  }
+
+  #verify(h: StreamHeaders, source: string): VerifyResult {
     const now = this.#now();
+    this.#prune(now);
     if (!/^\d{1,16}$/.test(h.timestamp) || !/^[0-9a-f]{16,64}$/.test(h.nonce)) {
       return { ok: false, failure: "malformed" };
     }
-    if (Math.abs(Number(h.timestamp) - now) > this.#windowMs) {
+    const timestamp = Number(h.timestamp);
+    if (Math.abs(timestamp - now) > this.#windowMs) {
       return { ok: false, failure: "stale" };
     }
     const given = fromHex(h.signature);
     if (given === null) return { ok: false, failure: "malformed" };
     const want = this.#key.mac(canonicalBytes(h));
     if (!constantTimeEqual(given, want)) return { ok: false, failure: "bad-signature" };
-    this.#prune(now);
     if (this.#seen.has(h.nonce)) return { ok: false, failure: "replayed" };
+    const held = this.#perSource.get(source) ?? 0;
+    if (held >= this.#maxPerSource) return { ok: false, failure: "rate-limited" };
     if (this.#seen.size >= this.#maxNonces) return { ok: false, failure: "cache-full" };
-    this.#seen.set(h.nonce, now + 2 * this.#windowMs);
+    // A clock that went back could put the bucket below the cursor: keep it longer instead.
+    const bucket = Math.max(
+      this.#cursor,
+      Math.floor((timestamp + this.#windowMs) / BUCKET_MS),
+    );
+    this.#seen.set(h.nonce, source);
+    this.#perSource.set(source, held + 1);
+    const list = this.#buckets.get(bucket);
+    if (list) list.push(h.nonce);
+    else this.#buckets.set(bucket, [h.nonce]);
     return { ok: true };
   }
 
+  /** Drops every bucket whose nonces all expired (`now > timestamp + window` for each). */
   #prune(now: number): void {
-    for (const [nonce, expiry] of this.#seen) {
-      if (expiry > now) break;
+    const current = Math.floor(now / BUCKET_MS);
+    if (current <= this.#cursor) return;
+    if (current - this.#cursor > this.#buckets.size) {
+      // A long idle time: look at the buckets that exist rather than at every second.
+      for (const bucket of [...this.#buckets.keys()]) if (bucket < current) this.#drop(bucket);
+    } else {
+      for (let b = this.#cursor; b < current; b++) this.#drop(b);
+    }
+    this.#cursor = current;
+  }
+
+  #drop(bucket: number): void {
+    const list = this.#buckets.get(bucket);
+    if (!list) return;
+    this.#buckets.delete(bucket);
+    for (const nonce of list) {
+      const source = this.#seen.get(nonce);
+      if (source === undefined) continue;
       this.#seen.delete(nonce);
+      const left = (this.#perSource.get(source) ?? 1) - 1;
+      if (left > 0) this.#perSource.set(source, left);
+      else this.#perSource.delete(source);
     }
   }
 }

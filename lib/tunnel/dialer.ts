@@ -148,7 +148,7 @@ export class TunnelDialer implements Dialer {
   /** Probes in flight: each one's `finish` (see `#probe`). */
   readonly #probes = new Set<(error: string | null) => void>();
   #probesDone: PromiseWithResolvers<void> | null = null;
-  /** One "peer rejects our key" warning per peer and minute. */
+  /** One "peer rejects our key" (or "rate-limits us", …) warning per peer, reason and minute. */
   readonly #authWarnings: LogRateLimiter;
 
   /** @throws {SyntaxError|RangeError} when a config peer is not an address */
@@ -492,7 +492,7 @@ export class TunnelDialer implements Dialer {
         status,
         reason,
       });
-      if (reason === "unauthenticated") this.#warnRejectedKey(node, peer);
+      if (isWarnedRefusal(reason)) this.#warnRefused(node, peer, reason);
       this.#fail(
         "refused",
         new TunnelDialError(
@@ -533,17 +533,23 @@ export class TunnelDialer implements Dialer {
   }
 
   /**
-   * The peer refused our stream as unauthenticated: a key that differs between the nodes (or
-   * clocks more than 60 s apart) breaks every stream to it, a configuration error an operator
-   * must see at the default level — once per peer and minute, with the count left out.
+   * The peer refused our stream for a reason an operator must see at the default level, each
+   * said as what it is — once per peer, reason and minute, with the count left out:
+   * `unauthenticated` (a key that differs between the nodes, or clocks more than 60 s apart,
+   * breaks every stream to it), `rate-limited` (this node's address opened more streams within
+   * the peer's replay window than one address may), `cache-full` (the peer's nonce cache is
+   * full with every peer's streams). Only the first is about the key.
    */
-  #warnRejectedKey(node: string, peer: Peer): void {
+  #warnRefused(node: string, peer: Peer, reason: keyof typeof REFUSAL_WARNINGS): void {
     this.#authWarnings.warn(
       this.#log,
-      node,
-      `Peer "${node}" rejects our tunnel key: check that both nodes use the same ` +
-        "tunnelKeyFile (and that their clocks agree within 60 s)",
-      { peer: node, address: formatHostPort(peer.address.host, peer.address.port) },
+      reason === "unauthenticated" ? node : `${reason} ${node}`,
+      `Peer "${node}" ${REFUSAL_WARNINGS[reason]}`,
+      {
+        peer: node,
+        address: formatHostPort(peer.address.host, peer.address.port),
+        ...(reason === "unauthenticated" ? {} : { reason }),
+      },
     );
   }
 
@@ -553,6 +559,21 @@ export class TunnelDialer implements Dialer {
     for (const finish of [...this.#probes]) finish("dialer closed");
     for (const peer of this.#peers.values()) this.#retire(peer);
   }
+}
+
+/** What each refusal an operator must see says, after `Peer "NODE" `. */
+const REFUSAL_WARNINGS = {
+  unauthenticated: "rejects our tunnel key: check that both nodes use the same tunnelKeyFile " +
+    "(and that their clocks agree within 60 s)",
+  "rate-limited": "rate-limits our tunnel streams (rate-limited): this node opened more streams " +
+    "within the peer's replay window than one address may; streams are refused until its " +
+    "nonces expire (not a key problem)",
+  "cache-full": "refuses tunnel streams: its nonce cache is full (cache-full: too many streams " +
+    "from all its peers within the replay window; not a key problem)",
+} as const satisfies Partial<Record<RefusalReason, string>>;
+
+function isWarnedRefusal(r: RefusalReason | null): r is keyof typeof REFUSAL_WARNINGS {
+  return r !== null && Object.hasOwn(REFUSAL_WARNINGS, r);
 }
 
 /** Resets a stream (RST_STREAM CANCEL, RFC 9113 §8.4) unless it is closed already. */

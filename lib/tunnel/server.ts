@@ -105,6 +105,14 @@ export interface TunnelServerOptions {
   readonly now?: () => number;
   /** Accepted clock difference of peers, ms. @default 60000 */
   readonly replayWindowMs?: number;
+  /** Most nonces remembered in all (`RequestVerifierOptions.maxNonces`). @default 200000 */
+  readonly maxNonces?: number;
+  /**
+   * Most nonces remembered per remote address: about this many streams per replay window
+   * from one address, then `rate-limited` (`RequestVerifierOptions.maxNoncesPerSource`).
+   * @default 25000
+   */
+  readonly maxNoncesPerSource?: number;
   /** Endpoint dial timeout when the peer sends none, and the cap of what it sends, ms. */
   readonly dialTimeoutMs?: number;
   /** Stops the server and closes open streams. */
@@ -121,8 +129,11 @@ const AUTH_WARNINGS: Readonly<Record<VerifyFailure | "missing", string>> = {
   stale: "Tunnel peer failed authentication (timestamp outside the replay window): check that " +
     "the clocks of both nodes agree (NTP)",
   replayed: "Tunnel peer failed authentication (nonce replayed): a captured request sent again",
-  "cache-full": "Tunnel refused a stream: too many streams within the replay window (nonce " +
-    "cache full)",
+  "rate-limited": "Tunnel peer rate-limited: this address opened more streams within the replay " +
+    "window than one address may (its share of the nonce cache); its streams are refused " +
+    "until its nonces expire, other peers are not affected",
+  "cache-full": "Tunnel refused a stream: the nonce cache is full (too many streams from all " +
+    "peers within the replay window); streams are refused until nonces expire",
   malformed: "Tunnel peer failed authentication (malformed signed headers): not an edgemesh " +
     "peer, or an incompatible version",
   missing: "Tunnel peer failed authentication (no signed headers): not an edgemesh peer, or an " +
@@ -162,7 +173,13 @@ export class TunnelServer {
     const now = options.now ?? Date.now;
     this.#authWarnings = new LogRateLimiter({ now });
     const verifier = importTunnelKey(options.key).then((key) =>
-      new RequestVerifier({ key, now, windowMs: options.replayWindowMs ?? 60_000 })
+      new RequestVerifier({
+        key,
+        now,
+        windowMs: options.replayWindowMs ?? 60_000,
+        maxNonces: options.maxNonces,
+        maxNoncesPerSource: options.maxNoncesPerSource,
+      })
     );
     verifier.catch(() => {});
     this.#verifier = verifier;
@@ -241,15 +258,25 @@ export class TunnelServer {
       this.#warnUnauthenticated(remote, null, "missing");
       return this.#refuse("unauthenticated", { from, why: "missing" }, "missing signed headers");
     }
-    const verdict = await (await this.#verifier).verify(raw);
+    // The budget is the remote address's: the signed node name is any key holder's to claim.
+    const verdict = await (await this.#verifier).verify(raw, remote.hostname);
     if (!verdict.ok) {
+      const failure = verdict.failure;
+      const fields = { from, source: raw.source, why: failure };
+      if (failure === "rate-limited" || failure === "cache-full") {
+        // Signed with the cluster key: no authentication failure, a refusal of its own.
+        this.#warnUnauthenticated(remote, raw.source, failure);
+        return this.#refuse(
+          failure,
+          fields,
+          failure === "rate-limited"
+            ? `too many streams from ${remote.hostname} within the replay window`
+            : "too many streams within the replay window (nonce cache full)",
+        );
+      }
       this.#metrics.authFailures.inc();
-      this.#warnUnauthenticated(remote, raw.source, verdict.failure);
-      return this.#refuse(
-        "unauthenticated",
-        { from, source: raw.source, why: verdict.failure },
-        verdict.failure,
-      );
+      this.#warnUnauthenticated(remote, raw.source, failure);
+      return this.#refuse("unauthenticated", fields, failure);
     }
     const parsed = parseStreamTarget(raw);
     if (!parsed.ok) return this.#refuse("bad-request", { from, source: raw.source }, parsed.error);
@@ -285,14 +312,19 @@ export class TunnelServer {
    * A peer failed authentication: with a key that differs between nodes (or clocks apart)
    * every stream from it fails, a configuration error an operator must see at the default
    * level. Once per remote address and minute, with the count left out; the per-stream line
-   * stays at debug. `source` is the node name the request claims (not proven).
+   * stays at debug. `source` is the node name the request claims (not proven). A refusal for
+   * want of room in the nonce cache (`rate-limited`, `cache-full`) is warned the same way,
+   * counted apart from authentication failures so neither hides the other.
    */
   #warnUnauthenticated(
     remote: Deno.NetAddr,
     source: string | null,
     why: VerifyFailure | "missing",
   ): void {
-    this.#authWarnings.warn(this.#log, remote.hostname, AUTH_WARNINGS[why], {
+    const key = why === "rate-limited" || why === "cache-full"
+      ? `${why} ${remote.hostname}`
+      : remote.hostname;
+    this.#authWarnings.warn(this.#log, key, AUTH_WARNINGS[why], {
       from: formatHostPort(remote.hostname, remote.port),
       ...(source !== null ? { source } : {}),
       why,

@@ -30,14 +30,19 @@ export const REFUSAL_HEADER = "x-edgemesh-refusal";
 
 /**
  * Why a peer refused a stream. `bad-request` covers malformed target headers of an
- * otherwise authenticated request.
+ * otherwise authenticated request. `rate-limited` and `cache-full` refuse a correctly signed
+ * request for want of room in the replay cache: the sender's address holds its whole share
+ * (`rate-limited`), or the cache as a whole is full (`cache-full`); neither says anything
+ * about the key.
  */
 export type RefusalReason =
   | "unauthenticated"
   | "unknown-service"
   | "endpoint-not-local"
   | "dial-failed"
-  | "bad-request";
+  | "bad-request"
+  | "rate-limited"
+  | "cache-full";
 
 /** Every refusal reason, for parsing and metrics. */
 export const REFUSAL_REASONS: readonly RefusalReason[] = [
@@ -46,15 +51,19 @@ export const REFUSAL_REASONS: readonly RefusalReason[] = [
   "endpoint-not-local",
   "dial-failed",
   "bad-request",
+  "rate-limited",
+  "cache-full",
 ];
 
-/** HTTP status sent with each refusal (RFC 9110 §15). */
+/** HTTP status sent with each refusal (RFC 9110 §15; 429 Too Many Requests, RFC 6585 §4). */
 export const REFUSAL_STATUS: Readonly<Record<RefusalReason, number>> = {
   "unauthenticated": 401,
   "unknown-service": 404,
   "endpoint-not-local": 403,
   "dial-failed": 502,
   "bad-request": 400,
+  "rate-limited": 429,
+  "cache-full": 503,
 };
 
 /** Parses a refusal header value; unknown values (a newer peer) map to null. */

@@ -1,7 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
- * TunnelDialer's view of its peers (unknown until reached, the start probe) and its warning
- * when a peer rejects our key, against a TunnelServer on loopback.
+ * TunnelDialer's view of its peers (unknown until reached, the start probe) and its warnings
+ * when a peer rejects our key or has no room for our streams, against a TunnelServer on loopback.
  */
 import assert from "node:assert/strict";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
@@ -27,7 +27,14 @@ const UNSERVED: DialTarget = {
 };
 
 function serverB(
-  over: { now?: () => number; log?: ReturnType<typeof memoryLogger>; tls?: TunnelTls } = {},
+  over: {
+    now?: () => number;
+    log?: ReturnType<typeof memoryLogger>;
+    tls?: TunnelTls;
+    metrics?: MetricsRegistry;
+    maxNonces?: number;
+    maxNoncesPerSource?: number;
+  } = {},
 ) {
   const server = new TunnelServer({
     listen: "127.0.0.1:0",
@@ -36,6 +43,9 @@ function serverB(
     log: over.log ?? nullLogger,
     ...(over.now ? { now: over.now } : {}),
     ...(over.tls ? { tls: over.tls } : {}),
+    ...(over.metrics ? { metrics: over.metrics } : {}),
+    ...(over.maxNonces ? { maxNonces: over.maxNonces } : {}),
+    ...(over.maxNoncesPerSource ? { maxNoncesPerSource: over.maxNoncesPerSource } : {}),
   });
   return Object.assign(server, { [Symbol.asyncDispose]: () => server.close() });
 }
@@ -242,6 +252,90 @@ Deno.test("TunnelDialer warns once per peer and minute when the peer rejects our
         msg,
         'Peer "b" rejects our tunnel key: check that both nodes use the same tunnelKeyFile ' +
           "(and that their clocks agree within 60 s)",
+      );
+    });
+  }
+});
+
+Deno.test("TunnelServer and TunnelDialer say each refusal as what it is: key, rate limit, full cache", async (t) => {
+  const rows: {
+    name: string;
+    server: { maxNonces?: number; maxNoncesPerSource?: number };
+    key: Uint8Array;
+    /** The refusal of the second dial (the first uses up the only nonce a limit allows). */
+    reason: string;
+    serverMsg: RegExp;
+    dialerMsg: string;
+    authFailures: number;
+  }[] = [
+    {
+      name: "another key",
+      server: {},
+      key: new Uint8Array(32).fill(7),
+      reason: "unauthenticated",
+      serverMsg: /^Tunnel peer failed authentication \(bad signature\)/,
+      dialerMsg: 'Peer "b" rejects our tunnel key: check that both nodes use the same ' +
+        "tunnelKeyFile (and that their clocks agree within 60 s)",
+      authFailures: 2,
+    },
+    {
+      name: "this address's share of the nonce cache is used up",
+      server: { maxNoncesPerSource: 1 },
+      key: TEST_KEY,
+      reason: "rate-limited",
+      serverMsg: /^Tunnel peer rate-limited: this address opened more streams/,
+      dialerMsg: 'Peer "b" rate-limits our tunnel streams (rate-limited): this node opened more ' +
+        "streams within the peer's replay window than one address may; streams are refused " +
+        "until its nonces expire (not a key problem)",
+      authFailures: 0,
+    },
+    {
+      name: "the whole nonce cache is full",
+      server: { maxNonces: 1 },
+      key: TEST_KEY,
+      reason: "cache-full",
+      serverMsg: /^Tunnel refused a stream: the nonce cache is full/,
+      dialerMsg: 'Peer "b" refuses tunnel streams: its nonce cache is full (cache-full: too many ' +
+        "streams from all its peers within the replay window; not a key problem)",
+      authFailures: 0,
+    },
+  ];
+  for (const r of rows) {
+    await t.step(r.name, async () => {
+      const serverLog = memoryLogger("info");
+      const metrics = new MetricsRegistry();
+      await using server = serverB({ ...r.server, log: serverLog, metrics });
+      const log = memoryLogger("info");
+      using dialer = dialerTo(server.addr.port, { key: r.key, log });
+      const reasons: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(dialer.dial(UNSERVED, OPTS), (err: Error) => {
+          reasons.push((err as TunnelDialError).reason);
+          return true;
+        });
+      }
+      const first = r.reason === "unauthenticated" ? "unauthenticated" : "unknown-service";
+      assert.deepEqual(reasons, [first, r.reason]);
+      const warned = log.lines.map((l) => JSON.parse(l)).filter((l) => l.level === "warn");
+      assert.deepEqual(warned.map((l) => l.msg), [r.dialerMsg]);
+      assert.equal(warned[0].peer, "b");
+      const serverWarned = serverLog.lines.map((l) => JSON.parse(l))
+        .filter((l) => l.level === "warn");
+      assert.equal(serverWarned.length, 1);
+      assert.match(serverWarned[0].msg, r.serverMsg);
+      assert.equal(serverWarned[0].source, "a");
+      const text = metrics.render();
+      // A counter never incremented has no series: 0.
+      const authFailures = /^edgemesh_tunnel_auth_failures_total (\d+)$/m.exec(text)?.[1] ?? "0";
+      assert.equal(Number(authFailures), r.authFailures);
+      assert.match(
+        text,
+        new RegExp(
+          `^edgemesh_tunnel_refusals_total\\{reason="${r.reason}"\\} ${
+            r.reason === "unauthenticated" ? 2 : 1
+          }$`,
+          "m",
+        ),
       );
     });
   }
