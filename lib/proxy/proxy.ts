@@ -3,7 +3,8 @@
  * The L4 TCP proxy: one listener per `VIP:port`, reconciled from registry snapshots, each
  * connection balanced over the service's ready endpoints (else its serving-terminating ones,
  * within its `internalTrafficPolicy`: ./candidates.ts) with retries, failover, passive health,
- * half-close and a drain period for deleted services.
+ * half-close and a drain period for deleted services, whose metric series are removed once their
+ * last connection has ended.
  * @module
  */
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
@@ -34,7 +35,14 @@ import {
   type ServiceListener,
 } from "./engine.ts";
 import { PassiveHealth } from "./health.ts";
-import { type ListenerKey, listenerKey, type ListenerSpec, planListeners } from "./listener.ts";
+import { ConnGate, type ProxyLimits } from "./gate.ts";
+import {
+  listenerBudget,
+  type ListenerKey,
+  listenerKey,
+  type ListenerSpec,
+  planListeners,
+} from "./listener.ts";
 import { type LinkedNode, LinkedSet } from "./linked_set.ts";
 import { closeQuietly, type SpliceBuffers, spliceBuffers } from "./splice.ts";
 
@@ -93,6 +101,20 @@ export interface ProxyOptions {
   readonly cursorOf?: (service: ServiceKey, port: number) => SharedCursor | undefined;
   /** Told of every passive-health ejection made here (shared with the other threads). */
   readonly onEject?: (key: BackendKey, until: number) => void;
+  /**
+   * Told when services that left the snapshot have no connection left on this proxy (their
+   * last counts are in): the caller removes their series later with
+   * {@linkcode Proxy.forgetServices} (proxy threads wait until every thread is done). Without
+   * it the proxy removes them itself at that moment.
+   */
+  readonly onServicesRetired?: (services: ServiceKey[]) => void;
+  /**
+   * The connection cap (shared by the threads) and listener budget, from the open-files limit
+   * (./gate.ts). Without: no cap, no budget.
+   */
+  readonly limits?: ProxyLimits;
+  /** This proxy's thread: 0 main, `n` worker `n` (its share of the shared count). @default 0 */
+  readonly thread?: number;
 }
 
 /** One listener as reported by {@linkcode Proxy.listeners} (for `ctl status`). */
@@ -132,6 +154,19 @@ interface ConnGroup {
   /** Not a `Set`: see linked_set.ts (a churning `Set` kept connections alive through GCs). */
   readonly conns: LinkedSet<ConnRecord>;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Its listener was closed (or the proxy): a connection its accept loop still hands over is
+   * closed at once, so nothing is counted for a service after its series were removed.
+   */
+  stopped: boolean;
+  /** Its listener is gone: the group is in `#draining` until its last connection has ended. */
+  draining: boolean;
+  /**
+   * Its listener (a VIP:port) passed from one service to another while connections were open,
+   * so some of them may belong to a service that is retiring: {@linkcode Proxy} looks at them
+   * when it checks whether a retiring service still has connections.
+   */
+  foreign: boolean;
 }
 
 interface ConnRecord {
@@ -196,6 +231,20 @@ export class Proxy {
   /** One "cannot reach any endpoint" warning per service and minute (failure path only). */
   readonly #unreachable: LogRateLimiter;
   #closed = false;
+  readonly #gate: ConnGate;
+  readonly #maxListeners: number;
+  readonly #openFiles: number;
+  /** Services short of listeners (budget), as last warned: `refused/ports`. */
+  #short = new Map<ServiceKey, string>();
+
+  readonly #onRetired: ((services: ServiceKey[]) => void) | undefined;
+  /** Services of the last snapshot: their series stay. */
+  #services: ReadonlySet<ServiceKey> = new Set();
+  /**
+   * Services that left the snapshot while this proxy may still have connections of theirs:
+   * their series stay until those have ended (then they retire: see {@linkcode #sweep}).
+   */
+  readonly #retiring = new Set<ServiceKey>();
 
   #listeners = new Map<ListenerKey, ListenerState>();
   #failed = new Map<ListenerKey, { spec: ListenerSpec; route: Route; error: string }>();
@@ -225,6 +274,10 @@ export class Proxy {
     this.#reusePort = options.reusePort ?? false;
     this.#statelessOnly = options.statelessOnly ?? false;
     this.#cursorOf = options.cursorOf;
+    this.#onRetired = options.onServicesRetired;
+    this.#gate = new ConnGate(options.limits ?? null, options.thread ?? 0, this.#log, this.#now);
+    this.#maxListeners = options.limits?.maxListeners ?? Infinity;
+    this.#openFiles = options.limits?.openFiles ?? 0;
     const m = options.metrics;
     this.#metrics = m
       ? {
@@ -324,21 +377,39 @@ export class Proxy {
       }
     }
     this.#balancers = balancers;
+    const services = new Set(snapshot.services.keys());
+    for (const service of this.#services) {
+      if (!services.has(service)) this.#retiring.add(service);
+    }
+    // Back before its connections ended: the same series go on.
+    for (const service of this.#retiring) if (services.has(service)) this.#retiring.delete(service);
+    this.#services = services;
 
+    const overBudget = this.#budget(snapshot, desired);
     const plan = planListeners(desired, new Set(this.#listeners.keys()));
     const stopped: Promise<void>[] = [];
     for (const key of plan.stop) {
       const state = this.#listeners.get(key)!;
       this.#listeners.delete(key);
+      state.group.stopped = true;
       state.listener.close();
       stopped.push(state.loop);
       this.#drain(state);
     }
     for (const [key, state] of this.#listeners) {
+      const route = routes.get(key)!;
+      if (route.service !== state.route.service && state.group.conns.size > 0) {
+        state.group.foreign = true;
+      }
       state.spec = desired.get(key)!;
-      state.route = routes.get(key)!;
+      state.route = route;
     }
     const failed = new Map<ListenerKey, { spec: ListenerSpec; route: Route; error: string }>();
+    for (const spec of overBudget) {
+      const error = `not opened: the proxy's listener budget (${this.#maxListeners} per ` +
+        `thread, from the open-files limit ${this.#openFiles}) is used up`;
+      failed.set(spec.key, { spec, route: routes.get(spec.key)!, error });
+    }
     for (const spec of plan.start) {
       const route = routes.get(spec.key)!;
       try {
@@ -355,6 +426,7 @@ export class Proxy {
       }
     }
     this.#failed = failed;
+    this.#sweep();
     return stopped.length === 0 ? Promise.resolve() : Promise.all(stopped).then(() => {});
   }
 
@@ -403,9 +475,51 @@ export class Proxy {
     return this.#local;
   }
 
+  /**
+   * Takes the listeners beyond the budget out of `desired` (they are reported unbound) and
+   * warns once per service whose share changed. Services with fewer ports come first.
+   */
+  #budget(snapshot: Snapshot, desired: Map<ListenerKey, ListenerSpec>): ListenerSpec[] {
+    const budget = this.#maxListeners === Infinity
+      ? null
+      : listenerBudget(snapshot, this.#maxListeners);
+    const over: ListenerSpec[] = [];
+    const short = new Map<ServiceKey, string>();
+    if (budget !== null) {
+      for (const [key, spec] of desired) {
+        if (budget.allowed.has(key)) continue;
+        over.push(spec);
+        desired.delete(key);
+      }
+      for (const [service, { ports, refused }] of budget.short) {
+        const text = `${refused}/${ports}`;
+        short.set(service, text);
+        if (this.#short.get(service) === text) continue;
+        this.#log.warn(
+          "Not listening on some ports of a service: the proxy's listener budget is used up",
+          {
+            service,
+            ports,
+            unbound: refused,
+            maxListeners: this.#maxListeners,
+            openFilesLimit: this.#openFiles,
+          },
+        );
+      }
+    }
+    this.#short = short;
+    return over;
+  }
+
   #start(spec: ListenerSpec, route: Route): void {
-    const listener = this.#io.listen(spec.vip, spec.port, this.#reusePort);
-    const group: ConnGroup = { conns: new LinkedSet(), timer: undefined };
+    const listener = this.#io.listen(spec.vip, spec.port, this.#reusePort, this.#gate);
+    const group: ConnGroup = {
+      conns: new LinkedSet(),
+      timer: undefined,
+      stopped: false,
+      draining: false,
+      foreign: false,
+    };
     // serve() hands over no connection before it returns, so the state is set in time.
     const holder: { state?: ListenerState } = {};
     let loop: Promise<void>;
@@ -423,7 +537,7 @@ export class Proxy {
   }
 
   #accept(client: ClientConn, state: ListenerState): void {
-    if (this.#closed) {
+    if (state.group.stopped) {
       closeQuietly(client);
       return;
     }
@@ -436,6 +550,7 @@ export class Proxy {
       node: null,
     };
     rec.node = state.group.conns.add(rec);
+    this.#gate.acquire();
     this.#active++;
     this.#accepted++;
     this.#handle(rec, state.route);
@@ -544,15 +659,22 @@ export class Proxy {
   #done(rec: ConnRecord): void {
     const g = rec.group;
     g.conns.remove(rec.node!);
-    if (g.timer !== undefined && g.conns.size === 0) {
+    if (g.draining && g.conns.size === 0) {
       clearTimeout(g.timer);
       g.timer = undefined;
       this.#draining.delete(g);
+      // The last connection of a removed listener: its counts are in (a connection adds its
+      // bytes before it gets here), so its service may retire now.
+      this.#sweep();
     }
+    this.#gate.release();
     if (--this.#active === 0 && this.#idle) this.#idle.resolve();
   }
 
-  /** Gives the open connections of a stopped listener `drainGraceMs`, then closes them. */
+  /**
+   * Gives the open connections of a stopped listener `drainGraceMs`, then closes them; the
+   * group stays in `#draining` until the last one has ended (see {@linkcode #done}).
+   */
   #drain(state: ListenerState): void {
     const g = state.group;
     if (g.conns.size === 0) return;
@@ -562,12 +684,76 @@ export class Proxy {
       connections: g.conns.size,
       graceSeconds: this.#graceMs / 1000,
     });
+    g.draining = true;
     this.#draining.add(g);
     g.timer = setTimeout(() => {
       g.timer = undefined;
-      this.#draining.delete(g);
       for (const rec of g.conns) this.#closeConn(rec);
     }, this.#graceMs);
+  }
+
+  /**
+   * Retires every retiring service none of whose connections is open any more: its series are
+   * removed ({@linkcode forgetServices}), or the owner is told (`onServicesRetired`). Runs on
+   * updates and when a drained listener's last connection ends, never per connection; it looks
+   * at the connections of draining listeners (and of listeners that changed service), not at
+   * every open one. A retiring service whose last connection was on a listener that changed
+   * service retires on the next update (the agent's periodic resync at the latest).
+   */
+  #sweep(): void {
+    if (this.#retiring.size === 0 || this.#closed) return;
+    const open = new Set<ServiceKey>();
+    const scan = (g: ConnGroup) => {
+      for (const rec of g.conns) if (this.#retiring.has(rec.service)) open.add(rec.service);
+    };
+    for (const g of this.#draining) scan(g);
+    for (const s of this.#listeners.values()) {
+      const g = s.group;
+      if (!g.foreign) continue;
+      let foreign = false;
+      for (const rec of g.conns) {
+        if (rec.service === s.route.service) continue;
+        foreign = true;
+        if (this.#retiring.has(rec.service)) open.add(rec.service);
+      }
+      g.foreign = foreign;
+    }
+    const retired: ServiceKey[] = [];
+    for (const service of this.#retiring) if (!open.has(service)) retired.push(service);
+    if (retired.length === 0) return;
+    for (const service of retired) this.#retiring.delete(service);
+    if (this.#onRetired) this.#onRetired(retired);
+    else this.forgetServices(retired);
+  }
+
+  /**
+   * Removes every series of `services` (connections, bytes, dial failures, no-endpoint
+   * rejections, listen failures; the active-connections and listeners gauges are computed at
+   * scrape time and lose theirs with the last connection and listener). Skips a service that
+   * is in the last snapshot or still retiring: its series go on. A service created again later
+   * starts its counters from 0.
+   */
+  forgetServices(services: Iterable<ServiceKey>): void {
+    const m = this.#metrics;
+    if (m === null) return;
+    for (const service of services) {
+      if (this.#services.has(service) || this.#retiring.has(service)) continue;
+      const labels = { service };
+      m.connections.remove(labels);
+      m.dialFailures.remove(labels);
+      m.noEndpoints.remove(labels);
+      m.listenFailures.remove(labels);
+      m.bytes.remove({ service, direction: "in" });
+      m.bytes.remove({ service, direction: "out" });
+    }
+  }
+
+  /**
+   * Services that left the snapshot but may still have connections here: their series stay
+   * until those have ended.
+   */
+  get retiring(): ReadonlySet<ServiceKey> {
+    return this.#retiring;
   }
 
   /** Current listeners, bound and failed, for `ctl status`. */
@@ -583,6 +769,14 @@ export class Proxy {
   /** Connections accepted since the start (all listeners). */
   get accepted(): number {
     return this.#accepted;
+  }
+
+  /**
+   * Takes back the share of the connection count of worker `thread`, which is gone (crashed):
+   * its connections are no more.
+   */
+  forgetThreadConnections(thread: number): void {
+    this.#gate.forgetThread(thread);
   }
 
   /** Connections open now (draining ones included). */
@@ -609,6 +803,7 @@ export class Proxy {
       this.#closed = true;
       this.#abort.abort();
       for (const s of this.#listeners.values()) {
+        s.group.stopped = true;
         s.listener.close();
         for (const rec of s.group.conns) this.#closeConn(rec);
       }
@@ -620,6 +815,7 @@ export class Proxy {
       this.#draining.clear();
       this.#listeners.clear();
       this.#failed.clear();
+      this.#gate.close();
     }
     await Promise.all(this.#loops);
     if (this.#active > 0) {

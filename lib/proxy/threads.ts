@@ -13,7 +13,10 @@
  * - passive health: an ejection made on any thread is sent to all others;
  * - metrics: workers' series are summed into the main registry as of their last report
  *   ({@linkcode ProxyThreads.refreshMetrics}, which the agent awaits before each `/metrics`
- *   render, so nothing is sent while nobody scrapes);
+ *   render, so nothing is sent while nobody scrapes); a deleted service's series are removed
+ *   on every thread at once, when the last thread's last connection of it has ended, and a
+ *   worker's report of a service that is neither in the snapshot nor retiring is ignored (a
+ *   report made before the removal cannot bring the series back);
  * - drain, failover and half-close: each thread runs the same code on its own connections.
  *
  * A worker that crashes is logged and started again (with the last snapshot) after a second;
@@ -21,8 +24,8 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import type { FamilySnapshot } from "../metrics/mod.ts";
-import type { Snapshot } from "../registry/model.ts";
+import { type FamilySnapshot, keepSeries } from "../metrics/mod.ts";
+import type { ServiceKey, Snapshot } from "../registry/model.ts";
 import { threadCpuSeconds } from "../sys/mod.ts";
 import { type CursorSlot, CursorTable } from "./cursors.ts";
 import type { ProxyEngine } from "./engine.ts";
@@ -72,8 +75,13 @@ class WorkerThread {
   metrics: FamilySnapshot[] = [];
   restartTimer: ReturnType<typeof setTimeout> | undefined;
   /** The snapshot to send once the one in flight is applied (later ones replace it). */
-  queued: { snapshot: Snapshot; slots: CursorSlot[]; done: PromiseWithResolvers<void> } | null =
-    null;
+  queued:
+    | { snapshot: Snapshot; gen: number; slots: CursorSlot[]; done: PromiseWithResolvers<void> }
+    | null = null;
+  /** Number of the last snapshot the worker applied (0: none yet). */
+  applied = 0;
+  /** Services the worker still drains, as of its last `updated` and `retired` messages. */
+  readonly retiring = new Set<ServiceKey>();
   sending = false;
   constructor(thread: number) {
     this.thread = thread;
@@ -91,7 +99,14 @@ export class ProxyThreads {
   readonly #timeoutMs: number;
   readonly #restartMs: number;
   #seq = 0;
+  /** Number of the last snapshot (`update()` calls), as sent to the workers. */
+  #gen = 0;
   #last: Snapshot | null = null;
+  /**
+   * Services gone from the snapshot whose series stay until every thread has retired them
+   * (its connections of them have ended), with the number of the first snapshot without them.
+   */
+  readonly #retiring = new Map<ServiceKey, number>();
   #closed = false;
   #loadTimer: ReturnType<typeof setInterval> | undefined;
   #starting: Promise<void> | null = null;
@@ -109,11 +124,63 @@ export class ProxyThreads {
       onEject: workers > 0
         ? (key, until) => this.#broadcast({ type: "eject", key, until })
         : undefined,
+      // One thread: the proxy removes a service's series itself once it has retired it.
+      onServicesRetired: workers > 0 ? () => this.#settle() : undefined,
     });
     for (let i = 1; i <= workers; i++) this.#threads.push(new WorkerThread(i));
     if (workers > 0) {
-      options.proxy.metrics?.addSource(() => this.#threads.flatMap((t) => t.metrics));
+      options.proxy.metrics?.addSource(() =>
+        this.#threads.flatMap((t) => keepSeries(t.metrics, "service", (s) => this.#current(s)))
+      );
     }
+  }
+
+  /** Whether `service` is in the last snapshot or retiring (its series are shown). */
+  #current(service: ServiceKey): boolean {
+    return this.#retiring.has(service) || (this.#last?.services.has(service) ?? false);
+  }
+
+  /**
+   * Services gone from the snapshot whose series stay until every thread's connections of them
+   * have ended (for tests and status).
+   */
+  get retiring(): ReadonlySet<ServiceKey> {
+    return new Set(this.#retiring.keys());
+  }
+
+  /** Notes the services `snapshot` (number `gen`) drops, and those it brings back. */
+  #track(snapshot: Snapshot, gen: number): void {
+    if (this.#threads.length === 0) return;
+    for (const service of this.#last?.services.keys() ?? []) {
+      if (!snapshot.services.has(service) && !this.#retiring.has(service)) {
+        this.#retiring.set(service, gen);
+      }
+    }
+    for (const service of this.#retiring.keys()) {
+      if (snapshot.services.has(service)) this.#retiring.delete(service);
+    }
+  }
+
+  /**
+   * Removes, on every thread, the series of the retiring services no thread has connections
+   * of any more: the main proxy has retired them, and every running worker has applied a
+   * snapshot without them and retired them too. A worker that is not running (not started,
+   * crashed) has nothing to report. Runs on updates and on the threads' messages.
+   */
+  #settle(): void {
+    if (this.#retiring.size === 0 || this.#closed) return;
+    const done: ServiceKey[] = [];
+    for (const [service, since] of this.#retiring) {
+      if (this.main.retiring.has(service)) continue;
+      const busy = this.#threads.some((t) =>
+        t.worker !== null && (t.applied < since || t.retiring.has(service))
+      );
+      if (!busy) done.push(service);
+    }
+    if (done.length === 0) return;
+    for (const service of done) this.#retiring.delete(service);
+    this.main.forgetServices(done);
+    this.#broadcast({ type: "forget", services: done });
   }
 
   /**
@@ -193,7 +260,7 @@ export class ProxyThreads {
       const last = this.#last;
       if (last !== null && !this.#closed) {
         const slots = this.#cursors.assign(last);
-        await Promise.all(this.#threads.map((t) => this.#push(t, last, slots)));
+        await Promise.all(this.#threads.map((t) => this.#push(t, last, this.#gen, slots)));
       }
       this.#workersUp.resolve();
     } catch (err) {
@@ -202,6 +269,7 @@ export class ProxyThreads {
         error: err,
       });
       await Promise.all(this.#threads.map((t) => this.#stopWorker(t)));
+      this.#settle();
     }
   }
 
@@ -216,12 +284,15 @@ export class ProxyThreads {
    */
   async update(snapshot: Snapshot): Promise<void> {
     if (this.#closed) return;
+    const gen = ++this.#gen;
+    this.#track(snapshot, gen);
     this.#last = snapshot;
     const slots = this.#threads.length > 0 ? this.#cursors.assign(snapshot) : [];
     await Promise.all([
       this.main.update(snapshot),
-      ...this.#threads.map((t) => this.#push(t, snapshot, slots)),
+      ...this.#threads.map((t) => this.#push(t, snapshot, gen, slots)),
     ]);
+    this.#settle();
   }
 
   /**
@@ -229,14 +300,15 @@ export class ProxyThreads {
    * replace each other in the queue (a burst of changes costs a worker a few structured
    * clones, not one per change). Resolves once this snapshot, or a later one, is applied.
    */
-  #push(t: WorkerThread, snapshot: Snapshot, slots: CursorSlot[]): Promise<void> {
+  #push(t: WorkerThread, snapshot: Snapshot, gen: number, slots: CursorSlot[]): Promise<void> {
     if (t.queued) {
       t.queued.snapshot = snapshot;
+      t.queued.gen = gen;
       t.queued.slots = slots;
       return t.queued.done.promise;
     }
     const done = Promise.withResolvers<void>();
-    t.queued = { snapshot, slots, done };
+    t.queued = { snapshot, gen, slots, done };
     if (!t.sending) void this.#drain(t);
     return done.promise;
   }
@@ -244,10 +316,16 @@ export class ProxyThreads {
   async #drain(t: WorkerThread): Promise<void> {
     t.sending = true;
     while (t.queued) {
-      const { snapshot, slots, done } = t.queued;
+      const { snapshot, gen, slots, done } = t.queued;
       t.queued = null;
       const seq = ++this.#seq;
-      const m = await this.#request(t, "updated", seq, { type: "update", seq, snapshot, slots });
+      const m = await this.#request(t, "updated", seq, {
+        type: "update",
+        seq,
+        gen,
+        snapshot,
+        slots,
+      });
       if (m?.type === "updated" && m.unbound > 0) {
         this.#log.debug("Proxy worker could not bind some listeners", {
           thread: t.thread,
@@ -295,6 +373,8 @@ export class ProxyThreads {
     await this.#request(t, "closed", 0, { type: "close" });
     t.worker?.terminate();
     t.worker = null;
+    t.applied = 0;
+    t.retiring.clear();
   }
 
   #spawn(t: WorkerThread): Promise<void> {
@@ -327,7 +407,15 @@ export class ProxyThreads {
       case "failed":
         return this.#answer(t, "ready", 0, m);
       case "updated":
-        return this.#answer(t, "updated", m.seq, m);
+        // Handled here, in message order with `retired`, not when the update's promise runs.
+        t.applied = m.gen;
+        t.retiring.clear();
+        for (const service of m.retiring) t.retiring.add(service);
+        this.#answer(t, "updated", m.seq, m);
+        return this.#settle();
+      case "retired":
+        for (const service of m.services) t.retiring.delete(service);
+        return this.#settle();
       case "stats":
         return this.#answer(t, "stats", m.seq, m);
       case "closed":
@@ -344,19 +432,24 @@ export class ProxyThreads {
   /** A worker died: its requests are answered with null, and it is started again. */
   #crashed(t: WorkerThread, why: string): void {
     this.#log.error("Proxy worker thread crashed", { thread: t.thread, error: why });
+    // Its connections are gone with it: they no longer count against the shared cap.
+    this.main.forgetThreadConnections(t.thread);
     t.worker?.terminate();
     t.worker = null;
     t.metrics = [];
+    t.applied = 0;
+    t.retiring.clear();
     for (const w of t.waiting.values()) w.resolve(null);
     t.waiting.clear();
     if (this.#closed) return;
+    this.#settle(); // it has no connections left to wait for
     t.restartTimer = setTimeout(async () => {
       t.restartTimer = undefined;
       if (this.#closed) return;
       try {
         await this.#spawn(t);
         const last = this.#last;
-        if (last !== null) await this.#push(t, last, this.#cursors.assign(last));
+        if (last !== null) await this.#push(t, last, this.#gen, this.#cursors.assign(last));
         this.#log.info("Proxy worker thread restarted", { thread: t.thread });
       } catch (err) {
         this.#crashed(t, (err as Error).message);

@@ -3,7 +3,8 @@
  * Entry point of a proxy worker thread (started by {@linkcode ProxyThreads}): the same
  * {@linkcode Proxy} as the main thread's, on the same `VIP:port`s with `SO_REUSEPORT`, fed the
  * same snapshots. Round-robin positions are shared memory; passive-health ejections and logs
- * go to the main thread; metrics are sent when asked for. Services with ClientIP affinity are
+ * go to the main thread; metrics are sent when asked for, and a deleted service's series are
+ * removed when the main thread says so (every thread has drained it). Services with ClientIP affinity are
  * left to the main thread, which holds the affinity table.
  *
  * With the tunnel on, the worker keeps its own HTTP/2 connections to the peers (loaded only
@@ -97,11 +98,14 @@ async function start(thread: number, s: WorkerSettings, cells: Int32Array): Prom
     ejectCooldownMs: s.ejectCooldownMs,
     drainGraceMs: s.drainGraceMs,
     engine: s.engine,
+    ...(s.limits ? { limits: s.limits, thread } : {}),
     ...(remoteDialer ? { remoteDialer } : {}),
     reusePort: true,
     statelessOnly: true,
     cursorOf: (service, port) => holder.running!.cursors(service, port),
     onEject: (key, until) => post({ type: "eject", key, until }),
+    // The main thread removes a service's series on every thread once all have retired it.
+    onServicesRetired: (services) => post({ type: "retired", services }),
   });
   return holder.running = { proxy, metrics, cells, tunnel, cursors: cursorLookup(cells, []) };
 }
@@ -126,9 +130,13 @@ async function handle(m: ToWorker): Promise<void> {
       running.tunnel?.update(m.snapshot);
       await running.proxy.update(m.snapshot);
       const unbound = running.proxy.listeners().filter((l) => !l.bound).length;
-      post({ type: "updated", seq: m.seq, unbound });
+      const retiring = [...running.proxy.retiring];
+      post({ type: "updated", seq: m.seq, gen: m.gen, unbound, retiring });
       return;
     }
+    case "forget":
+      running?.proxy.forgetServices(m.services);
+      return;
     case "eject":
       running?.proxy.applyEjection(m.key, m.until);
       return;

@@ -10,12 +10,16 @@ import { runDeno } from "../_helpers/child.ts";
 import { mainThreadBusy, ProxyThreads, type ProxyThreadsOptions } from "../../lib/proxy/mod.ts";
 import {
   ask,
+  echoServer,
   loopbackVip,
   nameServer,
+  readAll,
   snapshotOf,
   type TestServer,
   type TestService,
+  writeAll,
 } from "../_helpers/proxy_fixtures.ts";
+import { pollUntil } from "../_helpers/poll.ts";
 
 const PORT = 18090;
 
@@ -276,6 +280,83 @@ Deno.test("ProxyThreads applies a burst of updates, the last one on every thread
     assert.ok(main > 0 && main < 48, `main thread took ${main} of 48: both threads listen`);
   } finally {
     await backend.stop();
+  }
+});
+
+/** A connection to `vip`:PORT (an echo service) past one round trip; left open. */
+async function openEchoConn(vip: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: vip, port: PORT });
+  await writeAll(conn, new TextEncoder().encode("ping"));
+  const buf = new Uint8Array(4);
+  let got = 0;
+  while (got < 4) got += (await conn.read(buf.subarray(got))) ?? 4;
+  return conn;
+}
+
+/** Half-closes each connection, reads the echo's end and closes it. */
+async function finishAll(conns: Deno.TcpConn[]): Promise<void> {
+  await Promise.all(conns.map(async (conn) => {
+    await conn.closeWrite();
+    await readAll(conn);
+    conn.close();
+  }));
+}
+
+Deno.test("ProxyThreads removes a deleted service's series once every thread has drained it; a worker's older report does not bring them back", async () => {
+  const echo = echoServer();
+  const metrics = new MetricsRegistry();
+  await using threads = await startThreads(metrics, { drainGraceMs: 60_000 });
+  const web = "default/web";
+  const mine = () => metrics.render().split("\n").filter((l) => l.includes(`service="${web}"`));
+  try {
+    const svc: TestService = {
+      name: "web",
+      vip: loopbackVip(),
+      ports: [{ name: "http", port: PORT }],
+      endpoints: [{ ports: { http: echo.port } }],
+    };
+    const other: TestService = { ...svc, name: "other", vip: loopbackVip() };
+    await threads.update(snapshotOf(svc, other));
+    // One at a time, so each is known to be the main thread's (its count went up) or the
+    // worker's; all 24 on one thread has probability 2^-23.
+    const onMain: Deno.TcpConn[] = [];
+    const onWorker: Deno.TcpConn[] = [];
+    for (let i = 0; i < 24; i++) {
+      const before = threads.main.activeConnections;
+      const conn = await openEchoConn(svc.vip!);
+      (threads.main.activeConnections > before ? onMain : onWorker).push(conn);
+    }
+    assert.ok(onMain.length > 0 && onWorker.length > 0, `main thread took ${onMain.length}`);
+
+    await threads.update(snapshotOf(other));
+    assert.deepEqual([...threads.retiring], [web]);
+    // The main thread's connections end first: its series stay while the worker drains (the
+    // sum must not drop), and this report of the worker's is the last one with web.
+    await finishAll(onMain);
+    await pollUntil(() => !threads.main.retiring.has(web), () => "the main thread to retire web");
+    await threads.refreshMetrics();
+    assert.deepEqual([...threads.retiring], [web], "the worker still drains web");
+    assert.equal(totalConnections(metrics, web), 24, "both threads' series while one drains");
+
+    await finishAll(onWorker);
+    await pollUntil(() => threads.retiring.size === 0, () => "every thread to retire web");
+    // No refresh: the worker's report above (with web) is what the render sums in.
+    assert.deepEqual(mine(), [], "an older report of the worker does not bring web back");
+    await threads.refreshMetrics();
+    assert.deepEqual(mine(), [], "nor does the worker's next one");
+    assert.match(metrics.render(), /^edgemesh_proxy_listeners\{service="default\/other"\} 1$/m);
+
+    // Created again: every thread counts from 0.
+    await threads.update(snapshotOf(svc, other));
+    const conns: Deno.TcpConn[] = [];
+    for (let i = 0; i < 24; i++) conns.push(await openEchoConn(svc.vip!));
+    await finishAll(conns);
+    await threads.refreshMetrics();
+    assert.equal(totalConnections(metrics, web), 24);
+    const again = mainThreadConnections(metrics, web);
+    assert.ok(again > 0 && again < 24, `main thread took ${again} of 24`);
+  } finally {
+    await echo.stop();
   }
 });
 

@@ -159,7 +159,7 @@ Deno.test("a snapshot sent to a proxy worker keeps the endpoint conditions and t
   // Workers get snapshots by postMessage (structured clone, ./thread_messages.ts): the
   // optional fields must survive it, or workers would not fall back or filter.
   const { snap } = entryOf([servingTerminating(1), ready(2, "node-b")], "Local");
-  const msg: ToWorker = { type: "update", seq: 1, snapshot: snap, slots: [] };
+  const msg: ToWorker = { type: "update", seq: 1, gen: 1, snapshot: snap, slots: [] };
   const cloned = structuredClone(msg);
   assert.equal(cloned.type, "update");
   if (cloned.type !== "update") return;
