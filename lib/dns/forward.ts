@@ -17,6 +17,7 @@ import {
   Flag,
   headerResponse,
   lowerByte,
+  MAX_TTL,
   OPT_SIZE,
   readTtl,
   scanMessage,
@@ -212,7 +213,10 @@ export interface ForwarderOptions {
   readonly timeoutMs?: number;
   /** Cache entries. @default 10000 */
   readonly cacheSize?: number;
-  /** Longest time an answer is cached, seconds. @default 3600 */
+  /**
+   * Longest time an answer is cached, seconds (0 to 2^31 − 1), and the largest TTL a client
+   * gets in a forwarded answer: every record's TTL is clamped to it. @default 3600
+   */
   readonly maxTtl?: number;
   /** Clock, ms. @default {Date.now} */
   readonly now?: () => number;
@@ -274,6 +278,11 @@ export class Forwarder {
     this.#upstreams = options.upstreams;
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#maxTtl = options.maxTtl ?? 3600;
+    if (!Number.isInteger(this.#maxTtl) || this.#maxTtl < 0 || this.#maxTtl > MAX_TTL) {
+      throw new RangeError(
+        `Cannot create DNS forwarder: maxTtl ${this.#maxTtl} is not an integer from 0 to ${MAX_TTL}`,
+      );
+    }
     this.#now = options.now ?? Date.now;
     this.#transport = options.transport ?? denoTransport;
     this.#signal = options.signal ?? new AbortController().signal;
@@ -378,8 +387,10 @@ export class Forwarder {
    * the client's ID and question bytes as sent (RFC 1035 §7.3; resolvers using 0x20 case
    * randomisation check them), the client's RD and CD bits with RA set (RFC 1035 §4.1.1,
    * RFC 6840 §5.9; the stored bits are those of whichever query filled the cache), TTLs
-   * decremented by the time spent in the cache (RFC 1035 §7.4), our OPT when the client sent
-   * one (RFC 6891 §7). Returns the length written.
+   * decremented by the whole seconds spent in the cache (RFC 1035 §7.4; stored TTLs are
+   * 0..maxTtl, the entry lives at most the smallest answer TTL, and a clock that went back
+   * changes nothing, so they stay within 0..maxTtl), our OPT when the client sent one
+   * (RFC 6891 §7). Returns the length written.
    */
   renderInto(
     entry: CachedAnswer,
@@ -498,19 +509,24 @@ export class Forwarder {
     // Never pass an OPT through to a client that did not send one: if it is misplaced we
     // cannot strip it, so we do not use this answer.
     if (scan.optMisplaced) return null;
+    // The TTLs clients get, fresh or from the cache: a TTL with the top bit set is 0
+    // (RFC 2181 §8), and none exceeds maxTtl, the longest we keep the answer ourselves (as
+    // CoreDNS's cache and dnsmasq's max-ttl do). So a stored TTL is at most the entry's life
+    // and decrementing it on a hit (renderInto) stays within 0..maxTtl.
+    for (const o of scan.ttlOffsets) writeTtl(bytes, o, Math.min(readTtl(bytes, o), this.#maxTtl));
     let ttl: number | null = null;
     if (scan.rcode === Rcode.NOERROR && scan.answerCount > 0) ttl = scan.minAnswerTtl;
     else if (scan.rcode === Rcode.NOERROR || scan.rcode === Rcode.NXDOMAIN) ttl = scan.negativeTtl;
-    if (ttl === null || ttl <= 0) cacheable = false;
+    const life = Math.min(ttl ?? 0, this.#maxTtl);
+    if (life <= 0) cacheable = false;
     const now = this.#now();
-    const life = Math.min(ttl ?? 0, this.#maxTtl) * 1000;
     return {
       entry: {
         bytes,
         ttlOffsets: scan.ttlOffsets,
         questionEnd: scan.questionEnd,
         storedAt: now,
-        expiresAt: now + life,
+        expiresAt: now + life * 1000,
       },
       cacheable,
     };

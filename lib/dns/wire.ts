@@ -378,9 +378,15 @@ export interface ScannedMessage {
   readonly answerCount: number;
   /** Offsets of the TTL field of every record except OPT, all sections. */
   readonly ttlOffsets: readonly number[];
-  /** Minimum TTL of the answer section; Infinity when it is empty. */
+  /**
+   * Minimum TTL of the answer section ({@linkcode readTtl}: a TTL with the top bit set is 0);
+   * Infinity when it is empty.
+   */
   readonly minAnswerTtl: number;
-  /** min(SOA TTL, SOA MINIMUM) of an SOA in the authority section (RFC 2308 §5), or null. */
+  /**
+   * min(SOA TTL, SOA MINIMUM) of an SOA in the authority section (RFC 2308 §5; either with the
+   * top bit set is 0), or null.
+   */
   readonly negativeTtl: number | null;
   /** Start of the OPT record, or -1; only set when OPT is the last record of the message. */
   readonly optOffset: number;
@@ -536,7 +542,7 @@ export function scanMessage(b: Uint8Array): ScannedMessage | null {
     o = checkName(b, o, len);
     if (o < 0 || o + 10 > len) return null;
     const type = u16(b, o);
-    const ttl = u32(b, o + 4) & 0x7fffffff; // RFC 2181 §8: top bit set means 0; be lenient
+    const ttl = readTtl(b, o + 4);
     const rdlen = u16(b, o + 8);
     const rdata = o + 10;
     const next = rdata + rdlen;
@@ -550,7 +556,7 @@ export function scanMessage(b: Uint8Array): ScannedMessage | null {
       ttlOffsets.push(o + 4);
       if (i < an) minAnswerTtl = Math.min(minAnswerTtl, ttl);
       if (type === 6 && i >= an && i < an + ns) {
-        const minimum = u32(b, next - 4);
+        const minimum = readTtl(b, next - 4); // a TTL too (RFC 2308 §4)
         const neg = Math.min(ttl, minimum);
         negativeTtl = negativeTtl === null ? neg : Math.min(negativeTtl, neg);
       }
@@ -574,9 +580,16 @@ export function scanMessage(b: Uint8Array): ScannedMessage | null {
   };
 }
 
-/** Reads the TTL at `o`. */
+/** Largest TTL (RFC 2181 §8: TTLs are 0 to 2^31 − 1). */
+export const MAX_TTL = 0x7fffffff;
+
+/**
+ * Reads the TTL at `o`: a value with the most significant bit set is 0 (RFC 2181 §8, "treated
+ * as if the entire value received was zero"), not the value without that bit.
+ */
 export function readTtl(b: Uint8Array, o: number): number {
-  return u32(b, o) & 0x7fffffff;
+  const ttl = u32(b, o);
+  return ttl > MAX_TTL ? 0 : ttl;
 }
 
 /** Writes a TTL at `o`. */

@@ -503,3 +503,111 @@ Deno.test("Forwarder never forwards nor caches a malformed upstream answer", asy
     });
   }
 });
+
+/** TTLs of every record of a reply, section by section, straight from the decoder. */
+function ttls(bytes: Uint8Array): number[] {
+  const m = decodeMessage(bytes).value;
+  return [...m.answers, ...m.authorities, ...m.additionals].map((r) => r.ttl);
+}
+
+Deno.test("Forwarder reads a TTL with the top bit set as 0 and clamps TTLs to maxTtl", async (t) => {
+  const soa = (ttl: number, minimum: number) =>
+    rr(ptr(Q), 6, ttl, [
+      ...ptr(Q),
+      ...ptr(Q),
+      ...[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      (minimum >>> 24) & 0xff,
+      (minimum >>> 16) & 0xff,
+      (minimum >>> 8) & 0xff,
+      minimum & 0xff,
+    ]);
+  const a = (ttl: number) => rr(ptr(Q), 1, ttl, A_DATA);
+  // [what, counts, records, TTLs the first client gets, cached (then 10 s later: TTLs − 10)]
+  const cases: [string, [number, number, number], number[], number[], boolean][] = [
+    ["0x80000000 is 0", [1, 0, 0], a(0x80000000), [0], false],
+    ["0xFFFFFFFF is 0 (was 4294967295, then 2147483646 from the cache)", [1, 0, 0], a(0xffffffff), [
+      0,
+    ], false],
+    ["2^31 − 1 is clamped to maxTtl", [1, 0, 0], a(0x7fffffff), [3600], true],
+    ["3601 is clamped to maxTtl", [1, 0, 0], a(3601), [3600], true],
+    ["3600 stays", [1, 0, 0], a(3600), [3600], true],
+    ["60 stays", [1, 0, 0], a(60), [60], true],
+    ["0 stays, not cached", [1, 0, 0], a(0), [0], false],
+    [
+      "60 beside 0xFFFFFFFF: the smallest is 0",
+      [2, 0, 0],
+      [...a(60), ...a(0xffffffff)],
+      [60, 0],
+      false,
+    ],
+    [
+      "an additional 0xFFFFFFFF is 0, the answer's 60 is cached",
+      [1, 0, 1],
+      [
+        ...a(60),
+        ...a(0xffffffff),
+      ],
+      [60, 0],
+      true,
+    ],
+    ["negative: SOA TTL 0xFFFFFFFF is 0", [0, 1, 0], soa(0xffffffff, 60), [0], false],
+    ["negative: SOA MINIMUM 0xFFFFFFFF is 0", [0, 1, 0], soa(60, 0xffffffff), [60], false],
+    ["negative: SOA TTL 86400 is clamped to maxTtl", [0, 1, 0], soa(86400, 86400), [3600], true],
+  ];
+  for (const [what, counts, records, want, cached] of cases) {
+    await t.step(what, async () => {
+      let now = 1_000_000;
+      const tr = fakeTransport((q) => rawAnswer(q, counts, () => records));
+      const f = new Forwarder({
+        upstreams: [{ hostname: "127.0.0.1", port: 1 }],
+        transport: tr,
+        now: () => now,
+      });
+      assert.deepEqual(ttls(await f.forward(request("a.example", 1), "k")), want);
+      now += 10_500;
+      const again = ttls(await f.forward(request("a.example", 2), "k"));
+      if (cached) {
+        assert.deepEqual(again, want.map((ttl) => Math.max(0, ttl - 10)), "from the cache");
+        assert.deepEqual(tr.calls, ["udp 1"]);
+      } else {
+        assert.deepEqual(again, want, "fresh from the upstream");
+        assert.deepEqual(tr.calls, ["udp 1", "udp 1"], "not cached: the upstream sees it again");
+      }
+    });
+  }
+});
+
+Deno.test("Forwarder's decremented TTLs never wrap: they end at 0 when the entry expires", async (t) => {
+  let now = 0;
+  const tr = fakeTransport((q) => rawAnswer(q, [1, 0, 0], () => rr(ptr(Q), 1, 86400, A_DATA)));
+  const f = new Forwarder({
+    upstreams: [{ hostname: "127.0.0.1", port: 1 }],
+    transport: tr,
+    maxTtl: 300,
+    now: () => now,
+  });
+  // [clock ms, TTL the client gets, upstream exchanges so far]
+  const steps: [number, number, number][] = [
+    [0, 300, 1],
+    [-5_000, 300, 1], // a clock that went back adds nothing
+    [299_999, 1, 1],
+    [300_000, 300, 2], // expired: fetched again
+    [300_000 + 299_999, 1, 2],
+  ];
+  for (const [at, ttl, exchanges] of steps) {
+    await t.step(`at ${at} ms: TTL ${ttl}`, async () => {
+      now = at;
+      assert.deepEqual(ttls(await f.forward(request("a.example"), "k")), [ttl]);
+      assert.equal(tr.calls.length, exchanges);
+    });
+  }
+  await t.step("maxTtl must be 0 to 2^31 − 1", () => {
+    for (const maxTtl of [-1, 0x80000000, 1.5, NaN]) {
+      assert.throws(
+        () => new Forwarder({ upstreams: [], maxTtl }),
+        RangeError,
+        `maxTtl ${maxTtl}`,
+      );
+    }
+  });
+});
