@@ -4,8 +4,8 @@
  * {@linkcode Proxy} as the main thread's, on the same `VIP:port`s with `SO_REUSEPORT`, fed the
  * same snapshots. Round-robin positions are shared memory; passive-health ejections and logs
  * go to the main thread; metrics are sent when asked for, and a deleted service's series are
- * removed when the main thread says so (every thread has drained it). Services with ClientIP affinity are
- * left to the main thread, which holds the affinity table.
+ * removed when the main thread says so (every thread has drained it). Services with ClientIP
+ * affinity are left to the main thread, which holds the affinity table.
  *
  * With the tunnel on, the worker keeps its own HTTP/2 connections to the peers (loaded only
  * then, with a dynamic import).
@@ -98,7 +98,6 @@ async function start(thread: number, s: WorkerSettings, cells: Int32Array): Prom
     ejectCooldownMs: s.ejectCooldownMs,
     drainGraceMs: s.drainGraceMs,
     engine: s.engine,
-    ...(s.limits ? { limits: s.limits, thread } : {}),
     ...(remoteDialer ? { remoteDialer } : {}),
     reusePort: true,
     statelessOnly: true,
