@@ -12,9 +12,9 @@ import { DnsServer, nameserverFor, ResolvConfManager, resolveUpstreams } from ".
 import type { Logger } from "../log/mod.ts";
 import { MetricsRegistry, serveMetrics } from "../metrics/mod.ts";
 import { denoExec, type Exec, NetDev } from "../netdev/mod.ts";
-import { ProxyThreads } from "../proxy/mod.ts";
+import { proxyLimits, ProxyThreads } from "../proxy/mod.ts";
 import { Registry } from "../registry/mod.ts";
-import { libc, Reactor, trimMallocHeap } from "../sys/mod.ts";
+import { fdBudget, libc, raiseOpenFilesLimit, Reactor, trimMallocHeap } from "../sys/mod.ts";
 import { logTunnelOff, planTunnel } from "../tunnel/plan.ts";
 import { VERSION } from "../cli/mod.ts";
 import {
@@ -98,6 +98,22 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     node: config.nodeName,
     subnet: config.subnet,
     stateDir: config.stateDir,
+  });
+  // Never EMFILE (Deno's HTTP server crashes, Deno itself may panic there): the open-files
+  // limit is raised to its hard limit and shared out among the components that hold
+  // descriptors for peers (lib/sys/fd_limits.ts).
+  const fdLimit = raiseOpenFilesLimit();
+  const fds = fdBudget(fdLimit.soft);
+  const proxyThreadsWanted = proxyThreadCount(config.proxyThreads, navigator.hardwareConcurrency);
+  const limits = proxyLimits(fds, proxyThreadsWanted);
+  (fdLimit.known ? log.info : log.warn).call(log, "open files limit", {
+    limit: fdLimit.soft,
+    ...(fdLimit.known ? {} : { assumed: true, why: "cannot read it without FFI" }),
+    ...(fdLimit.raisedFrom !== null ? { raisedFrom: fdLimit.raisedFrom } : {}),
+    proxyConnections: limits.maxConnections,
+    listenersPerThread: limits.maxListeners,
+    tunnelConnections: fds.tunnelConnections,
+    metricsConnections: fds.metricsConnections,
   });
   try {
     if (signal.aborted) return;
@@ -237,9 +253,10 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       ejectCooldownMs: config.ejectCooldownMs,
       drainGraceMs: config.drainGraceMs,
       engine: config.proxyEngine,
+      limits,
     } as const;
     proxy = await ProxyThreads.start({
-      threads: proxyThreadCount(config.proxyThreads, navigator.hardwareConcurrency),
+      threads: proxyThreadsWanted,
       // `auto`: the workers start when the proxy keeps the main thread busy (an idle node does
       // not pay for them); a number asks for them at once.
       startWorkers: config.proxyThreads === "auto" ? "when-busy" : "now",

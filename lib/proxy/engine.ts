@@ -14,11 +14,11 @@
  * socket) are copied with `splice.ts` under either engine.
  * @module
  */
-import type { Logger } from "../log/mod.ts";
+import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import { libc } from "../sys/libc.ts";
 import { Reactor } from "../sys/reactor.ts";
 import { SockaddrCache } from "../sys/sockaddr.ts";
-import { dialTcp, FdConn, FdListener } from "../sys/tcp.ts";
+import { type AcceptLimit, dialTcp, FdConn, FdListener } from "../sys/tcp.ts";
 import { AbortFanout, dialError, tcpDialer } from "./dial.ts";
 import type { Dialer, DialTarget, UpstreamConn } from "./dialer.ts";
 import { VipListener } from "./listener.ts";
@@ -51,10 +51,16 @@ export interface ServiceListener {
 export interface ProxyIo {
   readonly engine: ProxyEngine;
   /**
-   * Binds `hostname:port` (`reusePort`: shared with the other proxy threads).
+   * Binds `hostname:port` (`reusePort`: shared with the other proxy threads). While `limit`
+   * is full (the proxy's connection cap) the listener does not accept.
    * @throws {Deno.errors.AddrNotAvailable} (VIP not on the device yet), `AddrInUse`, …
    */
-  listen(hostname: string, port: number, reusePort: boolean): ServiceListener;
+  listen(
+    hostname: string,
+    port: number,
+    reusePort: boolean,
+    limit?: AcceptLimit,
+  ): ServiceListener;
   /** Dials local endpoints. */
   readonly dialer: Dialer;
   /** Copies both ways with half-close until both end; closes both; never rejects. */
@@ -102,11 +108,23 @@ export function openProxyIo(
   );
 }
 
+/**
+ * Logs a failed accept (out of descriptors: the listener backs off) at most once a minute per
+ * proxy thread, with the count left out.
+ */
+function acceptErrorLogger(log: Logger): (addr: string, error: unknown) => void {
+  const limiter = new LogRateLimiter();
+  return (addr, error) =>
+    limiter.warn(log, "accept", "Cannot accept connection, backing off", { addr, error });
+}
+
 /** The `deno` engine: Deno's own TCP sockets. */
 export function denoIo(log: Logger): ProxyIo {
+  const onAcceptError = acceptErrorLogger(log);
   return {
     engine: "deno",
-    listen: (hostname, port, reusePort) => new VipListener(hostname, port, log, reusePort),
+    listen: (hostname, port, reusePort, limit) =>
+      new VipListener(hostname, port, log, reusePort, limit, onAcceptError),
     dialer: tcpDialer,
     copy: (client, upstream, buffers) => splice(client, upstream, buffers),
     reject: closeQuietly,
@@ -124,24 +142,33 @@ class EpollIo implements ProxyIo {
   readonly #buffer = new RelayBuffer();
   /** Whether {@linkcode close} closes the reactor (it is not shared). */
   readonly #ownsReactor: boolean;
+  readonly #onAcceptError: (addr: string, error: unknown) => void;
 
   constructor(reactor: Reactor, log: Logger, ownsReactor: boolean) {
     this.#reactor = reactor;
     this.#log = log;
     this.#ownsReactor = ownsReactor;
+    this.#onAcceptError = acceptErrorLogger(log);
     this.dialer = new FdDialer(reactor);
   }
 
-  listen(hostname: string, port: number, reusePort: boolean): ServiceListener {
+  listen(
+    hostname: string,
+    port: number,
+    reusePort: boolean,
+    limit?: AcceptLimit,
+  ): ServiceListener {
     const l = new FdListener(this.#reactor, hostname, port, reusePort);
-    const log = this.#log;
+    const onError = this.#onAcceptError;
     return {
       addr: l.addr,
       serve: (onConn) =>
-        l.serve(onConn, (error) => {
-          // EMFILE and friends: the listener backs off briefly instead of spinning.
-          log.error("Cannot accept connection", { addr: `${hostname}:${l.addr.port}`, error });
-        }),
+        l.serve(
+          onConn,
+          // EMFILE and friends: the listener backs off (100 ms, doubling) instead of spinning.
+          (error) => onError(`${hostname}:${l.addr.port}`, error),
+          limit,
+        ),
       close: () => l.close(),
     };
   }

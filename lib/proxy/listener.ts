@@ -5,7 +5,8 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import type { ServiceKey, ServicePort } from "../registry/model.ts";
+import type { ServiceKey, ServicePort, Snapshot } from "../registry/model.ts";
+import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS, type AcceptLimit } from "../sys/tcp.ts";
 
 /** Identity of a listener: `"<vip>:<port>"`. */
 export type ListenerKey = string;
@@ -47,6 +48,51 @@ export function planListeners(
   return { start, stop };
 }
 
+/** Listeners a snapshot asks for beyond the budget, per service (see {@linkcode listenerBudget}). */
+export interface ListenerBudget {
+  /** The listeners that may be opened. */
+  readonly allowed: ReadonlySet<ListenerKey>;
+  /** Services that get fewer listeners than they have TCP ports: wanted and refused. */
+  readonly short: ReadonlyMap<ServiceKey, { readonly ports: number; readonly refused: number }>;
+}
+
+/**
+ * Which of the `VIP:port` listeners of `snapshot` fit in `max` (the listener budget of one
+ * proxy thread, from the open-files limit), or null when all do (the usual case). Services
+ * with fewer TCP ports come first (snapshot order among equals), so one service with thousands
+ * of ports cannot leave the others without listeners, and the same snapshot always gets the
+ * same listeners on every thread and after a restart. Pure; every service with a VIP counts,
+ * also those a worker thread does not serve (session affinity), so the threads agree.
+ */
+export function listenerBudget(snapshot: Snapshot, max: number): ListenerBudget | null {
+  const wanted: { service: ServiceKey; keys: ListenerKey[] }[] = [];
+  let total = 0;
+  for (const [service, entry] of snapshot.services) {
+    if (entry.vip === null) continue;
+    const keys: ListenerKey[] = [];
+    for (const p of entry.service.ports) {
+      if (p.protocol === "TCP") keys.push(listenerKey(entry.vip, p.port));
+    }
+    total += keys.length;
+    wanted.push({ service, keys });
+  }
+  if (total <= max) return null;
+  // Array.prototype.sort is stable: snapshot order among services with as many ports.
+  wanted.sort((a, b) => a.keys.length - b.keys.length);
+  const allowed = new Set<ListenerKey>();
+  const short = new Map<ServiceKey, { ports: number; refused: number }>();
+  for (const { service, keys } of wanted) {
+    let refused = 0;
+    for (const key of keys) {
+      if (allowed.has(key)) continue;
+      if (allowed.size < max) allowed.add(key);
+      else refused++;
+    }
+    if (refused > 0) short.set(service, { ports: keys.length, refused });
+  }
+  return { allowed, short };
+}
+
 /**
  * A bound TCP listener on `VIP:port` handing each accepted connection to a callback.
  * `Deno.listen` takes no signal, so {@linkcode close} closes the resource and the loop treats
@@ -55,16 +101,31 @@ export function planListeners(
 export class VipListener {
   readonly #listener: Deno.TcpListener;
   readonly #log: Logger;
+  readonly #limit: AcceptLimit | undefined;
+  readonly #onError: (addr: string, error: unknown) => void;
+  /** Ends a wait for the limit's room (on close). */
+  #unpause: (() => void) | null = null;
   #closed = false;
 
   /**
    * Binds `hostname:port` (accepting starts with {@linkcode serve}); with `reusePort`, other
    * proxy threads may bind it too (`SO_REUSEPORT`, Linux spreads connections over them).
+   * While `limit` is full nothing is accepted; accept failures go to `onError`.
    * @throws {Deno.errors.AddrNotAvailable} (VIP not on the device yet), `AddrInUse`, …
    */
-  constructor(hostname: string, port: number, log: Logger, reusePort = false) {
+  constructor(
+    hostname: string,
+    port: number,
+    log: Logger,
+    reusePort = false,
+    limit?: AcceptLimit,
+    onError?: (addr: string, error: unknown) => void,
+  ) {
     this.#listener = Deno.listen({ hostname, port, transport: "tcp", reusePort });
     this.#log = log;
+    this.#limit = limit;
+    this.#onError = onError ??
+      ((addr, error) => this.#log.warn("Cannot accept connection, backing off", { addr, error }));
   }
 
   /** The bound address. */
@@ -74,18 +135,30 @@ export class VipListener {
 
   /** Accepts until {@linkcode close}; resolves when the loop has ended. Call once. */
   async serve(onConn: (conn: Deno.TcpConn) => void): Promise<void> {
+    let retryMs = ACCEPT_RETRY_MS;
     while (!this.#closed) {
+      const limit = this.#limit;
+      if (limit?.full) {
+        await new Promise<void>((resume) => {
+          this.#unpause = resume;
+          limit.pause(resume);
+        });
+        this.#unpause = null;
+        continue;
+      }
       let conn: Deno.TcpConn;
       try {
         conn = await this.#listener.accept();
       } catch (err) {
         if (this.#closed) return;
         if (err instanceof Deno.errors.BadResource) return;
-        // EMFILE and friends: log and back off briefly instead of spinning.
-        this.#log.error("Cannot accept connection", { addr: this.#addrText(), error: err });
-        await new Promise((r) => setTimeout(r, 100));
+        // EMFILE and friends: back off (doubling) instead of spinning.
+        this.#onError(this.#addrText(), err);
+        await new Promise((r) => setTimeout(r, retryMs));
+        retryMs = Math.min(ACCEPT_RETRY_MAX_MS, retryMs * 2);
         continue;
       }
+      retryMs = ACCEPT_RETRY_MS;
       onConn(conn);
     }
   }
@@ -98,6 +171,7 @@ export class VipListener {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unpause?.();
     try {
       this.#listener.close();
     } catch {

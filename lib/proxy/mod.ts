@@ -14,6 +14,7 @@
  * @module
  */
 export { type ListenerStatus, Proxy, type ProxyOptions } from "./proxy.ts";
+export { ConnGate, type ProxyLimits, proxyLimits } from "./gate.ts";
 export {
   BUSY_FRACTION,
   mainThreadBusy,

@@ -35,7 +35,14 @@ import {
   type ServiceListener,
 } from "./engine.ts";
 import { PassiveHealth } from "./health.ts";
-import { type ListenerKey, listenerKey, type ListenerSpec, planListeners } from "./listener.ts";
+import { ConnGate, type ProxyLimits } from "./gate.ts";
+import {
+  listenerBudget,
+  type ListenerKey,
+  listenerKey,
+  type ListenerSpec,
+  planListeners,
+} from "./listener.ts";
 import { type LinkedNode, LinkedSet } from "./linked_set.ts";
 import { closeQuietly, type SpliceBuffers, spliceBuffers } from "./splice.ts";
 
@@ -101,6 +108,13 @@ export interface ProxyOptions {
    * it the proxy removes them itself at that moment.
    */
   readonly onServicesRetired?: (services: ServiceKey[]) => void;
+  /**
+   * The connection cap (shared by the threads) and listener budget, from the open-files limit
+   * (./gate.ts). Without: no cap, no budget.
+   */
+  readonly limits?: ProxyLimits;
+  /** This proxy's thread: 0 main, `n` worker `n` (its share of the shared count). @default 0 */
+  readonly thread?: number;
 }
 
 /** One listener as reported by {@linkcode Proxy.listeners} (for `ctl status`). */
@@ -217,6 +231,11 @@ export class Proxy {
   /** One "cannot reach any endpoint" warning per service and minute (failure path only). */
   readonly #unreachable: LogRateLimiter;
   #closed = false;
+  readonly #gate: ConnGate;
+  readonly #maxListeners: number;
+  readonly #openFiles: number;
+  /** Services short of listeners (budget), as last warned: `refused/ports`. */
+  #short = new Map<ServiceKey, string>();
 
   readonly #onRetired: ((services: ServiceKey[]) => void) | undefined;
   /** Services of the last snapshot: their series stay. */
@@ -256,6 +275,9 @@ export class Proxy {
     this.#statelessOnly = options.statelessOnly ?? false;
     this.#cursorOf = options.cursorOf;
     this.#onRetired = options.onServicesRetired;
+    this.#gate = new ConnGate(options.limits ?? null, options.thread ?? 0, this.#log, this.#now);
+    this.#maxListeners = options.limits?.maxListeners ?? Infinity;
+    this.#openFiles = options.limits?.openFiles ?? 0;
     const m = options.metrics;
     this.#metrics = m
       ? {
@@ -363,6 +385,7 @@ export class Proxy {
     for (const service of this.#retiring) if (services.has(service)) this.#retiring.delete(service);
     this.#services = services;
 
+    const overBudget = this.#budget(snapshot, desired);
     const plan = planListeners(desired, new Set(this.#listeners.keys()));
     const stopped: Promise<void>[] = [];
     for (const key of plan.stop) {
@@ -382,6 +405,11 @@ export class Proxy {
       state.route = route;
     }
     const failed = new Map<ListenerKey, { spec: ListenerSpec; route: Route; error: string }>();
+    for (const spec of overBudget) {
+      const error = `not opened: the proxy's listener budget (${this.#maxListeners} per ` +
+        `thread, from the open-files limit ${this.#openFiles}) is used up`;
+      failed.set(spec.key, { spec, route: routes.get(spec.key)!, error });
+    }
     for (const spec of plan.start) {
       const route = routes.get(spec.key)!;
       try {
@@ -447,8 +475,44 @@ export class Proxy {
     return this.#local;
   }
 
+  /**
+   * Takes the listeners beyond the budget out of `desired` (they are reported unbound) and
+   * warns once per service whose share changed. Services with fewer ports come first.
+   */
+  #budget(snapshot: Snapshot, desired: Map<ListenerKey, ListenerSpec>): ListenerSpec[] {
+    const budget = this.#maxListeners === Infinity
+      ? null
+      : listenerBudget(snapshot, this.#maxListeners);
+    const over: ListenerSpec[] = [];
+    const short = new Map<ServiceKey, string>();
+    if (budget !== null) {
+      for (const [key, spec] of desired) {
+        if (budget.allowed.has(key)) continue;
+        over.push(spec);
+        desired.delete(key);
+      }
+      for (const [service, { ports, refused }] of budget.short) {
+        const text = `${refused}/${ports}`;
+        short.set(service, text);
+        if (this.#short.get(service) === text) continue;
+        this.#log.warn(
+          "Not listening on some ports of a service: the proxy's listener budget is used up",
+          {
+            service,
+            ports,
+            unbound: refused,
+            maxListeners: this.#maxListeners,
+            openFilesLimit: this.#openFiles,
+          },
+        );
+      }
+    }
+    this.#short = short;
+    return over;
+  }
+
   #start(spec: ListenerSpec, route: Route): void {
-    const listener = this.#io.listen(spec.vip, spec.port, this.#reusePort);
+    const listener = this.#io.listen(spec.vip, spec.port, this.#reusePort, this.#gate);
     const group: ConnGroup = {
       conns: new LinkedSet(),
       timer: undefined,
@@ -486,6 +550,7 @@ export class Proxy {
       node: null,
     };
     rec.node = state.group.conns.add(rec);
+    this.#gate.acquire();
     this.#active++;
     this.#accepted++;
     this.#handle(rec, state.route);
@@ -602,6 +667,7 @@ export class Proxy {
       // bytes before it gets here), so its service may retire now.
       this.#sweep();
     }
+    this.#gate.release();
     if (--this.#active === 0 && this.#idle) this.#idle.resolve();
   }
 
@@ -705,6 +771,14 @@ export class Proxy {
     return this.#accepted;
   }
 
+  /**
+   * Takes back the share of the connection count of worker `thread`, which is gone (crashed):
+   * its connections are no more.
+   */
+  forgetThreadConnections(thread: number): void {
+    this.#gate.forgetThread(thread);
+  }
+
   /** Connections open now (draining ones included). */
   get activeConnections(): number {
     return this.#active;
@@ -741,6 +815,7 @@ export class Proxy {
       this.#draining.clear();
       this.#listeners.clear();
       this.#failed.clear();
+      this.#gate.close();
     }
     await Promise.all(this.#loops);
     if (this.#active > 0) {

@@ -10,6 +10,7 @@ import type { LbStrategy, ServiceKey, Snapshot } from "../registry/model.ts";
 import type { TunnelConfig } from "../tunnel/plan.ts";
 import type { CursorSlot } from "./cursors.ts";
 import type { ProxyEngineSetting } from "./engine.ts";
+import type { ProxyLimits } from "./gate.ts";
 
 /** What a worker needs to run a proxy like the main thread's (config keys of the same names). */
 export interface WorkerSettings {
@@ -25,6 +26,8 @@ export interface WorkerSettings {
   readonly logLevel: LogLevel;
   /** Tunnel config: the worker dials peers itself when the tunnel is on; null: direct. */
   readonly tunnel: TunnelConfig | null;
+  /** The connection cap and listener budget, shared with the other threads (./gate.ts). */
+  readonly limits?: ProxyLimits;
 }
 
 /** Main thread → worker. */

@@ -432,6 +432,8 @@ export class ProxyThreads {
   /** A worker died: its requests are answered with null, and it is started again. */
   #crashed(t: WorkerThread, why: string): void {
     this.#log.error("Proxy worker thread crashed", { thread: t.thread, error: why });
+    // Its connections are gone with it: they no longer count against the shared cap.
+    this.main.forgetThreadConnections(t.thread);
     t.worker?.terminate();
     t.worker = null;
     t.metrics = [];

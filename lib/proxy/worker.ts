@@ -98,6 +98,7 @@ async function start(thread: number, s: WorkerSettings, cells: Int32Array): Prom
     ejectCooldownMs: s.ejectCooldownMs,
     drainGraceMs: s.drainGraceMs,
     engine: s.engine,
+    ...(s.limits ? { limits: s.limits, thread } : {}),
     ...(remoteDialer ? { remoteDialer } : {}),
     reusePort: true,
     statelessOnly: true,

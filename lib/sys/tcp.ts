@@ -310,6 +310,20 @@ export class FdConn implements IoSource {
 
 const ONE = new Int32Array([1]);
 
+/** The first wait after an accept failure, ms; it doubles while failures go on. */
+export const ACCEPT_RETRY_MS = 100;
+/** The longest wait between accepts that fail (out of descriptors), ms. */
+export const ACCEPT_RETRY_MAX_MS = 2000;
+
+/** A cap a listener obeys: while `full` it does not accept, and waits for `pause`'s call. */
+export interface AcceptLimit {
+  readonly full: boolean;
+  /** Calls `resume` once, later, when there is room again. */
+  pause(resume: () => void): void;
+}
+
+const NO_LIMIT: AcceptLimit = { full: false, pause: (resume) => queueMicrotask(resume) };
+
 /** A listening socket on the {@linkcode Reactor}. */
 export class FdListener implements IoSource {
   readonly addr: Deno.NetAddr;
@@ -321,6 +335,10 @@ export class FdListener implements IoSource {
   #onError: (err: Error) => void = () => {};
   #done: PromiseWithResolvers<void> | null = null;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  #retryMs = ACCEPT_RETRY_MS;
+  #limit: AcceptLimit = NO_LIMIT;
+  /** Waiting for the limit's room (accepting stopped until it calls back). */
+  #paused = false;
   #closed = false;
 
   /**
@@ -348,9 +366,15 @@ export class FdListener implements IoSource {
   /**
    * Accepts until {@linkcode close}, giving each connection to `onConn`; resolves when
    * closed. Accept failures (e.g. out of file descriptors) go to `onError`, and accepting
-   * resumes 100 ms later instead of spinning. Call once.
+   * resumes {@linkcode ACCEPT_RETRY_MS} later, doubling while failures go on (up to
+   * {@linkcode ACCEPT_RETRY_MAX_MS}), instead of spinning. While `limit` is full nothing is
+   * accepted (connections wait in the kernel's backlog) until it calls back. Call once.
    */
-  serve(onConn: (conn: FdConn) => void, onError: (err: Error) => void): Promise<void> {
+  serve(
+    onConn: (conn: FdConn) => void,
+    onError: (err: Error) => void,
+    limit: AcceptLimit = NO_LIMIT,
+  ): Promise<void> {
     if (this.#done) throw new TypeError("FdListener.serve() called twice");
     this.#done = Promise.withResolvers();
     if (this.#closed) {
@@ -359,6 +383,7 @@ export class FdListener implements IoSource {
     }
     this.#onConn = onConn;
     this.#onError = onError;
+    this.#limit = limit;
     // Never calls onConn from here: a connection that came in since listen() is reported by
     // the reactor's next turn (registering a ready socket queues its event at once), after
     // the caller has finished setting up.
@@ -368,22 +393,38 @@ export class FdListener implements IoSource {
 
   /** @internal Readiness from the reactor. */
   onIo(): void {
-    if (this.#retry === undefined) this.#acceptAll();
+    if (this.#retry === undefined && !this.#paused) this.#acceptAll();
   }
+
+  readonly #resume = () => {
+    this.#paused = false;
+    if (this.#retry === undefined) this.#acceptAll();
+  };
 
   #acceptAll(): void {
     const c = this.#c;
+    const limit = this.#limit;
     while (!this.#closed) {
+      if (limit.full) {
+        // Edge-triggered: what waits in the backlog is not reported again, so resume() looks.
+        this.#paused = true;
+        limit.pause(this.#resume);
+        return;
+      }
       const fd = c.accept4(this.#fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         const code = errno(c);
-        if (code === Errno.EAGAIN) return;
+        if (code === Errno.EAGAIN) {
+          this.#retryMs = ACCEPT_RETRY_MS;
+          return;
+        }
         if (code === Errno.EINTR || code === Errno.ECONNABORTED) continue;
         this.#onError(errnoError(code, "accept4()"));
         this.#retry = setTimeout(() => {
           this.#retry = undefined;
-          this.#acceptAll();
-        }, 100);
+          if (!this.#paused) this.#acceptAll();
+        }, this.#retryMs);
+        this.#retryMs = Math.min(ACCEPT_RETRY_MAX_MS, this.#retryMs * 2);
         return;
       }
       let conn: FdConn;
