@@ -10,7 +10,9 @@ import { dirname } from "node:path";
 import type { Logger } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { ChangeResult, Snapshot } from "../registry/model.ts";
-import { readLines } from "./lines.ts";
+import { type ByteReader, readLines } from "./lines.ts";
+
+const NEWLINE = 0x0a;
 import {
   changeReply,
   type ChangeRequest,
@@ -59,7 +61,17 @@ export interface ControlServerOptions {
    * (edgecore keeps one connection, `ctl` one per command). @default {MAX_CONNECTIONS}
    */
   readonly maxConnections?: number;
+  /**
+   * A connection that has sent no complete line yet, or has sent part of one, is closed when
+   * no line is completed for this long, ms: idle clients cannot hold the connection slots
+   * ({@linkcode maxConnections}) forever. Between messages, with nothing partial, a connection
+   * may stay idle (edgecore keeps one open). @default {IDLE_TIMEOUT_MS}
+   */
+  readonly idleTimeoutMs?: number;
 }
+
+/** Default {@linkcode ControlServerOptions.idleTimeoutMs}. */
+export const IDLE_TIMEOUT_MS = 60_000;
 
 /** Default {@linkcode ControlServerOptions.maxConnections}. */
 export const MAX_CONNECTIONS = 64;
@@ -221,8 +233,45 @@ export class ControlServer {
     }
   }
 
+  /**
+   * `conn` as {@linkcode readLines} reads it, closing it when a line it waits for is not
+   * complete within the idle timeout (see {@linkcode ControlServerOptions.idleTimeoutMs}):
+   * the timer runs from the start and while part of a line is in, and stops at a newline with
+   * nothing after it. A trickle of bytes does not restart it; a completed line does.
+   */
+  #idleGuard(conn: Deno.UnixConn): { reader: ByteReader; stop(): void } {
+    const ms = this.#opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        this.#log.debug("control connection closed: no complete message in time", {
+          timeoutMs: ms,
+        });
+        closeQuietly(conn);
+      }, ms);
+    };
+    arm();
+    const reader: ByteReader = {
+      read: async (p) => {
+        const n = await conn.read(p);
+        if (n === null || n === 0) return n;
+        const nl = p.subarray(0, n).lastIndexOf(NEWLINE);
+        if (nl === -1) {
+          if (timer === undefined) arm(); // a partial line starts
+        } else if (nl === n - 1) {
+          clearTimeout(timer); // between messages
+          timer = undefined;
+        } else arm(); // a line completed, the next one started
+        return n;
+      },
+    };
+    return { reader, stop: () => clearTimeout(timer) };
+  }
+
   async #serve(conn: Deno.UnixConn): Promise<void> {
     this.#conns.add(conn);
+    const idle = this.#idleGuard(conn);
     this.#count.conns?.inc();
     this.#log.debug("control connection opened");
     const maxInFlight = this.#opts.maxInFlight ?? 4096;
@@ -264,7 +313,7 @@ export class ControlServer {
     })();
 
     try {
-      for await (const ev of readLines(conn, MAX_LINE_BYTES)) {
+      for await (const ev of readLines(idle.reader, MAX_LINE_BYTES)) {
         let reply: Promise<Reply>;
         if (ev.kind === "tooLong") reply = Promise.resolve(errorReply(null, lineTooLongMessage()));
         else if (ev.kind === "badUtf8") {
@@ -285,6 +334,7 @@ export class ControlServer {
     } catch (err) {
       if (!this.#closing) this.#log.debug("control connection read failed", { error: err });
     } finally {
+      idle.stop();
       readerDone = true;
       notify("writer");
       await writer;
