@@ -6,6 +6,7 @@
  * them registry snapshots; everything is torn down in reverse on the abort signal.
  * @module
  */
+import { dirname } from "node:path";
 import { type Config, proxyThreadCount } from "../config/mod.ts";
 import { ControlServer } from "../control/mod.ts";
 import { DnsServer, nameserverFor, ResolvConfManager, resolveUpstreams } from "../dns/mod.ts";
@@ -174,6 +175,12 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         log: log.with("metrics"),
         signal: stopMetrics.signal,
         refresh: () => proxy?.refreshMetrics(500) ?? Promise.resolve(),
+        // Capped and timed out (Deno.serve has neither): behind a front, served on a Unix
+        // socket beside the control socket (the 0700 runtime directory).
+        front: {
+          socketPath: `${dirname(config.controlSocket)}/metrics.sock`,
+          maxConnections: fds.metricsConnections,
+        },
         ready: () => {
           // A failed pass fails `sync` (and `device` when the device was what failed) until
           // a retry succeeds: an acknowledged change that is not live is not ready.

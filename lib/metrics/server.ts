@@ -9,6 +9,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { bindError, isHostPort, readHostPort } from "../netaddr/mod.ts";
+import { HttpFront } from "../sys/mod.ts";
 import type { MetricsRegistry } from "./registry.ts";
 
 /** The content type of the Prometheus text exposition format 0.0.4. */
@@ -36,7 +37,25 @@ export interface ServeMetricsOptions {
   readonly version?: string;
   /** Awaited before each `/metrics` render (e.g. proxy worker threads report their series). */
   readonly refresh?: () => Promise<void>;
+  /**
+   * Serve through a connection-capping front (`lib/sys/http_front.ts`): `Deno.serve` listens on
+   * `socketPath` (a Unix socket), the front on `listen`. Without: `Deno.serve` on `listen`.
+   */
+  readonly front?: {
+    readonly socketPath: string;
+    readonly maxConnections: number;
+    /** @default {METRICS_FIRST_BYTE_TIMEOUT_MS} */
+    readonly firstByteTimeoutMs?: number;
+    /** @default {METRICS_IDLE_TIMEOUT_MS} */
+    readonly idleTimeoutMs?: number;
+    readonly checkEveryMs?: number;
+  };
 }
+
+/** A connection that has not had a reply 10 s after it opened is closed (partial request). */
+export const METRICS_FIRST_BYTE_TIMEOUT_MS = 10_000;
+/** A keep-alive connection idle this long is closed. */
+export const METRICS_IDLE_TIMEOUT_MS = 60_000;
 
 /** A running metrics server. */
 export interface MetricsServer {
@@ -159,6 +178,7 @@ export function serveMetrics(options: ServeMetricsOptions): MetricsServer {
   const { hostname, port } = parseListen(options.listen);
   const log = options.log;
   registerProcessMetrics(options.registry, options.version);
+  if (options.front) return serveBehindFront(options, options.front, hostname, port);
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve({
@@ -176,5 +196,69 @@ export function serveMetrics(options: ServeMetricsOptions): MetricsServer {
   }
   const addr = server.addr;
   log.info("metrics listening", { addr: `${addr.hostname}:${addr.port}` });
-  return { addr, finished: server.finished };
+  return { addr, finished: server.finished.catch((error) => serverFailed(log, error)) };
+}
+
+/** `Deno.serve`'s accept loop failed (out of descriptors): log it rather than crash. */
+function serverFailed(log: Logger, error: unknown): void {
+  log.error("metrics server stopped", { error });
+}
+
+function serveBehindFront(
+  options: ServeMetricsOptions,
+  f: NonNullable<ServeMetricsOptions["front"]>,
+  hostname: string,
+  port: number,
+): MetricsServer {
+  const log = options.log;
+  try {
+    Deno.removeSync(f.socketPath); // left by a crash
+  } catch { /* not there */ }
+  const stop = new AbortController();
+  const inner = Deno.serve({
+    path: f.socketPath,
+    signal: stop.signal,
+    onListen: () => {},
+    onError: (err) => {
+      log.warn("metrics request failed", { error: err });
+      return text("internal error\n", 500);
+    },
+  }, withRefresh(metricsHandler(options), options.refresh));
+  let front: HttpFront;
+  try {
+    front = new HttpFront({
+      hostname,
+      port,
+      socketPath: f.socketPath,
+      maxConnections: f.maxConnections,
+      firstByteTimeoutMs: f.firstByteTimeoutMs ?? METRICS_FIRST_BYTE_TIMEOUT_MS,
+      idleTimeoutMs: f.idleTimeoutMs ?? METRICS_IDLE_TIMEOUT_MS,
+      name: "metrics",
+      log,
+      ...(f.checkEveryMs ? { checkEveryMs: f.checkEveryMs } : {}),
+    });
+  } catch (err) {
+    stop.abort();
+    throw bindError("metrics", options.listen, err);
+  }
+  const onAbort = () => {
+    front.close();
+    stop.abort();
+  };
+  if (options.signal.aborted) onAbort();
+  else options.signal.addEventListener("abort", onAbort, { once: true });
+  const addr = front.addr;
+  log.info("metrics listening", {
+    addr: `${addr.hostname}:${addr.port}`,
+    maxConnections: f.maxConnections,
+  });
+  const finished = Promise.all([
+    front.finished,
+    inner.finished.catch((error) => serverFailed(log, error)),
+  ]).then(() => {
+    try {
+      Deno.removeSync(f.socketPath);
+    } catch { /* gone */ }
+  });
+  return { addr, finished };
 }

@@ -13,6 +13,7 @@ export {
   type OpenFilesLimit,
   raiseOpenFilesLimit,
 } from "./fd_limits.ts";
+export { HttpFront, type HttpFrontOptions } from "./http_front.ts";
 export { interfaceFlags, interfaceUp } from "./netif.ts";
 export {
   AF_UNIX,
