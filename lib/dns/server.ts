@@ -5,11 +5,12 @@
  * The UDP loop receives into one preallocated buffer and answers the fast path from a second
  * reused buffer, so a cluster-name query allocates almost nothing; it never stops on a bad
  * packet. TCP follows RFC 7766: 2-byte length framing, several (pipelined) queries per
- * connection, an idle timeout, and a bound on open connections.
+ * connection, an idle timeout, and bounds on open connections, in all and per client address;
+ * at a bound the connection idle the longest makes room (§6.2.2, §6.2.3).
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { nullLogger } from "../log/mod.ts";
+import { LogRateLimiter, nullLogger } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import { EMPTY_SNAPSHOT, type Snapshot } from "../registry/model.ts";
 import { AllowList, DEFAULT_DNS_ALLOW_FROM } from "./allow.ts";
@@ -68,8 +69,17 @@ export interface DnsServerOptions extends ZoneOptions {
    * sockets wait on it instead of on a blocking thread (see ./mmsg.ts). @default none
    */
   readonly reactor?: Reactor;
-  /** Open TCP connections at most; more are closed at once. @default 256 */
+  /**
+   * Open TCP connections at most. A new one beyond it closes the connection idle the longest
+   * (no query outstanding, RFC 7766 §6.2.3), or is closed itself when none is idle. @default 256
+   */
   readonly maxTcpConnections?: number;
+  /**
+   * Open TCP connections per client address at most (RFC 7766 §6.2.2); a client's new one
+   * beyond it closes that client's connection idle the longest, or is closed itself when none
+   * of them is idle. @default 16
+   */
+  readonly maxTcpConnectionsPerClient?: number;
   /** Clock for the cache, ms. @default {Date.now} */
   readonly now?: () => number;
   /** How forwarded queries travel (tests). @default real sockets */
@@ -110,6 +120,23 @@ function closeUdp(u: UdpSocket): void {
     if (u.kind === "plain") u.conn.close();
     else u.sock.close();
   } catch { /* already closed */ }
+}
+
+/** One open DNS TCP connection. */
+interface TcpClient {
+  readonly conn: Deno.TcpConn;
+  /** The client's address: what the per-client bound counts by. */
+  readonly source: string;
+  /** Queries read whose answers are not written yet; 0 is idle (RFC 7766 §6.2.3). */
+  pending: number;
+  /** Closed by us to make room (or by close()): it no longer counts. */
+  gone: boolean;
+}
+
+/** The address a TCP peer is counted by: an IPv4-mapped IPv6 address as its IPv4 address. */
+function tcpSource(conn: Deno.TcpConn): string {
+  const host = (conn.remoteAddr as Deno.NetAddr).hostname;
+  return host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;
 }
 
 interface Bound {
@@ -203,9 +230,17 @@ export class DnsServer {
   readonly #abort = new AbortController();
   readonly #reactor: Reactor | null;
   readonly #tasks = new Set<Promise<unknown>>();
-  readonly #tcpConns = new Set<Deno.Conn>();
+  /** Open TCP connections, counted against the bounds. */
+  readonly #tcp = new Set<TcpClient>();
+  /** The idle ones among them, idle the longest first (a Set keeps insertion order). */
+  readonly #tcpIdle = new Set<TcpClient>();
+  /** Open TCP connections per client address. */
+  readonly #tcpPerSource = new Map<string, number>();
+  /** Connections closed at a bound: one warning per kind a minute, with the count left out. */
+  readonly #tcpLimitLog: LogRateLimiter;
   readonly #idleMs: number;
   readonly #maxTcp: number;
+  readonly #maxTcpPerClient: number;
   readonly #flushTimer: ReturnType<typeof setInterval>;
   readonly #loops: Promise<unknown>;
   readonly #onOuterAbort: () => void;
@@ -244,7 +279,9 @@ export class DnsServer {
       log: this.#log,
     });
     this.#idleMs = options.tcpIdleTimeoutMs ?? 10_000;
-    this.#maxTcp = options.maxTcpConnections ?? 256;
+    this.#maxTcp = Math.max(1, options.maxTcpConnections ?? 256);
+    this.#maxTcpPerClient = Math.max(1, options.maxTcpConnectionsPerClient ?? 16);
+    this.#tcpLimitLog = new LogRateLimiter({ now: options.now });
     this.#flushTimer = setInterval(() => this.flushMetrics(), options.metricsFlushMs ?? 1000);
     const udpLoops = Math.max(1, options.udpLoops ?? 4);
     this.#loops = Promise.all(bound.flatMap(({ udp, tcp }) => [
@@ -330,7 +367,7 @@ export class DnsServer {
       names: zone.names.size,
       upstreams: (this.#forwarder?.upstreams ?? []).map(formatAddr),
       cacheEntries: this.#forwarder?.cacheSize ?? 0,
-      tcpConnections: this.#tcpConns.size,
+      tcpConnections: this.#tcp.size,
       udp: this.#bound[0]?.udp.kind ?? "plain",
     };
   }
@@ -352,11 +389,7 @@ export class DnsServer {
         b.tcp.close();
       } catch { /* already closed */ }
     }
-    for (const c of this.#tcpConns) {
-      try {
-        c.close();
-      } catch { /* already closed */ }
-    }
+    for (const c of this.#tcp) this.#dropTcp(c);
     this.#closing = (async () => {
       await this.#loops;
       while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
@@ -445,25 +478,92 @@ export class DnsServer {
         this.#log.warn("DNS TCP accept failed", { error: err });
         continue;
       }
-      if (this.#tcpConns.size >= this.#maxTcp) {
-        this.#log.debug("too many DNS TCP connections, closing a new one");
-        conn.close();
+      const c: TcpClient = { conn, source: tcpSource(conn), pending: 0, gone: false };
+      if (!this.#admitTcp(c.source)) {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
         continue;
       }
-      this.#tcpConns.add(conn);
-      this.#track(
-        this.#serveTcp(conn).finally(() => {
-          this.#tcpConns.delete(conn);
-          try {
-            conn.close();
-          } catch { /* already closed */ }
-        }),
-      );
+      this.#tcp.add(c);
+      this.#tcpIdle.add(c);
+      this.#tcpPerSource.set(c.source, (this.#tcpPerSource.get(c.source) ?? 0) + 1);
+      this.#track(this.#serveTcp(c).finally(() => this.#dropTcp(c)));
     }
   }
 
-  async #serveTcp(conn: Deno.TcpConn): Promise<void> {
-    const client = (conn.remoteAddr as Deno.NetAddr).hostname;
+  /**
+   * Makes room for a new connection from `source` (RFC 7766 §6.2.2, §6.2.3): at the client's
+   * bound its own connection idle the longest is closed, at the server's bound the one idle the
+   * longest of all; false when there is no idle one to close (the new one is refused then).
+   * Runs only when a connection is accepted; each closure is warned about, rate-limited.
+   */
+  #admitTcp(source: string): boolean {
+    if ((this.#tcpPerSource.get(source) ?? 0) >= this.#maxTcpPerClient) {
+      let victim: TcpClient | null = null;
+      for (const c of this.#tcpIdle) {
+        if (c.source === source) {
+          victim = c;
+          break;
+        }
+      }
+      const fields = { client: source, limit: this.#maxTcpPerClient };
+      if (victim === null) {
+        this.#tcpLimitLog.warn(
+          this.#log,
+          "client-refused",
+          "DNS TCP client at its connection limit with every connection busy; refused a new one",
+          fields,
+        );
+        return false;
+      }
+      this.#dropTcp(victim);
+      this.#tcpLimitLog.warn(
+        this.#log,
+        "client-evicted",
+        "DNS TCP client at its connection limit; closed its connection idle the longest",
+        fields,
+      );
+    }
+    if (this.#tcp.size >= this.#maxTcp) {
+      const victim: TcpClient | undefined = this.#tcpIdle.values().next().value;
+      if (victim === undefined) {
+        this.#tcpLimitLog.warn(
+          this.#log,
+          "server-refused",
+          "DNS TCP connections at their limit with every connection busy; refused a new one",
+          { client: source, limit: this.#maxTcp },
+        );
+        return false;
+      }
+      this.#dropTcp(victim);
+      this.#tcpLimitLog.warn(
+        this.#log,
+        "server-evicted",
+        "DNS TCP connections at their limit; closed the connection idle the longest",
+        { client: source, closed: victim.source, limit: this.#maxTcp },
+      );
+    }
+    return true;
+  }
+
+  /** Closes a connection and stops counting it (once; its serving loop then ends). */
+  #dropTcp(c: TcpClient): void {
+    if (!c.gone) {
+      c.gone = true;
+      this.#tcp.delete(c);
+      this.#tcpIdle.delete(c);
+      const n = (this.#tcpPerSource.get(c.source) ?? 1) - 1;
+      if (n > 0) this.#tcpPerSource.set(c.source, n);
+      else this.#tcpPerSource.delete(c.source);
+    }
+    try {
+      c.conn.close();
+    } catch { /* already closed */ }
+  }
+
+  async #serveTcp(c: TcpClient): Promise<void> {
+    const { conn, source: client } = c;
     const lenBuf = new Uint8Array(2);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const arm = () => {
@@ -486,15 +586,20 @@ export class DnsServer {
         if (!await readFull(conn, msg)) break;
         const reply = this.#handler.handle(msg, client, true);
         if (reply === null) continue;
+        // A query outstanding: not idle until its answer is written.
+        if (c.pending++ === 0) this.#tcpIdle.delete(c);
         chain = chain.then(async () => {
           const r = await reply;
           if (r !== null) await writeAll(conn, frameTcp(r));
+          if (--c.pending === 0 && !c.gone) this.#tcpIdle.add(c); // idle the shortest now
         });
         if (reply instanceof Uint8Array) await chain;
       }
       await chain;
     } catch (err) {
-      if (!this.#abort.signal.aborted) this.#log.debug("DNS TCP connection ended", { error: err });
+      if (!this.#abort.signal.aborted && !c.gone) {
+        this.#log.debug("DNS TCP connection ended", { error: err });
+      }
     } finally {
       clearTimeout(timer);
     }
