@@ -78,6 +78,7 @@ async function nodeB(): Promise<void> {
     listen: `${HOST}:0`,
     nodeName: "b",
     key: BENCH_KEY,
+    loopbackEndpointsForTests: true, // every "node" is on this host's loopback
     log: nullLogger,
   });
   server.update(oneEndpointSnapshot(svcs.map((s) => ({

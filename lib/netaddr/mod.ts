@@ -29,6 +29,7 @@ export {
   type Ipv6Address,
   parseIp,
 } from "./ip.ts";
+export { SPECIAL_IP_TEXT, type SpecialIpKind, specialIpKind, specialIpProblem } from "./special.ts";
 export {
   type Cidr,
   cidrContains,

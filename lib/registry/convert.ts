@@ -25,7 +25,7 @@ import {
   type TargetPort,
 } from "./model.ts";
 import { type ChangeOperation, RESOURCE_TYPES, type ResourceType } from "./model.ts";
-import { isDnsName, parseIp, parseIpv4 } from "../netaddr/mod.ts";
+import { isDnsName, parseIp, parseIpv4, specialIpKind, specialIpProblem } from "../netaddr/mod.ts";
 import {
   at,
   describe,
@@ -495,6 +495,21 @@ function ipField(v: unknown, path: string, p: Problems): string | null {
   return v;
 }
 
+/**
+ * Kubernetes refuses these addresses in Endpoints and EndpointSlices (`ValidateEndpointIP`):
+ * unspecified, loopback, link-local, link-local multicast. Served as endpoints they would make
+ * a node connect to itself — a peer's stream for `127.0.0.1:7777` would reach a listener bound
+ * to the node's loopback only, `0.0.0.0:9560` the agent's own metrics.
+ */
+const SPECIAL_IP_NOTE = "; Kubernetes rejects it too";
+
+/** Adds a problem when `ip` (an address) may not be an endpoint; returns whether it may. */
+function checkEndpointIp(ip: string, path: string, p: Problems): boolean {
+  const problem = specialIpProblem(ip);
+  if (problem !== null) p.range(path, problem + SPECIAL_IP_NOTE);
+  return problem === null;
+}
+
 function targetRefName(v: unknown, path: string, p: Problems): string | null {
   return optString(optObj(v, path, p).name, at(path, "name"), p);
 }
@@ -518,7 +533,8 @@ function endpointsOf(
         const apath = at(at(spath, field), j);
         const a = rootObj(ra, apath, p);
         if (!a) return;
-        const ip = ipField(a.ip, at(apath, "ip"), p);
+        let ip = ipField(a.ip, at(apath, "ip"), p);
+        if (ip !== null && !checkEndpointIp(ip, at(apath, "ip"), p)) ip = null;
         const ep: Endpoint = {
           ip: ip ?? "",
           ready,
@@ -601,6 +617,7 @@ function sliceOf(
         p.range(apath, `${describe(a)} is not an IPv4 address`);
         return;
       }
+      if (!checkEndpointIp(a, apath, p)) return;
       endpoints.push({ ip: a, ...conditions, nodeName, hostname, podName, ports });
     });
   });
@@ -617,6 +634,7 @@ function podOf(
   type: "pod" | "podlist",
   want: { namespace: string; name: string | null },
   p: Problems,
+  warnings: ChangeWarning[],
 ): PodRecord | null {
   const obj = rootObj(content, base, p);
   if (!obj) return null;
@@ -643,6 +661,18 @@ function podOf(
   let ip: string | null = null;
   if (status.podIP !== undefined && status.podIP !== null && status.podIP !== "") {
     ip = ipField(status.podIP, at(stpath, "podIP"), p);
+    // Kubernetes accepts such a Pod (its IP is not validated this way), but never publishes
+    // it as an endpoint: kept, never used as one (podEndpoints), and said so.
+    const problem = ip === null ? null : specialIpProblem(ip);
+    if (problem !== null) {
+      const key = `${md.namespace}/${md.name}`;
+      warnings.push({
+        msg: `Not using pod ${JSON.stringify(key)} as an endpoint: ${
+          at(stpath, "podIP")
+        } ${problem} (Kubernetes would not publish it as an endpoint either)`,
+        fields: { pod: key },
+      });
+    }
   }
   const phase = optString(status.phase, at(stpath, "phase"), p);
   if (phase !== null && !POD_PHASES.includes(phase)) {
@@ -795,7 +825,12 @@ export function convertChange(change: ResourceChange): ConvertedChange {
       };
       break;
     case "pod":
-      out = { type, namespace, name, pod: del ? null : podOf(c, "", type, { namespace, name }, p) };
+      out = {
+        type,
+        namespace,
+        name,
+        pod: del ? null : podOf(c, "", type, { namespace, name }, p, warnings),
+      };
       break;
     case "podlist": {
       let pods: PodRecord[] | null = null;
@@ -807,7 +842,7 @@ export function convertChange(change: ResourceChange): ConvertedChange {
         if (!Array.isArray(c)) p.type("content", `is not an array (got ${describe(c)})`);
         else {
           c.forEach((item, i) => {
-            const r = podOf(item, `[${i}]`, type, { namespace, name: null }, p);
+            const r = podOf(item, `[${i}]`, type, { namespace, name: null }, p, warnings);
             if (r) pods!.push(r);
           });
         }
@@ -836,7 +871,9 @@ export function convertChange(change: ResourceChange): ConvertedChange {
 export function podEndpoints(service: Service, pods: Iterable<PodRecord>): Endpoint[] {
   const out: Endpoint[] = [];
   for (const pod of pods) {
-    if (!pod.running || pod.ip === null) continue;
+    // A special address (loopback, …) is never an endpoint, also for pods stored before the
+    // rule (convert.ts warns when such a pod arrives).
+    if (!pod.running || pod.ip === null || specialIpKind(pod.ip) !== null) continue;
     const ports: EndpointPort[] = [];
     for (const sp of service.ports) {
       const tp = sp.targetPort;

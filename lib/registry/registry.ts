@@ -38,6 +38,7 @@ import {
   type SliceRecord,
 } from "./convert.ts";
 import { StateDirLock } from "./lock.ts";
+import { specialIpProblem } from "../netaddr/mod.ts";
 import { type ChangeWarning, otherProxyNote, unmatchedPortsWarning } from "./warnings.ts";
 import { PoolExhaustedError, type PoolStats, VipPool } from "./vip_pool.ts";
 import {
@@ -776,16 +777,49 @@ export class Registry {
   // -------------------------------------------------------------------------------------------
   // Restore
 
-  /** Loads persisted state; returns true when VIP assignments had to change. */
+  /**
+   * A persisted Endpoints or slice record without the endpoints whose address can never be one
+   * (loopback, unspecified, link-local: `specialIpProblem`), each dropped with a `warn` line;
+   * the same record when it has none. Incoming changes with such addresses are refused
+   * (`convert.ts`); state written before that rule still loads, without them.
+   */
+  #withoutSpecialIps<T extends { readonly endpoints: readonly Endpoint[] }>(
+    record: T,
+    what: string,
+  ): T {
+    const kept = record.endpoints.filter((ep) => {
+      const problem = specialIpProblem(ep.ip);
+      if (problem === null) return true;
+      this.#log.warn(
+        `Dropping a persisted endpoint of ${what}: ${problem} (stored before such addresses ` +
+          "were refused; Kubernetes rejects them too)",
+        { endpoint: ep.ip, ...(ep.nodeName !== null ? { nodeName: ep.nodeName } : {}) },
+      );
+      return false;
+    });
+    return kept.length === record.endpoints.length ? record : { ...record, endpoints: kept };
+  }
+
+  /**
+   * Loads persisted state; returns true when it must be written again: VIP assignments had to
+   * change, or endpoints that can never be one were dropped.
+   */
   #restore(s: PersistedState): boolean {
     const txn = new Txn(); // never rolled back; the mutators need one
     let changed = false;
     for (const r of s.services) {
       this.#services.set(serviceKey(r.service.namespace, r.service.name), r);
     }
-    for (const e of s.endpoints) this.#endpoints.set(serviceKey(e.namespace, e.name), e);
-    for (const sl of s.slices) {
-      const sk = `${sl.namespace}/${sl.name}`;
+    for (const e0 of s.endpoints) {
+      const key = serviceKey(e0.namespace, e0.name);
+      const e = this.#withoutSpecialIps(e0, `Endpoints ${JSON.stringify(key)}`);
+      if (e !== e0) changed = true;
+      this.#endpoints.set(key, e);
+    }
+    for (const sl0 of s.slices) {
+      const sk = `${sl0.namespace}/${sl0.name}`;
+      const sl = this.#withoutSpecialIps(sl0, `EndpointSlice ${JSON.stringify(sk)}`);
+      if (sl !== sl0) changed = true;
       this.#slices.set(sk, sl);
       this.#indexSlice(serviceKey(sl.namespace, sl.service), sk, true, txn);
     }

@@ -21,14 +21,18 @@ import {
 } from "./model.ts";
 
 /**
- * One line to log: a readable message and what it is about, for filtering (`service`, or
- * `endpointslice` for a slice that belongs to no Service).
+ * One line to log: a readable message and what it is about, for filtering (`service`,
+ * `endpointslice` for a slice that belongs to no Service, `pod` for a pod whose IP can never be
+ * an endpoint).
  */
 export interface ChangeWarning {
   /** The log level; undefined is `warn`. */
   readonly level?: "info" | "debug";
   readonly msg: string;
-  readonly fields: { readonly service: string } | { readonly endpointslice: string };
+  readonly fields:
+    | { readonly service: string }
+    | { readonly endpointslice: string }
+    | { readonly pod: string };
 }
 
 /**

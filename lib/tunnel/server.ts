@@ -9,7 +9,7 @@
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { UpstreamConn } from "../proxy/dialer.ts";
-import { bindError } from "../netaddr/mod.ts";
+import { bindError, specialIpKind, specialIpProblem } from "../netaddr/mod.ts";
 import {
   type Backend,
   backendsFor,
@@ -50,13 +50,28 @@ export type Authorization =
  * port must exist in `snapshot`, and the endpoint must be a backend of that port a peer's
  * proxy may pick — ready, or serving and terminating (its fallback when the service has no
  * ready endpoint, KEP-1669) — whose `nodeName` is exactly `nodeName` (an endpoint of unknown
- * node is never served to peers).
+ * node is never served to peers). An endpoint address that can never be an endpoint —
+ * loopback, unspecified, link-local (`specialIpProblem`, what Kubernetes refuses) — is refused
+ * whatever the snapshot says: the registry refuses such endpoints and drops them from loaded
+ * state, and this check keeps a peer's stream off this node's own loopback-only listeners
+ * should one ever reach a snapshot anyway.
  */
 export function authorizeStream(
   snapshot: Snapshot,
   nodeName: string,
   t: StreamTarget,
+  options: { readonly loopbackEndpointsForTests?: boolean } = {},
 ): Authorization {
+  const special = specialIpProblem(t.endpointIp);
+  const allowed = options.loopbackEndpointsForTests === true &&
+    specialIpKind(t.endpointIp) === "loopback";
+  if (special !== null && !allowed) {
+    return {
+      ok: false,
+      reason: "endpoint-not-local",
+      detail: `endpoint ${special}: never served to peers`,
+    };
+  }
   const key = serviceKey(t.namespace, t.service);
   const entry = snapshot.services.get(key);
   if (!entry) return { ok: false, reason: "unknown-service", detail: `no service "${key}"` };
@@ -117,6 +132,12 @@ export interface TunnelServerOptions {
   readonly dialTimeoutMs?: number;
   /** Stops the server and closes open streams. */
   readonly signal?: AbortSignal;
+  /**
+   * Serve endpoints on loopback (`127.0.0.0/8`, `::1`), which `authorizeStream` refuses:
+   * only for tests and benchmarks whose "nodes" share one host's loopback. The agent never
+   * sets it. @default false
+   */
+  readonly loopbackEndpointsForTests?: boolean;
 }
 
 /** Copy buffer size per direction of a stream. */
@@ -288,7 +309,9 @@ export class TunnelServer {
       port: t.port,
       endpoint: formatHostPort(t.endpointIp, t.endpointPort),
     };
-    const auth = authorizeStream(this.#snapshot, this.#opts.nodeName, t);
+    const auth = authorizeStream(this.#snapshot, this.#opts.nodeName, t, {
+      loopbackEndpointsForTests: this.#opts.loopbackEndpointsForTests,
+    });
     if (!auth.ok) return this.#refuse(auth.reason, fields, auth.detail);
     let conn: UpstreamConn;
     try {

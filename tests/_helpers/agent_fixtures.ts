@@ -313,6 +313,19 @@ export function spawnClient(ns: TempNetns, script: string, args: readonly string
   };
 }
 
+/**
+ * An address for backends inside a namespace that may be an endpoint: the agent refuses
+ * endpoints on loopback (127.0.0.0/8), unspecified and link-local addresses, as Kubernetes
+ * does. {@linkcode addBackendAddress} puts it on the namespace's `lo`.
+ */
+export const BACKEND_IP = "10.254.0.1";
+
+/** Adds `ip` (default {@linkcode BACKEND_IP}) as a /32 on `lo` inside `ns`; returns it. */
+export async function addBackendAddress(ns: TempNetns, ip = BACKEND_IP): Promise<string> {
+  await ns.run(["ip", "addr", "add", `${ip}/32`, "dev", "lo"]);
+  return ip;
+}
+
 /** Backends started by {@linkcode startBackends}. */
 export interface Backends extends AsyncDisposable {
   /** Port of each backend by name (all on the `host` they were started on). */

@@ -49,6 +49,7 @@ function startPair(
     listen: "127.0.0.1:0",
     nodeName: "b",
     key: TEST_KEY,
+    loopbackEndpointsForTests: true, // every "node" is on this host's loopback
     tls: options.tls ?? null,
     log: nullLogger,
     metrics: metricsB,
@@ -247,6 +248,7 @@ Deno.test("TunnelDialer marks a dead peer down, fails fast while backed off, and
     listen: "127.0.0.1:0",
     nodeName: "b",
     key: TEST_KEY,
+    loopbackEndpointsForTests: true, // every "node" is on this host's loopback
     log: nullLogger,
   });
   const port = first.addr.port;
@@ -294,6 +296,7 @@ Deno.test("TunnelDialer marks a dead peer down, fails fast while backed off, and
       listen: `127.0.0.1:${port}`,
       nodeName: "b",
       key: TEST_KEY,
+      loopbackEndpointsForTests: true, // every "node" is on this host's loopback
       log: nullLogger,
     });
     server.update(snapshotOf([{

@@ -11,7 +11,9 @@ import { join } from "node:path";
 import { DEVICE_WATCH_MS } from "../../lib/agent/device_watch.ts";
 import { type AgentProcess, startAgent } from "../_helpers/agent.ts";
 import {
+  addBackendAddress,
   applyObjects,
+  BACKEND_IP,
   connectMany,
   deviceAddresses,
   endpointsObject,
@@ -162,11 +164,11 @@ Deno.test({
     await using ns = await createNetns("dns", "dwl");
     const dir = await Deno.makeTempDir({ prefix: "dwl-dns-" });
     try {
-      await using backends = await startBackends(ns, ["name:one"]);
+      await using backends = await startBackends(ns, ["name:one"], await addBackendAddress(ns));
       const objects = [
         serviceObject("web", [{ name: "http", port: 80, targetPort: 8080 }]),
         endpointsObject("web", [{
-          addresses: ["127.0.0.1"],
+          addresses: [BACKEND_IP],
           ports: [{ name: "http", port: backends.ports.one! }],
         }]),
       ];

@@ -39,8 +39,8 @@ Deno.test({
       serviceObject("db", [{ name: "pg", port: 5432, targetPort: 5432 }], { headless: true }),
       endpointsObject("db", [{
         // Data only: nothing connects to these.
-        addresses: ["127.0.0.22", "127.0.0.21"],
-        notReady: ["127.0.0.23"],
+        addresses: ["10.254.0.22", "10.254.0.21"],
+        notReady: ["10.254.0.23"],
         ports: [{ name: "pg", port: 5432 }],
       }]),
     ]);
@@ -68,7 +68,7 @@ Deno.test({
     assert.deepEqual(before[forms.length], answer, "UDP");
     assert.deepEqual(before[forms.length + 1], answer, "TCP");
     const headless = before[forms.length + 2] as { answers: string[] };
-    assert.deepEqual([...headless.answers].sort(), ["127.0.0.21", "127.0.0.22"]);
+    assert.deepEqual([...headless.answers].sort(), ["10.254.0.21", "10.254.0.22"]);
 
     const del = await ctl(agent, ["delete", "service", "default/web"]);
     assert.equal(del.code, 0, del.stderr);

@@ -9,7 +9,9 @@
 import assert from "node:assert/strict";
 import { startAgent } from "../_helpers/agent.ts";
 import {
+  addBackendAddress,
   applyObjects,
+  BACKEND_IP,
   connectMany,
   ctl,
   deviceAddresses,
@@ -39,7 +41,11 @@ Deno.test({
     await using ns = await createNetns("agpx");
     const dir = await Deno.makeTempDir({ prefix: "em-agpx-" });
     try {
-      await using backends = await startBackends(ns, ["name:one", "name:two", "name:three"]);
+      await using backends = await startBackends(
+        ns,
+        ["name:one", "name:two", "name:three"],
+        await addBackendAddress(ns),
+      );
       const names = ["one", "two", "three"] as const;
       // Two proxy threads from the start: balancing and failover must hold across them. No
       // drain grace: a deleted service's VIP stays only the 2 s margin after it.
@@ -52,13 +58,13 @@ Deno.test({
           endpointsObject(
             "web",
             names.map((n) => ({
-              addresses: ["127.0.0.1"],
+              addresses: [BACKEND_IP],
               ports: [{ name: "http", port: backends.ports[n]! }],
             })),
           ),
           serviceObject("api", [{ name: "http", port: 81, targetPort: 8080 }]),
           endpointsObject("api", [{
-            addresses: ["127.0.0.1"],
+            addresses: [BACKEND_IP],
             ports: [{ name: "http", port: backends.ports.one! }],
           }]),
         ]);
@@ -130,7 +136,7 @@ Deno.test({
   ignore: !NETNS_AVAILABLE,
   async fn() {
     await using ns = await createNetns("agbulk");
-    await using backends = await startBackends(ns, ["echo:echo"]);
+    await using backends = await startBackends(ns, ["echo:echo"], await addBackendAddress(ns));
     await using agent = await startAgent({
       netns: ns,
       config: { nodeName: "n1", logLevel: "debug" },
@@ -138,7 +144,7 @@ Deno.test({
     await applyObjects(agent, [
       serviceObject("echo", [{ name: "tcp", port: 7000, targetPort: 9000 }]),
       endpointsObject("echo", [{
-        addresses: ["127.0.0.1"],
+        addresses: [BACKEND_IP],
         ports: [{ name: "tcp", port: backends.ports.echo! }],
       }]),
     ]);
@@ -161,7 +167,11 @@ Deno.test({
   ignore: !NETNS_AVAILABLE,
   async fn() {
     await using ns = await createNetns("agname");
-    await using backends = await startBackends(ns, ["name:alpha", "name:beta"]);
+    await using backends = await startBackends(
+      ns,
+      ["name:alpha", "name:beta"],
+      await addBackendAddress(ns),
+    );
     await using agent = await startAgent({
       netns: ns,
       config: { nodeName: "n1", logLevel: "debug" },
@@ -174,7 +184,7 @@ Deno.test({
         { name: "admin", port: 8081, targetPort: "admin-port" },
       ]),
       endpointsObject("named", [{
-        addresses: ["127.0.0.1"],
+        addresses: [BACKEND_IP],
         ports: [
           { name: "http", port: backends.ports.alpha! },
           { name: "admin", port: backends.ports.beta! },
@@ -191,8 +201,8 @@ Deno.test({
         { name: "admin", protocol: "TCP", port: 8081, targetPort: "admin-port" },
       ],
       endpoints: [
-        { ip: "127.0.0.1", port: backends.ports.alpha, nodeName: null, ready: true },
-        { ip: "127.0.0.1", port: backends.ports.beta, nodeName: null, ready: true },
+        { ip: BACKEND_IP, port: backends.ports.alpha, nodeName: null, ready: true },
+        { ip: BACKEND_IP, port: backends.ports.beta, nodeName: null, ready: true },
       ],
     });
     assert.deepEqual(await connectMany(ns, WEB_VIP, 80, 2), ["alpha", "alpha"]);
@@ -206,7 +216,7 @@ Deno.test({
   ignore: !NETNS_AVAILABLE,
   async fn() {
     await using ns = await createNetns("agdrain");
-    await using backends = await startBackends(ns, ["echo:echo"]);
+    await using backends = await startBackends(ns, ["echo:echo"], await addBackendAddress(ns));
     await using agent = await startAgent({
       netns: ns,
       config: { nodeName: "n1", logLevel: "debug", drainGraceMs: 1500 },
@@ -214,7 +224,7 @@ Deno.test({
     await applyObjects(agent, [
       serviceObject("drain", [{ name: "tcp", port: 7000, targetPort: 9000 }]),
       endpointsObject("drain", [{
-        addresses: ["127.0.0.1"],
+        addresses: [BACKEND_IP],
         ports: [{ name: "tcp", port: backends.ports.echo! }],
       }]),
     ]);

@@ -4,10 +4,11 @@
  * (`main.ts run`, production permission flags) on each, services applied with the real
  * `edgemesh ctl`. A client on node A connects to A's VIP; the endpoints live on B and C.
  *
- * The backends on B and C listen only on loopback addresses of their own namespace
- * (127.0.0.2 on B, 127.0.0.3 on C), and the Endpoints name exactly those addresses: a
- * connection can reach them only through the agent on that node, so every answer proves a
- * tunnel stream.
+ * The backends on B and C listen only on addresses no other node can reach (10.254.0.2 on B's
+ * loopback device, 10.254.0.3 on C's; the LAN has no route to them), and the Endpoints name
+ * exactly those addresses: a connection can reach them only through the agent on that node, so
+ * every answer proves a tunnel stream. (They used to be 127.0.0.2 and 127.0.0.3, which the agent
+ * now refuses as endpoints, as Kubernetes does.)
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -27,8 +28,14 @@ const BACKEND = new URL("./_tunnel/backend.ts", import.meta.url).pathname;
 const TUNNEL_PORT = 40001;
 const METRICS_PORT = 9560;
 const BACKEND_PORT = 8080;
-/** Where each node's backend listens: loopback of that node only. */
-const LOOPBACK: Readonly<Record<string, string>> = { b: "127.0.0.2", c: "127.0.0.3" };
+/** Where each node's backend listens: an address of that node only (on its `lo`, see `privately`). */
+const LOOPBACK: Readonly<Record<string, string>> = { b: "10.254.0.2", c: "10.254.0.3" };
+
+/** Puts the node's private backend address on its loopback device (no other node routes to it). */
+async function privately(node: Node, name: "b" | "c"): Promise<Node> {
+  await node.run(["ip", "addr", "add", `${LOOPBACK[name]}/32`, "dev", "lo"]);
+  return node;
+}
 const MiB = 1024 * 1024;
 
 type Node = TempNetns & { readonly ip: string };
@@ -212,8 +219,8 @@ Deno.test({
         c: await nodeDir(top, "c", key),
       };
       backends.push(
-        await startBackend(b, "b", `${LOOPBACK.b}:${BACKEND_PORT}`),
-        await startBackend(c, "c", `${LOOPBACK.c}:${BACKEND_PORT}`),
+        await startBackend(await privately(b, "b"), "b", `${LOOPBACK.b}:${BACKEND_PORT}`),
+        await startBackend(await privately(c, "c"), "c", `${LOOPBACK.c}:${BACKEND_PORT}`),
       );
       const start = (
         node: Node,
@@ -291,14 +298,25 @@ Deno.test({
           mode: "dial",
           keyFile: join(dirs.a, "cluster.key"),
           peers: { b: `${b.ip}:${TUNNEL_PORT}`, c: `${c.ip}:${TUNNEL_PORT}` },
-          // C's endpoint asked of B (correctly signed), then of C.
-          targets: [target("b", LOOPBACK.c!), target("c", LOOPBACK.c!)],
+          // C's endpoint asked of B (correctly signed), then of C; then B's own loopback
+          // (its backend port, and its metrics on 127.0.0.1): never served to peers.
+          targets: [
+            target("b", LOOPBACK.c!),
+            target("c", LOOPBACK.c!),
+            target("b", "127.0.0.1"),
+            { ...target("b", "127.0.0.1"), endpoint: { ip: "127.0.0.1", port: METRICS_PORT } },
+          ],
         }]);
-        assert.deepEqual(res, [{ error: "endpoint-not-local" }, { reply: "c" }]);
+        assert.deepEqual(res, [
+          { error: "endpoint-not-local" },
+          { reply: "c" },
+          { error: "endpoint-not-local" },
+          { error: "endpoint-not-local" },
+        ]);
         const [mB] = await metricsOf(a, [b]);
         assert.equal(
           metric(mB!, "edgemesh_tunnel_refusals_total", { reason: "endpoint-not-local" }),
-          1,
+          3,
         );
       });
 
@@ -358,7 +376,7 @@ Deno.test({
       const pki = join(top, "pki");
       await Deno.mkdir(pki);
       const tls = await makeNodeTls(pki, [{ name: "a", ip: a.ip }, { name: "b", ip: b.ip }]);
-      backend = await startBackend(b, "b", `${LOOPBACK.b}:${BACKEND_PORT}`);
+      backend = await startBackend(await privately(b, "b"), "b", `${LOOPBACK.b}:${BACKEND_PORT}`);
       const started = await Promise.allSettled(
         ([[a, "a"], [b, "b"]] as const).map(([node, name]) =>
           startAgent({

@@ -9,6 +9,8 @@
 import assert from "node:assert/strict";
 import { startAgent } from "../_helpers/agent.ts";
 import {
+  addBackendAddress,
+  BACKEND_IP,
   connectMany,
   ctl,
   endpointsObject,
@@ -25,7 +27,7 @@ Deno.test({
     await using ns = await createNetns("wait", "cwt");
     const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "cwt-" });
     try {
-      await using backends = await startBackends(ns, ["name:one"]);
+      await using backends = await startBackends(ns, ["name:one"], await addBackendAddress(ns));
       const agent = await startAgent({
         netns: ns,
         dir,
@@ -35,7 +37,7 @@ Deno.test({
         const objects = [
           serviceObject("web", [{ name: "http", port: 80, targetPort: 8080 }]),
           endpointsObject("web", [{
-            addresses: ["127.0.0.1"],
+            addresses: [BACKEND_IP],
             ports: [{ name: "http", port: backends.ports.one! }],
           }]),
         ];

@@ -34,7 +34,7 @@ const MANIFESTS = [
     kind: "Endpoints",
     metadata: { name: "web", namespace: "default" },
     subsets: [{
-      addresses: [{ ip: "127.0.0.1", nodeName: "node-a" }],
+      addresses: [{ ip: "10.254.0.1", nodeName: "node-a" }],
       ports: [{ name: "http", port: 8080, protocol: "TCP" }],
     }],
   },
@@ -101,7 +101,7 @@ Deno.test({
         const web = services.find((s) => s.name === "web");
         assert.ok(web?.vip, `web has a VIP: ${JSON.stringify(services)}`);
         vip = web.vip;
-        assert.deepEqual(web.endpoints.map((e) => e.ip), ["127.0.0.1"]);
+        assert.deepEqual(web.endpoints.map((e) => e.ip), ["10.254.0.1"]);
 
         assert.equal(await agent.stop("SIGTERM"), 0, agent.logs());
         assert.match(agent.logs(), /msg="agent stopped"/);

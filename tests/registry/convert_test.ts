@@ -1135,3 +1135,170 @@ Deno.test("convertChange() checks node addresses by type and pod phases", async 
     }
   });
 });
+
+Deno.test("convertChange() refuses endpoint addresses Kubernetes refuses: unspecified, loopback, link-local", async (t) => {
+  const LOOPBACK = "may not be in the loopback range (127.0.0.0/8, ::1/128); Kubernetes rejects " +
+    "it too";
+  const LINK_LOCAL = "may not be in the link-local range (169.254.0.0/16, fe80::/10); Kubernetes " +
+    "rejects it too";
+  const UNSPECIFIED = "may not be unspecified (0.0.0.0, ::); Kubernetes rejects it too";
+  const MULTICAST = "may not be in the link-local multicast range (224.0.0.0/24, ffx2::/16); " +
+    "Kubernetes rejects it too";
+  const eps = (field: string, ip: string) => ({
+    metadata: { name: "x" },
+    subsets: [{ [field]: [{ ip: "10.0.0.1" }, { ip, nodeName: "node-b" }], ports: [{ port: 80 }] }],
+  });
+  const sl = (ip: string) => slice("x-1", "x", { endpoints: [{ addresses: ["10.0.0.1", ip] }] });
+  await refuses(t, [
+    {
+      name: "Endpoints: IPv4 loopback",
+      resource: "default/endpoints/x",
+      content: eps("addresses", "127.0.0.1"),
+      error: RangeError,
+      message: `subsets[0].addresses[1].ip "127.0.0.1" ${LOOPBACK}`,
+    },
+    {
+      name: "Endpoints: IPv6 loopback, not ready",
+      resource: "default/endpoints/x",
+      content: eps("notReadyAddresses", "::1"),
+      error: RangeError,
+      message: `subsets[0].notReadyAddresses[1].ip "::1" ${LOOPBACK}`,
+    },
+    {
+      name: "Endpoints: IPv4-mapped loopback",
+      resource: "default/endpoints/x",
+      content: eps("addresses", "::ffff:127.0.0.1"),
+      error: RangeError,
+      message: `subsets[0].addresses[1].ip "::ffff:127.0.0.1" ${LOOPBACK}`,
+    },
+    {
+      name: "Endpoints: IPv4 unspecified",
+      resource: "default/endpoints/x",
+      content: eps("addresses", "0.0.0.0"),
+      error: RangeError,
+      message: `subsets[0].addresses[1].ip "0.0.0.0" ${UNSPECIFIED}`,
+    },
+    {
+      name: "Endpoints: IPv6 unspecified",
+      resource: "default/endpoints/x",
+      content: eps("addresses", "::"),
+      error: RangeError,
+      message: `subsets[0].addresses[1].ip "::" ${UNSPECIFIED}`,
+    },
+    {
+      name: "Endpoints: IPv4 link-local (metadata service)",
+      resource: "default/endpoints/x",
+      content: eps("addresses", "169.254.169.254"),
+      error: RangeError,
+      message: `subsets[0].addresses[1].ip "169.254.169.254" ${LINK_LOCAL}`,
+    },
+    {
+      name: "Endpoints: IPv6 link-local",
+      resource: "default/endpoints/x",
+      content: eps("addresses", "fe80::1"),
+      error: RangeError,
+      message: `subsets[0].addresses[1].ip "fe80::1" ${LINK_LOCAL}`,
+    },
+    {
+      name: "Endpoints: IPv4 link-local multicast",
+      resource: "default/endpoints/x",
+      content: eps("addresses", "224.0.0.1"),
+      error: RangeError,
+      message: `subsets[0].addresses[1].ip "224.0.0.1" ${MULTICAST}`,
+    },
+    {
+      name: "Endpoints: IPv6 link-local multicast",
+      resource: "default/endpoints/x",
+      content: eps("addresses", "ff02::1"),
+      error: RangeError,
+      message: `subsets[0].addresses[1].ip "ff02::1" ${MULTICAST}`,
+    },
+    {
+      name: "EndpointSlice: loopback",
+      resource: "default/endpointslice/x-1",
+      content: sl("127.0.0.1"),
+      error: RangeError,
+      message: `endpoints[0].addresses[1] "127.0.0.1" ${LOOPBACK}`,
+    },
+    {
+      name: "EndpointSlice: unspecified",
+      resource: "default/endpointslice/x-1",
+      content: sl("0.0.0.0"),
+      error: RangeError,
+      message: `endpoints[0].addresses[1] "0.0.0.0" ${UNSPECIFIED}`,
+    },
+    {
+      name: "EndpointSlice: link-local",
+      resource: "default/endpointslice/x-1",
+      content: sl("169.254.1.1"),
+      error: RangeError,
+      message: `endpoints[0].addresses[1] "169.254.1.1" ${LINK_LOCAL}`,
+    },
+    {
+      name: "EndpointSlice: link-local multicast",
+      resource: "default/endpointslice/x-1",
+      content: sl("224.0.0.251"),
+      error: RangeError,
+      message: `endpoints[0].addresses[1] "224.0.0.251" ${MULTICAST}`,
+    },
+  ]);
+  await t.step("ordinary addresses (and multicast beyond link-local) are accepted", () => {
+    for (const ip of ["10.0.0.2", "192.168.1.1", "9.251.0.9", "224.0.1.1", "2001:db8::2"]) {
+      const c = convertChange(change("default/endpoints/x", eps("addresses", ip)));
+      assert.ok(c.type === "endpoints" && c.endpoints?.some((e) => e.ip === ip), ip);
+    }
+    const s = convertChange(change("default/endpointslice/x-1", sl("172.16.0.1")));
+    assert.ok(s.type === "endpointslice" && s.slice?.endpoints.length === 2);
+  });
+});
+
+Deno.test("convertChange() keeps a pod whose IP cannot be an endpoint, warns, and podEndpoints() skips it", async (t) => {
+  const pod = (name: string, podIP: string) => ({
+    metadata: { name, namespace: "default", labels: { app: "web" } },
+    spec: { nodeName: "node-b", containers: [{ ports: [{ containerPort: 8080 }] }] },
+    status: { phase: "Running", podIP, conditions: [{ type: "Ready", status: "True" }] },
+  });
+  const svc = serviceOf(
+    convertChange(change("default/service/web", svcContent("web", { ports: [{ port: 80 }] }))),
+  );
+  const rows: { ip: string; warning: string | null }[] = [
+    {
+      ip: "127.0.0.1",
+      warning: 'Not using pod "default/p" as an endpoint: status.podIP "127.0.0.1" may not be in ' +
+        "the loopback range (127.0.0.0/8, ::1/128) (Kubernetes would not publish it as an " +
+        "endpoint either)",
+    },
+    {
+      ip: "fe80::2",
+      warning: 'Not using pod "default/p" as an endpoint: status.podIP "fe80::2" may not be in ' +
+        "the link-local range (169.254.0.0/16, fe80::/10) (Kubernetes would not publish it as " +
+        "an endpoint either)",
+    },
+    { ip: "10.0.0.7", warning: null },
+  ];
+  for (const r of rows) {
+    await t.step(r.ip, () => {
+      const c = convertChange(change("default/pod/p", pod("p", r.ip)));
+      assert.ok(c.type === "pod" && c.pod !== null);
+      assert.equal(c.pod.ip, r.ip, "the pod is kept as sent");
+      assert.deepEqual(
+        c.warnings,
+        r.warning === null ? [] : [{ msg: r.warning, fields: { pod: "default/p" } }],
+      );
+      const eps = podEndpoints(svc, [c.pod]);
+      assert.deepEqual(eps.map((e) => e.ip), r.warning === null ? [r.ip] : []);
+    });
+  }
+  await t.step("in a podlist: the list is accepted, the pod is named with its index", () => {
+    const c = convertChange(
+      change("default/podlist/web", [pod("ok", "10.0.0.8"), pod("lo", "127.0.0.2")]),
+    );
+    assert.ok(c.type === "podlist" && c.pods?.length === 2);
+    assert.deepEqual(c.warnings.map((w) => w.msg), [
+      'Not using pod "default/lo" as an endpoint: [1].status.podIP "127.0.0.2" may not be in the ' +
+      "loopback range (127.0.0.0/8, ::1/128) (Kubernetes would not publish it as an endpoint " +
+      "either)",
+    ]);
+    assert.deepEqual(podEndpoints(svc, c.pods).map((e) => e.ip), ["10.0.0.8"]);
+  });
+});

@@ -5,7 +5,7 @@
  * unchanged, and the new optional fields round-trip through both files.
  */
 import assert from "node:assert/strict";
-import { nullLogger } from "../../lib/log/mod.ts";
+import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { candidatesFor } from "../../lib/proxy/mod.ts";
 import {
   JOURNAL_FILE,
@@ -243,4 +243,114 @@ Deno.test("decodeState() accepts the new fields as optional and refuses wrong ty
       ]]);
     },
   );
+});
+
+Deno.test("state with endpoints on loopback, 0.0.0.0 or link-local still loads, without them, with a warning each", async () => {
+  await withDir("em-state-special-", async (dir) => {
+    await Deno.mkdir(`${dir}/state`, { recursive: true, mode: 0o700 });
+    const ep = (ip: string, nodeName = "node-b") => ({
+      ip,
+      ready: true,
+      nodeName,
+      hostname: null,
+      podName: null,
+      ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+    });
+    const svc = (name: string, selector: Record<string, string> | null) => ({
+      service: {
+        namespace: "default",
+        name,
+        kind: { type: "ClusterIP" },
+        ports: [{
+          name: "http",
+          protocol: "TCP",
+          port: 80,
+          targetPort: { kind: "number", port: 8080 },
+        }],
+        sessionAffinity: { type: "None" },
+      },
+      selector,
+    });
+    const pod = (name: string, ip: string) => ({
+      namespace: "default",
+      name,
+      labels: { app: "api" },
+      ip,
+      nodeName: "node-b",
+      hostname: null,
+      running: true,
+      ready: true,
+      ports: [],
+    });
+    // Written by hand as an agent before the rule would have (it accepted these addresses).
+    const state = {
+      format: 1,
+      version: 7,
+      subnet: "9.251.0.0/16",
+      cursor: 4,
+      vips: {
+        "default/web": "9.251.0.2",
+        "default/sliced": "9.251.0.3",
+        "default/api": "9.251.0.4",
+      },
+      services: [svc("web", null), svc("sliced", null), svc("api", { app: "api" })],
+      endpoints: [{
+        namespace: "default",
+        name: "web",
+        endpoints: [ep("10.0.0.1"), ep("127.0.0.1"), ep("0.0.0.0", "node-a")],
+      }],
+      slices: [{
+        namespace: "default",
+        name: "sliced-1",
+        service: "sliced",
+        endpoints: [ep("169.254.169.254"), ep("10.0.0.2")],
+      }],
+      podlists: [],
+      pods: [pod("good", "10.0.0.3"), pod("lo", "127.0.0.3")],
+      nodes: [],
+    };
+    await Deno.writeTextFile(`${dir}/state/${STATE_FILE}`, JSON.stringify(state));
+    const log = memoryLogger("info");
+    const reg = await open(dir, { log });
+    try {
+      const s = reg.snapshot();
+      assert.equal(s.version, 7);
+      assert.deepEqual(entryOf(s, "default/web").endpoints.map((e) => e.ip), ["10.0.0.1"]);
+      assert.deepEqual(entryOf(s, "default/sliced").endpoints.map((e) => e.ip), ["10.0.0.2"]);
+      assert.deepEqual(entryOf(s, "default/api").endpoints.map((e) => e.ip), ["10.0.0.3"]);
+      assert.deepEqual(
+        [...s.services.values()].map((e) => e.vip),
+        ["9.251.0.2", "9.251.0.3", "9.251.0.4"],
+        "everything else loads as it was",
+      );
+      const warned = log.lines.map((l) => JSON.parse(l)).filter((l) => l.level === "warn");
+      assert.deepEqual(warned.map((l) => [l.msg, l.endpoint]), [
+        [
+          'Dropping a persisted endpoint of Endpoints "default/web": "127.0.0.1" may not be in ' +
+          "the loopback range (127.0.0.0/8, ::1/128) (stored before such addresses were " +
+          "refused; Kubernetes rejects them too)",
+          "127.0.0.1",
+        ],
+        [
+          'Dropping a persisted endpoint of Endpoints "default/web": "0.0.0.0" may not be ' +
+          "unspecified (0.0.0.0, ::) (stored before such addresses were refused; Kubernetes " +
+          "rejects them too)",
+          "0.0.0.0",
+        ],
+        [
+          'Dropping a persisted endpoint of EndpointSlice "default/sliced-1": "169.254.169.254" ' +
+          "may not be in the link-local range (169.254.0.0/16, fe80::/10) (stored before such " +
+          "addresses were refused; Kubernetes rejects them too)",
+          "169.254.169.254",
+        ],
+      ]);
+      // Rewritten at once without them; the pod is kept as it was (never used as an endpoint).
+      const written = decodeState(await Deno.readTextFile(`${dir}/state/${STATE_FILE}`));
+      assert.deepEqual(written.endpoints[0]!.endpoints.map((e) => e.ip), ["10.0.0.1"]);
+      assert.deepEqual(written.slices[0]!.endpoints.map((e) => e.ip), ["10.0.0.2"]);
+      assert.deepEqual(written.pods.map((p) => p.ip), ["10.0.0.3", "127.0.0.3"]);
+    } finally {
+      await reg.close();
+    }
+  });
 });

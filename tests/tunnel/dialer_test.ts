@@ -23,7 +23,7 @@ const UNSERVED: DialTarget = {
   namespace: "default",
   service: "nothing",
   port: servicePort(80),
-  backend: { ip: "127.0.0.1", port: 9, nodeName: "b" },
+  backend: { ip: "10.0.0.9", port: 9, nodeName: "b" },
 };
 
 function serverB(

@@ -157,3 +157,71 @@ Deno.test("TunnelServer names the address it cannot bind, keeping the error's cl
     await first.close();
   }
 });
+
+Deno.test("authorizeStream() never serves loopback, unspecified or link-local endpoints, whatever the snapshot says", async (t) => {
+  // State loaded from disk is cleaned at load, and incoming changes are refused; this is the
+  // last line should such an endpoint reach a snapshot anyway (defence in depth).
+  const special = ["127.0.0.1", "0.0.0.0", "169.254.169.254", "224.0.0.1", "::1", "fe80::1"];
+  const snap = snapshotOf([{
+    namespace: "default",
+    name: "echo",
+    port: 80,
+    endpoints: [...special, "10.0.0.1"].map((ip) => ({ ip, port: 8080, nodeName: "b" })),
+  }]);
+  const target = (endpointIp: string): StreamTarget => ({
+    source: "a",
+    namespace: "default",
+    service: "echo",
+    port: 80,
+    endpointIp,
+    endpointPort: 8080,
+  });
+  const rows: { ip: string; detail: string | null; forTests?: boolean }[] = [
+    {
+      ip: "127.0.0.1",
+      detail: 'endpoint "127.0.0.1" may not be in the loopback range (127.0.0.0/8, ::1/128): ' +
+        "never served to peers",
+    },
+    {
+      ip: "0.0.0.0",
+      detail: 'endpoint "0.0.0.0" may not be unspecified (0.0.0.0, ::): never served to peers',
+    },
+    {
+      ip: "169.254.169.254",
+      detail: 'endpoint "169.254.169.254" may not be in the link-local range (169.254.0.0/16, ' +
+        "fe80::/10): never served to peers",
+    },
+    {
+      ip: "224.0.0.1",
+      detail: 'endpoint "224.0.0.1" may not be in the link-local multicast range ' +
+        "(224.0.0.0/24, ffx2::/16): never served to peers",
+    },
+    {
+      ip: "::1",
+      detail: 'endpoint "::1" may not be in the loopback range (127.0.0.0/8, ::1/128): never ' +
+        "served to peers",
+    },
+    {
+      ip: "fe80::1",
+      detail: 'endpoint "fe80::1" may not be in the link-local range (169.254.0.0/16, ' +
+        "fe80::/10): never served to peers",
+    },
+    { ip: "10.0.0.1", detail: null },
+    // The test seam of single-host tests: loopback only, never the other kinds.
+    { ip: "127.0.0.1", detail: null, forTests: true },
+    {
+      ip: "0.0.0.0",
+      detail: 'endpoint "0.0.0.0" may not be unspecified (0.0.0.0, ::): never served to peers',
+      forTests: true,
+    },
+  ];
+  for (const r of rows) {
+    await t.step(`${r.ip}${r.forTests ? " (loopbackEndpointsForTests)" : ""}`, () => {
+      const a = authorizeStream(snap, "b", target(r.ip), {
+        loopbackEndpointsForTests: r.forTests,
+      });
+      if (r.detail === null) return assert.equal(a.ok, true);
+      assert.deepEqual(a, { ok: false, reason: "endpoint-not-local", detail: r.detail });
+    });
+  }
+});
