@@ -71,16 +71,22 @@ export interface TempLan extends AsyncDisposable {
 /**
  * Creates `count` namespaces ("nodes") on one bridge living in its own namespace (never in the
  * host's), so tests can exercise traffic between nodes. `net` picks the 10.<net>.0.0/24 prefix;
- * the addresses exist only inside these namespaces.
+ * the addresses exist only inside these namespaces. `prefix` starts every namespace's name
+ * (`createNetns`).
  */
-export async function createLan(purpose: string, count: number, net = 77): Promise<TempLan> {
-  const sw = await createNetns(`${purpose.slice(0, 3)}sw`);
+export async function createLan(
+  purpose: string,
+  count: number,
+  net = 77,
+  prefix = "em",
+): Promise<TempLan> {
+  const sw = await createNetns(`${purpose.slice(0, 3)}sw`, prefix);
   const nodes: (TempNetns & { ip: string })[] = [];
   try {
     await sw.run(["ip", "link", "add", "br0", "type", "bridge"]);
     await sw.run(["ip", "link", "set", "br0", "up"]);
     for (let i = 0; i < count; i++) {
-      const ns = await createNetns(`${purpose.slice(0, 3)}n${i}`);
+      const ns = await createNetns(`${purpose.slice(0, 3)}n${i}`, prefix);
       const ip = `10.${net}.0.${i + 1}`;
       nodes.push(Object.assign(ns, { ip }));
       const peer = `v${shortId()}`;

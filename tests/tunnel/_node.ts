@@ -6,6 +6,8 @@
  *   against the given services; prints `ready` and runs until killed.
  * - `_node.ts dial '<json DialSpec>'`: a TunnelDialer that learns peers from Node objects,
  *   dials each target, sends `hello`, half-closes, and prints one JSON result per target.
+ * - `_node.ts flood '<json FloodSpec>'`: correctly signed streams for an unknown service, as
+ *   fast as it can; prints the count of each refusal reason.
  * @module
  */
 // deno-lint-ignore-file no-console
@@ -30,6 +32,18 @@ export interface ServeSpec {
   readonly echoPort: number;
   readonly greeting: string;
   readonly services: readonly ServiceSpec[];
+  /** `TunnelServerOptions.maxNonces` / `maxNoncesPerSource` (defaults when absent). */
+  readonly maxNonces?: number;
+  readonly maxNoncesPerSource?: number;
+}
+
+/** Arguments of `flood`: `count` correctly signed streams, `concurrency` at a time. */
+export interface FloodSpec {
+  readonly nodeName: string;
+  /** `host:port` of the peer's tunnel. */
+  readonly peer: string;
+  readonly count: number;
+  readonly concurrency: number;
 }
 
 /** Arguments of `dial`. */
@@ -55,6 +69,8 @@ async function serve(spec: ServeSpec): Promise<void> {
     nodeName: spec.nodeName,
     key: TEST_KEY,
     log: nullLogger,
+    ...(spec.maxNonces ? { maxNonces: spec.maxNonces } : {}),
+    ...(spec.maxNoncesPerSource ? { maxNoncesPerSource: spec.maxNoncesPerSource } : {}),
   });
   server.update(snapshotOf(spec.services));
   console.log(`ready ${echo.port}`);
@@ -94,9 +110,49 @@ async function dial(spec: DialSpec): Promise<void> {
   }
 }
 
+/**
+ * A key holder flooding peer "b" with correctly signed streams for a service it does not have;
+ * prints one JSON line: how many dials ended with each reason.
+ */
+async function flood(spec: FloodSpec): Promise<void> {
+  const dialer = new TunnelDialer({
+    nodeName: spec.nodeName,
+    key: TEST_KEY,
+    peers: { b: spec.peer },
+    log: nullLogger,
+  });
+  const reasons: Record<string, number> = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < spec.count) {
+      next++;
+      try {
+        const conn = await dialer.dial({
+          namespace: "default",
+          service: "nosuch",
+          port: servicePort(80),
+          backend: { ip: "10.9.9.9", port: 9, nodeName: "b" },
+        }, { timeoutMs: 5000 });
+        conn.close();
+        reasons.ok = (reasons.ok ?? 0) + 1;
+      } catch (err) {
+        const r = err instanceof TunnelDialError ? err.reason : String(err);
+        reasons[r] = (reasons[r] ?? 0) + 1;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: spec.concurrency }, worker));
+  } finally {
+    dialer.close();
+  }
+  console.log(JSON.stringify(reasons));
+}
+
 if (import.meta.main) {
   const [mode, json] = Deno.args;
   if (mode === "serve") await serve(JSON.parse(json!));
   else if (mode === "dial") await dial(JSON.parse(json!));
+  else if (mode === "flood") await flood(JSON.parse(json!));
   else throw new TypeError(`Cannot run _node.ts: unknown mode "${mode}"`);
 }
