@@ -10,6 +10,7 @@
  * falls back to the full codec in `message.ts`.
  * @module
  */
+import { MAX_NAME_POINTERS } from "./codec/name.ts";
 
 /** Header flag bits (RFC 1035 §4.1.1). */
 export const Flag = {
@@ -401,13 +402,6 @@ function u32(b: Uint8Array, o: number): number {
 }
 
 /**
- * Most compression pointers followed in one name. A name has at most 127 labels, so a
- * well-formed one never needs more; the bound keeps a chain of pointers to pointers from
- * costing a walk of the whole message per name.
- */
-const MAX_NAME_JUMPS = 127;
-
-/**
  * Checks the (possibly compressed) name at `o` the way a client's decoder will read it, and
  * returns the offset just after it in place, or -1 when it is malformed: octets read in place
  * must lie before `end` (the end of the record data holding the name, or of the message); a
@@ -415,7 +409,8 @@ const MAX_NAME_JUMPS = 127;
  * most 255 octets (RFC 1035 §2.3.4, root included); every compression pointer points to an
  * earlier name, i.e. past the header and strictly before the labels that led to it
  * (RFC 1035 §4.1.4), so a pointer to itself, forwards, or out of the message, and hence any
- * loop, is rejected; at most {@linkcode MAX_NAME_JUMPS} pointers.
+ * loop, is rejected; at most {@linkcode MAX_NAME_POINTERS} pointers (a chain of pointers to
+ * pointers would otherwise cost a walk of the message per name).
  */
 export function checkName(b: Uint8Array, o: number, end: number): number {
   let pos = o;
@@ -430,7 +425,7 @@ export function checkName(b: Uint8Array, o: number, end: number): number {
     const l = b[pos]!;
     if (l === 0) return after < 0 ? pos + 1 : after;
     if ((l & 0xc0) === 0xc0) {
-      if (pos + 2 > limit || ++jumps > MAX_NAME_JUMPS) return -1;
+      if (pos + 2 > limit || ++jumps > MAX_NAME_POINTERS) return -1;
       const target = ((l & 0x3f) << 8) | b[pos + 1]!;
       if (target < 12 || target >= segment) return -1;
       if (after < 0) after = pos + 2;

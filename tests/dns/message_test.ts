@@ -151,6 +151,38 @@ function header(id: number, flags: number, qd: number, an = 0, ns = 0, ar = 0): 
   return [id >> 8, id & 0xff, flags >> 8, flags & 0xff, 0, qd, 0, an, 0, ns, 0, ar];
 }
 
+/**
+ * A response whose second record's owner is a pointer to the end of a chain of `n` pointers
+ * (each to the one before, the first to the question's `a`), kept in the first record's data:
+ * that name follows n + 1 pointers.
+ */
+function pointerChain(id: number, n: number): number[] {
+  const chain = Array.from({ length: n }, (_, i) => i === 0 ? 12 : 30 + 2 * (i - 1));
+  const last = 30 + 2 * (n - 1);
+  return [
+    ...header(id, 0x8000, 1, 2),
+    ...[1, 0x61, 0, 0, 1, 0, 1], // a. A IN, offsets 12-18
+    ...[0, 0, 99, 0, 1, 0, 0, 0, 0, (2 * n) >> 8, (2 * n) & 0xff], // type 99, data at 30
+    ...chain.flatMap((t) => [0xc0 | (t >> 8), t & 0xff]),
+    ...[0xc0 | (last >> 8), last & 0xff, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4],
+  ];
+}
+
+Deno.test("a name may follow 127 compression pointers, not 128 (codec and scanMessage alike)", () => {
+  const ok = new Uint8Array(pointerChain(1, 126));
+  const m = decodeMessage(ok).value;
+  assert.deepEqual(m.answers.map((r) => r.name), ["", "a"]);
+  assert.ok(scanMessage(ok));
+  const bad = new Uint8Array(pointerChain(1, 127));
+  assert.throws(() => decodeMessage(bad), /has more than 127 compression pointers/);
+  assert.equal(scanMessage(bad), null);
+  // As a client's query (over TCP it may be 64 KiB): FORMERR.
+  bad[2] = 0;
+  const r = handler().handle(bad, "192.0.2.1", true);
+  assert.ok(r instanceof Uint8Array);
+  assert.equal(r[3]! & 0xf, Rcode.FORMERR);
+});
+
 Deno.test("decodeMessage() throws DnsFormatError with the ID when the header is readable", async (t) => {
   const bad: [string, number[], number | null][] = [
     ["shorter than a header", [1, 2, 3], null],
@@ -159,6 +191,7 @@ Deno.test("decodeMessage() throws DnsFormatError with the ID when the header is 
     ["reserved label type 0x40", [...header(6, 0, 1), 0x41, 0, 0, 1, 0, 1], 6],
     ["compression loop (pointer to itself)", [...header(7, 0, 1), 0xc0, 12, 0, 1, 0, 1], 7],
     ["forward pointer", [...header(8, 0, 1), 0xc0, 20, 0, 1, 0, 1, 0, 0, 0, 0], 8],
+    ["a name through 128 compression pointers", pointerChain(11, 127), 11],
     [
       "two pointers forming a loop",
       [...header(9, 0, 2), 0xc0, 18, 0, 1, 0, 1, 0xc0, 12, 0, 1, 0, 1],
