@@ -21,15 +21,16 @@ export interface BenchService {
 }
 
 /**
- * `count` services `burst/svc-<from+i>`, each port 80 → 8080 with one endpoint on 127.0.0.1: the
- * control-socket burst of the control micro-benchmarks.
+ * `count` services `burst/svc-<from+i>`, each port 80 → 8080 with one endpoint on 192.0.2.1 (a
+ * documentation address, RFC 5737: never dialled here; loopback endpoints are refused, as
+ * Kubernetes refuses them): the control-socket burst of the control micro-benchmarks.
  */
 export function burstServices(from: number, count: number): BenchService[] {
   return Array.from({ length: count }, (_, i) => ({
     namespace: "burst",
     name: `svc-${from + i}`,
     ports: [{ name: "http", port: 80, targetPort: 8080 }],
-    endpoints: [{ ip: "127.0.0.1" }],
+    endpoints: [{ ip: "192.0.2.1" }],
   }));
 }
 

@@ -131,7 +131,7 @@ async function inner(dir: string): Promise<void> {
       await send(config.controlSocket, [{
         operation: "update",
         resource: `burst/endpoints/${s.name}`,
-        content: endpointsObject({ ...s, endpoints: [{ ip: "127.0.0.1" }, { ip: "127.0.0.2" }] }),
+        content: endpointsObject({ ...s, endpoints: [{ ip: "192.0.2.1" }, { ip: "192.0.2.2" }] }),
       }]);
       epReply.push(performance.now() - t2);
       await sleep(50);

@@ -97,7 +97,7 @@ async function inner(dir: string): Promise<void> {
       await sleep(100);
       // An endpoints-only change of an existing service (no VIP change).
       const s = burst[i]!;
-      const moved = { ...s, endpoints: [{ ip: "127.0.0.1" }, { ip: "127.0.0.2" }] };
+      const moved = { ...s, endpoints: [{ ip: "192.0.2.1" }, { ip: "192.0.2.2" }] };
       const t2 = performance.now();
       await agent.apply([{
         operation: "update",
