@@ -1,0 +1,109 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The real agent under a small open-files limit (`prlimit --nofile=512`), flooded with idle
+ * connections on its metrics port and on a VIP — more than it has descriptors — stays up:
+ * while the flood holds it still answers on its control socket, and once the flood lets go
+ * the VIP and the metrics serve again. (Security QA: before, idle connections ran the agent out
+ * of descriptors and Deno's HTTP server or the runtime itself killed it.)
+ * @module
+ */
+import assert from "node:assert/strict";
+import { startAgent } from "../_helpers/agent.ts";
+import {
+  addBackendAddress,
+  connectMany,
+  ctl,
+  endpointsObject,
+  serviceObject,
+  spawnClient,
+  startBackends,
+} from "../_helpers/agent_fixtures.ts";
+import { createNetns, NETNS_AVAILABLE } from "../_helpers/netns.ts";
+
+const LIMIT = 512;
+const FLOOD = 700;
+
+const HAS_PRLIMIT = await new Deno.Command("prlimit", { args: ["--version"], stdout: "null" })
+  .output().then((o) => o.success, () => false);
+
+Deno.test({
+  name: "agent under a 512 open-files limit survives idle-connection floods and serves after",
+  ignore: !NETNS_AVAILABLE || !HAS_PRLIMIT,
+  async fn() {
+    await using ns = await createNetns("fdlim", "fdx");
+    const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "fdx-" });
+    try {
+      const backendIp = await addBackendAddress(ns);
+      await using backends = await startBackends(ns, ["name:one"], backendIp);
+      const agent = await startAgent({
+        netns: ns,
+        dir,
+        config: { nodeName: "n1", logLevel: "info" },
+        prefix: ["prlimit", `--nofile=${LIMIT}:${LIMIT}`, "--"],
+      });
+      try {
+        const objects = [
+          serviceObject("web", [{ name: "http", port: 80, targetPort: 8080 }]),
+          endpointsObject("web", [{
+            addresses: [backendIp],
+            ports: [{ name: "http", port: backends.ports.one! }],
+          }]),
+        ];
+        const text = objects.map((o) => `---\n${JSON.stringify(o)}\n`).join("");
+        const applied = await ctl(agent, ["apply", "-f", "-", "--wait"], text);
+        assert.equal(applied.code, 0, applied.stderr);
+        const views = JSON.parse(
+          (await ctl(agent, ["get", "services", "web", "-o", "json"])).stdout,
+        );
+        const vip = views[0].vip as string;
+        assert.deepEqual(await connectMany(ns, vip, 80, 1), ["one"]);
+        const [mHost, mPort] = splitHostPort(agent.metricsAddr!);
+
+        const floods = [
+          spawnClient(ns, "flood.ts", [mHost, mPort, String(FLOOD), "3000"]),
+          spawnClient(ns, "flood.ts", [vip, "80", String(FLOOD), "3000"]),
+        ];
+        try {
+          const counts = await Promise.all(floods.map(async (f) => JSON.parse(await f.readLine())));
+          for (const c of counts) assert.equal(c.connected + c.failed, FLOOD, JSON.stringify(c));
+          // Both floods together hold more connections than the agent has descriptors.
+          assert.ok(counts[0].connected + counts[1].connected > LIMIT, JSON.stringify(counts));
+          const status = await ctl(agent, ["status", "-o", "json"]);
+          assert.equal(status.code, 0, status.stderr);
+          assert.equal(JSON.parse(status.stdout).counts.services, 1);
+        } finally {
+          for (const f of floods) await f.finish();
+        }
+        assert.equal(await exitedYet(agent.exited), false, "the agent is still running");
+        // The flood is gone: the VIP and the metrics serve again.
+        assert.deepEqual(await connectMany(ns, vip, 80, 1), ["one"]);
+        const metrics = await ns.run([
+          "curl",
+          "-sf",
+          "-m",
+          "10",
+          `http://${agent.metricsAddr}/metrics`,
+        ]);
+        assert.match(metrics, /^edgemesh_build_info/m);
+        assert.equal(await agent.stop(), 0);
+      } finally {
+        await agent[Symbol.asyncDispose]();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+function splitHostPort(addr: string): [string, string] {
+  const i = addr.lastIndexOf(":");
+  return [addr.slice(0, i), addr.slice(i + 1)];
+}
+
+/** Whether `exited` has settled, looked at after every pending callback ran. */
+async function exitedYet(exited: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  exited.then(() => (done = true), () => (done = true));
+  await new Promise((r) => setTimeout(r, 0));
+  return done;
+}
