@@ -107,3 +107,58 @@ async function exitedYet(exited: Promise<unknown>): Promise<boolean> {
   await new Promise((r) => setTimeout(r, 0));
   return done;
 }
+
+Deno.test({
+  name: "agent under a 512 open-files limit takes a Service with 2000 ports and restarts with it",
+  ignore: !NETNS_AVAILABLE || !HAS_PRLIMIT,
+  async fn() {
+    await using ns = await createNetns("fdport", "fdx");
+    const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "fdx-" });
+    try {
+      const backendIp = await addBackendAddress(ns);
+      await using backends = await startBackends(ns, ["name:one"], backendIp);
+      const options = {
+        netns: ns,
+        dir,
+        config: { nodeName: "n1", logLevel: "info" },
+        prefix: ["prlimit", `--nofile=${LIMIT}:${LIMIT}`, "--"],
+      };
+      const ports = Array.from({ length: 2000 }, (_, i) => ({
+        name: `p${i}`,
+        port: 10_000 + i,
+        targetPort: 8080,
+      }));
+      const objects = [
+        serviceObject("small", [{ name: "http", port: 80, targetPort: 8080 }]),
+        endpointsObject("small", [{
+          addresses: [backendIp],
+          ports: [{ name: "http", port: backends.ports.one! }],
+        }]),
+        serviceObject("huge", ports),
+      ];
+      const text = objects.map((o) => `---\n${JSON.stringify(o)}\n`).join("");
+      for (const round of ["first run", "restart on the same state"]) {
+        const agent = await startAgent(options);
+        try {
+          if (round === "first run") {
+            const applied = await ctl(agent, ["apply", "-f", "-", "--wait"], text);
+            assert.equal(applied.code, 0, applied.stderr);
+          }
+          const status = JSON.parse((await ctl(agent, ["status", "-o", "json"])).stdout);
+          assert.equal(status.counts.services, 2, round);
+          // The listeners the budget does not cover are reported, not opened.
+          assert.match(status.proxy.detail, /listener budget/, `${round}: ${status.proxy.detail}`);
+          const views = JSON.parse((await ctl(agent, ["get", "services", "-o", "json"])).stdout);
+          const small = views.find((v: { name: string }) => v.name === "small");
+          // The small service's listener came first and serves.
+          assert.deepEqual(await connectMany(ns, small.vip, 80, 1), ["one"], round);
+          assert.equal(await agent.stop(), 0, round);
+        } finally {
+          await agent[Symbol.asyncDispose]();
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
