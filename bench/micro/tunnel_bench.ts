@@ -79,6 +79,10 @@ async function nodeB(): Promise<void> {
     nodeName: "b",
     key: BENCH_KEY,
     loopbackEndpointsForTests: true, // every "node" is on this host's loopback
+    // Every stream comes from 127.0.0.1: at the default per-source budget (25 000 nonces per
+    // 60 s) the short-connection runs were refused as rate-limited within seconds.
+    maxNonces: 1_000_000,
+    maxNoncesPerSource: 1_000_000,
     log: nullLogger,
   });
   server.update(oneEndpointSnapshot(svcs.map((s) => ({
