@@ -5,6 +5,7 @@
  * @module
  */
 import type { Config } from "../config/mod.ts";
+import type { UnboundListener } from "../control/mod.ts";
 import type { DnsServer } from "../dns/mod.ts";
 import type { Tunnel } from "../tunnel/mod.ts";
 import { isHostPort, parseIpv4, readHostPort } from "../netaddr/mod.ts";
@@ -74,6 +75,7 @@ export function proxyComponent(
         listeners: listeners.map((l) =>
           `${l.vip}:${l.port}/tcp ${l.service}${l.bound ? "" : ` (bind failed: ${l.error})`}`
         ),
+        ...unboundListeners(listeners),
       };
     },
     close: () => proxy.close(),
@@ -93,6 +95,25 @@ export function unboundDetail(
   const more = unbound.length > 1 ? `, +${unbound.length - 1} more` : "";
   return `; ${unbound.length} of ${listeners.length} listeners not bound: ` +
     `${first.vip}:${first.port} (${first.error ?? "unknown error"})${more}`;
+}
+
+/** The listeners that are not bound, as `StatusInfo.unboundListeners` (nothing when all are). */
+function unboundListeners(
+  listeners: readonly {
+    service: string;
+    vip: string;
+    port: number;
+    bound: boolean;
+    error: string | null;
+  }[],
+): { unboundListeners?: UnboundListener[] } {
+  const out = listeners.filter((l) => !l.bound).map((l) => ({
+    service: l.service,
+    vip: l.vip,
+    port: l.port,
+    error: l.error ?? "unknown error",
+  }));
+  return out.length === 0 ? {} : { unboundListeners: out };
 }
 
 /** `1 thread`, `2 threads`, or `1 of 2 threads (the others start when busy)`. */

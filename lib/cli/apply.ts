@@ -133,7 +133,13 @@ export async function apply(
           })
         ),
       ));
-      if (values.wait === true && !(await waitLive(client, target, io))) failed++;
+      if (values.wait !== true) return;
+      // A Service's listeners, and those of the service an Endpoints object belongs to.
+      const services = new Set(
+        objects.filter((o) => o.type === "service" || o.type === "endpoints")
+          .map((o) => `${o.namespace}/${o.name}`),
+      );
+      if (!(await waitLive(client, target, io, services))) failed++;
     });
   }
   return failed > 0 ? 1 : 0;

@@ -114,15 +114,17 @@ export async function query(target: CtlTarget, resource: string): Promise<unknow
 
 /**
  * `--wait`: waits on `client` until the changes it carried are live (lib/cli/wait.ts), for at
- * most the `--timeout` value in total; prints why not and returns false when they are not.
+ * most the `--timeout` value in total, `services` (`namespace/name`) with every listener open;
+ * prints why not and returns false when they are not.
  */
 export async function waitLive(
   client: ControlClient,
   target: CtlTarget,
   io: CliIo,
+  services: ReadonlySet<string> = new Set(),
 ): Promise<boolean> {
   const problem = waitProblem(
-    await waitApplied(client, { timeoutMs: target.timeoutMs }),
+    await waitApplied(client, { timeoutMs: target.timeoutMs, services }),
     target.timeoutMs,
   );
   if (problem !== null) io.stderr(problem + "\n");

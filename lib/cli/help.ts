@@ -75,7 +75,7 @@ Flags:
   "edgemesh ctl apply": `Create or update objects from Kubernetes manifests.
 
 Usage:
-  edgemesh ctl apply -f FILE|- [-f FILE]... [-n NAMESPACE]
+  edgemesh ctl apply -f FILE|- [-f FILE]... [-n NAMESPACE] [--wait]
 
 FILE holds JSON or YAML: a single object, a List (items), or several YAML documents
 separated by "---". Kinds: Service, Endpoints, EndpointSlice, Pod, Node. -f may be repeated:
@@ -93,8 +93,9 @@ Errors about a document start with its file, then the document when the file has
 (a.yaml: document 2: service/default/x: Cannot apply …).
 
 The agent answers once a change is on disk; its VIP, listeners and DNS follow a few
-milliseconds later. With --wait, apply returns only once they are live (exit 1 if the agent
-could not apply them, or not within --timeout).
+milliseconds later. With --wait, apply returns only once they are live: exit 1 if the agent
+could not apply them, a listener of these services could not be opened (its VIP:port taken,
+the listener budget used up), or not within --timeout.
 
 Flags:
   -f, --filename FILE     manifest file, or - for standard input; repeatable
@@ -107,7 +108,8 @@ Flags:
   "edgemesh ctl delete": `Delete objects.
 
 Usage:
-  edgemesh ctl delete KIND NS/NAME...   KIND: service, endpoints, endpointslice, pod
+  edgemesh ctl delete KIND NS/NAME... [--ignore-not-found] [--wait]
+                                        KIND: service, endpoints, endpointslice, pod
   edgemesh ctl delete node NAME...
 
 NAME without "NS/" uses the namespace from -n (default "default").

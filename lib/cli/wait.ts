@@ -13,11 +13,12 @@
  * `reconciledVersion` reaches it.
  * @module
  */
-import { buildMessage, type ControlClient } from "../control/mod.ts";
+import { buildMessage, type ControlClient, type UnboundListener } from "../control/mod.ts";
 
 /** What one status reply says about the version being waited for. */
 export type WaitState =
   | { readonly kind: "applied" }
+  | { readonly kind: "unbound"; readonly listeners: readonly UnboundListener[] }
   | { readonly kind: "pending"; readonly applied: number }
   | {
     readonly kind: "failed";
@@ -29,15 +30,25 @@ export type WaitState =
 
 /**
  * Where `status` (the content of a `*\/status\/*` reply) stands with `version`: applied once
- * `reconciledVersion` reaches it; failed when a pass that included it failed (the agent retries
- * it, but a script should not wait the whole timeout for that); unsupported when the agent does
- * not report versions (one from before them).
+ * `reconciledVersion` reaches it — unless a listener of one of `services` (`namespace/name`)
+ * could not be opened (a `VIP:port` taken by another process, the listener budget used up):
+ * then unbound, as that service does not answer; failed when a pass that included it failed
+ * (the agent retries it, but a script should not wait the whole timeout for that); unsupported
+ * when the agent does not report versions (one from before them).
  */
-export function waitState(status: unknown, version: number): WaitState {
+export function waitState(
+  status: unknown,
+  version: number,
+  services: ReadonlySet<string> = new Set(),
+): WaitState {
   const s = status as Record<string, unknown> | null;
   const applied = s?.reconciledVersion;
   if (typeof applied !== "number") return { kind: "unsupported" };
-  if (applied >= version) return { kind: "applied" };
+  if (applied >= version) {
+    const unbound = Array.isArray(s?.unboundListeners) ? s.unboundListeners : [];
+    const ours = unbound.filter((l) => services.has(String(l?.service)));
+    return ours.length > 0 ? { kind: "unbound", listeners: ours } : { kind: "applied" };
+  }
   const failures = Array.isArray(s?.reconcileFailures) ? s.reconcileFailures : [];
   const errors = failures.flatMap((f) =>
     typeof f?.version === "number" && f.version >= version
@@ -56,6 +67,11 @@ export function registryVersionOf(status: unknown): number | null {
 /** How {@linkcode waitApplied} ended. */
 export type WaitOutcome =
   | { readonly kind: "applied"; readonly version: number }
+  | {
+    readonly kind: "unbound";
+    readonly version: number;
+    readonly listeners: readonly UnboundListener[];
+  }
   | { readonly kind: "failed"; readonly version: number; readonly errors: readonly string[] }
   | { readonly kind: "timeout"; readonly version: number; readonly applied: number }
   | { readonly kind: "unsupported" };
@@ -64,6 +80,8 @@ export type WaitOutcome =
 export interface WaitOptions {
   /** Longest wait in total, ms; 0 waits forever (as `--timeout 0`). */
   readonly timeoutMs: number;
+  /** `namespace/name` of the services whose listeners must be open. @default none */
+  readonly services?: ReadonlySet<string>;
   /** @default Date.now */
   readonly now?: () => number;
   /** @default a setTimeout promise */
@@ -98,9 +116,10 @@ export async function waitApplied(
   let current = first;
   let pause = POLL_FIRST_MS;
   for (;;) {
-    const state = waitState(current, version);
+    const state = waitState(current, version, options.services);
     if (state.kind === "unsupported") return state;
     if (state.kind === "applied") return { kind: "applied", version };
+    if (state.kind === "unbound") return { kind: "unbound", version, listeners: state.listeners };
     if (state.kind === "failed") return { kind: "failed", version, errors: state.errors };
     const left = deadline - now();
     if (left <= 0) return { kind: "timeout", version, applied: state.applied };
@@ -121,6 +140,14 @@ export function waitProblem(outcome: WaitOutcome, timeoutMs: number): string | n
     case "unsupported":
       return "edgemesh: --wait: this agent does not report which changes are applied " +
         "(reconciledVersion); the objects are stored";
+    case "unbound": {
+      const [first] = outcome.listeners;
+      const more = outcome.listeners.length > 1 ? ` (+${outcome.listeners.length - 1} more)` : "";
+      return `edgemesh: --wait: applied (registry version ${outcome.version}), but ` +
+        `${outcome.listeners.length} listener${outcome.listeners.length === 1 ? "" : "s"} of ` +
+        `these services could not be opened: ${first!.vip}:${first!.port} (${first!.service}): ` +
+        `${first!.error}${more}; see ctl status`;
+    }
     case "failed":
       return `edgemesh: --wait: the agent stored the change (registry version ` +
         `${outcome.version}) but could not apply it: ${outcome.errors.join("; ")} ` +

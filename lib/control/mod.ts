@@ -11,6 +11,6 @@ export type { ControlServerOptions, ControlTarget } from "./server.ts";
 export { ControlClient } from "./client.ts";
 export { serviceView, serviceViews } from "./view.ts";
 export type { EndpointView, PortView, ServiceView, ViewFilter } from "./view.ts";
-export type { ComponentState, PeerStatus, StatusInfo } from "./status.ts";
+export type { ComponentState, PeerStatus, StatusInfo, UnboundListener } from "./status.ts";
 export { readLines } from "./lines.ts";
 export type { ByteReader, LineEvent } from "./lines.ts";

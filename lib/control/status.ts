@@ -21,6 +21,16 @@ export interface PeerStatus {
   readonly state: "up" | "down" | "connecting";
 }
 
+/** One service listener that is not open (see {@linkcode StatusInfo.unboundListeners}). */
+export interface UnboundListener {
+  /** `namespace/name` of its service. */
+  readonly service: string;
+  readonly vip: string;
+  readonly port: number;
+  /** Why: the bind error, or the budget that is used up. */
+  readonly error: string;
+}
+
 /** Everything `ctl status` shows. */
 export interface StatusInfo {
   /** This node's name (config `nodeName`). */
@@ -42,6 +52,12 @@ export interface StatusInfo {
   };
   /** Listening sockets (`9.251.0.2:80/tcp`, `9.251.0.1:53/udp`, the control socket path). */
   readonly listeners?: readonly string[];
+  /**
+   * Service listeners the proxy wants but could not open (`VIP:port` taken, the listener
+   * budget used up); absent when every listener is bound. They fail `/readyz`'s `listeners`
+   * check, and `ctl apply --wait` reports those of the services it applied.
+   */
+  readonly unboundListeners?: readonly UnboundListener[];
   /** The L4 proxy: its threads (`proxyThreads`) and whether the workers run yet. */
   readonly proxy?: ComponentState;
   readonly dns?: ComponentState;

@@ -12,6 +12,7 @@ import { edgemesh } from "../_helpers/cli.ts";
 import { okReplyTo, type Respond, startFakeAgent } from "../_helpers/fake_control.ts";
 
 const failure = (version: number) => ({ component: "netdev", version, error: "ip: exit 2" });
+const UNBOUND = { service: "default/web", vip: "9.251.0.2", port: 80, error: "Address in use" };
 
 Deno.test("waitState() reads a status against the version waited for", async (t) => {
   const rows: { name: string; status: unknown; version: number; want: unknown }[] = [
@@ -41,12 +42,24 @@ Deno.test("waitState() reads a status against the version waited for", async (t)
       version: 0,
       want: { kind: "pending", applied: -1 },
     },
+    {
+      name: "applied, but a listener of a service waited for is not open",
+      status: { reconciledVersion: 7, unboundListeners: [UNBOUND, { ...UNBOUND, service: "b/c" }] },
+      version: 7,
+      want: { kind: "unbound", listeners: [UNBOUND] },
+    },
+    {
+      name: "applied; unbound listeners of other services do not count",
+      status: { reconciledVersion: 7, unboundListeners: [{ ...UNBOUND, service: "b/c" }] },
+      version: 7,
+      want: "applied",
+    },
     { name: "an agent without versions", status: { node: "n" }, version: 3, want: "unsupported" },
     { name: "no content", status: null, version: 3, want: "unsupported" },
   ];
   for (const row of rows) {
     await t.step(row.name, () => {
-      const got = waitState(row.status, row.version);
+      const got = waitState(row.status, row.version, new Set(["default/web"]));
       assert.deepEqual(got, typeof row.want === "string" ? { kind: row.want } : row.want);
     });
   }
@@ -166,6 +179,11 @@ Deno.test("waitApplied() passes on an agent's refusal of the status query", asyn
 Deno.test("waitProblem() says why a wait did not end applied", async (t) => {
   const rows: { outcome: WaitOutcome; want: RegExp | null }[] = [
     { outcome: { kind: "applied", version: 3 }, want: null },
+    {
+      outcome: { kind: "unbound", version: 3, listeners: [UNBOUND, UNBOUND] },
+      want:
+        /applied \(registry version 3\), but 2 listeners of these services could not be opened: 9\.251\.0\.2:80 \(default\/web\): Address in use \(\+1 more\)/,
+    },
     { outcome: { kind: "unsupported" }, want: /does not report which changes are applied/ },
     {
       outcome: { kind: "failed", version: 3, errors: ["netdev: ip: exit 2"] },
@@ -265,6 +283,15 @@ Deno.test("ctl apply --wait and ctl delete --wait against a fake agent", async (
       stdout: "service/default/web configured\n",
       stderr: /version 3 was not applied within 0.03 s \(applied up to 2/,
       queries: 4,
+    },
+    {
+      name: "apply: stored and reconciled, but its listener could not be opened",
+      args: ["apply", "-f", manifest, "--wait"],
+      statuses: [{ registryVersion: 3, reconciledVersion: 3, unboundListeners: [UNBOUND] }],
+      code: 1,
+      stdout: "service/default/web configured\n",
+      stderr: /1 listener of these services could not be opened: 9\.251\.0\.2:80/,
+      queries: 1,
     },
     {
       name: "apply: an agent from before versions",
