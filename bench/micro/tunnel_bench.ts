@@ -16,7 +16,8 @@
  * ```
  * `--prof DIR` runs nodes A and B with `--cpu-prof --cpu-prof-dir DIR`. `--compare DIR` also runs
  * the tunnel of another checkout's `lib/` (e.g. `git archive HEAD lib | tar -x -C DIR`) as
- * `tunnel@base`, so a change is measured against its parent in the same run.
+ * `tunnel@base`, so a change is measured against its parent in the same run. `--tls`: the
+ * tunnels use TLS (`tunnelTLS`, a test CA and a certificate for 127.0.0.1 made with openssl).
  * @module
  */
 // deno-lint-ignore-file no-console
@@ -52,6 +53,8 @@ const { values: args, positionals } = parseArgs({
     mode: { type: "string" },
     lib: { type: "string" },
     compare: { type: "string" },
+    tls: { type: "boolean", default: false },
+    pki: { type: "string" },
   },
 });
 
@@ -70,6 +73,13 @@ async function tunnelModule(): Promise<typeof import("../../lib/tunnel/mod.ts")>
   return await import(url.href);
 }
 
+/** With `--pki DIR` (from `--tls`): the PEM files of the test PKI. */
+async function benchTls() {
+  if (!args.pki) return null;
+  const read = (f: string) => Deno.readTextFile(join(args.pki!, f));
+  return { cert: await read("srv.crt"), key: await read("srv.key"), ca: await read("ca.crt") };
+}
+
 /** Node B: the tunnel server with both backends as its own endpoints. */
 async function nodeB(): Promise<void> {
   const { TunnelServer } = await tunnelModule();
@@ -78,6 +88,7 @@ async function nodeB(): Promise<void> {
     listen: `${HOST}:0`,
     nodeName: "b",
     key: BENCH_KEY,
+    tls: await benchTls(),
     loopbackEndpointsForTests: true, // every "node" is on this host's loopback
     // Every stream comes from 127.0.0.1: at the default per-source budget (25 000 nonces per
     // 60 s) the short-connection runs were refused as rate-limited within seconds.
@@ -104,7 +115,13 @@ async function nodeA(): Promise<void> {
   const svcs = services(Number(args.http), Number(args.iperf));
   const pool = new BufferPool();
   const dialer = args.mode === "tunnel"
-    ? new TunnelDialer({ nodeName: "a", key: BENCH_KEY, peers: { b: args.peer! }, log: nullLogger })
+    ? new TunnelDialer({
+      nodeName: "a",
+      key: BENCH_KEY,
+      tls: await benchTls(),
+      peers: { b: args.peer! },
+      log: nullLogger,
+    })
     : null;
   const ports: Record<string, number> = {};
   for (const s of svcs) {
@@ -205,8 +222,15 @@ async function driver(): Promise<void> {
   const add = (sys: string, key: string, v: number) => {
     ((results[sys] ??= {})[key] ??= []).push(v);
   };
+  let pkiDir: string | null = null;
   try {
     const common = ["--http", String(httpPort), "--iperf", String(iperfPort)];
+    if (args.tls) {
+      const { makeTestPki } = await import("../../tests/tunnel/_fixtures.ts");
+      const pki = await makeTestPki([HOST]);
+      pkiDir = pki.dir;
+      common.push("--pki", pki.dir);
+    }
     const b = await startNode("node-b", dir, ["node-b", ...common]);
     procs.push(b.proc);
     const tun = await startNode("node-a-tunnel", dir, [
@@ -327,6 +351,7 @@ async function driver(): Promise<void> {
       "cpu% B c1",
     ]);
   } finally {
+    if (pkiDir !== null) await Deno.remove(pkiDir, { recursive: true });
     for (const p of procs.reverse()) await p.stop("SIGTERM", 3000).catch(() => {});
     console.error(`logs in ${dir}`);
   }
