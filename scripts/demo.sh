@@ -268,7 +268,8 @@ cat <<EOF | indent
     the cluster key, to node-b's agent (port 40001), which checks the signature and that the
     endpoint really runs on node-b, then connects to it ("connection from $IP_B": node-b's
     agent made the last hop). All streams to node-b share one HTTP/2 connection.
-- The demo runs without tunnelTLS, so the agents warn that tunnel traffic is authenticated but
-  not encrypted; in production set tunnelTLS (certFile, keyFile, caFile) as well.
+- The demo runs without tunnelTLS, so the agents warn that the cluster key authenticates who
+  opens each stream, but the stream's bytes are neither encrypted nor protected from change on
+  the path; in production set tunnelTLS (certFile, keyFile, caFile) as well.
 EOF
 # The EXIT trap cleans up and reports.

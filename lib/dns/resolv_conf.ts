@@ -165,7 +165,10 @@ export class ResolvConfManager {
       await Deno.remove(tmp).catch(() => {});
       this.#log.warn("Cannot replace resolv.conf atomically, rewriting it in place", {
         path: target,
-        error: err,
+        // Deno's text advises `--allow-write`, which a compiled agent cannot be given.
+        error: err instanceof Deno.errors.NotCapable
+          ? `not permitted to write "${tmp}" (not a path this edgemesh's permission flags allow)`
+          : err,
       });
     }
     try {
