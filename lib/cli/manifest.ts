@@ -102,8 +102,10 @@ export async function parseManifests(
         out.push({ ok: false, label: where, error: "List has no items array" });
         return;
       }
+      // `document 2 item 1`; in a file that is one List, just `item 1`.
+      const of = list.length > 1 ? `${where} ` : "";
       value.items.forEach((item, j) =>
-        out.push(toItem(item, `${where} item ${j + 1}`, defaultNamespace))
+        out.push(toItem(item, `${of}item ${j + 1}`, defaultNamespace))
       );
       return;
     }
@@ -159,11 +161,24 @@ function toItem(value: unknown, where: string, defaultNamespace: string): Manife
     };
   }
   const type = KIND_TYPES[kind];
-  const problem = apiVersionError(value.apiVersion, (v) => apiVersionProblem(kind, v));
-  if (problem !== null) return { ok: false, label: `${where} (${kind})`, error: problem };
   const meta = isObject(value.metadata) ? value.metadata : {};
   const name = meta.name;
-  if (typeof name !== "string" || name === "") {
+  const named = typeof name === "string" && name !== "";
+  const problem = apiVersionError(value.apiVersion, (v) => apiVersionProblem(kind, v));
+  if (problem !== null) {
+    // The object, when its name is known: `document 5: service/default/web`.
+    const ns = typeof meta.namespace === "string" && meta.namespace !== ""
+      ? meta.namespace
+      : defaultNamespace;
+    const object = named ? objectLabel(type, type === "node" ? "" : ns, name) : null;
+    const label = object === null
+      ? `${where} (${kind})`
+      : where === "document"
+      ? object
+      : `${where}: ${object}`;
+    return { ok: false, label, error: problem };
+  }
+  if (!named) {
     return { ok: false, label: `${where} (${kind})`, error: "metadata.name is missing" };
   }
   if (type === "node") {

@@ -327,8 +327,8 @@ Deno.test("ctl apply -n refuses objects of another namespace and applies nothing
           "- kind: Endpoints\n  metadata: {name: e, namespace: c}\n",
       },
       stderr: [
-        'bad.yaml: document item 1: pod/a/p: the namespace from the provided object "a" does not match the namespace "b"',
-        'bad.yaml: document item 2: endpoints/c/e: the namespace from the provided object "c" does not match the namespace "b"',
+        'bad.yaml: item 1: pod/a/p: the namespace from the provided object "a" does not match the namespace "b"',
+        'bad.yaml: item 2: endpoints/c/e: the namespace from the provided object "c" does not match the namespace "b"',
       ],
     },
   ];

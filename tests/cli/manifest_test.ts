@@ -46,20 +46,20 @@ Deno.test("parseManifests() reads single objects, Lists and multi-document YAML"
     [
       "apps/v1 Service (the agent's rule and text)",
       "apiVersion: apps/v1\nkind: Service\nmetadata: {name: a}\n",
-      ['document (Service): apiVersion "apps/v1" is not v1 (the apiVersion of Service)'],
+      ['service/default/a: apiVersion "apps/v1" is not v1 (the apiVersion of Service)'],
     ],
     [
       "EndpointSlice v1beta1",
       "apiVersion: discovery.k8s.io/v1beta1\nkind: EndpointSlice\nmetadata: {name: a-1}\n",
       [
-        'document (EndpointSlice): apiVersion "discovery.k8s.io/v1beta1" is not discovery.k8s.io/v1 (the apiVersion of EndpointSlice)',
+        'endpointslice/default/a-1: apiVersion "discovery.k8s.io/v1beta1" is not discovery.k8s.io/v1 (the apiVersion of EndpointSlice)',
       ],
     ],
     [
       "List items are checked one by one",
       '{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v2","kind":"Node","metadata":{"name":"n"}},{"kind":"Node","metadata":{"name":"m"}}]}',
       [
-        'document item 1 (Node): apiVersion "v2" is not v1 (the apiVersion of Node)',
+        'item 1: node/n: apiVersion "v2" is not v1 (the apiVersion of Node)',
         "node/m default",
       ],
     ],
