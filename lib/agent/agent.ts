@@ -230,9 +230,13 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     const tunnelPlan = planTunnel(config);
     if (tunnelPlan.mode === "off") logTunnelOff(tunnelPlan, log.with("tunnel"));
     const tunnelMod = tunnelPlan.mode === "on" ? await import("../tunnel/mod.ts") : null;
-    const tunnel = tunnelMod === null
-      ? null
-      : await tunnelMod.startTunnel(config, { log: log.with("tunnel"), metrics, now });
+    const tunnel = tunnelMod === null ? null : await tunnelMod.startTunnel(config, {
+      log: log.with("tunnel"),
+      metrics,
+      now,
+      // Capped behind a front (lib/sys/http_front.ts), as the metrics port.
+      maxConnections: fds.tunnelConnections,
+    });
     if (tunnel) cleanup.push({ name: "tunnel", close: () => tunnel.close() });
 
     await netdev.ensure();

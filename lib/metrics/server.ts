@@ -229,9 +229,9 @@ function serveBehindFront(
     front = new HttpFront({
       hostname,
       port,
-      socketPath: f.socketPath,
+      upstream: { path: f.socketPath },
       maxConnections: f.maxConnections,
-      firstByteTimeoutMs: f.firstByteTimeoutMs ?? METRICS_FIRST_BYTE_TIMEOUT_MS,
+      establishTimeoutMs: f.firstByteTimeoutMs ?? METRICS_FIRST_BYTE_TIMEOUT_MS,
       idleTimeoutMs: f.idleTimeoutMs ?? METRICS_IDLE_TIMEOUT_MS,
       name: "metrics",
       log,

@@ -1,8 +1,10 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
- * A TCP front for a `Deno.serve` HTTP server: it accepts on the public address with a cap on
- * open connections and timeouts, and copies each connection's bytes to the server listening on
- * a Unix socket (in the agent's 0700 runtime directory, so only root reaches it directly).
+ * A TCP front for a `Deno.serve` HTTP server: it accepts on the public address with a
+ * cap on open connections and timeouts, and copies each connection's bytes to the server
+ * behind it — on a Unix socket (in the agent's 0700 runtime directory, so only root reaches it
+ * directly; the metrics server) or on a loopback TCP port (the tunnel, whose handler needs each
+ * connection's real remote address: {@linkcode HttpFront.peerOf}).
  *
  * Why: `Deno.serve` (Deno 2.9.6) accepts every connection, has no idle, header-read or
  * connection limits and no hook to add them (`Deno.serveHttp` is gone, `node:http`'s
@@ -11,9 +13,15 @@
  * process: idle connections from anyone who can reach the port crashed the agent. Here:
  *
  * - at most `maxConnections` are served; beyond, nothing is accepted until one closes (they wait
- *   in the kernel's backlog), with a warning once a minute;
- * - a connection whose server has sent nothing within `firstByteTimeoutMs` (no complete request
- *   or handshake: a bare connection, a partial header) is closed;
+ *   in the kernel's backlog), with a warning once a minute; with `maxPerAddress`, a connection
+ *   from an address that holds that many already is closed at once (warned once a minute);
+ * - a connection not established within `establishTimeoutMs` is closed: established means the
+ *   server behind has sent a byte (`establishedBy: "reply"`: a complete request or handshake;
+ *   not a bare connection or a partial header), or the server said so through
+ *   {@linkcode FrontPeer.establish} (`establishedBy: "caller"`, e.g. once a request on it
+ *   authenticated: an HTTP/2 server answers a bare preface with its SETTINGS, which proves
+ *   nothing). A TLS server behind (the tunnel's) gets the TLS bytes as they come, so its handshake
+ *   happens within that time too;
  * - with `idleTimeoutMs`, a connection on which no byte moved either way for that long is closed;
  * - a failed accept (`EMFILE`) backs off, 100 ms doubling to 2 s, and never ends the loop.
  * @module
@@ -21,16 +29,28 @@
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS } from "./tcp.ts";
 
+/** Where the `Deno.serve` behind the front listens. */
+export type FrontUpstream =
+  | { readonly path: string }
+  | { readonly hostname: "127.0.0.1" | "::1"; readonly port: number };
+
 /** Options of {@linkcode HttpFront}. */
 export interface HttpFrontOptions {
   /** Public address. */
   readonly hostname: string;
   readonly port: number;
-  /** Unix socket path of the `Deno.serve` behind. */
-  readonly socketPath: string;
+  /** The `Deno.serve` behind: a Unix socket path, or a loopback TCP port. */
+  readonly upstream: FrontUpstream;
   readonly maxConnections: number;
-  /** Close a connection whose server has sent nothing for this long after accept, ms. */
-  readonly firstByteTimeoutMs: number;
+  /** Most connections from one remote address at once. @default maxConnections */
+  readonly maxPerAddress?: number;
+  /** Close a connection not established this long after accept, ms. */
+  readonly establishTimeoutMs: number;
+  /**
+   * What establishes a connection: the server's first byte (`reply`), or
+   * {@linkcode FrontPeer.establish} (`caller`). @default "reply"
+   */
+  readonly establishedBy?: "reply" | "caller";
   /** Close a connection on which nothing moved for this long, ms; 0: never. */
   readonly idleTimeoutMs: number;
   /** Names the front in logs (`metrics`, `tunnel`). */
@@ -40,16 +60,32 @@ export interface HttpFrontOptions {
   readonly checkEveryMs?: number;
 }
 
-interface Link {
-  readonly client: Deno.Conn;
-  upstream: Deno.Conn | null;
-  readonly opened: number;
-  last: number;
-  answered: boolean;
-  closed: boolean;
+/** A connection through the front, as the server behind sees it ({@linkcode HttpFront.peerOf}). */
+export interface FrontPeer {
+  /** The address the connection came from (not the front's loopback one). */
+  readonly remoteAddr: Deno.NetAddr;
+  /** Marks it established: the establish timeout no longer applies. */
+  establish(): void;
 }
 
-function closeQuietly(c: Deno.Conn | null): void {
+class Link implements FrontPeer {
+  upstream: Deno.Conn | null = null;
+  /** Local port of the upstream leg (loopback TCP upstream), once connected. */
+  upstreamPort = 0;
+  readonly opened: number;
+  last: number;
+  established = false;
+  closed = false;
+  constructor(readonly client: Deno.Conn, readonly remoteAddr: Deno.NetAddr, now: number) {
+    this.opened = now;
+    this.last = now;
+  }
+  establish(): void {
+    this.established = true;
+  }
+}
+
+function closeQuietly(c: { close(): void } | null): void {
   try {
     c?.close();
   } catch { /* closed */ }
@@ -63,6 +99,10 @@ export class HttpFront {
   readonly #o: HttpFrontOptions;
   readonly #listener: Deno.TcpListener;
   readonly #links = new Set<Link>();
+  /** Connections per remote address (only with `maxPerAddress`). */
+  readonly #perAddress = new Map<string, number>();
+  /** Loopback upstream: links by the local port of their upstream leg. */
+  readonly #byPort = new Map<number, Link>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #warnings = new LogRateLimiter();
   readonly #timer: ReturnType<typeof setInterval>;
@@ -72,6 +112,11 @@ export class HttpFront {
   /**
    * Binds the public address and starts accepting.
    * @throws {Deno.errors.AddrInUse} and the like from `Deno.listen`
+   *
+   * Why no TLS here (`Deno.listenTls`): in Deno 2.9.6 closing an accepted `Deno.TlsConn` whose
+   * handshake has not completed does not close its socket (the client saw no EOF within 20 s,
+   * measured), so timing out bare TLS connections would leak their descriptors. TLS stays in
+   * the server behind, which sees EOF when the front closes its leg.
    */
   constructor(options: HttpFrontOptions) {
     this.#o = options;
@@ -88,8 +133,20 @@ export class HttpFront {
     return this.#links.size;
   }
 
+  /**
+   * The connection whose upstream leg has local port `port` — what the server behind sees as
+   * `info.remoteAddr.port` (loopback TCP upstream only) — or null when there is none (it has
+   * closed, or the connection did not come through the front). The entry is made before the
+   * first byte is forwarded and removed when the connection ends.
+   */
+  peerOf(port: number): FrontPeer | null {
+    const link = this.#byPort.get(port);
+    return link === undefined || link.closed ? null : link;
+  }
+
   async #accept(): Promise<void> {
     let retryMs = ACCEPT_RETRY_MS;
+    const perAddress = this.#o.maxPerAddress ?? this.#o.maxConnections;
     while (!this.#closed) {
       if (this.#links.size >= this.#o.maxConnections) {
         this.#warnings.warn(
@@ -116,15 +173,20 @@ export class HttpFront {
         continue;
       }
       retryMs = ACCEPT_RETRY_MS;
-      const now = Date.now();
-      const link: Link = {
-        client,
-        upstream: null,
-        opened: now,
-        last: now,
-        answered: false,
-        closed: false,
-      };
+      const remote = client.remoteAddr as Deno.NetAddr;
+      const held = this.#perAddress.get(remote.hostname) ?? 0;
+      if (held >= perAddress) {
+        this.#warnings.warn(
+          this.#o.log,
+          "per-address",
+          "Connection cap per address reached, closing new connections from it",
+          { server: this.#o.name, from: remote.hostname, cap: perAddress },
+        );
+        closeQuietly(client);
+        continue;
+      }
+      this.#perAddress.set(remote.hostname, held + 1);
+      const link = new Link(client, remote, Date.now());
       this.#links.add(link);
       const task = this.#serve(link).finally(() => {
         this.#tasks.delete(task);
@@ -135,32 +197,48 @@ export class HttpFront {
   }
 
   async #serve(link: Link): Promise<void> {
+    const up = this.#o.upstream;
     try {
-      link.upstream = await Deno.connect({ transport: "unix", path: this.#o.socketPath });
+      const conn = "path" in up
+        ? await Deno.connect({ transport: "unix", path: up.path })
+        : await Deno.connect({ hostname: up.hostname, port: up.port });
+      if (link.closed) { // timed out or closed meanwhile
+        closeQuietly(conn);
+        return;
+      }
+      link.upstream = conn;
+      if (!("path" in up)) {
+        (conn as Deno.TcpConn).setNoDelay(true);
+        // Before the first byte goes up: the server cannot see a request on it earlier.
+        link.upstreamPort = (conn.localAddr as Deno.NetAddr).port;
+        this.#byPort.set(link.upstreamPort, link);
+      }
+      (link.client as Deno.TcpConn).setNoDelay(true);
     } catch (err) {
-      this.#o.log.debug("Cannot reach the server behind the front", {
+      this.#o.log.debug("Cannot set up a connection through the front", {
         server: this.#o.name,
         error: err,
       });
       return;
     }
     if (link.closed) return;
-    const up = link.upstream;
+    const upstream = link.upstream;
+    const byReply = (this.#o.establishedBy ?? "reply") === "reply";
     await Promise.all([
-      this.#pipe(link, link.client, up, false),
-      this.#pipe(link, up, link.client, true),
+      this.#pipe(link, link.client, upstream, false),
+      this.#pipe(link, upstream, link.client, byReply),
     ]);
   }
 
   /** Copies `from` → `to` until EOF (then half-closes `to`) or an error (then ends both). */
-  async #pipe(link: Link, from: Deno.Conn, to: Deno.Conn, answers: boolean): Promise<void> {
+  async #pipe(link: Link, from: Deno.Conn, to: Deno.Conn, establishes: boolean): Promise<void> {
     const buf = new Uint8Array(64 * 1024);
     try {
       for (;;) {
         const n = await from.read(buf);
         if (n === null) break;
         link.last = Date.now();
-        if (answers) link.answered = true;
+        if (establishes) link.established = true;
         let off = 0;
         while (off < n) off += await to.write(buf.subarray(off, n));
       }
@@ -175,20 +253,28 @@ export class HttpFront {
       link.closed = true;
       closeQuietly(link.client);
       closeQuietly(link.upstream);
+      if (this.#byPort.get(link.upstreamPort) === link) this.#byPort.delete(link.upstreamPort);
     }
-    if (this.#links.delete(link) && this.#room !== null) {
-      this.#room.resolve();
-      this.#room = null;
+    if (this.#links.delete(link)) {
+      const key = link.remoteAddr.hostname;
+      const held = (this.#perAddress.get(key) ?? 1) - 1;
+      if (held > 0) this.#perAddress.set(key, held);
+      else this.#perAddress.delete(key);
+      if (this.#room !== null) {
+        this.#room.resolve();
+        this.#room = null;
+      }
     }
   }
 
   #sweep(): void {
     const now = Date.now();
-    const { firstByteTimeoutMs: first, idleTimeoutMs: idle } = this.#o;
+    const { establishTimeoutMs: first, idleTimeoutMs: idle } = this.#o;
     for (const link of this.#links) {
-      if (!link.answered && now - link.opened >= first) {
-        this.#o.log.debug("Closing a connection that sent no complete request in time", {
+      if (!link.established && now - link.opened >= first) {
+        this.#o.log.debug("Closing a connection not established in time", {
           server: this.#o.name,
+          from: link.remoteAddr.hostname,
           timeoutMs: first,
         });
         this.#end(link);
@@ -204,7 +290,7 @@ export class HttpFront {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    closeQuietly(this.#listener as unknown as Deno.Conn);
+    closeQuietly(this.#listener);
     this.#room?.resolve();
     this.#room = null;
     for (const link of [...this.#links]) this.#end(link);

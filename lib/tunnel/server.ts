@@ -10,6 +10,7 @@ import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { UpstreamConn } from "../proxy/dialer.ts";
 import { bindError, specialIpKind, specialIpProblem } from "../netaddr/mod.ts";
+import { HttpFront } from "../sys/http_front.ts";
 import {
   type Backend,
   backendsFor,
@@ -138,6 +139,33 @@ export interface TunnelServerOptions {
    * sets it. @default false
    */
   readonly loopbackEndpointsForTests?: boolean;
+  /**
+   * Most connections to the tunnel port open at once (the agent: `fdBudget().tunnelConnections`);
+   * beyond, new ones wait in the kernel's backlog. @default 1024
+   */
+  readonly maxConnections?: number;
+  /**
+   * Most of those from one remote address; more are closed at once.
+   * @default max(16, maxConnections / 8), at most maxConnections
+   */
+  readonly maxConnectionsPerAddress?: number;
+  /**
+   * A connection on which no stream proved the cluster key within this long (TCP, TLS
+   * handshake, HTTP/2 preface and a signed request) is closed, ms. @default 10000
+   */
+  readonly establishTimeoutMs?: number;
+  /** How often the front checks that timeout, ms (tests). @default 1000 */
+  readonly checkEveryMs?: number;
+}
+
+/** Default of {@linkcode TunnelServerOptions.maxConnections}. */
+export const TUNNEL_MAX_CONNECTIONS = 1024;
+/** Default of {@linkcode TunnelServerOptions.establishTimeoutMs}. */
+export const TUNNEL_ESTABLISH_TIMEOUT_MS = 10_000;
+
+/** The per-address share of a connection cap (see `maxConnectionsPerAddress`). */
+export function tunnelConnectionsPerAddress(maxConnections: number): number {
+  return Math.min(maxConnections, Math.max(16, Math.floor(maxConnections / 8)));
 }
 
 /** Copy buffer size per direction of a stream. */
@@ -173,6 +201,7 @@ export class TunnelServer {
   readonly #verifier: Promise<RequestVerifier>;
   readonly #dial: BackendDial;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #front: HttpFront;
   readonly #stop = new AbortController();
   readonly #signal: AbortSignal;
   readonly #conns = new Set<{ channel: FramedChannel; conn: UpstreamConn }>();
@@ -210,33 +239,86 @@ export class TunnelServer {
       : this.#stop.signal;
     this.#signal = signal;
     signal.addEventListener("abort", () => this.#closeStreams(), { once: true });
+    // Deno.serve has no connection cap or timeouts (and crashes the process at EMFILE): it
+    // listens on loopback behind a front (lib/sys/http_front.ts) that caps and times out
+    // connections and copies their bytes (TLS included: the front cannot end TLS without
+    // leaking sockets, see there). The real remote address is the front's, looked up by the
+    // port of the front's connection to it (#handle).
     const tls = options.tls ? { cert: options.tls.cert, key: options.tls.key } : {};
     try {
-      this.#server = Deno.serve({
-        hostname: hp.host,
-        port: hp.port,
-        signal,
-        ...tls,
-        onListen: () => {},
-        onError: (err) => {
-          this.#log.debug("tunnel request failed", { error: err });
-          return new Response("internal error", { status: 500 });
-        },
-      }, (req, info) => this.#handle(req, info.remoteAddr));
+      this.#server = this.#serveInner(signal, tls);
     } catch (err) {
       throw bindError("the tunnel (tunnelListen)", options.listen, err);
     }
-    this.addr = { hostname: this.#server.addr.hostname, port: this.#server.addr.port };
-    this.finished = this.#server.finished;
+    const maxConnections = options.maxConnections ?? TUNNEL_MAX_CONNECTIONS;
+    const maxPerAddress = options.maxConnectionsPerAddress ??
+      tunnelConnectionsPerAddress(maxConnections);
+    try {
+      this.#front = new HttpFront({
+        hostname: hp.host,
+        port: hp.port,
+        upstream: { hostname: "127.0.0.1", port: this.#server.addr.port },
+        maxConnections,
+        maxPerAddress,
+        establishTimeoutMs: options.establishTimeoutMs ?? TUNNEL_ESTABLISH_TIMEOUT_MS,
+        // Established by a stream that proved the key, not by the server's SETTINGS (sent to
+        // anyone who writes the preface). No idle timeout: an authenticated connection carries
+        // long quiet streams, and the client sends no pings.
+        establishedBy: "caller",
+        idleTimeoutMs: 0,
+        name: "tunnel",
+        log: this.#log,
+        ...(options.checkEveryMs ? { checkEveryMs: options.checkEveryMs } : {}),
+      });
+    } catch (err) {
+      this.#stop.abort();
+      this.#server.finished.catch(() => {});
+      throw bindError("the tunnel (tunnelListen)", options.listen, err);
+    }
+    const front = this.#front;
+    if (signal.aborted) front.close();
+    else signal.addEventListener("abort", () => front.close(), { once: true });
+    this.addr = { hostname: front.addr.hostname, port: front.addr.port };
+    this.finished = Promise.all([
+      front.finished,
+      // Out of descriptors, Deno.serve's accept loop fails: logged, never thrown (it would
+      // end the agent); the front keeps the connections in budget so this should not happen.
+      this.#server.finished.catch((error) => this.#log.error("tunnel server stopped", { error })),
+    ]).then(() => {});
     this.#log.info("tunnel listening", {
       address: formatHostPort(this.addr.hostname, this.addr.port),
       tls: options.tls ? "on" : "off",
+      maxConnections,
+      maxPerAddress,
     });
+  }
+
+  /** `Deno.serve` on a random loopback port, behind the front. */
+  #serveInner(
+    signal: AbortSignal,
+    tls: { cert?: string; key?: string },
+  ): Deno.HttpServer<Deno.NetAddr> {
+    return Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      signal,
+      ...tls,
+      onListen: () => {},
+      onError: (err) => {
+        this.#log.debug("tunnel request failed", { error: err });
+        return new Response("internal error", { status: 500 });
+      },
+    }, (req, info) => this.#handle(req, info.remoteAddr));
   }
 
   /** Takes the registry snapshot that authorizes streams. */
   update(snapshot: Snapshot): void {
     this.#snapshot = snapshot;
+  }
+
+  /** Connections to the tunnel port open now (through its front). */
+  get openConnections(): number {
+    return this.#front.open;
   }
 
   /** Streams currently being served. */
@@ -247,7 +329,7 @@ export class TunnelServer {
   /** Stops listening, closes open streams, and waits for the server to finish. */
   async close(): Promise<void> {
     this.#stop.abort();
-    await this.#server.finished;
+    await this.finished;
     await Promise.all(this.#tasks);
   }
 
@@ -268,7 +350,22 @@ export class TunnelServer {
     });
   }
 
-  async #handle(req: Request, remote: Deno.NetAddr): Promise<Response> {
+  async #handle(req: Request, inner: Deno.NetAddr): Promise<Response> {
+    const peer = this.#front.peerOf(inner.port);
+    if (peer === null) {
+      // The front's connection has closed already (nobody reads the answer), or this one did
+      // not come through the front (a local process on the loopback port): no address to
+      // charge, so nothing is verified or served.
+      this.#authWarnings.warn(
+        this.#log,
+        "not-through-front",
+        "Tunnel refused a stream on a connection that did not come through its listener",
+        { inner: formatHostPort(inner.hostname, inner.port) },
+      );
+      await req.body?.cancel();
+      return new Response("no such connection", { status: 503 });
+    }
+    const remote = peer.remoteAddr;
     const from = formatHostPort(remote.hostname, remote.port);
     if (req.method !== "POST" || new URL(req.url).pathname !== STREAM_PATH) {
       return this.#refuse("bad-request", { from }, `no such endpoint ${req.method} ${req.url}`);
@@ -281,6 +378,11 @@ export class TunnelServer {
     }
     // The budget is the remote address's: the signed node name is any key holder's to claim.
     const verdict = await (await this.#verifier).verify(raw, remote.hostname);
+    // Signed with the cluster key (served, or refused for room in the nonce cache): a peer's
+    // connection, exempt from the establish timeout from now on.
+    if (verdict.ok || verdict.failure === "rate-limited" || verdict.failure === "cache-full") {
+      peer.establish();
+    }
     if (!verdict.ok) {
       const failure = verdict.failure;
       const fields = { from, source: raw.source, why: failure };

@@ -77,6 +77,8 @@ export interface StartTunnelOptions {
   readonly dial?: BackendDial;
   readonly now?: () => number;
   readonly signal?: AbortSignal;
+  /** Most connections to the tunnel port at once (`TunnelServerOptions.maxConnections`). */
+  readonly maxConnections?: number;
 }
 
 /**
@@ -115,6 +117,7 @@ export async function startTunnel(
     ...(options.dial ? { dial: options.dial } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
   });
   let dialer: TunnelDialer;
   try {
