@@ -6,8 +6,7 @@
  * them registry snapshots; everything is torn down in reverse on the abort signal.
  * @module
  */
-import { dirname } from "node:path";
-import { type Config, proxyThreadCount } from "../config/mod.ts";
+import { type Config, METRICS_SOCKET_SUFFIX, proxyThreadCount } from "../config/mod.ts";
 import { ControlServer } from "../control/mod.ts";
 import { DnsServer, nameserverFor, ResolvConfManager, resolveUpstreams } from "../dns/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -176,9 +175,10 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         signal: stopMetrics.signal,
         refresh: () => proxy?.refreshMetrics(500) ?? Promise.resolve(),
         // Capped and timed out (Deno.serve has neither): behind a front, served on a Unix
-        // socket beside the control socket (the 0700 runtime directory).
+        // socket beside the control socket (the 0700 runtime directory), named after it: two
+        // agents sharing the directory have distinct control sockets, so distinct ones.
         front: {
-          socketPath: `${dirname(config.controlSocket)}/metrics.sock`,
+          socketPath: `${config.controlSocket}${METRICS_SOCKET_SUFFIX}`,
           maxConnections: fds.metricsConnections,
         },
         ready: () => {

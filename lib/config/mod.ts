@@ -14,7 +14,7 @@ export {
   MAX_PROXY_THREADS,
   proxyThreadCount,
 } from "./defaults.ts";
-export { ConfigError, formatIssue, parseConfig } from "./parse.ts";
+export { ConfigError, formatIssue, METRICS_SOCKET_SUFFIX, parseConfig } from "./parse.ts";
 export type { ConfigIssue, ParseConfigOptions } from "./parse.ts";
 export { loadConfig, parseConfigText } from "./load.ts";
 export type { LoadConfigOptions } from "./load.ts";

@@ -68,6 +68,12 @@ const LOG_FORMATS: readonly LogFormat[] = ["logfmt", "json"];
 const TLS_KEYS: readonly (keyof TunnelTlsConfig)[] = ["certFile", "keyFile", "caFile"];
 /** `sun_path` is 108 bytes on Linux, including the terminating NUL (unix(7)). */
 const MAX_SOCKET_PATH_BYTES = 107;
+/**
+ * The metrics server's socket beside the control socket: `<controlSocket>.metrics`, named after
+ * it so that two agents sharing a directory never share it (the control socket itself is
+ * refused to a second live agent). Exported for the agent, which opens it.
+ */
+export const METRICS_SOCKET_SUFFIX = ".metrics";
 /** Smallest VIP subnet: network, DNS address and at least one VIP. */
 const MAX_SUBNET_PREFIX = 30;
 /** Largest VIP subnet the registry's pool accepts. */
@@ -128,7 +134,11 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Config {
     dnsUdpBatching: pick("dnsUdpBatching", (p, v) => c.bool(p, v), d.dnsUdpBatching),
     manageResolvConf: pick("manageResolvConf", (p, v) => c.bool(p, v), d.manageResolvConf),
     resolvConf: pick("resolvConf", (p, v) => c.path(p, v), d.resolvConf),
-    controlSocket: pick("controlSocket", (p, v) => c.socketPath(p, v), d.controlSocket),
+    controlSocket: pick(
+      "controlSocket",
+      (p, v) => c.socketPath(p, v, METRICS_SOCKET_SUFFIX.length),
+      d.controlSocket,
+    ),
     stateDir: pick("stateDir", (p, v) => c.path(p, v), d.stateDir),
     lbStrategy: pick("lbStrategy", (p, v) => c.oneOf(p, v, LB_STRATEGIES), d.lbStrategy),
     dialTimeoutMs: pick("dialTimeoutMs", (p, v) => c.duration(p, v, 1, 300_000), d.dialTimeoutMs),
@@ -253,17 +263,18 @@ class Checker {
     return s;
   }
 
-  socketPath(path: string, v: unknown): string | undefined {
+  /** A Unix socket path; `reserve` bytes are kept for a socket named after it (a suffix). */
+  socketPath(path: string, v: unknown, reserve = 0): string | undefined {
     const s = this.path(path, v);
     if (s === undefined) return undefined;
     const bytes = new TextEncoder().encode(s).length;
-    if (bytes > MAX_SOCKET_PATH_BYTES) {
-      return this.fail(
-        path,
-        `${
-          describe(s)
-        } is ${bytes} bytes long; Unix socket paths are limited to ${MAX_SOCKET_PATH_BYTES}`,
-      );
+    const max = MAX_SOCKET_PATH_BYTES - reserve;
+    if (bytes > max) {
+      const why = reserve === 0
+        ? `Unix socket paths are limited to ${MAX_SOCKET_PATH_BYTES}`
+        : `it may have at most ${max}: Unix socket paths are limited to ${MAX_SOCKET_PATH_BYTES}, ` +
+          `and the metrics socket beside it adds "${METRICS_SOCKET_SUFFIX}"`;
+      return this.fail(path, `${describe(s)} is ${bytes} bytes long; ${why}`);
     }
     return s;
   }

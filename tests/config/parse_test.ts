@@ -158,7 +158,14 @@ Deno.test("parseConfig() reports invalid values with exact messages", async (t) 
     ["socket path length", { controlSocket: "/run/" + "s".repeat(110) }, [
       `controlSocket: "/run/${
         "s".repeat(110)
-      }" is 115 bytes long; Unix socket paths are limited to 107`,
+      }" is 115 bytes long; it may have at most 99: Unix socket paths are limited to 107, and the metrics socket beside it adds ".metrics"`,
+    ]],
+    ["socket path too long for the metrics socket beside it", {
+      controlSocket: "/run/" + "s".repeat(96),
+    }, [
+      `controlSocket: "/run/${
+        "s".repeat(96)
+      }" is 101 bytes long; it may have at most 99: Unix socket paths are limited to 107, and the metrics socket beside it adds ".metrics"`,
     ]],
     ["empty path", { stateDir: "" }, ['stateDir: "" is not a path']],
     ["tls keys", { tunnelTLS: { certFile: "/c", cafile: "/ca" } }, [
