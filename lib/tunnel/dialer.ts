@@ -420,7 +420,13 @@ export class TunnelDialer implements Dialer {
       }),
       this.#now(),
     );
-    const headers: http2.OutgoingHttpHeaders = { ":method": "POST", ":path": STREAM_PATH };
+    const headers: http2.OutgoingHttpHeaders = {
+      ":method": "POST",
+      ":path": STREAM_PATH,
+      // Deno's node:http2 (2.9.6) derives `:authority` from the URL without the brackets of an
+      // IPv6 literal (`::1:40001`), which Deno.serve resets with PROTOCOL_ERROR: set it here.
+      ":authority": formatHostPort(peer.address.host, peer.address.port),
+    };
     for (const [k, v] of encodeStreamHeaders(signed, options.timeoutMs * REMOTE_DIAL_SHARE)) {
       headers[k] = v;
     }

@@ -9,6 +9,7 @@ import { nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import type { DialTarget, UpstreamConn } from "../../lib/proxy/dialer.ts";
 import {
+  formatHostPort,
   TunnelDialer,
   TunnelDialError,
   TunnelServer,
@@ -37,16 +38,27 @@ interface Pair extends AsyncDisposable {
   target(echo: EchoServer, name?: string, nodeName?: string): DialTarget;
 }
 
-/** Node "b" serves `default/echo` (echo1 on b, echo2 listed as on node c). */
+/**
+ * Node "b" serves `default/echo` (echo1 on b, echo2 listed as on node c). Everything is on
+ * `host` (127.0.0.1 unless set; `::1` for IPv6), the server listens on `listen` (`host` at
+ * port 0 unless set) and node "a" has `peers: {b: <host>:<port>}`.
+ */
 function startPair(
-  options: { tls?: TunnelTls; dialerKey?: Uint8Array; dialerTls?: TunnelTls } = {},
+  options: {
+    tls?: TunnelTls;
+    dialerKey?: Uint8Array;
+    dialerTls?: TunnelTls;
+    host?: string;
+    listen?: string;
+  } = {},
 ): Pair {
-  const echo1 = startEchoServer("b1:");
-  const echo2 = startEchoServer("c1:");
+  const host = options.host ?? "127.0.0.1";
+  const echo1 = startEchoServer("b1:", host);
+  const echo2 = startEchoServer("c1:", host);
   const metricsA = new MetricsRegistry();
   const metricsB = new MetricsRegistry();
   const server = new TunnelServer({
-    listen: "127.0.0.1:0",
+    listen: options.listen ?? formatHostPort(host, 0),
     nodeName: "b",
     key: TEST_KEY,
     loopbackEndpointsForTests: true, // every "node" is on this host's loopback
@@ -59,15 +71,15 @@ function startPair(
     name: "echo",
     port: 80,
     endpoints: [
-      { ip: "127.0.0.1", port: echo1.port, nodeName: "b" },
-      { ip: "127.0.0.1", port: echo2.port, nodeName: "c" },
+      { ip: host, port: echo1.port, nodeName: "b" },
+      { ip: host, port: echo2.port, nodeName: "c" },
     ],
   }]));
   const dialer = new TunnelDialer({
     nodeName: "a",
     key: options.dialerKey ?? TEST_KEY,
     tls: options.dialerTls ?? options.tls ?? null,
-    peers: { b: `127.0.0.1:${server.addr.port}` },
+    peers: { b: formatHostPort(host, server.addr.port) },
     log: nullLogger,
     metrics: metricsA,
   });
@@ -82,7 +94,7 @@ function startPair(
       namespace: "default",
       service: name,
       port: servicePort(80),
-      backend: { ip: "127.0.0.1", port: echo.port, nodeName },
+      backend: { ip: host, port: echo.port, nodeName },
     }),
     async [Symbol.asyncDispose]() {
       dialer.close();
@@ -398,6 +410,80 @@ Deno.test("TunnelServer and TunnelDialer carry traffic over TLS", async (t) => {
         });
       } finally {
         await Deno.remove(other.dir, { recursive: true });
+      }
+    });
+  } finally {
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
+
+Deno.test("the tunnel carries streams over IPv6: peer [::1]:port, endpoint ::1, h2c and TLS", async (t) => {
+  // Before: Deno's node:http2 sent `:authority: ::1:<port>` (brackets dropped) and Deno.serve
+  // reset every stream with NGHTTP2_PROTOCOL_ERROR; the dialer now sets `:authority` itself.
+  const roundTripVia = async (p: Pair) => {
+    const conn = await p.dialer.dial(p.target(p.echo1), OPTS);
+    try {
+      assert.equal(await roundTrip(conn, "over v6"), "b1:over v6");
+    } finally {
+      conn.close();
+    }
+    const inbound = p.metricsB.counter("edgemesh_tunnel_streams_total", "");
+    assert.equal(inbound.get({ direction: "in", result: "ok" }), 1);
+  };
+  for (const listen of ["[::1]:0", "[::]:0"]) {
+    await t.step(`h2c, listening on ${listen}`, async () => {
+      await using p = startPair({ host: "::1", listen });
+      await roundTripVia(p);
+      assert.deepEqual(p.dialer.status().map((s) => [s.address, s.state]), [
+        [`[::1]:${p.server.addr.port}`, "up"],
+      ]);
+    });
+  }
+  await t.step("a peer learnt from a Node object whose InternalIP is IPv6", async () => {
+    await using p = startPair({ host: "::1" });
+    const dialer = new TunnelDialer({
+      nodeName: "a",
+      key: TEST_KEY,
+      port: p.server.addr.port,
+      log: nullLogger,
+    });
+    try {
+      dialer.update(snapshotOf([], [{
+        name: "b",
+        addresses: [{ type: "Hostname", address: "b" }, { type: "InternalIP", address: "::1" }],
+      }]));
+      const conn = await dialer.dial(p.target(p.echo1), OPTS);
+      try {
+        assert.equal(await roundTrip(conn, "node"), "b1:node");
+      } finally {
+        conn.close();
+      }
+      assert.deepEqual(dialer.status().map((s) => [s.address, s.source]), [
+        [`[::1]:${p.server.addr.port}`, "node"],
+      ]);
+    } finally {
+      dialer.close();
+    }
+  });
+  const pki = await makeTestPki(["::1"]);
+  try {
+    const tls = { cert: pki.cert, key: pki.key, ca: pki.ca };
+    await t.step("TLS with a certificate for IP ::1", async () => {
+      await using p = startPair({ host: "::1", tls });
+      await roundTripVia(p);
+    });
+    await t.step("TLS: a certificate for 127.0.0.1 only does not pass for [::1]", async () => {
+      const v4 = await makeTestPki(["127.0.0.1"]);
+      try {
+        const tls4 = { cert: v4.cert, key: v4.key, ca: v4.ca };
+        await using p = startPair({ host: "::1", tls: tls4 });
+        await assert.rejects(p.dialer.dial(p.target(p.echo1), OPTS), (err: Error) => {
+          assert.ok(err instanceof TunnelDialError);
+          assert.equal(err.reason, "peer-unreachable");
+          return true;
+        });
+      } finally {
+        await Deno.remove(v4.dir, { recursive: true });
       }
     });
   } finally {

@@ -224,7 +224,7 @@ const OWN_IP = Deno.networkInterfaces().find((i) =>
 
 Deno.test({
   name: "tunnel front: the nonce budget is charged to the client's address, not the front's",
-  // Two source addresses are needed; over IPv6 the dialer fails on HEAD too (PROTOCOL_ERROR).
+  // Two source addresses are needed (without one, the IPv6 test below still runs).
   ignore: OWN_IP === undefined,
   fn: async () => {
     await using node = startNode({ listen: "0.0.0.0:0", maxNoncesPerSource: 1 });
@@ -252,6 +252,37 @@ Deno.test({
     ).map((l) => l.from.replace(/:\d+$/, ""));
     assert.deepEqual(opened, ["127.0.0.1", OWN_IP]);
   },
+});
+
+Deno.test("tunnel front: an IPv6 client's address survives the hop (listen [::], clients ::1 and 127.0.0.1)", async () => {
+  await using node = startNode({ listen: "[::]:0", maxNoncesPerSource: 1 });
+  const v6 = node.dialer({ host: "::1" });
+  const v4 = node.dialer({ host: "127.0.0.1" });
+  const first = await node.dial(v6);
+  try {
+    assert.equal(dec.decode(await readExactly(first, 2)), "b:");
+  } finally {
+    first.close();
+  }
+  await assert.rejects(node.dial(v6), (e) => {
+    assert.ok(e instanceof TunnelDialError);
+    assert.equal(e.reason, "rate-limited");
+    return true;
+  });
+  // 127.0.0.1 (::ffff:127.0.0.1 on a [::] socket) has its own share.
+  const other = await node.dial(v4);
+  try {
+    assert.equal(dec.decode(await readExactly(other, 2)), "b:");
+  } finally {
+    other.close();
+  }
+  const warned = node.log.lines.find((l) => l.includes("Tunnel peer rate-limited"));
+  assert.ok(warned, "rate-limited warning");
+  assert.match(JSON.parse(warned).from, /^\[::1\]:\d+$/);
+  const opened = node.log.lines.map((l) => JSON.parse(l)).filter((l) =>
+    l.msg === "tunnel stream open"
+  ).map((l) => l.from.replace(/:\d+$/, ""));
+  assert.deepEqual(opened, ["[::1]", "[::ffff:127.0.0.1]"]);
 });
 
 /** Descriptors this process has open. */
