@@ -105,3 +105,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "tunnel carries traffic between nodes over IPv6 (InternalIP fd00:…, listen [::])",
+  ignore: !NETNS_AVAILABLE,
+  async fn() {
+    await using lan = await createLan("v6", 2, 79, "tv6");
+    const [a, b] = lan.nodes;
+    const v6 = (i: number) => `fd00:79::${i}`;
+    for (const [i, ns] of [a!, b!].entries()) {
+      // nodad: usable at once, no duplicate-address detection to wait for.
+      await ns.run(["ip", "-6", "addr", "add", `${v6(i + 1)}/64`, "dev", "eth0", "nodad"]);
+    }
+    const nodeB = await startNode(b!, {
+      nodeName: "b",
+      listen: `[::]:${TUNNEL_PORT}`,
+      echoHost: v6(2),
+      echoPort: ECHO_PORT,
+      greeting: "B:",
+      services: [{
+        namespace: "default",
+        name: "echo",
+        port: 80,
+        endpoints: [{ ip: v6(2), port: ECHO_PORT, nodeName: "b" }],
+      }],
+    });
+    try {
+      const results = await dialFrom(a!, {
+        nodeName: "a",
+        port: TUNNEL_PORT,
+        nodes: [{
+          name: "b",
+          addresses: [{ type: "InternalIP", address: v6(2) }, {
+            type: "InternalIP",
+            address: b!.ip,
+          }],
+        }],
+        targets: [{ service: "echo", ip: v6(2), port: ECHO_PORT, nodeName: "b" }],
+      });
+      assert.deepEqual(results, [{ reply: "B:hello" }]);
+    } finally {
+      await stopNode(nodeB);
+    }
+  },
+});
