@@ -11,6 +11,7 @@ import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { UpstreamConn } from "../proxy/dialer.ts";
 import { bindError, specialIpKind, specialIpProblem } from "../netaddr/mod.ts";
 import { HttpFront } from "../sys/http_front.ts";
+import { setListenerNoDelay } from "../sys/nodelay.ts";
 import {
   type Backend,
   backendsFor,
@@ -249,6 +250,18 @@ export class TunnelServer {
       this.#server = this.#serveInner(signal, tls);
     } catch (err) {
       throw bindError("the tunnel (tunnelListen)", options.listen, err);
+    }
+    // With TLS, Deno.serve leaves Nagle's algorithm on for the connections it accepts (it sets
+    // TCP_NODELAY only without TLS) and has no option for it: a small write after another (a
+    // stream's FIN after its DATA, each a TLS record) waited for the front's delayed ACK, and
+    // the next stream's answer behind it: 40 ms per sequential stream. Accepted sockets
+    // inherit the option from the listener (Linux), which nothing has connected to yet.
+    // Without the C library (no --allow-ffi) it stays off.
+    if (options.tls && !setListenerNoDelay("127.0.0.1", this.#server.addr.port)) {
+      this.#log.info(
+        "Tunnel TLS server without TCP_NODELAY (no C library through FFI): each stream's " +
+          "answer may wait up to 40 ms",
+      );
     }
     const maxConnections = options.maxConnections ?? TUNNEL_MAX_CONNECTIONS;
     const maxPerAddress = options.maxConnectionsPerAddress ??
