@@ -222,67 +222,66 @@ const OWN_IP = Deno.networkInterfaces().find((i) =>
   i.family === "IPv4" && !i.address.startsWith("127.")
 )?.address;
 
+/**
+ * With a nonce budget of 1 per address: `limited` gets one stream and is then rate-limited,
+ * while `other` (another source address) still gets its own. Returns the address the
+ * rate-limited warning names and the sources of the opened streams, as the server logged them.
+ */
+async function separateBudgets(
+  node: ReturnType<typeof startNode>,
+  limited: ReturnType<ReturnType<typeof startNode>["dialer"]>,
+  other: ReturnType<ReturnType<typeof startNode>["dialer"]>,
+): Promise<{ warnedFrom: string; opened: string[] }> {
+  const served = async (dialer: typeof limited) => {
+    const conn = await node.dial(dialer);
+    try {
+      assert.equal(dec.decode(await readExactly(conn, 2)), "b:");
+    } finally {
+      conn.close();
+    }
+  };
+  await served(limited);
+  await assert.rejects(node.dial(limited), (e) => {
+    assert.ok(e instanceof TunnelDialError);
+    assert.equal(e.reason, "rate-limited");
+    return true;
+  });
+  await served(other);
+  const warned = node.log.lines.find((l) => l.includes("Tunnel peer rate-limited"));
+  assert.ok(warned, "rate-limited warning");
+  const opened = node.log.lines.map((l) => JSON.parse(l)).filter((l) =>
+    l.msg === "tunnel stream open"
+  ).map((l) => l.from.replace(/:\d+$/, ""));
+  return { warnedFrom: JSON.parse(warned).from, opened };
+}
+
 Deno.test({
   name: "tunnel front: the nonce budget is charged to the client's address, not the front's",
   // Two source addresses are needed (without one, the IPv6 test below still runs).
   ignore: OWN_IP === undefined,
   fn: async () => {
     await using node = startNode({ listen: "0.0.0.0:0", maxNoncesPerSource: 1 });
-    const local = node.dialer({ host: "127.0.0.1" });
-    const own = node.dialer({ host: OWN_IP! });
-    const first = await node.dial(local);
-    first.close();
-    await assert.rejects(node.dial(local), (e) => {
-      assert.ok(e instanceof TunnelDialError);
-      assert.equal(e.reason, "rate-limited");
-      return true;
-    });
-    // Another address has its own share: through the front both would be 127.0.0.1.
-    const other = await node.dial(own);
-    try {
-      assert.equal(dec.decode(await readExactly(other, 2)), "b:");
-    } finally {
-      other.close();
-    }
-    const warned = node.log.lines.find((l) => l.includes("Tunnel peer rate-limited"));
-    assert.ok(warned, "rate-limited warning");
-    assert.match(JSON.parse(warned).from, /^127\.0\.0\.1:\d+$/);
-    const opened = node.log.lines.map((l) => JSON.parse(l)).filter((l) =>
-      l.msg === "tunnel stream open"
-    ).map((l) => l.from.replace(/:\d+$/, ""));
-    assert.deepEqual(opened, ["127.0.0.1", OWN_IP]);
+    // Through the front both would be 127.0.0.1: the second address has its own share.
+    const r = await separateBudgets(
+      node,
+      node.dialer({ host: "127.0.0.1" }),
+      node.dialer({ host: OWN_IP! }),
+    );
+    assert.match(r.warnedFrom, /^127\.0\.0\.1:\d+$/);
+    assert.deepEqual(r.opened, ["127.0.0.1", OWN_IP]);
   },
 });
 
 Deno.test("tunnel front: an IPv6 client's address survives the hop (listen [::], clients ::1 and 127.0.0.1)", async () => {
   await using node = startNode({ listen: "[::]:0", maxNoncesPerSource: 1 });
-  const v6 = node.dialer({ host: "::1" });
-  const v4 = node.dialer({ host: "127.0.0.1" });
-  const first = await node.dial(v6);
-  try {
-    assert.equal(dec.decode(await readExactly(first, 2)), "b:");
-  } finally {
-    first.close();
-  }
-  await assert.rejects(node.dial(v6), (e) => {
-    assert.ok(e instanceof TunnelDialError);
-    assert.equal(e.reason, "rate-limited");
-    return true;
-  });
   // 127.0.0.1 (::ffff:127.0.0.1 on a [::] socket) has its own share.
-  const other = await node.dial(v4);
-  try {
-    assert.equal(dec.decode(await readExactly(other, 2)), "b:");
-  } finally {
-    other.close();
-  }
-  const warned = node.log.lines.find((l) => l.includes("Tunnel peer rate-limited"));
-  assert.ok(warned, "rate-limited warning");
-  assert.match(JSON.parse(warned).from, /^\[::1\]:\d+$/);
-  const opened = node.log.lines.map((l) => JSON.parse(l)).filter((l) =>
-    l.msg === "tunnel stream open"
-  ).map((l) => l.from.replace(/:\d+$/, ""));
-  assert.deepEqual(opened, ["[::1]", "[::ffff:127.0.0.1]"]);
+  const r = await separateBudgets(
+    node,
+    node.dialer({ host: "::1" }),
+    node.dialer({ host: "127.0.0.1" }),
+  );
+  assert.match(r.warnedFrom, /^\[::1\]:\d+$/);
+  assert.deepEqual(r.opened, ["[::1]", "[::ffff:127.0.0.1]"]);
 });
 
 /** Descriptors this process has open. */
