@@ -19,6 +19,7 @@ import {
   startBackends,
 } from "../_helpers/agent_fixtures.ts";
 import { createNetns, NETNS_AVAILABLE } from "../_helpers/netns.ts";
+import { parseHostPort } from "../../lib/netaddr/mod.ts";
 
 const LIMIT = 512;
 const FLOOD = 700;
@@ -57,10 +58,15 @@ Deno.test({
         );
         const vip = views[0].vip as string;
         assert.deepEqual(await connectMany(ns, vip, 80, 1), ["one"]);
-        const [mHost, mPort] = splitHostPort(agent.metricsAddr!);
+        const metricsAt = parseHostPort(agent.metricsAddr!);
 
         const floods = [
-          spawnClient(ns, "flood.ts", [mHost, mPort, String(FLOOD), "3000"]),
+          spawnClient(ns, "flood.ts", [
+            metricsAt.host,
+            String(metricsAt.port),
+            String(FLOOD),
+            "3000",
+          ]),
           spawnClient(ns, "flood.ts", [vip, "80", String(FLOOD), "3000"]),
         ];
         try {
@@ -94,11 +100,6 @@ Deno.test({
     }
   },
 });
-
-function splitHostPort(addr: string): [string, string] {
-  const i = addr.lastIndexOf(":");
-  return [addr.slice(0, i), addr.slice(i + 1)];
-}
 
 /** Whether `exited` has settled, looked at after every pending callback ran. */
 async function exitedYet(exited: Promise<unknown>): Promise<boolean> {
