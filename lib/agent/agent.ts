@@ -158,6 +158,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           reconciledVersion: reconciler?.appliedVersion ?? -1,
           reconcileFailures: reconciler?.failures ?? [],
           stateWarning: registry.loadWarning,
+          stateWriteError: registry.writeError,
         }),
       log: log.with("control"),
       metrics,

@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { StatusInfo } from "../control/mod.ts";
-import type { Snapshot } from "../registry/mod.ts";
+import type { Snapshot, StateWriteError } from "../registry/mod.ts";
 import { planTunnel } from "../tunnel/plan.ts";
 import type { AgentComponent, ReconcileFailure } from "./reconcile.ts";
 
@@ -26,6 +26,8 @@ export interface StatusInputs {
   readonly reconciledVersion?: number;
   /** The registry's warning about state damaged at start (`Registry.loadWarning`). */
   readonly stateWarning?: string | null;
+  /** Set while the registry cannot write its state files (`Registry.writeError`). */
+  readonly stateWriteError?: StateWriteError | null;
   /** Components whose update failed in the last reconcile pass. */
   readonly reconcileFailures?: readonly ReconcileFailure[];
 }
@@ -52,6 +54,7 @@ export function buildStatus(inp: StatusInputs): Status {
     ...(inp.reconciledVersion !== undefined ? { reconciledVersion: inp.reconciledVersion } : {}),
     ...(inp.reconcileFailures !== undefined ? { reconcileFailures: inp.reconcileFailures } : {}),
     ...(inp.stateWarning ? { stateWarning: inp.stateWarning } : {}),
+    ...(inp.stateWriteError ? { stateWriteError: inp.stateWriteError } : {}),
     ...(config.dnsListen.length === 0
       ? { dns: { state: "off", detail: "dnsListen is empty" } }
       : {}),

@@ -101,6 +101,13 @@ export function formatStatus(s: StatusInfo, now: number): string {
     ["Updated", s.lastSync === null ? "no change since start" : ago(s.lastSync)],
     ["Registry", registry(s)],
     ...(s.stateWarning ? [["Warning", s.stateWarning] as [string, string]] : []),
+    ...(s.stateWriteError
+      ? [[
+        "Warning",
+        `cannot write state, every change is refused (${s.stateWriteError.refused} since ` +
+        `${s.stateWriteError.since}): ${s.stateWriteError.reason}`,
+      ] as [string, string]]
+      : []),
   ];
   return rows.map(([k, v]) => `${(k + ":").padEnd(12)}${v}`).join("\n") + "\n";
 }

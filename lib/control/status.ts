@@ -79,6 +79,16 @@ export interface StatusInfo {
    */
   readonly stateWarning?: string;
   /**
+   * Set while the state files cannot be written (disk full, state directory read-only): every
+   * change is refused until a write succeeds. `since` is the first failure (ISO 8601),
+   * `reason` the last error, `refused` the changes refused since then.
+   */
+  readonly stateWriteError?: {
+    readonly since: string;
+    readonly reason: string;
+    readonly refused: number;
+  };
+  /**
    * Modules whose update failed in the last reconcile pass (empty when it succeeded); the
    * pass is retried until it succeeds.
    */

@@ -63,6 +63,7 @@ export {
   type RegistryOptions,
   type RegistryStatus,
   type SnapshotListener,
+  type StateWriteError,
 } from "./registry.ts";
 export { JOURNAL_FILE, STATE_FILE, STATE_FORMAT, type StateFs, writeFileAtomic } from "./store.ts";
 export { LOCK_FILE, StateDirBusyError } from "./lock.ts";

@@ -84,6 +84,21 @@ export interface RegistryStatus {
   readonly writes: number;
   /** Set when the state file was unreadable at open and was moved aside. */
   readonly loadWarning: string | null;
+  /** Set while state writes fail (every change is refused); null once one succeeds. */
+  readonly writeError: StateWriteError | null;
+}
+
+/**
+ * The state files cannot be written (disk full, state directory read-only): since when, and the
+ * last error. Every change is refused until a write succeeds, so `ctl status` shows it.
+ */
+export interface StateWriteError {
+  /** ISO 8601 time of the first failed write of this run of failures. */
+  readonly since: string;
+  /** The last write's error message. */
+  readonly reason: string;
+  /** Changes refused since then. */
+  readonly refused: number;
 }
 
 /**
@@ -203,12 +218,18 @@ export class Registry {
   #closed = false;
   /** This registry's hold on `stateDir` (lock.ts). */
   #lock: StateDirLock | null = null;
+  readonly #stateDir: string;
+  readonly #now: () => number;
+  /** Set while writes fail (see {@linkcode StateWriteError}). */
+  #writeError: StateWriteError | null = null;
   /** Set when the state file was unreadable at open (it was moved aside; see README). */
   readonly loadWarning: string | null;
 
   private constructor(opts: RegistryOptions, pool: VipPool, loadWarning: string | null) {
     this.#log = opts.log;
     this.#fs = opts.fs ?? denoStateFs;
+    this.#stateDir = opts.stateDir;
+    this.#now = opts.now ?? Date.now;
     this.#path = join(opts.stateDir, STATE_FILE);
     this.#journalPath = join(opts.stateDir, JOURNAL_FILE);
     this.#pool = pool;
@@ -305,7 +326,13 @@ export class Registry {
       pool: { ...this.#pool.stats(), subnet: this.#pool.subnet.cidr },
       writes: this.#writes,
       loadWarning: this.loadWarning,
+      writeError: this.#writeError,
     };
+  }
+
+  /** Set while state writes fail and every change is refused; null once one succeeds. */
+  get writeError(): StateWriteError | null {
+    return this.#writeError;
   }
 
   /** Completed state-file writes since open (group commit makes this less than the changes). */
@@ -402,6 +429,11 @@ export class Registry {
           reason,
           changes: all.length,
         });
+        this.#writeError = {
+          since: this.#writeError?.since ?? new Date(this.#now()).toISOString(),
+          reason,
+          refused: (this.#writeError?.refused ?? 0) + all.length,
+        };
         for (const p of all) {
           p.reject(
             new Error(
@@ -413,6 +445,13 @@ export class Registry {
         continue;
       }
       this.#published = snap;
+      if (this.#writeError) {
+        this.#log.info("state file written again; changes are accepted", {
+          path: this.#path,
+          refused: this.#writeError.refused,
+        });
+        this.#writeError = null;
+      }
       for (const p of batch) for (const w of p.warnings) this.#logWarning(w);
       for (const fn of this.#listeners) {
         try {
@@ -450,6 +489,42 @@ export class Registry {
    * the journal has outgrown the checkpoint, or when the file system has no append.
    */
   async #writeBatch(): Promise<void> {
+    try {
+      await this.#writeBatchTo();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound) || !await this.#recreateStateDir()) throw e;
+      this.#dirty.clear();
+      await this.#writeFull();
+    }
+  }
+
+  /**
+   * After a write failed with "not found": when `stateDir` itself is gone (removed by hand or
+   * by a cleanup job while the agent runs), creates it again (0700), takes its lock again and
+   * returns true, so the whole state, which the registry still holds, is written at once.
+   * Without this every change was refused until a restart, and the restart then began from an
+   * empty directory, every VIP assignment lost.
+   * @throws {StateDirBusyError} when another agent has locked the new directory meanwhile
+   */
+  async #recreateStateDir(): Promise<boolean> {
+    try {
+      await Deno.stat(this.#stateDir);
+      return false;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) return false;
+    }
+    const lock = await StateDirLock.acquire(this.#stateDir);
+    this.#lock?.release();
+    this.#lock = lock;
+    this.#journalBytes = 0;
+    this.#needFull = true;
+    this.#log.warn("state directory was removed while the agent ran; created it again", {
+      path: this.#stateDir,
+    });
+    return true;
+  }
+
+  async #writeBatchTo(): Promise<void> {
     const fs = this.#fs;
     if (!this.#needFull && fs.append && fs.truncate) {
       const line = encodeJournalEntry({

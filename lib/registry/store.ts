@@ -518,20 +518,27 @@ const encoder = new TextEncoder();
 /**
  * Writes `data` to `path` so that after a crash the file holds either the old or the new
  * content, never a mix: write `path.tmp` in the same directory, fsync it, rename it over
- * `path`, then fsync the directory so the rename itself is durable.
+ * `path`, then fsync the directory so the rename itself is durable. When the write or the
+ * rename fails, `path.tmp` is removed: on a full disk the part written would otherwise keep
+ * its space, and the next attempt would have even less.
  */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
   const tmp = `${path}.tmp`;
   const bytes = encoder.encode(data);
   const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
   try {
-    let off = 0;
-    while (off < bytes.length) off += await f.write(bytes.subarray(off));
-    await f.sync();
-  } finally {
-    f.close();
+    try {
+      let off = 0;
+      while (off < bytes.length) off += await f.write(bytes.subarray(off));
+      await f.sync();
+    } finally {
+      f.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
   }
-  await Deno.rename(tmp, path);
   await syncDir(path);
 }
 

@@ -141,3 +141,20 @@ Deno.test("formatStatus() ends with a warning row when the state was damaged at 
   const text = formatStatus({ ...base, stateWarning: 'Journal "/s/state.journal" is damaged' }, 0);
   assert.ok(text.endsWith('Warning:    Journal "/s/state.journal" is damaged\n'), text);
 });
+
+Deno.test("formatStatus() ends with a warning row while state writes fail", () => {
+  const base = { node: "n", counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 } };
+  const stateWriteError = {
+    since: "2026-01-02T03:04:05.000Z",
+    reason: "No space left on device (os error 28)",
+    refused: 3,
+  };
+  const text = formatStatus({ ...base, stateWriteError }, 0);
+  assert.ok(
+    text.endsWith(
+      "Warning:    cannot write state, every change is refused (3 since " +
+        "2026-01-02T03:04:05.000Z): No space left on device (os error 28)\n",
+    ),
+    text,
+  );
+});

@@ -1,0 +1,85 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The state directory misbehaving under a running registry, as an operator meets it months
+ * in: a failed checkpoint leaves no temp file taking space, failing writes are reported by
+ * `status()` until one succeeds, and a state directory removed while the agent runs is
+ * created again with everything the registry holds.
+ */
+import assert from "node:assert/strict";
+import { memoryLogger } from "../../lib/log/mod.ts";
+import { StateDirBusyError, StateDirLock } from "../../lib/registry/lock.ts";
+import { type ResourceChange, writeFileAtomic } from "../../lib/registry/mod.ts";
+import { open, withDir } from "./_fixtures.ts";
+
+function svc(name: string): ResourceChange {
+  return {
+    operation: "insert",
+    namespace: "default",
+    type: "service",
+    name,
+    content: { metadata: { name, namespace: "default" }, spec: { ports: [{ port: 80 }] } },
+  };
+}
+
+Deno.test("writeFileAtomic() removes its temp file when the write cannot complete", async () => {
+  await withDir("em-statedir-", async (dir) => {
+    // A non-empty directory where the file should be: the rename over it fails.
+    await Deno.mkdir(`${dir}/state.json/x`, { recursive: true });
+    await assert.rejects(() => writeFileAtomic(`${dir}/state.json`, "{}"));
+    await assert.rejects(() => Deno.stat(`${dir}/state.json.tmp`), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("Registry.status() reports failing state writes until one succeeds", async () => {
+  await withDir("em-statedir-", async (dir) => {
+    let fail = false;
+    const log = memoryLogger();
+    const fs = {
+      writeAtomic: (p: string, d: string) =>
+        fail
+          ? Promise.reject(new Error("No space left on device (os error 28)"))
+          : writeFileAtomic(p, d),
+    };
+    const reg = await open(dir, { fs, log, now: () => Date.UTC(2026, 0, 2, 3, 4, 5) });
+    await reg.apply(svc("a"));
+    assert.equal(reg.status().writeError, null);
+    fail = true;
+    await assert.rejects(() => reg.apply(svc("b")), /No space left/);
+    await assert.rejects(() => reg.apply(svc("c")), /No space left/);
+    assert.deepEqual(reg.status().writeError, {
+      since: "2026-01-02T03:04:05.000Z",
+      reason: "No space left on device (os error 28)",
+      refused: 2,
+    });
+    fail = false;
+    await reg.apply(svc("d"));
+    assert.equal(reg.writeError, null);
+    assert.ok(log.lines.some((l) => l.includes("state file written again; changes are accepted")));
+    await reg.close();
+  });
+});
+
+Deno.test("Registry creates a state directory removed while it runs again, with the whole state and its lock", async () => {
+  await withDir("em-statedir-", async (dir) => {
+    const log = memoryLogger();
+    const reg = await open(dir, { log });
+    await reg.apply(svc("a"));
+    await reg.apply(svc("b"));
+    const vips = [...reg.snapshot().vips.keys()];
+    await Deno.remove(`${dir}/state`, { recursive: true });
+    await reg.apply(svc("c"));
+    assert.equal((await Deno.stat(`${dir}/state`)).mode! & 0o777, 0o700);
+    assert.ok(log.lines.some((l) => /"level":"warn".*removed while the agent ran/.test(l)));
+    // The new directory is locked by this registry, as the old one was.
+    await assert.rejects(() => StateDirLock.acquire(`${dir}/state`), StateDirBusyError);
+    await reg.close();
+    const again = await open(dir);
+    assert.deepEqual([...again.snapshot().services.keys()].sort(), [
+      "default/a",
+      "default/b",
+      "default/c",
+    ]);
+    for (const ip of vips) assert.ok(again.snapshot().vips.has(ip), `${ip} kept`);
+    await again.close();
+  });
+});
