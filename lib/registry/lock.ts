@@ -18,6 +18,29 @@ export class StateDirBusyError extends Error {
   override name = "StateDirBusyError";
 }
 
+/**
+ * `stateDir` cannot be created or opened (read-only file system, a file in its place). The
+ * message names the directory and the config key; the system's error is the `cause`.
+ */
+export class StateDirError extends Error {
+  override name = "StateDirError";
+}
+
+/**
+ * `err` from creating `stateDir` or its lock file, as the agent reports it: the bare system
+ * error (`Read-only file system (os error 30): open '/var/lib/edgemesh/lock'`) named neither
+ * the setting nor why the agent writes there. A refused Deno permission passes unchanged (the
+ * CLI words those itself).
+ */
+function stateDirError(stateDir: string, err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof Deno.errors.NotCapable) return err;
+  return new StateDirError(
+    `Cannot use state directory "${stateDir}" (stateDir): ${err.message}; the agent writes ` +
+      `every accepted change there before acknowledging it, so it must be a writable directory`,
+    { cause: err },
+  );
+}
+
 /** An exclusive lock on a state directory, held until {@linkcode release}. */
 export class StateDirLock {
   readonly #file: Deno.FsFile;
@@ -29,11 +52,17 @@ export class StateDirLock {
   /**
    * Creates `stateDir` (mode 0700) when missing and locks it without waiting.
    * @throws {StateDirBusyError} when another process holds the lock, naming its pid
+   * @throws {StateDirError} when the directory or its lock file cannot be created or opened
    */
   static async acquire(stateDir: string): Promise<StateDirLock> {
-    await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
     const path = join(stateDir, LOCK_FILE);
-    const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+    let file: Deno.FsFile;
+    try {
+      await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
+      file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+    } catch (err) {
+      throw stateDirError(stateDir, err);
+    }
     let locked = false;
     try {
       locked = await file.tryLock(true);

@@ -66,6 +66,6 @@ export {
   type StateWriteError,
 } from "./registry.ts";
 export { JOURNAL_FILE, STATE_FILE, STATE_FORMAT, type StateFs, writeFileAtomic } from "./store.ts";
-export { LOCK_FILE, StateDirBusyError } from "./lock.ts";
+export { LOCK_FILE, StateDirBusyError, StateDirError } from "./lock.ts";
 export { compareEntries, listServices } from "./view.ts";
 export { type ChangeWarning, unmatchedPortsWarning } from "./warnings.ts";

@@ -1,7 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { LOCK_FILE, StateDirBusyError } from "../../lib/registry/mod.ts";
+import { LOCK_FILE, StateDirBusyError, StateDirError } from "../../lib/registry/mod.ts";
 import { StateDirLock } from "../../lib/registry/lock.ts";
 
 Deno.test("StateDirLock lets one holder in at a time and records its pid", async () => {
@@ -48,6 +48,23 @@ Deno.test("StateDirLock is refused while another process holds it, and freed whe
     await reader.cancel();
     const lock = await StateDirLock.acquire(dir);
     lock.release();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("StateDirLock names the state directory when it cannot be created", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-lock-" });
+  try {
+    // A file where the directory should be, as a read-only or misconfigured stateDir fails.
+    const stateDir = join(dir, "state");
+    await Deno.writeTextFile(stateDir, "");
+    await assert.rejects(() => StateDirLock.acquire(stateDir), (e: unknown) => {
+      assert.ok(e instanceof StateDirError, String(e));
+      assert.match(e.message, /^Cannot use state directory ".*\/state" \(stateDir\): File exists/);
+      assert.ok(e.cause instanceof Deno.errors.AlreadyExists);
+      return true;
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
