@@ -4,14 +4,16 @@
  *
  * Upstreams are tried in order; the next one is tried on a timeout, a malformed answer,
  * SERVFAIL or REFUSED. A truncated UDP answer is retried over TCP with the same upstream
- * (RFC 7766 §5). Every exchange uses a fresh socket (random source port) and a random ID, and
- * only an answer from the upstream's address with our ID and question is accepted (RFC 5452).
+ * (RFC 7766 §5). UDP queries go out over a bounded pool of shared sockets on random source
+ * ports with random IDs unique per socket (`udp_pool.ts`), and only an answer from the
+ * upstream's address with the query's ID and question is accepted (RFC 5452 §9.1).
  * @module
  */
 import type { Logger } from "../log/mod.ts";
 import { LogRateLimiter, nullLogger } from "../log/mod.ts";
 import { isHostPort, readHostPort } from "../netaddr/mod.ts";
 import { AnswerCache, type CachedAnswer } from "./cache.ts";
+import { sameHost, UdpQueryPool, type UdpQueryPoolOptions } from "./udp_pool.ts";
 import { frameTcp, Rcode } from "./message.ts";
 import {
   Flag,
@@ -62,11 +64,6 @@ export function parseResolvConf(text: string): string[] {
   return out;
 }
 
-function sameHost(a: string, b: string): boolean {
-  const norm = (h: string) => h.toLowerCase().replace(/^\[|\]$/g, "").replace(/^::ffff:/, "");
-  return norm(a) === norm(b);
-}
-
 /**
  * Upstreams from resolv.conf text, without our own listen addresses (forwarding to ourselves
  * would loop). A wildcard listen address (`0.0.0.0`, `::`) on port 53 also excludes loopback.
@@ -90,7 +87,9 @@ export function upstreamsFromResolvConf(
 export interface UpstreamTransport {
   /**
    * Sends `query` over UDP and resolves with the first datagram from the upstream that
-   * `accept`s, or rejects on timeout/abort.
+   * `accept`s, or rejects on timeout/abort. `query` is the forwarder's own copy: the transport
+   * may replace its ID (bytes 0–1) with one unique on the socket it shares with other queries
+   * (RFC 5452 §9.2); `accept` and the TCP retry then use that ID.
    */
   udp(
     upstream: Upstream,
@@ -134,49 +133,39 @@ async function closedOnAbort<C extends { close(): void }, T>(
   }
 }
 
-/** The real transport: Deno UDP and TCP sockets, closed on abort. */
-export const denoTransport: UpstreamTransport = {
-  udp(upstream, query, accept, signal) {
-    const v6 = upstream.hostname.includes(":");
-    const conn = Deno.listenDatagram({
-      transport: "udp",
-      hostname: v6 ? "::" : "0.0.0.0",
-      port: 0,
-    });
-    return closedOnAbort(conn, signal, async (conn) => {
-      await conn.send(query, {
-        transport: "udp",
-        hostname: upstream.hostname,
-        port: upstream.port,
-      });
-      const buf = new Uint8Array(65535);
-      for (;;) {
-        const [data, from] = await conn.receive(buf);
-        const peer = from as Deno.NetAddr;
-        if (
-          peer.port === upstream.port && sameHost(peer.hostname, upstream.hostname) && accept(data)
-        ) {
-          return data.slice();
-        }
-      }
-    });
-  },
-  async tcp(upstream, query, signal) {
-    signal.throwIfAborted();
-    const conn = await Deno.connect({ hostname: upstream.hostname, port: upstream.port });
-    return closedOnAbort(conn, signal, async (conn) => {
-      const framed = frameTcp(query);
-      let off = 0;
-      while (off < framed.length) off += await conn.write(framed.subarray(off));
-      const len = new Uint8Array(2);
-      await readFull(conn, len);
-      const body = new Uint8Array((len[0]! << 8) | len[1]!);
-      await readFull(conn, body);
-      return body;
-    });
-  },
-};
+/**
+ * The real transport: UDP through a {@linkcode UdpQueryPool} (bounded shared sockets on random
+ * ports, RFC 5452 §9.2), TCP over a new connection per exchange; both closed on abort.
+ */
+export function createDenoTransport(pool: UdpQueryPoolOptions = {}): UpstreamTransport {
+  const udp = new UdpQueryPool(pool);
+  return {
+    udp: (upstream, query, accept, signal) => udp.query(upstream, query, accept, signal),
+    tcp: denoTcp,
+  };
+}
 
+async function denoTcp(
+  upstream: Upstream,
+  query: Uint8Array,
+  signal: AbortSignal,
+): Promise<Uint8Array> {
+  signal.throwIfAborted();
+  const conn = await Deno.connect({ hostname: upstream.hostname, port: upstream.port });
+  return closedOnAbort(conn, signal, async (conn) => {
+    const framed = frameTcp(query);
+    let off = 0;
+    while (off < framed.length) off += await conn.write(framed.subarray(off));
+    const len = new Uint8Array(2);
+    await readFull(conn, len);
+    const body = new Uint8Array((len[0]! << 8) | len[1]!);
+    await readFull(conn, body);
+    return body;
+  });
+}
+
+/** The transport of every forwarder not given one: one pool for the process. */
+export const denoTransport: UpstreamTransport = createDenoTransport();
 /**
  * The signal of one upstream attempt: aborted by `outer` (the forwarder stopping) or after
  * `ms`. Its timer and listener go when the attempt is disposed, as soon as the answer is in.
@@ -428,8 +417,9 @@ export class Forwarder {
     const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
     query[0] = id >> 8;
     query[1] = id & 0xff;
+    // The transport may have replaced the ID (a pooled socket's own): compare with the query.
     const accept = (a: Uint8Array) =>
-      a.length >= 12 && ((a[0]! << 8) | a[1]!) === id && (a[2]! & 0x80) !== 0 &&
+      a.length >= 12 && a[0] === query[0] && a[1] === query[1] && (a[2]! & 0x80) !== 0 &&
       questionsMatch(query, questionEnd, a);
     let lastError = "no upstream configured";
     for (const upstream of this.#upstreams) {
