@@ -26,12 +26,17 @@ export function formatEndpoints(view: ServiceView): string {
 }
 
 /**
- * The VIP column: the VIP, `<none>`, or for a service another proxy handles
- * `<none> (service-proxy-name=NAME)`, which says why.
+ * The VIP column: the VIP, `<none>`, or why there is none: `<none> (service-proxy-name=NAME)`
+ * for a service another proxy handles, `<none> (subnet 10.0.0.0/29 is full)` for one the pool
+ * had no address for (`vipError` without its `Cannot allocate VIP for "NS/NAME": `).
  */
 export function formatVip(view: ServiceView): string {
   if (view.vip !== null) return view.vip;
-  return view.proxyName === undefined ? "<none>" : `<none> (service-proxy-name=${view.proxyName})`;
+  if (view.proxyName !== undefined) return `<none> (service-proxy-name=${view.proxyName})`;
+  if (view.vipError !== undefined) {
+    return `<none> (${view.vipError.replace(/^Cannot allocate VIP for "[^"]*": /, "")})`;
+  }
+  return "<none>";
 }
 
 /** The `ctl get` table: `NAMESPACE NAME VIP PORTS ENDPOINTS`, columns padded. */

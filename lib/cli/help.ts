@@ -142,7 +142,9 @@ The table has the columns NAMESPACE NAME VIP PORTS ENDPOINTS. -o json prints a J
  "endpoints":[{"ip","port","nodeName","ready"}]} sorted by namespace and name (a stable
 contract for scripts; an array for a single NAME too, empty when nothing matches). A service
 labelled service.kubernetes.io/service-proxy-name (another proxy handles it) has no VIP; the
-table shows "<none> (service-proxy-name=NAME)" and the JSON adds "proxyName" after "vip".
+table shows "<none> (service-proxy-name=NAME)" and the JSON adds "proxyName" after "vip". A
+service left without a VIP because the subnet was full when the state loaded (it was made
+smaller) shows "<none> (subnet CIDR is full)" and adds "vipError"; it gets the next VIP freed.
 
 Flags:
   -n, --namespace NS      only this namespace (default: all)

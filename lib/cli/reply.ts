@@ -50,6 +50,7 @@ const serviceView: Check = (v, path) =>
     name: str,
     vip: nullable(str),
     proxyName: optional(str),
+    vipError: optional(str),
     ports: arrayOf(fields({ name: str, protocol: str, port: num, targetPort: numOrStr })),
     endpoints: arrayOf(fields({ ip: str, port: num, nodeName: nullable(str), ready: bool })),
   })(v, path);

@@ -34,6 +34,11 @@ export interface ServiceView {
    * `service.kubernetes.io/service-proxy-name` (such a service has no VIP).
    */
   readonly proxyName?: string;
+  /**
+   * Only for a service that should have a VIP and has none: why (the subnet was full when
+   * the state loaded; it gets the next VIP a change frees).
+   */
+  readonly vipError?: string;
   readonly ports: readonly PortView[];
   readonly endpoints: readonly EndpointView[];
 }
@@ -94,6 +99,7 @@ export function serviceView(entry: ServiceEntry): ServiceView {
     name: svc.name,
     vip: entry.vip,
     ...(svc.proxyName === undefined ? {} : { proxyName: svc.proxyName }),
+    ...(entry.vip === null && entry.vipError !== undefined ? { vipError: entry.vipError } : {}),
     ports,
     endpoints,
   };

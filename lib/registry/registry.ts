@@ -733,6 +733,7 @@ export class Registry {
         break;
       }
     }
+    if (this.#vipErrors.size > 0) this.#assignWaiting(affected, txn);
     for (const key of affected) this.#recompute(key, txn);
     if (affected.size > 0) this.#servicesDirty = true;
     const warnings: ChangeWarning[] = [];
@@ -778,6 +779,21 @@ export class Registry {
       this.#pool.cursor = cursor;
     });
     this.#log.info("allocated VIP", { service: key, vip });
+  }
+
+  /**
+   * Gives the VIPs a change freed to services left without one (the pool was full when the
+   * state loaded, after `subnet` shrank), in name order, journalled with the change. Before,
+   * such a service waited for its next update from KubeEdge however many VIPs were free.
+   */
+  #assignWaiting(affected: Set<ServiceKey>, txn: Txn): void {
+    for (const key of [...this.#vipErrors.keys()].sort()) {
+      if (this.#pool.used >= this.#pool.size) return;
+      const rec = this.#services.get(key);
+      if (!rec) continue;
+      this.#upsertService(key, rec, txn);
+      affected.add(key);
+    }
   }
 
   #removeService(key: ServiceKey, txn: Txn): void {

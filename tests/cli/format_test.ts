@@ -68,6 +68,11 @@ Deno.test("formatVip() says why a service another proxy handles has no VIP", asy
     ["none", {}, "<none>"],
     ["another proxy", { proxyName: "istio" }, "<none> (service-proxy-name=istio)"],
     ["another proxy, empty label value", { proxyName: "" }, "<none> (service-proxy-name=)"],
+    [
+      "the pool was full",
+      { vipError: 'Cannot allocate VIP for "default/web": subnet 10.99.0.0/29 is full' },
+      "<none> (subnet 10.99.0.0/29 is full)",
+    ],
   ];
   for (const [name, over, want] of rows) {
     await t.step(name, () => assert.equal(formatVip(view(over)), want));

@@ -46,6 +46,18 @@ Deno.test("serviceView() adds proxyName only for a service another proxy handles
       }),
     ],
   ];
+  rows.push([
+    "no address in a full pool: vipError after vip",
+    { ...entry({}, null), vipError: "Cannot allocate VIP: full" },
+    JSON.stringify({
+      namespace: "default",
+      name: "web",
+      vip: null,
+      vipError: "Cannot allocate VIP: full",
+      ports,
+      endpoints: [],
+    }),
+  ]);
   for (const [name, e, json] of rows) {
     await t.step(name, () => assert.equal(JSON.stringify(serviceView(e)), json));
   }

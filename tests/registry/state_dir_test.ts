@@ -83,3 +83,24 @@ Deno.test("Registry creates a state directory removed while it runs again, with 
     await again.close();
   });
 });
+
+Deno.test("Registry gives a VIP freed by a change to a service the smaller subnet left without one", async () => {
+  await withDir("em-statedir-", async (dir) => {
+    const wide = await open(dir);
+    for (const name of ["a", "b", "c", "d", "e", "f"]) await wide.apply(svc(name));
+    await wide.close();
+    // A /29 hands out 5 addresses: "f" (last in name order after the first five) waits.
+    const narrow = await open(dir, { subnet: "10.99.0.0/29" });
+    const waiting = [...narrow.snapshot().services.values()].filter((e) => e.vip === null);
+    assert.deepEqual(waiting.map((e) => [e.service.name, typeof e.vipError]), [["f", "string"]]);
+    const freed = narrow.snapshot().services.get("default/a")!.vip;
+    await narrow.apply({ ...svc("a"), operation: "delete", content: null });
+    const f = narrow.snapshot().services.get("default/f")!;
+    assert.equal(f.vip, freed);
+    assert.equal(f.vipError, undefined);
+    await narrow.close();
+    const again = await open(dir, { subnet: "10.99.0.0/29" });
+    assert.equal(again.snapshot().services.get("default/f")!.vip, freed, "journalled");
+    await again.close();
+  });
+});
