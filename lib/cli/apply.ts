@@ -8,7 +8,7 @@
  * file (`a.yaml: document 3: …`).
  * @module
  */
-import { buildMessage, formatResource, type Reply } from "../control/mod.ts";
+import { buildMessage, ConnectionLostError, formatResource, type Reply } from "../control/mod.ts";
 import { type ParsedArgs, parseFlags } from "./args.ts";
 import { CONNECTION_FLAGS, resolveTarget, sendAll, waitLive, withClient } from "./connection.ts";
 import { HELP } from "./help.ts";
@@ -100,6 +100,17 @@ export async function apply(
 
   const objects = sources.flatMap((s) => s.items.flatMap((i) => i.ok ? [i.object] : []));
   let failed = 0;
+  let answered = 0;
+  /** A reply, or the connection's failure with how far the apply got. */
+  const replyTo = async (reply: Promise<Reply>): Promise<Reply> => {
+    try {
+      const r = await reply;
+      answered++;
+      return r;
+    } catch (err) {
+      throw progressError(err, answered, objects.length);
+    }
+  };
   /** Prints one line per item of every file, in order, awaiting each object's reply. */
   const report = async (replies: readonly Promise<Reply>[]) => {
     let n = 0;
@@ -110,7 +121,7 @@ export async function apply(
           io.stderr(`${s.name}: ${item.label}: ${item.error}\n`);
           continue;
         }
-        const reply = await replies[n++]!;
+        const reply = await replyTo(replies[n++]!);
         if (reply.ok) io.stdout(`${item.object.label} configured\n`);
         else {
           failed++;
@@ -143,6 +154,21 @@ export async function apply(
     });
   }
   return failed > 0 ? 1 : 0;
+}
+
+/**
+ * `err` (the connection failed: the agent stopped or crashed mid-apply) with how far the apply
+ * got, so the operator knows the lines printed are all that is known and what to do. Other
+ * failures (an unusable reply, a timeout) pass unchanged.
+ */
+function progressError(err: unknown, answered: number, total: number): unknown {
+  if (!(err instanceof ConnectionLostError)) return err;
+  return new Error(
+    `${err.message}; ${answered} of ${total} objects were answered (the lines above), the ` +
+      "others may or may not be applied: run the same apply again once the agent is back " +
+      "(applying is idempotent)",
+    { cause: err },
+  );
 }
 
 /** A `-f` argument that cannot be parsed; the message is the whole line to print. */

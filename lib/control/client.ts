@@ -14,6 +14,15 @@ const MAX_REPLY_BYTES = 256 * 1024 * 1024;
 /** Prefix of every error about a reply the client cannot use. */
 const REPLY_PREFIX = "Cannot read the agent's reply: ";
 
+/**
+ * The connection to the agent broke while replies were awaited: it closed it (stopped,
+ * crashed), or a read or write failed. Requests without their reply may or may not have been
+ * applied. Unusable replies are other errors (`TypeError`, `SyntaxError`, `RangeError`).
+ */
+export class ConnectionLostError extends Error {
+  override name = "ConnectionLostError";
+}
+
 /** Options of {@linkcode ControlClient.connect}. */
 export interface ControlClientOptions {
   /**
@@ -126,7 +135,17 @@ export class ControlClient {
         let off = 0;
         while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
       } catch (err) {
-        this.#fail(new Error(`Cannot send to control socket "${this.path}": ${msg(err)}`));
+        // EPIPE/ECONNRESET: the agent closed the connection (stopped, crashed) before the
+        // reader saw the end; say so rather than leave "Broken pipe" to be decoded.
+        const closed = err instanceof Deno.errors.BrokenPipe ||
+          err instanceof Deno.errors.ConnectionReset;
+        this.#fail(
+          new ConnectionLostError(
+            `Cannot send to control socket "${this.path}": ` +
+              (closed ? `the agent closed the connection (${msg(err)})` : msg(err)),
+            { cause: err },
+          ),
+        );
       }
     });
     return reply;
@@ -164,12 +183,12 @@ export class ControlClient {
         waiter.resolve(reply);
         if (this.#waiters.length === 0) this.#stopTimer();
       }
-      this.#fail(new Error(`Control socket "${this.path}" closed by the agent`));
+      this.#fail(new ConnectionLostError(`Control socket "${this.path}" closed by the agent`));
     } catch (err) {
       this.#fail(
-        this.#closed
-          ? new Error(`Control socket "${this.path}" closed`)
-          : new Error(`Cannot read from control socket "${this.path}": ${msg(err)}`),
+        this.#closed ? new Error(`Control socket "${this.path}" closed`) : new ConnectionLostError(
+          `Cannot read from control socket "${this.path}": ${msg(err)}`,
+        ),
       );
     }
   }

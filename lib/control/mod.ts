@@ -8,7 +8,7 @@
 export * from "./protocol.ts";
 export { ControlServer, MAX_CONNECTIONS, prepareSocketPath, SocketInUseError } from "./server.ts";
 export type { ControlServerOptions, ControlTarget } from "./server.ts";
-export { ControlClient } from "./client.ts";
+export { ConnectionLostError, ControlClient } from "./client.ts";
 export { serviceView, serviceViews } from "./view.ts";
 export type { EndpointView, PortView, ServiceView, ViewFilter } from "./view.ts";
 export type { ComponentState, PeerStatus, StatusInfo, UnboundListener } from "./status.ts";

@@ -307,6 +307,29 @@ Deno.test("ctl apply -f A -f B applies every file in order on one connection", a
   });
 });
 
+Deno.test("ctl apply says how far it got when the agent goes away mid-apply", async () => {
+  let n = 0;
+  // The fake answers two objects, then drops the connection (an agent stopped by SIGTERM).
+  const respond = (l: string) => {
+    if (++n > 2) throw new Error("the agent stops");
+    return okReplyTo(l);
+  };
+  await withFake(respond, async (fake, dir) => {
+    const a = `${dir}/a.yaml`;
+    await Deno.writeTextFile(
+      a,
+      ["a", "b", "c", "d"].map((x) => `kind: Service\nmetadata: {name: ${x}}\n`).join("---\n"),
+    );
+    const r = await edgemesh(["ctl", "--socket", fake.path, "apply", "-f", a]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "service/default/a configured\nservice/default/b configured\n");
+    assert.match(
+      r.stderr,
+      /^edgemesh: .*(closed by the agent|the agent closed the connection).*; 2 of 4 objects were answered \(the lines above\), the others may or may not be applied: run the same apply again once the agent is back \(applying is idempotent\)\n$/,
+    );
+  });
+});
+
 Deno.test("ctl apply -n refuses objects of another namespace and applies nothing", async (t) => {
   const rows: { name: string; files: Record<string, string>; stderr: string[] }[] = [
     {
