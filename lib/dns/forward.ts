@@ -166,6 +166,7 @@ async function denoTcp(
 
 /** The transport of every forwarder not given one: one pool for the process. */
 export const denoTransport: UpstreamTransport = createDenoTransport();
+
 /**
  * The signal of one upstream attempt: aborted by `outer` (the forwarder stopping) or after
  * `ms`. Its timer and listener go when the attempt is disposed, as soon as the answer is in.
