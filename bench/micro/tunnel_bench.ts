@@ -18,6 +18,10 @@
  * the tunnel of another checkout's `lib/` (e.g. `git archive HEAD lib | tar -x -C DIR`) as
  * `tunnel@base`, so a change is measured against its parent in the same run. `--tls`: the
  * tunnels use TLS (`tunnelTLS`, a test CA and a certificate for 127.0.0.1 made with openssl).
+ * There is no switch for the connection-capping front of node B: to measure its cost, point
+ * `--compare` at a copy of `lib/` whose `TunnelServer` serves `Deno.serve` itself on its listen
+ * address (no `HttpFront`; `setListenerNoDelay` on that listener with TLS; the handler taking
+ * `info.remoteAddr` as the peer), as `lib/tunnel/README.md` ("What the hop costs") did.
  * @module
  */
 // deno-lint-ignore-file no-console
