@@ -24,6 +24,11 @@ export interface UdpQueryPoolOptions {
   readonly maxSockets?: number;
   /** Queries outstanding on one socket at a time. @default 64 */
   readonly maxOutstanding?: number;
+  /**
+   * Queries outstanding on a socket before the pool opens another for the next query (while
+   * fewer than `maxSockets` are open). @default 8
+   */
+  readonly fillTo?: number;
   /** Queries one socket carries in all; then it takes no more and closes when drained. @default 100 */
   readonly queriesPerSocket?: number;
   /**
@@ -90,9 +95,10 @@ function positiveInt(what: string, value: number): number {
 /**
  * Sends DNS queries over a bounded set of shared UDP sockets and matches their answers.
  *
- * At most `maxSockets` sockets are open; a query goes to a new socket while fewer are open
- * (spreading queries over ports), else to a random open socket of its address family with
- * room. When none has room the query waits, oldest first, until its signal aborts; at most
+ * At most `maxSockets` sockets are open; a query goes to a random open socket of its address
+ * family with fewer than `fillTo` outstanding, else to a new socket while fewer than
+ * `maxSockets` are open, else to a random open socket with fewer than `maxOutstanding`.
+ * When none has room the query waits, oldest first, until its signal aborts; at most
  * `maxWaiting` do, and one more fails at once with {@linkcode UdpPoolFullError}, so memory
  * stays bounded when an upstream stops answering (dnsmasq drops such queries too,
  * `dns-forward-max`), while the short gaps of a burst (retired sockets draining) cost a wait
@@ -102,6 +108,7 @@ export class UdpQueryPool {
   readonly #maxSockets: number;
   readonly #maxOutstanding: number;
   readonly #queriesPerSocket: number;
+  readonly #fillTo: number;
   readonly #randomId: () => number;
   readonly #sockets = new Set<PooledSocket>();
   /** Sockets still taking queries (not retired, not closed), per family. */
@@ -122,6 +129,7 @@ export class UdpQueryPool {
       );
     }
     this.#queriesPerSocket = positiveInt("queriesPerSocket", options.queriesPerSocket ?? 100);
+    this.#fillTo = Math.min(positiveInt("fillTo", options.fillTo ?? 8), this.#maxOutstanding);
     this.#randomId = options.randomId ?? cryptoId;
     this.#maxWaiting = options.maxWaiting ?? this.#maxSockets * this.#maxOutstanding;
     if (!Number.isInteger(this.#maxWaiting) || this.#maxWaiting < 0) {
@@ -232,12 +240,19 @@ export class UdpQueryPool {
     }
   }
 
-  /** A socket for one more query: a new one while fewer than the bound are open, else a random one with room, else null. */
+  /**
+   * A socket for one more query: a random open one with fewer than `fillTo` outstanding, else a
+   * new one while fewer than `maxSockets` are open, else a random one with room, else null.
+   */
   #pick(v6: boolean): PooledSocket | null {
-    if (this.#sockets.size < this.#maxSockets) return this.#openSocket(v6);
     const open = this.#open[v6 ? 1 : 0];
-    // Random start, then the first with room: every socket is as likely as its neighbours.
+    // Random start, then the first that fits: every socket is as likely as its neighbours.
     const start = Math.floor(Math.random() * open.length);
+    for (let i = 0; i < open.length; i++) {
+      const s = open[(start + i) % open.length]!;
+      if (s.pending.size < this.#fillTo) return s;
+    }
+    if (this.#sockets.size < this.#maxSockets) return this.#openSocket(v6);
     for (let i = 0; i < open.length; i++) {
       const s = open[(start + i) % open.length]!;
       if (s.pending.size < this.#maxOutstanding) return s;

@@ -137,6 +137,24 @@ Deno.test("UdpQueryPool bounds its sockets under a burst: the rest wait, within 
   up.close();
 });
 
+Deno.test("UdpQueryPool fills a socket to fillTo queries before it opens another", async () => {
+  const up = new FakeUpstream();
+  const pool = new UdpQueryPool({ maxSockets: 3, fillTo: 2 });
+  const signal = new AbortController().signal;
+  const qs = Array.from({ length: 7 }, (_, i) => query(`f${i}.example`));
+  const answers = qs.map((q) => pool.query(up.peer, q, sameQuestion(q), signal));
+  const got = await up.receive(7);
+  const perPort = new Map<number, number>();
+  for (const g of got) perPort.set(g.from.port, (perPort.get(g.from.port) ?? 0) + 1);
+  // 2 + 2 + 2 fill three sockets; the seventh shares one of them (the bound is 3 sockets).
+  assert.deepEqual([...perPort.values()].sort(), [2, 2, 3]);
+  assert.equal(pool.openSockets, 3);
+  for (const g of got) await up.send(answerTo(g.data), g.from);
+  await Promise.all(answers);
+  assert.equal(pool.openSockets, 0);
+  up.close();
+});
+
 Deno.test("UdpQueryPool closes a socket when its last query is aborted, and drops a waiting one", async () => {
   const up = new FakeUpstream();
   const pool = new UdpQueryPool({ maxSockets: 1, maxOutstanding: 1 });
@@ -179,7 +197,11 @@ Deno.test("UdpQueryPool retires a socket after queriesPerSocket queries: the nex
 });
 
 Deno.test("UdpQueryPool rejects bounds that are not positive integers", () => {
-  for (const bad of [{ maxSockets: 0 }, { maxOutstanding: 65537 }, { queriesPerSocket: 1.5 }]) {
+  for (
+    const bad of [{ maxSockets: 0 }, { maxOutstanding: 65537 }, { queriesPerSocket: 1.5 }, {
+      fillTo: 0,
+    }]
+  ) {
     assert.throws(() => new UdpQueryPool(bad), RangeError);
   }
 });
