@@ -94,6 +94,14 @@ Deno.test("UdpQueryPool ignores answers from another address, with another ID or
   spoofed[spoofed.length - 5] = 0x71; // "real.examplq"
   // Each is queued on the pool's socket before the real one (loopback delivers in send()).
   await other.send(answerTo(data), from); // right ID and question, wrong source port
+  // Right ID, question and port, from another address.
+  const otherHost = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.2",
+    port: up.peer.port,
+  });
+  await otherHost.send(answerTo(data), from);
+  otherHost.close();
   await up.send(answerTo(data, id ^ 1), from); // wrong ID
   await up.send(spoofed, from); // wrong question
   assert.equal(settled, false);
