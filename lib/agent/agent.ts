@@ -115,6 +115,16 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     tunnelConnections: fds.tunnelConnections,
     metricsConnections: fds.metricsConnections,
   });
+  // A stop signal during start-up skips the steps not yet begun (binding every listener, DNS,
+  // the first reconcile, READY=1): with thousands of services they take tens of seconds, and
+  // the agent used to finish them, log `agent ready` and only then stop.
+  let stoppedEarly = false;
+  const stopRequested = (): boolean => {
+    if (!signal.aborted) return false;
+    stoppedEarly = true;
+    log.info("agent stopping", { ready: false });
+    return true;
+  };
   try {
     if (signal.aborted) return;
     // Starting now, READY=1 below, STOPPING=1 as soon as `signal` aborts; closed last.
@@ -244,6 +254,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     // The DNS address (and persisted VIPs) go on now so the DNS server can bind at start.
     await netdevC.update(registry.snapshot(), { resync: true });
     deviceUp = true;
+    if (stopRequested()) return;
 
     // One epoll loop for the main thread's own sockets: the proxy's (`epoll` engine) and the
     // DNS server's batched UDP sockets wait on it together (lib/sys/reactor.ts). Closed after
@@ -302,6 +313,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       },
     });
     use(proxyComponent(proxy));
+    if (stopRequested()) return;
 
     // 3. DNS: upstreams are read before manageResolvConf rewrites resolv.conf.
     if (config.dnsListen.length > 0) {
@@ -340,6 +352,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     }
 
     if (tunnel) components.push(tunnelComponent(tunnel)); // closed by its cleanup entry above
+    if (stopRequested()) return;
     // ─────────────────────────────────────────────────────────────────────────────────────
 
     const rec = new Reconciler(components, log.with("reconcile"), { resyncMs: RESYNC_MS });
@@ -368,6 +381,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     initialVersion = first.version;
     rec.push(first);
     await rec.settled(first.version);
+    if (stopRequested()) return;
 
     log.info("agent ready", {
       controlSocket: config.controlSocket,
@@ -387,6 +401,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         log.error("cannot stop cleanly", { component: c.name, error: err });
       }
     }
+    if (stoppedEarly) log.info("agent stopped");
   }
   log.info("agent stopped");
 }

@@ -308,3 +308,39 @@ Deno.test("Reconciler.resync() re-runs the newest snapshot as a full pass", asyn
   await r.stop();
   assert.deepEqual(passes, ["4", "4 resync"]);
 });
+
+Deno.test("runAgent() stopped while it sets up the device skips the rest of the start", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-agent-" });
+  try {
+    const config = configIn(dir);
+    const log = memoryLogger("info");
+    const ac = new AbortController();
+    const ip = fakeIp();
+    // SIGTERM arrives while the persisted VIPs go on the device (it lists its addresses).
+    const exec = {
+      run: (argv: readonly string[], o?: { stdin?: string; signal?: AbortSignal }) => {
+        if (argv.join(" ").startsWith("ip -json addr show")) ac.abort();
+        return ip.run(argv, o);
+      },
+    };
+    let ready = false;
+    await runAgent({
+      config,
+      log,
+      signal: ac.signal,
+      onReady: () => (ready = true),
+      exec,
+      deviceAddresses: (d) => ip.links.get(d)?.addresses ?? new Set(),
+      deviceUp: (d) => ip.links.get(d)?.up ?? null,
+    });
+    assert.equal(ready, false);
+    const msgs = log.lines.map((l) => JSON.parse(l).msg);
+    assert.ok(!msgs.includes("agent ready"), msgs.join(", "));
+    assert.ok(!msgs.includes("DNS server listening"), msgs.join(", "));
+    assert.deepEqual(msgs.slice(-1), ["agent stopped"]);
+    assert.ok(msgs.includes("agent stopping"), msgs.join(", "));
+    await assert.rejects(() => Deno.lstat(config.controlSocket), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
