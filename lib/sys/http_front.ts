@@ -24,6 +24,9 @@
  *   happens within that time too;
  * - with `idleTimeoutMs`, a connection on which no byte moved either way for that long is closed;
  * - a failed accept (`EMFILE`) backs off, 100 ms doubling to 2 s, and never ends the loop.
+ *
+ * The server behind may be replaced ({@linkcode HttpFront.setUpstream}, the tunnel's when its
+ * `Deno.serve` stopped): new connections go to the new one, open ones stay where they are.
  * @module
  */
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
@@ -70,8 +73,8 @@ export interface FrontPeer {
 
 class Link implements FrontPeer {
   upstream: Deno.Conn | null = null;
-  /** Local port of the upstream leg (loopback TCP upstream), once connected. */
-  upstreamPort = 0;
+  /** `byPort` key of the upstream leg (loopback TCP upstream), once connected: "" before. */
+  upstreamKey = "";
   readonly opened: number;
   last: number;
   established = false;
@@ -101,8 +104,12 @@ export class HttpFront {
   readonly #links = new Set<Link>();
   /** Connections per remote address (only with `maxPerAddress`). */
   readonly #perAddress = new Map<string, number>();
-  /** Loopback upstream: links by the local port of their upstream leg. */
-  readonly #byPort = new Map<number, Link>();
+  /**
+   * Loopback upstream: links by the server's port and the local port of their upstream leg
+   * (`server:local`; the kernel may give one local port to legs to two servers).
+   */
+  readonly #byPort = new Map<string, Link>();
+  #upstream: FrontUpstream | null;
   readonly #tasks = new Set<Promise<void>>();
   readonly #warnings = new LogRateLimiter();
   readonly #timer: ReturnType<typeof setInterval>;
@@ -120,6 +127,7 @@ export class HttpFront {
    */
   constructor(options: HttpFrontOptions) {
     this.#o = options;
+    this.#upstream = options.upstream;
     this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
     this.addr = this.#listener.addr;
     this.#timer = setInterval(() => this.#sweep(), options.checkEveryMs ?? 1000);
@@ -133,14 +141,31 @@ export class HttpFront {
     return this.#links.size;
   }
 
+  /** Where new connections are sent now; null: nowhere, they are closed at once. */
+  get upstream(): FrontUpstream | null {
+    return this.#upstream;
+  }
+
+  /**
+   * Sends connections accepted from now on to `upstream` (a server that replaced the one
+   * behind), or closes them at once (null: the server behind has stopped and its port may be
+   * anyone's to bind now); connections open now stay with theirs.
+   */
+  setUpstream(upstream: FrontUpstream | null): void {
+    this.#upstream = upstream;
+  }
+
   /**
    * The connection whose upstream leg has local port `port` — what the server behind sees as
    * `info.remoteAddr.port` (loopback TCP upstream only) — or null when there is none (it has
    * closed, or the connection did not come through the front). The entry is made before the
-   * first byte is forwarded and removed when the connection ends.
+   * first byte is forwarded and removed when the connection ends. `serverPort` names the
+   * server the leg goes to (the server asking: its own port); @default the current upstream's
    */
-  peerOf(port: number): FrontPeer | null {
-    const link = this.#byPort.get(port);
+  peerOf(port: number, serverPort?: number): FrontPeer | null {
+    const up = this.#upstream;
+    const server = serverPort ?? (up !== null && "port" in up ? up.port : 0);
+    const link = this.#byPort.get(`${server}:${port}`);
     return link === undefined || link.closed ? null : link;
   }
 
@@ -197,7 +222,13 @@ export class HttpFront {
   }
 
   async #serve(link: Link): Promise<void> {
-    const up = this.#o.upstream;
+    const up = this.#upstream;
+    if (up === null) {
+      this.#o.log.debug("Closing a connection: no server behind the front", {
+        server: this.#o.name,
+      });
+      return;
+    }
     try {
       const conn = "path" in up
         ? await Deno.connect({ transport: "unix", path: up.path })
@@ -210,8 +241,8 @@ export class HttpFront {
       if (!("path" in up)) {
         (conn as Deno.TcpConn).setNoDelay(true);
         // Before the first byte goes up: the server cannot see a request on it earlier.
-        link.upstreamPort = (conn.localAddr as Deno.NetAddr).port;
-        this.#byPort.set(link.upstreamPort, link);
+        link.upstreamKey = `${up.port}:${(conn.localAddr as Deno.NetAddr).port}`;
+        this.#byPort.set(link.upstreamKey, link);
       }
       (link.client as Deno.TcpConn).setNoDelay(true);
     } catch (err) {
@@ -253,7 +284,7 @@ export class HttpFront {
       link.closed = true;
       closeQuietly(link.client);
       closeQuietly(link.upstream);
-      if (this.#byPort.get(link.upstreamPort) === link) this.#byPort.delete(link.upstreamPort);
+      if (this.#byPort.get(link.upstreamKey) === link) this.#byPort.delete(link.upstreamKey);
     }
     if (this.#links.delete(link)) {
       const key = link.remoteAddr.hostname;

@@ -48,3 +48,59 @@ Deno.test("HttpFront.peerOf() maps the port the server behind sees to the client
     inner.close();
   }
 });
+
+Deno.test("HttpFront.setUpstream(): new connections go to the new server (open ones stay), none while it is null", async () => {
+  const first = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const second = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const front = new HttpFront({
+    hostname: "127.0.0.1",
+    port: 0,
+    upstream: { hostname: "127.0.0.1", port: first.addr.port },
+    maxConnections: 4,
+    establishTimeoutMs: 60_000,
+    establishedBy: "caller",
+    idleTimeoutMs: 0,
+    name: "test",
+    log: memoryLogger(),
+  });
+  const open: Deno.Conn[] = [];
+  const buf = new Uint8Array(16);
+  try {
+    const a = await Deno.connect({ hostname: "127.0.0.1", port: front.addr.port });
+    open.push(a);
+    const aBehind = await first.accept();
+    open.push(aBehind);
+
+    front.setUpstream(null);
+    const refused = await Deno.connect({ hostname: "127.0.0.1", port: front.addr.port });
+    open.push(refused);
+    assert.equal(await refused.read(buf), null, "closed at once: no server behind");
+
+    front.setUpstream({ hostname: "127.0.0.1", port: second.addr.port });
+    assert.deepEqual(front.upstream, { hostname: "127.0.0.1", port: second.addr.port });
+    const b = await Deno.connect({ hostname: "127.0.0.1", port: front.addr.port });
+    open.push(b);
+    const bBehind = await second.accept();
+    open.push(bBehind);
+    await b.write(new TextEncoder().encode("b"));
+    assert.equal(await bBehind.read(buf), 1);
+    // The old connection still reaches the old server, and each server finds its own peers.
+    await a.write(new TextEncoder().encode("aa"));
+    assert.equal(await aBehind.read(buf), 2);
+    const peerA = front.peerOf(aBehind.remoteAddr.port, first.addr.port);
+    const peerB = front.peerOf(bBehind.remoteAddr.port);
+    assert.equal(peerA?.remoteAddr.port, a.localAddr.port);
+    assert.equal(peerB?.remoteAddr.port, b.localAddr.port);
+    assert.equal(front.peerOf(aBehind.remoteAddr.port, second.addr.port), null);
+  } finally {
+    for (const c of open) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    front.close();
+    await front.finished;
+    first.close();
+    second.close();
+  }
+});
