@@ -182,17 +182,22 @@ export function dnsComponent(dns: DnsServer): AgentComponent {
   };
 }
 
-/** The inter-node tunnel: server authorization and peer table follow the snapshot. */
+/**
+ * The inter-node tunnel: server authorization and peer table follow the snapshot. Its state is
+ * `down` while the tunnel port serves no new connections (its server is being restarted).
+ */
 export function tunnelComponent(tunnel: Tunnel): AgentComponent {
   return {
     name: "tunnel",
     update: (snapshot) => tunnel.update(snapshot),
     status: () => {
       const s = tunnel.status();
+      const down = s.down ?? null;
       return {
         tunnel: {
-          state: "up",
-          detail: `${s.tls ? "TLS" : "NO TLS"}, ${s.inboundStreams} inbound streams`,
+          state: down === null ? "up" : "down",
+          detail: `${s.tls ? "TLS" : "NO TLS"}, ${s.inboundStreams} inbound streams` +
+            (down === null ? "" : `; ${tunnelDownDetail(down)}`),
         },
         listeners: [`${s.listen}/tcp (tunnel)`],
         peers: s.peers.map((p) => ({
@@ -204,4 +209,14 @@ export function tunnelComponent(tunnel: Tunnel): AgentComponent {
     },
     close: () => tunnel.close(),
   };
+}
+
+/** `no new connections since 2026-…Z (Too many open files …), restart in 2 s`. */
+export function tunnelDownDetail(
+  down: { readonly since: number; readonly error: string; readonly retryAt: number },
+  now: number = Date.now(),
+): string {
+  const inS = Math.max(0, Math.ceil((down.retryAt - now) / 1000));
+  return `no new connections since ${new Date(down.since).toISOString()} (${down.error}), ` +
+    `restart in ${inS} s`;
 }

@@ -19,6 +19,10 @@ export interface TunnelMetrics {
   readonly peerUp: Gauge;
   /** `{direction="out|in"}`: bytes this node sent into / received from tunnels. */
   readonly bytes: Counter;
+  /** Times the server behind the tunnel's front stopped accepting and had to be restarted. */
+  readonly serverStops: Counter;
+  /** 1 while the tunnel port serves new connections, 0 while its server is being restarted. */
+  readonly serverUp: Gauge;
 }
 
 /** Registers (or finds) the families; a private registry when none is given. */
@@ -47,6 +51,14 @@ export function tunnelMetrics(registry: MetricsRegistry = new MetricsRegistry())
     bytes: registry.counter(
       "edgemesh_tunnel_bytes_total",
       "Payload bytes sent into (out) and received from (in) tunnel streams.",
+    ),
+    serverStops: registry.counter(
+      "edgemesh_tunnel_server_stops_total",
+      "Times the tunnel's HTTP/2 server stopped accepting connections (out of descriptors) and was restarted.",
+    ),
+    serverUp: registry.gauge(
+      "edgemesh_tunnel_server_up",
+      "Whether the tunnel port serves new connections (1), or its server is being restarted (0).",
     ),
   };
 }

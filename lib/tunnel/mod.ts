@@ -73,7 +73,14 @@ export {
 export {
   type Authorization,
   authorizeStream,
+  INNER_RESTART_MAX_MS,
+  INNER_RESTART_MIN_MS,
+  type InnerServe,
+  type InnerServeOptions,
+  type InnerServer,
+  nextRestartDelay,
   TunnelServer,
+  type TunnelServerDown,
   type TunnelServerOptions,
 } from "./server.ts";
 export {

@@ -157,6 +157,63 @@ export interface TunnelServerOptions {
   readonly establishTimeoutMs?: number;
   /** How often the front checks that timeout, ms (tests). @default 1000 */
   readonly checkEveryMs?: number;
+  /**
+   * Starts the HTTP/2 server behind the front (tests: one whose `finished` they settle).
+   * @default Deno.serve
+   */
+  readonly serve?: InnerServe;
+}
+
+/** What {@linkcode TunnelServer} passes to its {@linkcode InnerServe}: `Deno.serve`'s options. */
+export interface InnerServeOptions {
+  readonly hostname: "127.0.0.1";
+  readonly port: 0;
+  readonly signal: AbortSignal;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly onListen: () => void;
+  readonly onError: (error: unknown) => Response;
+}
+
+/** What {@linkcode TunnelServer} uses of the server behind its front (a `Deno.HttpServer`). */
+export interface InnerServer {
+  readonly addr: Deno.NetAddr;
+  /** Settles when it has stopped: at shutdown, or when its accept loop failed (rejects). */
+  readonly finished: Promise<void>;
+}
+
+/** Starts the server behind the front: `Deno.serve` in the agent. */
+export type InnerServe = (
+  options: InnerServeOptions,
+  handler: (req: Request, info: { readonly remoteAddr: Deno.NetAddr }) => Promise<Response>,
+) => InnerServer;
+
+/** `Deno.serve` as an {@linkcode InnerServe}. */
+const denoServe: InnerServe = (options, handler) =>
+  Deno.serve({ ...options }, (req, info) => handler(req, info));
+
+/** The first restart of a stopped inner server is at once; later ones wait this long, doubled. */
+export const INNER_RESTART_MIN_MS = 1000;
+/** The longest wait between restarts; an inner server that ran this long resets the wait. */
+export const INNER_RESTART_MAX_MS = 30_000;
+
+/**
+ * The wait before the next start of the server behind the front when the last start waited
+ * `previousMs`: the first start after a stop is at once (0), then 1 s, doubling to 30 s.
+ */
+export function nextRestartDelay(previousMs: number): number {
+  if (previousMs <= 0) return INNER_RESTART_MIN_MS;
+  return Math.min(INNER_RESTART_MAX_MS, previousMs * 2);
+}
+
+/** Why and since when the server behind the front is down ({@linkcode TunnelServer.down}). */
+export interface TunnelServerDown {
+  /** When it stopped (the injected clock), ms since the epoch. */
+  readonly since: number;
+  /** Why it stopped, or why the last start failed. */
+  readonly error: string;
+  /** When the next start is due, ms since the epoch. */
+  readonly retryAt: number;
 }
 
 /** Default of {@linkcode TunnelServerOptions.maxConnections}. */
@@ -201,7 +258,17 @@ export class TunnelServer {
   readonly #metrics: TunnelMetrics;
   readonly #verifier: Promise<RequestVerifier>;
   readonly #dial: BackendDial;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #serveFn: InnerServe;
+  readonly #tls: { cert?: string; key?: string };
+  readonly #now: () => number;
+  /** The server behind the front that gets new connections (null while it is down). */
+  #inner: InnerServer | null = null;
+  /** Every inner server that has not finished yet (old ones serve their open connections). */
+  readonly #innerDone = new Set<Promise<void>>();
+  #down: TunnelServerDown | null = null;
+  /** The last wait before a restart, ms: 0 at first and after an inner server ran 30 s. */
+  #restartDelayMs = 0;
+  #restartTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #front: HttpFront;
   readonly #stop = new AbortController();
   readonly #signal: AbortSignal;
@@ -221,7 +288,9 @@ export class TunnelServer {
     this.#log = options.log;
     this.#metrics = tunnelMetrics(options.metrics);
     this.#dial = options.dial ?? tcpDialBackend;
+    this.#serveFn = options.serve ?? denoServe;
     const now = options.now ?? Date.now;
+    this.#now = now;
     this.#authWarnings = new LogRateLimiter({ now });
     const verifier = importTunnelKey(options.key).then((key) =>
       new RequestVerifier({
@@ -239,29 +308,22 @@ export class TunnelServer {
       ? AbortSignal.any([options.signal, this.#stop.signal])
       : this.#stop.signal;
     this.#signal = signal;
-    signal.addEventListener("abort", () => this.#closeStreams(), { once: true });
+    signal.addEventListener("abort", () => {
+      this.#closeStreams();
+      if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
+      this.#restartTimer = null;
+    }, { once: true });
     // Deno.serve has no connection cap or timeouts (and crashes the process at EMFILE): it
     // listens on loopback behind a front (lib/sys/http_front.ts) that caps and times out
     // connections and copies their bytes (TLS included: the front cannot end TLS without
     // leaking sockets, see there). The real remote address is the front's, looked up by the
     // port of the front's connection to it (#handle).
-    const tls = options.tls ? { cert: options.tls.cert, key: options.tls.key } : {};
+    this.#tls = options.tls ? { cert: options.tls.cert, key: options.tls.key } : {};
+    let inner: InnerServer;
     try {
-      this.#server = this.#serveInner(signal, tls);
+      inner = this.#serveInner();
     } catch (err) {
       throw bindError("the tunnel (tunnelListen)", options.listen, err);
-    }
-    // With TLS, Deno.serve leaves Nagle's algorithm on for the connections it accepts (it sets
-    // TCP_NODELAY only without TLS) and has no option for it: a small write after another (a
-    // stream's FIN after its DATA, each a TLS record) waited for the front's delayed ACK, and
-    // the next stream's answer behind it: 40 ms per sequential stream. Accepted sockets
-    // inherit the option from the listener (Linux), which nothing has connected to yet.
-    // Without the C library (no --allow-ffi) it stays off.
-    if (options.tls && !setListenerNoDelay("127.0.0.1", this.#server.addr.port)) {
-      this.#log.info(
-        "Tunnel TLS server without TCP_NODELAY (no C library through FFI): each stream's " +
-          "answer may wait up to 40 ms",
-      );
     }
     const maxConnections = options.maxConnections ?? TUNNEL_MAX_CONNECTIONS;
     const maxPerAddress = options.maxConnectionsPerAddress ??
@@ -270,7 +332,7 @@ export class TunnelServer {
       this.#front = new HttpFront({
         hostname: hp.host,
         port: hp.port,
-        upstream: { hostname: "127.0.0.1", port: this.#server.addr.port },
+        upstream: { hostname: "127.0.0.1", port: inner.addr.port },
         maxConnections,
         maxPerAddress,
         establishTimeoutMs: options.establishTimeoutMs ?? TUNNEL_ESTABLISH_TIMEOUT_MS,
@@ -285,19 +347,18 @@ export class TunnelServer {
       });
     } catch (err) {
       this.#stop.abort();
-      this.#server.finished.catch(() => {});
+      inner.finished.catch(() => {});
       throw bindError("the tunnel (tunnelListen)", options.listen, err);
     }
     const front = this.#front;
     if (signal.aborted) front.close();
     else signal.addEventListener("abort", () => front.close(), { once: true });
     this.addr = { hostname: front.addr.hostname, port: front.addr.port };
-    this.finished = Promise.all([
-      front.finished,
-      // Out of descriptors, Deno.serve's accept loop fails: logged, never thrown (it would
-      // end the agent); the front keeps the connections in budget so this should not happen.
-      this.#server.finished.catch((error) => this.#log.error("tunnel server stopped", { error })),
-    ]).then(() => {});
+    this.#metrics.serverUp.set(undefined, 1);
+    this.#watch(inner);
+    this.finished = front.finished.then(async () => {
+      while (this.#innerDone.size > 0) await Promise.all([...this.#innerDone]);
+    });
     this.#log.info("tunnel listening", {
       address: formatHostPort(this.addr.hostname, this.addr.port),
       tls: options.tls ? "on" : "off",
@@ -306,22 +367,115 @@ export class TunnelServer {
     });
   }
 
-  /** `Deno.serve` on a random loopback port, behind the front. */
-  #serveInner(
-    signal: AbortSignal,
-    tls: { cert?: string; key?: string },
-  ): Deno.HttpServer<Deno.NetAddr> {
-    return Deno.serve({
+  /**
+   * `Deno.serve` on a random loopback port, behind the front (its own port is the one the
+   * front's legs to it go to: {@linkcode HttpFront.peerOf}).
+   * @throws what `Deno.serve` throws (`EMFILE` while the process is out of descriptors)
+   */
+  #serveInner(): InnerServer {
+    let port = 0;
+    const server = this.#serveFn({
       hostname: "127.0.0.1",
       port: 0,
-      signal,
-      ...tls,
+      signal: this.#signal,
+      ...this.#tls,
       onListen: () => {},
       onError: (err) => {
         this.#log.debug("tunnel request failed", { error: err });
         return new Response("internal error", { status: 500 });
       },
-    }, (req, info) => this.#handle(req, info.remoteAddr));
+    }, (req, info) => this.#handle(req, info.remoteAddr, port));
+    port = server.addr.port;
+    this.#inner = server;
+    // With TLS, Deno.serve leaves Nagle's algorithm on for the connections it accepts (it sets
+    // TCP_NODELAY only without TLS) and has no option for it: a small write after another (a
+    // stream's FIN after its DATA, each a TLS record) waited for the front's delayed ACK, and
+    // the next stream's answer behind it: 40 ms per sequential stream. Accepted sockets
+    // inherit the option from the listener (Linux), which nothing has connected to yet.
+    // Without the C library (no --allow-ffi) it stays off.
+    if (this.#opts.tls && !setListenerNoDelay("127.0.0.1", port)) {
+      this.#log.info(
+        "Tunnel TLS server without TCP_NODELAY (no C library through FFI): each stream's " +
+          "answer may wait up to 40 ms",
+      );
+    }
+    return server;
+  }
+
+  /**
+   * Out of descriptors, `Deno.serve`'s accept loop fails for good (Deno 2.9.6: `finished`
+   * rejects with `EMFILE` and its listener is closed; a flood of idle connections to its
+   * loopback port by any local process does it): then new connections are closed at once
+   * (the freed port is anyone's to bind) and a new server is started on a new loopback port,
+   * at once and then after 1 s doubling to 30 s while it keeps failing. Never thrown (it
+   * would end the agent). Its open connections are left to it.
+   */
+  #watch(server: InnerServer): void {
+    const started = this.#now();
+    const done = server.finished.then(() => null, (err: unknown) => err ?? "stopped");
+    const settled = done.then(() => {});
+    this.#innerDone.add(settled);
+    done.then((error) => {
+      this.#innerDone.delete(settled);
+      if (this.#signal.aborted || this.#inner !== server) return;
+      this.#inner = null;
+      this.#front.setUpstream(null);
+      this.#metrics.serverStops.inc();
+      this.#metrics.serverUp.set(undefined, 0);
+      if (this.#now() - started >= INNER_RESTART_MAX_MS) this.#restartDelayMs = 0;
+      const delay = this.#restartDelayMs;
+      const why = error === null ? "finished" : String((error as Error)?.message ?? error);
+      this.#down = { since: this.#now(), error: why, retryAt: this.#now() + delay };
+      this.#log.warn(
+        "Tunnel server stopped accepting connections: restarting it on a new loopback port",
+        { error: error ?? why, restartInMs: delay },
+      );
+      this.#scheduleRestart(delay);
+    });
+  }
+
+  #scheduleRestart(delayMs: number): void {
+    this.#restartDelayMs = nextRestartDelay(delayMs);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      this.#restart();
+    }, delayMs);
+  }
+
+  #restart(): void {
+    if (this.#signal.aborted) return;
+    let server: InnerServer;
+    try {
+      server = this.#serveInner();
+    } catch (err) {
+      const delay = this.#restartDelayMs;
+      const down = this.#down;
+      this.#down = {
+        since: down?.since ?? this.#now(),
+        error: String((err as Error)?.message ?? err),
+        retryAt: this.#now() + delay,
+      };
+      this.#log.warn("Cannot restart the tunnel server, retrying", {
+        error: err,
+        retryInMs: delay,
+      });
+      this.#scheduleRestart(delay);
+      return;
+    }
+    this.#front.setUpstream({ hostname: "127.0.0.1", port: server.addr.port });
+    this.#metrics.serverUp.set(undefined, 1);
+    const since = this.#down?.since ?? this.#now();
+    this.#down = null;
+    this.#log.info("tunnel server restarted", { downMs: this.#now() - since });
+    this.#watch(server);
+  }
+
+  /**
+   * Null while new connections are served; otherwise why and since when they are not (the
+   * server behind the front stopped and has not been restarted yet).
+   */
+  get down(): TunnelServerDown | null {
+    return this.#down;
   }
 
   /** Takes the registry snapshot that authorizes streams. */
@@ -363,8 +517,8 @@ export class TunnelServer {
     });
   }
 
-  async #handle(req: Request, inner: Deno.NetAddr): Promise<Response> {
-    const peer = this.#front.peerOf(inner.port);
+  async #handle(req: Request, inner: Deno.NetAddr, serverPort: number): Promise<Response> {
+    const peer = this.#front.peerOf(inner.port, serverPort);
     if (peer === null) {
       // The front's connection has closed already (nobody reads the answer), or this one did
       // not come through the front (a local process on the loopback port): no address to

@@ -14,7 +14,7 @@ import { loadTunnelKey, TunnelSetupError } from "./auth.ts";
 import { logTunnelOff, planTunnel, type TunnelConfig } from "./plan.ts";
 import { type PeerStatus, TunnelDialer, type TunnelTls } from "./dialer.ts";
 import { DEFAULT_TUNNEL_PORT, routeFor } from "./peers.ts";
-import { TunnelServer } from "./server.ts";
+import { TunnelServer, type TunnelServerDown } from "./server.ts";
 import type { BackendDial } from "./tcp.ts";
 import { formatHostPort, parseHostPort } from "./wire.ts";
 
@@ -55,6 +55,11 @@ export interface TunnelStatus {
   readonly tls: boolean;
   /** Streams served for peers right now. */
   readonly inboundStreams: number;
+  /**
+   * Set while the tunnel port serves no new connections: its server stopped (out of
+   * descriptors) and is being restarted (`TunnelServer.down`).
+   */
+  readonly down?: TunnelServerDown | null;
   readonly peers: readonly PeerStatus[];
 }
 
@@ -148,6 +153,7 @@ export async function startTunnel(
       listen: formatHostPort(server.addr.hostname, server.addr.port),
       tls: tls !== null,
       inboundStreams: server.activeStreams,
+      down: server.down,
       peers: dialer.status(),
     }),
     async close() {
