@@ -52,6 +52,9 @@ export interface ServeMetricsOptions {
   };
 }
 
+/** The mode of the Unix socket behind the front: owner only, as the control socket's (0600). */
+export const METRICS_SOCKET_MODE = 0o600;
+
 /** A connection that has not had a reply 10 s after it opened is closed (partial request). */
 export const METRICS_FIRST_BYTE_TIMEOUT_MS = 10_000;
 /** A keep-alive connection idle this long is closed. */
@@ -204,6 +207,10 @@ function serverFailed(log: Logger, error: unknown): void {
   log.error("metrics server stopped", { error });
 }
 
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 function serveBehindFront(
   options: ServeMetricsOptions,
   f: NonNullable<ServeMetricsOptions["front"]>,
@@ -224,6 +231,17 @@ function serveBehindFront(
       return text("internal error\n", 500);
     },
   }, withRefresh(metricsHandler(options), options.refresh));
+  try {
+    // As the control socket beside it (lib/control/README.md): only its owner may connect. Bound
+    // with the process umask (0755 under 022) by Deno.serve, which takes no mode; changed before
+    // this tick ends, so before a request is served.
+    Deno.chmodSync(f.socketPath, METRICS_SOCKET_MODE);
+  } catch (err) {
+    stop.abort();
+    throw new Error(`Cannot restrict metrics socket "${f.socketPath}": ${errorText(err)}`, {
+      cause: err,
+    });
+  }
   let front: HttpFront;
   try {
     front = new HttpFront({

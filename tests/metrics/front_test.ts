@@ -56,3 +56,29 @@ Deno.test("metrics behind the front: a connection cap, and idle or partial reque
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("metrics behind the front: the inner Unix socket is 0600, as the control socket", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sqa-metrics-" });
+  const ac = new AbortController();
+  const socketPath = `${dir}/edgemesh.sock.metrics`;
+  const srv = serveMetrics({
+    listen: "127.0.0.1:0",
+    registry: new MetricsRegistry(),
+    ready: () => ({ ready: true, checks: {} }),
+    signal: ac.signal,
+    log: memoryLogger(),
+    front: { socketPath, maxConnections: 2 },
+  });
+  try {
+    const info = await Deno.lstat(socketPath);
+    assert.ok(info.isSocket);
+    assert.equal((info.mode ?? 0) & 0o777, 0o600);
+    // Still served through the front after the mode change.
+    const res = await fetch(`http://127.0.0.1:${srv.addr.port}/healthz`);
+    assert.equal(await res.text(), "ok\n");
+  } finally {
+    ac.abort();
+    await srv.finished;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
