@@ -93,6 +93,52 @@ export function listenerBudget(snapshot: Snapshot, max: number): ListenerBudget 
   return { allowed, short };
 }
 
+/** How many service names {@linkcode budgetSummary} lists in its `first` field. */
+export const BUDGET_SUMMARY_NAMES = 5;
+
+/** Where an operator sees every unbound listener (named in the budget summary line). */
+export const UNBOUND_LISTENERS_HINT = "edgemesh ctl status -o json (unboundListeners)";
+
+/** The fields of the one log line about services short of listeners (see {@linkcode budgetSummary}). */
+export interface BudgetSummary {
+  /** Services that get fewer listeners than they have TCP ports. */
+  readonly services: number;
+  /** Listeners not opened, over all of them. */
+  readonly listeners: number;
+  /** The first {@linkcode BUDGET_SUMMARY_NAMES} of them, in budget order, comma-separated. */
+  readonly first: string;
+}
+
+/**
+ * The summary of `short` (from {@linkcode listenerBudget}) to log, or null when it is the same
+ * as `previous` (nothing to say). An empty `short` after a non-empty `previous` gives a summary
+ * of zero services (every listener fits again). Pure: one line per change instead of one per
+ * service, which with thousands of services flooded the log at every start.
+ */
+export function budgetSummary(
+  short: ReadonlyMap<ServiceKey, string>,
+  previous: ReadonlyMap<ServiceKey, string>,
+): BudgetSummary | null {
+  if (sameShares(short, previous)) return null;
+  let listeners = 0;
+  const names: ServiceKey[] = [];
+  for (const [service, share] of short) {
+    listeners += Number(share.slice(0, share.indexOf("/")));
+    if (names.length < BUDGET_SUMMARY_NAMES) names.push(service);
+  }
+  const more = short.size > names.length ? `, … (${short.size - names.length} more)` : "";
+  return { services: short.size, listeners, first: names.join(", ") + more };
+}
+
+function sameShares(
+  a: ReadonlyMap<ServiceKey, string>,
+  b: ReadonlyMap<ServiceKey, string>,
+): boolean {
+  if (a.size !== b.size) return false;
+  for (const [service, share] of a) if (b.get(service) !== share) return false;
+  return true;
+}
+
 /**
  * A bound TCP listener on `VIP:port` handing each accepted connection to a callback.
  * `Deno.listen` takes no signal, so {@linkcode close} closes the resource and the loop treats

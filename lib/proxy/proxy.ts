@@ -37,11 +37,14 @@ import {
 import { PassiveHealth } from "./health.ts";
 import { ConnGate, type ProxyLimits } from "./gate.ts";
 import {
+  type BudgetSummary,
+  budgetSummary,
   listenerBudget,
   type ListenerKey,
   listenerKey,
   type ListenerSpec,
   planListeners,
+  UNBOUND_LISTENERS_HINT,
 } from "./listener.ts";
 import { type LinkedNode, LinkedSet } from "./linked_set.ts";
 import { closeQuietly, type SpliceBuffers, spliceBuffers } from "./splice.ts";
@@ -234,6 +237,7 @@ export class Proxy {
   readonly #gate: ConnGate;
   readonly #maxListeners: number;
   readonly #openFiles: number;
+  readonly #thread: number;
   /** Services short of listeners (budget), as last warned: `refused/ports`. */
   #short = new Map<ServiceKey, string>();
 
@@ -276,6 +280,7 @@ export class Proxy {
     this.#cursorOf = options.cursorOf;
     this.#onRetired = options.onServicesRetired;
     this.#gate = new ConnGate(options.limits ?? null, options.thread ?? 0, this.#log, this.#now);
+    this.#thread = options.thread ?? 0;
     this.#maxListeners = options.limits?.maxListeners ?? Infinity;
     this.#openFiles = options.limits?.openFiles ?? 0;
     const m = options.metrics;
@@ -476,8 +481,9 @@ export class Proxy {
   }
 
   /**
-   * Takes the listeners beyond the budget out of `desired` (they are reported unbound) and
-   * warns once per service whose share changed. Services with fewer ports come first.
+   * Takes the listeners beyond the budget out of `desired` (they are reported unbound) and logs
+   * one summary when the services left short changed (each one's detail at debug). Services
+   * with fewer ports come first.
    */
   #budget(snapshot: Snapshot, desired: Map<ListenerKey, ListenerSpec>): ListenerSpec[] {
     const budget = this.#maxListeners === Infinity
@@ -495,7 +501,7 @@ export class Proxy {
         const text = `${refused}/${ports}`;
         short.set(service, text);
         if (this.#short.get(service) === text) continue;
-        this.#log.warn(
+        this.#log.debug(
           "Not listening on some ports of a service: the proxy's listener budget is used up",
           {
             service,
@@ -507,8 +513,27 @@ export class Proxy {
         );
       }
     }
+    const summary = budgetSummary(short, this.#short);
     this.#short = short;
+    if (summary !== null) this.#logBudget(summary);
     return over;
+  }
+
+  /**
+   * One line per update that changes which listeners the budget leaves out (per service at
+   * debug). Worker threads compute the same budget from the same snapshot: only the main
+   * thread warns, theirs is at debug.
+   */
+  #logBudget(summary: BudgetSummary): void {
+    const limits = { maxListeners: this.#maxListeners, openFilesLimit: this.#openFiles };
+    if (summary.services === 0) {
+      this.#log.info("Every service port fits the proxy's listener budget again", limits);
+      return;
+    }
+    const fields = { ...summary, ...limits, see: UNBOUND_LISTENERS_HINT };
+    const msg = "Not listening on some service ports: the proxy's listener budget is used up";
+    if (this.#thread === 0) this.#log.warn(msg, fields);
+    else this.#log.debug(msg, fields);
   }
 
   #start(spec: ListenerSpec, route: Route): void {

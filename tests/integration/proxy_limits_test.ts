@@ -103,9 +103,15 @@ for (const engine of ENGINES) {
         ls[2]!.error!,
         /listener budget \(3 per thread, from the open-files limit 256\)/,
       );
-      const warned = log.lines.filter((l) => l.includes("listener budget is used up"));
+      const warned = log.lines.filter((l) =>
+        l.includes("listener budget is used up") && l.includes('"level":"warn"')
+      );
       assert.equal(warned.length, 1);
-      assert.match(warned[0]!, /"service":"default\/big","ports":4,"unbound":2/);
+      assert.match(warned[0]!, /"services":1,"listeners":2,"first":"default\/big"/);
+      assert.match(
+        log.lines.join("\n"),
+        /"level":"debug".*"service":"default\/big","ports":4,"unbound":2/,
+      );
       // The same snapshot again: no new warning.
       await proxy.update(snapshotOf(
         {
@@ -116,9 +122,55 @@ for (const engine of ENGINES) {
         },
         { name: "small", vip: small, ports: [{ name: "p", port: 18095 }], endpoints: [] },
       ));
-      assert.equal(log.lines.filter((l) => l.includes("listener budget is used up")).length, 1);
+      assert.equal(log.lines.filter((l) => l.includes("listener budget is used up")).length, 2);
     } finally {
       await proxy.close();
     }
   });
 }
+
+Deno.test("proxy over its listener budget logs one warning per change, not one per service", async () => {
+  const log = memoryLogger();
+  const proxy = new Proxy({ nodeName: "n", log, engine: "deno", limits: limits(100, 2) });
+  const vips = Array.from({ length: 8 }, () => loopbackVip());
+  const services = (n: number) =>
+    snapshotOf(
+      ...vips.slice(0, n).map((vip, i) => ({
+        name: `s${i}`,
+        vip,
+        ports: [{ name: "p", port: 18096 }],
+        endpoints: [],
+      })),
+    );
+  const warnings = () =>
+    log.lines.filter((l) => l.includes('"level":"warn"') && l.includes("listener budget"));
+  try {
+    await proxy.update(services(8));
+    assert.equal(proxy.listeners().filter((l) => !l.bound).length, 6);
+    assert.equal(warnings().length, 1);
+    const line = JSON.parse(warnings()[0]!);
+    assert.equal(line.services, 6);
+    assert.equal(line.listeners, 6);
+    assert.equal(
+      line.first,
+      "default/s2, default/s3, default/s4, default/s5, default/s6, … (1 more)",
+    );
+    assert.equal(line.see, "edgemesh ctl status -o json (unboundListeners)");
+    assert.equal(line.maxListeners, 2);
+    // Each service's detail is still there, at debug.
+    assert.equal(
+      log.lines.filter((l) => l.includes('"level":"debug"') && l.includes('"unbound":1')).length,
+      6,
+    );
+    await proxy.update(services(8)); // the same: nothing more
+    assert.equal(warnings().length, 1);
+    await proxy.update(services(5)); // fewer left out: one more line
+    assert.equal(warnings().length, 2);
+    assert.equal(JSON.parse(warnings()[1]!).services, 3);
+    await proxy.update(services(2)); // all fit again
+    assert.equal(warnings().length, 2);
+    assert.match(log.lines.at(-1)!, /Every service port fits the proxy's listener budget again/);
+  } finally {
+    await proxy.close();
+  }
+});

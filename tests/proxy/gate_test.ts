@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { memoryLogger } from "../../lib/log/mod.ts";
 import { ConnGate, type ProxyLimits, proxyLimits } from "../../lib/proxy/gate.ts";
-import { listenerBudget } from "../../lib/proxy/listener.ts";
+import { budgetSummary, listenerBudget } from "../../lib/proxy/listener.ts";
 import { fdBudget } from "../../lib/sys/fd_limits.ts";
 import { snapshotOf } from "../_helpers/proxy_fixtures.ts";
 
@@ -104,4 +104,19 @@ Deno.test("listenerBudget() gives services with fewer ports their listeners firs
     assert.equal(b.allowed.size, 0);
     assert.deepEqual([...b.short.keys()], ["default/one", "default/two", "default/big"]);
   });
+});
+
+Deno.test("budgetSummary() says something only when the services left short change", () => {
+  const short = new Map([["ns/a", "1/1"], ["ns/b", "2/3"]]);
+  assert.equal(budgetSummary(short, new Map(short)), null);
+  assert.deepEqual(budgetSummary(short, new Map()), {
+    services: 2,
+    listeners: 3,
+    first: "ns/a, ns/b",
+  });
+  // Same services, another share: a new line.
+  assert.equal(budgetSummary(short, new Map([["ns/a", "1/1"], ["ns/b", "1/3"]]))?.listeners, 3);
+  // None left short: a summary of none, once.
+  assert.deepEqual(budgetSummary(new Map(), short), { services: 0, listeners: 0, first: "" });
+  assert.equal(budgetSummary(new Map(), new Map()), null);
 });
