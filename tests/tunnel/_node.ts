@@ -3,7 +3,10 @@
  * A stand-in "node" for namespace tests, run inside a namespace (the agent is not wired yet):
  *
  * - `_node.ts serve '<json ServeSpec>'`: an echo backend plus a TunnelServer authorizing
- *   against the given services; prints `ready` and runs until killed.
+ *   against the given services; prints `ready <echo port> <loopback port of its Deno.serve>`
+ *   (then, with `log`, its log lines) and runs until killed.
+ * - `_node.ts hold '<json HoldSpec>'`: opens up to `count` idle connections to a port, prints
+ *   `held N` and holds them until killed (a local process flooding the tunnel's loopback port).
  * - `_node.ts dial '<json DialSpec>'`: a TunnelDialer that learns peers from Node objects,
  *   dials each target, sends `hello`, half-closes, and prints one JSON result per target.
  * - `_node.ts flood '<json FloodSpec>'`: correctly signed streams for an unknown service, as
@@ -11,7 +14,8 @@
  * @module
  */
 // deno-lint-ignore-file no-console
-import { nullLogger } from "../../lib/log/mod.ts";
+import { createLogger, nullLogger } from "../../lib/log/mod.ts";
+import { tcpSockets } from "../../lib/sys/nodelay.ts";
 import type { NodeInfo } from "../../lib/registry/model.ts";
 import { TunnelDialer, TunnelDialError, TunnelServer } from "../../lib/tunnel/mod.ts";
 import {
@@ -35,6 +39,17 @@ export interface ServeSpec {
   /** `TunnelServerOptions.maxNonces` / `maxNoncesPerSource` (defaults when absent). */
   readonly maxNonces?: number;
   readonly maxNoncesPerSource?: number;
+  /** Print the server's log lines (JSON, info and up) on stdout after `ready`. */
+  readonly log?: boolean;
+  /** `TunnelServerOptions.loopbackEndpointsForTests`. */
+  readonly loopbackEndpoints?: boolean;
+}
+
+/** Arguments of `hold`. */
+export interface HoldSpec {
+  readonly host: string;
+  readonly port: number;
+  readonly count: number;
 }
 
 /** Arguments of `flood`: `count` correctly signed streams, `concurrency` at a time. */
@@ -68,12 +83,19 @@ async function serve(spec: ServeSpec): Promise<void> {
     listen: spec.listen,
     nodeName: spec.nodeName,
     key: TEST_KEY,
-    log: nullLogger,
+    log: spec.log
+      ? createLogger({ level: "info", format: "json", write: (l) => console.log(l) })
+      : nullLogger,
+    ...(spec.loopbackEndpoints ? { loopbackEndpointsForTests: true } : {}),
     ...(spec.maxNonces ? { maxNonces: spec.maxNonces } : {}),
     ...(spec.maxNoncesPerSource ? { maxNoncesPerSource: spec.maxNoncesPerSource } : {}),
   });
   server.update(snapshotOf(spec.services));
-  console.log(`ready ${echo.port}`);
+  const inner = [...tcpSockets()].find((s) =>
+    s.listening && s.hostname === "127.0.0.1" && s.port !== server.addr.port &&
+    s.port !== echo.port
+  );
+  console.log(`ready ${echo.port} ${inner?.port ?? 0}`);
   await server.finished;
 }
 
@@ -149,10 +171,36 @@ async function flood(spec: FloodSpec): Promise<void> {
   console.log(JSON.stringify(reasons));
 }
 
+/** Opens up to `count` connections (sequentially, 2 s each at most) and holds them. */
+async function hold(spec: HoldSpec): Promise<Deno.Conn[]> {
+  const held: Deno.Conn[] = [];
+  for (let i = 0; i < spec.count; i++) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      held.push(
+        await Promise.race([
+          Deno.connect({ hostname: spec.host, port: spec.port }),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error("connect timed out")), 2000);
+          }),
+        ]),
+      );
+    } catch {
+      break; // refused (the listener is gone) or the backlog is full
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  console.log(`held ${held.length}`);
+  setInterval(() => {}, 1 << 30); // until killed
+  return held;
+}
+
 if (import.meta.main) {
   const [mode, json] = Deno.args;
   if (mode === "serve") await serve(JSON.parse(json!));
   else if (mode === "dial") await dial(JSON.parse(json!));
   else if (mode === "flood") await flood(JSON.parse(json!));
+  else if (mode === "hold") await hold(JSON.parse(json!));
   else throw new TypeError(`Cannot run _node.ts: unknown mode "${mode}"`);
 }
