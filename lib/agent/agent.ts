@@ -229,6 +229,9 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       exec: opts.exec ?? denoExec,
       log: log.with("netdev"),
       metrics,
+      // A stop stops an address pass between its `ip` batches: tens of thousands of VIPs take
+      // a minute, on a device the exit path deletes. What it added is teardown's to remove.
+      signal,
     });
     const netdevC = netdevComponent(netdev, dnsAddressesOnDevice(config));
     use(netdevC); // registered before ensure() so a half-made device is removed on failure
@@ -252,7 +255,12 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
 
     await netdev.ensure();
     // The DNS address (and persisted VIPs) go on now so the DNS server can bind at start.
-    await netdevC.update(registry.snapshot(), { resync: true });
+    try {
+      await netdevC.update(registry.snapshot(), { resync: true });
+    } catch (err) {
+      if (stopRequested()) return; // stopped between batches (ReconcileStoppedError)
+      throw err;
+    }
     deviceUp = true;
     if (stopRequested()) return;
 
@@ -355,7 +363,10 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     if (stopRequested()) return;
     // ─────────────────────────────────────────────────────────────────────────────────────
 
-    const rec = new Reconciler(components, log.with("reconcile"), { resyncMs: RESYNC_MS });
+    const rec = new Reconciler(components, log.with("reconcile"), {
+      resyncMs: RESYNC_MS,
+      signal,
+    });
     reconciler = rec;
     cleanup.push({ name: "reconciler", close: () => rec.stop() });
     // A deleted or downed device, or a removed address, is noticed within seconds and

@@ -49,6 +49,12 @@ export interface ReconcilerOptions {
    * failed retry up to `resyncMs` (or 30 s when resync is off). @default 1000
    */
   readonly retryMs?: number;
+  /**
+   * The agent's stop signal: once it aborts, no pass starts, the pass in progress stops before
+   * its next component (a component that rejects meanwhile, e.g. netdev stopping between its
+   * `ip` batches, is not a failure), and the reconciler stops as by {@linkcode Reconciler.stop}.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A component whose last update threw, for readiness and `ctl status`. */
@@ -87,6 +93,7 @@ export class Reconciler {
   readonly #maxRetryMs: number;
   #retryDelay = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #signal: AbortSignal | undefined;
 
   constructor(
     components: readonly AgentComponent[],
@@ -99,6 +106,9 @@ export class Reconciler {
     if (every > 0) this.#timer = setInterval(() => this.resync(), every);
     this.#retryMs = options.retryMs ?? 1000;
     this.#maxRetryMs = Math.max(this.#retryMs, every > 0 ? every : MAX_RETRY_MS);
+    this.#signal = options.signal;
+    if (this.#signal?.aborted) this.#halt();
+    else this.#signal?.addEventListener("abort", () => this.#halt(), { once: true });
     this.#loop = this.#run();
   }
 
@@ -138,13 +148,21 @@ export class Reconciler {
     this.#wake?.();
   }
 
-  /** Finishes the reconcile in progress (if any) and stops. */
+  /**
+   * Finishes the reconcile in progress (if any) and stops; once the `signal` option has
+   * aborted, that pass stops before its next component instead.
+   */
   async stop(): Promise<void> {
+    this.#halt();
+    await this.#loop;
+  }
+
+  /** No pass after the one in progress, no resync, no retry. */
+  #halt(): void {
     this.#stopped = true;
     clearInterval(this.#timer);
     clearTimeout(this.#retryTimer);
     this.#wake?.();
-    await this.#loop;
   }
 
   #release(): void {
@@ -172,10 +190,21 @@ export class Reconciler {
       const pass: ReconcilePass = { resync: this.#resyncDue };
       this.#resyncDue = false;
       const failures: ReconcileFailure[] = [];
+      let stoppedAt: string | null = null;
       for (const c of this.#components) {
+        if (this.#signal?.aborted) {
+          stoppedAt = c.name;
+          break;
+        }
         try {
           await c.update(snapshot, pass);
         } catch (err) {
+          if (this.#signal?.aborted) {
+            // Stopped (or failed) because the agent is stopping: not a failure to retry.
+            stoppedAt = c.name;
+            this.#log.debug("reconcile step stopped", { component: c.name, error: err });
+            break;
+          }
           // One line: `ip`'s stderr can span several, which would break `ctl status`.
           const error = (err instanceof Error ? err.message : String(err)).trim()
             .replace(/\s*\n\s*/g, "; ");
@@ -186,6 +215,14 @@ export class Reconciler {
             error: err,
           });
         }
+      }
+      if (stoppedAt !== null) {
+        this.#log.info("reconcile pass stopped: the agent is stopping", {
+          version: snapshot.version,
+          at: stoppedAt,
+        });
+        this.#release(); // stopped: every waiter resolves
+        return;
       }
       this.#done = snapshot.version;
       this.#failures = failures;

@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-export { NetDev, type NetDevOptions, type TimeoutTimers } from "./netdev.ts";
+export { NetDev, type NetDevOptions, ReconcileStoppedError, type TimeoutTimers } from "./netdev.ts";
 export {
   type ClaimDevice,
   claimDevice,
@@ -24,6 +24,8 @@ export {
   readOwnedAlias,
 } from "./owner.ts";
 export {
+  type AddressBatch,
+  addressBatches,
   type AddressPlan,
   type AddrShow,
   batchLines,

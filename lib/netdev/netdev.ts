@@ -16,9 +16,9 @@ import {
   readOwnedAlias,
 } from "./owner.ts";
 import {
+  addressBatches,
   type AddressPlan,
   type AddrShow,
-  batchLines,
   DEFAULT_BATCH_LINES,
   type DeviceAddress,
   inCidr,
@@ -63,6 +63,20 @@ export interface NetDevOptions {
   readonly pid?: number;
   /** Claims the device name for this agent (owner.ts). @default claimDevice */
   readonly claim?: ClaimDevice;
+  /**
+   * The agent's stop signal: once it aborts, a {@linkcode NetDev.reconcile} in progress runs no
+   * further `ip` command (it stops between batches) and rejects with
+   * {@linkcode ReconcileStoppedError}; {@linkcode NetDev.teardown} is not affected.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A reconcile stopped between two `ip` commands because the agent is stopping. What it had
+ * applied is recorded as this instance's, so teardown removes it (or deletes the device).
+ */
+export class ReconcileStoppedError extends Error {
+  override name = "ReconcileStoppedError";
 }
 
 /** The two timer functions {@linkcode NetDev} uses: `globalThis`, or a fake in tests. */
@@ -277,6 +291,7 @@ export class NetDev {
     }
     return this.#serial(async () => {
       this.#lastWanted = { vips, extra };
+      this.#stopIfAborted("before reading the device");
       const actual = await this.#readRepairing();
       const now = this.#now();
       const held = retainRemoved(
@@ -291,9 +306,9 @@ export class NetDev {
       // A device taken back from an earlier run: whatever /32 it left and nobody wants goes.
       const sweep = this.#sweep;
       const plan = planAddresses(held.desired, actual, this.#subnet, this.#owned, { sweep });
-      await this.#apply(plan);
-      this.#sweep = false;
       const left = plan.remove.filter((ip) => !this.#owned.has(ip) && !inCidr(ip, this.#subnet));
+      await this.#apply(plan, true);
+      this.#sweep = false;
       if (sweep && left.length > 0) {
         this.#log.info("Removed addresses outside the subnet that an earlier run left", {
           device: this.#opts.device,
@@ -324,7 +339,7 @@ export class NetDev {
     this.#releaseTimer = this.#timers.setTimeout(() => {
       this.#releaseTimer = undefined;
       const last = this.#lastWanted;
-      if (last === null || !this.#ensured) return;
+      if (last === null || !this.#ensured || this.#opts.signal?.aborted) return;
       this.reconcile(last.vips, last.extra).catch((err) =>
         this.#log.error("Cannot remove the addresses of removed services", { error: err })
       );
@@ -373,15 +388,36 @@ export class NetDev {
     }
   }
 
-  async #apply(plan: AddressPlan): Promise<void> {
-    const chunks = batchLines(
+  /**
+   * Runs `plan` as `ip -batch -` processes, recording each one's addresses as ours (or no
+   * longer ours) as soon as it succeeded, so a pass that stops or fails half-way leaves no
+   * address of ours unrecorded. `stoppable`: a reconcile stops between batches once the
+   * agent's signal aborts; teardown runs to the end.
+   */
+  async #apply(plan: AddressPlan, stoppable: boolean): Promise<void> {
+    const batches = addressBatches(
       plan,
       this.#opts.device,
       this.#opts.batchLines ?? DEFAULT_BATCH_LINES,
     );
-    for (const lines of chunks) {
-      await mustRun(this.#opts.exec, ["ip", "-batch", "-"], { stdin: lines.join("\n") + "\n" });
+    for (const [i, b] of batches.entries()) {
+      if (stoppable) this.#stopIfAborted(`${i} of ${batches.length} address batches applied`);
+      await mustRun(this.#opts.exec, ["ip", "-batch", "-"], {
+        stdin: b.lines.join("\n") + "\n",
+      });
+      for (const ip of b.remove) this.#owned.delete(ip);
+      for (const ip of b.add) this.#owned.add(ip);
+      this.#addresses?.set(undefined, this.#owned.size);
     }
+  }
+
+  /** @throws {ReconcileStoppedError} once the agent's signal has aborted */
+  #stopIfAborted(where: string): void {
+    if (!this.#opts.signal?.aborted) return;
+    throw new ReconcileStoppedError(
+      `Stopped reconciling the addresses of device "${this.#opts.device}": the agent is ` +
+        `stopping (${where})`,
+    );
   }
 
   /**
@@ -418,7 +454,7 @@ export class NetDev {
       const actual = (await this.#read())?.addresses ?? [];
       const remove = actual.filter((a) => a.prefixLen === 32 && this.#owned.has(a.ip))
         .map((a) => a.ip);
-      await this.#apply({ add: [], remove });
+      await this.#apply({ add: [], remove }, false);
       this.#log.info("Removed device addresses", { device: dev, removed: remove.length });
     }
     this.#owned.clear();

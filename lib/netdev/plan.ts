@@ -147,6 +147,15 @@ export function planAddresses(
 /** Most lines fed to one `ip -batch -` process; 1000 VIPs fit in one. */
 export const DEFAULT_BATCH_LINES = 4096;
 
+/** One `ip -batch -` process's input, with the addresses it adds and removes. */
+export interface AddressBatch {
+  readonly lines: readonly string[];
+  /** Addresses its `addr replace` lines put on the device. */
+  readonly add: readonly string[];
+  /** Addresses its `addr del` lines remove. */
+  readonly remove: readonly string[];
+}
+
 /**
  * The `ip -batch` input applying `plan` to `device`, split into chunks of at most `maxLines`
  * lines (one process per chunk). Removals come first so a full plan never briefly holds both.
@@ -157,12 +166,32 @@ export function batchLines(
   device: string,
   maxLines: number = DEFAULT_BATCH_LINES,
 ): string[][] {
-  const lines: string[] = [];
-  for (const ip of plan.remove) lines.push(`addr del ${ip}/32 dev ${device}`);
-  for (const ip of plan.add) lines.push(`addr replace ${ip}/32 dev ${device}`);
-  const chunks: string[][] = [];
-  for (let i = 0; i < lines.length; i += maxLines) chunks.push(lines.slice(i, i + maxLines));
-  return chunks;
+  return addressBatches(plan, device, maxLines).map((b) => [...b.lines]);
+}
+
+/**
+ * {@linkcode batchLines} with the addresses of each chunk, so a caller that stops between
+ * chunks knows what is on the device.
+ */
+export function addressBatches(
+  plan: AddressPlan,
+  device: string,
+  maxLines: number = DEFAULT_BATCH_LINES,
+): AddressBatch[] {
+  const ops = [
+    ...plan.remove.map((ip) => ({ ip, add: false })),
+    ...plan.add.map((ip) => ({ ip, add: true })),
+  ];
+  const out: AddressBatch[] = [];
+  for (let i = 0; i < ops.length; i += maxLines) {
+    const chunk = ops.slice(i, i + maxLines);
+    out.push({
+      lines: chunk.map((o) => `addr ${o.add ? "replace" : "del"} ${o.ip}/32 dev ${device}`),
+      add: chunk.filter((o) => o.add).map((o) => o.ip),
+      remove: chunk.filter((o) => !o.add).map((o) => o.ip),
+    });
+  }
+  return out;
 }
 
 /** What {@linkcode retainRemoved} decided. */

@@ -344,3 +344,74 @@ Deno.test("runAgent() stopped while it sets up the device skips the rest of the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runAgent() stopped while it reads the device puts no address on it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sqa-agent-" });
+  try {
+    // A dnsListen address the device must carry (not loopback): one `ip -batch -` at start.
+    const config = { ...configIn(dir), dnsListen: ["192.0.2.53:0"] };
+    const log = memoryLogger("info");
+    const ac = new AbortController();
+    const ip = fakeIp();
+    const exec = {
+      run: (argv: readonly string[], o?: { stdin?: string; signal?: AbortSignal }) => {
+        if (argv.join(" ").startsWith("ip -json addr show")) ac.abort(); // SIGTERM now
+        return ip.run(argv, o);
+      },
+    };
+    await runAgent({
+      config,
+      log,
+      signal: ac.signal,
+      exec,
+      deviceAddresses: (d) => ip.links.get(d)?.addresses ?? new Set(),
+      deviceUp: (d) => ip.links.get(d)?.up ?? null,
+    });
+    const after = ip.calls.slice(
+      ip.calls.findIndex((c) => c.join(" ").startsWith("ip -json addr")),
+    );
+    assert.deepEqual(after.map((c) => c.join(" ")), [
+      "ip -json addr show dev edge0",
+      "ip link del dev edge0", // the exit path; no `ip -batch -` in between
+    ]);
+    const lines = log.lines.map((l) => JSON.parse(l));
+    assert.ok(!lines.some((l) => l.level === "error"), JSON.stringify(lines));
+    assert.ok(lines.some((l) => l.msg === "agent stopping" && l.ready === false));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Reconciler stops a pass between components once its signal aborts, without a failure", async () => {
+  const ac = new AbortController();
+  const seen: string[] = [];
+  const components: AgentComponent[] = [
+    {
+      name: "netdev",
+      update(s) {
+        seen.push(`netdev ${s.version}`);
+        if (s.version === 2) {
+          ac.abort(); // SIGTERM while its `ip` batches run: it stops between them
+          throw new Error("stopped between batches");
+        }
+      },
+      close() {},
+    },
+    { name: "proxy", update: (s) => void seen.push(`proxy ${s.version}`), close() {} },
+  ];
+  const log = memoryLogger("info");
+  const r = new Reconciler(components, log, { signal: ac.signal, retryMs: 1 });
+  r.push(snap(1));
+  await r.settled(1);
+  r.push(snap(2));
+  await r.settled(2); // resolves: the reconciler stopped
+  r.push(snap(3)); // no pass after the stop
+  await r.stop();
+  assert.deepEqual(seen, ["netdev 1", "proxy 1", "netdev 2"]);
+  assert.equal(r.appliedVersion, 1);
+  assert.deepEqual(r.failures, []);
+  const lines = log.lines.map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => [l.level, l.msg, l.at]), [
+    ["info", "reconcile pass stopped: the agent is stopping", "netdev"],
+  ]);
+});

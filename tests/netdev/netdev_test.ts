@@ -92,6 +92,7 @@ function fakeIp(
   };
   return {
     exec: fakeExec(respond),
+    respond,
     addrs,
     link,
     remove: () => respond(["ip", "link", "del", "dev", "edge0"], undefined),
@@ -532,4 +533,62 @@ Deno.test("NetDev.ensure() takes back a device whose alias an older agent wrote 
   await dev.ensure();
   assert.equal(dev.created, true);
   assert.equal(link.alias, ownedAlias(PID));
+});
+
+Deno.test("NetDev.reconcile() stops between batches once the signal aborts, owning what it added", async (t) => {
+  const vips = new Set(["9.251.0.2", "9.251.0.3", "9.251.0.4", "9.251.0.5", "9.251.0.6"]);
+  /** Aborts `ac` while the first `ip -batch -` runs, as a SIGTERM arriving then would. */
+  const abortingOnFirstBatch = (options: Parameters<typeof fakeIp>[0], ac: AbortController) => {
+    const ip = fakeIp(options);
+    const exec = fakeExec((argv, stdin) => {
+      if (argv.join(" ") === "ip -batch -") ac.abort();
+      return ip.respond(argv, stdin);
+    });
+    return { ip, exec };
+  };
+  const batches = (exec: ReturnType<typeof fakeExec>) =>
+    exec.calls.filter((c) => c.argv.join(" ") === "ip -batch -").length;
+
+  await t.step("on an adopted device: teardown removes exactly the batches applied", async () => {
+    const ac = new AbortController();
+    const { ip, exec } = abortingOnFirstBatch({ exists: true }, ac);
+    const dev = netdev(exec, { batchLines: 2, signal: ac.signal });
+    await dev.ensure();
+    await assert.rejects(dev.reconcile(vips), {
+      name: "ReconcileStoppedError",
+      message:
+        'Stopped reconciling the addresses of device "edge0": the agent is stopping (1 of 3 address batches applied)',
+    });
+    assert.equal(batches(exec), 1, "no batch after the abort");
+    assert.deepEqual([...ip.addrs.keys()].sort(), ["9.251.0.2", "9.251.0.3"]);
+    assert.deepEqual([...dev.addresses()].sort(), ["9.251.0.2", "9.251.0.3"]);
+    await dev.teardown(); // not stopped by the signal
+    assert.deepEqual([...ip.addrs.keys()], [], "the addresses it added are removed");
+    assert.ok(!argvs(exec).includes("ip link del dev edge0"), "an adopted device stays");
+  });
+
+  await t.step("on a device it created: teardown deletes it", async () => {
+    const ac = new AbortController();
+    const { exec } = abortingOnFirstBatch({}, ac);
+    const dev = netdev(exec, { batchLines: 2, signal: ac.signal });
+    await dev.ensure();
+    await assert.rejects(dev.reconcile(vips), { name: "ReconcileStoppedError" });
+    assert.equal(batches(exec), 1);
+    await dev.teardown();
+    assert.equal(argvs(exec).at(-1), "ip link del dev edge0");
+  });
+
+  await t.step("aborted before it starts: no ip command at all", async () => {
+    const ac = new AbortController();
+    const { exec } = abortingOnFirstBatch({}, ac);
+    const dev = netdev(exec, { signal: ac.signal });
+    await dev.ensure();
+    const before = exec.calls.length;
+    ac.abort();
+    await assert.rejects(
+      dev.reconcile(vips),
+      /the agent is stopping \(before reading the device\)/,
+    );
+    assert.equal(exec.calls.length, before);
+  });
 });
