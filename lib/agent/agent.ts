@@ -26,7 +26,14 @@ import {
 } from "./components.ts";
 import { startHeapTrim } from "./heap_trim.ts";
 import { type DeviceWatch, startDeviceWatch } from "./device_watch.ts";
-import { NO_NOTIFIER, readyStatus, type ServiceNotifier, startNotify } from "./notify.ts";
+import {
+  NO_NOTIFIER,
+  progressExec,
+  readyStatus,
+  type ServiceNotifier,
+  startNotify,
+} from "./notify.ts";
+import type { IntervalTimers } from "./heap_trim.ts";
 import { type AgentComponent, Reconciler } from "./reconcile.ts";
 import { buildStatus } from "./status.ts";
 
@@ -56,6 +63,8 @@ export interface AgentOptions {
    * (`sd_notify(3)`; `main.ts` passes `systemdNotifier()`, see notify.ts). @default NO_NOTIFIER
    */
   readonly notifier?: ServiceNotifier;
+  /** The timers of the notifier's pings and start-up extensions (tests). @default globalThis */
+  readonly notifyTimers?: IntervalTimers;
   /** How `ip` runs. @default denoExec */
   readonly exec?: Exec;
   /**
@@ -128,8 +137,15 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   try {
     if (signal.aborted) return;
     // Starting now, READY=1 below, STOPPING=1 as soon as `signal` aborts; closed last.
-    const notify = startNotify({ notifier: opts.notifier ?? NO_NOTIFIER, signal });
+    // While start-up makes progress, systemd's start timeout is extended (EXTEND_TIMEOUT_USEC):
+    // tens of thousands of VIPs take about a minute to put on the device.
+    const notify = startNotify({
+      notifier: opts.notifier ?? NO_NOTIFIER,
+      signal,
+      ...(opts.notifyTimers ? { timers: opts.notifyTimers } : {}),
+    });
     cleanup.push(notify);
+    notify.progress("loading the state");
     const registry = await Registry.open({
       stateDir: config.stateDir,
       subnet: config.subnet,
@@ -226,7 +242,8 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       // A deleted service's VIP stays while the proxy drains its connections, and a little
       // longer, so the proxy's closes at the end of the grace still reach the clients.
       retainRemovedMs: config.drainGraceMs + VIP_HOLD_MARGIN_MS,
-      exec: opts.exec ?? denoExec,
+      // Each `ip` command that finishes is start-up progress.
+      exec: progressExec(opts.exec ?? denoExec, () => notify.progress()),
       log: log.with("netdev"),
       metrics,
       // A stop stops an address pass between its `ip` batches: tens of thousands of VIPs take
@@ -253,6 +270,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     });
     if (tunnel) cleanup.push({ name: "tunnel", close: () => tunnel.close() });
 
+    notify.progress(`device ${config.device} and its addresses`);
     await netdev.ensure();
     // The DNS address (and persisted VIPs) go on now so the DNS server can bind at start.
     try {
@@ -286,6 +304,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       engine: config.proxyEngine,
       limits,
     } as const;
+    notify.progress("proxy");
     proxy = await ProxyThreads.start({
       threads: proxyThreadsWanted,
       // `auto`: the workers start when the proxy keeps the main thread busy (an idle node does
@@ -325,6 +344,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
 
     // 3. DNS: upstreams are read before manageResolvConf rewrites resolv.conf.
     if (config.dnsListen.length > 0) {
+      notify.progress("DNS");
       const upstreams = await resolveUpstreams({
         upstreams: config.upstreams,
         resolvConf: config.resolvConf,
@@ -389,6 +409,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     // Freed C heap memory back to the kernel every 10 s (heap_trim.ts).
     cleanup.push(startHeapTrim({ trim: trimMallocHeap, log: log.with("memory") }));
     const first = registry.snapshot();
+    notify.progress("first reconcile");
     initialVersion = first.version;
     rec.push(first);
     await rec.settled(first.version);

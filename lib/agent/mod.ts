@@ -8,8 +8,11 @@
 export { type AgentOptions, runAgent } from "./agent.ts";
 export {
   type AgentNotify,
+  EXTEND_BY_MS,
+  EXTEND_EVERY_MS,
   NO_NOTIFIER,
   type NotifyEnv,
+  progressExec,
   readyStatus,
   type RetryTimers,
   type ServiceNotifier,

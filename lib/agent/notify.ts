@@ -3,7 +3,8 @@
  * The agent's side of systemd's readiness protocol (`sd_notify(3)`): `READY=1` once start-up is
  * finished (the moment the agent logs `agent ready`), `STOPPING=1` as soon as the stop signal
  * aborts, `WATCHDOG=1` every half `WATCHDOG_USEC` from the main event loop (a loop that hangs
- * stops pinging, and systemd restarts the agent), and a short `STATUS=` at each of those steps.
+ * stops pinging, and systemd restarts the agent), `EXTEND_TIMEOUT_USEC=` while a long start-up
+ * makes progress, and a short `STATUS=` at each of those steps.
  *
  * The agent sees one narrow interface, {@linkcode ServiceNotifier}; `main.ts` injects the real
  * one ({@linkcode systemdNotifier}), tests a recording fake, and without `NOTIFY_SOCKET` it does
@@ -12,6 +13,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import type { Exec } from "../netdev/mod.ts";
 import {
   type Libc,
   libc as loadLibc,
@@ -205,18 +207,34 @@ function readEnv(env: NotifyEnv, name: string): string | undefined {
   }
 }
 
+/** How often a start-up that made progress extends systemd's start timeout, ms. */
+export const EXTEND_EVERY_MS = 10_000;
+/** How long each extension lasts, ms (`EXTEND_TIMEOUT_USEC=30000000`). */
+export const EXTEND_BY_MS = 30_000;
+
 /** Options of {@linkcode startNotify}. */
 export interface StartNotifyOptions {
   readonly notifier: ServiceNotifier;
   /** The agent's stop signal: its abort sends `STOPPING=1` and ends the watchdog pings. */
   readonly signal: AbortSignal;
-  /** The watchdog's interval timer (tests drive a fake one). @default globalThis */
+  /**
+   * The interval timers of the watchdog and of the start-up extensions, one at a time (tests
+   * drive a fake one). @default globalThis
+   */
   readonly timers?: IntervalTimers;
 }
 
 /** The notifications of one agent run; `close()` ends them (the agent's last cleanup step). */
 export interface AgentNotify {
   readonly name: string;
+  /**
+   * Start-up made progress (an `ip` command finished, a step began; `step` names the step, for
+   * `STATUS=Starting: <step>`). Every {@linkcode EXTEND_EVERY_MS} until ready, a start-up that
+   * made progress since the last time extends systemd's start timeout by
+   * {@linkcode EXTEND_BY_MS}; one that made none does not, so a start that hangs still meets
+   * `TimeoutStartSec=`. Nothing once ready or stopping.
+   */
+  progress(step?: string): void;
   /** `READY=1` with `status`, then the watchdog pings; nothing once the agent is stopping. */
   ready(status: string): void;
   close(): void;
@@ -232,20 +250,45 @@ export function startNotify(options: StartNotifyOptions): AgentNotify {
   const { notifier, signal } = options;
   const timers = options.timers ?? globalThis;
   let pings: unknown = undefined;
+  let extensions: unknown = undefined;
+  let progressed = false;
+  let step: string | null = null;
   const stopPings = () => {
     if (pings !== undefined) timers.clearInterval(pings);
     pings = undefined;
   };
+  const stopExtensions = () => {
+    if (extensions !== undefined) timers.clearInterval(extensions);
+    extensions = undefined;
+  };
+  const extend = () => {
+    if (!progressed) return; // stuck: let TimeoutStartSec= apply
+    progressed = false;
+    notifier.notify({
+      extendTimeoutUsec: EXTEND_BY_MS * 1000,
+      status: step === null ? "Starting" : `Starting: ${step}`,
+    });
+  };
   const onAbort = () => {
     stopPings();
+    stopExtensions();
     notifier.notify({ stopping: true, status: "Stopping" });
   };
   signal.addEventListener("abort", onAbort, { once: true });
-  if (!signal.aborted) notifier.notify({ status: "Starting" });
+  if (!signal.aborted) {
+    notifier.notify({ status: "Starting" });
+    extensions = timers.setInterval(extend, EXTEND_EVERY_MS);
+  }
   return {
     name: "systemd notify",
+    progress(now) {
+      if (extensions === undefined) return;
+      progressed = true;
+      if (now !== undefined) step = now;
+    },
     ready(status) {
       if (signal.aborted) return;
+      stopExtensions();
       notifier.notify({ ready: true, status });
       const every = notifier.watchdogMs;
       if (every !== null && pings === undefined) {
@@ -255,7 +298,15 @@ export function startNotify(options: StartNotifyOptions): AgentNotify {
     close() {
       signal.removeEventListener("abort", onAbort);
       stopPings();
+      stopExtensions();
     },
+  };
+}
+
+/** `exec` telling `onDone` each time a command has finished (start-up progress). */
+export function progressExec(exec: Exec, onDone: () => void): Exec {
+  return {
+    run: (argv, options) => exec.run(argv, options).finally(onDone),
   };
 }
 

@@ -162,21 +162,39 @@ export interface NotifyState {
   readonly stopping?: boolean;
   /** `WATCHDOG=1`: the keep-alive ping. */
   readonly watchdog?: boolean;
+  /**
+   * `EXTEND_TIMEOUT_USEC=…`: the service manager waits this many more microseconds, from now,
+   * for the next message before the current state's timeout (`TimeoutStartSec=` while
+   * starting) applies; only when that state has already run longer than its timeout (systemd
+   * 236 on; older ones ignore it).
+   */
+  readonly extendTimeoutUsec?: number;
   /** `STATUS=…`: one line of text for `systemctl status`. */
   readonly status?: string;
 }
 
 /**
  * The datagram's text for `state`: one `KEY=value` line per assignment, `READY`, `STOPPING`,
- * `WATCHDOG`, then `STATUS`. The status is made one line (a newline would start another
- * assignment) of at most {@linkcode STATUS_MAX} characters (code points).
+ * `WATCHDOG`, `EXTEND_TIMEOUT_USEC`, then `STATUS`. The status is made one line (a newline would
+ * start another assignment) of at most {@linkcode STATUS_MAX} characters (code points).
  * @throws {TypeError} when `state` asks for nothing
+ * @throws {RangeError} when `extendTimeoutUsec` is not a positive whole number
  */
 export function notifyMessage(state: NotifyState): string {
   const lines: string[] = [];
   if (state.ready) lines.push("READY=1");
   if (state.stopping) lines.push("STOPPING=1");
   if (state.watchdog) lines.push("WATCHDOG=1");
+  const extend = state.extendTimeoutUsec;
+  if (extend !== undefined) {
+    if (!Number.isSafeInteger(extend) || extend <= 0) {
+      throw new RangeError(
+        `Cannot build an sd_notify message: EXTEND_TIMEOUT_USEC ${extend} is not a positive ` +
+          `whole number of microseconds`,
+      );
+    }
+    lines.push(`EXTEND_TIMEOUT_USEC=${extend}`);
+  }
   if (state.status !== undefined) {
     let text = state.status.replace(/[\r\n]+/g, " ").trim();
     const chars = [...text]; // code points: a cut never splits a surrogate pair

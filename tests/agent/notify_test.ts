@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import type { IntervalTimers } from "../../lib/agent/heap_trim.ts";
 import {
+  EXTEND_EVERY_MS,
   NO_NOTIFIER,
   readyStatus,
   type RetryTimers,
@@ -302,7 +303,9 @@ Deno.test("startNotify() pings the watchdog on the event loop's timer from READY
   const ac = new AbortController();
   const timers = new FakeTimers();
   const n = startNotify({ notifier, signal: ac.signal, timers });
-  assert.equal(timers.fn, null, "no pings before start-up is finished");
+  assert.equal(timers.ms, 10_000, "before ready, the timer is the start-up extensions'");
+  timers.fn!();
+  assert.deepEqual(sent, [{ status: "Starting" }], "no pings before start-up is finished");
   n.ready("Running");
   assert.equal(timers.ms, 1500);
   timers.fn!();
@@ -312,6 +315,72 @@ Deno.test("startNotify() pings the watchdog on the event loop's timer from READY
   assert.equal(timers.fn, null, "the stop ends the pings");
   assert.deepEqual(sent.at(-1), { stopping: true, status: "Stopping" });
   n.close();
+});
+
+Deno.test("startNotify() extends the start timeout every 10 s while start-up makes progress", () => {
+  const { sent, notifier } = recorder(1500);
+  const ac = new AbortController();
+  const timers = new FakeTimers();
+  const n = startNotify({ notifier, signal: ac.signal, timers });
+  assert.equal(timers.ms, EXTEND_EVERY_MS);
+  assert.equal(EXTEND_EVERY_MS, 10_000);
+  timers.fn!(); // no progress yet: nothing, so a start that hangs still meets TimeoutStartSec
+  n.progress("device edge0 and its addresses");
+  n.progress(); // an `ip` batch finished
+  timers.fn!();
+  timers.fn!(); // no progress since the last extension
+  n.progress();
+  timers.fn!();
+  const extend = {
+    extendTimeoutUsec: 30_000_000,
+    status: "Starting: device edge0 and its addresses",
+  };
+  assert.deepEqual(sent, [{ status: "Starting" }, extend, extend]);
+  n.ready("Running");
+  assert.equal(timers.ms, 1500, "ready: the extensions end, the watchdog pings begin");
+  n.progress();
+  timers.fn!();
+  assert.deepEqual(sent.slice(3), [{ ready: true, status: "Running" }, { watchdog: true }]);
+  ac.abort();
+  assert.equal(timers.fn, null);
+  n.close();
+
+  // Stopping ends them too.
+  const stopped = recorder();
+  const ac2 = new AbortController();
+  const n2 = startNotify({ notifier: stopped.notifier, signal: ac2.signal, timers });
+  n2.progress("proxy");
+  ac2.abort();
+  assert.equal(timers.fn, null, "no extension after STOPPING=1");
+  n2.progress();
+  n2.close();
+  assert.deepEqual(stopped.sent.map((m) => Object.keys(m)), [["status"], ["stopping", "status"]]);
+});
+
+Deno.test({
+  name: "startNotify() sends EXTEND_TIMEOUT_USEC=30000000 to NOTIFY_SOCKET while starting",
+  ignore: c === null,
+  fn() {
+    using rx = abstractReceiver(c!);
+    using notifier = systemdNotifier({
+      log: memoryLogger("info"),
+      env: new Map([["NOTIFY_SOCKET", rx.env]]),
+      pid: PID,
+      libc: c,
+    });
+    const ac = new AbortController();
+    const timers = new FakeTimers();
+    const n = startNotify({ notifier, signal: ac.signal, timers });
+    n.progress("first reconcile");
+    timers.fn!();
+    n.ready("Running");
+    assert.deepEqual(rx.drain(), [
+      "STATUS=Starting",
+      "EXTEND_TIMEOUT_USEC=30000000\nSTATUS=Starting: first reconcile",
+      "READY=1\nSTATUS=Running",
+    ]);
+    n.close();
+  },
 });
 
 Deno.test("startNotify() sends nothing once closed, and nothing but Starting before ready", () => {
@@ -409,6 +478,57 @@ Deno.test("runAgent() sends READY=1 right after it logs agent ready, pings, and 
       events.join(" | "),
     );
     assert.equal(events.at(-1), "log agent stopped", "nothing is sent after the stop");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runAgent() extends systemd's start timeout while it puts addresses on the device", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sqa-sdn-" });
+  try {
+    const { sent, notifier } = recorder();
+    const timers = new FakeTimers();
+    const ac = new AbortController();
+    const ip = fakeIp();
+    let readReached = false;
+    const exec = {
+      run: (argv: readonly string[], o?: { stdin?: string; signal?: AbortSignal }) => {
+        if (!readReached && argv.join(" ").startsWith("ip -json addr show")) {
+          readReached = true;
+          // Ten seconds into a long address step: the device's `ip` commands so far count.
+          assert.equal(timers.ms, 10_000);
+          timers.fn!();
+        }
+        return ip.run(argv, o);
+      },
+    };
+    const ready = Promise.withResolvers<void>();
+    const done = runAgent({
+      config: parseConfig({
+        stateDir: `${dir}/state`,
+        controlSocket: `${dir}/run/edgemesh.sock`,
+        subnet: "127.77.0.0/24",
+        dnsListen: ["127.0.0.1:0"],
+        metricsListen: "",
+        nodeName: "edge-test",
+      }, { hostname: "ignored" }),
+      log: memoryLogger("error"),
+      signal: ac.signal,
+      notifier,
+      notifyTimers: timers,
+      onReady: ready.resolve,
+      exec,
+      deviceAddresses: (d) => ip.links.get(d)?.addresses ?? new Set(),
+    });
+    await Promise.race([ready.promise, done]);
+    assert.equal(timers.fn, null, "ready: no more extensions (no watchdog asked for)");
+    ac.abort();
+    await done;
+    assert.deepEqual(sent.slice(0, 2), [
+      { status: "Starting" },
+      { extendTimeoutUsec: 30_000_000, status: "Starting: device edge0 and its addresses" },
+    ]);
+    assert.ok(sent[2]!.ready, JSON.stringify(sent));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

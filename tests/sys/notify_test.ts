@@ -132,6 +132,11 @@ Deno.test("notifyMessage() writes one KEY=value line per assignment", async (t) 
     ["stopping", { stopping: true, status: "Stopping" }, "STOPPING=1\nSTATUS=Stopping"],
     ["the watchdog", { watchdog: true }, "WATCHDOG=1"],
     ["a status alone", { status: "Starting" }, "STATUS=Starting"],
+    [
+      "a longer start timeout, with a status",
+      { extendTimeoutUsec: 30_000_000, status: "Starting: device edge0" },
+      "EXTEND_TIMEOUT_USEC=30000000\nSTATUS=Starting: device edge0",
+    ],
     ["false flags are left out", { ready: false, watchdog: true }, "WATCHDOG=1"],
     ["a newline cannot start another assignment", {
       status: "a\nREADY=1\r\nb",
@@ -145,6 +150,15 @@ Deno.test("notifyMessage() writes one KEY=value line per assignment", async (t) 
   for (const [name, state, text] of rows) {
     await t.step(name, () => assert.equal(notifyMessage(state), text));
   }
+  await t.step("an extension that is not a positive whole number is a RangeError", () => {
+    for (const extendTimeoutUsec of [0, -1, 1.5, NaN, Infinity]) {
+      assert.throws(() => notifyMessage({ extendTimeoutUsec }), {
+        name: "RangeError",
+        message: `Cannot build an sd_notify message: EXTEND_TIMEOUT_USEC ${extendTimeoutUsec} ` +
+          "is not a positive whole number of microseconds",
+      });
+    }
+  });
   await t.step("nothing to send is a TypeError", () => {
     assert.throws(() => notifyMessage({}), {
       name: "TypeError",
