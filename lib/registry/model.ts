@@ -89,11 +89,20 @@ export type ChangeOperation = "insert" | "update" | "delete";
  * to tell a removal from a no-op: `ctl delete` reports the latter as NotFound, as kubectl does.
  */
 export type ChangeResult =
-  | { readonly operation: "insert" | "update" }
-  | {
-    readonly operation: "delete";
-    /** Whether the object was in the registry (and is now removed). */
-    readonly found: boolean;
+  & (
+    | { readonly operation: "insert" | "update" }
+    | {
+      readonly operation: "delete";
+      /** Whether the object was in the registry (and is now removed). */
+      readonly found: boolean;
+    }
+  )
+  & {
+    /**
+     * Set when the change left the stored state as it was (the same records, compared as
+     * stored; a delete of something absent): nothing was written and the version did not move.
+     */
+    readonly unchanged?: true;
   };
 
 /** A service as the agent sees it. */

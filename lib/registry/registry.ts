@@ -39,6 +39,7 @@ import {
 } from "./convert.ts";
 import { StateDirLock } from "./lock.ts";
 import { specialIpProblem } from "../netaddr/mod.ts";
+import { sameStored } from "./same.ts";
 import { type ChangeWarning, otherProxyNote, unmatchedPortsWarning } from "./warnings.ts";
 import { PoolExhaustedError, type PoolStats, VipPool } from "./vip_pool.ts";
 import {
@@ -116,42 +117,82 @@ export function needsVip(service: Service): boolean {
  */
 const COMPACT_MIN_BYTES = 256 * 1024;
 
+/** Marks a key that was absent before a transaction changed it. */
+const ABSENT: unique symbol = Symbol("absent");
+
 /**
- * An undo log: every mutation of the working state records how to take it back, and reports
- * the touched key (the registry journals it).
+ * An undo log: every mutation of the working state records how to take it back, and the value
+ * each touched key of a map had before the change first touched it (so the registry can tell a
+ * change that altered nothing, {@linkcode Registry.apply}).
  */
 class Txn {
   readonly #undo: (() => void)[] = [];
-  readonly #touch: (map: Map<unknown, unknown>, key: unknown) => void;
-  constructor(touch: (map: Map<unknown, unknown>, key: unknown) => void = () => {}) {
-    this.#touch = touch;
-  }
+  readonly #before = new Map<Map<unknown, unknown>, Map<unknown, unknown>>();
+  readonly #vips = new Set<ServiceKey>();
+  readonly #vipLogs: (() => void)[] = [];
   set<K, V>(map: Map<K, V>, key: K, value: V): void {
     const had = map.has(key);
     const old = map.get(key);
+    this.#note(map as Map<unknown, unknown>, key, had ? old : ABSENT);
     map.set(key, value);
-    this.#touch(map as Map<unknown, unknown>, key);
     this.#undo.push(had ? () => map.set(key, old as V) : () => map.delete(key));
   }
   delete<K, V>(map: Map<K, V>, key: K): void {
     if (!map.has(key)) return;
     const old = map.get(key) as V;
+    this.#note(map as Map<unknown, unknown>, key, old);
     map.delete(key);
-    this.#touch(map as Map<unknown, unknown>, key);
     this.#undo.push(() => map.set(key, old));
   }
+  /** Records how to undo a mutation outside the maps (the version). */
   push(undo: () => void): void {
     this.#undo.push(undo);
+  }
+  /**
+   * Records how to undo a change of `service`'s VIP (such a change always alters the state), and
+   * its log line, written by {@linkcode logVips} once the change is kept.
+   */
+  alter(service: ServiceKey, undo: () => void, log: () => void): void {
+    this.#vips.add(service);
+    this.#undo.push(undo);
+    this.#vipLogs.push(log);
+  }
+  /** Writes the log lines of the VIP changes ({@linkcode alter}). */
+  logVips(): void {
+    for (const log of this.#vipLogs) log();
+  }
+  /** The services whose VIP was allocated or released ({@linkcode alter}). */
+  get vips(): ReadonlySet<ServiceKey> {
+    return this.#vips;
+  }
+  /** Each touched map with its touched keys and their values before ({@linkcode ABSENT}). */
+  touched(): ReadonlyMap<Map<unknown, unknown>, ReadonlyMap<unknown, unknown>> {
+    return this.#before;
   }
   rollback(): void {
     for (let i = this.#undo.length - 1; i >= 0; i--) this.#undo[i]!();
     this.#undo.length = 0;
   }
+  #note(map: Map<unknown, unknown>, key: unknown, old: unknown): void {
+    let keys = this.#before.get(map);
+    if (!keys) this.#before.set(map, keys = new Map());
+    if (!keys.has(key)) keys.set(key, old);
+  }
+}
+
+/** A change converted and applied to the working state, not yet committed or rolled back. */
+interface Evaluated {
+  readonly txn: Txn;
+  readonly warnings: readonly ChangeWarning[];
+  readonly result: ChangeResult;
 }
 
 interface Pending {
   readonly change: ResourceChange;
-  readonly txn: Txn;
+  /** The undo log of a change that altered the state; null for one that left it as it was. */
+  readonly txn: Txn | null;
+  /** For a change that left the state as it was: itself, checked again if a write before it fails. */
+  readonly unchanged: ConvertedChange | null;
   /** Logged once the change is durable (warnings.ts). */
   readonly warnings: readonly ChangeWarning[];
   readonly resolve: () => void;
@@ -355,30 +396,59 @@ export class Registry {
         new Error(`Cannot apply "${resourceOf(change)}": the registry is closed`),
       );
     }
-    const txn = new Txn(this.#touch);
-    let warnings: readonly ChangeWarning[];
-    let result: ChangeResult;
+    const dirty = [this.#servicesDirty, this.#nodesDirty] as const;
+    let converted: ConvertedChange;
+    let evaluated: Evaluated;
     try {
-      const converted = convertChange(change);
-      // Looked up before the mutation, in the working state: a delete pipelined behind an
-      // insert of the same object finds it.
-      result = change.operation === "delete"
-        ? { operation: "delete", found: this.#has(converted) }
-        : { operation: change.operation };
-      warnings = [...converted.warnings, ...this.#mutate(converted, txn)];
+      converted = convertChange(change);
+      evaluated = this.#evaluate(converted, change.operation);
     } catch (e) {
-      txn.rollback();
       this.#count?.({ ...labels, result: e instanceof PoolExhaustedError ? "error" : "invalid" });
       this.#log.debug("change rejected", { resource: resourceOf(change), error: e });
       return Promise.reject(e);
     }
+    const { txn, warnings } = evaluated;
+    const keys = this.#alteredKeys(txn);
+    if (keys === null) {
+      // It leaves the stored state as it was: nothing to write, publish or warn about.
+      txn.rollback();
+      [this.#servicesDirty, this.#nodesDirty] = dirty;
+      const result: ChangeResult = { ...evaluated.result, unchanged: true };
+      const notes = warnings.filter((w) => w.level === "debug");
+      if (!this.#writing) {
+        // Nothing is being written: the state it was compared with is the durable one.
+        this.#count?.({ ...labels, result: "ok" });
+        this.#logUnchanged(change, notes);
+        return Promise.resolve(result);
+      }
+      // Compared with changes not yet durable: answered once they are (or checked again).
+      return this.#enqueue(change, null, converted, notes, labels, result);
+    }
+    for (const [map, key] of keys) this.#touch(map, key);
+    txn.logVips();
     this.#version++;
     const txnVersion = this.#version;
     txn.push(() => this.#version = txnVersion - 1);
+    return this.#enqueue(change, txn, null, warnings, labels, evaluated.result);
+  }
+
+  /**
+   * Queues a change for the next write; starts the write loop when none runs. A change that
+   * left the state as it was (`txn` null) is resolved with the batch it falls in.
+   */
+  #enqueue(
+    change: ResourceChange,
+    txn: Txn | null,
+    unchanged: ConvertedChange | null,
+    warnings: readonly ChangeWarning[],
+    labels: { readonly type: string; readonly operation: string },
+    result: ChangeResult,
+  ): Promise<ChangeResult> {
     return new Promise<ChangeResult>((resolve, reject) => {
       this.#pending.push({
         change,
         txn,
+        unchanged,
         warnings,
         resolve: () => {
           this.#count?.({ ...labels, result: "ok" });
@@ -396,6 +466,78 @@ export class Registry {
     });
   }
 
+  /**
+   * Applies a converted change to the working state under a new undo log, with what it did
+   * (a delete's `found`) and its warnings; on error the log is rolled back and the error thrown.
+   */
+  #evaluate(c: ConvertedChange, operation: ResourceChange["operation"]): Evaluated {
+    const txn = new Txn();
+    try {
+      // Looked up before the mutation, in the working state: a delete pipelined behind an
+      // insert of the same object finds it.
+      const result: ChangeResult = operation === "delete"
+        ? { operation: "delete", found: this.#has(c) }
+        : { operation };
+      return { txn, result, warnings: [...c.warnings, ...this.#mutate(c, txn)] };
+    } catch (e) {
+      txn.rollback();
+      throw e;
+    }
+  }
+
+  /**
+   * The persisted keys whose stored record a change altered (the journal writes them), each
+   * with its map; null when it altered nothing that is stored or shown — no record (compared as
+   * stored, `same.ts`), no VIP, no pool-full error. Derived maps (entries, the VIP index, the
+   * slice index) are not looked at: they follow from the others. A service whose VIP changed is
+   * listed even when its record did not (its journal op carries the VIP).
+   */
+  #alteredKeys(txn: Txn): [Map<unknown, unknown>, unknown][] | null {
+    const keys: [Map<unknown, unknown>, unknown][] = [];
+    let altered = txn.vips.size > 0;
+    for (const [map, before] of txn.touched()) {
+      const persisted = this.#tables.has(map);
+      if (!persisted && map !== (this.#vipErrors as Map<unknown, unknown>)) continue;
+      for (const [key, old] of before) {
+        const now = map.has(key) ? map.get(key) : ABSENT;
+        const same = old === ABSENT || now === ABSENT ? old === now : sameStored(old, now);
+        if (same) continue;
+        altered = true;
+        if (persisted) keys.push([map, key]);
+      }
+    }
+    const services = this.#services as Map<unknown, unknown>;
+    const listed = new Set(keys.flatMap(([map, key]) => map === services ? [key] : []));
+    for (const key of txn.vips) if (!listed.has(key)) keys.push([services, key]);
+    return altered ? keys : null;
+  }
+
+  /**
+   * Whether a converted change leaves the working state as it is (it is not applied: its
+   * mutation is rolled back at once). A change the state now refuses (a full pool) does not.
+   */
+  #leavesAsIs(c: ConvertedChange): boolean {
+    const dirty = [this.#servicesDirty, this.#nodesDirty] as const;
+    let evaluated: Evaluated;
+    try {
+      evaluated = this.#evaluate(c, "update");
+    } catch {
+      return false;
+    }
+    const keys = this.#alteredKeys(evaluated.txn);
+    evaluated.txn.rollback();
+    [this.#servicesDirty, this.#nodesDirty] = dirty;
+    return keys === null;
+  }
+
+  /** Logs a change that left the state as it was, with its `debug` notes, when acknowledged. */
+  #logUnchanged(change: ResourceChange, notes: readonly ChangeWarning[]): void {
+    this.#log.debug("change left the state as it was", {
+      resource: resourceOf(change),
+    });
+    for (const w of notes) this.#logWarning(w);
+  }
+
   /** Waits for in-flight writes, then refuses further changes. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -411,6 +553,12 @@ export class Registry {
     while (this.#pending.length > 0) {
       const batch = this.#pending;
       this.#pending = [];
+      if (batch.every((p) => p.txn === null)) {
+        // Changes that left the state as it was, queued behind writes that are now durable.
+        for (const p of batch) this.#logUnchanged(p.change, p.warnings);
+        for (const p of batch) p.resolve();
+        continue;
+      }
       const snap = this.#buildSnapshot();
       try {
         await this.#writeBatch();
@@ -418,23 +566,33 @@ export class Registry {
         // Take back everything not yet durable, newest first (later changes build on the batch).
         const all = [...batch, ...this.#pending];
         this.#pending = [];
-        for (let i = all.length - 1; i >= 0; i--) all[i]!.txn.rollback();
+        for (let i = all.length - 1; i >= 0; i--) all[i]!.txn?.rollback();
         this.#servicesDirty = this.#nodesDirty = true;
         // A failed append may have left part of a line: the next write replaces both files.
         this.#needFull = true;
         this.#dirty.clear();
+        // A change found to alter nothing was compared with changes now taken back: it stays
+        // acknowledged only if it alters nothing in the durable state either.
+        const refused = new Set(
+          all.filter((p) => p.txn !== null || !this.#leavesAsIs(p.unchanged!)),
+        );
         const reason = e instanceof Error ? e.message : String(e);
         this.#log.error("cannot write state file; changes rolled back", {
           path: this.#path,
           reason,
-          changes: all.length,
+          changes: refused.size,
         });
         this.#writeError = {
           since: this.#writeError?.since ?? new Date(this.#now()).toISOString(),
           reason,
-          refused: (this.#writeError?.refused ?? 0) + all.length,
+          refused: (this.#writeError?.refused ?? 0) + refused.size,
         };
         for (const p of all) {
+          if (!refused.has(p)) {
+            this.#logUnchanged(p.change, p.warnings);
+            p.resolve();
+            continue;
+          }
           p.reject(
             new Error(
               `Cannot apply "${resourceOf(p.change)}": writing "${this.#path}" failed: ${reason}`,
@@ -452,7 +610,10 @@ export class Registry {
         });
         this.#writeError = null;
       }
-      for (const p of batch) for (const w of p.warnings) this.#logWarning(w);
+      for (const p of batch) {
+        if (p.txn === null) this.#logUnchanged(p.change, p.warnings);
+        else for (const w of p.warnings) this.#logWarning(w);
+      }
       for (const fn of this.#listeners) {
         try {
           fn(snap);
@@ -692,7 +853,8 @@ export class Registry {
         const old = this.#slices.get(sk);
         if (old) {
           const svc = serviceKey(old.namespace, old.service);
-          txn.delete(this.#slices, sk);
+          // Replaced in place when updated (a rolled-back no-op keeps the order of the map).
+          if (!c.slice) txn.delete(this.#slices, sk);
           this.#indexSlice(svc, sk, false, txn);
           affected.add(svc);
         }
@@ -774,11 +936,10 @@ export class Registry {
     if (this.#pool.get(key) !== undefined) return;
     const cursor = this.#pool.cursor;
     const vip = this.#pool.allocate(key);
-    txn.push(() => {
+    txn.alter(key, () => {
       this.#pool.release(key);
       this.#pool.cursor = cursor;
-    });
-    this.#log.info("allocated VIP", { service: key, vip });
+    }, () => this.#log.info("allocated VIP", { service: key, vip }));
   }
 
   /**
@@ -805,21 +966,27 @@ export class Registry {
   #release(key: ServiceKey, txn: Txn): void {
     const vip = this.#pool.release(key);
     if (vip === undefined) return;
-    txn.push(() => this.#pool.reserve(key, vip));
-    this.#log.info("released VIP", { service: key, vip });
+    txn.alter(
+      key,
+      () => this.#pool.reserve(key, vip),
+      () => this.#log.info("released VIP", { service: key, vip }),
+    );
   }
 
   /** Rebuilds the entry of one service from its sources. */
   #recompute(key: ServiceKey, txn: Txn): void {
     const old = this.#entries.get(key);
-    if (old?.vip && this.#vipIndex.get(old.vip) === key) txn.delete(this.#vipIndex, old.vip);
     const rec = this.#services.get(key);
+    const vip = rec ? this.#pool.get(key) ?? null : null;
+    // The index entry of a kept VIP stays in place (a rolled-back no-op keeps the map's order).
+    if (old?.vip && old.vip !== vip && this.#vipIndex.get(old.vip) === key) {
+      txn.delete(this.#vipIndex, old.vip);
+    }
     if (!rec) {
       txn.delete(this.#entries, key);
       return;
     }
     const { endpoints, source } = this.#endpointsFor(key, rec);
-    const vip = this.#pool.get(key) ?? null;
     const vipError = this.#vipErrors.get(key);
     const entry: ServiceEntry = {
       service: rec.service,
@@ -828,7 +995,7 @@ export class Registry {
       endpoints,
       endpointSource: source,
     };
-    if (vip !== null) txn.set(this.#vipIndex, vip, key);
+    if (vip !== null && this.#vipIndex.get(vip) !== key) txn.set(this.#vipIndex, vip, key);
     txn.set(this.#entries, key, entry);
   }
 

@@ -77,9 +77,14 @@ Deno.test("Registry.apply() of every fixture line gives the expected state at ea
         "default/nginx": "9.251.0.2 endpoints 10.244.1.5,10.244.2.9,10.244.1.6(not ready)",
       },
     };
+    // The last line deletes legacy, which the servicelist already removed: it changes nothing,
+    // so it is acknowledged as unchanged and the version stays.
+    const versions = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10];
+    assert.equal(changes.length, versions.length);
     for (const [i, c] of changes.entries()) {
-      await reg.apply(c);
-      assert.equal(reg.snapshot().version, i + 1);
+      const result = await reg.apply(c);
+      assert.equal(reg.snapshot().version, versions[i], `after line ${i + 1}`);
+      assert.equal(result.unchanged, i === 10 ? true : undefined, `after line ${i + 1}`);
       const want = expected[i + 1];
       if (want) assert.deepEqual(summary(reg.snapshot()), want, `after line ${i + 1}`);
       if (i + 1 === 8) {
@@ -457,9 +462,17 @@ Deno.test("Registry keeps services labelled service-proxy-name, without a VIP, w
           poolUsed: 0,
         },
         {
-          change: svc("d", "x", { ports: [{ port: 80 }] }, PROXY_LABEL),
+          // a real change of the labelled service (its port): its line again
+          change: svc("d", "x", { ports: [{ port: 81 }] }, PROXY_LABEL),
           x: "null istio",
           infos: [leaving("d/x", NO_ADDRESS)],
+          poolUsed: 0,
+        },
+        {
+          // the same object again changes nothing: no line
+          change: svc("d", "x", { ports: [{ port: 81 }] }, PROXY_LABEL),
+          x: "null istio",
+          infos: [],
           poolUsed: 0,
         },
         { change: svc("d", "x"), x: "9.251.0.3 -", infos: ["allocated VIP"], poolUsed: 1 },
@@ -585,13 +598,20 @@ Deno.test("Registry ignores an EndpointSlice without kubernetes.io/service-name 
     'Ignoring EndpointSlice "shop/custom": it has no label kubernetes.io/service-name, so it belongs to no Service';
   const rows: {
     name: string;
-    steps: { change: ResourceChange; web: string; debug: string[] }[];
+    /** `unchanged`: the change stores nothing new (no version, no write). */
+    steps: { change: ResourceChange; web: string; debug: string[]; unchanged?: true }[];
   }[] = [
     {
       name: "unlabelled: no effect; labelled later: attached; label removed: detached; deleted",
       steps: [
-        { change: custom("10.0.9.1", undefined, "insert"), web: "none", debug: [IGNORED] },
-        { change: custom("10.0.9.2"), web: "none", debug: [IGNORED] },
+        // Nothing of an unlabelled slice is stored: accepted, unchanged (still noted at debug).
+        {
+          change: custom("10.0.9.1", undefined, "insert"),
+          web: "none",
+          debug: [IGNORED],
+          unchanged: true,
+        },
+        { change: custom("10.0.9.2"), web: "none", debug: [IGNORED], unchanged: true },
         { change: custom("10.0.9.3", "web"), web: "endpointslice 10.0.9.3", debug: [] },
         { change: custom("10.0.9.4"), web: "none", debug: [IGNORED] },
         { change: custom("10.0.9.5", "web"), web: "endpointslice 10.0.9.5", debug: [] },
@@ -601,14 +621,19 @@ Deno.test("Registry ignores an EndpointSlice without kubernetes.io/service-name 
     {
       name: "deleting a slice that never named a Service",
       steps: [
-        { change: custom("10.0.9.1", undefined, "insert"), web: "none", debug: [IGNORED] },
-        { change: del, web: "none", debug: [] },
-        { change: del, web: "none", debug: [] },
+        {
+          change: custom("10.0.9.1", undefined, "insert"),
+          web: "none",
+          debug: [IGNORED],
+          unchanged: true,
+        },
+        { change: del, web: "none", debug: [], unchanged: true },
+        { change: del, web: "none", debug: [], unchanged: true },
       ],
     },
     {
       name: "an empty label value names no Service",
-      steps: [{ change: custom("10.0.9.1", ""), web: "none", debug: [IGNORED] }],
+      steps: [{ change: custom("10.0.9.1", ""), web: "none", debug: [IGNORED], unchanged: true }],
     },
   ];
   for (const row of rows) {
@@ -624,8 +649,9 @@ Deno.test("Registry ignores an EndpointSlice without kubernetes.io/service-name 
         for (const [i, step] of row.steps.entries()) {
           const before = log.lines.length;
           const version = reg.snapshot().version;
-          await reg.apply(step.change);
-          assert.equal(reg.snapshot().version, version + 1, `step ${i}: accepted`);
+          const result = await reg.apply(step.change);
+          assert.equal(result.unchanged, step.unchanged, `step ${i}: accepted, unchanged or not`);
+          assert.equal(reg.snapshot().version, version + (step.unchanged ? 0 : 1), `step ${i}`);
           assert.equal(web(), step.web, `step ${i}`);
           assert.equal(reg.snapshot().services.size, 1, `step ${i}: no other service appears`);
           const ignored = log.lines.slice(before).map((l) => JSON.parse(l))
@@ -938,6 +964,7 @@ function webService(
 }
 
 const HTTP_TO_WEB = [{ name: "http", port: 80, targetPort: "web" }];
+const HTTP_TO_81 = [{ name: "http", port: 81, targetPort: "web" }];
 const WEB_PORT = [{ name: "web", port: 8080 }];
 const webPod = {
   metadata: { name: "web-1", labels: { app: "web" } },
@@ -946,7 +973,11 @@ const webPod = {
 };
 
 Deno.test("Registry logs one warn line per change for ignored lb-strategy values and endpoint ports matching no service port", async (t) => {
-  const rows: { name: string; steps: { change: ResourceChange; warns: string[] }[] }[] = [
+  const rows: {
+    name: string;
+    /** `unchanged`: the change stores nothing new (nothing published, no warning). */
+    steps: { change: ResourceChange; warns: string[]; unchanged?: true }[];
+  }[] = [
     {
       name: "Endpoints port named after the targetPort: once per change that produces it",
       steps: [
@@ -1067,13 +1098,26 @@ Deno.test("Registry logs one warn line per change for ignored lb-strategy values
           warns: [lbMsg("default/web", "LeastConn")],
         },
         {
-          change: webService(HTTP_TO_WEB, { [LB]: "LeastConn" }),
+          // a real change of the service (its port): the line again
+          change: webService(HTTP_TO_81, { [LB]: "LeastConn" }),
           warns: [lbMsg("default/web", "LeastConn")],
+        },
+        {
+          // the same object again stores nothing new: no line (it was logged when stored)
+          change: webService(HTTP_TO_81, { [LB]: "LeastConn" }),
+          warns: [],
+          unchanged: true,
         },
         { change: webEndpoints([{ name: "http", port: 8080 }]), warns: [] },
         {
           change: webService(HTTP_TO_WEB, { [LB]: "random" }),
           warns: [lbMsg("default/web", "random")],
+        },
+        {
+          // another ignored value alone changes nothing stored (the value is dropped)
+          change: webService(HTTP_TO_WEB, { [LB]: "LeastConn" }),
+          warns: [],
+          unchanged: true,
         },
         { change: webService(HTTP_TO_WEB, { [LB]: "Random" }), warns: [] },
       ],
@@ -1117,16 +1161,19 @@ Deno.test("Registry logs one warn line per change for ignored lb-strategy values
         let published = 0;
         reg.subscribe(() => published++);
         reg.subscribe(() => published++);
+        let changes = 0;
         for (const [i, step] of row.steps.entries()) {
           const before = log.lines.length;
-          await reg.apply(step.change);
+          const result = await reg.apply(step.change);
+          assert.equal(result.unchanged, step.unchanged, `step ${i}`);
+          if (!step.unchanged) changes++;
           const lines = log.lines.slice(before).map((l) => JSON.parse(l));
           assert.deepEqual(lines.map((l) => l.msg), step.warns, `step ${i}`);
           for (const l of lines) {
             assert.equal(l.level, "warn");
             assert.match(l.msg, new RegExp(`"${l.service}"`), "the service field names it");
           }
-          assert.equal(published, 2 * (i + 1));
+          assert.equal(published, 2 * changes);
         }
         await reg.close();
       });
@@ -1173,13 +1220,16 @@ Deno.test("Registry logs no warning for changes it rejects or rolls back", async
     );
     fail = true;
     await assert.rejects(reg.apply(webEndpoints(WEB_PORT)), /disk full/);
-    await assert.rejects(reg.apply(webService(HTTP_TO_WEB, { [LB]: "LeastConn" })), /disk full/);
+    // a real change of the Service (its port), so it needs the failing write
+    await assert.rejects(reg.apply(webService(HTTP_TO_81, { [LB]: "LeastConn" })), /disk full/);
     assert.deepEqual(warns(), []);
     assert.equal(reg.snapshot().services.get("default/web")?.endpoints.length, 0);
     fail = false;
     // the second and third change are group-committed in one write: still a line per change
     const writes = reg.writeCount;
-    await Promise.all([1, 2, 3].map(() => reg.apply(webEndpoints(WEB_PORT))));
+    await Promise.all(
+      ["10.0.0.1", "10.0.0.2", "10.0.0.3"].map((ip) => reg.apply(webEndpoints(WEB_PORT, [ip]))),
+    );
     assert.equal(reg.writeCount, writes + 2);
     assert.deepEqual(warns(), [MISMATCH, MISMATCH, MISMATCH]);
     await reg.close();
