@@ -80,6 +80,12 @@ export interface Reply {
    * apart for `ctl delete`. Absent from agents before it was added: read that as removed.
    */
   readonly found?: boolean;
+  /**
+   * On a successful change that left the registry as it was (the same objects re-sent, a delete
+   * of something absent): `true`; nothing was written and the registry version did not move.
+   * Absent otherwise, and from agents before it was added.
+   */
+  readonly unchanged?: boolean;
 }
 
 const PREFIX = "Cannot parse message: ";
@@ -232,13 +238,15 @@ export function okReply(msgId: string | null, content?: unknown): Reply {
 
 /**
  * The reply to an applied change: a delete's says whether there was anything to remove
- * (`found`); any other change's, or one whose target could not tell (`undefined`), is the plain
- * {@linkcode okReply}.
+ * (`found`), and one that left the registry as it was says `unchanged: true`; any other change's,
+ * or one whose target could not tell (`undefined`), is the plain {@linkcode okReply}.
  */
 export function changeReply(msgId: string | null, result: ChangeResult | undefined): Reply {
-  return result?.operation === "delete"
-    ? { "msg_id": msgId, ok: true, found: result.found }
-    : okReply(msgId);
+  return {
+    ...okReply(msgId),
+    ...(result?.operation === "delete" ? { found: result.found } : {}),
+    ...(result?.unchanged === true ? { unchanged: true } : {}),
+  };
 }
 
 /** The reply to a failed message. */
@@ -269,8 +277,12 @@ export function parseReply(line: string): Reply {
   if (!r.ok && typeof r.error !== "string") {
     throw new SyntaxError(`Cannot parse reply: failed reply without an error`);
   }
-  if (r.found !== undefined && typeof r.found !== "boolean") {
-    throw new SyntaxError(`Cannot parse reply: found must be a boolean, got ${kindOf(r.found)}`);
+  for (const field of ["found", "unchanged"] as const) {
+    if (r[field] !== undefined && typeof r[field] !== "boolean") {
+      throw new SyntaxError(
+        `Cannot parse reply: ${field} must be a boolean, got ${kindOf(r[field])}`,
+      );
+    }
   }
   return r;
 }

@@ -34,8 +34,8 @@ import { serviceViews } from "./view.ts";
 export interface ControlTarget {
   /**
    * Validates and applies a change; resolves once durable; throws with the reply text. Resolves
-   * with what the change did (a delete's `found` goes into the reply); a stand-in that cannot
-   * tell resolves with nothing, and its replies carry no `found`.
+   * with what the change did (a delete's `found` and `unchanged` go into the reply); a stand-in
+   * that cannot tell resolves with nothing, and its replies carry neither.
    */
   apply(change: ChangeRequest): Promise<ChangeResult | void>;
   snapshot(): Snapshot;
@@ -379,6 +379,7 @@ export class ControlServer {
           operation: change.operation,
           resource: `${change.namespace}/${change.type}/${change.name}`,
           ...(result?.operation === "delete" ? { found: result.found } : {}),
+          ...(result?.unchanged === true ? { unchanged: true } : {}),
         });
         return changeReply(msgId, result ?? undefined);
       },

@@ -229,13 +229,23 @@ Deno.test("parseReply() accepts replies and rejects garbage", () => {
   assert.throws(() => parseReply('{"ok":false}'), SyntaxError);
 });
 
-Deno.test("changeReply() adds found to a delete's reply only; parseReply() checks it", async (t) => {
+Deno.test("changeReply() adds found to a delete's reply only, unchanged to a no-op's; parseReply() checks them", async (t) => {
   const rows: [string, Parameters<typeof changeReply>[1], string][] = [
     ["delete of a present object", { operation: "delete", found: true }, ',"found":true'],
     ["delete of an absent one", { operation: "delete", found: false }, ',"found":false'],
     ["insert", { operation: "insert" }, ""],
     ["update", { operation: "update" }, ""],
     ["a target that cannot tell", undefined, ""],
+    [
+      "an update that changed nothing",
+      { operation: "update", unchanged: true },
+      ',"unchanged":true',
+    ],
+    [
+      "a delete of an absent object, which changes nothing",
+      { operation: "delete", found: false, unchanged: true },
+      ',"found":false,"unchanged":true',
+    ],
   ];
   for (const [name, result, found] of rows) {
     await t.step(name, () => {
@@ -248,6 +258,12 @@ Deno.test("changeReply() adds found to a delete's reply only; parseReply() check
     assert.throws(
       () => parseReply('{"msg_id":"m","ok":true,"found":"no"}'),
       new SyntaxError("Cannot parse reply: found must be a boolean, got a string"),
+    );
+  });
+  await t.step("unchanged of another type is a protocol error", () => {
+    assert.throws(
+      () => parseReply('{"msg_id":"m","ok":true,"unchanged":1}'),
+      new SyntaxError("Cannot parse reply: unchanged must be a boolean, got a number"),
     );
   });
 });

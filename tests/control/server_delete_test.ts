@@ -29,10 +29,11 @@ Deno.test("a delete's reply says whether the object was there, for every kind", 
             line("delete", o, "again"),
         );
         assert.deepEqual(replies, [
-          { msg_id: "before", ok: true, found: false },
+          // A delete of an absent object changes nothing: unchanged too.
+          { msg_id: "before", ok: true, found: false, unchanged: true },
           { msg_id: "ins", ok: true },
           { msg_id: "del", ok: true, found: true },
-          { msg_id: "again", ok: true, found: false },
+          { msg_id: "again", ok: true, found: false, unchanged: true },
         ]);
         // Separately, on a new connection: the answer comes from the durable state as well.
         await registry.apply(insertOf(o));
@@ -98,14 +99,14 @@ Deno.test("found names the exact record: a neighbour of another kind or name is 
       await withRealControl(async ({ path, registry }) => {
         for (const o of row.present) await registry.apply(insertOf(o));
         assert.deepEqual(await exchange(path, line("delete", row.deleted, "x")), [
-          { msg_id: "x", ok: true, found: row.found },
+          { msg_id: "x", ok: true, found: row.found, ...(row.found ? {} : { unchanged: true }) },
         ]);
       });
     });
   }
 });
 
-Deno.test("the KubeEdge fixture: a delete after the servicelist removed it is ok, found false", async () => {
+Deno.test("the KubeEdge fixture: a delete after the servicelist removed it is ok, found false, unchanged", async () => {
   const text = await Deno.readTextFile(new URL("kubeedge-messages.ndjson", FIXTURES));
   const sent = text.split("\n").filter((l) => l.trim() !== "");
   await withRealControl(async ({ path }) => {
@@ -114,7 +115,7 @@ Deno.test("the KubeEdge fixture: a delete after the servicelist removed it is ok
     // Line 10 (servicelist) replaced the set without default/legacy; line 11 deletes it.
     assert.deepEqual(replies, [
       ...sent.slice(0, -1).map((l) => ({ msg_id: id(l), ok: true })),
-      { msg_id: id(sent.at(-1)!), ok: true, found: false },
+      { msg_id: id(sent.at(-1)!), ok: true, found: false, unchanged: true },
     ]);
   });
 });

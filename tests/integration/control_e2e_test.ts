@@ -201,13 +201,15 @@ Deno.test("control socket end to end: fixtures, bad lines, ctl get/apply/delete/
         const sent = lines(goodText);
         const replies = await exchange(sock, goodText);
         // The last line deletes default/legacy, which the servicelist before it removed: still
-        // ok (deletes are idempotent), with found: false.
+        // ok (deletes are idempotent), with found: false, and unchanged (nothing was written).
         assert.deepEqual(
           replies,
           sent.map((l) => ({
             msg_id: JSON.parse(l).header.msg_id,
             ok: true,
-            ...(JSON.parse(l).route.operation === "delete" ? { found: false } : {}),
+            ...(JSON.parse(l).route.operation === "delete"
+              ? { found: false, unchanged: true }
+              : {}),
           })),
         );
       },
@@ -269,8 +271,13 @@ Deno.test("control socket end to end: fixtures, bad lines, ctl get/apply/delete/
         [null, false, "Cannot parse message: not valid JSON"],
         [null, false, "Cannot parse message: line exceeds 1048576 bytes"],
       ]);
-      // The connection stayed up after the bad lines: the last (good, idempotent) line is ok.
-      assert.deepEqual(replies[8], { msg_id: "3b0c6f1e-0000-4000-8000-000000000001", ok: true });
+      // The connection stayed up after the bad lines: the last (good, idempotent) line is ok,
+      // and unchanged: it re-sends an object the agent already holds as sent.
+      assert.deepEqual(replies[8], {
+        msg_id: "3b0c6f1e-0000-4000-8000-000000000001",
+        ok: true,
+        unchanged: true,
+      });
       assert.equal(replies.length, 9);
       assert.deepEqual(await getJson(), before);
     });
