@@ -122,7 +122,8 @@ export async function apply(
           continue;
         }
         const reply = await replyTo(replies[n++]!);
-        if (reply.ok) io.stdout(`${item.object.label} configured\n`);
+        // kubectl's words: an object the agent already held as sent is `unchanged`.
+        if (reply.ok) io.stdout(`${item.object.label} ${appliedWord(reply)}\n`);
         else {
           failed++;
           io.stderr(`${objectPrefix(s, item)}${reply.error}\n`);
@@ -154,6 +155,15 @@ export async function apply(
     });
   }
   return failed > 0 ? 1 : 0;
+}
+
+/**
+ * How `ctl apply` reports an object the agent accepted, as kubectl does: `unchanged` when the
+ * reply says the agent already held it as sent (nothing was written), else `configured`
+ * (agents from before `unchanged` always get `configured`).
+ */
+function appliedWord(reply: Reply): "configured" | "unchanged" {
+  return reply.unchanged === true ? "unchanged" : "configured";
 }
 
 /**

@@ -80,7 +80,8 @@ Usage:
 FILE holds JSON or YAML: a single object, a List (items), or several YAML documents
 separated by "---". Kinds: Service, Endpoints, EndpointSlice, Pod, Node. -f may be repeated:
 every file is applied, in the order given. Each object is sent as an "update" message; one
-line is printed per object. Exits 1 if any object failed.
+line is printed per object: KIND/NS/NAME configured, or KIND/NS/NAME unchanged when the agent
+already held it as sent (nothing was written). Exits 1 if any object failed.
 
 Every file is read and parsed before anything is sent: a file that cannot be read or parsed
 changes nothing. With -n, an object whose metadata.namespace is another namespace is refused

@@ -204,10 +204,13 @@ Deno.test("waitProblem() says why a wait did not end applied", async (t) => {
 });
 
 /**
- * A fake agent: changes are acknowledged (delete with `found: true`), status queries get the
- * next of `statuses` (the last repeats).
+ * A fake agent: changes are acknowledged (delete with `found: true`, both with `change` on top),
+ * status queries get the next of `statuses` (the last repeats).
  */
-function agentWith(statuses: readonly unknown[]): { respond: Respond; queries: () => number } {
+function agentWith(
+  statuses: readonly unknown[],
+  change: Record<string, unknown> = {},
+): { respond: Respond; queries: () => number } {
   let n = 0;
   return {
     respond: (line) => {
@@ -216,6 +219,7 @@ function agentWith(statuses: readonly unknown[]): { respond: Respond; queries: (
         return JSON.stringify({
           ...JSON.parse(okReplyTo(line)),
           ...(op === "delete" ? { found: true } : {}),
+          ...change,
         });
       }
       return okReplyTo(line, statuses[Math.min(n++, statuses.length - 1)]);
@@ -247,6 +251,8 @@ Deno.test("ctl apply --wait and ctl delete --wait against a fake agent", async (
     stdout: string;
     stderr: RegExp;
     queries: number;
+    /** Added to every change's reply. */
+    reply?: Record<string, unknown>;
   }[] = [
     {
       name: "apply: returns once the agent caught up",
@@ -303,6 +309,28 @@ Deno.test("ctl apply --wait and ctl delete --wait against a fake agent", async (
       queries: 1,
     },
     {
+      // Nothing was written for it, but what is held may still be reconciling (an earlier
+      // change): --wait waits for the version read after the reply, as for any change.
+      name: "apply of an unchanged object: printed unchanged, waits as usual",
+      args: ["apply", "-f", manifest, "--wait"],
+      statuses: lag,
+      reply: { unchanged: true },
+      code: 0,
+      stdout: "service/default/web unchanged\n",
+      stderr: /^$/,
+      queries: 2,
+    },
+    {
+      name: "delete of an absent object, --ignore-not-found: waits as usual",
+      args: ["delete", "service", "default/web", "--ignore-not-found", "--wait"],
+      statuses: [{ registryVersion: 3, reconciledVersion: 3 }],
+      reply: { found: false, unchanged: true },
+      code: 0,
+      stdout: "",
+      stderr: /^$/,
+      queries: 1,
+    },
+    {
       name: "delete: returns once the deletion is live",
       args: ["delete", "service", "default/web", "--wait"],
       statuses: lag,
@@ -315,7 +343,7 @@ Deno.test("ctl apply --wait and ctl delete --wait against a fake agent", async (
   try {
     for (const row of rows) {
       await t.step(row.name, async () => {
-        const agent = agentWith(row.statuses);
+        const agent = agentWith(row.statuses, row.reply);
         const fake = startFakeAgent(`${dir}/fake.sock`, agent.respond);
         try {
           const r = await edgemesh(["ctl", "--socket", fake.path, ...row.args]);
