@@ -16,7 +16,7 @@ import { proxyLimits, ProxyThreads } from "../proxy/mod.ts";
 import { Registry } from "../registry/mod.ts";
 import { fdBudget, libc, raiseOpenFilesLimit, Reactor, trimMallocHeap } from "../sys/mod.ts";
 import { logTunnelOff, planTunnel } from "../tunnel/plan.ts";
-import { VERSION } from "../cli/mod.ts";
+import { buildInfo, VERSION } from "../cli/mod.ts";
 import {
   dnsAddressesOnDevice,
   dnsComponent,
@@ -102,8 +102,15 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     cleanup.push(c);
   };
 
+  const build = buildInfo();
+  const commitInfo = build.commit === null || build.source === null ? undefined : {
+    commit: build.commit,
+    source: build.source,
+    ...(build.dirty === null ? {} : { dirty: build.dirty }),
+  };
   log.info("agent starting", {
     version: VERSION,
+    ...(commitInfo ? { commit: build.commit, commitSource: build.source } : {}),
     node: config.nodeName,
     subnet: config.subnet,
     stateDir: config.stateDir,
@@ -177,6 +184,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         buildStatus({
           config,
           version: VERSION,
+          ...(commitInfo ? { build: commitInfo } : {}),
           snapshot: registry.snapshot(),
           components,
           startedAt,

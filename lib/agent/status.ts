@@ -16,6 +16,8 @@ export type Status = StatusInfo;
 export interface StatusInputs {
   readonly config: Config;
   readonly version: string;
+  /** The commit the agent was built from, when known (`buildInfo()` in lib/cli). */
+  readonly build?: StatusInfo["build"];
   readonly snapshot: Snapshot;
   readonly components: readonly AgentComponent[];
   /** Epoch ms the agent started. */
@@ -41,6 +43,7 @@ export function buildStatus(inp: StatusInputs): Status {
   let status: Status = {
     node: config.nodeName,
     version: inp.version,
+    ...(inp.build ? { build: inp.build } : {}),
     startedAt: new Date(inp.startedAt).toISOString(),
     counts: {
       services: snapshot.services.size,

@@ -4,6 +4,7 @@
  * @module
  */
 import type { ServiceView, StatusInfo } from "../control/mod.ts";
+import { commitOrigin } from "./build_info.ts";
 
 /** Ready endpoints shown per row before the rest are summarised. */
 const MAX_SHOWN_ENDPOINTS = 3;
@@ -91,6 +92,12 @@ export function formatStatus(s: StatusInfo, now: number): string {
   const rows: [string, string][] = [
     ["Node", s.node],
     ["Version", s.version ?? dash],
+    ...(s.build
+      ? [["Commit", `${s.build.commit} (${commitOrigin(s.build.source, s.build.dirty)})`] as [
+        string,
+        string,
+      ]]
+      : []),
     ["Started", ago(s.startedAt)],
     ["Device", device],
     ["Addresses", list(s.addresses, 6)],

@@ -171,5 +171,9 @@ Flags:
 
 Usage:
   edgemesh version
+
+Prints "edgemesh VERSION (deno VERSION)", then, when known, " commit HASH (ORIGIN)": the git
+commit of a binary from make build (ORIGIN "build", or "build, uncommitted changes"), or the
+HEAD of the git checkout deno run runs from ("git checkout"; uncommitted changes not seen).
 `,
 };

@@ -9,13 +9,21 @@ import { HELP } from "./help.ts";
 import { type CliIo, denoIo, UsageError } from "./io.ts";
 import { failureText } from "./permission_error.ts";
 import { run, type RunDeps } from "./run.ts";
-import { VERSION } from "./version.ts";
+import { buildInfo, versionLine } from "./build_info.ts";
 
 export { type CliIo, denoIo, UsageError } from "./io.ts";
 export { RUN_FLAG_KEYS, type RunDeps } from "./run.ts";
 export { STOP_SIGNALS, stopSignal, type StopSignalOptions } from "./signals.ts";
 export { SOCKET_ENV } from "./ctl.ts";
 export { VERSION } from "./version.ts";
+export {
+  type BuildInfo,
+  buildInfo,
+  commitOrigin,
+  type CommitSource,
+  findBuildInfo,
+  versionLine,
+} from "./build_info.ts";
 export {
   formatEndpoints,
   formatPorts,
@@ -45,7 +53,7 @@ export async function main(
           return 0;
         }
         if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`, "edgemesh");
-        io.stdout(`edgemesh ${VERSION} (deno ${Deno.version.deno})\n`);
+        io.stdout(versionLine(buildInfo(), Deno.version.deno));
         return 0;
       case "help":
       case "-h":

@@ -29,6 +29,7 @@ export function statusInfoOf(content: unknown): StatusInfo {
     node: str,
     counts: fields({ services: num, endpoints: num, vips: num, nodes: num }),
     version: optional(str),
+    build: optional(fields({ commit: str, source: str, dirty: optional(bool) })),
     startedAt: optional(str),
     device: optional(fields({ name: str, type: optional(str), state: optional(str) })),
     addresses: optional(arrayOf(str)),

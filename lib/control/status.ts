@@ -37,6 +37,16 @@ export interface StatusInfo {
   readonly node: string;
   /** The agent version. */
   readonly version?: string;
+  /**
+   * The git commit the agent was built from, when known (new): `source` `build` (stamped by
+   * `make build`; `dirty` when the tree had uncommitted changes) or `checkout` (`deno run` from
+   * a git checkout: its `HEAD`, local changes not seen).
+   */
+  readonly build?: {
+    readonly commit: string;
+    readonly source: string;
+    readonly dirty?: boolean;
+  };
   /** When the agent started (ISO 8601). */
   readonly startedAt?: string;
   /** The virtual device holding the VIPs (`edge0`) and its state. */

@@ -1,6 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
 import { type AgentComponent, Reconciler, runAgent } from "../../lib/agent/mod.ts";
+import { buildInfo } from "../../lib/cli/mod.ts";
 import { parseConfig } from "../../lib/config/mod.ts";
 import { buildMessage, ControlClient, type StatusInfo } from "../../lib/control/mod.ts";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
@@ -70,6 +71,12 @@ Deno.test("runAgent() serves the control socket, keeps state across restarts, st
     await client.close();
     const s = status.content as StatusInfo;
     assert.equal(s.node, "edge-test");
+    // The commit it runs, as `edgemesh version` finds it (this checkout's HEAD; none without .git).
+    const build = buildInfo();
+    assert.deepEqual(
+      s.build,
+      build.commit === null ? undefined : { commit: build.commit, source: build.source },
+    );
     assert.deepEqual(s.counts, { services: 1, endpoints: 0, vips: 1, nodes: 0 });
     assert.equal(typeof s.lastSync, "string");
     assert.deepEqual(s.tunnel, { state: "off", detail: "no tunnelKeyFile" });

@@ -128,6 +128,27 @@ Deno.test("ctl status accepts a well-formed reply with only the required fields"
   });
 });
 
+Deno.test("ctl status shows the commit the agent reports, and -o json passes it on", async () => {
+  const commit = "4c8ed3b5e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7";
+  const status = { ...STATUS, version: "0.1.0", build: { commit, source: "build", dirty: false } };
+  await withFake((l) => okReplyTo(l, status), async (fake) => {
+    const text = await edgemesh(["ctl", "--socket", fake.path, "status"]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      new RegExp(`^Version: +0\\.1\\.0\nCommit: +${commit} \\(build\\)$`, "m"),
+    );
+    const json = await edgemesh(["ctl", "--socket", fake.path, "status", "-o", "json"]);
+    assert.deepEqual(JSON.parse(json.stdout).build, status.build);
+  });
+  const bad = { ...STATUS, build: { commit: 7 } };
+  await withFake((l) => okReplyTo(l, bad), async (fake) => {
+    const r = await edgemesh(["ctl", "--socket", fake.path, "status"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /content\.build\.commit must be a string/);
+  });
+});
+
 Deno.test("ctl --timeout ends the wait for a silent agent", async (t) => {
   const rows: [string, string[]][] = [
     ["before the command", ["--timeout", "50", "status"]],

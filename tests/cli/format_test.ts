@@ -116,6 +116,29 @@ Deno.test("formatStatus() shows unknown parts as -", () => {
   );
 });
 
+Deno.test("formatStatus() shows the build's commit after the version, when the agent knows it", () => {
+  const base = {
+    node: "n",
+    version: "0.1.0",
+    counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 },
+  };
+  const commit = "4c8ed3b5e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7";
+  const rows: [Parameters<typeof formatStatus>[0]["build"], string][] = [
+    [{ commit, source: "build", dirty: false }, `(build)`],
+    [{ commit, source: "build", dirty: true }, `(build, uncommitted changes)`],
+    [{ commit, source: "checkout" }, `(git checkout)`],
+  ];
+  for (const [build, origin] of rows) {
+    assert.ok(
+      formatStatus({ ...base, build }, 0).includes(
+        `Version:    0.1.0\nCommit:     ${commit} ${origin}\nStarted:`,
+      ),
+      formatStatus({ ...base, build }, 0),
+    );
+  }
+  assert.ok(!formatStatus(base, 0).includes("Commit:"), "unknown: no row");
+});
+
 Deno.test("formatStatus() tells an applied registry version from one reconciling or failed", () => {
   const base = { node: "n", counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 } };
   const rows: [number | undefined, string][] = [
