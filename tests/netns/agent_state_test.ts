@@ -78,13 +78,16 @@ Deno.test({
           JSON.stringify({ route: { operation: "query", resource: "*/services/*" } }),
         ]);
         await agent.kill();
-        // The last line deletes legacy, which the servicelist already removed: ok, not found.
+        // The last line deletes legacy, which the servicelist already removed: ok, not found,
+        // unchanged (nothing written for it).
         assert.deepEqual(
           replies.slice(0, -1),
           lines.map((l) => ({
             msg_id: JSON.parse(l).header.msg_id,
             ok: true,
-            ...(JSON.parse(l).route.operation === "delete" ? { found: false } : {}),
+            ...(JSON.parse(l).route.operation === "delete"
+              ? { found: false, unchanged: true }
+              : {}),
           })),
         );
         const last = replies.at(-1)!;
