@@ -14,6 +14,8 @@ export interface RealControl {
   /** The control socket. */
   readonly path: string;
   readonly registry: Registry;
+  /** The temporary directory: the registry's state is in `<dir>/state`. */
+  readonly dir: string;
 }
 
 /**
@@ -37,7 +39,7 @@ export async function withRealControl(fn: (c: RealControl) => Promise<void>): Pr
         log: nullLogger,
       });
       try {
-        await fn({ path: server.path, registry });
+        await fn({ path: server.path, registry, dir });
       } finally {
         await server.close();
       }

@@ -5,10 +5,9 @@
  * In-process, against a real registry behind a real control server.
  */
 import assert from "node:assert/strict";
-import { ControlServer } from "../../lib/control/mod.ts";
-import { nullLogger } from "../../lib/log/mod.ts";
-import { JOURNAL_FILE, Registry } from "../../lib/registry/mod.ts";
+import { JOURNAL_FILE } from "../../lib/registry/mod.ts";
 import { edgemesh } from "../_helpers/cli.ts";
+import { withRealControl } from "../_helpers/real_control.ts";
 
 const YAML = (port: number) =>
   `apiVersion: v1
@@ -52,24 +51,12 @@ const JSON_LIST = JSON.stringify({
 });
 
 Deno.test("ctl apply prints unchanged for objects the agent holds as sent, and the agent writes nothing", async () => {
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "nqa-ctl-" });
-  const registry = await Registry.open({
-    stateDir: `${dir}/state`,
-    subnet: "9.251.0.0/16",
-    log: nullLogger,
-  });
-  const server = await ControlServer.listen({
-    path: `${dir}/run/edgemesh.sock`,
-    target: registry,
-    status: () => ({ node: "n", counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 } }),
-    log: nullLogger,
-  });
-  const apply = async (name: string, text: string) => {
-    await Deno.writeTextFile(`${dir}/${name}`, text);
-    return await edgemesh(["ctl", "--socket", server.path, "apply", "-f", `${dir}/${name}`]);
-  };
-  const journal = () => Deno.readTextFile(`${dir}/state/${JOURNAL_FILE}`).catch(() => "");
-  try {
+  await withRealControl(async ({ path, registry, dir }) => {
+    const apply = async (name: string, text: string) => {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+      return await edgemesh(["ctl", "--socket", path, "apply", "-f", `${dir}/${name}`]);
+    };
+    const journal = () => Deno.readTextFile(`${dir}/state/${JOURNAL_FILE}`).catch(() => "");
     const both = (svc: string, eps: string) => ({
       code: 0,
       stdout: `service/default/web ${svc}\nendpoints/default/web ${eps}\n`,
@@ -90,9 +77,5 @@ Deno.test("ctl apply prints unchanged for objects the agent holds as sent, and t
     assert.deepEqual(await apply("a.yaml", YAML(81)), both("configured", "unchanged"));
     assert.equal(registry.snapshot().version, version + 1);
     assert.equal(registry.writeCount, writes + 1);
-  } finally {
-    await server.close();
-    await registry.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
