@@ -21,7 +21,7 @@ const CLOSING = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 /** Size of the shared copy buffer (per thread): big reads keep a lone bulk transfer cheap. */
 export const RELAY_BUFFER = 1024 * 1024;
 /** The most one read takes while another connection of the thread moves bulk data too. */
-export const RELAY_SHARED_READ = 256 * 1024;
+export const RELAY_SHARED_READ = 32 * 1024;
 
 /**
  * The copy buffer of one thread, shared by all its relays, and how many relay directions of
@@ -31,10 +31,12 @@ export const RELAY_SHARED_READ = 256 * 1024;
  * Why two read sizes: a bulk transfer alone on its thread is limited by that thread's CPU, and
  * 1 MiB reads make the fewest system calls (one iperf3 stream: 1.25–1.30× HAProxy, against
  * 1.10× with 256 KiB reads). With several bulk transfers the machine's CPU is the limit, and
- * 256 KiB reads interleave the connections (no one holds the thread for a whole megabyte while
+ * smaller reads interleave the connections (no one holds the thread for a whole megabyte while
  * the others wait) and keep the copied bytes in the core's cache: 8 iperf3 streams needed ~5 %
- * less CPU per byte and ran 0.99× HAProxy against 0.95× with 1 MiB (micro-benchmark, both in
- * the same runs; full `make bench` runs vary between runs by more than that: `bench/README.md`).
+ * less CPU per byte with 256 KiB than with 1 MiB (micro-benchmark), and 32 KiB did better again
+ * in full `make bench` scenario-1 runs (8 streams 1.03×, 1.03×, 1.00× HAProxy against 0.97×,
+ * 0.97×, 0.99× with 256 KiB; 64 KiB 0.95×, 0.98×; 16 KiB 0.99×: `bench/README.md`), as nginx's
+ * 16 KiB stream buffers beat both there. The single stream keeps its 1 MiB reads.
  */
 export class RelayBuffer {
   /** The whole buffer: the read of a direction that moves bulk data alone. */
