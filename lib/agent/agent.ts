@@ -171,6 +171,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     let proxy: ProxyThreads | null = null;
     let controlUp = false;
     let lastSync: number | null = null;
+    let lastMessage: number | null = null;
     let deviceUp = false;
     let deviceWatch: DeviceWatch | null = null;
 
@@ -179,7 +180,15 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     // applied to the registry and reconciled with the first snapshot below.
     const server = await ControlServer.listen({
       path: config.controlSocket,
-      target: registry,
+      // Every change request is noted before the registry sees it: `unchanged` resyncs move
+      // `lastMessage` though they leave `lastSync` (a change of the registry) where it was.
+      target: {
+        apply: (change) => {
+          lastMessage = now();
+          return registry.apply(change);
+        },
+        snapshot: () => registry.snapshot(),
+      },
       status: () =>
         buildStatus({
           config,
@@ -189,6 +198,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           components,
           startedAt,
           lastSync,
+          lastMessage,
           reconciledVersion: reconciler?.appliedVersion ?? -1,
           reconcileFailures: reconciler?.failures ?? [],
           stateWarning: registry.loadWarning,

@@ -24,6 +24,11 @@ export interface StatusInputs {
   readonly startedAt: number;
   /** Epoch ms of the last registry change since start, or null. */
   readonly lastSync: number | null;
+  /**
+   * Epoch ms of the last change request the control socket received since start (applied,
+   * unchanged or refused), or null; absent when the caller does not track it.
+   */
+  readonly lastMessage?: number | null;
   /** Newest snapshot version every component was updated with; -1 before the first. */
   readonly reconciledVersion?: number;
   /** The registry's warning about state damaged at start (`Registry.loadWarning`). */
@@ -53,6 +58,9 @@ export function buildStatus(inp: StatusInputs): Status {
     },
     listeners: [`${config.controlSocket} (control)`],
     lastSync: inp.lastSync === null ? null : new Date(inp.lastSync).toISOString(),
+    ...(inp.lastMessage !== undefined
+      ? { lastMessage: inp.lastMessage === null ? null : new Date(inp.lastMessage).toISOString() }
+      : {}),
     registryVersion: snapshot.version,
     ...(inp.reconciledVersion !== undefined ? { reconciledVersion: inp.reconciledVersion } : {}),
     ...(inp.reconcileFailures !== undefined ? { reconcileFailures: inp.reconcileFailures } : {}),

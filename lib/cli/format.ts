@@ -63,6 +63,24 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
   ).join("\n") + "\n";
 }
 
+/** Certificates that expire within this long get a `Warning:` row in `ctl status`. */
+export const CERTIFICATE_WARNING_MS = 14 * 24 * 3600 * 1000;
+
+/** The tunnel certificate's `Warning:` row: expired, or expiring within 14 days. */
+function certificateWarning(expiresAt: string | undefined, now: number): [string, string][] {
+  if (expiresAt === undefined) return [];
+  const left = Date.parse(expiresAt) - now;
+  if (!(left < CERTIFICATE_WARNING_MS)) return [];
+  return [[
+    "Warning",
+    left <= 0
+      ? `the tunnel TLS certificate expired at ${expiresAt} (${formatDuration(-left)} ago): ` +
+        "peers refuse it; renew tunnelTLS.certFile (reloaded without a restart)"
+      : `the tunnel TLS certificate expires at ${expiresAt} (in ${formatDuration(left)}): ` +
+        "renew tunnelTLS.certFile (reloaded without a restart)",
+  ]];
+}
+
 /** The `ctl status` screen; parts the agent does not report are shown as "-". */
 export function formatStatus(s: StatusInfo, now: number): string {
   const dash = "-";
@@ -111,8 +129,14 @@ export function formatStatus(s: StatusInfo, now: number): string {
     ["Peers", peers],
     // `lastSync`: the last change received on the control socket since this start.
     ["Updated", s.lastSync === null ? "no change since start" : ago(s.lastSync)],
+    // `lastMessage`: the last change request, changing anything or not (agents before it: no row).
+    ...(s.lastMessage === undefined ? [] : [[
+      "Received",
+      s.lastMessage === null ? "no change request since start" : ago(s.lastMessage),
+    ] as [string, string]]),
     ["Registry", registry(s)],
     ...(s.stateWarning ? [["Warning", s.stateWarning] as [string, string]] : []),
+    ...certificateWarning(s.tunnel?.certificateExpiresAt, now),
     ...(s.stateWriteError
       ? [[
         "Warning",

@@ -39,6 +39,7 @@ export function statusInfoOf(content: unknown): StatusInfo {
     tunnel: optional(component),
     peers: optional(arrayOf(fields({ name: str, address: str, state: str }))),
     lastSync: optional(nullable(str)),
+    lastMessage: optional(nullable(str)),
     registryVersion: optional(num),
     reconciledVersion: optional(num),
   })(content, "content");

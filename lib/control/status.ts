@@ -71,10 +71,20 @@ export interface StatusInfo {
   /** The L4 proxy: its threads (`proxyThreads`) and whether the workers run yet. */
   readonly proxy?: ComponentState;
   readonly dns?: ComponentState;
-  readonly tunnel?: ComponentState;
+  /**
+   * `certificateExpiresAt` (ISO 8601): end of validity of the certificate the tunnel serves
+   * with `tunnelTLS` (follows reloads of its files); absent without TLS.
+   */
+  readonly tunnel?: ComponentState & { readonly certificateExpiresAt?: string };
   readonly peers?: readonly PeerStatus[];
   /** When the registry last changed through the control socket (ISO 8601); null if never. */
   readonly lastSync?: string | null;
+  /**
+   * When the control socket last received a change request since start (ISO 8601), whether it
+   * changed the registry, changed nothing (`unchanged`) or was refused; null if never. Unlike
+   * `lastSync` it moves with every resync KubeEdge sends, so it tells a silent sender.
+   */
+  readonly lastMessage?: string | null;
   /** Registry snapshot version. */
   readonly registryVersion?: number;
   /**

@@ -24,7 +24,7 @@ function configIn(dir: string) {
 }
 
 /** Starts the agent; resolves once it is ready (or rejects if start-up fails). */
-function start(config: ReturnType<typeof configIn>, log = nullLogger) {
+function start(config: ReturnType<typeof configIn>, log = nullLogger, now?: () => number) {
   const ac = new AbortController();
   let ready!: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
@@ -34,6 +34,7 @@ function start(config: ReturnType<typeof configIn>, log = nullLogger) {
     log,
     signal: ac.signal,
     onReady: ready,
+    ...(now ? { now } : {}),
     exec: ip,
     deviceAddresses: (d) => ip.links.get(d)?.addresses ?? new Set(),
     deviceUp: (d) => ip.links.get(d)?.up ?? null,
@@ -60,16 +61,33 @@ Deno.test("runAgent() serves the control socket, keeps state across restarts, st
   try {
     const config = configIn(dir);
     const log = memoryLogger("info");
-    const a = start(config, log);
+    // The agent's clock, a minute ahead for the re-sent object below.
+    let skew = 0;
+    const a = start(config, log, () => Date.now() + skew);
     await a.ready;
     const client = await ControlClient.connect(config.controlSocket);
-    const applied = await client.send(
-      buildMessage({ operation: "insert", resource: "default/service/web", content: svc }),
-    );
+    const insert = () =>
+      client.send(
+        buildMessage({ operation: "insert", resource: "default/service/web", content: svc }),
+      );
+    const applied = await insert();
     assert.deepEqual(applied.ok, true);
-    const status = await client.send(buildMessage({ operation: "query", resource: "*/status/*" }));
+    const query = async () =>
+      (await client.send(buildMessage({ operation: "query", resource: "*/status/*" })))
+        .content as StatusInfo;
+    const s = await query();
+    // The same object again, a minute later: `lastMessage` moves, `lastSync` (a change) stays.
+    skew = 60_000;
+    const resent = await insert();
+    assert.deepEqual([resent.ok, resent.unchanged], [true, true]);
+    const again = await query();
     await client.close();
-    const s = status.content as StatusInfo;
+    assert.equal(typeof s.lastMessage, "string");
+    assert.equal(again.lastSync, s.lastSync);
+    assert.ok(
+      Date.parse(again.lastMessage!) - Date.parse(s.lastMessage!) >= 60_000,
+      JSON.stringify([s.lastMessage, again.lastMessage]),
+    );
     assert.equal(s.node, "edge-test");
     // The commit it runs, as `edgemesh version` finds it (this checkout's HEAD; none without .git).
     const build = buildInfo();

@@ -186,3 +186,27 @@ Deno.test("formatStatus() ends with a warning row while state writes fail", () =
     text,
   );
 });
+
+Deno.test("formatStatus() shows when the last change request came, next to the last change", () => {
+  const base = {
+    node: "n",
+    counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 },
+    lastSync: "2026-01-01T00:00:00.000Z",
+  };
+  const at = Date.parse("2026-01-01T00:01:05.000Z");
+  const rows: [string | null | undefined, string | null][] = [
+    ["2026-01-01T00:01:00.000Z", "Received:   2026-01-01T00:01:00.000Z (5s ago)"],
+    [null, "Received:   no change request since start"],
+    [undefined, null], // an agent before the field: no row
+  ];
+  for (const [lastMessage, row] of rows) {
+    const text = formatStatus(lastMessage === undefined ? base : { ...base, lastMessage }, at);
+    const lines = text.split("\n");
+    const updated = lines.findIndex((l) => l.startsWith("Updated:"));
+    assert.equal(
+      lines[updated + 1]!.startsWith("Received:") ? lines[updated + 1] : null,
+      row,
+      text,
+    );
+  }
+});
