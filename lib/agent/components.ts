@@ -198,6 +198,9 @@ export function tunnelComponent(tunnel: Tunnel): AgentComponent {
           state: down === null ? "up" : "down",
           detail: `${s.tls ? "TLS" : "NO TLS"}, ${s.inboundStreams} inbound streams` +
             (down === null ? "" : `; ${tunnelDownDetail(down)}`),
+          ...(s.certificateExpiresAt == null
+            ? {}
+            : { certificateExpiresAt: new Date(s.certificateExpiresAt).toISOString() }),
         },
         listeners: [`${s.listen}/tcp (tunnel)`],
         peers: s.peers.map((p) => ({

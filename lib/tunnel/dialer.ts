@@ -94,6 +94,8 @@ export interface TunnelDialerOptions {
   readonly probe?: boolean;
   /** How long a probe may take before the peer counts as down, ms. @default 5000 */
   readonly probeTimeoutMs?: number;
+  /** Called once by {@linkcode TunnelDialer.close} (stops what reloads its TLS files). */
+  readonly onClose?: () => void;
 }
 
 /** One HTTP/2 connection (session) to a peer and the streams using it. */
@@ -137,6 +139,7 @@ const PROBE_TIMEOUT_MS = 5000;
 /** Dials remote endpoints through the agents on their nodes. */
 export class TunnelDialer implements Dialer {
   readonly #opts: TunnelDialerOptions;
+  #tls: TunnelTls | null;
   readonly #key: Promise<TunnelKey>;
   readonly #log: Logger;
   readonly #metrics: TunnelMetrics;
@@ -154,6 +157,7 @@ export class TunnelDialer implements Dialer {
   /** @throws {SyntaxError|RangeError} when a config peer is not an address */
   constructor(options: TunnelDialerOptions) {
     this.#opts = options;
+    this.#tls = options.tls ?? null;
     this.#key = importTunnelKey(options.key);
     this.#key.catch(() => {}); // surfaced by dial()
     this.#log = options.log;
@@ -289,7 +293,7 @@ export class TunnelDialer implements Dialer {
     const open = peer.channel;
     if (open && !open.session.closed && !open.session.destroyed) return open;
     const { host, port } = peer.address;
-    const t = this.#opts.tls;
+    const t = this.#tls;
     const authority = `${t ? "https" : "http"}://${formatHostPort(host, port)}`;
     const session = http2.connect(authority, {
       createConnection: () => {
@@ -559,8 +563,19 @@ export class TunnelDialer implements Dialer {
     );
   }
 
+  /**
+   * Trusts a new CA bundle (a TLS reload) for connections opened from now on; sessions open
+   * now keep the peer certificate they verified (they are not re-verified or closed).
+   * @throws {TypeError} when the dialer dials h2c
+   */
+  setTls(tls: TunnelTls): void {
+    if (this.#tls === null) throw new TypeError("The tunnel dials h2c: no CA to replace");
+    this.#tls = tls;
+  }
+
   /** Closes every peer connection (streams still open finish first) and ends the probes. */
   close(): void {
+    if (!this.#closed) this.#opts.onClose?.();
     this.#closed = true;
     for (const finish of [...this.#probes]) finish("dialer closed");
     for (const peer of this.#peers.values()) this.#retire(peer);

@@ -23,6 +23,8 @@ export interface TunnelMetrics {
   readonly serverStops: Counter;
   /** 1 while the tunnel port serves new connections, 0 while its server is being restarted. */
   readonly serverUp: Gauge;
+  /** End of validity of the certificate the tunnel serves, seconds since the epoch (TLS only). */
+  readonly certificateExpiry: Gauge;
 }
 
 /** Registers (or finds) the families; a private registry when none is given. */
@@ -59,6 +61,10 @@ export function tunnelMetrics(registry: MetricsRegistry = new MetricsRegistry())
     serverUp: registry.gauge(
       "edgemesh_tunnel_server_up",
       "Whether the tunnel port serves new connections (1), or its server is being restarted (0).",
+    ),
+    certificateExpiry: registry.gauge(
+      "edgemesh_tunnel_tls_certificate_expiry_timestamp_seconds",
+      "End of validity (notAfter) of the TLS certificate the tunnel serves, seconds since the epoch.",
     ),
   };
 }

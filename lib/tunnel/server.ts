@@ -259,7 +259,7 @@ export class TunnelServer {
   readonly #verifier: Promise<RequestVerifier>;
   readonly #dial: BackendDial;
   readonly #serveFn: InnerServe;
-  readonly #tls: { cert?: string; key?: string };
+  #tls: { cert?: string; key?: string };
   readonly #now: () => number;
   /** The server behind the front that gets new connections (null while it is down). */
   #inner: InnerServer | null = null;
@@ -467,6 +467,31 @@ export class TunnelServer {
     const since = this.#down?.since ?? this.#now();
     this.#down = null;
     this.#log.info("tunnel server restarted", { downMs: this.#now() - since });
+    this.#watch(server);
+  }
+
+  /**
+   * Serves new connections with a new certificate and key (a TLS reload): starts a new server
+   * behind the front with them and sends new connections there; connections open now stay
+   * with the old server, which runs until the tunnel stops. While the server is down the new
+   * pair is kept for its restart.
+   * @throws {TypeError} when the tunnel serves h2c; what `Deno.serve` throws for the pair (the
+   *   old one keeps serving)
+   */
+  setTls(tls: TunnelTls): void {
+    if (!this.#opts.tls) throw new TypeError("The tunnel serves h2c: no certificate to replace");
+    if (this.#signal.aborted) return;
+    const previous = this.#tls;
+    this.#tls = { cert: tls.cert, key: tls.key };
+    if (this.#inner === null) return; // down: the restart uses the new pair
+    let server: InnerServer;
+    try {
+      server = this.#serveInner();
+    } catch (err) {
+      this.#tls = previous;
+      throw err;
+    }
+    this.#front.setUpstream({ hostname: "127.0.0.1", port: server.addr.port });
     this.#watch(server);
   }
 

@@ -17,6 +17,8 @@ import { DEFAULT_TUNNEL_PORT, routeFor } from "./peers.ts";
 import { TunnelServer, type TunnelServerDown } from "./server.ts";
 import type { BackendDial } from "./tcp.ts";
 import { formatHostPort, parseHostPort } from "./wire.ts";
+import { tunnelMetrics } from "./metrics.ts";
+import { type TlsFileIo, TlsFileWatcher, validateTunnelTls } from "./tls_reload.ts";
 
 /**
  * Reads the PEM files of `tunnelTLS`.
@@ -61,6 +63,8 @@ export interface TunnelStatus {
    */
   readonly down?: TunnelServerDown | null;
   readonly peers: readonly PeerStatus[];
+  /** End of validity of the served certificate, ms since the epoch; null without TLS. */
+  readonly certificateExpiresAt?: number | null;
 }
 
 /** A running tunnel: server and dialer fed the same snapshots. */
@@ -70,6 +74,11 @@ export interface Tunnel {
   /** Feeds a new registry snapshot to both sides. */
   update(snapshot: Snapshot): void;
   status(): TunnelStatus;
+  /**
+   * Checks the TLS files now (they are checked every 10 s anyway) and serves a changed, valid
+   * set; resolves to true when it did. False without TLS.
+   */
+  reloadTls(): Promise<boolean>;
   /** Stops the server (open streams are closed) and the peer connections. */
   close(): Promise<void>;
 }
@@ -84,6 +93,8 @@ export interface StartTunnelOptions {
   readonly signal?: AbortSignal;
   /** Most connections to the tunnel port at once (`TunnelServerOptions.maxConnections`). */
   readonly maxConnections?: number;
+  /** How the TLS files are checked for a reload (tests). @default denoTlsFileIo */
+  readonly tlsIo?: TlsFileIo;
 }
 
 /**
@@ -103,6 +114,9 @@ export async function startTunnel(
   }
   const key = await loadTunnelKey(plan.keyFile);
   const tls = plan.tls ? await loadTunnelTls(plan.tls) : null;
+  let expiresAt = tls && plan.tls ? checkStartTls(tls, plan.tls.certFile, log, options.now) : null;
+  const metrics = tunnelMetrics(options.metrics);
+  if (expiresAt !== null) metrics.certificateExpiry.set(undefined, Math.floor(expiresAt / 1000));
   if (!tls) {
     log.warn(
       "TUNNEL TRAFFIC IS NOT ENCRYPTED: tunnelTLS is not configured; the cluster key " +
@@ -142,6 +156,22 @@ export async function startTunnel(
     await server.close();
     throw err;
   }
+  const watcher = tls && plan.tls
+    ? new TlsFileWatcher({
+      files: plan.tls,
+      initial: tls,
+      log,
+      ...(options.tlsIo ? { io: options.tlsIo } : {}),
+      apply: (next, info) => {
+        server.setTls(next);
+        dialer.setTls(next);
+        expiresAt = info.expiresAt;
+        metrics.certificateExpiry.set(undefined, Math.floor(info.expiresAt / 1000));
+        warnIfExpired(info.expiresAt, plan.tls!.certFile, log, options.now);
+      },
+    })
+    : null;
+  watcher?.start();
   return {
     server,
     dialer,
@@ -155,8 +185,11 @@ export async function startTunnel(
       inboundStreams: server.activeStreams,
       down: server.down,
       peers: dialer.status(),
+      certificateExpiresAt: expiresAt,
     }),
+    reloadTls: () => watcher?.poll() ?? Promise.resolve(false),
     async close() {
+      watcher?.close();
       dialer.close();
       await server.close();
     },
@@ -205,7 +238,19 @@ export async function startTunnelDialer(
   const key = await loadTunnelKey(plan.keyFile);
   const tls = plan.tls ? await loadTunnelTls(plan.tls) : null;
   const listen = parseHostPort(config.tunnelListen, DEFAULT_TUNNEL_PORT, true);
-  return new TunnelDialer({
+  // Each thread's dialer trusts the CA file as it is now: a reload reaches new connections.
+  // Its warnings are the main thread's to give (the same files), so they go to debug here.
+  let dialer: TunnelDialer | null = null;
+  const watcher = tls && plan.tls
+    ? new TlsFileWatcher({
+      files: plan.tls,
+      initial: tls,
+      log: quietLogger(options.log),
+      apply: (next) => dialer?.setTls(next),
+    })
+    : null;
+  watcher?.start();
+  return dialer = new TunnelDialer({
     nodeName: config.nodeName,
     key,
     tls,
@@ -214,5 +259,52 @@ export async function startTunnelDialer(
     log: options.log,
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(watcher ? { onClose: () => watcher.close() } : {}),
   });
+}
+
+/** A logger whose info and warn lines go to debug (a second watcher of the same files). */
+function quietLogger(log: Logger): Logger {
+  const debug = (msg: string, fields?: Record<string, unknown>) => log.debug(msg, fields);
+  return {
+    debug,
+    info: debug,
+    warn: debug,
+    error: (msg, fields) => log.error(msg, fields),
+    with: (component) => quietLogger(log.with(component)),
+    enabled: (level) => log.enabled(level),
+  };
+}
+
+/**
+ * Validates the TLS files read at start and returns the certificate's end of validity (ms).
+ * An expired certificate is warned loudly but served (the peers decide).
+ * @throws {TunnelSetupError} when the PEM does not parse or the key does not match
+ */
+function checkStartTls(
+  tls: TunnelTls,
+  certFile: string,
+  log: Logger,
+  now: (() => number) | undefined,
+): number {
+  const checked = validateTunnelTls(tls);
+  if (!checked.ok) {
+    throw new TunnelSetupError(`Cannot use tunnelTLS: ${checked.problem}`);
+  }
+  warnIfExpired(checked.expiresAt, certFile, log, now);
+  return checked.expiresAt;
+}
+
+function warnIfExpired(
+  expiresAt: number,
+  certFile: string,
+  log: Logger,
+  now: (() => number) | undefined,
+): void {
+  if (expiresAt > (now ?? Date.now)()) return;
+  log.warn(
+    "TUNNEL TLS CERTIFICATE HAS EXPIRED: peers will refuse to connect to this node until " +
+      "tunnelTLS.certFile is renewed (it is reloaded without a restart)",
+    { certFile, expired: new Date(expiresAt).toISOString() },
+  );
 }

@@ -210,3 +210,23 @@ Deno.test("formatStatus() shows when the last change request came, next to the l
     );
   }
 });
+
+Deno.test("formatStatus() warns about a tunnel certificate that expires within 14 days or has expired", () => {
+  const base = { node: "n", counts: { services: 0, endpoints: 0, vips: 0, nodes: 0 } };
+  const now = Date.parse("2026-01-10T00:00:00.000Z");
+  const at = (iso: string) => ({ tunnel: { state: "up" as const, certificateExpiresAt: iso } });
+  assert.ok(
+    !formatStatus({ ...base, ...at("2026-01-25T00:00:00.000Z") }, now).includes("Warning:"),
+  );
+  assert.ok(
+    formatStatus({ ...base, ...at("2026-01-20T00:00:00.000Z") }, now).endsWith(
+      "Warning:    the tunnel TLS certificate expires at 2026-01-20T00:00:00.000Z (in 10d0h): " +
+        "renew tunnelTLS.certFile (reloaded without a restart)\n",
+    ),
+    formatStatus({ ...base, ...at("2026-01-20T00:00:00.000Z") }, now),
+  );
+  assert.match(
+    formatStatus({ ...base, ...at("2026-01-09T00:00:00.000Z") }, now),
+    /Warning: {4}the tunnel TLS certificate expired at 2026-01-09T00:00:00.000Z \(.* ago\): peers refuse it/,
+  );
+});
