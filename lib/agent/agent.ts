@@ -351,6 +351,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           nodeName: config.nodeName,
           tunnel: config.tunnel,
           tunnelKeyFile: config.tunnelKeyFile,
+          tunnelAcceptKeyFiles: config.tunnelAcceptKeyFiles,
           tunnelTLS: config.tunnelTLS,
           tunnelListen: config.tunnelListen,
           peers: config.peers,

@@ -163,6 +163,11 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): Config {
     tunnelListen: pick("tunnelListen", (p, v) => c.listen(p, v), d.tunnelListen),
     tunnel: pick("tunnel", (p, v) => c.bool(p, v), d.tunnel),
     tunnelKeyFile: pick("tunnelKeyFile", (p, v) => v === null ? null : c.path(p, v), null),
+    tunnelAcceptKeyFiles: pick(
+      "tunnelAcceptKeyFiles",
+      (p, v) => c.list(p, v, (q, w) => c.path(q, w)),
+      d.tunnelAcceptKeyFiles,
+    ),
     tunnelTLS: pick("tunnelTLS", (p, v) => v === null ? null : c.tls(p, v), null),
     peers: pick("peers", (p, v) => c.peers(p, v), d.peers),
     metricsListen: pick(

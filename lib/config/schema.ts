@@ -85,6 +85,11 @@ export interface Config {
   readonly tunnel: boolean;
   /** Pre-shared cluster key (≥ 32 bytes); null → tunnel off. @default null */
   readonly tunnelKeyFile: string | null;
+  /**
+   * Further cluster keys (≥ 32 bytes each) accepted on incoming streams besides
+   * `tunnelKeyFile`, never used to sign: key rotation. @default []
+   */
+  readonly tunnelAcceptKeyFiles: readonly string[];
   /** @default null (plain HTTP/2, with a loud warning) */
   readonly tunnelTLS: TunnelTlsConfig | null;
   /** Static peers `nodeName → host:port`, merged with Node objects. @default {} */

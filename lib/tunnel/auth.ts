@@ -26,11 +26,15 @@ export class TunnelSetupError extends Error {
 }
 
 /**
- * Reads the cluster key from `path` (`tunnelKeyFile`). The whole file is the key; a trailing
- * newline is kept (it is part of every node's copy of the same file).
+ * Reads the cluster key from `path` (`tunnelKeyFile`, or an entry of `tunnelAcceptKeyFiles`:
+ * `configKey` names it in errors). The whole file is the key; a trailing newline is kept (it is
+ * part of every node's copy of the same file).
  * @throws {TunnelSetupError} when the file is missing, unreadable or shorter than 32 bytes
  */
-export async function loadTunnelKey(path: string): Promise<Uint8Array> {
+export async function loadTunnelKey(
+  path: string,
+  configKey = "tunnelKeyFile",
+): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -42,13 +46,13 @@ export async function loadTunnelKey(path: string): Promise<Uint8Array> {
       : err instanceof Deno.errors.IsADirectory
       ? "it is a directory"
       : (err as Error).message;
-    throw new TunnelSetupError(`Cannot load tunnel key "${path}" (tunnelKeyFile): ${why}`, {
+    throw new TunnelSetupError(`Cannot load tunnel key "${path}" (${configKey}): ${why}`, {
       cause: err,
     });
   }
   if (bytes.length < MIN_KEY_BYTES) {
     throw new TunnelSetupError(
-      `Cannot load tunnel key "${path}" (tunnelKeyFile): it has ${bytes.length} bytes, at least ${MIN_KEY_BYTES} are required`,
+      `Cannot load tunnel key "${path}" (${configKey}): it has ${bytes.length} bytes, at least ${MIN_KEY_BYTES} are required`,
     );
   }
   return bytes;
@@ -176,6 +180,8 @@ export const DEFAULT_MAX_NONCES_PER_SOURCE = 100_000;
 /** Options of {@linkcode RequestVerifier}. */
 export interface RequestVerifierOptions {
   readonly key: TunnelKey;
+  /** Further keys a signature may be made with (`tunnelAcceptKeyFiles`: key rotation). */
+  readonly accept?: readonly TunnelKey[];
   /** Accepted clock difference either way, ms. @default 60000 */
   readonly windowMs?: number;
   /**
@@ -214,7 +220,8 @@ const BUCKET_MS = 1000;
  * connection cannot be forged without being on the path back.
  */
 export class RequestVerifier {
-  readonly #key: TunnelKey;
+  /** The signing key first, then the accepted ones. */
+  #keys: readonly TunnelKey[];
   readonly #windowMs: number;
   readonly #maxNonces: number;
   readonly #maxPerSource: number;
@@ -229,12 +236,20 @@ export class RequestVerifier {
   #cursor: number;
 
   constructor(options: RequestVerifierOptions) {
-    this.#key = options.key;
+    this.#keys = [options.key, ...(options.accept ?? [])];
     this.#windowMs = options.windowMs ?? 60_000;
     this.#maxNonces = options.maxNonces ?? DEFAULT_MAX_NONCES;
     this.#maxPerSource = options.maxNoncesPerSource ?? DEFAULT_MAX_NONCES_PER_SOURCE;
     this.#now = options.now ?? Date.now;
     this.#cursor = Math.floor(this.#now() / BUCKET_MS);
+  }
+
+  /**
+   * Verifies with these keys from now on (a reload of the key files); the nonce cache is kept,
+   * so a request accepted before cannot be replayed after.
+   */
+  setKeys(key: TunnelKey, accept: readonly TunnelKey[] = []): void {
+    this.#keys = [key, ...accept];
   }
 
   /** Nonces currently remembered. */
@@ -267,8 +282,13 @@ export class RequestVerifier {
     }
     const given = fromHex(h.signature);
     if (given === null) return { ok: false, failure: "malformed" };
-    const want = this.#key.mac(canonicalBytes(h));
-    if (!constantTimeEqual(given, want)) return { ok: false, failure: "bad-signature" };
+    // Every key is tried (no early exit), each compared in constant time.
+    const signed = canonicalBytes(h);
+    let matched = false;
+    for (const key of this.#keys) {
+      if (constantTimeEqual(given, key.mac(signed))) matched = true;
+    }
+    if (!matched) return { ok: false, failure: "bad-signature" };
     if (this.#seen.has(h.nonce)) return { ok: false, failure: "replayed" };
     const held = this.#perSource.get(source) ?? 0;
     if (held >= this.#maxPerSource) return { ok: false, failure: "rate-limited" };

@@ -140,7 +140,7 @@ const PROBE_TIMEOUT_MS = 5000;
 export class TunnelDialer implements Dialer {
   readonly #opts: TunnelDialerOptions;
   #tls: TunnelTls | null;
-  readonly #key: Promise<TunnelKey>;
+  #key: Promise<TunnelKey>;
   readonly #log: Logger;
   readonly #metrics: TunnelMetrics;
   readonly #now: () => number;
@@ -561,6 +561,14 @@ export class TunnelDialer implements Dialer {
         ...(reason === "unauthenticated" ? {} : { reason }),
       },
     );
+  }
+
+  /**
+   * Signs streams opened from now on with a new cluster key (a reload of `tunnelKeyFile`).
+   * @throws {RangeError} when it is shorter than 32 bytes (the old key stays)
+   */
+  async setKey(key: Uint8Array): Promise<void> {
+    this.#key = Promise.resolve(await importTunnelKey(key));
   }
 
   /**

@@ -8,10 +8,9 @@ import type { Config, TunnelTlsConfig } from "../config/schema.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** The config keys the tunnel reads. */
-export type TunnelConfig = Pick<
-  Config,
-  "nodeName" | "tunnel" | "tunnelKeyFile" | "tunnelTLS" | "tunnelListen" | "peers"
->;
+export type TunnelConfig =
+  & Pick<Config, "nodeName" | "tunnel" | "tunnelKeyFile" | "tunnelTLS" | "tunnelListen" | "peers">
+  & Partial<Pick<Config, "tunnelAcceptKeyFiles">>;
 
 /** Whether the tunnel runs, and why not. */
 export type TunnelPlan =

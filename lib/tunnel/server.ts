@@ -112,6 +112,8 @@ export interface TunnelServerOptions {
   readonly nodeName: string;
   /** The cluster key bytes (`loadTunnelKey`). */
   readonly key: Uint8Array;
+  /** Further keys accepted on incoming streams, never used to sign (`tunnelAcceptKeyFiles`). */
+  readonly acceptKeys?: readonly Uint8Array[];
   /** Serve TLS with this certificate (PEM); plain HTTP/2 (h2c) otherwise. */
   readonly tls?: TunnelTls | null;
   readonly log: Logger;
@@ -292,9 +294,13 @@ export class TunnelServer {
     const now = options.now ?? Date.now;
     this.#now = now;
     this.#authWarnings = new LogRateLimiter({ now });
-    const verifier = importTunnelKey(options.key).then((key) =>
+    const verifier = Promise.all([
+      importTunnelKey(options.key),
+      ...(options.acceptKeys ?? []).map(importTunnelKey),
+    ]).then(([key, ...accept]) =>
       new RequestVerifier({
-        key,
+        key: key!,
+        accept,
         now,
         windowMs: options.replayWindowMs ?? 60_000,
         maxNonces: options.maxNonces,
@@ -468,6 +474,18 @@ export class TunnelServer {
     this.#down = null;
     this.#log.info("tunnel server restarted", { downMs: this.#now() - since });
     this.#watch(server);
+  }
+
+  /**
+   * Verifies streams with these keys from now on (a reload of the key files): `key`
+   * (`tunnelKeyFile`) and the accepted ones (`tunnelAcceptKeyFiles`). The nonce cache is kept.
+   * @throws {RangeError} when a key is shorter than 32 bytes (the old keys stay)
+   */
+  async setKeys(key: Uint8Array, acceptKeys: readonly Uint8Array[] = []): Promise<void> {
+    const [signing, ...accept] = await Promise.all(
+      [key, ...acceptKeys].map(importTunnelKey),
+    );
+    (await this.#verifier).setKeys(signing!, accept);
   }
 
   /**

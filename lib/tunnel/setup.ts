@@ -19,6 +19,7 @@ import type { BackendDial } from "./tcp.ts";
 import { formatHostPort, parseHostPort } from "./wire.ts";
 import { tunnelMetrics } from "./metrics.ts";
 import { type TlsFileIo, TlsFileWatcher, validateTunnelTls } from "./tls_reload.ts";
+import { type KeyFileIo, keyFilesOf, KeyFileWatcher } from "./key_reload.ts";
 
 /**
  * Reads the PEM files of `tunnelTLS`.
@@ -79,6 +80,11 @@ export interface Tunnel {
    * set; resolves to true when it did. False without TLS.
    */
   reloadTls(): Promise<boolean>;
+  /**
+   * Checks the key files now (`tunnelKeyFile`, `tunnelAcceptKeyFiles`; every 10 s anyway) and
+   * uses changed, valid keys; resolves to true when it did.
+   */
+  reloadKeys(): Promise<boolean>;
   /** Stops the server (open streams are closed) and the peer connections. */
   close(): Promise<void>;
 }
@@ -95,6 +101,8 @@ export interface StartTunnelOptions {
   readonly maxConnections?: number;
   /** How the TLS files are checked for a reload (tests). @default denoTlsFileIo */
   readonly tlsIo?: TlsFileIo;
+  /** How the key files are checked for a reload (tests). @default denoKeyFileIo */
+  readonly keyIo?: KeyFileIo;
 }
 
 /**
@@ -113,6 +121,9 @@ export async function startTunnel(
     return null;
   }
   const key = await loadTunnelKey(plan.keyFile);
+  const keyFiles = keyFilesOf(plan.keyFile, config.tunnelAcceptKeyFiles ?? []);
+  const acceptKeys: Uint8Array[] = [];
+  for (const f of keyFiles.slice(1)) acceptKeys.push(await loadTunnelKey(f.path, f.configKey));
   const tls = plan.tls ? await loadTunnelTls(plan.tls) : null;
   let expiresAt = tls && plan.tls ? checkStartTls(tls, plan.tls.certFile, log, options.now) : null;
   const metrics = tunnelMetrics(options.metrics);
@@ -130,6 +141,7 @@ export async function startTunnel(
     listen: formatHostPort(listen.host, listen.port),
     nodeName: config.nodeName,
     key,
+    acceptKeys,
     tls,
     log,
     ...(options.metrics ? { metrics: options.metrics } : {}),
@@ -172,6 +184,17 @@ export async function startTunnel(
     })
     : null;
   watcher?.start();
+  const keyWatcher = new KeyFileWatcher({
+    files: keyFiles,
+    initial: [key, ...acceptKeys],
+    log,
+    ...(options.keyIo ? { io: options.keyIo } : {}),
+    apply: async (signing, accept) => {
+      await server.setKeys(signing, accept);
+      await dialer.setKey(signing);
+    },
+  });
+  keyWatcher.start();
   return {
     server,
     dialer,
@@ -188,8 +211,10 @@ export async function startTunnel(
       certificateExpiresAt: expiresAt,
     }),
     reloadTls: () => watcher?.poll() ?? Promise.resolve(false),
+    reloadKeys: () => keyWatcher.poll(),
     async close() {
       watcher?.close();
+      keyWatcher.close();
       dialer.close();
       await server.close();
     },
@@ -250,6 +275,14 @@ export async function startTunnelDialer(
     })
     : null;
   watcher?.start();
+  // It signs only: the accepted keys are the server's (main thread).
+  const keyWatcher = new KeyFileWatcher({
+    files: keyFilesOf(plan.keyFile, []),
+    initial: [key],
+    log: quietLogger(options.log),
+    apply: (signing) => dialer?.setKey(signing),
+  });
+  keyWatcher.start();
   return dialer = new TunnelDialer({
     nodeName: config.nodeName,
     key,
@@ -259,7 +292,10 @@ export async function startTunnelDialer(
     log: options.log,
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.now ? { now: options.now } : {}),
-    ...(watcher ? { onClose: () => watcher.close() } : {}),
+    onClose: () => {
+      watcher?.close();
+      keyWatcher.close();
+    },
   });
 }
 

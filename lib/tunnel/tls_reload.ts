@@ -13,16 +13,12 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import type { TunnelTlsConfig } from "../config/schema.ts";
 import type { Logger } from "../log/mod.ts";
 import type { TunnelTls } from "./dialer.ts";
+import { FileSetWatcher, type FileStamp, message, statStamp } from "./file_watch.ts";
+
+export type { FileStamp };
 
 /** How often the files are checked, ms. */
 export const TLS_POLL_MS = 10_000;
-
-/** What identifies a version of a file: `stat` of what its path resolves to. */
-export interface FileStamp {
-  readonly mtimeMs: number | null;
-  readonly size: number;
-  readonly ino: number | null;
-}
 
 /** The file access of {@linkcode TlsFileWatcher} (tests inject their own). */
 export interface TlsFileIo {
@@ -32,10 +28,7 @@ export interface TlsFileIo {
 
 /** `Deno.stat` (follows symlinks) and `Deno.readTextFile`: reads the agent may already do. */
 export const denoTlsFileIo: TlsFileIo = {
-  async stat(path) {
-    const info = await Deno.stat(path);
-    return { mtimeMs: info.mtime?.getTime() ?? null, size: info.size, ino: info.ino };
-  },
+  stat: statStamp,
   readTextFile: (path) => Deno.readTextFile(path),
 };
 
@@ -97,44 +90,61 @@ export interface TlsFileWatcherOptions {
 }
 
 const NAMES: readonly TlsFileName[] = ["certFile", "keyFile", "caFile"];
-const FIELDS = { certFile: "cert", keyFile: "key", caFile: "ca" } as const;
 
 /**
  * Polls the three files; see the module docs. {@linkcode poll} does one check (tests call it
  * directly); {@linkcode start} runs it every {@linkcode TLS_POLL_MS} until {@linkcode close}.
  */
 export class TlsFileWatcher {
-  readonly #o: TlsFileWatcherOptions;
-  readonly #io: TlsFileIo;
-  #current: TunnelTls;
-  /** Stamps of the set in use; null until the first poll (which compares contents). */
-  #stamps: readonly FileStamp[] | null = null;
-  /** The last problem warned, so each distinct one is warned once. */
-  #problem: string | null = null;
-  #timer: ReturnType<typeof setInterval> | null = null;
-  #busy = false;
+  readonly #w: FileSetWatcher<string, CertificateInfo>;
 
   constructor(options: TlsFileWatcherOptions) {
-    this.#o = options;
-    this.#io = options.io ?? denoTlsFileIo;
-    this.#current = options.initial;
+    const io = options.io ?? denoTlsFileIo;
+    const { files, log } = options;
+    const set = (c: readonly string[]): TunnelTls => ({ cert: c[0]!, key: c[1]!, ca: c[2]! });
+    this.#w = new FileSetWatcher<string, CertificateInfo>({
+      paths: NAMES.map((n) => files[n]),
+      initial: [options.initial.cert, options.initial.key, options.initial.ca],
+      stat: (p) => io.stat(p),
+      read: (p) => io.readTextFile(p),
+      same: (a, b) => a === b,
+      check: (c) => {
+        const r = validateTunnelTls(set(c));
+        return r.ok
+          ? { ok: true, value: { expiresAt: r.expiresAt, serial: r.serial } }
+          : { ok: false, problem: r.problem };
+      },
+      apply: (info, c, changed) => {
+        const names = changed.map((i) => NAMES[i]!);
+        options.apply(set(c), info, names);
+        log.info("tunnel TLS files reloaded", {
+          changed: names.join(","),
+          serial: info.serial,
+          expires: new Date(info.expiresAt).toISOString(),
+        });
+      },
+      warn: (problem) =>
+        log.warn(
+          "Cannot reload the tunnel TLS files, the old certificate keeps serving until they " +
+            "are fixed",
+          { problem, certFile: files.certFile, keyFile: files.keyFile },
+        ),
+    });
   }
 
   /** The set in use now. */
   get current(): TunnelTls {
-    return this.#current;
+    const [cert, key, ca] = this.#w.current;
+    return { cert: cert!, key: key!, ca: ca! };
   }
 
   /** Polls every `everyMs` (an unreferenced timer: it never keeps the process alive). */
   start(everyMs: number = TLS_POLL_MS): void {
-    if (this.#timer !== null) return;
-    this.#timer = setInterval(() => void this.poll(), everyMs);
-    Deno.unrefTimer(this.#timer);
+    this.#w.start(everyMs);
   }
 
   close(): void {
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
+    this.#w.close();
   }
 
   /**
@@ -142,81 +152,7 @@ export class TlsFileWatcher {
    * when their contents differ from the set in use and validate, applies them. Resolves to
    * true when a new set was applied. Never rejects.
    */
-  async poll(): Promise<boolean> {
-    if (this.#busy) return false;
-    this.#busy = true;
-    try {
-      return await this.#poll();
-    } finally {
-      this.#busy = false;
-    }
+  poll(): Promise<boolean> {
+    return this.#w.poll();
   }
-
-  async #poll(): Promise<boolean> {
-    const files = this.#o.files;
-    let stamps: FileStamp[];
-    try {
-      stamps = await Promise.all(NAMES.map((n) => this.#io.stat(files[n])));
-    } catch (err) {
-      this.#warn(`cannot stat: ${message(err)}`);
-      return false;
-    }
-    const old = this.#stamps;
-    if (old !== null && stamps.every((s, i) => sameStamp(s, old[i]!))) return false;
-    let next: TunnelTls;
-    try {
-      const [cert, key, ca] = await Promise.all(
-        NAMES.map((n) => this.#io.readTextFile(files[n])),
-      );
-      next = { cert: cert!, key: key!, ca: ca! };
-    } catch (err) {
-      this.#warn(`cannot read: ${message(err)}`);
-      return false;
-    }
-    const changed = NAMES.filter((n) => next[FIELDS[n]] !== this.#current[FIELDS[n]]);
-    if (changed.length === 0) {
-      // Touched, or rewritten with the same bytes: nothing to do.
-      this.#stamps = stamps;
-      this.#problem = null;
-      return false;
-    }
-    const checked = validateTunnelTls(next);
-    if (!checked.ok) {
-      // Stamps are kept as they were: the next poll reads again (a half-written file).
-      this.#warn(checked.problem);
-      return false;
-    }
-    try {
-      this.#o.apply(next, checked, changed);
-    } catch (err) {
-      this.#warn(`cannot serve it: ${message(err)}`);
-      return false;
-    }
-    this.#current = next;
-    this.#stamps = stamps;
-    this.#problem = null;
-    this.#o.log.info("tunnel TLS files reloaded", {
-      changed: changed.join(","),
-      serial: checked.serial,
-      expires: new Date(checked.expiresAt).toISOString(),
-    });
-    return true;
-  }
-
-  #warn(problem: string): void {
-    if (problem === this.#problem) return;
-    this.#problem = problem;
-    this.#o.log.warn(
-      "Cannot reload the tunnel TLS files, the old certificate keeps serving until they are fixed",
-      { problem, certFile: this.#o.files.certFile, keyFile: this.#o.files.keyFile },
-    );
-  }
-}
-
-function sameStamp(a: FileStamp, b: FileStamp): boolean {
-  return a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

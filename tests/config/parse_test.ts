@@ -39,6 +39,9 @@ Deno.test("parseConfig() accepts valid values", async (t) => {
       dnsListen: ["127.0.0.1:5353", "[::1]:53"],
     }],
     ["proxyThreads number", { proxyThreads: 3 }, { proxyThreads: 3 }],
+    ["tunnelAcceptKeyFiles", { tunnelAcceptKeyFiles: ["/k/old", "/k/older"] }, {
+      tunnelAcceptKeyFiles: ["/k/old", "/k/older"],
+    }],
     ["proxyThreads auto", { proxyThreads: "auto" }, { proxyThreads: "auto" }],
     ["dnsUdpBatching off", { dnsUdpBatching: false }, { dnsUdpBatching: false }],
     ["duration strings", { dialTimeoutMs: "1.5s", drainGraceMs: "1m", ejectCooldownMs: 0 }, {
@@ -176,6 +179,12 @@ Deno.test("parseConfig() reports invalid values with exact messages", async (t) 
     ["peers", { peers: { "edge-2": 40001, "edge-3": "192.0.2.3" } }, [
       "peers.edge-2: expected a string, got 40001",
       'peers.edge-3: "192.0.2.3" is not a host:port address',
+    ]],
+    ["tunnelAcceptKeyFiles not a list", { tunnelAcceptKeyFiles: "/k/old" }, [
+      'tunnelAcceptKeyFiles: expected a list, got "/k/old"',
+    ]],
+    ["tunnelAcceptKeyFiles entry", { tunnelAcceptKeyFiles: ["/k/old", ""] }, [
+      'tunnelAcceptKeyFiles[1]: "" is not a path',
     ]],
     ["document not a mapping", ["subnet"], ["expected a mapping of keys to values, got a list"]],
     ["every problem at once", { subnet: "x", logLevel: "loud", dnsTtl: -1 }, [

@@ -155,7 +155,7 @@ Deno.test("TlsFileWatcher: reads only on a stamp change, applies a valid new pai
     fs.write("/k", pki.key);
     assert.equal(await refusing.poll(), false);
     assert.equal(refusing.current.cert, pki.cert2);
-    assert.ok(log.lines.some((l) => l.includes("cannot serve it: serve failed")));
+    assert.ok(log.lines.some((l) => l.includes("cannot use them: serve failed")));
   } finally {
     await Deno.remove(pki.dir, { recursive: true });
   }
