@@ -337,3 +337,39 @@ Deno.test("startTunnel: a certificate that has expired at start is warned loudly
     await Deno.remove(pki.dir, { recursive: true });
   }
 });
+
+Deno.test("TlsFileWatcher on real files: the symlink swap of a Kubernetes secret volume is seen", async () => {
+  const pki = await twoCerts();
+  const dir = await Deno.makeTempDir({ prefix: "rqa-secret-" });
+  // A secret volume: tls.crt → ..data/tls.crt, ..data → ..v1; an update writes ..v2 and
+  // renames a new ..data link over the old one. The paths the agent stats never change.
+  const version = async (name: string, cert: string, key: string) => {
+    await Deno.mkdir(`${dir}/${name}`);
+    await Deno.writeTextFile(`${dir}/${name}/tls.crt`, cert);
+    await Deno.writeTextFile(`${dir}/${name}/tls.key`, key);
+    await Deno.writeTextFile(`${dir}/${name}/ca.crt`, pki.ca);
+    await Deno.symlink(name, `${dir}/..data_tmp`);
+    await Deno.rename(`${dir}/..data_tmp`, `${dir}/..data`);
+  };
+  try {
+    await version("..v1", pki.cert, pki.key);
+    for (const f of ["tls.crt", "tls.key", "ca.crt"]) {
+      await Deno.symlink(`..data/${f}`, `${dir}/${f}`);
+    }
+    const applied: string[] = [];
+    const w = new TlsFileWatcher({
+      files: { certFile: `${dir}/tls.crt`, keyFile: `${dir}/tls.key`, caFile: `${dir}/ca.crt` },
+      initial: { cert: pki.cert, key: pki.key, ca: pki.ca },
+      log: nullLogger,
+      apply: (_next, info) => applied.push(info.serial),
+    });
+    assert.equal(await w.poll(), false);
+    await version("..v2", pki.cert2, pki.key2);
+    assert.equal(await w.poll(), true);
+    assert.deepEqual(applied, ["3"]);
+    assert.equal(w.current.cert, pki.cert2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
