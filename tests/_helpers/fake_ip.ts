@@ -6,6 +6,7 @@
  * VIP listeners bind for real.
  * @module
  */
+import { type Config, parseConfig } from "../../lib/config/mod.ts";
 import type { Exec, ExecResult } from "../../lib/netdev/mod.ts";
 
 /** The fake's state, for assertions. */
@@ -89,4 +90,20 @@ export function fakeIp(): FakeIp {
       return Promise.resolve(run(argv, options.stdin));
     },
   };
+}
+
+/**
+ * A config for an agent run in-process with {@linkcode fakeIp} and a loopback subnet (127/8
+ * addresses bind without any device), its state and control socket in `dir`, no metrics port:
+ * nothing on the host's network changes.
+ */
+export function inProcessAgentConfig(dir: string): Config {
+  return parseConfig({
+    stateDir: `${dir}/state`,
+    controlSocket: `${dir}/run/edgemesh.sock`,
+    subnet: "127.77.0.0/24",
+    dnsListen: ["127.0.0.1:0"],
+    metricsListen: "",
+    nodeName: "edge-test",
+  }, { hostname: "ignored" });
 }

@@ -2,29 +2,14 @@
 import assert from "node:assert/strict";
 import { type AgentComponent, Reconciler, runAgent } from "../../lib/agent/mod.ts";
 import { buildInfo } from "../../lib/cli/mod.ts";
-import { parseConfig } from "../../lib/config/mod.ts";
+import { type Config, parseConfig } from "../../lib/config/mod.ts";
 import { buildMessage, ControlClient, type StatusInfo } from "../../lib/control/mod.ts";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
-import { fakeIp } from "../_helpers/fake_ip.ts";
+import { fakeIp, inProcessAgentConfig } from "../_helpers/fake_ip.ts";
 import { EMPTY_SNAPSHOT, type Snapshot, StateDirBusyError } from "../../lib/registry/mod.ts";
 
-/**
- * The agent runs in-process with a fake `ip` and a loopback subnet (127/8 addresses bind
- * without any device), so nothing on the host's network changes.
- */
-function configIn(dir: string) {
-  return parseConfig({
-    stateDir: `${dir}/state`,
-    controlSocket: `${dir}/run/edgemesh.sock`,
-    subnet: "127.77.0.0/24",
-    dnsListen: ["127.0.0.1:0"],
-    metricsListen: "",
-    nodeName: "edge-test",
-  }, { hostname: "ignored" });
-}
-
 /** Starts the agent; resolves once it is ready (or rejects if start-up fails). */
-function start(config: ReturnType<typeof configIn>, log = nullLogger, now?: () => number) {
+function start(config: Config, log = nullLogger, now?: () => number) {
   const ac = new AbortController();
   let ready!: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
@@ -59,7 +44,7 @@ const svc = {
 Deno.test("runAgent() serves the control socket, keeps state across restarts, stops on abort", async () => {
   const dir = await Deno.makeTempDir({ prefix: "em-agent-" });
   try {
-    const config = configIn(dir);
+    const config = inProcessAgentConfig(dir);
     const log = memoryLogger("info");
     // The agent's clock, a minute ahead for the re-sent object below.
     let skew = 0;
@@ -133,12 +118,12 @@ Deno.test("runAgent() serves the control socket, keeps state across restarts, st
 Deno.test("runAgent() refuses to start while another agent serves the socket", async () => {
   const dir = await Deno.makeTempDir({ prefix: "em-agent-" });
   try {
-    const first = start(configIn(dir));
+    const first = start(inProcessAgentConfig(dir));
     await first.ready;
-    const second = start({ ...configIn(dir), stateDir: `${dir}/state2` });
+    const second = start({ ...inProcessAgentConfig(dir), stateDir: `${dir}/state2` });
     await assert.rejects(() => second.done, { name: "SocketInUseError" });
     // The first agent is unaffected.
-    const client = await ControlClient.connect(configIn(dir).controlSocket);
+    const client = await ControlClient.connect(inProcessAgentConfig(dir).controlSocket);
     const r = await client.send(buildMessage({ operation: "query", resource: "*/status/*" }));
     await client.close();
     assert.equal(r.ok, true);
@@ -152,9 +137,9 @@ Deno.test("runAgent() refuses to start while another agent serves the socket", a
 Deno.test("runAgent() refuses to start on a stateDir another agent uses", async () => {
   const dir = await Deno.makeTempDir({ prefix: "em-agent-" });
   try {
-    const first = start(configIn(dir));
+    const first = start(inProcessAgentConfig(dir));
     await first.ready;
-    const second = start({ ...configIn(dir), controlSocket: `${dir}/run/second.sock` });
+    const second = start({ ...inProcessAgentConfig(dir), controlSocket: `${dir}/run/second.sock` });
     await assert.rejects(() => second.done, (e: unknown) => {
       assert.ok(e instanceof StateDirBusyError);
       assert.match(e.message, new RegExp(`another edgemesh agent \\(pid ${Deno.pid}\\)`));
@@ -163,7 +148,7 @@ Deno.test("runAgent() refuses to start on a stateDir another agent uses", async 
     first.stop();
     await first.done;
     // Released on exit: the next agent starts on it.
-    const third = start(configIn(dir));
+    const third = start(inProcessAgentConfig(dir));
     await third.ready;
     third.stop();
     await third.done;
@@ -177,9 +162,9 @@ Deno.test("runAgent() shows in ctl status that the state was damaged at start", 
   try {
     await Deno.mkdir(`${dir}/state`, { recursive: true });
     await Deno.writeTextFile(`${dir}/state/state.json`, "{ not json");
-    const agent = start(configIn(dir));
+    const agent = start(inProcessAgentConfig(dir));
     await agent.ready;
-    const client = await ControlClient.connect(configIn(dir).controlSocket);
+    const client = await ControlClient.connect(inProcessAgentConfig(dir).controlSocket);
     const r = await client.send(buildMessage({ operation: "query", resource: "*/status/*" }));
     await client.close();
     const warning = (r.content as StatusInfo).stateWarning ?? "";
@@ -337,7 +322,7 @@ Deno.test("Reconciler.resync() re-runs the newest snapshot as a full pass", asyn
 Deno.test("runAgent() stopped while it sets up the device skips the rest of the start", async () => {
   const dir = await Deno.makeTempDir({ prefix: "em-agent-" });
   try {
-    const config = configIn(dir);
+    const config = inProcessAgentConfig(dir);
     const log = memoryLogger("info");
     const ac = new AbortController();
     const ip = fakeIp();
@@ -374,7 +359,7 @@ Deno.test("runAgent() stopped while it reads the device puts no address on it", 
   const dir = await Deno.makeTempDir({ prefix: "sqa-agent-" });
   try {
     // A dnsListen address the device must carry (not loopback): one `ip -batch -` at start.
-    const config = { ...configIn(dir), dnsListen: ["192.0.2.53:0"] };
+    const config = { ...inProcessAgentConfig(dir), dnsListen: ["192.0.2.53:0"] };
     const log = memoryLogger("info");
     const ac = new AbortController();
     const ip = fakeIp();

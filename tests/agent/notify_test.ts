@@ -15,10 +15,9 @@ import {
   startNotify,
   systemdNotifier,
 } from "../../lib/agent/mod.ts";
-import { parseConfig } from "../../lib/config/mod.ts";
 import { createLogger, memoryLogger } from "../../lib/log/mod.ts";
 import { libc, notifyMessage, NotifySocket, type NotifyState } from "../../lib/sys/mod.ts";
-import { fakeIp } from "../_helpers/fake_ip.ts";
+import { fakeIp, inProcessAgentConfig } from "../_helpers/fake_ip.ts";
 import { abstractReceiver } from "../_helpers/notify_receiver.ts";
 
 const c = libc();
@@ -28,17 +27,6 @@ const PID = 4242;
 const entries = (log: ReturnType<typeof memoryLogger>) =>
   log.lines.map((l) => JSON.parse(l) as { level: string; msg: string; [k: string]: unknown });
 
-/** An agent config in `dir` with no metrics port (runAgent with a fake `ip`). */
-function agentConfig(dir: string) {
-  return parseConfig({
-    stateDir: `${dir}/state`,
-    controlSocket: `${dir}/run/edgemesh.sock`,
-    subnet: "127.77.0.0/24",
-    dnsListen: ["127.0.0.1:0"],
-    metricsListen: "",
-    nodeName: "edge-test",
-  }, { hostname: "ignored" });
-}
 Deno.test("systemdNotifier() does nothing at all without NOTIFY_SOCKET", async (t) => {
   const rows: [string, Map<string, string>][] = [
     ["nothing set", new Map()],
@@ -454,7 +442,7 @@ Deno.test("runAgent() sends READY=1 right after it logs agent ready, pings, and 
     const ac = new AbortController();
     const ip = fakeIp();
     const done = runAgent({
-      config: agentConfig(dir),
+      config: inProcessAgentConfig(dir),
       log,
       signal: ac.signal,
       notifier,
@@ -508,7 +496,7 @@ Deno.test("runAgent() extends systemd's start timeout while it puts addresses on
     };
     const ready = Promise.withResolvers<void>();
     const done = runAgent({
-      config: agentConfig(dir),
+      config: inProcessAgentConfig(dir),
       log: memoryLogger("error"),
       signal: ac.signal,
       notifier,
