@@ -27,3 +27,14 @@ export async function pollUntil<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * Whether `promise` has settled (resolved or rejected), looked at after every pending callback
+ * ran: for asserting that something has not happened yet without waiting for it.
+ */
+export async function settledYet(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  promise.then(() => (done = true), () => (done = true));
+  await new Promise((r) => setTimeout(r, 0));
+  return done;
+}

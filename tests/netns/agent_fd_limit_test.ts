@@ -20,6 +20,7 @@ import {
 } from "../_helpers/agent_fixtures.ts";
 import { createNetns, NETNS_AVAILABLE } from "../_helpers/netns.ts";
 import { parseHostPort } from "../../lib/netaddr/mod.ts";
+import { settledYet } from "../_helpers/poll.ts";
 
 const LIMIT = 512;
 const FLOOD = 700;
@@ -80,7 +81,7 @@ Deno.test({
         } finally {
           for (const f of floods) await f.finish();
         }
-        assert.equal(await exitedYet(agent.exited), false, "the agent is still running");
+        assert.equal(await settledYet(agent.exited), false, "the agent is still running");
         // The flood is gone: the VIP and the metrics serve again.
         assert.deepEqual(await connectMany(ns, vip, 80, 1), ["one"]);
         const metrics = await ns.run([
@@ -100,14 +101,6 @@ Deno.test({
     }
   },
 });
-
-/** Whether `exited` has settled, looked at after every pending callback ran. */
-async function exitedYet(exited: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  exited.then(() => (done = true), () => (done = true));
-  await new Promise((r) => setTimeout(r, 0));
-  return done;
-}
 
 Deno.test({
   name: "agent under a 512 open-files limit takes a Service with 2000 ports and restarts with it",

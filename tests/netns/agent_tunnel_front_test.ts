@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { startAgent } from "../_helpers/agent.ts";
 import { addBackendAddress, ctl, spawnClient } from "../_helpers/agent_fixtures.ts";
 import { createNetns, NETNS_AVAILABLE } from "../_helpers/netns.ts";
+import { settledYet } from "../_helpers/poll.ts";
 
 const LIMIT = 512;
 const FLOOD = 700;
@@ -47,7 +48,7 @@ Deno.test({
         try {
           const counts = await Promise.all(floods.map(async (f) => JSON.parse(await f.readLine())));
           for (const c of counts) assert.equal(c.connected + c.failed, FLOOD, JSON.stringify(c));
-          assert.equal(await exitedYet(agent.exited), false, `the agent died: ${agent.logs()}`);
+          assert.equal(await settledYet(agent.exited), false, `the agent died: ${agent.logs()}`);
           const connected = counts.reduce((n, c) => n + c.connected, 0);
           // More connections than the agent has descriptors (most wait in the kernel backlog).
           assert.ok(connected > LIMIT, JSON.stringify(counts));
@@ -84,11 +85,3 @@ Deno.test({
     }
   },
 });
-
-/** Whether `exited` has settled, looked at after every pending callback ran. */
-async function exitedYet(exited: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  exited.then(() => (done = true), () => (done = true));
-  await new Promise((r) => setTimeout(r, 0));
-  return done;
-}
