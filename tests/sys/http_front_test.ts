@@ -4,12 +4,12 @@ import { memoryLogger } from "../../lib/log/mod.ts";
 import { HttpFront } from "../../lib/sys/mod.ts";
 import { pollUntil } from "../_helpers/poll.ts";
 
-Deno.test("HttpFront.peerOf() maps the port the server behind sees to the client's address while the connection is open", async () => {
-  const inner = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const front = new HttpFront({
+/** A front on a random loopback port before `port`: 4 connections, no idle timeout. */
+function frontOf(port: number): HttpFront {
+  return new HttpFront({
     hostname: "127.0.0.1",
     port: 0,
-    upstream: { hostname: "127.0.0.1", port: inner.addr.port },
+    upstream: { hostname: "127.0.0.1", port },
     maxConnections: 4,
     establishTimeoutMs: 60_000,
     establishedBy: "caller",
@@ -17,6 +17,10 @@ Deno.test("HttpFront.peerOf() maps the port the server behind sees to the client
     name: "test",
     log: memoryLogger(),
   });
+}
+Deno.test("HttpFront.peerOf() maps the port the server behind sees to the client's address while the connection is open", async () => {
+  const inner = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const front = frontOf(inner.addr.port);
   const client = await Deno.connect({ hostname: "127.0.0.1", port: front.addr.port });
   const behind = await inner.accept();
   try {
@@ -52,17 +56,7 @@ Deno.test("HttpFront.peerOf() maps the port the server behind sees to the client
 Deno.test("HttpFront.setUpstream(): new connections go to the new server (open ones stay), none while it is null", async () => {
   const first = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const second = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const front = new HttpFront({
-    hostname: "127.0.0.1",
-    port: 0,
-    upstream: { hostname: "127.0.0.1", port: first.addr.port },
-    maxConnections: 4,
-    establishTimeoutMs: 60_000,
-    establishedBy: "caller",
-    idleTimeoutMs: 0,
-    name: "test",
-    log: memoryLogger(),
-  });
+  const front = frontOf(first.addr.port);
   const open: Deno.Conn[] = [];
   const buf = new Uint8Array(16);
   try {
