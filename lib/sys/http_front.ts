@@ -75,6 +75,8 @@ class Link implements FrontPeer {
   upstream: Deno.Conn | null = null;
   /** `byPort` key of the upstream leg (loopback TCP upstream), once connected: "" before. */
   upstreamKey = "";
+  /** Port of the loopback TCP server it was sent to, from before its leg connects: 0 if none. */
+  serverPort = 0;
   readonly opened: number;
   last: number;
   established = false;
@@ -156,6 +158,17 @@ export class HttpFront {
   }
 
   /**
+   * Connections sent to the loopback TCP server on `port` that have not closed, those whose
+   * leg to it is still connecting included: once it is not the upstream any more and this is
+   * 0, nothing can reach that server through the front again.
+   */
+  connectionsTo(port: number): number {
+    let n = 0;
+    for (const link of this.#links) if (link.serverPort === port && !link.closed) n++;
+    return n;
+  }
+
+  /**
    * The connection whose upstream leg has local port `port` — what the server behind sees as
    * `info.remoteAddr.port` (loopback TCP upstream only) — or null when there is none (it has
    * closed, or the connection did not come through the front). The entry is made before the
@@ -229,6 +242,7 @@ export class HttpFront {
       });
       return;
     }
+    if (!("path" in up)) link.serverPort = up.port;
     try {
       const conn = "path" in up
         ? await Deno.connect({ transport: "unix", path: up.path })

@@ -160,6 +160,11 @@ export interface TunnelServerOptions {
   /** How often the front checks that timeout, ms (tests). @default 1000 */
   readonly checkEveryMs?: number;
   /**
+   * After a TLS reload, how often the tunnel looks whether the replaced server behind the
+   * front still has connections, ms (tests). @default {@linkcode INNER_RETIRE_CHECK_MS}
+   */
+  readonly retireCheckMs?: number;
+  /**
    * Starts the HTTP/2 server behind the front (tests: one whose `finished` they settle).
    * @default Deno.serve
    */
@@ -170,6 +175,13 @@ export interface TunnelServerOptions {
 export interface InnerServeOptions {
   readonly hostname: "127.0.0.1";
   readonly port: 0;
+  /**
+   * Stops this server gracefully (`Deno.serve`: it stops accepting; HTTP/2 connections get a
+   * GOAWAY, RFC 9113 §6.8, and close once their streams have ended). Its own signal: aborted
+   * when the tunnel stops, or alone when a TLS reload replaced it. (Calling the server's
+   * `shutdown()` instead, then aborting the signal it was started with, throws `BadResource`
+   * from Deno's abort listener, uncaught: Deno 2.9.6.)
+   */
   readonly signal: AbortSignal;
   readonly cert?: string;
   readonly key?: string;
@@ -198,6 +210,8 @@ const denoServe: InnerServe = (options, handler) =>
 export const INNER_RESTART_MIN_MS = 1000;
 /** The longest wait between restarts; an inner server that ran this long resets the wait. */
 export const INNER_RESTART_MAX_MS = 30_000;
+/** How often the tunnel looks whether a server replaced by a TLS reload can stop, ms. */
+export const INNER_RETIRE_CHECK_MS = 5000;
 
 /**
  * The wait before the next start of the server behind the front when the last start waited
@@ -271,6 +285,10 @@ export class TunnelServer {
   /** The last wait before a restart, ms: 0 at first and after an inner server ran 30 s. */
   #restartDelayMs = 0;
   #restartTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Checks of the servers replaced by a TLS reload that still have connections. */
+  readonly #retireTimers = new Set<ReturnType<typeof setInterval>>();
+  /** What stops each inner server that has not finished ({@linkcode InnerServeOptions.signal}). */
+  readonly #innerStops = new Map<InnerServer, AbortController>();
   readonly #front: HttpFront;
   readonly #stop = new AbortController();
   readonly #signal: AbortSignal;
@@ -318,6 +336,8 @@ export class TunnelServer {
       this.#closeStreams();
       if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
       this.#restartTimer = null;
+      for (const t of this.#retireTimers) clearInterval(t);
+      this.#retireTimers.clear();
     }, { once: true });
     // Deno.serve has no connection cap or timeouts (and crashes the process at EMFILE): it
     // listens on loopback behind a front (lib/sys/http_front.ts) that caps and times out
@@ -380,10 +400,11 @@ export class TunnelServer {
    */
   #serveInner(): InnerServer {
     let port = 0;
+    const stop = new AbortController();
     const server = this.#serveFn({
       hostname: "127.0.0.1",
       port: 0,
-      signal: this.#signal,
+      signal: AbortSignal.any([this.#signal, stop.signal]),
       ...this.#tls,
       onListen: () => {},
       onError: (err) => {
@@ -393,6 +414,7 @@ export class TunnelServer {
     }, (req, info) => this.#handle(req, info.remoteAddr, port));
     port = server.addr.port;
     this.#inner = server;
+    this.#innerStops.set(server, stop);
     // With TLS, Deno.serve leaves Nagle's algorithm on for the connections it accepts (it sets
     // TCP_NODELAY only without TLS) and has no option for it: a small write after another (a
     // stream's FIN after its DATA, each a TLS record) waited for the front's delayed ACK, and
@@ -423,6 +445,7 @@ export class TunnelServer {
     this.#innerDone.add(settled);
     done.then((error) => {
       this.#innerDone.delete(settled);
+      this.#innerStops.delete(server);
       if (this.#signal.aborted || this.#inner !== server) return;
       this.#inner = null;
       this.#front.setUpstream(null);
@@ -491,7 +514,8 @@ export class TunnelServer {
   /**
    * Serves new connections with a new certificate and key (a TLS reload): starts a new server
    * behind the front with them and sends new connections there; connections open now stay
-   * with the old server, which runs until the tunnel stops. While the server is down the new
+   * with the old server (a peer's dialer keeps its connection and opens its streams on it).
+   * The old server stops once the last of them has closed. While the server is down the new
    * pair is kept for its restart.
    * @throws {TypeError} when the tunnel serves h2c; what `Deno.serve` throws for the pair (the
    *   old one keeps serving)
@@ -501,7 +525,8 @@ export class TunnelServer {
     if (this.#signal.aborted) return;
     const previous = this.#tls;
     this.#tls = { cert: tls.cert, key: tls.key };
-    if (this.#inner === null) return; // down: the restart uses the new pair
+    const replaced = this.#inner;
+    if (replaced === null) return; // down: the restart uses the new pair
     let server: InnerServer;
     try {
       server = this.#serveInner();
@@ -511,6 +536,31 @@ export class TunnelServer {
     }
     this.#front.setUpstream({ hostname: "127.0.0.1", port: server.addr.port });
     this.#watch(server);
+    this.#retire(replaced);
+  }
+
+  /**
+   * Stops `server`, replaced behind the front, once no connection through the front goes to
+   * it (those still connecting included), looking now and then every
+   * {@linkcode INNER_RETIRE_CHECK_MS}. Not before: Deno 2.9.6's graceful shutdown (`shutdown()`
+   * or its abort signal) cancels the streams in flight (RST_STREAM CANCEL, measured), which
+   * would cut the peers' open connections through the tunnel and fail the streams their
+   * dialers are opening at that moment.
+   */
+  #retire(server: InnerServer): void {
+    const port = server.addr.port;
+    const idle = () => this.#front.connectionsTo(port) === 0;
+    if (idle()) {
+      this.#innerStops.get(server)?.abort();
+      return;
+    }
+    const timer = setInterval(() => {
+      if (!idle()) return;
+      clearInterval(timer);
+      this.#retireTimers.delete(timer);
+      this.#innerStops.get(server)?.abort();
+    }, this.#opts.retireCheckMs ?? INNER_RETIRE_CHECK_MS);
+    this.#retireTimers.add(timer);
   }
 
   /**

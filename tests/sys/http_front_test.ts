@@ -86,6 +86,18 @@ Deno.test("HttpFront.setUpstream(): new connections go to the new server (open o
     assert.equal(peerA?.remoteAddr.port, a.localAddr.port);
     assert.equal(peerB?.remoteAddr.port, b.localAddr.port);
     assert.equal(front.peerOf(aBehind.remoteAddr.port, second.addr.port), null);
+    // What the tunnel waits for before it stops a replaced server: no connection to it.
+    assert.equal(front.connectionsTo(first.addr.port), 1);
+    assert.equal(front.connectionsTo(second.addr.port), 1);
+    for (const c of [a, aBehind]) {
+      c.close();
+      open.splice(open.indexOf(c), 1);
+    }
+    await pollUntil(
+      () => front.connectionsTo(first.addr.port) === 0,
+      () => "the old server's last connection to end",
+    );
+    assert.equal(front.connectionsTo(second.addr.port), 1);
   } finally {
     for (const c of open) {
       try {

@@ -10,6 +10,8 @@ import { X509Certificate } from "node:crypto";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import { startTunnel, TunnelDialer, TunnelServer } from "../../lib/tunnel/mod.ts";
+import type { InnerServe } from "../../lib/tunnel/server.ts";
+import { settledYet } from "../_helpers/poll.ts";
 import {
   type FileStamp,
   type TlsFileIo,
@@ -173,9 +175,38 @@ function servedSerial(port: number, ca: string): Promise<string> {
   });
 }
 
-Deno.test("TunnelServer.setTls: new connections get the new certificate, an open stream keeps working", async () => {
+/** `Deno.serve` that records each server it starts (the ones behind the tunnel's front). */
+function recordingServe(): { serve: InnerServe; servers: Deno.HttpServer<Deno.NetAddr>[] } {
+  const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
+  return {
+    servers,
+    serve: (options, handler) => {
+      const s = Deno.serve({ ...options }, (req, info) => handler(req, info));
+      servers.push(s);
+      return s;
+    },
+  };
+}
+
+/**
+ * Whether a TCP connection to loopback `port` is refused (nothing listens there); one reset
+ * while the listener closes counts as not yet.
+ */
+async function refused(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return false;
+  } catch (err) {
+    if (err instanceof Deno.errors.ConnectionRefused) return true;
+    if (err instanceof Deno.errors.ConnectionReset) return false;
+    throw err;
+  }
+}
+
+Deno.test("TunnelServer.setTls: new connections get the new certificate, an open connection keeps working, the old server stops after its last connection", async () => {
   const pki = await twoCerts();
   const echo = startEchoServer("b:");
+  const inner = recordingServe();
   const server = new TunnelServer({
     listen: "127.0.0.1:0",
     nodeName: "b",
@@ -183,6 +214,8 @@ Deno.test("TunnelServer.setTls: new connections get the new certificate, an open
     loopbackEndpointsForTests: true,
     log: nullLogger,
     tls: { cert: pki.cert, key: pki.key, ca: pki.ca },
+    serve: inner.serve,
+    retireCheckMs: 10,
   });
   const dialer = new TunnelDialer({
     nodeName: "a",
@@ -215,12 +248,46 @@ Deno.test("TunnelServer.setTls: new connections get the new certificate, an open
     assert.equal(await roundTrip(open, "2"), "2", "the open stream goes on");
     const again = await dialer.dial(target, { timeoutMs: 5000 });
     assert.equal(await roundTrip(again, "x"), "b:x", "and its connection takes new streams");
+    assert.equal(inner.servers.length, 2);
+    const old = inner.servers[0]!;
+    assert.equal(await settledYet(old.finished), false, "the old server serves that connection");
+    open.close();
+    again.close();
+    dialer.close(); // its connection to the old server closes: nothing goes there any more
+    await old.finished;
+    assert.equal(await refused(old.addr.port), true, "the old server no longer listens");
+    assert.equal(await settledYet(inner.servers[1]!.finished), false, "the new one serves on");
+    assert.equal(BigInt(`0x${await servedSerial(server.addr.port, pki.ca)}`), 3n);
   } finally {
     dialer.close();
     await server.close();
     await echo.close();
     await Deno.remove(pki.dir, { recursive: true });
   }
+});
+
+Deno.test("TunnelServer.setTls: an old server without connections stops at once, and stopping the tunnel after reloads stops cleanly", async () => {
+  const pki = await twoCerts();
+  const inner = recordingServe();
+  const server = new TunnelServer({
+    listen: "127.0.0.1:0",
+    nodeName: "b",
+    key: TEST_KEY,
+    log: nullLogger,
+    tls: { cert: pki.cert, key: pki.key, ca: pki.ca },
+    serve: inner.serve,
+  });
+  try {
+    server.setTls({ cert: pki.cert2, key: pki.key2, ca: pki.ca });
+    await inner.servers[0]!.finished;
+    server.setTls({ cert: pki.cert, key: pki.key, ca: pki.ca });
+    await inner.servers[1]!.finished;
+    assert.equal(BigInt(`0x${await servedSerial(server.addr.port, pki.ca)}`), 2n);
+  } finally {
+    await server.close();
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+  assert.equal(await settledYet(inner.servers[2]!.finished), true);
 });
 
 Deno.test("startTunnel: reloads changed TLS files (atomic rename), keeps serving on a bad pair, shows the expiry", async () => {
