@@ -216,6 +216,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         listen: config.metricsListen,
         registry: metrics,
         version: VERSION,
+        ...(build.commit === null ? {} : { commit: build.commit }),
         log: log.with("metrics"),
         signal: stopMetrics.signal,
         refresh: () => proxy?.refreshMetrics(500) ?? Promise.resolve(),

@@ -35,6 +35,8 @@ export interface ServeMetricsOptions {
   readonly log: Logger;
   /** Reported as `edgemesh_build_info{version}`. @default "unknown" */
   readonly version?: string;
+  /** Reported as `edgemesh_build_info{commit}`: the build's git commit. @default "" (unknown) */
+  readonly commit?: string;
   /** Awaited before each `/metrics` render (e.g. proxy worker threads report their series). */
   readonly refresh?: () => Promise<void>;
   /**
@@ -83,10 +85,15 @@ export function parseListen(listen: string): { hostname: string; port: number } 
 /**
  * Registers the process-level families into `registry` (idempotent): resident memory from
  * `Deno.memoryUsage().rss`, heap in use, the process start time (Prometheus'
- * `process_start_time_seconds` convention: Unix seconds) and `edgemesh_build_info{version}`
- * (constant 1, the `*_info` convention for labels that describe the build).
+ * `process_start_time_seconds` convention: Unix seconds) and `edgemesh_build_info` (constant 1,
+ * the `*_info` convention for labels that describe the build: `version`, `commit` — the git
+ * commit, empty when unknown, as for an absent label in PromQL — `deno` and `arch`).
  */
-export function registerProcessMetrics(registry: MetricsRegistry, version = "unknown"): void {
+export function registerProcessMetrics(
+  registry: MetricsRegistry,
+  version = "unknown",
+  commit = "",
+): void {
   registry
     .gauge("edgemesh_process_resident_memory_bytes", "Resident set size of the agent in bytes")
     .collect(() => [[undefined, Deno.memoryUsage().rss]]);
@@ -98,7 +105,7 @@ export function registerProcessMetrics(registry: MetricsRegistry, version = "unk
     .set(undefined, Math.floor(performance.timeOrigin / 1000));
   registry
     .gauge("edgemesh_build_info", "Build of the running agent; the value is always 1")
-    .set({ version, deno: Deno.version.deno, arch: Deno.build.arch }, 1);
+    .set({ version, commit, deno: Deno.version.deno, arch: Deno.build.arch }, 1);
 }
 
 /** Renders `/readyz`'s body: one `[+]name ok` / `[-]name failed` line per check, then a verdict. */
@@ -180,7 +187,7 @@ function withRefresh(
 export function serveMetrics(options: ServeMetricsOptions): MetricsServer {
   const { hostname, port } = parseListen(options.listen);
   const log = options.log;
-  registerProcessMetrics(options.registry, options.version);
+  registerProcessMetrics(options.registry, options.version, options.commit);
   if (options.front) return serveBehindFront(options, options.front, hostname, port);
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {

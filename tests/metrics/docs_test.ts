@@ -53,7 +53,7 @@ Deno.test("README.md names edgemesh_build_info's labels", async () => {
   const line = registry.render().split("\n").find((l) => l.startsWith("edgemesh_build_info{"));
   assert.ok(line, registry.render());
   const labels = [...line.matchAll(/(\w+)="/g)].map((m) => m[1]!).sort();
-  assert.deepEqual(labels, ["arch", "deno", "version"]);
+  assert.deepEqual(labels, ["arch", "commit", "deno", "version"]);
   const readme = await Deno.readTextFile(new URL("README.md", ROOT));
   assert.ok(readme.includes(`edgemesh_build_info{${labels.join(",")}}`), "README names the labels");
 });

@@ -22,6 +22,7 @@ function startServer(ready: () => Readiness) {
     signal: ac.signal,
     log,
     version: "1.2.3-test",
+    commit: "0123456789abcdef0123456789abcdef01234567",
   });
   const base = `http://127.0.0.1:${srv.addr.port}`;
   return {
@@ -94,6 +95,10 @@ Deno.test("serveMetrics() serves Prometheus text with process and component metr
   const start = /^edgemesh_process_start_time_seconds (\d+)$/m.exec(r.body);
   assert.ok(start && Math.abs(Number(start[1]) - Date.now() / 1000) < 24 * 3600);
   assert.match(r.body, /^edgemesh_build_info\{.*version="1\.2\.3-test".*\} 1$/m);
+  assert.match(
+    r.body,
+    /^edgemesh_build_info\{.*commit="0123456789abcdef0123456789abcdef01234567".*\} 1$/m,
+  );
   assert.match(r.body, /^# HELP edgemesh_process_resident_memory_bytes /m);
 });
 

@@ -156,6 +156,8 @@ Deno.test({
       assert.equal(metrics.type, "text/plain; version=0.0.4; charset=utf-8");
       assert.match(metrics.body, /^edgemesh_process_resident_memory_bytes \d+$/m);
       assert.match(metrics.body, /^edgemesh_build_info\{.*version="[^"]+".*\} 1$/m);
+      // From a git checkout, as here, the commit is known (empty otherwise).
+      assert.match(metrics.body, /^edgemesh_build_info\{.*commit="[0-9a-f]{40}".*\} 1$/m);
       assert.match(metrics.body, /^edgemesh_registry_services\b.* 1$/m);
       const ready = await probe(ns, config.metricsListen, "/readyz");
       assert.equal(ready.status, 200, ready.body);
