@@ -10,7 +10,7 @@ import { X509Certificate } from "node:crypto";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import { startTunnel, TunnelDialer, TunnelServer } from "../../lib/tunnel/mod.ts";
-import type { InnerServe } from "../../lib/tunnel/server.ts";
+import type { InnerServe, TunnelServerOptions } from "../../lib/tunnel/server.ts";
 import { settledYet } from "../_helpers/poll.ts";
 import {
   type FileStamp,
@@ -188,6 +188,23 @@ function recordingServe(): { serve: InnerServe; servers: Deno.HttpServer<Deno.Ne
   };
 }
 
+/** Node "b"'s TLS tunnel server with the test PKI's first pair, started through `inner`. */
+function serverWith(
+  pki: TestPki,
+  inner: ReturnType<typeof recordingServe>,
+  extra: Partial<TunnelServerOptions> = {},
+): TunnelServer {
+  return new TunnelServer({
+    listen: "127.0.0.1:0",
+    nodeName: "b",
+    key: TEST_KEY,
+    log: nullLogger,
+    tls: { cert: pki.cert, key: pki.key, ca: pki.ca },
+    serve: inner.serve,
+    ...extra,
+  });
+}
+
 /**
  * Whether a TCP connection to loopback `port` is refused (nothing listens there); one reset
  * while the listener closes counts as not yet.
@@ -207,16 +224,7 @@ Deno.test("TunnelServer.setTls: new connections get the new certificate, an open
   const pki = await twoCerts();
   const echo = startEchoServer("b:");
   const inner = recordingServe();
-  const server = new TunnelServer({
-    listen: "127.0.0.1:0",
-    nodeName: "b",
-    key: TEST_KEY,
-    loopbackEndpointsForTests: true,
-    log: nullLogger,
-    tls: { cert: pki.cert, key: pki.key, ca: pki.ca },
-    serve: inner.serve,
-    retireCheckMs: 10,
-  });
+  const server = serverWith(pki, inner, { loopbackEndpointsForTests: true, retireCheckMs: 10 });
   const dialer = new TunnelDialer({
     nodeName: "a",
     key: TEST_KEY,
@@ -269,14 +277,7 @@ Deno.test("TunnelServer.setTls: new connections get the new certificate, an open
 Deno.test("TunnelServer.setTls: an old server without connections stops at once, and stopping the tunnel after reloads stops cleanly", async () => {
   const pki = await twoCerts();
   const inner = recordingServe();
-  const server = new TunnelServer({
-    listen: "127.0.0.1:0",
-    nodeName: "b",
-    key: TEST_KEY,
-    log: nullLogger,
-    tls: { cert: pki.cert, key: pki.key, ca: pki.ca },
-    serve: inner.serve,
-  });
+  const server = serverWith(pki, inner);
   try {
     server.setTls({ cert: pki.cert2, key: pki.key2, ca: pki.ca });
     await inner.servers[0]!.finished;
