@@ -62,6 +62,8 @@ export async function makeServerCert(
     readonly commonName: string;
     readonly ips: readonly string[];
     readonly serial: number;
+    /** Validity in days. @default 1 */
+    readonly days?: number;
   },
 ): Promise<ServerCertFiles> {
   const { name } = cert;
@@ -97,7 +99,7 @@ export async function makeServerCert(
       "-out",
       `${name}.crt`,
       "-days",
-      "1",
+      String(cert.days ?? 1),
       "-extfile",
       `${name}.ext`,
     ],

@@ -22,6 +22,8 @@ import {
 import { type AgentProcess, DENO_JSON, MAIN_TS, startAgent } from "../_helpers/agent.ts";
 import type { ClientResults, ClientSpec, NameResult } from "./_tunnel/client.ts";
 import { makeNodeTls, type NodeTls } from "./_tunnel/pki.ts";
+import { makeServerCert } from "../_helpers/pki.ts";
+import { pollUntil } from "../_helpers/poll.ts";
 
 const CLIENT = new URL("./_tunnel/client.ts", import.meta.url).pathname;
 const BACKEND = new URL("./_tunnel/backend.ts", import.meta.url).pathname;
@@ -198,6 +200,26 @@ async function vipOf(agent: AgentProcess, name: string): Promise<string> {
   return vip;
 }
 
+/**
+ * The serial (hex) of the certificate served at `host:port`, as `openssl s_client` in `ns` sees
+ * it, verified against `caFile` and for the IP address `host` (as the tunnel dialer does).
+ */
+async function servedSerial(
+  ns: TempNetns,
+  host: string,
+  port: number,
+  caFile: string,
+): Promise<string> {
+  const verify = `-CAfile ${caFile} -verify_ip ${host} -verify_return_error`;
+  const out = await ns.run([
+    "sh",
+    "-c",
+    `openssl s_client -connect ${host}:${port} ${verify} </dev/null 2>/dev/null |
+      openssl x509 -noout -serial`,
+  ]);
+  return out.trim().replace(/^serial=/, "");
+}
+
 function namesOf(results: readonly NameResult[]): string[] {
   return results.map((r) => "name" in r ? r.name : `error: ${r.error}`);
 }
@@ -362,7 +384,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "agents carry traffic through the tunnel over TLS with per-node certificates",
+  name:
+    "agents carry traffic through the tunnel over TLS with per-node certificates; a renewed certificate is served without a restart",
   ignore: !NETNS_AVAILABLE,
   async fn() {
     await using lan = await createLan("agtls", 2, 82);
@@ -414,7 +437,36 @@ Deno.test({
         metric(mB!, "edgemesh_tunnel_streams_total", { direction: "in", result: "ok" }),
         13,
       );
-      void agentB;
+
+      // B's certificate is renewed in place (new key, serial 9, a day longer), as cert-manager
+      // or a renewal script does: each file replaced by a rename. B serves it to new
+      // connections without a restart; A's open connection to B goes on.
+      const expiresOf = async () =>
+        JSON.parse(await ctl(agentB, ["status", "-o", "json"])).tunnel.certificateExpiresAt;
+      const before = await expiresOf();
+      const renewed = await makeServerCert(pki, {
+        name: "b-renewed",
+        commonName: "b",
+        ips: [b.ip],
+        serial: 9,
+        days: 2,
+      });
+      await Deno.rename(renewed.keyFile, tls.b!.keyFile);
+      await Deno.rename(renewed.certFile, tls.b!.certFile);
+      const after = await pollUntil(
+        async () => {
+          const now = await expiresOf();
+          return now !== before ? now : null;
+        },
+        () => `B to load the renewed certificate (expiry still ${before})`,
+        25_000,
+        250,
+      );
+      assert.ok(Date.parse(after) > Date.parse(before), `${after} after ${before}`);
+      assert.equal(await servedSerial(a, b.ip, TUNNEL_PORT, tls.b!.caFile), "09");
+      const [again] = await client(a, [{ mode: "names", addr, count: 3 }]);
+      assert.deepEqual(namesOf((again as ClientResults["names"]).names), ["b", "b", "b"]);
+      assert.match(agentB.logs(), /tunnel TLS files reloaded/);
     } finally {
       for (const ag of agents) await ag[Symbol.asyncDispose]();
       await backend?.[Symbol.asyncDispose]();
