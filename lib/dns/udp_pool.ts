@@ -11,6 +11,7 @@
  * names to forward those took the agent's peak RSS to 211–215 MiB (bench/README.md).
  * @module
  */
+import { formatIp, formatIpv4, parseIp } from "../netaddr/mod.ts";
 
 /** An upstream resolver address (the same shape as `Upstream` in `forward.ts`). */
 export interface UdpPeer {
@@ -73,10 +74,44 @@ interface PooledSocket {
   closed: boolean;
 }
 
-/** Whether two host spellings are one address (`[v6]` brackets, IPv4-mapped IPv6, case). */
+/** A host as compared by {@linkcode sameHost}: canonical address text and zone, if any. */
+interface HostKey {
+  readonly address: string;
+  readonly zone: string | null;
+}
+
+function hostKey(host: string): HostKey {
+  let h = host.replace(/^\[|\]$/g, "");
+  let zone: string | null = null;
+  const pct = h.indexOf("%");
+  if (pct >= 0) [h, zone] = [h.slice(0, pct), h.slice(pct + 1)];
+  const ip = parseIp(h);
+  if (ip === null) return { address: h.toLowerCase(), zone };
+  const g = ip.family === 6 ? ip.groups : null;
+  // IPv4-mapped IPv6 (RFC 4291 §2.5.5.2) is the IPv4 address: a dual-stack socket reports
+  // an IPv4 peer as `::ffff:a.b.c.d`.
+  if (g !== null && g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
+    return { address: formatIpv4((g[6]! << 16 | g[7]!) >>> 0), zone };
+  }
+  return { address: formatIp(ip), zone };
+}
+
+/**
+ * Whether two host spellings are one address: `[v6]` brackets, case and every RFC 4291 §2.2
+ * spelling of an IPv6 address (`2001:db8:0:0::53` is `2001:db8::53`, as Deno reports it),
+ * IPv4-mapped IPv6 as its IPv4 address. A zone index (`fe80::1%eth0`, RFC 4007 §11) counts
+ * only when both sides have one: Deno 2.9.6 reports the source of a datagram without it
+ * (`fe80::1` for an answer from the upstream `fe80::1%eth0`), so requiring it would make
+ * every answer from a link-local resolver, as routers announce them (RFC 8106), look foreign.
+ * Which link a reply came on is not visible to us; the port, ID and question still must
+ * match (RFC 5452 §9.1).
+ */
 export function sameHost(a: string, b: string): boolean {
-  const norm = (h: string) => h.toLowerCase().replace(/^\[|\]$/g, "").replace(/^::ffff:/, "");
-  return norm(a) === norm(b);
+  if (a === b) return true; // every answer from an upstream spelled as Deno reports it
+  const x = hostKey(a);
+  const y = hostKey(b);
+  if (x.address !== y.address) return false;
+  return x.zone === null || y.zone === null || x.zone === y.zone;
 }
 
 function cryptoId(): number {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { encodeMessage, Forwarder, type ForwardRequest, RRType } from "../../lib/dns/mod.ts";
 import { createDenoTransport, type UpstreamTransport } from "../../lib/dns/forward.ts";
-import { UdpPoolFullError, UdpQueryPool } from "../../lib/dns/udp_pool.ts";
+import { sameHost, UdpPoolFullError, UdpQueryPool } from "../../lib/dns/udp_pool.ts";
 
 function query(name: string): Uint8Array {
   return encodeMessage({
@@ -36,8 +36,13 @@ const idOf = (b: Uint8Array) => (b[0]! << 8) | b[1]!;
 
 /** A loopback UDP upstream on a kernel-chosen port. */
 class FakeUpstream {
-  readonly conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  readonly peer = { hostname: "127.0.0.1", port: (this.conn.addr as Deno.NetAddr).port };
+  readonly conn: Deno.DatagramConn;
+  readonly peer: { readonly hostname: string; readonly port: number };
+
+  constructor(hostname = "127.0.0.1") {
+    this.conn = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+    this.peer = { hostname, port: (this.conn.addr as Deno.NetAddr).port };
+  }
 
   /** The next `n` queries, with the address each came from. */
   async receive(n: number): Promise<{ data: Uint8Array; from: Deno.NetAddr }[]> {
@@ -112,6 +117,57 @@ Deno.test("UdpQueryPool ignores answers from another address, with another ID or
   assert.equal(pool.openSockets, 0);
   up.close();
   other.close();
+});
+
+Deno.test("sameHost() compares addresses, not spellings; a zone counts only on both sides", async (t) => {
+  const rows: [string, string, boolean][] = [
+    ["127.0.0.1", "127.0.0.1", true],
+    ["::ffff:10.0.0.1", "10.0.0.1", true], // a dual-stack socket reports IPv4 peers so
+    ["::ffff:a00:1", "10.0.0.1", true],
+    ["[2001:db8::53]", "2001:db8::53", true],
+    ["2001:DB8:0:0:0:0:0:53", "2001:db8::53", true], // resolv.conf spelling, Deno's report
+    ["0:0:0:0:0:0:0:1", "::1", true],
+    ["fe80::1%eth0", "fe80::1", true], // Deno reports a datagram's source without its zone
+    ["fe80::1%eth0", "FE80::1%eth0", true],
+    ["fe80::1%eth0", "fe80::1%eth1", false],
+    ["fe80::1%eth0", "fe80::2", false],
+    ["2001:db8::53", "2001:db8::54", false],
+    ["::ffff:10.0.0.1", "10.0.0.2", false],
+    ["::1", "127.0.0.1", false],
+    ["10.0.0.1", "10.0.0.10", false],
+  ];
+  for (const [a, b, same] of rows) {
+    await t.step(`${a} ${same ? "==" : "!="} ${b}`, () => {
+      assert.equal(sameHost(a, b), same);
+      assert.equal(sameHost(b, a), same);
+    });
+  }
+});
+
+Deno.test("UdpQueryPool takes the answer of an IPv6 upstream however it was spelled (zone, zeros)", async (t) => {
+  // Deno reports the answer's source as "::1": a zone index (resolv.conf `nameserver
+  // fe80::1%eth0`; on loopback the index form `%1`, which getaddrinfo accepts) or an
+  // uncompressed spelling made every answer look foreign, and the query timed out.
+  for (const hostname of ["::1", "0:0:0:0:0:0:0:1", "::1%1"]) {
+    await t.step(hostname, async () => {
+      const up = new FakeUpstream("::1");
+      const pool = new UdpQueryPool();
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(new Error("no answer taken within 2 s")), 2000);
+      try {
+        const q = query("v6.example");
+        const answer = pool.query({ hostname, port: up.peer.port }, q, sameQuestion(q), ac.signal);
+        const { data, from } = (await up.receive(1))[0]!;
+        const real = answerTo(data);
+        await up.send(real, from);
+        assert.deepEqual(await answer, real);
+        assert.equal(pool.openSockets, 0);
+      } finally {
+        clearTimeout(timer);
+        up.close();
+      }
+    });
+  }
 });
 
 Deno.test("UdpQueryPool bounds its sockets under a burst: the rest wait, within a bound, or fail", async () => {
