@@ -18,15 +18,22 @@ export { AnswerCache, cacheKey } from "./cache.ts";
 export {
   denoTransport,
   Forwarder,
+  nameserverProblem,
   parseHostPort,
   parseResolvConf,
   upstreamsFromResolvConf,
 } from "./forward.ts";
-export type { ForwarderOptions, ForwardRequest, Upstream, UpstreamTransport } from "./forward.ts";
+export type {
+  ForwarderOptions,
+  ForwardRequest,
+  NameserverProblem,
+  Upstream,
+  UpstreamTransport,
+} from "./forward.ts";
 export { DnsHandler } from "./handler.ts";
 export type { DnsHandlerOptions, DnsReply } from "./handler.ts";
 export { DnsMetrics } from "./metrics.ts";
-export { DnsServer, resolveUpstreams } from "./server.ts";
+export { denoInterfaceNames, DnsServer, resolveUpstreams } from "./server.ts";
 export type { DnsServerOptions, DnsServerStatus, ResolveUpstreamsOptions } from "./server.ts";
 export {
   nameserverFor,

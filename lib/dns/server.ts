@@ -16,6 +16,8 @@ import { EMPTY_SNAPSHOT, type Snapshot } from "../registry/model.ts";
 import { AllowList, DEFAULT_DNS_ALLOW_FROM } from "./allow.ts";
 import {
   Forwarder,
+  type NameserverProblem,
+  nameserverProblem,
   parseHostPort,
   type Upstream,
   upstreamsFromResolvConf,
@@ -197,7 +199,21 @@ export interface ResolveUpstreamsOptions {
   readonly listen: readonly string[];
   /** @default {Deno.readTextFile} */
   readonly readTextFile?: (path: string) => Promise<string>;
+  /**
+   * Names of the node's interfaces, to check the zone of a link-local upstream
+   * (`fe80::1%eth0`); null when they cannot be read. @default {denoInterfaceNames}
+   */
+  readonly interfaceNames?: () => readonly string[] | null;
   readonly log?: Logger;
+}
+
+/** The node's interface names from `Deno.networkInterfaces()`, or null without permission. */
+export function denoInterfaceNames(): readonly string[] | null {
+  try {
+    return [...new Set(Deno.networkInterfaces().map((i) => i.name))];
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -206,17 +222,38 @@ export interface ResolveUpstreamsOptions {
  * the file. A missing or unreadable file gives no upstreams (with a warning).
  */
 export async function resolveUpstreams(options: ResolveUpstreamsOptions): Promise<Upstream[]> {
-  if (options.upstreams.length > 0) return options.upstreams.map((u) => parseHostPort(u));
-  const path = options.resolvConf ?? "/etc/resolv.conf";
-  const read = options.readTextFile ?? Deno.readTextFile;
-  let text: string;
-  try {
-    text = await read(path);
-  } catch (err) {
-    options.log?.warn("Cannot read resolv.conf: DNS forwarding is off", { path, error: err });
-    return [];
+  const fromConfig = options.upstreams.length > 0;
+  const path = fromConfig ? "upstreams" : options.resolvConf ?? "/etc/resolv.conf";
+  // An upstream no query can use, or one that fails until the node changes, is said once at
+  // start: otherwise each query's failed attempt shows only at debug.
+  const warn = (p: NameserverProblem) =>
+    options.log?.warn(
+      p.unusable
+        ? "Ignoring a DNS upstream that cannot be used"
+        : "DNS upstream cannot be reached yet",
+      { source: path, nameserver: p.nameserver, reason: p.reason },
+    );
+  let upstreams: Upstream[];
+  if (fromConfig) {
+    upstreams = options.upstreams.map((u) => parseHostPort(u));
+  } else {
+    const read = options.readTextFile ?? Deno.readTextFile;
+    let text: string;
+    try {
+      text = await read(path);
+    } catch (err) {
+      options.log?.warn("Cannot read resolv.conf: DNS forwarding is off", { path, error: err });
+      return [];
+    }
+    upstreams = upstreamsFromResolvConf(text, options.listen.map((l) => parseHostPort(l)), warn);
   }
-  return upstreamsFromResolvConf(text, options.listen.map((l) => parseHostPort(l)));
+  if (!upstreams.some((u) => u.hostname.includes("%"))) return upstreams;
+  const interfaces = (options.interfaceNames ?? denoInterfaceNames)();
+  return upstreams.filter((u) => {
+    const problem = nameserverProblem(u.hostname, interfaces);
+    if (problem !== null) warn(problem);
+    return problem === null || !problem.unusable;
+  });
 }
 
 /** The cluster DNS server. Start it with {@linkcode DnsServer.start}. */

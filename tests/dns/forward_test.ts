@@ -7,6 +7,7 @@ import {
   encodeMessage,
   Forwarder,
   type ForwardRequest,
+  nameserverProblem,
   parseHostPort,
   parseResolvConf,
   Rcode,
@@ -90,6 +91,77 @@ Deno.test("resolveUpstreams() prefers config upstreams, else resolv.conf without
     }),
     [],
   );
+});
+
+Deno.test("nameserverProblem() says which nameserver values cannot be used, as glibc reads them", async (t) => {
+  const ifs = ["lo", "eth0"];
+  const rows: [string, { reason: RegExp; unusable: boolean } | null][] = [
+    ["10.0.0.2", null],
+    ["2001:db8::53", null],
+    ["fe80::1%eth0", null], // as routers announce resolvers (RA, DHCPv6)
+    ["fe80::1%2", null], // an interface index
+    ["::1%1", null],
+    ["fe80::1", null],
+    ["dns.example", { reason: /not an IP address .*glibc skips it too/, unusable: true }],
+    ["10.0.0.2%eth0", { reason: /zone index is for IPv6/, unusable: true }],
+    ["::1%lo", { reason: /names an interface, which only a link-local address/, unusable: true }],
+    ["2001:db8::53%eth0", { reason: /only a link-local address \(fe80::\/10\)/, unusable: true }],
+    ["fe80::1%wlan0", { reason: /no interface "wlan0" \(yet\)/, unusable: false }],
+  ];
+  for (const [ns, want] of rows) {
+    await t.step(ns, () => {
+      const got = nameserverProblem(ns, ifs);
+      if (want === null) return assert.equal(got, null);
+      assert.ok(got !== null);
+      assert.equal(got.nameserver, ns);
+      assert.match(got.reason, want.reason);
+      assert.equal(got.unusable, want.unusable);
+    });
+  }
+  await t.step("interfaces unknown: no interface check", () => {
+    assert.equal(nameserverProblem("fe80::1%wlan0", null), null);
+  });
+});
+
+Deno.test("resolveUpstreams() leaves out and warns about nameservers no query can use", async (t) => {
+  const conf = [
+    "nameserver dns.example", // glibc skips it; getaddrinfo would look it up per query
+    "nameserver fe80::1%eth0",
+    "nameserver ::1%lo",
+    "nameserver fe80::2%wlan0",
+    "nameserver 2001:db8::53",
+  ].join("\n");
+  await t.step("resolv.conf", async () => {
+    const log = memoryLogger("info");
+    const got = await resolveUpstreams({
+      upstreams: [],
+      resolvConf: "/x/resolv.conf",
+      listen: [],
+      readTextFile: () => Promise.resolve(conf),
+      interfaceNames: () => ["lo", "eth0"],
+      log,
+    });
+    assert.deepEqual(got.map((u) => u.hostname), ["fe80::1%eth0", "fe80::2%wlan0", "2001:db8::53"]);
+    const lines = log.lines.map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => [l.level, l.msg, l.source, l.nameserver]), [
+      ["warn", "Ignoring a DNS upstream that cannot be used", "/x/resolv.conf", "dns.example"],
+      ["warn", "Ignoring a DNS upstream that cannot be used", "/x/resolv.conf", "::1%lo"],
+      ["warn", "DNS upstream cannot be reached yet", "/x/resolv.conf", "fe80::2%wlan0"],
+    ]);
+    assert.match(lines[0].reason, /not an IP address/);
+  });
+  await t.step("usable entries: no warning, interfaces not read", async () => {
+    const log = memoryLogger("info");
+    const got = await resolveUpstreams({
+      upstreams: [],
+      listen: [],
+      readTextFile: () => Promise.resolve("nameserver 10.0.0.2\nnameserver fd00::53\n"),
+      interfaceNames: () => assert.fail("no zone: interfaces are not read"),
+      log,
+    });
+    assert.equal(got.length, 2);
+    assert.deepEqual(log.lines, []);
+  });
 });
 
 Deno.test("AnswerCache evicts the least recently used entry and expires by clock", () => {
