@@ -15,10 +15,12 @@ import {
   type CidrProblem,
   formatCidr,
   formatIpv4,
+  type HostPortProblem,
   isCidr,
   isDnsName,
   isHostPort,
   MAX_PORT,
+  parseIpv6,
   readCidr,
   readHostPort,
 } from "../netaddr/mod.ts";
@@ -327,15 +329,19 @@ class Checker {
     return this.hostPort(path, v, { allowNames: false, minPort: 0 });
   }
 
-  /** An upstream resolver `IP[:port]` (port 53 when omitted). */
+  /**
+   * An upstream resolver `IP[:port]` (port 53 when omitted); an IPv6 address may carry a zone
+   * (`fe80::1%eth0`, `[fe80::1%eth0]:53`, RFC 4007 §11), as resolv.conf `nameserver` lines do:
+   * a link-local resolver announced by the router (RFC 8106) needs it.
+   */
   upstream(path: string, v: unknown): string | undefined {
-    return this.hostPort(path, v, { allowNames: false, minPort: 1, defaultPort: 53 });
+    return this.hostPort(path, v, { allowNames: false, minPort: 1, defaultPort: 53, zone: true });
   }
 
   hostPort(
     path: string,
     v: unknown,
-    opts: { allowNames: boolean; minPort: number; defaultPort?: number },
+    opts: { allowNames: boolean; minPort: number; defaultPort?: number; zone?: boolean },
   ): string | undefined {
     const s = this.string(path, v);
     if (s === undefined) return undefined;
@@ -344,13 +350,14 @@ class Checker {
       minPort: opts.minPort,
       defaultPort: opts.defaultPort,
       bareIpv6: true,
+      zone: opts.zone ?? false,
     });
     if (isHostPort(hp)) return s;
     if (hp.kind === "portRange") {
       return this.fail(path, `port ${hp.value} is out of range ${opts.minPort}-${MAX_PORT}`);
     }
     const form = opts.allowNames ? "a host:port" : "an IP:port";
-    return this.fail(path, `${describe(s)} is not ${form} address`);
+    return this.fail(path, `${describe(s)} is not ${form} address${bracketHint(s, hp)}`);
   }
 
   nodeName(path: string, v: unknown): string | undefined {
@@ -422,6 +429,21 @@ class Checker {
     }
     return this.issues.length === before ? out : undefined;
   }
+}
+
+/**
+ * For an IPv6 address written with a port but without brackets (`::1:9560`, which cannot be
+ * told from an address): the bracketed form RFC 3986 §3.2.2 asks for, after the error; "" for
+ * any other problem.
+ */
+function bracketHint(text: string, problem: HostPortProblem): string {
+  // A listen address such as `::1:9560` reads as the IPv6 address ::1:9560 without a port.
+  if (problem.kind !== "bracket" && problem.kind !== "missingPort") return "";
+  const colon = text.lastIndexOf(":");
+  const host = text.slice(0, colon);
+  const port = text.slice(colon + 1);
+  if (!/^\d{1,5}$/.test(port) || parseIpv6(host.replace(/%.*$/, "")) === null) return "";
+  return ` (an IPv6 address with a port goes in brackets: "[${host}]:${port}")`;
 }
 
 /** Whether `v` is a plain `{…}` object (not an array, null, or class instance). */

@@ -64,6 +64,10 @@ Deno.test("parseConfig() accepts valid values", async (t) => {
     ["upstream default port", { upstreams: ["192.0.2.53", "192.0.2.54:5353"] }, {
       upstreams: ["192.0.2.53", "192.0.2.54:5353"],
     }],
+    // A link-local resolver needs its zone, as in resolv.conf (was refused as not IP:port).
+    ["upstream IPv6 with zone", { upstreams: ["fe80::1%eth0", "[fe80::1%eth0]:5353"] }, {
+      upstreams: ["fe80::1%eth0", "[fe80::1%eth0]:5353"],
+    }],
     ["tls", { tunnelTLS: { certFile: "/c.pem", keyFile: "/k.pem", caFile: "/ca.pem" } }, {
       tunnelTLS: { certFile: "/c.pem", keyFile: "/k.pem", caFile: "/ca.pem" },
     }],
@@ -138,6 +142,21 @@ Deno.test("parseConfig() reports invalid values with exact messages", async (t) 
     ]],
     ["metricsListen name", { metricsListen: "localhost:9560" }, [
       'metricsListen: "localhost:9560" is not an IP:port address',
+    ]],
+    ["IPv6 with a port, no brackets", {
+      metricsListen: "::1:9560",
+      dnsListen: ["fd00::53:53"],
+      peers: { "edge-2": "fd00::2:40001" },
+    }, [
+      'dnsListen[0]: "fd00::53:53" is not an IP:port address ' +
+      '(an IPv6 address with a port goes in brackets: "[fd00::53]:53")',
+      'peers.edge-2: "fd00::2:40001" is not a host:port address ' +
+      '(an IPv6 address with a port goes in brackets: "[fd00::2]:40001")',
+      'metricsListen: "::1:9560" is not an IP:port address ' +
+      '(an IPv6 address with a port goes in brackets: "[::1]:9560")',
+    ]],
+    ["zone only on upstreams", { tunnelListen: "[fe80::1%eth0]:40001" }, [
+      'tunnelListen: "[fe80::1%eth0]:40001" is not an IP:port address',
     ]],
     ["upstream port 0", { upstreams: ["192.0.2.1:0"] }, [
       "upstreams[0]: port 0 is out of range 1-65535",
