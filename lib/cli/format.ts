@@ -4,6 +4,7 @@
  * @module
  */
 import type { ServiceView, StatusInfo } from "../control/mod.ts";
+import { formatHostPort } from "../netaddr/mod.ts";
 import { commitOrigin } from "./build_info.ts";
 
 /** Ready endpoints shown per row before the rest are summarised. */
@@ -15,9 +16,12 @@ export function formatPorts(view: ServiceView): string {
   return view.ports.map((p) => `${p.port}/${p.protocol}→${p.targetPort}`).join(",");
 }
 
-/** `10.0.0.1:8080,10.0.0.2:8080 (+2 not ready)`; more than 3 ready ones end in `+N more`. */
+/**
+ * `10.0.0.1:8080,10.0.0.2:8080 (+2 not ready)`; more than 3 ready ones end in `+N more`. An
+ * IPv6 endpoint is `[fd00::1]:8080` (RFC 3986 §3.2.2): `fd00::1:8080` reads as another address.
+ */
 export function formatEndpoints(view: ServiceView): string {
-  const ready = view.endpoints.filter((e) => e.ready).map((e) => `${e.ip}:${e.port}`);
+  const ready = view.endpoints.filter((e) => e.ready).map((e) => formatHostPort(e.ip, e.port));
   const notReady = view.endpoints.length - ready.length;
   let text = ready.slice(0, MAX_SHOWN_ENDPOINTS).join(",");
   if (ready.length > MAX_SHOWN_ENDPOINTS) text += ` +${ready.length - MAX_SHOWN_ENDPOINTS} more`;

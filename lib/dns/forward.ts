@@ -11,7 +11,13 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { LogRateLimiter, nullLogger } from "../log/mod.ts";
-import { isHostPort, parseIp, readHostPort, specialIpKind } from "../netaddr/mod.ts";
+import {
+  formatHostPort,
+  isHostPort,
+  parseIp,
+  readHostPort,
+  specialIpKind,
+} from "../netaddr/mod.ts";
 import { AnswerCache, type CachedAnswer } from "./cache.ts";
 import { sameHost, UdpQueryPool, type UdpQueryPoolOptions } from "./udp_pool.ts";
 import { frameTcp, Rcode } from "./message.ts";
@@ -506,17 +512,17 @@ export class Forwarder {
         answer = await this.#transport.udp(upstream, query, accept, signal);
         if ((answer[2]! & 0x02) !== 0) {
           this.#log.debug("upstream answer truncated, retrying over TCP", {
-            upstream: `${upstream.hostname}:${upstream.port}`,
+            upstream: formatHostPort(upstream.hostname, upstream.port),
           });
           answer = await this.#transport.tcp(upstream, query, signal);
           if (!accept(answer)) throw new Error("Cannot use TCP answer: ID or question mismatch");
         }
       } catch (err) {
         this.#log.debug("upstream failed", {
-          upstream: `${upstream.hostname}:${upstream.port}`,
+          upstream: formatHostPort(upstream.hostname, upstream.port),
           error: err,
         });
-        lastError = `${upstream.hostname}:${upstream.port}: ${
+        lastError = `${formatHostPort(upstream.hostname, upstream.port)}: ${
           err instanceof Error ? err.message : String(err)
         }`;
         continue;
@@ -526,10 +532,10 @@ export class Forwarder {
       const rcode = answer[3]! & 0xf;
       if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED) {
         this.#log.debug("upstream answered with an error, trying the next", {
-          upstream: `${upstream.hostname}:${upstream.port}`,
+          upstream: formatHostPort(upstream.hostname, upstream.port),
           rcode,
         });
-        lastError = `${upstream.hostname}:${upstream.port}: answered ${
+        lastError = `${formatHostPort(upstream.hostname, upstream.port)}: answered ${
           rcode === Rcode.SERVFAIL ? "SERVFAIL" : "REFUSED"
         }`;
         continue;
@@ -538,9 +544,9 @@ export class Forwarder {
       if (stored === null) {
         // Never forwarded, never cached: a client's decoder would fail on it (or loop).
         this.#log.debug("upstream answer malformed, trying the next", {
-          upstream: `${upstream.hostname}:${upstream.port}`,
+          upstream: formatHostPort(upstream.hostname, upstream.port),
         });
-        lastError = `${upstream.hostname}:${upstream.port}: malformed answer`;
+        lastError = `${formatHostPort(upstream.hostname, upstream.port)}: malformed answer`;
         continue;
       }
       return stored;
@@ -548,7 +554,7 @@ export class Forwarder {
     // Forwarded names fail (SERVFAIL) while upstreams are down: an operator must see it.
     if (!this.#signal.aborted) {
       this.#failures.warn(this.#log, "all", "Every DNS upstream failed; answering SERVFAIL", {
-        upstreams: this.#upstreams.map((u) => `${u.hostname}:${u.port}`).join(","),
+        upstreams: this.#upstreams.map((u) => formatHostPort(u.hostname, u.port)).join(","),
         lastError,
       });
     }

@@ -11,7 +11,7 @@
  * names to forward those took the agent's peak RSS to 211–215 MiB (bench/README.md).
  * @module
  */
-import { formatIp, formatIpv4, parseIp } from "../netaddr/mod.ts";
+import { formatHostPort, formatIp, formatIpv4, parseIp } from "../netaddr/mod.ts";
 
 /** An upstream resolver address (the same shape as `Upstream` in `forward.ts`). */
 export interface UdpPeer {
@@ -217,7 +217,9 @@ export class UdpQueryPool {
       if (this.#waiting.length >= this.#maxWaiting) {
         return reject(
           new UdpPoolFullError(
-            `Cannot send DNS query to ${peer.hostname}:${peer.port}: all ${this.#maxSockets} upstream sockets are busy and ${this.#maxWaiting} queries wait for one`,
+            `Cannot send DNS query to ${
+              formatHostPort(peer.hostname, peer.port)
+            }: all ${this.#maxSockets} upstream sockets are busy and ${this.#maxWaiting} queries wait for one`,
           ),
         );
       }

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { bindError, isHostPort, readHostPort } from "../netaddr/mod.ts";
+import { bindError, formatHostPort, isHostPort, readHostPort } from "../netaddr/mod.ts";
 import { HttpFront } from "../sys/mod.ts";
 import type { MetricsRegistry } from "./registry.ts";
 
@@ -205,7 +205,7 @@ export function serveMetrics(options: ServeMetricsOptions): MetricsServer {
     throw bindError("metrics", options.listen, err);
   }
   const addr = server.addr;
-  log.info("metrics listening", { addr: `${addr.hostname}:${addr.port}` });
+  log.info("metrics listening", { addr: formatHostPort(addr.hostname, addr.port) });
   return { addr, finished: server.finished.catch((error) => serverFailed(log, error)) };
 }
 
@@ -274,7 +274,7 @@ function serveBehindFront(
   else options.signal.addEventListener("abort", onAbort, { once: true });
   const addr = front.addr;
   log.info("metrics listening", {
-    addr: `${addr.hostname}:${addr.port}`,
+    addr: formatHostPort(addr.hostname, addr.port),
     maxConnections: f.maxConnections,
   });
   const finished = Promise.all([

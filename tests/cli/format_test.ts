@@ -36,6 +36,8 @@ Deno.test("formatPorts() and formatEndpoints() summarise a service", async (t) =
     ["none", [], "<none>"],
     ["ready", [ep("10.0.0.1", 80), ep("10.0.0.2", 80)], "10.0.0.1:80,10.0.0.2:80"],
     ["not ready only", [ep("10.0.0.1", 80, false)], "<none> (+1 not ready)"],
+    // Dual-stack: an IPv6 endpoint in brackets (was "2001:db8::2:8080", another address).
+    ["IPv6", [ep("2001:db8::2", 8080), ep("10.0.0.1", 80)], "[2001:db8::2]:8080,10.0.0.1:80"],
     [
       "many",
       [1, 2, 3, 4, 5].map((i) => ep(`10.0.0.${i}`, 80)).concat([ep("10.0.0.9", 80, false)]),

@@ -445,6 +445,29 @@ Deno.test("Forwarder warns once a minute when every upstream fails, with the cou
   assert.match(warnings()[0].lastError, /^127\.0\.0\.1:2: Connection refused/);
 });
 
+Deno.test("Forwarder names IPv6 upstreams in brackets in its warning and debug lines", async () => {
+  const log = memoryLogger();
+  const t = fakeTransport(() => {
+    throw new Error("Network is unreachable (os error 101)");
+  });
+  const f = new Forwarder({
+    upstreams: [{ hostname: "fe80::1%eth0", port: 53 }, { hostname: "2001:db8::53", port: 53 }],
+    transport: t,
+    log,
+  });
+  const a = decodeMessage(await f.forward(request("v6.example"), "k")).value;
+  assert.equal(a.rcode, Rcode.SERVFAIL);
+  const lines = log.lines.map((l) => JSON.parse(l));
+  // Was "fe80::1%eth0:53,2001:db8::53:53": the port could not be told from the address.
+  assert.deepEqual(lines.filter((l) => l.level === "debug").map((l) => l.upstream), [
+    "[fe80::1%eth0]:53",
+    "[2001:db8::53]:53",
+  ]);
+  const warn = lines.find((l) => l.level === "warn");
+  assert.equal(warn.upstreams, "[fe80::1%eth0]:53,[2001:db8::53]:53");
+  assert.match(warn.lastError, /^\[2001:db8::53\]:53: Network is unreachable/);
+});
+
 const A_DATA = [192, 0, 2, 66];
 const Q = 12; // the question name's offset: every pointer to it is fine
 const SOA_DATA = [...ptr(Q), ...ptr(Q), ...new Array(20).fill(0).map((_, i) => i === 19 ? 60 : 0)];

@@ -173,3 +173,32 @@ Deno.test("serveMetrics() names the address it cannot bind, keeping the error's 
     },
   );
 });
+
+Deno.test("serveMetrics() logs an IPv6 listen address in brackets, with or without the front", async (t) => {
+  for (const front of [false, true]) {
+    await t.step(front ? "front" : "plain", async () => {
+      const dir = front ? await Deno.makeTempDir({ prefix: "em-metrics6-" }) : null;
+      const ac = new AbortController();
+      const log = memoryLogger();
+      const srv = serveMetrics({
+        listen: "[::1]:0",
+        registry: new MetricsRegistry(),
+        ready: () => ({ ready: true, checks: {} }),
+        signal: ac.signal,
+        log,
+        ...(dir === null
+          ? {}
+          : { front: { socketPath: `${dir}/metrics.sock`, maxConnections: 4 } }),
+      });
+      try {
+        const line = log.lines.map((l) => JSON.parse(l)).find((l) => l.msg === "metrics listening");
+        // Was "::1:<port>", which reads as the address ::1:<port> without a port.
+        assert.equal(line?.addr, `[::1]:${srv.addr.port}`);
+      } finally {
+        ac.abort();
+        await srv.finished;
+        if (dir !== null) await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
+});
