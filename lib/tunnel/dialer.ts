@@ -22,7 +22,7 @@ import {
   buildPeerTable,
   DEFAULT_BACKOFF,
   DEFAULT_TUNNEL_PORT,
-  mayDial,
+  dialPlan,
   PEER_UNKNOWN,
   PEER_UP,
   type PeerAddress,
@@ -109,6 +109,8 @@ interface Peer {
   address: PeerAddress;
   channel: Channel | null;
   health: PeerHealth;
+  /** A trial dial to this down peer is in flight (`dialPlan`): other dials fail fast. */
+  trial: boolean;
 }
 
 /** A peer as shown by `ctl status`. */
@@ -186,7 +188,7 @@ export class TunnelDialer implements Dialer {
         continue;
       }
       if (old) this.#retire(old);
-      const peer: Peer = { address, channel: null, health: PEER_UNKNOWN };
+      const peer: Peer = { address, channel: null, health: PEER_UNKNOWN, trial: false };
       next.set(name, peer);
       this.#metrics.peerUp.set({ peer: name }, 0);
       this.#log.debug("tunnel peer address", {
@@ -399,18 +401,40 @@ export class TunnelDialer implements Dialer {
     if (!peer) {
       this.#fail("no-peer", new TunnelDialError("no-peer", `${what}: no tunnel address known`));
     }
-    if (!mayDial(peer.health, this.#now())) {
+    const plan = dialPlan(peer.health, this.#now(), peer.trial);
+    if (plan === "wait") {
       const h = peer.health as Extract<PeerHealth, { state: "down" }>;
+      const wait = Math.max(0, h.retryAt - this.#now());
       this.#fail(
         "peer-down",
         new TunnelDialError(
           "peer-down",
-          `${what}: peer is down (${h.lastError}), retry in ${
-            Math.max(0, h.retryAt - this.#now())
-          } ms`,
+          `${what}: peer is down (${h.lastError}), ${
+            wait > 0 ? `retry in ${wait} ms` : "a trial dial is in flight"
+          }`,
         ),
       );
     }
+    if (plan === "dial") return this.#open(target, options, node, peer, what);
+    peer.trial = true;
+    try {
+      return await this.#open(target, options, node, peer, what);
+    } finally {
+      peer.trial = false;
+    }
+  }
+
+  /** {@linkcode dial} once the peer may be dialled: signs, opens the stream, awaits the answer. */
+  async #open(
+    target: DialTarget,
+    options: { timeoutMs: number; signal?: AbortSignal },
+    node: string,
+    peer: Peer,
+    what: string,
+  ): Promise<UpstreamConn> {
+    const { backend } = target;
+    const svc = `${target.namespace}/${target.service}`;
+    const ep = formatHostPort(backend.ip, backend.port);
     const key = await this.#key;
     const signed = await signRequest(
       key,
@@ -471,7 +495,10 @@ export class TunnelDialer implements Dialer {
         throw options.signal.reason;
       }
       const detail = timedOut ? `no answer within ${options.timeoutMs} ms` : errorText(err);
-      this.#markDown(node, peer, detail);
+      // A failure on a connection already given up (an earlier failure retired it, or the
+      // peer moved) says nothing new about the peer: counting it doubled the backoff of a peer
+      // whose trial had not even started, or marked down one a trial had just found up.
+      if (!channel.retired) this.#markDown(node, peer, detail);
       this.#fail(
         timedOut ? "timeout" : "peer-unreachable",
         new TunnelDialError(

@@ -60,6 +60,8 @@ export {
   buildPeerTable,
   DEFAULT_BACKOFF,
   DEFAULT_TUNNEL_PORT,
+  type DialPlan,
+  dialPlan,
   mayDial,
   nodeTunnelHost,
   PEER_UNKNOWN,

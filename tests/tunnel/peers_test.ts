@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   afterFailure,
   buildPeerTable,
+  dialPlan,
   mayDial,
   PEER_UNKNOWN,
   PEER_UP,
@@ -142,6 +143,27 @@ Deno.test("a peer not reached yet is unknown: dialable, and its first failure ba
     });
   }
   assert.notEqual(PEER_UNKNOWN.state, PEER_UP.state);
+});
+
+Deno.test("dialPlan() lets one trial at a time out to a down peer whose backoff is over", async (t) => {
+  const down: PeerHealth = {
+    state: "down",
+    since: 0,
+    retryAt: 1000,
+    delayMs: 1000,
+    lastError: "x",
+  };
+  const rows: [name: string, h: PeerHealth, now: number, trialInFlight: boolean, want: string][] = [
+    ["unknown", PEER_UNKNOWN, 5, false, "dial"],
+    ["up", PEER_UP, 5, false, "dial"],
+    ["down, backed off", down, 999, false, "wait"],
+    ["down, backoff over", down, 1000, false, "trial"],
+    ["down, backoff over, a trial in flight", down, 1000, true, "wait"],
+    ["down, backed off, a trial in flight", down, 999, true, "wait"],
+  ];
+  for (const [name, h, now, trialInFlight, want] of rows) {
+    await t.step(name, () => assert.equal(dialPlan(h, now, trialInFlight), want));
+  }
 });
 
 Deno.test("buildPeerTable() leaves out our own node, from Node objects and config", () => {
