@@ -5,14 +5,18 @@
  * no sockets here.
  * @module
  */
+import { formatHostPort } from "../netaddr/mod.ts";
 import type { Backend, LbStrategy, SessionAffinity } from "../registry/model.ts";
 
-/** Identity of a backend across endpoint updates and for passive health: `"<ip>:<port>"`. */
+/**
+ * Identity of a backend across endpoint updates and for passive health, and how messages name
+ * it: `"<ip>:<port>"`, an IPv6 address in brackets (`"[2001:db8::2]:8080"`, RFC 3986 §3.2.2).
+ */
 export type BackendKey = string;
 
 /** The {@linkcode BackendKey} of `b`. */
 export function backendKey(b: Backend): BackendKey {
-  return `${b.ip}:${b.port}`;
+  return formatHostPort(b.ip, b.port);
 }
 
 /** Options of {@linkcode Balancer}. */

@@ -17,7 +17,7 @@ import {
   type ServicePort,
   type Snapshot,
 } from "../registry/model.ts";
-import { type BackendKey, Balancer, type SharedCursor } from "./balancer.ts";
+import { type BackendKey, backendKey, Balancer, type SharedCursor } from "./balancer.ts";
 import { candidatesFor, type NoCandidatesReason } from "./candidates.ts";
 import {
   AllDialsFailedError,
@@ -465,7 +465,7 @@ export class Proxy {
           this.#metrics?.dialFailures.inc(labels);
           this.#log.debug("Cannot dial endpoint", {
             service,
-            endpoint: `${backend.ip}:${backend.port}`,
+            endpoint: backendKey(backend),
             error: err,
           });
         },

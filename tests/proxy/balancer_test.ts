@@ -156,3 +156,12 @@ Deno.test("Balancer with a shared cursor takes turns with another thread's balan
   assert.ok(one.matches("RoundRobin", NONE, cursor));
   assert.ok(!one.matches("RoundRobin", NONE), "a balancer without the cursor differs");
 });
+
+Deno.test("backendKey() names an endpoint as host:port, an IPv6 address in brackets", () => {
+  const rows: [string, number, string][] = [
+    ["10.0.0.5", 8080, "10.0.0.5:8080"],
+    ["2001:db8::2", 8080, "[2001:db8::2]:8080"],
+    ["::ffff:10.0.0.5", 80, "[::ffff:10.0.0.5]:80"],
+  ];
+  for (const [ip, port, want] of rows) assert.equal(backendKey(be(ip, port)), want);
+});
