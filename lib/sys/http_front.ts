@@ -31,6 +31,7 @@
  */
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS } from "./tcp.ts";
+import { setListenerKeepAlive, type TcpKeepAlive } from "./keepalive.ts";
 
 /** Where the `Deno.serve` behind the front listens. */
 export type FrontUpstream =
@@ -56,6 +57,12 @@ export interface HttpFrontOptions {
   readonly establishedBy?: "reply" | "caller";
   /** Close a connection on which nothing moved for this long, ms; 0: never. */
   readonly idleTimeoutMs: number;
+  /**
+   * TCP keepalive for the connections it accepts (`lib/sys/keepalive.ts`): a client that
+   * vanishes without a word is then given up by the kernel. Set on the listener once (Linux
+   * passes it to accepted sockets); without the C library it is not set (an `info` line).
+   */
+  readonly keepAlive?: TcpKeepAlive;
   /** Names the front in logs (`metrics`, `tunnel`). */
   readonly name: string;
   readonly log: Logger;
@@ -132,6 +139,14 @@ export class HttpFront {
     this.#upstream = options.upstream;
     this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
     this.addr = this.#listener.addr;
+    if (
+      options.keepAlive &&
+      !setListenerKeepAlive(this.addr.hostname, this.addr.port, options.keepAlive)
+    ) {
+      options.log.info("TCP keepalive not set on the listener (no C library through FFI)", {
+        server: options.name,
+      });
+    }
     this.#timer = setInterval(() => this.#sweep(), options.checkEveryMs ?? 1000);
     this.finished = this.#accept().then(async () => {
       while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);

@@ -13,6 +13,7 @@ import * as tls from "node:tls";
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { Dialer, DialTarget, UpstreamConn } from "../proxy/dialer.ts";
+import { setConnectionKeepAlive, type TcpKeepAlive, TUNNEL_KEEPALIVE } from "../sys/keepalive.ts";
 import type { Backend, Snapshot } from "../registry/model.ts";
 import { importTunnelKey, signRequest, type TunnelKey } from "./auth.ts";
 import { type TunnelMetrics, tunnelMetrics } from "./metrics.ts";
@@ -96,6 +97,11 @@ export interface TunnelDialerOptions {
   readonly probeTimeoutMs?: number;
   /** Called once by {@linkcode TunnelDialer.close} (stops what reloads its TLS files). */
   readonly onClose?: () => void;
+  /**
+   * When a peer connection whose peer went silent is reset (`lib/sys/keepalive.ts`); null
+   * leaves the system's TCP timing. @default {@linkcode TUNNEL_KEEPALIVE}
+   */
+  readonly keepAlive?: TcpKeepAlive | null;
 }
 
 /** One HTTP/2 connection (session) to a peer and the streams using it. */
@@ -309,6 +315,8 @@ export class TunnelDialer implements Dialer {
           })
           : net.connect({ host, port });
         socket.setNoDelay(true);
+        const ka = this.#opts.keepAlive === undefined ? TUNNEL_KEEPALIVE : this.#opts.keepAlive;
+        if (ka !== null) socket.once("connect", () => keepAlive(socket, ka));
         return socket;
       },
     });
@@ -661,4 +669,19 @@ function errorText(err: unknown): string {
     cause = cause.cause;
   }
   return msg;
+}
+
+/**
+ * Keepalive with `ka`'s timing on a peer connection's socket, just connected: a peer that
+ * vanishes (power, link) would otherwise hold the connection and every stream on it for good.
+ * Without the C library only `SO_KEEPALIVE` and the idle time can be set (`node:net`), and the
+ * system's probe interval and count apply.
+ */
+function keepAlive(socket: net.Socket, ka: TcpKeepAlive): void {
+  const local = socket.localPort;
+  const remote = socket.remotePort;
+  if (local !== undefined && remote !== undefined && setConnectionKeepAlive(local, remote, ka)) {
+    return;
+  }
+  socket.setKeepAlive(true, ka.idleSec * 1000);
 }

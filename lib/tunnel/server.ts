@@ -12,6 +12,7 @@ import type { UpstreamConn } from "../proxy/dialer.ts";
 import { bindError, specialIpKind, specialIpProblem } from "../netaddr/mod.ts";
 import { HttpFront } from "../sys/http_front.ts";
 import { setListenerNoDelay } from "../sys/nodelay.ts";
+import { type TcpKeepAlive, TUNNEL_KEEPALIVE } from "../sys/keepalive.ts";
 import {
   type Backend,
   backendsFor,
@@ -164,6 +165,13 @@ export interface TunnelServerOptions {
    * front still has connections, ms (tests). @default {@linkcode INNER_RETIRE_CHECK_MS}
    */
   readonly retireCheckMs?: number;
+  /**
+   * When a connection from a peer that went silent is reset (`lib/sys/keepalive.ts`): a node
+   * that loses power or its link would otherwise keep its streams, and their endpoint
+   * connections here, open for good. Null leaves the system's TCP timing.
+   * @default {@linkcode TUNNEL_KEEPALIVE}
+   */
+  readonly keepAlive?: TcpKeepAlive | null;
   /**
    * Starts the HTTP/2 server behind the front (tests: one whose `finished` they settle).
    * @default Deno.serve
@@ -354,6 +362,7 @@ export class TunnelServer {
     const maxConnections = options.maxConnections ?? TUNNEL_MAX_CONNECTIONS;
     const maxPerAddress = options.maxConnectionsPerAddress ??
       tunnelConnectionsPerAddress(maxConnections);
+    const keepAlive = options.keepAlive === undefined ? TUNNEL_KEEPALIVE : options.keepAlive;
     try {
       this.#front = new HttpFront({
         hostname: hp.host,
@@ -364,9 +373,11 @@ export class TunnelServer {
         establishTimeoutMs: options.establishTimeoutMs ?? TUNNEL_ESTABLISH_TIMEOUT_MS,
         // Established by a stream that proved the key, not by the server's SETTINGS (sent to
         // anyone who writes the preface). No idle timeout: an authenticated connection carries
-        // long quiet streams, and the client sends no pings.
+        // long quiet streams, and the client sends no pings; TCP keepalive gives up a peer that
+        // vanished.
         establishedBy: "caller",
         idleTimeoutMs: 0,
+        ...(keepAlive === null ? {} : { keepAlive }),
         name: "tunnel",
         log: this.#log,
         ...(options.checkEveryMs ? { checkEveryMs: options.checkEveryMs } : {}),

@@ -11,21 +11,42 @@
  *   dials each target, sends `hello`, half-closes, and prints one JSON result per target.
  * - `_node.ts flood '<json FloodSpec>'`: correctly signed streams for an unknown service, as
  *   fast as it can; prints the count of each refusal reason.
+ * - `_node.ts linger '<json LingerSpec>'`: dials one stream to peer "b", sends `hello`, prints
+ *   `ready <echo>` and keeps the stream open, waiting for it to end; prints how (JSON
+ *   `LingerResult`).
  * @module
  */
 // deno-lint-ignore-file no-console
 import { createLogger, nullLogger } from "../../lib/log/mod.ts";
 import { tcpSockets } from "../../lib/sys/nodelay.ts";
+import type { TcpKeepAlive } from "../../lib/sys/keepalive.ts";
 import type { NodeInfo } from "../../lib/registry/model.ts";
 import { TunnelDialer, TunnelDialError, TunnelServer } from "../../lib/tunnel/mod.ts";
 import {
+  readExactly,
   roundTrip,
   servicePort,
   type ServiceSpec,
   snapshotOf,
   startEchoServer,
   TEST_KEY,
+  writeAll,
 } from "./_fixtures.ts";
+
+/** Arguments of `linger`: one stream to the echo service on peer "b" (`host:port`). */
+export interface LingerSpec {
+  readonly peer: string;
+  readonly backend: { readonly ip: string; readonly port: number };
+  /** `TunnelDialerOptions.keepAlive`. */
+  readonly keepAlive?: TcpKeepAlive;
+}
+
+/** How the stream of `linger` ended, after how long. */
+export interface LingerResult {
+  readonly ended: "eof" | "error";
+  readonly afterMs: number;
+  readonly error?: string;
+}
 
 /** Arguments of `serve`. */
 export interface ServeSpec {
@@ -43,6 +64,8 @@ export interface ServeSpec {
   readonly log?: boolean;
   /** `TunnelServerOptions.loopbackEndpointsForTests`. */
   readonly loopbackEndpoints?: boolean;
+  /** `TunnelServerOptions.keepAlive`. */
+  readonly keepAlive?: TcpKeepAlive;
 }
 
 /** Arguments of `hold`. */
@@ -89,6 +112,7 @@ async function serve(spec: ServeSpec): Promise<void> {
     ...(spec.loopbackEndpoints ? { loopbackEndpointsForTests: true } : {}),
     ...(spec.maxNonces ? { maxNonces: spec.maxNonces } : {}),
     ...(spec.maxNoncesPerSource ? { maxNoncesPerSource: spec.maxNoncesPerSource } : {}),
+    ...(spec.keepAlive ? { keepAlive: spec.keepAlive } : {}),
   });
   server.update(snapshotOf(spec.services));
   const inner = [...tcpSockets()].find((s) =>
@@ -196,11 +220,44 @@ async function hold(spec: HoldSpec): Promise<Deno.Conn[]> {
   return held;
 }
 
+async function linger(spec: LingerSpec): Promise<void> {
+  const dialer = new TunnelDialer({
+    nodeName: "a",
+    key: TEST_KEY,
+    peers: { b: spec.peer },
+    log: nullLogger,
+    ...(spec.keepAlive ? { keepAlive: spec.keepAlive } : {}),
+  });
+  try {
+    const conn = await dialer.dial({
+      namespace: "default",
+      service: "echo",
+      port: servicePort(80),
+      backend: { ...spec.backend, nodeName: "b" },
+    }, { timeoutMs: 3000 });
+    await writeAll(conn, new TextEncoder().encode("hello"));
+    console.log(`ready ${new TextDecoder().decode(await readExactly(conn, 7))}`);
+    const since = performance.now();
+    let result: LingerResult;
+    try {
+      while ((await conn.read(new Uint8Array(1024))) !== null) { /* the echo sends nothing more */ }
+      result = { ended: "eof", afterMs: performance.now() - since };
+    } catch (err) {
+      result = { ended: "error", afterMs: performance.now() - since, error: String(err) };
+    }
+    console.log(JSON.stringify(result));
+    conn.close();
+  } finally {
+    dialer.close();
+  }
+}
+
 if (import.meta.main) {
   const [mode, json] = Deno.args;
   if (mode === "serve") await serve(JSON.parse(json!));
   else if (mode === "dial") await dial(JSON.parse(json!));
   else if (mode === "flood") await flood(JSON.parse(json!));
   else if (mode === "hold") await hold(JSON.parse(json!));
+  else if (mode === "linger") await linger(JSON.parse(json!));
   else throw new TypeError(`Cannot run _node.ts: unknown mode "${mode}"`);
 }
