@@ -17,11 +17,12 @@ const TUNNEL_PORT = 40001;
 /** Given up 1 s after the last packet plus 2 probes 1 s apart: about 3 s. */
 const FAST: TcpKeepAlive = { idleSec: 1, intervalSec: 1, probes: 2, userTimeoutMs: 3000 };
 
-function node(ns: TempNetns, mode: string, spec: unknown): string[] {
+/** `_node.ts <mode> <spec>` under this Deno. */
+function node(mode: string, spec: unknown): string[] {
   return [Deno.execPath(), "run", "-A", "--unstable-net", NODE_SCRIPT, mode, JSON.stringify(spec)];
 }
 
-/** The next line `child` prints, or null at its end. */
+/** The next line from `lines`, or null at their end. */
 async function nextLine(lines: ReadableStreamDefaultReader<string>): Promise<string | null> {
   const r = await lines.read();
   return r.done ? null : r.value;
@@ -47,13 +48,13 @@ Deno.test({
       }],
       keepAlive: FAST,
     };
-    const server = await spawnReady(b, node(b, "serve", serve), "Node b");
+    const server = await spawnReady(b, node("serve", serve), "Node b");
     const linger: LingerSpec = {
       peer: `${b.ip}:${TUNNEL_PORT}`,
       backend: { ip: b.ip, port: ECHO_PORT },
       keepAlive: FAST,
     };
-    const client = a.spawn(node(a, "linger", linger), {
+    const client = a.spawn(node("linger", linger), {
       stdout: "piped",
       stderr: "inherit",
       stdin: "null",
