@@ -8,7 +8,13 @@
  */
 import { type Config, METRICS_SOCKET_SUFFIX, proxyThreadCount } from "../config/mod.ts";
 import { ControlServer } from "../control/mod.ts";
-import { DnsServer, nameserverFor, ResolvConfManager, resolveUpstreams } from "../dns/mod.ts";
+import {
+  createDenoTransport,
+  DnsServer,
+  nameserverFor,
+  ResolvConfManager,
+  resolveUpstreams,
+} from "../dns/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { MetricsRegistry, serveMetrics } from "../metrics/mod.ts";
 import { denoExec, type Exec, NetDev } from "../netdev/mod.ts";
@@ -130,6 +136,8 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     listenersPerThread: limits.maxListeners,
     tunnelConnections: fds.tunnelConnections,
     metricsConnections: fds.metricsConnections,
+    dnsTcpConnections: fds.dnsTcpConnections,
+    dnsUpstreamSockets: fds.dnsUpstreamSockets,
   });
   // A stop signal during start-up skips the steps not yet begun (binding every listener, DNS,
   // the first reconcile, READY=1): with thousands of services they take tens of seconds, and
@@ -380,6 +388,10 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         upstreams,
         allowFrom: config.dnsAllowFrom,
         udpBatching: config.dnsUdpBatching ? undefined : false,
+        // DNS holds descriptors for clients and upstreams out of the reserve: bounded by the
+        // open-files limit, so a TCP flood cannot reach EMFILE (Deno panics there).
+        maxTcpConnections: fds.dnsTcpConnections,
+        transport: createDenoTransport({ maxSockets: fds.dnsUpstreamSockets }),
         ...(reactor === null ? {} : { reactor }),
         log: log.with("dns"),
         metrics,

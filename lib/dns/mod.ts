@@ -16,6 +16,7 @@ export { AllowList, DEFAULT_DNS_ALLOW_FROM, parseCidr } from "./allow.ts";
 export type { AllowListOptions } from "./allow.ts";
 export { AnswerCache, cacheKey } from "./cache.ts";
 export {
+  createDenoTransport,
   denoTransport,
   Forwarder,
   nameserverProblem,

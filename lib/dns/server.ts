@@ -29,6 +29,7 @@ import { DnsMetrics } from "./metrics.ts";
 import { MAX_UDP_PAYLOAD } from "./wire.ts";
 import { MmsgSocket } from "./mmsg.ts";
 import type { Reactor } from "../sys/reactor.ts";
+import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS } from "../sys/tcp.ts";
 import { buildZone, type Zone, type ZoneOptions } from "./zone.ts";
 
 /** Options of {@linkcode DnsServer.start}. */
@@ -504,17 +505,30 @@ export class DnsServer {
     );
   }
 
+  /**
+   * Accepts DNS TCP connections until closed. A failed accept (out of descriptors: `EMFILE`)
+   * waits {@linkcode ACCEPT_RETRY_MS}, doubling up to {@linkcode ACCEPT_RETRY_MAX_MS} while
+   * failures go on, with one warning a minute, as the proxy's listeners do: it used to retry at
+   * once and warn each time, 150 000 lines in 2 s under a flood at 256 open files.
+   */
   async #tcpLoop(listener: Deno.TcpListener): Promise<void> {
     const signal = this.#abort.signal;
+    let retryMs = ACCEPT_RETRY_MS;
     while (!signal.aborted) {
       let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
       } catch (err) {
         if (signal.aborted || err instanceof Deno.errors.BadResource) break;
-        this.#log.warn("DNS TCP accept failed", { error: err });
+        this.#tcpLimitLog.warn(this.#log, "accept", "DNS TCP accept failed, backing off", {
+          error: err,
+          retryMs,
+        });
+        await this.#pause(retryMs);
+        retryMs = Math.min(ACCEPT_RETRY_MAX_MS, retryMs * 2);
         continue;
       }
+      retryMs = ACCEPT_RETRY_MS;
       const c: TcpClient = { conn, source: tcpSource(conn), pending: 0, gone: false };
       if (!this.#admitTcp(c.source)) {
         try {
@@ -582,6 +596,21 @@ export class DnsServer {
       );
     }
     return true;
+  }
+
+  /** Resolves after `ms`, or at once when the server closes (no timer outlives it). */
+  #pause(ms: number): Promise<void> {
+    const signal = this.#abort.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+    });
   }
 
   /** Closes a connection and stops counting it (once; its serving loop then ends). */

@@ -71,6 +71,14 @@ export interface FdBudget {
   readonly tunnelConnections: number;
   /** Connections to the metrics port served at once. */
   readonly metricsConnections: number;
+  /**
+   * DNS-over-TCP connections served at once (one descriptor each), taken from the reserve: a
+   * fixed 256 was the whole reserve at 1024 open files and four times it at 256, where a
+   * DNS TCP flood from 16 client addresses ran the agent out of descriptors and Deno panicked.
+   */
+  readonly dnsTcpConnections: number;
+  /** Sockets of the DNS forwarder's upstream pool (one descriptor each), from the reserve. */
+  readonly dnsUpstreamSockets: number;
 }
 
 const clamp = (n: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, n));
@@ -79,7 +87,9 @@ const clamp = (n: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, n
  * The budget for `limit` open files: a reserve of a tenth (at least 256, or a quarter of a
  * small limit), then of the rest 30 % for listeners, 2 % for metrics connections (4–64) and
  * 8 % for tunnel connections (8–1024), each of those three descriptors, and what is left for
- * proxied connections at two descriptors each (at least 16). Pure.
+ * proxied connections at two descriptors each (at least 16). Out of the reserve, DNS takes an
+ * eighth for TCP connections (4–256) and a quarter for upstream sockets (4–64), so at least
+ * half of it stays for the runtime (about 35 descriptors), state files and `ip`. Pure.
  */
 export function fdBudget(limit: number): FdBudget {
   const n = Math.max(0, Math.floor(limit));
@@ -96,6 +106,8 @@ export function fdBudget(limit: number): FdBudget {
     listenerFds,
     tunnelConnections,
     metricsConnections,
+    dnsTcpConnections: clamp(Math.floor(reserve / 8), 4, 256),
+    dnsUpstreamSockets: clamp(Math.floor(reserve / 4), 4, 64),
   };
 }
 

@@ -13,6 +13,7 @@ import {
   addBackendAddress,
   connectMany,
   ctl,
+  dnsQueries,
   endpointsObject,
   serviceObject,
   spawnClient,
@@ -159,5 +160,53 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "agent under a 256 open-files limit survives a DNS-over-TCP flood from many addresses",
+  ignore: !NETNS_AVAILABLE || !HAS_PRLIMIT,
+  async fn() {
+    // 20 client addresses × 16 connections (the per-client bound): before, the DNS server held
+    // up to 256 whatever the limit, the agent reached EMFILE, its accept loop logged 150 000
+    // lines in 2 s and Deno panicked (stacker: "left: 24"), leaving edge0 behind.
+    const limit = 256;
+    await using ns = await createNetns("fddns", "fdx");
+    const sources = Array.from({ length: 20 }, (_, i) => `10.98.0.${i + 1}`);
+    for (const ip of sources) await ns.run(["ip", "addr", "add", `${ip}/32`, "dev", "lo"]);
+    await using agent = await startAgent({
+      netns: ns,
+      config: { nodeName: "n1", logLevel: "info" },
+      prefix: ["prlimit", `--nofile=${limit}:${limit}`, "--"],
+    });
+    // The share DNS takes out of the reserve is logged with the others.
+    assert.match(
+      await agent.waitForLog(/msg="open files limit"/),
+      /limit=256 .*dnsTcpConnections=8 dnsUpstreamSockets=16/,
+    );
+    const flood = spawnClient(ns, "flood_from.ts", [
+      "9.251.0.1",
+      "53",
+      sources.join(","),
+      "16",
+      "3000",
+    ]);
+    try {
+      const counts = JSON.parse(await flood.readLine());
+      assert.equal(counts.connected + counts.failed, sources.length * 16, JSON.stringify(counts));
+      assert.ok(counts.connected > limit, JSON.stringify(counts));
+      // While the flood holds its connections, DNS over TCP still answers and ctl works.
+      const [answer] = await dnsQueries(ns, [
+        { via: "tcp", name: "nosuch.default.svc.cluster.local", type: "A" },
+      ]);
+      assert.equal((answer as { rcode: string }).rcode, "NXDOMAIN", JSON.stringify(answer));
+      const status = await ctl(agent, ["status", "-o", "json"]);
+      assert.equal(status.code, 0, status.stderr);
+    } finally {
+      await flood.finish();
+    }
+    assert.equal(await settledYet(agent.exited), false, "the agent is still running");
+    assert.doesNotMatch(agent.logs(), /Too many open files|panicked/);
+    assert.equal(await agent.stop(), 0);
   },
 });
