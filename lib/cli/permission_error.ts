@@ -23,6 +23,28 @@ export const NOT_CAPABLE_HINT =
   "it was built with (by default /var/lib/edgemesh, /run/edgemesh and /etc/resolv.conf): keep " +
   "those, or rebuild it with matching paths\n";
 
+/**
+ * Said after the kernel refused a new process or thread (`EAGAIN`, os error 11, when spawning
+ * `ip` or starting a thread): seen under a small task limit (`pids.max` 8 with
+ * `proxyThreads: 4`), where the agent exited with only `Failed to spawn '/usr/sbin/ip':
+ * Resource temporarily unavailable (os error 11)`, which names neither the limit nor the fix.
+ */
+export const TASK_LIMIT_HINT =
+  "edgemesh: the system refused a new process or thread: the agent's task limit is probably " +
+  "reached (systemd TasksMax=, the cgroup's pids.max, or ulimit -u); raise it: the agent " +
+  "runs 7 tasks idle with one proxy thread, plus one per proxy worker thread and per `ip` " +
+  "command it runs at once\n";
+
+/**
+ * Whether `text` is `EAGAIN` (os error 11). A failure of the whole start with it is the kernel
+ * refusing a process or thread: sockets' `EAGAIN` is handled where it happens, while starting
+ * a proxy worker under the limit failed with the bare `Resource temporarily unavailable (os
+ * error 11)`.
+ */
+function isTaskLimit(text: string): boolean {
+  return /\(os error 11\)/.test(text);
+}
+
 /** Whether `err`, or an error it wraps (`cause`), is Deno's `NotCapable`. */
 export function isNotCapable(err: unknown): boolean {
   let e = err;
@@ -55,11 +77,14 @@ export function permissionText(text: string): string {
 /**
  * What the CLI prints for a failure `err` (lines ending in newlines, each starting
  * `edgemesh: `): its message, with a permission failure in edgemesh's words and, when a write
- * was refused, {@linkcode NOT_CAPABLE_HINT}.
+ * was refused, {@linkcode NOT_CAPABLE_HINT}; when a process or thread could not be started,
+ * {@linkcode TASK_LIMIT_HINT}.
  */
 export function failureText(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  if (!isNotCapable(err)) return `edgemesh: ${text}\n`;
+  if (!isNotCapable(err)) {
+    return `edgemesh: ${text}\n${isTaskLimit(text) ? TASK_LIMIT_HINT : ""}`;
+  }
   const said = permissionText(text);
   return `edgemesh: ${said}\n${said.includes("not permitted to write") ? NOT_CAPABLE_HINT : ""}`;
 }

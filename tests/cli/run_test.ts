@@ -2,7 +2,7 @@
 /** `edgemesh run` as a real process: JSON logs, SIGTERM → clean stop and exit 0, start-up failure → 1. */
 import assert from "node:assert/strict";
 import { describeIssue, NOT_CAPABLE_HINT, run } from "../../lib/cli/run.ts";
-import { failureText } from "../../lib/cli/permission_error.ts";
+import { failureText, TASK_LIMIT_HINT } from "../../lib/cli/permission_error.ts";
 import { createNetns, NETNS_AVAILABLE } from "../_helpers/netns.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -190,6 +190,22 @@ Deno.test("permission failures are said in edgemesh's words, wrapped or not", as
       "a kind without a resource",
       new Deno.errors.NotCapable("Requires net access, run again with the --allow-net flag"),
       "edgemesh: not permitted: net access is not in this edgemesh's permission flags\n",
+    ],
+    [
+      "a spawn refused under a task limit (pids.max 8, proxyThreads 4): the limit and the fix",
+      new Error("Failed to spawn '/usr/sbin/ip': Resource temporarily unavailable (os error 11)"),
+      "edgemesh: Failed to spawn '/usr/sbin/ip': Resource temporarily unavailable (os error 11)\n" +
+      TASK_LIMIT_HINT,
+    ],
+    [
+      "a proxy worker thread refused under a task limit: the bare error, with the hint",
+      new Error("Resource temporarily unavailable (os error 11)"),
+      "edgemesh: Resource temporarily unavailable (os error 11)\n" + TASK_LIMIT_HINT,
+    ],
+    [
+      "another os error: no task hint",
+      new Error("Cannot bind: Address already in use (os error 98)"),
+      "edgemesh: Cannot bind: Address already in use (os error 98)\n",
     ],
     [
       "not a permission failure: as it is",
