@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { Reply } from "../../lib/control/mod.ts";
 import { waitApplied, type WaitOutcome, waitProblem, waitState } from "../../lib/cli/wait.ts";
 import { edgemesh } from "../_helpers/cli.ts";
+import { EMULATED } from "../_helpers/emulation.ts";
 import { okReplyTo, type Respond, startFakeAgent } from "../_helpers/fake_control.ts";
 
 const failure = (version: number) => ({ component: "netdev", version, error: "ip: exit 2" });
@@ -282,12 +283,14 @@ Deno.test("ctl apply --wait and ctl delete --wait against a fake agent", async (
       queries: 1,
     },
     {
+      // --timeout bounds the apply too: long enough for ctl to start, connect and get its
+      // reply (30 ms was not, once, under emulation), then the wait runs out.
       name: "apply: not applied within --timeout",
-      args: ["apply", "-f", manifest, "--wait", "--timeout", "30ms"],
+      args: ["apply", "-f", manifest, "--wait", "--timeout", EMULATED ? "3s" : "300ms"],
       statuses: [{ registryVersion: 3, reconciledVersion: 2 }],
       code: 1,
       stdout: "service/default/web configured\n",
-      stderr: /version 3 was not applied within 0.03 s \(applied up to 2/,
+      stderr: /version 3 was not applied within (0\.3|3) s \(applied up to 2/,
       queries: 4,
     },
     {
