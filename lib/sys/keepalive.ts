@@ -20,7 +20,7 @@
  * @module
  */
 import { type Libc, libc } from "./libc.ts";
-import { tcpSockets } from "./nodelay.ts";
+import { type TcpSocketInfo, tcpSockets } from "./nodelay.ts";
 
 const SOL_SOCKET = 1;
 const SO_KEEPALIVE = 9;
@@ -102,12 +102,7 @@ export function setListenerKeepAlive(
   ka: TcpKeepAlive,
   c: Libc | null = libc(),
 ): boolean {
-  for (const s of tcpSockets(c)) {
-    if (s.listening && s.port === port && s.hostname === hostname) {
-      return setKeepAliveFd(s.fd, ka, c);
-    }
-  }
-  return false;
+  return setFirst((s) => s.listening && s.port === port && s.hostname === hostname, ka, c);
 }
 
 /**
@@ -121,10 +116,15 @@ export function setConnectionKeepAlive(
   ka: TcpKeepAlive,
   c: Libc | null = libc(),
 ): boolean {
-  for (const s of tcpSockets(c)) {
-    if (!s.listening && s.port === localPort && s.peerPort === peerPort) {
-      return setKeepAliveFd(s.fd, ka, c);
-    }
-  }
+  return setFirst((s) => !s.listening && s.port === localPort && s.peerPort === peerPort, ka, c);
+}
+
+/** Sets `ka` on the first of this process's TCP sockets that `match`es; false when none does. */
+function setFirst(
+  match: (s: TcpSocketInfo) => boolean,
+  ka: TcpKeepAlive,
+  c: Libc | null,
+): boolean {
+  for (const s of tcpSockets(c)) if (match(s)) return setKeepAliveFd(s.fd, ka, c);
   return false;
 }
