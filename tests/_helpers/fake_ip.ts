@@ -95,9 +95,9 @@ export function fakeIp(): FakeIp {
 /**
  * A config for an agent run in-process with {@linkcode fakeIp} and a loopback subnet (127/8
  * addresses bind without any device), its state and control socket in `dir`, no metrics port:
- * nothing on the host's network changes.
+ * nothing on the host's network changes. `extra` keys (config file form) are added before parsing.
  */
-export function inProcessAgentConfig(dir: string): Config {
+export function inProcessAgentConfig(dir: string, extra: Record<string, unknown> = {}): Config {
   return parseConfig({
     stateDir: `${dir}/state`,
     controlSocket: `${dir}/run/edgemesh.sock`,
@@ -105,5 +105,6 @@ export function inProcessAgentConfig(dir: string): Config {
     dnsListen: ["127.0.0.1:0"],
     metricsListen: "",
     nodeName: "edge-test",
+    ...extra,
   }, { hostname: "ignored" });
 }

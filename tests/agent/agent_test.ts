@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { type AgentComponent, Reconciler, runAgent } from "../../lib/agent/mod.ts";
 import { buildInfo } from "../../lib/cli/mod.ts";
-import { type Config, parseConfig } from "../../lib/config/mod.ts";
+import type { Config } from "../../lib/config/mod.ts";
 import { buildMessage, ControlClient, type StatusInfo } from "../../lib/control/mod.ts";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { fakeIp, inProcessAgentConfig } from "../_helpers/fake_ip.ts";
@@ -180,16 +180,10 @@ Deno.test("runAgent() refuses an unusable tunnel key before it touches the devic
   const dir = await Deno.makeTempDir({ prefix: "em-agent-" });
   try {
     const ip = fakeIp();
-    const config = parseConfig({
-      stateDir: `${dir}/state`,
-      controlSocket: `${dir}/run/edgemesh.sock`,
-      subnet: "127.77.0.0/24",
-      dnsListen: ["127.0.0.1:0"],
-      metricsListen: "",
-      nodeName: "edge-test",
+    const config = inProcessAgentConfig(dir, {
       tunnelKeyFile: `${dir}/missing.key`,
       tunnelListen: "127.0.0.1:0",
-    }, { hostname: "ignored" });
+    });
     const run = runAgent({
       config,
       log: nullLogger,
