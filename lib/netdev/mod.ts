@@ -13,7 +13,13 @@
  * ```
  * @module
  */
-export { NetDev, type NetDevOptions, ReconcileStoppedError, type TimeoutTimers } from "./netdev.ts";
+export {
+  ipCommandProblem,
+  NetDev,
+  type NetDevOptions,
+  ReconcileStoppedError,
+  type TimeoutTimers,
+} from "./netdev.ts";
 export {
   type ClaimDevice,
   claimDevice,

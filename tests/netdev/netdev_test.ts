@@ -177,6 +177,41 @@ Deno.test("NetDev.ensure() reports a missing ip binary as CommandError", async (
   });
 });
 
+Deno.test("NetDev.ensure() names an ip without -json (BusyBox, old iproute2) and the fix", async (t) => {
+  // What each prints for `ip -json -details link show dev edge0` (BusyBox 1.35 measured here:
+  // its usage text on stderr, exit code 1; iproute2 before 4.14: one line, exit code 255).
+  const busyboxUsage = "BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1) multi-call binary.\n\n" +
+    "Usage: ip [OPTIONS] address|route|link|tunnel|neigh|rule [ARGS]\n";
+  const rows = [
+    {
+      name: "BusyBox",
+      result: { code: 1, stderr: busyboxUsage },
+      message:
+        /^Cannot run "ip -json -details link show dev edge0": exit code 1: this ip is the BusyBox applet \(BusyBox v1\.35\.0\), which has no -json or -batch options: edgemesh needs the ip of iproute2 4\.14 or later \(package iproute2; on OpenWrt ip-full\) ahead of BusyBox's in PATH$/,
+    },
+    {
+      name: "iproute2 4.11",
+      result: { code: 255, stderr: 'Option "-json" is unknown, try "ip -help".\n' },
+      message: /exit code 255: this ip \(iproute2\) is older than 4\.14 and has no -json option/,
+    },
+    {
+      name: "another failure keeps ip's own words",
+      result: { code: 2, stderr: "RTNETLINK answers: Operation not permitted\n" },
+      message: /exit code 2: RTNETLINK answers: Operation not permitted$/,
+    },
+  ];
+  for (const row of rows) {
+    await t.step(row.name, async () => {
+      const exec = fakeExec(() => row.result);
+      const err = await netdev(exec).ensure().then(() => null, (e) => e);
+      assert.ok(err instanceof CommandError);
+      assert.match(err.message, row.message);
+      assert.doesNotMatch(err.message, /Usage:/);
+      assert.deepEqual(argvs(exec), ["ip -json -details link show dev edge0"]);
+    });
+  }
+});
+
 Deno.test("NetDev.ensure() keeps an existing device and teardown leaves it", async () => {
   const { exec, addrs } = fakeIp({ exists: true, addrs: ["10.1.2.3/24"] });
   const dev = netdev(exec);

@@ -1,8 +1,8 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
  * The real agent and its device in a namespace: a second agent pointed at the same device
- * refuses to start and changes nothing, and a device deleted behind the agent's back comes
- * back with its addresses.
+ * refuses to start and changes nothing, a device deleted behind the agent's back comes back
+ * with its addresses, and an `ip` that is BusyBox's is named in the start error.
  * @module
  */
 import assert from "node:assert/strict";
@@ -10,6 +10,7 @@ import { AgentStartError, startAgent } from "../_helpers/agent.ts";
 import {
   applyObjects,
   deviceAddresses,
+  linkExists,
   serviceObject,
   settled,
   vipOf,
@@ -84,5 +85,41 @@ Deno.test({
     await agent.waitForLog(/msg="Reconciled device addresses" .*\badded=1\b/, undefined, mark);
     assert.deepEqual(await deviceAddresses(ns), before);
     assert.equal(await agent.stop(), 0);
+  },
+});
+
+/** BusyBox's binary (Debian's busybox-static, which .ci/run installs), or null. */
+const BUSYBOX = ["/usr/bin/busybox", "/bin/busybox"].find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+}) ?? null;
+
+Deno.test({
+  name: "an agent whose ip is BusyBox's exits naming it and iproute2, and creates no device",
+  ignore: !NETNS_AVAILABLE || BUSYBOX === null,
+  async fn() {
+    await using ns = await createNetns("agdev");
+    const bin = await Deno.makeTempDir({ prefix: "em-busybox-" });
+    try {
+      await Deno.symlink(BUSYBOX!, `${bin}/ip`);
+      const err = await startAgent({
+        netns: ns,
+        config: { nodeName: "n1" },
+        // Inside the namespace (`ip netns exec` itself needs iproute2's ip).
+        prefix: ["env", `PATH=${bin}:${Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`],
+      }).then(() => null, (e) => e);
+      assert.ok(err instanceof AgentStartError, String(err));
+      assert.match(
+        err.message,
+        /Cannot run "ip -json -details link show dev edge0": exit code 1: this ip is the BusyBox applet \(BusyBox v[^)]+\), which has no -json or -batch options: edgemesh needs the ip of iproute2 4\.14 or later/,
+      );
+      assert.doesNotMatch(err.message, /Usage:/, "not BusyBox's usage text");
+      assert.equal(await linkExists(ns), false, "no edge0 in the namespace");
+    } finally {
+      await Deno.remove(bin, { recursive: true });
+    }
   },
 });
