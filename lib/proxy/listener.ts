@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import type { ServiceKey, ServicePort, Snapshot } from "../registry/model.ts";
+import type { ServiceKey, ServicePort } from "../registry/model.ts";
 import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS, type AcceptLimit } from "../sys/tcp.ts";
 
 /** Identity of a listener: `"<vip>:<port>"`. */
@@ -46,97 +46,6 @@ export function planListeners(
   const stop: ListenerKey[] = [];
   for (const key of running) if (!desired.has(key)) stop.push(key);
   return { start, stop };
-}
-
-/** Listeners a snapshot asks for beyond the budget, per service (see {@linkcode listenerBudget}). */
-export interface ListenerBudget {
-  /** The listeners that may be opened. */
-  readonly allowed: ReadonlySet<ListenerKey>;
-  /** Services that get fewer listeners than they have TCP ports: wanted and refused. */
-  readonly short: ReadonlyMap<ServiceKey, { readonly ports: number; readonly refused: number }>;
-}
-
-/**
- * Which of the `VIP:port` listeners of `snapshot` fit in `max` (the listener budget of one
- * proxy thread, from the open-files limit), or null when all do (the usual case). Services
- * with fewer TCP ports come first (snapshot order among equals), so one service with thousands
- * of ports cannot leave the others without listeners, and the same snapshot always gets the
- * same listeners on every thread and after a restart. Pure; every service with a VIP counts,
- * also those a worker thread does not serve (session affinity), so the threads agree.
- */
-export function listenerBudget(snapshot: Snapshot, max: number): ListenerBudget | null {
-  const wanted: { service: ServiceKey; keys: ListenerKey[] }[] = [];
-  let total = 0;
-  for (const [service, entry] of snapshot.services) {
-    if (entry.vip === null) continue;
-    const keys: ListenerKey[] = [];
-    for (const p of entry.service.ports) {
-      if (p.protocol === "TCP") keys.push(listenerKey(entry.vip, p.port));
-    }
-    total += keys.length;
-    wanted.push({ service, keys });
-  }
-  if (total <= max) return null;
-  // Array.prototype.sort is stable: snapshot order among services with as many ports.
-  wanted.sort((a, b) => a.keys.length - b.keys.length);
-  const allowed = new Set<ListenerKey>();
-  const short = new Map<ServiceKey, { ports: number; refused: number }>();
-  for (const { service, keys } of wanted) {
-    let refused = 0;
-    for (const key of keys) {
-      if (allowed.has(key)) continue;
-      if (allowed.size < max) allowed.add(key);
-      else refused++;
-    }
-    if (refused > 0) short.set(service, { ports: keys.length, refused });
-  }
-  return { allowed, short };
-}
-
-/** How many service names {@linkcode budgetSummary} lists in its `first` field. */
-export const BUDGET_SUMMARY_NAMES = 5;
-
-/** Where an operator sees every unbound listener (named in the budget summary line). */
-export const UNBOUND_LISTENERS_HINT = "edgemesh ctl status -o json (unboundListeners)";
-
-/** The fields of the one log line about services short of listeners (see {@linkcode budgetSummary}). */
-export interface BudgetSummary {
-  /** Services that get fewer listeners than they have TCP ports. */
-  readonly services: number;
-  /** Listeners not opened, over all of them. */
-  readonly listeners: number;
-  /** The first {@linkcode BUDGET_SUMMARY_NAMES} of them, in budget order, comma-separated. */
-  readonly first: string;
-}
-
-/**
- * The summary of `short` (from {@linkcode listenerBudget}) to log, or null when it is the same
- * as `previous` (nothing to say). An empty `short` after a non-empty `previous` gives a summary
- * of zero services (every listener fits again). Pure: one line per change instead of one per
- * service, which with thousands of services flooded the log at every start.
- */
-export function budgetSummary(
-  short: ReadonlyMap<ServiceKey, string>,
-  previous: ReadonlyMap<ServiceKey, string>,
-): BudgetSummary | null {
-  if (sameShares(short, previous)) return null;
-  let listeners = 0;
-  const names: ServiceKey[] = [];
-  for (const [service, share] of short) {
-    listeners += Number(share.slice(0, share.indexOf("/")));
-    if (names.length < BUDGET_SUMMARY_NAMES) names.push(service);
-  }
-  const more = short.size > names.length ? `, … (${short.size - names.length} more)` : "";
-  return { services: short.size, listeners, first: names.join(", ") + more };
-}
-
-function sameShares(
-  a: ReadonlyMap<ServiceKey, string>,
-  b: ReadonlyMap<ServiceKey, string>,
-): boolean {
-  if (a.size !== b.size) return false;
-  for (const [service, share] of a) if (b.get(service) !== share) return false;
-  return true;
 }
 
 /**

@@ -36,16 +36,8 @@ import {
 } from "./engine.ts";
 import { PassiveHealth } from "./health.ts";
 import { ConnGate, type ProxyLimits } from "./gate.ts";
-import {
-  type BudgetSummary,
-  budgetSummary,
-  listenerBudget,
-  type ListenerKey,
-  listenerKey,
-  type ListenerSpec,
-  planListeners,
-  UNBOUND_LISTENERS_HINT,
-} from "./listener.ts";
+import { type ListenerKey, listenerKey, type ListenerSpec, planListeners } from "./listener.ts";
+import { ProxyBudget } from "./budget.ts";
 import { type LinkedNode, LinkedSet } from "./linked_set.ts";
 import { closeQuietly, type SpliceBuffers, spliceBuffers } from "./splice.ts";
 
@@ -235,11 +227,7 @@ export class Proxy {
   readonly #unreachable: LogRateLimiter;
   #closed = false;
   readonly #gate: ConnGate;
-  readonly #maxListeners: number;
-  readonly #openFiles: number;
-  readonly #thread: number;
-  /** Services short of listeners (budget), as last warned: `refused/ports`. */
-  #short = new Map<ServiceKey, string>();
+  readonly #budget: ProxyBudget;
 
   readonly #onRetired: ((services: ServiceKey[]) => void) | undefined;
   /** Services of the last snapshot: their series stay. */
@@ -280,9 +268,12 @@ export class Proxy {
     this.#cursorOf = options.cursorOf;
     this.#onRetired = options.onServicesRetired;
     this.#gate = new ConnGate(options.limits ?? null, options.thread ?? 0, this.#log, this.#now);
-    this.#thread = options.thread ?? 0;
-    this.#maxListeners = options.limits?.maxListeners ?? Infinity;
-    this.#openFiles = options.limits?.openFiles ?? 0;
+    this.#budget = new ProxyBudget(
+      this.#log,
+      options.limits?.maxListeners ?? Infinity,
+      options.limits?.openFiles ?? 0,
+      options.thread ?? 0,
+    );
     const m = options.metrics;
     this.#metrics = m
       ? {
@@ -390,7 +381,7 @@ export class Proxy {
     for (const service of this.#retiring) if (services.has(service)) this.#retiring.delete(service);
     this.#services = services;
 
-    const overBudget = this.#budget(snapshot, desired);
+    const overBudget = this.#budget.apply(snapshot, desired);
     const plan = planListeners(desired, new Set(this.#listeners.keys()));
     const stopped: Promise<void>[] = [];
     for (const key of plan.stop) {
@@ -411,8 +402,7 @@ export class Proxy {
     }
     const failed = new Map<ListenerKey, { spec: ListenerSpec; route: Route; error: string }>();
     for (const spec of overBudget) {
-      const error = `not opened: the proxy's listener budget (${this.#maxListeners} per ` +
-        `thread, from the open-files limit ${this.#openFiles}) is used up`;
+      const error = this.#budget.notOpened();
       failed.set(spec.key, { spec, route: routes.get(spec.key)!, error });
     }
     for (const spec of plan.start) {
@@ -478,62 +468,6 @@ export class Proxy {
       return this.#remote;
     }
     return this.#local;
-  }
-
-  /**
-   * Takes the listeners beyond the budget out of `desired` (they are reported unbound) and logs
-   * one summary when the services left short changed (each one's detail at debug). Services
-   * with fewer ports come first.
-   */
-  #budget(snapshot: Snapshot, desired: Map<ListenerKey, ListenerSpec>): ListenerSpec[] {
-    const budget = this.#maxListeners === Infinity
-      ? null
-      : listenerBudget(snapshot, this.#maxListeners);
-    const over: ListenerSpec[] = [];
-    const short = new Map<ServiceKey, string>();
-    if (budget !== null) {
-      for (const [key, spec] of desired) {
-        if (budget.allowed.has(key)) continue;
-        over.push(spec);
-        desired.delete(key);
-      }
-      for (const [service, { ports, refused }] of budget.short) {
-        const text = `${refused}/${ports}`;
-        short.set(service, text);
-        if (this.#short.get(service) === text) continue;
-        this.#log.debug(
-          "Not listening on some ports of a service: the proxy's listener budget is used up",
-          {
-            service,
-            ports,
-            unbound: refused,
-            maxListeners: this.#maxListeners,
-            openFilesLimit: this.#openFiles,
-          },
-        );
-      }
-    }
-    const summary = budgetSummary(short, this.#short);
-    this.#short = short;
-    if (summary !== null) this.#logBudget(summary);
-    return over;
-  }
-
-  /**
-   * One line per update that changes which listeners the budget leaves out (per service at
-   * debug). Worker threads compute the same budget from the same snapshot: only the main
-   * thread warns, theirs is at debug.
-   */
-  #logBudget(summary: BudgetSummary): void {
-    const limits = { maxListeners: this.#maxListeners, openFilesLimit: this.#openFiles };
-    if (summary.services === 0) {
-      this.#log.info("Every service port fits the proxy's listener budget again", limits);
-      return;
-    }
-    const fields = { ...summary, ...limits, see: UNBOUND_LISTENERS_HINT };
-    const msg = "Not listening on some service ports: the proxy's listener budget is used up";
-    if (this.#thread === 0) this.#log.warn(msg, fields);
-    else this.#log.debug(msg, fields);
   }
 
   #start(spec: ListenerSpec, route: Route): void {
