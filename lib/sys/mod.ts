@@ -1,7 +1,8 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
  * System calls Deno does not offer, through FFI on the C library (see `libc.ts`), and the
- * systemd readiness protocol (`sd_notify(3)`, `notify.ts`) sent on a Unix datagram socket.
+ * systemd readiness protocol (`sd_notify(3)`, `notify.ts`) sent on a Unix datagram socket, and
+ * the polling file watch that reloads files while the agent runs (`file_watch.ts`).
  * @module
  */
 export { errno, type Libc, libc, LIBC_PATHS, threadCpuSeconds, trimMallocHeap } from "./libc.ts";
@@ -13,6 +14,14 @@ export {
   type OpenFilesLimit,
   raiseOpenFilesLimit,
 } from "./fd_limits.ts";
+export {
+  FileSetWatcher,
+  type FileSetWatcherOptions,
+  type FileStamp,
+  message,
+  type SetCheck,
+  statStamp,
+} from "./file_watch.ts";
 export { HttpFront, type HttpFrontOptions } from "./http_front.ts";
 export { interfaceFlags, interfaceUp } from "./netif.ts";
 export {

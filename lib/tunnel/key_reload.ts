@@ -10,7 +10,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { MIN_KEY_BYTES } from "./auth.ts";
-import { FileSetWatcher, type FileStamp, statStamp } from "./file_watch.ts";
+import { FileSetWatcher, type FileStamp, statStamp } from "../sys/file_watch.ts";
 
 /** How often the key files are checked, ms. */
 export const KEY_POLL_MS = 10_000;

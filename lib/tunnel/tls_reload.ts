@@ -13,7 +13,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import type { TunnelTlsConfig } from "../config/schema.ts";
 import type { Logger } from "../log/mod.ts";
 import type { TunnelTls } from "./dialer.ts";
-import { FileSetWatcher, type FileStamp, message, statStamp } from "./file_watch.ts";
+import { FileSetWatcher, type FileStamp, message, statStamp } from "../sys/file_watch.ts";
 
 export type { FileStamp };
 

@@ -18,7 +18,7 @@ import {
   TunnelSetupError,
 } from "../../lib/tunnel/mod.ts";
 import { type KeyFileIo, keyFilesOf, KeyFileWatcher } from "../../lib/tunnel/key_reload.ts";
-import type { FileStamp } from "../../lib/tunnel/file_watch.ts";
+import type { FileStamp } from "../../lib/sys/file_watch.ts";
 import { servicePort } from "./_fixtures.ts";
 
 const OLD = new TextEncoder().encode("old-cluster-key-".repeat(3));

@@ -1,7 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
- * Watching a set of credential files by polling `stat` (the tunnel's TLS files and key files):
- * the core both reloads share. A change of a file's stamp — modification time, size and inode of
+ * Watching a set of files by polling `stat`: the core of the tunnel's TLS and key file reloads
+ * and of the DNS server's resolv.conf watch. A change of a file's stamp — modification time, size and inode of
  * what its path resolves to — makes the whole set be read again; a set whose contents differ from
  * the one in use is checked and applied. Why polling and not `Deno.watchFs`: the symlink swap of a
  * Kubernetes secret volume (`..data` pointing to a new directory) changes no watched file.
