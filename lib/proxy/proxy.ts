@@ -9,22 +9,10 @@
  */
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import type { Reactor } from "../sys/reactor.ts";
-import type { Counter, Gauge, Labels, MetricsRegistry } from "../metrics/mod.ts";
-import {
-  type Backend,
-  type LbStrategy,
-  type ServiceKey,
-  type ServicePort,
-  type Snapshot,
-} from "../registry/model.ts";
-import { type BackendKey, backendKey, Balancer, type SharedCursor } from "./balancer.ts";
-import { candidatesFor, type NoCandidatesReason } from "./candidates.ts";
-import {
-  AllDialsFailedError,
-  dialWithFailover,
-  type FailoverOptions,
-  NoEndpointsError,
-} from "./dial.ts";
+import type { MetricsRegistry } from "../metrics/mod.ts";
+import type { LbStrategy, ServiceKey, Snapshot } from "../registry/model.ts";
+import type { BackendKey, SharedCursor } from "./balancer.ts";
+import { AllDialsFailedError, dialWithFailover, NoEndpointsError } from "./dial.ts";
 import type { Dialer, UpstreamConn } from "./dialer.ts";
 import {
   type ClientConn,
@@ -36,9 +24,11 @@ import {
 } from "./engine.ts";
 import { PassiveHealth } from "./health.ts";
 import { ConnGate, type ProxyLimits } from "./gate.ts";
-import { type ListenerKey, listenerKey, type ListenerSpec, planListeners } from "./listener.ts";
+import { type ListenerKey, type ListenerSpec, planListeners } from "./listener.ts";
 import { ProxyBudget } from "./budget.ts";
 import { type LinkedNode, LinkedSet } from "./linked_set.ts";
+import { type ProxyMetrics, proxyMetrics } from "./metrics.ts";
+import { type Route, RouteTable } from "./routes.ts";
 import { closeQuietly, type SpliceBuffers, spliceBuffers } from "./splice.ts";
 
 /** Options of {@linkcode Proxy}; the names match `Config` keys. */
@@ -131,19 +121,6 @@ export interface ListenerStatus {
   readonly endpoints: number;
 }
 
-/** Where connections of one listener go; replaced on every update. */
-interface Route {
-  readonly service: ServiceKey;
-  readonly servicePort: ServicePort;
-  readonly balancer: Balancer;
-  /** Why the balancer is empty (the log line of a rejected connection), or null. */
-  readonly empty: NoCandidatesReason | null;
-  readonly labels: Labels;
-  readonly labelsIn: Labels;
-  readonly labelsOut: Labels;
-  readonly failover: FailoverOptions;
-}
-
 /** Connections of one listener; drained together when the listener goes away. */
 interface ConnGroup {
   /** Not a `Set`: see linked_set.ts (a churning `Set` kept connections alive through GCs). */
@@ -184,16 +161,6 @@ interface ListenerState {
   readonly group: ConnGroup;
 }
 
-interface Metrics {
-  readonly connections: Counter;
-  readonly active: Gauge;
-  readonly dialFailures: Counter;
-  readonly bytes: Counter;
-  readonly noEndpoints: Counter;
-  readonly listenFailures: Counter;
-  readonly listeners: Gauge;
-}
-
 /**
  * The L4 proxy. Call {@linkcode update} with every registry snapshot (after the VIPs are on
  * the device) and {@linkcode close} on shutdown.
@@ -206,23 +173,15 @@ interface Metrics {
  */
 export class Proxy {
   readonly #log: Logger;
-  readonly #nodeName: string;
-  readonly #strategy: LbStrategy;
-  readonly #timeoutMs: number;
-  readonly #attempts: number;
   readonly #graceMs: number;
-  readonly #local: Dialer;
-  readonly #remote: Dialer | undefined;
   readonly #now: () => number;
-  readonly #random: (() => number) | undefined;
   readonly #buffers: SpliceBuffers;
   readonly #health: PassiveHealth;
-  readonly #metrics: Metrics | null;
+  readonly #metrics: ProxyMetrics | null;
   readonly #abort = new AbortController();
   readonly #reusePort: boolean;
-  readonly #statelessOnly: boolean;
-  readonly #cursorOf: ((service: ServiceKey, port: number) => SharedCursor | undefined) | undefined;
   readonly #io: ProxyIo;
+  readonly #routes: RouteTable;
   /** One "cannot reach any endpoint" warning per service and minute (failure path only). */
   readonly #unreachable: LogRateLimiter;
   #closed = false;
@@ -240,7 +199,6 @@ export class Proxy {
 
   #listeners = new Map<ListenerKey, ListenerState>();
   #failed = new Map<ListenerKey, { spec: ListenerSpec; route: Route; error: string }>();
-  #balancers = new Map<ServiceKey, Map<number, Balancer>>();
   readonly #draining = new Set<ConnGroup>();
   readonly #loops = new Set<Promise<void>>();
   #active = 0;
@@ -249,23 +207,16 @@ export class Proxy {
 
   constructor(options: ProxyOptions) {
     this.#log = options.log;
-    this.#nodeName = options.nodeName;
-    this.#strategy = options.lbStrategy ?? "RoundRobin";
-    this.#timeoutMs = options.dialTimeoutMs ?? 2000;
-    this.#attempts = Math.max(1, options.dialAttempts ?? 3);
     this.#graceMs = options.drainGraceMs ?? 10_000;
     this.#io = openProxyIo(options.engine ?? "auto", this.#log, options.reactor ?? null);
-    this.#local = options.localDialer ?? this.#io.dialer;
-    const remote = options.remoteDialer;
-    this.#remote = typeof remote === "function" ? remote(this.#local) : remote;
+    const local = options.localDialer ?? this.#io.dialer;
+    const remoteOption = options.remoteDialer;
+    const remote = typeof remoteOption === "function" ? remoteOption(local) : remoteOption;
     this.#now = options.now ?? Date.now;
     this.#unreachable = new LogRateLimiter({ now: this.#now });
-    this.#random = options.random;
     this.#buffers = options.buffers ?? spliceBuffers();
     this.#health = new PassiveHealth(options.ejectCooldownMs ?? 10_000, options.onEject);
     this.#reusePort = options.reusePort ?? false;
-    this.#statelessOnly = options.statelessOnly ?? false;
-    this.#cursorOf = options.cursorOf;
     this.#onRetired = options.onServicesRetired;
     this.#gate = new ConnGate(options.limits ?? null, options.thread ?? 0, this.#log, this.#now);
     this.#budget = new ProxyBudget(
@@ -274,34 +225,23 @@ export class Proxy {
       options.limits?.openFiles ?? 0,
       options.thread ?? 0,
     );
-    const m = options.metrics;
-    this.#metrics = m
-      ? {
-        connections: m.counter(
-          "edgemesh_proxy_connections_total",
-          "Client connections accepted on service VIPs",
-        ),
-        active: m.gauge("edgemesh_proxy_connections_active", "Client connections open now"),
-        dialFailures: m.counter(
-          "edgemesh_proxy_dial_failures_total",
-          "Failed dial attempts to service endpoints",
-        ),
-        bytes: m.counter(
-          "edgemesh_proxy_bytes_total",
-          "Bytes proxied; direction in = client to endpoint, out = endpoint to client",
-        ),
-        noEndpoints: m.counter(
-          "edgemesh_proxy_no_endpoints_total",
-          "Connections rejected (reset) at once because the service had no endpoint to use " +
-            "(none ready or serving-terminating; none on this node with internalTrafficPolicy Local)",
-        ),
-        listenFailures: m.counter(
-          "edgemesh_proxy_listen_failures_total",
-          "Failed attempts to bind a VIP:port listener",
-        ),
-        listeners: m.gauge("edgemesh_proxy_listeners", "Bound VIP:port listeners"),
-      }
-      : null;
+    this.#metrics = options.metrics ? proxyMetrics(options.metrics) : null;
+    this.#routes = new RouteTable({
+      log: this.#log,
+      nodeName: options.nodeName,
+      strategy: options.lbStrategy ?? "RoundRobin",
+      timeoutMs: options.dialTimeoutMs ?? 2000,
+      attempts: Math.max(1, options.dialAttempts ?? 3),
+      local,
+      remote,
+      now: this.#now,
+      random: options.random,
+      health: this.#health,
+      metrics: this.#metrics,
+      signal: this.#abort.signal,
+      statelessOnly: options.statelessOnly ?? false,
+      cursorOf: options.cursorOf,
+    });
     this.#metrics?.listeners.collect(() => {
       const per = new Map<ServiceKey, number>();
       for (const s of this.#listeners.values()) {
@@ -332,47 +272,7 @@ export class Proxy {
    */
   update(snapshot: Snapshot): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    const desired = new Map<ListenerKey, ListenerSpec>();
-    const routes = new Map<ListenerKey, Route>();
-    const balancers = new Map<ServiceKey, Map<number, Balancer>>();
-    for (const [service, entry] of snapshot.services) {
-      if (entry.vip === null) continue;
-      const svc = entry.service;
-      const strategy = svc.lbStrategy ?? this.#strategy;
-      if (this.#statelessOnly && svc.sessionAffinity.type === "ClientIP") continue;
-      for (const servicePort of svc.ports) {
-        if (servicePort.protocol !== "TCP") continue;
-        const key = listenerKey(entry.vip, servicePort.port);
-        if (desired.has(key)) continue;
-        const cursor = this.#cursorOf?.(service, servicePort.port);
-        let balancer = this.#balancers.get(service)?.get(servicePort.port);
-        if (!balancer || !balancer.matches(strategy, svc.sessionAffinity, cursor)) {
-          balancer = new Balancer({
-            strategy,
-            affinity: svc.sessionAffinity,
-            ...(this.#random ? { random: this.#random } : {}),
-            ...(cursor ? { cursor } : {}),
-          });
-        }
-        // Computed here, once per snapshot, so a connection only picks from a ready list.
-        const candidates = candidatesFor(entry, servicePort, this.#nodeName);
-        balancer.setBackends(candidates.backends);
-        const empty = candidates.kind === "none" ? candidates.reason : null;
-        let ports = balancers.get(service);
-        if (!ports) balancers.set(service, ports = new Map());
-        ports.set(servicePort.port, balancer);
-        desired.set(key, { key, vip: entry.vip, port: servicePort.port, service, servicePort });
-        const old = this.#listeners.get(key)?.route;
-        routes.set(
-          key,
-          old && old.balancer === balancer && old.service === service &&
-            old.servicePort === servicePort && old.empty === empty
-            ? old
-            : this.#route(service, servicePort, balancer, empty),
-        );
-      }
-    }
-    this.#balancers = balancers;
+    const { desired, routes } = this.#routes.plan(snapshot, this.#listeners);
     const services = new Set(snapshot.services.keys());
     for (const service of this.#services) {
       if (!services.has(service)) this.#retiring.add(service);
@@ -423,51 +323,6 @@ export class Proxy {
     this.#failed = failed;
     this.#sweep();
     return stopped.length === 0 ? Promise.resolve() : Promise.all(stopped).then(() => {});
-  }
-
-  #route(
-    service: ServiceKey,
-    servicePort: ServicePort,
-    balancer: Balancer,
-    empty: NoCandidatesReason | null,
-  ): Route {
-    const labels = { service };
-    const slash = service.indexOf("/");
-    const namespace = service.slice(0, slash);
-    const name = service.slice(slash + 1);
-    const target = (backend: Backend) => ({ namespace, service: name, port: servicePort, backend });
-    const dialOpts = { timeoutMs: this.#timeoutMs, signal: this.#abort.signal };
-    return {
-      service,
-      servicePort,
-      balancer,
-      empty,
-      labels,
-      labelsIn: { service, direction: "in" },
-      labelsOut: { service, direction: "out" },
-      failover: {
-        attempts: this.#attempts,
-        health: this.#health,
-        now: this.#now,
-        signal: this.#abort.signal,
-        dial: (backend) => this.#dialerFor(backend).dial(target(backend), dialOpts),
-        onFailure: (backend, err) => {
-          this.#metrics?.dialFailures.inc(labels);
-          this.#log.debug("Cannot dial endpoint", {
-            service,
-            endpoint: backendKey(backend),
-            error: err,
-          });
-        },
-      },
-    };
-  }
-
-  #dialerFor(backend: Backend): Dialer {
-    if (this.#remote && backend.nodeName !== null && backend.nodeName !== this.#nodeName) {
-      return this.#remote;
-    }
-    return this.#local;
   }
 
   #start(spec: ListenerSpec, route: Route): void {
