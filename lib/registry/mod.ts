@@ -58,13 +58,13 @@ export {
   VipPool,
 } from "./vip_pool.ts";
 export {
-  needsVip,
   Registry,
   type RegistryOptions,
   type RegistryStatus,
   type SnapshotListener,
-  type StateWriteError,
 } from "./registry.ts";
+export { needsVip } from "./tables.ts";
+export { type StateWriteError } from "./writer.ts";
 export { JOURNAL_FILE, STATE_FILE, STATE_FORMAT, type StateFs, writeFileAtomic } from "./store.ts";
 export { LOCK_FILE, StateDirBusyError, StateDirError } from "./lock.ts";
 export { compareEntries, listServices } from "./view.ts";
