@@ -7,15 +7,13 @@
  * last connection has ended.
  * @module
  */
-import { type Logger, LogRateLimiter } from "../log/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import type { Reactor } from "../sys/reactor.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { LbStrategy, ServiceKey, Snapshot } from "../registry/model.ts";
 import type { BackendKey, SharedCursor } from "./balancer.ts";
-import { AllDialsFailedError, dialWithFailover, NoEndpointsError } from "./dial.ts";
-import type { Dialer, UpstreamConn } from "./dialer.ts";
+import type { Dialer } from "./dialer.ts";
 import {
-  type ClientConn,
   openProxyIo,
   type ProxyEngine,
   type ProxyEngineSetting,
@@ -24,12 +22,12 @@ import {
 } from "./engine.ts";
 import { PassiveHealth } from "./health.ts";
 import { ConnGate, type ProxyLimits } from "./gate.ts";
+import { Connections, type ConnGroup, connGroup } from "./connections.ts";
 import { type ListenerKey, type ListenerSpec, planListeners } from "./listener.ts";
 import { ProxyBudget } from "./budget.ts";
-import { type LinkedNode, LinkedSet } from "./linked_set.ts";
 import { type ProxyMetrics, proxyMetrics } from "./metrics.ts";
 import { type Route, RouteTable } from "./routes.ts";
-import { closeQuietly, type SpliceBuffers, spliceBuffers } from "./splice.ts";
+import { type SpliceBuffers, spliceBuffers } from "./splice.ts";
 
 /** Options of {@linkcode Proxy}; the names match `Config` keys. */
 export interface ProxyOptions {
@@ -121,37 +119,6 @@ export interface ListenerStatus {
   readonly endpoints: number;
 }
 
-/** Connections of one listener; drained together when the listener goes away. */
-interface ConnGroup {
-  /** Not a `Set`: see linked_set.ts (a churning `Set` kept connections alive through GCs). */
-  readonly conns: LinkedSet<ConnRecord>;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /**
-   * Its listener was closed (or the proxy): a connection its accept loop still hands over is
-   * closed at once, so nothing is counted for a service after its series were removed.
-   */
-  stopped: boolean;
-  /** Its listener is gone: the group is in `#draining` until its last connection has ended. */
-  draining: boolean;
-  /**
-   * Its listener (a VIP:port) passed from one service to another while connections were open,
-   * so some of them may belong to a service that is retiring: {@linkcode Proxy} looks at them
-   * when it checks whether a retiring service still has connections.
-   */
-  foreign: boolean;
-}
-
-interface ConnRecord {
-  readonly client: ClientConn;
-  /** The service it was accepted for (a VIP:port may change hands between updates). */
-  readonly service: ServiceKey;
-  upstream: UpstreamConn | null;
-  closed: boolean;
-  readonly group: ConnGroup;
-  /** Its entry in `group.conns` (set right after the record is made). */
-  node: LinkedNode<ConnRecord> | null;
-}
-
 interface ListenerState {
   spec: ListenerSpec;
   route: Route;
@@ -173,17 +140,14 @@ interface ListenerState {
  */
 export class Proxy {
   readonly #log: Logger;
-  readonly #graceMs: number;
   readonly #now: () => number;
-  readonly #buffers: SpliceBuffers;
   readonly #health: PassiveHealth;
   readonly #metrics: ProxyMetrics | null;
   readonly #abort = new AbortController();
   readonly #reusePort: boolean;
   readonly #io: ProxyIo;
   readonly #routes: RouteTable;
-  /** One "cannot reach any endpoint" warning per service and minute (failure path only). */
-  readonly #unreachable: LogRateLimiter;
+  readonly #conns: Connections;
   #closed = false;
   readonly #gate: ConnGate;
   readonly #budget: ProxyBudget;
@@ -199,22 +163,16 @@ export class Proxy {
 
   #listeners = new Map<ListenerKey, ListenerState>();
   #failed = new Map<ListenerKey, { spec: ListenerSpec; route: Route; error: string }>();
-  readonly #draining = new Set<ConnGroup>();
   readonly #loops = new Set<Promise<void>>();
-  #active = 0;
-  #accepted = 0;
-  #idle: PromiseWithResolvers<void> | null = null;
 
   constructor(options: ProxyOptions) {
     this.#log = options.log;
-    this.#graceMs = options.drainGraceMs ?? 10_000;
     this.#io = openProxyIo(options.engine ?? "auto", this.#log, options.reactor ?? null);
     const local = options.localDialer ?? this.#io.dialer;
     const remoteOption = options.remoteDialer;
     const remote = typeof remoteOption === "function" ? remoteOption(local) : remoteOption;
     this.#now = options.now ?? Date.now;
-    this.#unreachable = new LogRateLimiter({ now: this.#now });
-    this.#buffers = options.buffers ?? spliceBuffers();
+    const buffers = options.buffers ?? spliceBuffers();
     this.#health = new PassiveHealth(options.ejectCooldownMs ?? 10_000, options.onEject);
     this.#reusePort = options.reusePort ?? false;
     this.#onRetired = options.onServicesRetired;
@@ -226,6 +184,17 @@ export class Proxy {
       options.thread ?? 0,
     );
     this.#metrics = options.metrics ? proxyMetrics(options.metrics) : null;
+    this.#conns = new Connections({
+      log: this.#log,
+      io: this.#io,
+      gate: this.#gate,
+      metrics: this.#metrics,
+      buffers,
+      now: this.#now,
+      graceMs: options.drainGraceMs ?? 10_000,
+      signal: this.#abort.signal,
+      onDrained: () => this.#sweep(),
+    });
     this.#routes = new RouteTable({
       log: this.#log,
       nodeName: options.nodeName,
@@ -259,7 +228,7 @@ export class Proxy {
         for (const rec of g.conns) per.set(rec.service, (per.get(rec.service) ?? 0) + 1);
       };
       for (const s of this.#listeners.values()) add(s.group);
-      for (const g of this.#draining) add(g);
+      for (const g of this.#conns.draining) add(g);
       return [...per].map(([service, n]) => [{ service }, n]);
     });
   }
@@ -290,7 +259,7 @@ export class Proxy {
       state.group.stopped = true;
       state.listener.close();
       stopped.push(state.loop);
-      this.#drain(state);
+      this.#conns.drain(state.group, state.spec.service, state.spec.key);
     }
     for (const [key, state] of this.#listeners) {
       const route = routes.get(key)!;
@@ -327,18 +296,13 @@ export class Proxy {
 
   #start(spec: ListenerSpec, route: Route): void {
     const listener = this.#io.listen(spec.vip, spec.port, this.#reusePort, this.#gate);
-    const group: ConnGroup = {
-      conns: new LinkedSet(),
-      timer: undefined,
-      stopped: false,
-      draining: false,
-      foreign: false,
-    };
+    const group = connGroup();
+    const conns = this.#conns;
     // serve() hands over no connection before it returns, so the state is set in time.
     const holder: { state?: ListenerState } = {};
     let loop: Promise<void>;
     try {
-      loop = listener.serve((conn) => this.#accept(conn, holder.state!))
+      loop = listener.serve((conn) => conns.accept(conn, holder.state!))
         .finally(() => this.#loops.delete(loop));
     } catch (err) {
       listener.close();
@@ -348,162 +312,6 @@ export class Proxy {
     holder.state = { spec, route, listener, loop, group };
     this.#listeners.set(spec.key, holder.state);
     this.#log.debug("Listening", { service: spec.service, addr: spec.key });
-  }
-
-  #accept(client: ClientConn, state: ListenerState): void {
-    if (state.group.stopped) {
-      closeQuietly(client);
-      return;
-    }
-    const rec: ConnRecord = {
-      client,
-      service: state.route.service,
-      upstream: null,
-      closed: false,
-      group: state.group,
-      node: null,
-    };
-    rec.node = state.group.conns.add(rec);
-    this.#gate.acquire();
-    this.#active++;
-    this.#accepted++;
-    this.#handle(rec, state.route);
-  }
-
-  async #handle(rec: ConnRecord, route: Route): Promise<void> {
-    const m = this.#metrics;
-    const { client } = rec;
-    m?.connections.inc(route.labels);
-    try {
-      if (route.balancer.size === 0) {
-        m?.noEndpoints.inc(route.labels);
-        if (this.#log.enabled("debug")) {
-          this.#log.debug(
-            route.empty === "no-local-endpoints"
-              ? "No local endpoints (internalTrafficPolicy Local), resetting client"
-              : "No ready endpoints, resetting client",
-            { service: route.service },
-          );
-        }
-        this.#reject(rec);
-        return;
-      }
-      const clientIp = route.balancer.sticky ? client.remoteAddr.hostname : "";
-      let upstream: UpstreamConn;
-      try {
-        upstream = (await dialWithFailover(
-          route.balancer,
-          route.service,
-          route.servicePort.port,
-          clientIp,
-          route.failover,
-        )).conn;
-      } catch (err) {
-        if (err instanceof NoEndpointsError) m?.noEndpoints.inc(route.labels);
-        else if (err instanceof AllDialsFailedError) this.#warnUnreachable(route, err);
-        if (this.#log.enabled("debug")) {
-          this.#log.debug("Cannot reach any endpoint, resetting client", {
-            service: route.service,
-            error: err,
-          });
-        }
-        this.#reject(rec);
-        return;
-      }
-      if (rec.closed) {
-        closeQuietly(upstream);
-        return;
-      }
-      rec.upstream = upstream;
-      const r = await this.#io.copy(client, upstream, this.#buffers);
-      // copy() closed both: closing again would throw (and build) a BadResource error each.
-      rec.closed = true;
-      if (m) {
-        m.bytes.inc(route.labelsIn, r.bytesIn);
-        m.bytes.inc(route.labelsOut, r.bytesOut);
-      }
-    } catch (err) {
-      this.#log.error("Connection failed unexpectedly", { service: route.service, error: err });
-    } finally {
-      this.#closeConn(rec);
-      this.#done(rec);
-    }
-  }
-
-  /**
-   * Ends a client the proxy cannot serve with a reset where the engine can (see
-   * {@linkcode ProxyIo.reject}), unless it was closed meanwhile (drain, `close()`).
-   */
-  #reject(rec: ConnRecord): void {
-    if (rec.closed) return;
-    rec.closed = true;
-    this.#io.reject(rec.client);
-  }
-
-  /**
-   * Every dial of a connection failed although the service has endpoints: an operator must
-   * see it at the default level, once per service and minute (the count of connections left
-   * out comes with the next line); each connection's detail stays at debug. Not when the
-   * proxy is closing (its dials are aborted, not failing).
-   */
-  #warnUnreachable(route: Route, err: AllDialsFailedError): void {
-    if (this.#abort.signal.aborted || err.errors.length === 0) return;
-    const last = err.errors[err.errors.length - 1];
-    this.#unreachable.warn(
-      this.#log,
-      route.service,
-      "Cannot reach any endpoint of a service, resetting client connections",
-      {
-        service: route.service,
-        port: route.servicePort.port,
-        endpoints: route.balancer.size,
-        attempts: err.errors.length,
-        error: last,
-      },
-    );
-  }
-
-  #closeConn(rec: ConnRecord): void {
-    if (rec.closed) return;
-    rec.closed = true;
-    closeQuietly(rec.client);
-    if (rec.upstream) closeQuietly(rec.upstream);
-  }
-
-  #done(rec: ConnRecord): void {
-    const g = rec.group;
-    g.conns.remove(rec.node!);
-    if (g.draining && g.conns.size === 0) {
-      clearTimeout(g.timer);
-      g.timer = undefined;
-      this.#draining.delete(g);
-      // The last connection of a removed listener: its counts are in (a connection adds its
-      // bytes before it gets here), so its service may retire now.
-      this.#sweep();
-    }
-    this.#gate.release();
-    if (--this.#active === 0 && this.#idle) this.#idle.resolve();
-  }
-
-  /**
-   * Gives the open connections of a stopped listener `drainGraceMs`, then closes them; the
-   * group stays in `#draining` until the last one has ended (see {@linkcode #done}).
-   */
-  #drain(state: ListenerState): void {
-    const g = state.group;
-    if (g.conns.size === 0) return;
-    this.#log.info("Draining connections of a removed service port", {
-      service: state.spec.service,
-      addr: state.spec.key,
-      connections: g.conns.size,
-      graceSeconds: this.#graceMs / 1000,
-    });
-    g.draining = true;
-    this.#draining.add(g);
-    g.timer = setTimeout(() => {
-      g.timer = undefined;
-      for (const rec of g.conns) this.#closeConn(rec);
-    }, this.#graceMs);
   }
 
   /**
@@ -520,7 +328,7 @@ export class Proxy {
     const scan = (g: ConnGroup) => {
       for (const rec of g.conns) if (this.#retiring.has(rec.service)) open.add(rec.service);
     };
-    for (const g of this.#draining) scan(g);
+    for (const g of this.#conns.draining) scan(g);
     for (const s of this.#listeners.values()) {
       const g = s.group;
       if (!g.foreign) continue;
@@ -582,7 +390,7 @@ export class Proxy {
 
   /** Connections accepted since the start (all listeners). */
   get accepted(): number {
-    return this.#accepted;
+    return this.#conns.accepted;
   }
 
   /**
@@ -595,7 +403,7 @@ export class Proxy {
 
   /** Connections open now (draining ones included). */
   get activeConnections(): number {
-    return this.#active;
+    return this.#conns.active;
   }
 
   /** Applies a passive-health ejection another proxy thread made. */
@@ -619,23 +427,15 @@ export class Proxy {
       for (const s of this.#listeners.values()) {
         s.group.stopped = true;
         s.listener.close();
-        for (const rec of s.group.conns) this.#closeConn(rec);
+        this.#conns.closeGroup(s.group);
       }
-      for (const g of this.#draining) {
-        clearTimeout(g.timer);
-        g.timer = undefined;
-        for (const rec of g.conns) this.#closeConn(rec);
-      }
-      this.#draining.clear();
+      this.#conns.closeDraining();
       this.#listeners.clear();
       this.#failed.clear();
       this.#gate.close();
     }
     await Promise.all(this.#loops);
-    if (this.#active > 0) {
-      this.#idle ??= Promise.withResolvers();
-      await this.#idle.promise;
-    }
+    if (this.#conns.active > 0) await this.#conns.idle();
     await this.#io.close();
   }
 
