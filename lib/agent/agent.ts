@@ -13,6 +13,7 @@ import {
   DnsServer,
   nameserverFor,
   ResolvConfManager,
+  ResolvConfWatch,
   resolveUpstreams,
 } from "../dns/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -83,6 +84,8 @@ export interface AgentOptions {
    * its own. @default interfaceUp (lib/sys/netif.ts)
    */
   readonly deviceUp?: (device: string) => boolean | null;
+  /** How often resolv.conf is checked for changes, ms (tests). @default RESOLV_CONF_POLL_MS */
+  readonly resolvConfPollMs?: number;
 }
 
 /** A step to undo at shutdown, in reverse start order. */
@@ -398,16 +401,31 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       });
       use(dnsComponent(dns));
       const nameserver = nameserverFor(config.dnsListen);
+      let rc: ResolvConfManager | null = null;
       if (config.manageResolvConf && nameserver !== null) {
-        const rc = new ResolvConfManager({
+        const manager = rc = new ResolvConfManager({
           path: config.resolvConf,
           nameserver,
           log: log.with("dns"),
         });
-        cleanup.push({ name: "resolv.conf", close: () => rc.restore() });
-        await rc.apply();
+        cleanup.push({ name: "resolv.conf", close: () => manager.restore() });
+        await manager.apply();
       } else if (config.manageResolvConf) {
         log.warn("manageResolvConf needs a dnsListen address on port 53; resolv.conf untouched");
+      }
+      // A new DHCP lease or network rewrites resolv.conf: follow it (closed before the
+      // restore above, cleanup running in reverse).
+      const fromFile = config.upstreams.length === 0;
+      if (fromFile || rc !== null) {
+        const watch = new ResolvConfWatch({
+          path: config.resolvConf,
+          target: fromFile ? dns : null,
+          listen: config.dnsListen,
+          manager: rc,
+          log: log.with("dns"),
+        });
+        watch.start(opts.resolvConfPollMs);
+        cleanup.push({ name: "resolv.conf watch", close: () => watch.close() });
       }
     }
 

@@ -329,7 +329,9 @@ export function renderedSize(entry: CachedAnswer, edns: boolean): number {
 
 /** Forwards queries upstream and caches the answers. */
 export class Forwarder {
-  readonly #upstreams: readonly Upstream[];
+  #upstreams: readonly Upstream[];
+  /** Bumped by {@linkcode Forwarder.setUpstreams}: answers of older exchanges are not cached. */
+  #generation = 0;
   readonly #timeoutMs: number;
   readonly #maxTtl: number;
   readonly #now: () => number;
@@ -368,6 +370,26 @@ export class Forwarder {
   /** The upstreams in the order they are tried. */
   get upstreams(): readonly Upstream[] {
     return this.#upstreams;
+  }
+
+  /**
+   * Forwards to `upstreams` from now on (resolv.conf changed: a new DHCP lease, another
+   * network). Returns false, changing nothing, when they are the ones in use. Otherwise the
+   * cache is emptied, since what the old upstreams answered need not be what the new ones do
+   * (split-horizon names, a captive portal's answers; dnsmasq's `--clear-on-reload`), and an
+   * answer still on its way from an old upstream goes to the clients waiting for it but is not
+   * cached; a new query does not join one of those.
+   */
+  setUpstreams(upstreams: readonly Upstream[]): boolean {
+    const old = this.#upstreams;
+    const same = upstreams.length === old.length &&
+      upstreams.every((u, i) => u.hostname === old[i]!.hostname && u.port === old[i]!.port);
+    if (same) return false;
+    this.#upstreams = [...upstreams];
+    this.#generation++;
+    this.#cache.clear();
+    this.#inflight.clear();
+    return true;
   }
 
   /** Number of cached answers. */
@@ -413,12 +435,17 @@ export class Forwarder {
     const flight = recursive ? key : `${key}|norec`;
     const pending = this.#inflight.get(flight);
     if (pending) return pending;
-    const p = this.#exchange(req.query.slice(), req.questionEnd)
+    const generation = this.#generation;
+    const p: Promise<CachedAnswer | null> = this.#exchange(req.query.slice(), req.questionEnd)
       .then((r) => {
-        if (r !== null && r.cacheable && recursive) this.#cache.set(key, r.entry);
+        if (r !== null && r.cacheable && recursive && generation === this.#generation) {
+          this.#cache.set(key, r.entry);
+        }
         return r === null ? null : r.entry;
       })
-      .finally(() => this.#inflight.delete(flight));
+      .finally(() => {
+        if (this.#inflight.get(flight) === p) this.#inflight.delete(flight);
+      });
     this.#inflight.set(flight, p);
     return p;
   }
@@ -502,7 +529,8 @@ export class Forwarder {
       a.length >= 12 && a[0] === query[0] && a[1] === query[1] && (a[2]! & 0x80) !== 0 &&
       questionsMatch(query, questionEnd, a);
     let lastError = "no upstream configured";
-    for (const upstream of this.#upstreams) {
+    const upstreams = this.#upstreams; // the list this exchange started with
+    for (const upstream of upstreams) {
       if (this.#signal.aborted) return null;
       const started = performance.now();
       using attempt = attemptSignal(this.#signal, this.#timeoutMs);
@@ -554,7 +582,7 @@ export class Forwarder {
     // Forwarded names fail (SERVFAIL) while upstreams are down: an operator must see it.
     if (!this.#signal.aborted) {
       this.#failures.warn(this.#log, "all", "Every DNS upstream failed; answering SERVFAIL", {
-        upstreams: this.#upstreams.map((u) => formatHostPort(u.hostname, u.port)).join(","),
+        upstreams: upstreams.map((u) => formatHostPort(u.hostname, u.port)).join(","),
         lastError,
       });
     }

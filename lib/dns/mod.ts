@@ -34,8 +34,21 @@ export type {
 export { DnsHandler } from "./handler.ts";
 export type { DnsHandlerOptions, DnsReply } from "./handler.ts";
 export { DnsMetrics } from "./metrics.ts";
-export { denoInterfaceNames, DnsServer, resolveUpstreams } from "./server.ts";
-export type { DnsServerOptions, DnsServerStatus, ResolveUpstreamsOptions } from "./server.ts";
+export { DnsServer } from "./server.ts";
+export type { DnsServerOptions, DnsServerStatus } from "./server.ts";
+export {
+  RESOLV_CONF_POLL_MS,
+  ResolvConfWatch,
+  type ResolvConfWatchOptions,
+  type UpstreamsTarget,
+} from "./resolv_watch.ts";
+export {
+  denoInterfaceNames,
+  resolvConfUpstreams,
+  type ResolvConfUpstreamsOptions,
+  resolveUpstreams,
+  type ResolveUpstreamsOptions,
+} from "./upstreams.ts";
 export {
   nameserverFor,
   RESOLV_CONF_MARKER,

@@ -83,6 +83,8 @@ export class ResolvConfManager {
   /** What we wrote, to tell whether someone else changed the file since. */
   #written: string | null = null;
   #original: string | null = null;
+  /** apply, reassert and restore run one at a time, in call order (never a write after restore). */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: ResolvConfManagerOptions) {
     this.#path = options.path ?? "/etc/resolv.conf";
@@ -99,7 +101,41 @@ export class ResolvConfManager {
    * Puts our nameserver first. Returns the original content, e.g. to read upstreams from.
    * @throws {Error} "Cannot update …" (with `cause`) when the file cannot be read or written
    */
-  async apply(): Promise<string> {
+  apply(): Promise<string> {
+    return this.#serial(() => this.#apply());
+  }
+
+  /**
+   * After the file changed to `current` (a DHCP client or NetworkManager rewrote it): puts our
+   * nameserver first again when `current` lacks it there, as the original edgemesh did every
+   * 10 s; restore() then removes it from that version. Resolves to whether it wrote. Does nothing
+   * before {@linkcode ResolvConfManager.apply} or after {@linkcode ResolvConfManager.restore}.
+   * @throws {Error} "Cannot update …" (with `cause`) when the file cannot be written
+   */
+  reassert(current: string): Promise<boolean> {
+    return this.#serial(async () => {
+      if (this.#written === null || current === this.#written) return false;
+      // Their version is what restore() gives back from now on.
+      this.#original = withoutOurNameserver(current, this.#ip);
+      const next = withOurNameserver(current, this.#ip);
+      if (next !== current) await this.#write(next);
+      this.#written = next;
+      if (next === current) return false;
+      this.#log.warn("resolv.conf was rewritten without the cluster DNS first; put it back", {
+        path: this.#path,
+        nameserver: this.#ip,
+      });
+      return true;
+    });
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn, fn);
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  async #apply(): Promise<string> {
     let current = "";
     try {
       current = await Deno.readTextFile(this.#path);
@@ -124,7 +160,11 @@ export class ResolvConfManager {
    * are removed from their version. Does nothing if {@linkcode ResolvConfManager.apply} was not
    * called.
    */
-  async restore(): Promise<void> {
+  restore(): Promise<void> {
+    return this.#serial(() => this.#restore());
+  }
+
+  async #restore(): Promise<void> {
     if (this.#written === null || this.#original === null) return;
     let current: string | null = null;
     try {

@@ -14,15 +14,7 @@ import { LogRateLimiter, nullLogger } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import { EMPTY_SNAPSHOT, type Snapshot } from "../registry/model.ts";
 import { AllowList, DEFAULT_DNS_ALLOW_FROM } from "./allow.ts";
-import {
-  Forwarder,
-  type NameserverProblem,
-  nameserverProblem,
-  parseHostPort,
-  type Upstream,
-  upstreamsFromResolvConf,
-  type UpstreamTransport,
-} from "./forward.ts";
+import { Forwarder, parseHostPort, type Upstream, type UpstreamTransport } from "./forward.ts";
 import { DnsHandler } from "./handler.ts";
 import { frameTcp } from "./message.ts";
 import { DnsMetrics } from "./metrics.ts";
@@ -43,7 +35,8 @@ export interface DnsServerOptions extends ZoneOptions {
   readonly snapshot?: Snapshot;
   /**
    * Upstream resolvers, tried in order; empty → no forwarding (REFUSED for other names).
-   * Use {@linkcode resolveUpstreams} to apply config `upstreams`/`resolvConf`.
+   * Use `resolveUpstreams()` (upstreams.ts) to apply config `upstreams`/`resolvConf`; change them
+   * later with {@linkcode DnsServer.setUpstreams}.
    * @default []
    */
   readonly upstreams?: readonly (Upstream | string)[];
@@ -190,78 +183,11 @@ async function writeAll(conn: Deno.Conn, buf: Uint8Array): Promise<void> {
   while (off < buf.length) off += await conn.write(buf.subarray(off));
 }
 
-/** Options of {@linkcode resolveUpstreams} (the config keys). */
-export interface ResolveUpstreamsOptions {
-  /** Config `upstreams` (`host[:port]`); non-empty wins over resolv.conf. */
-  readonly upstreams: readonly string[];
-  /** Config `resolvConf`. @default "/etc/resolv.conf" */
-  readonly resolvConf?: string;
-  /** Config `dnsListen`: our own addresses, never used as upstreams. */
-  readonly listen: readonly string[];
-  /** @default {Deno.readTextFile} */
-  readonly readTextFile?: (path: string) => Promise<string>;
-  /**
-   * Names of the node's interfaces, to check the zone of a link-local upstream
-   * (`fe80::1%eth0`); null when they cannot be read. @default {denoInterfaceNames}
-   */
-  readonly interfaceNames?: () => readonly string[] | null;
-  readonly log?: Logger;
-}
-
-/** The node's interface names from `Deno.networkInterfaces()`, or null without permission. */
-export function denoInterfaceNames(): readonly string[] | null {
-  try {
-    return [...new Set(Deno.networkInterfaces().map((i) => i.name))];
-  } catch {
-    return null;
-  }
-}
-
-/**
- * The upstreams to forward to: config `upstreams` when set, otherwise the `nameserver` lines of
- * resolv.conf without our own listen addresses. Read this before `manageResolvConf` rewrites
- * the file. A missing or unreadable file gives no upstreams (with a warning).
- */
-export async function resolveUpstreams(options: ResolveUpstreamsOptions): Promise<Upstream[]> {
-  const fromConfig = options.upstreams.length > 0;
-  const path = fromConfig ? "upstreams" : options.resolvConf ?? "/etc/resolv.conf";
-  // An upstream no query can use, or one that fails until the node changes, is said once at
-  // start: otherwise each query's failed attempt shows only at debug.
-  const warn = (p: NameserverProblem) =>
-    options.log?.warn(
-      p.unusable
-        ? "Ignoring a DNS upstream that cannot be used"
-        : "DNS upstream cannot be reached yet",
-      { source: path, nameserver: p.nameserver, reason: p.reason },
-    );
-  let upstreams: Upstream[];
-  if (fromConfig) {
-    upstreams = options.upstreams.map((u) => parseHostPort(u));
-  } else {
-    const read = options.readTextFile ?? Deno.readTextFile;
-    let text: string;
-    try {
-      text = await read(path);
-    } catch (err) {
-      options.log?.warn("Cannot read resolv.conf: DNS forwarding is off", { path, error: err });
-      return [];
-    }
-    upstreams = upstreamsFromResolvConf(text, options.listen.map((l) => parseHostPort(l)), warn);
-  }
-  if (!upstreams.some((u) => u.hostname.includes("%"))) return upstreams;
-  const interfaces = (options.interfaceNames ?? denoInterfaceNames)();
-  return upstreams.filter((u) => {
-    const problem = nameserverProblem(u.hostname, interfaces);
-    if (problem !== null) warn(problem);
-    return problem === null || !problem.unusable;
-  });
-}
-
 /** The cluster DNS server. Start it with {@linkcode DnsServer.start}. */
 export class DnsServer {
   readonly #bound: Bound[];
   readonly #handler: DnsHandler;
-  readonly #forwarder: Forwarder | null;
+  readonly #forwarder: Forwarder;
   readonly #metrics: DnsMetrics;
   readonly #log: Logger;
   readonly #zoneOptions: ZoneOptions;
@@ -298,7 +224,8 @@ export class DnsServer {
     const upstreams = (options.upstreams ?? []).map((u) =>
       typeof u === "string" ? parseHostPort(u) : u
     );
-    this.#forwarder = upstreams.length === 0 ? null : new Forwarder({
+    // Also with no upstream yet: resolv.conf may name one later (setUpstreams).
+    this.#forwarder = new Forwarder({
       upstreams,
       timeoutMs: options.forwardTimeoutMs,
       cacheSize: options.cacheSize,
@@ -374,7 +301,7 @@ export class DnsServer {
     server.#log.info("DNS server listening", {
       addresses: bound.map((b) => formatAddr(b.addr)).join(","),
       udp: bound[0]?.udp.kind ?? "plain",
-      upstreams: (server.#forwarder?.upstreams ?? []).map(formatAddr).join(","),
+      upstreams: server.#forwarder.upstreams.map(formatAddr).join(","),
     });
     return Promise.resolve(server);
   }
@@ -395,6 +322,20 @@ export class DnsServer {
     this.#handler.allow.refresh();
   }
 
+  /** The upstreams forwarded to now, in the order they are tried. */
+  get upstreams(): readonly Upstream[] {
+    return this.#forwarder.upstreams;
+  }
+
+  /**
+   * Forwards to `upstreams` from now on (the resolv.conf watch calls it when the file names
+   * others); see {@linkcode Forwarder.setUpstreams}. Returns whether they differ from those in
+   * use (the cache is emptied then).
+   */
+  setUpstreams(upstreams: readonly Upstream[]): boolean {
+    return this.#forwarder.setUpstreams(upstreams);
+  }
+
   /** Numbers for `ctl status`. */
   status(): DnsServerStatus {
     const zone = this.#handler.zone;
@@ -403,8 +344,8 @@ export class DnsServer {
       clusterDomain: zone.domain,
       zoneVersion: zone.version,
       names: zone.names.size,
-      upstreams: (this.#forwarder?.upstreams ?? []).map(formatAddr),
-      cacheEntries: this.#forwarder?.cacheSize ?? 0,
+      upstreams: this.#forwarder.upstreams.map(formatAddr),
+      cacheEntries: this.#forwarder.cacheSize,
       tcpConnections: this.#tcp.size,
       udp: this.#bound[0]?.udp.kind ?? "plain",
     };
@@ -412,7 +353,7 @@ export class DnsServer {
 
   /** Moves pending per-packet counts into the metrics registry (also done every second). */
   flushMetrics(): void {
-    this.#metrics.flush(this.#forwarder?.stats);
+    this.#metrics.flush(this.#forwarder.stats);
   }
 
   /** Stops listening, closes connections, cancels forwarding; resolves when all loops ended. */

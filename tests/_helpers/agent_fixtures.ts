@@ -436,7 +436,7 @@ export function dnsQueries(
 
 /** An upstream DNS server started by {@linkcode startUpstreamDns}. */
 export interface UpstreamDns extends AsyncDisposable {
-  /** Its UDP port on 127.0.0.1 inside the namespace. */
+  /** Its UDP port on 127.0.0.1 (or the `listen` address) inside the namespace. */
   readonly port: number;
   /** Stops it and resolves with every question it was asked, as `"<name> <type>"`. */
   finish(): Promise<string[]>;
@@ -444,17 +444,18 @@ export interface UpstreamDns extends AsyncDisposable {
 
 /**
  * Starts `dns_upstream.ts` inside `ns`: answers A for `records` (`name → IPv4`, only data in
- * answers) and NXDOMAIN for everything else, and records the questions it gets.
+ * answers) and NXDOMAIN for everything else, and records the questions it gets. It listens on
+ * 127.0.0.1 port 0, or on `options.listen` (`host:port`).
  */
 export async function startUpstreamDns(
   ns: TempNetns,
   records: Readonly<Record<string, string>>,
+  options: { readonly listen?: string } = {},
 ): Promise<UpstreamDns> {
-  const proc = spawnClient(
-    ns,
-    "dns_upstream.ts",
-    Object.entries(records).map(([name, ip]) => `${name}=${ip}`),
-  );
+  const proc = spawnClient(ns, "dns_upstream.ts", [
+    ...(options.listen === undefined ? [] : [`--listen=${options.listen}`]),
+    ...Object.entries(records).map(([name, ip]) => `${name}=${ip}`),
+  ]);
   let port: number;
   try {
     port = Number(await proc.readLine());

@@ -706,3 +706,72 @@ Deno.test("Forwarder's decremented TTLs never wrap: they end at 0 when the entry
     }
   });
 });
+
+Deno.test("Forwarder.setUpstreams() forwards to the new list, empties the cache and keeps no old answer", async (t) => {
+  // Upstream port 1 answers 192.0.2.1, port 2 answers 192.0.2.2; port 1 answers "late" only
+  // when released, so an exchange with it can be in flight across the change.
+  let release: () => void = () => {};
+  const late = new Promise<void>((r) => release = r);
+  const answerFrom = (q: Uint8Array, up: Upstream) =>
+    reply(q, {
+      answers: [{
+        type: "A",
+        name: decodeMessage(q).value.questions[0]!.name,
+        class: 1,
+        ttl: 60,
+        address: `192.0.2.${up.port}`,
+      }],
+    });
+  const calls: string[] = [];
+  const transport: UpstreamTransport = {
+    async udp(up, query, accept) {
+      calls.push(`${decodeMessage(query).value.questions[0]!.name} ${up.port}`);
+      if (up.port === 1 && decodeMessage(query).value.questions[0]!.name === "late.example") {
+        await late;
+      }
+      const a = answerFrom(query, up);
+      if (!accept(a)) throw new Error("rejected by accept");
+      return a;
+    },
+    tcp: () => Promise.reject(new Error("no TCP here")),
+  };
+  const one = [{ hostname: "127.0.0.1", port: 1 }];
+  const two = [{ hostname: "127.0.0.1", port: 2 }];
+  const f = new Forwarder({ upstreams: one, transport });
+  const address = async (name: string) =>
+    decodeMessage(await f.forward(request(name), name)).value.answers.map((r) =>
+      r.type === "A" && r.address
+    );
+
+  await t.step("the same list changes nothing", async () => {
+    assert.deepEqual(await address("a.example"), ["192.0.2.1"]);
+    assert.equal(f.setUpstreams([{ hostname: "127.0.0.1", port: 1 }]), false);
+    assert.equal(f.cacheSize, 1);
+    assert.deepEqual(await address("a.example"), ["192.0.2.1"], "from the cache");
+    assert.deepEqual(calls, ["a.example 1"]);
+  });
+
+  await t.step("another list: the cache is emptied, the next query goes to it", async () => {
+    const inFlight = address("late.example");
+    assert.equal(f.setUpstreams(two), true);
+    assert.deepEqual(f.upstreams, two);
+    assert.equal(f.cacheSize, 0);
+    // Not joined to the old exchange still waiting on port 1.
+    assert.deepEqual(await address("late.example"), ["192.0.2.2"]);
+    release();
+    assert.deepEqual(await inFlight, ["192.0.2.1"], "its clients still get the old answer");
+    assert.deepEqual(await address("a.example"), ["192.0.2.2"]);
+    assert.deepEqual(await address("late.example"), ["192.0.2.2"], "the old answer was not cached");
+    assert.deepEqual(calls.slice(1), [
+      "late.example 1",
+      "late.example 2",
+      "a.example 2",
+    ]);
+  });
+
+  await t.step("an empty list turns forwarding off", () => {
+    assert.equal(f.setUpstreams([]), true);
+    assert.equal(f.available, false);
+    assert.equal(f.cacheSize, 0);
+  });
+});

@@ -2,8 +2,8 @@
 /**
  * A tiny upstream DNS server (UDP) for the agent's forwarder, run inside the agent's namespace.
  *
- * Usage: `dns_upstream.ts NAME=IPV4…`. Listens on 127.0.0.1 (port 0), prints the port on one
- * line, answers A queries for the given names (TTL 60) and NXDOMAIN for anything else. At
+ * Usage: `dns_upstream.ts [--listen=HOST:PORT] NAME=IPV4…`. Listens on 127.0.0.1 port 0 unless
+ * `--listen` says otherwise (resolv.conf can name only port 53), prints the port on one line, answers A queries for the given names (TTL 60) and NXDOMAIN for anything else. At
  * stdin EOF it prints the JSON list of names it was asked for and exits 0. The addresses are
  * only data in answers; nothing is sent to them.
  * @module
@@ -17,13 +17,17 @@ import {
   typeToString,
 } from "../../../lib/dns/message.ts";
 
+const listen = Deno.args.find((a) => a.startsWith("--listen="))?.slice("--listen=".length);
+const [hostname, port] = listen === undefined
+  ? ["127.0.0.1", 0]
+  : [listen.slice(0, listen.lastIndexOf(":")), Number(listen.slice(listen.lastIndexOf(":") + 1))];
 const records = new Map(
-  Deno.args.map((a) => {
+  Deno.args.filter((a) => !a.startsWith("--")).map((a) => {
     const [name, ip] = a.split("=");
     return [name!.toLowerCase(), ip!] as const;
   }),
 );
-const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+const sock = Deno.listenDatagram({ transport: "udp", hostname, port });
 // deno-lint-ignore no-console
 console.log((sock.addr as Deno.NetAddr).port);
 
