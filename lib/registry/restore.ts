@@ -19,7 +19,7 @@ import { Txn } from "./txn.ts";
  * A persisted Endpoints or slice record without the endpoints whose address can never be one
  * (loopback, unspecified, link-local: `specialIpProblem`), each dropped with a `warn` line;
  * the same record when it has none. Incoming changes with such addresses are refused
- * (`convert.ts`); state written before that rule still loads, without them.
+ * (`convert_endpoints.ts`); state written before that rule still loads, without them.
  */
 function withoutSpecialIps<T extends { readonly endpoints: readonly Endpoint[] }>(
   record: T,

@@ -37,7 +37,7 @@ export interface ChangeWarning {
 
 /**
  * The `info` note of a change of a Service another proxy handles (`label` names the label that
- * says so, `convert.ts`), or null when edgemesh proxies it. One line per change of such a
+ * says so, `convert_service.ts`), or null when edgemesh proxies it. One line per change of such a
  * Service (a `service` message, or a `servicelist` listing it): the service is in the registry
  * and in DNS but has no VIP and no listener, which `ctl apply` alone would not tell.
  */
