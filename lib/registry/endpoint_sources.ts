@@ -14,7 +14,7 @@ import {
   type ServiceRecord,
   type SliceRecord,
 } from "./convert.ts";
-import type { EndpointsRecord, PodListRecord } from "./store.ts";
+import type { EndpointsRecord, PodListRecord } from "./state_format.ts";
 
 /** The records endpoints come from, keyed as the registry keys them. */
 export interface EndpointRecords {

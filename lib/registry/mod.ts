@@ -65,7 +65,8 @@ export {
 } from "./registry.ts";
 export { needsVip } from "./tables.ts";
 export { type StateWriteError } from "./writer.ts";
-export { JOURNAL_FILE, STATE_FILE, STATE_FORMAT, type StateFs, writeFileAtomic } from "./store.ts";
+export { JOURNAL_FILE, STATE_FILE, type StateFs, writeFileAtomic } from "./store.ts";
+export { STATE_FORMAT } from "./state_format.ts";
 export { LOCK_FILE, StateDirBusyError, StateDirError } from "./lock.ts";
 export { compareEntries, listServices } from "./view.ts";
 export { type ChangeWarning, unmatchedPortsWarning } from "./warnings.ts";

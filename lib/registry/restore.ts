@@ -11,7 +11,7 @@ import type { Logger } from "../log/mod.ts";
 import { type Endpoint, serviceKey } from "./model.ts";
 import { specialIpProblem } from "../netaddr/mod.ts";
 import { PoolExhaustedError } from "./vip_pool.ts";
-import type { PersistedState } from "./store.ts";
+import type { PersistedState } from "./state_format.ts";
 import { needsVip, type Tables } from "./tables.ts";
 import { Txn } from "./txn.ts";
 

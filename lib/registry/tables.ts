@@ -32,7 +32,12 @@ import {
 import { sameStored } from "./same.ts";
 import { type ChangeWarning, otherProxyNote, unmatchedPortsWarning } from "./warnings.ts";
 import type { VipPool } from "./vip_pool.ts";
-import type { EndpointsRecord, JournalTable, PersistedState, PodListRecord } from "./store.ts";
+import type {
+  EndpointsRecord,
+  JournalTable,
+  PersistedState,
+  PodListRecord,
+} from "./state_format.ts";
 import { ABSENT, Txn } from "./txn.ts";
 import { endpointsFor } from "./endpoint_sources.ts";
 

@@ -20,13 +20,11 @@ import type { ChangeWarning } from "./warnings.ts";
 import {
   encodeJournalEntry,
   encodeState,
-  JOURNAL_FILE,
   type JournalOp,
   type JournalTable,
   type PersistedState,
-  STATE_FILE,
-  type StateFs,
-} from "./store.ts";
+} from "./state_format.ts";
+import { JOURNAL_FILE, STATE_FILE, type StateFs } from "./store.ts";
 import type { RecordTable } from "./tables.ts";
 import type { Txn } from "./txn.ts";
 

@@ -7,11 +7,13 @@
 import assert from "node:assert/strict";
 import { memoryLogger } from "../../lib/log/mod.ts";
 import {
-  appendFileDurable,
   decodeJournalEntry,
-  denoStateFs,
   encodeJournalEntry,
   replayJournal,
+} from "../../lib/registry/state_format.ts";
+import {
+  appendFileDurable,
+  denoStateFs,
   truncateFileDurable,
   writeFileAtomic,
 } from "../../lib/registry/store.ts";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { memoryLogger } from "../../lib/log/mod.ts";
 import { JOURNAL_FILE, STATE_FILE } from "../../lib/registry/mod.ts";
-import { encodeJournalEntry, encodeState } from "../../lib/registry/store.ts";
+import { encodeJournalEntry, encodeState } from "../../lib/registry/state_format.ts";
 import { fixtureChanges, open, summary, svc, withDir } from "./_fixtures.ts";
 
 Deno.test("Registry persists services, endpoints and VIPs across close and reopen", async () => {

@@ -14,12 +14,8 @@ import {
   type Snapshot,
   STATE_FILE,
 } from "../../lib/registry/mod.ts";
-import {
-  decodeJournalEntry,
-  decodeState,
-  encodeState,
-  loadState,
-} from "../../lib/registry/store.ts";
+import { decodeJournalEntry, decodeState, encodeState } from "../../lib/registry/state_format.ts";
+import { loadState } from "../../lib/registry/store.ts";
 import { open, withDir } from "./_fixtures.ts";
 
 /**
