@@ -14,6 +14,7 @@
  * @module
  */
 import { buildMessage, type ControlClient, type UnboundListener } from "../control/mod.ts";
+import { monotonicNow } from "../sys/clock.ts";
 
 /** What one status reply says about the version being waited for. */
 export type WaitState =
@@ -82,7 +83,7 @@ export interface WaitOptions {
   readonly timeoutMs: number;
   /** `namespace/name` of the services whose listeners must be open. @default none */
   readonly services?: ReadonlySet<string>;
-  /** @default Date.now */
+  /** @default monotonicNow (lib/sys/clock.ts): `--timeout` is a duration */
   readonly now?: () => number;
   /** @default a setTimeout promise */
   readonly sleep?: (ms: number) => Promise<void>;
@@ -101,7 +102,7 @@ export async function waitApplied(
   client: Pick<ControlClient, "send">,
   options: WaitOptions,
 ): Promise<WaitOutcome> {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? monotonicNow;
   const sleep = options.sleep ??
     ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const status = async () => {

@@ -19,6 +19,7 @@ import {
   specialIpKind,
 } from "../netaddr/mod.ts";
 import { AnswerCache, type CachedAnswer } from "./cache.ts";
+import { monotonicNow } from "../sys/clock.ts";
 import { sameHost, UdpQueryPool, type UdpQueryPoolOptions } from "./udp_pool.ts";
 import { frameTcp, Rcode } from "./message.ts";
 import {
@@ -287,7 +288,7 @@ export interface ForwarderOptions {
    * gets in a forwarded answer: every record's TTL is clamped to it. @default 3600
    */
   readonly maxTtl?: number;
-  /** Clock, ms. @default {Date.now} */
+  /** Clock, ms (durations only: cache lifetimes, TTLs, the rate of warnings). @default {monotonicNow} */
   readonly now?: () => number;
   /** @default {denoTransport} */
   readonly transport?: UpstreamTransport;
@@ -354,7 +355,7 @@ export class Forwarder {
         `Cannot create DNS forwarder: maxTtl ${this.#maxTtl} is not an integer from 0 to ${MAX_TTL}`,
       );
     }
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? monotonicNow;
     this.#transport = options.transport ?? denoTransport;
     this.#signal = options.signal ?? new AbortController().signal;
     this.#log = options.log ?? nullLogger;

@@ -76,7 +76,7 @@ export interface DnsServerOptions extends ZoneOptions {
    * of them is idle. @default 16
    */
   readonly maxTcpConnectionsPerClient?: number;
-  /** Clock for the cache, ms. @default {Date.now} */
+  /** Clock for the cache, ms. @default monotonicNow (lib/sys/clock.ts) */
   readonly now?: () => number;
   /** How forwarded queries travel (tests). @default real sockets */
   readonly transport?: UpstreamTransport;

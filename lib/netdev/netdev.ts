@@ -7,6 +7,7 @@
 import type { DeviceType } from "../config/schema.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Gauge, MetricsRegistry } from "../metrics/mod.ts";
+import { monotonicNow } from "../sys/clock.ts";
 import { CommandError, type Exec, mustRun } from "./exec.ts";
 import {
   type ClaimDevice,
@@ -55,7 +56,7 @@ export interface NetDevOptions {
    * (`retainRemoved()` in plan.ts). @default 0
    */
   readonly retainRemovedMs?: number;
-  /** Epoch ms clock. @default Date.now */
+  /** Clock for the retention deadlines, ms. @default monotonicNow (lib/sys/clock.ts) */
   readonly now?: () => number;
   /** The timer that removes held addresses once their time is up (tests drive a fake one). */
   readonly timers?: TimeoutTimers;
@@ -151,7 +152,7 @@ export class NetDev {
     this.#opts = options;
     this.#subnet = parseCidr(options.subnet);
     this.#log = options.log;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? monotonicNow;
     this.#timers = options.timers ?? globalThis;
     this.#addresses = options.metrics?.gauge(
       "edgemesh_netdev_addresses",

@@ -30,6 +30,7 @@
  * @module
  */
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
+import { monotonicNow } from "./clock.ts";
 import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS } from "./tcp.ts";
 import { setListenerKeepAlive, type TcpKeepAlive } from "./keepalive.ts";
 
@@ -239,7 +240,7 @@ export class HttpFront {
         continue;
       }
       this.#perAddress.set(remote.hostname, held + 1);
-      const link = new Link(client, remote, Date.now());
+      const link = new Link(client, remote, monotonicNow());
       this.#links.add(link);
       const task = this.#serve(link).finally(() => {
         this.#tasks.delete(task);
@@ -297,7 +298,7 @@ export class HttpFront {
       for (;;) {
         const n = await from.read(buf);
         if (n === null) break;
-        link.last = Date.now();
+        link.last = monotonicNow();
         if (establishes) link.established = true;
         let off = 0;
         while (off < n) off += await to.write(buf.subarray(off, n));
@@ -328,7 +329,7 @@ export class HttpFront {
   }
 
   #sweep(): void {
-    const now = Date.now();
+    const now = monotonicNow();
     const { establishTimeoutMs: first, idleTimeoutMs: idle } = this.#o;
     for (const link of this.#links) {
       if (!link.established && now - link.opened >= first) {

@@ -5,6 +5,7 @@
  * the polling file watch that reloads files while the agent runs (`file_watch.ts`).
  * @module
  */
+export { monotonicNow } from "./clock.ts";
 export { errno, type Libc, libc, LIBC_PATHS, threadCpuSeconds, trimMallocHeap } from "./libc.ts";
 export {
   ASSUMED_OPEN_FILES,

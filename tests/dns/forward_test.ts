@@ -18,6 +18,7 @@ import {
   type UpstreamTransport,
 } from "../../lib/dns/mod.ts";
 import { memoryLogger } from "../../lib/log/mod.ts";
+import { steppableWallClock } from "../_helpers/clock.ts";
 import { ptr, rawAnswer, rr, wireName } from "./_fixtures.ts";
 
 Deno.test("parseResolvConf() returns nameserver lines in order", () => {
@@ -774,4 +775,19 @@ Deno.test("Forwarder.setUpstreams() forwards to the new list, empties the cache 
     assert.equal(f.available, false);
     assert.equal(f.cacheSize, 0);
   });
+});
+
+Deno.test("Forwarder's default clock: a wall clock set forward does not expire cached answers", async () => {
+  const t = fakeTransport((q) =>
+    reply(q, {
+      answers: [{ type: "A", name: "a.example", class: 1, ttl: 60, address: "192.0.2.5" }],
+    })
+  );
+  using wall = steppableWallClock();
+  const f = new Forwarder({ upstreams: [{ hostname: "127.0.0.1", port: 1 }], transport: t });
+  await f.forward(request("a.example"), "k");
+  // NTP stepping a clock that ran a day behind: the answer is still 60 s young.
+  wall.step(86_400_000);
+  assert.ok(f.cached("k") !== null, "still cached");
+  assert.deepEqual(t.calls, ["udp 1"]);
 });

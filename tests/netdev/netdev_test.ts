@@ -1,6 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
+import { steppableWallClock } from "../_helpers/clock.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import {
   CommandError,
@@ -491,6 +492,20 @@ Deno.test("NetDev.reconcile() keeps a removed address for retainRemovedMs, then 
   assert.equal(timers.pending.size, 1);
   await dev.teardown();
   assert.equal(timers.pending.size, 0);
+});
+
+Deno.test("NetDev's default clock: a wall clock set forward does not end a hold early", async () => {
+  using wall = steppableWallClock();
+  const ip = fakeIp({ exists: true });
+  const timers = new FakeTimeouts();
+  const dev = netdev(ip.exec, { retainRemovedMs: 60_000, timers });
+  await dev.ensure();
+  await dev.reconcile(new Set(["9.251.0.2", "9.251.0.3"]));
+  await dev.reconcile(new Set(["9.251.0.2"])); // .3 deleted: held for 60 s of drain
+  wall.step(86_400_000); // NTP corrects a clock that ran a day behind
+  await dev.reconcile(new Set(["9.251.0.2"]));
+  assert.deepEqual([...ip.addrs.keys()].sort(), ["9.251.0.2", "9.251.0.3"], "still held");
+  await dev.teardown();
 });
 
 Deno.test("NetDev.ensure() claims the device before any ip command and teardown gives it up", async () => {
