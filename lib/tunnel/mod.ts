@@ -72,19 +72,17 @@ export {
   type RouteContext,
   routeFor,
 } from "./peers.ts";
+export { TunnelServer, type TunnelServerOptions } from "./server.ts";
 export {
-  type Authorization,
-  authorizeStream,
   INNER_RESTART_MAX_MS,
   INNER_RESTART_MIN_MS,
   type InnerServe,
   type InnerServeOptions,
   type InnerServer,
   nextRestartDelay,
-  TunnelServer,
   type TunnelServerDown,
-  type TunnelServerOptions,
-} from "./server.ts";
+} from "./inner.ts";
+export { type Authorization, authorizeStream } from "./streams.ts";
 export {
   createRoutingDialer,
   loadTunnelTls,

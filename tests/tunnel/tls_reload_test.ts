@@ -10,7 +10,8 @@ import { X509Certificate } from "node:crypto";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import { startTunnel, TunnelDialer, TunnelServer } from "../../lib/tunnel/mod.ts";
-import type { InnerServe, TunnelServerOptions } from "../../lib/tunnel/server.ts";
+import type { InnerServe } from "../../lib/tunnel/inner.ts";
+import type { TunnelServerOptions } from "../../lib/tunnel/server.ts";
 import { settledYet } from "../_helpers/poll.ts";
 import {
   type FileStamp,
