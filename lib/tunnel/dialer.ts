@@ -8,29 +8,23 @@
  * @module
  */
 import * as http2 from "node:http2";
-import * as net from "node:net";
-import * as tls from "node:tls";
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { Dialer, DialTarget, UpstreamConn } from "../proxy/dialer.ts";
-import { setConnectionKeepAlive, type TcpKeepAlive, TUNNEL_KEEPALIVE } from "../sys/keepalive.ts";
+import { type TcpKeepAlive, TUNNEL_KEEPALIVE } from "../sys/keepalive.ts";
 import type { Backend, Snapshot } from "../registry/model.ts";
 import { importTunnelKey, signRequest, type TunnelKey } from "./auth.ts";
 import { type TunnelMetrics, tunnelMetrics } from "./metrics.ts";
 import {
-  afterFailure,
   type BackoffPolicy,
-  buildPeerTable,
   DEFAULT_BACKOFF,
   DEFAULT_TUNNEL_PORT,
   dialPlan,
-  PEER_UNKNOWN,
-  PEER_UP,
-  type PeerAddress,
   type PeerHealth,
   type Route,
   routeFor,
 } from "./peers.ts";
+import { errorText, type Peer, PeerPool, type PeerStatus } from "./peer_pool.ts";
 import { FramedChannel, STREAM_WINDOW } from "./channel.ts";
 import {
   encodeStreamHeaders,
@@ -90,7 +84,7 @@ export interface TunnelDialerOptions {
   /**
    * Probe each new peer at once — open its connection (TCP, TLS when configured, HTTP/2) —
    * instead of waiting for the first dial, so its state is known from the start (the agent's
-   * main thread, whose peers `ctl status` shows); see `#probe`. @default false
+   * main thread, whose peers `ctl status` shows); see `PeerPool`'s `#probe`. @default false
    */
   readonly probe?: boolean;
   /** How long a probe may take before the peer counts as down, ms. @default 5000 */
@@ -102,40 +96,6 @@ export interface TunnelDialerOptions {
    * leaves the system's TCP timing. @default {@linkcode TUNNEL_KEEPALIVE}
    */
   readonly keepAlive?: TcpKeepAlive | null;
-}
-
-/** One HTTP/2 connection (session) to a peer and the streams using it. */
-interface Channel {
-  readonly session: http2.ClientHttp2Session;
-  active: number;
-  retired: boolean;
-}
-
-interface Peer {
-  address: PeerAddress;
-  channel: Channel | null;
-  health: PeerHealth;
-  /** A trial dial to this down peer is in flight (`dialPlan`): other dials fail fast. */
-  trial: boolean;
-}
-
-/** A peer as shown by `ctl status`. */
-export interface PeerStatus {
-  readonly node: string;
-  readonly address: string;
-  readonly source: PeerAddress["source"];
-  /**
-   * `unknown` until a dial or probe has reached the peer or failed (with `probe`, while the
-   * probe is in flight: the agent shows it as `connecting`), then `up` or `down`.
-   */
-  readonly state: PeerHealth["state"];
-  /** `state === "up"`. */
-  readonly up: boolean;
-  /** While down: when the next dial may be tried (ms since the epoch) and the last error. */
-  readonly retryAt?: number;
-  readonly lastError?: string;
-  /** Streams open to the peer. */
-  readonly activeStreams: number;
 }
 
 /** Fraction of the dial timeout the peer gets for its own dial, so its answer arrives in time. */
@@ -152,13 +112,8 @@ export class TunnelDialer implements Dialer {
   readonly #log: Logger;
   readonly #metrics: TunnelMetrics;
   readonly #now: () => number;
-  readonly #port: number;
-  readonly #configPeers: Readonly<Record<string, string>>;
-  #peers = new Map<string, Peer>();
+  readonly #pool: PeerPool;
   #closed = false;
-  /** Probes in flight: each one's `finish` (see `#probe`). */
-  readonly #probes = new Set<(error: string | null) => void>();
-  #probesDone: PromiseWithResolvers<void> | null = null;
   /** One "peer rejects our key" (or "rate-limits us", …) warning per peer, reason and minute. */
   readonly #authWarnings: LogRateLimiter;
 
@@ -172,98 +127,34 @@ export class TunnelDialer implements Dialer {
     this.#metrics = tunnelMetrics(options.metrics);
     this.#now = options.now ?? Date.now;
     this.#authWarnings = new LogRateLimiter({ now: this.#now });
-    this.#port = options.port ?? DEFAULT_TUNNEL_PORT;
-    this.#configPeers = options.peers ?? {};
-    this.#setTable(buildPeerTable([], this.#configPeers, this.#port, this.#opts.nodeName));
+    this.#pool = new PeerPool({
+      nodeName: options.nodeName,
+      tls: this.#tls,
+      configPeers: options.peers ?? {},
+      port: options.port ?? DEFAULT_TUNNEL_PORT,
+      log: this.#log,
+      metrics: this.#metrics,
+      now: this.#now,
+      backoff: options.backoff ?? DEFAULT_BACKOFF,
+      probe: options.probe ?? false,
+      probeTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
+      keepAlive: options.keepAlive === undefined ? TUNNEL_KEEPALIVE : options.keepAlive,
+    });
   }
 
   /** Learns peer addresses from the snapshot's Node objects (config `peers` still win). */
   update(snapshot: Snapshot): void {
-    this.#setTable(
-      buildPeerTable(snapshot.nodes.values(), this.#configPeers, this.#port, this.#opts.nodeName),
-    );
-  }
-
-  #setTable(table: ReadonlyMap<string, PeerAddress>): void {
-    const next = new Map<string, Peer>();
-    for (const [name, address] of table) {
-      const old = this.#peers.get(name);
-      if (old && old.address.host === address.host && old.address.port === address.port) {
-        old.address = address;
-        next.set(name, old);
-        continue;
-      }
-      if (old) this.#retire(old);
-      const peer: Peer = { address, channel: null, health: PEER_UNKNOWN, trial: false };
-      next.set(name, peer);
-      this.#metrics.peerUp.set({ peer: name }, 0);
-      this.#log.debug("tunnel peer address", {
-        peer: name,
-        address: formatHostPort(address.host, address.port),
-        source: address.source,
-      });
-    }
-    for (const [name, old] of this.#peers) {
-      if (!next.has(name)) {
-        this.#retire(old);
-        this.#metrics.peerUp.remove({ peer: name });
-      }
-    }
-    this.#peers = next;
-    if (this.#opts.probe && !this.#closed) {
-      for (const [name, peer] of next) {
-        if (peer.health.state === "unknown" && peer.channel === null) this.#probe(name, peer);
-      }
-    }
-  }
-
-  /**
-   * Learns whether a new peer is reachable before traffic needs it: opens its connection (TCP,
-   * TLS with the certificate check when configured, HTTP/2) and marks the peer up once that
-   * connects, down (with the backoff and the warning of a failed dial) when it fails or takes
-   * longer than `probeTimeoutMs`. Then the connection is closed unless a stream has started on
-   * it: no standing connection to peers this node never sends to. It does not prove the key —
-   * only a stream does (a refusal is logged, see {@linkcode dial}).
-   */
-  #probe(name: string, peer: Peer): void {
-    const ch = this.#channel(peer);
-    const { session } = ch;
-    const timeoutMs = this.#opts.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
-    const finish = (error: string | null) => {
-      if (!this.#probes.delete(finish)) return;
-      clearTimeout(timer);
-      session.off("connect", onConnect);
-      session.off("error", onError);
-      session.off("close", onClose);
-      if (!this.#closed && this.#peers.get(name) === peer) {
-        if (error === null) this.#markUp(name, peer);
-        else this.#markDown(name, peer, error);
-      }
-      if (peer.channel === ch && ch.active === 0) this.#retire(peer);
-      if (this.#probes.size === 0) {
-        this.#probesDone?.resolve();
-        this.#probesDone = null;
-      }
-    };
-    const onConnect = () => finish(null);
-    const onError = (err: unknown) => finish(errorText(err));
-    const onClose = () => finish("connection closed");
-    session.once("connect", onConnect);
-    session.once("error", onError);
-    session.once("close", onClose);
-    const timer = setTimeout(() => finish(`no connection within ${timeoutMs} ms`), timeoutMs);
-    this.#probes.add(finish);
+    this.#pool.update(snapshot);
   }
 
   /** Resolves once no probe is in flight (meanwhile those peers are `unknown`). */
   probed(): Promise<void> {
-    if (this.#probes.size === 0) return Promise.resolve();
-    return (this.#probesDone ??= Promise.withResolvers()).promise;
+    return this.#pool.probed();
   }
 
   /** Whether a tunnel address is known for `nodeName`. */
   hasPeer(nodeName: string): boolean {
-    return this.#peers.has(nodeName);
+    return this.#pool.has(nodeName);
   }
 
   /** The route of a backend with this dialer's peers ({@linkcode routeFor}). */
@@ -277,108 +168,7 @@ export class TunnelDialer implements Dialer {
 
   /** Peers with address and health, for `ctl status`. */
   status(): PeerStatus[] {
-    return [...this.#peers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([node, p]) => ({
-      node,
-      address: formatHostPort(p.address.host, p.address.port),
-      source: p.address.source,
-      state: p.health.state,
-      up: p.health.state === "up",
-      ...(p.health.state === "down"
-        ? { retryAt: p.health.retryAt, lastError: p.health.lastError }
-        : {}),
-      activeStreams: p.channel?.active ?? 0,
-    }));
-  }
-
-  /**
-   * The peer's connection, opened on first use. Why `node:http2` and not `fetch` with
-   * `Deno.createHttpClient`: Deno's fetch client turns Nagle's algorithm on for its socket
-   * (`TCP_NODELAY` 0) and offers no option to change it, so every small frame (credit, FIN, a
-   * short request) waited for the peer's delayed ACK (up to 40 ms on Linux); here the socket is
-   * ours and gets `setNoDelay(true)`. Both use Deno's own HTTP/2 implementation.
-   */
-  #channel(peer: Peer): Channel {
-    const open = peer.channel;
-    if (open && !open.session.closed && !open.session.destroyed) return open;
-    const { host, port } = peer.address;
-    const t = this.#tls;
-    const authority = `${t ? "https" : "http"}://${formatHostPort(host, port)}`;
-    const session = http2.connect(authority, {
-      createConnection: () => {
-        const socket = t
-          ? tls.connect({
-            host,
-            port,
-            ca: [t.ca],
-            ALPNProtocols: ["h2"],
-            ...(net.isIP(host) === 0 ? { servername: host } : {}),
-          })
-          : net.connect({ host, port });
-        socket.setNoDelay(true);
-        const ka = this.#opts.keepAlive === undefined ? TUNNEL_KEEPALIVE : this.#opts.keepAlive;
-        if (ka !== null) socket.once("connect", () => keepAlive(socket, ka));
-        return socket;
-      },
-    });
-    const ch: Channel = { session, active: 0, retired: false };
-    // Failures reach the streams on the session (their "error"/"close"); a session-level
-    // error only needs to retire the connection.
-    session.on("error", () => {});
-    const drop = () => {
-      if (peer.channel === ch) peer.channel = null;
-    };
-    session.once("close", drop);
-    session.once("goaway", drop);
-    peer.channel = ch;
-    return ch;
-  }
-
-  /** Drops a peer's connection; streams still on it finish first. */
-  #retire(peer: Peer): void {
-    const ch = peer.channel;
-    peer.channel = null;
-    if (!ch) return;
-    ch.retired = true;
-    if (ch.active === 0) ch.session.destroy();
-  }
-
-  #release(ch: Channel): void {
-    ch.active--;
-    if (ch.retired && ch.active === 0) ch.session.destroy();
-  }
-
-  #markDown(name: string, peer: Peer, error: string): void {
-    const wasUp = peer.health.state !== "down"; // up, or not reached yet: its first failure
-    peer.health = afterFailure(
-      peer.health,
-      this.#now(),
-      error,
-      this.#opts.backoff ?? DEFAULT_BACKOFF,
-    );
-    if (this.#peers.get(name) !== peer) return;
-    this.#metrics.peerUp.set({ peer: name }, 0);
-    // A fresh connection on the next trial: the old one may be half-dead.
-    this.#retire(peer);
-    const fields = {
-      peer: name,
-      address: formatHostPort(peer.address.host, peer.address.port),
-      error,
-      retryInMs: peer.health.state === "down" ? peer.health.delayMs : 0,
-    };
-    if (wasUp) this.#log.warn("tunnel peer down", fields);
-    else this.#log.debug("tunnel peer still down", fields);
-  }
-
-  #markUp(name: string, peer: Peer): void {
-    const was = peer.health.state;
-    if (was === "up") return;
-    peer.health = PEER_UP;
-    if (this.#peers.get(name) !== peer) return;
-    this.#metrics.peerUp.set({ peer: name }, 1);
-    const fields = { peer: name, address: formatHostPort(peer.address.host, peer.address.port) };
-    // Back from down is news; first reached (every peer, at start) is not.
-    if (was === "down") this.#log.info("tunnel peer up", fields);
-    else this.#log.debug("tunnel peer reachable", fields);
+    return this.#pool.status();
   }
 
   #fail(result: string, err: TunnelDialError): never {
@@ -405,7 +195,7 @@ export class TunnelDialer implements Dialer {
       this.#fail("no-peer", new TunnelDialError("no-peer", `${what}: dialer closed`));
     }
     options.signal?.throwIfAborted();
-    const peer = this.#peers.get(node);
+    const peer = this.#pool.get(node);
     if (!peer) {
       this.#fail("no-peer", new TunnelDialError("no-peer", `${what}: no tunnel address known`));
     }
@@ -466,13 +256,14 @@ export class TunnelDialer implements Dialer {
     for (const [k, v] of encodeStreamHeaders(signed, options.timeoutMs * REMOTE_DIAL_SHARE)) {
       headers[k] = v;
     }
-    const channel = this.#channel(peer);
+    const pool = this.#pool;
+    const channel = pool.channel(peer);
     channel.active++;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      this.#release(channel);
+      pool.release(channel);
     };
     let req: http2.ClientHttp2Stream | null = null;
     let timedOut = false;
@@ -506,7 +297,7 @@ export class TunnelDialer implements Dialer {
       // A failure on a connection already given up (an earlier failure retired it, or the
       // peer moved) says nothing new about the peer: counting it doubled the backoff of a peer
       // whose trial had not even started, or marked down one a trial had just found up.
-      if (!channel.retired) this.#markDown(node, peer, detail);
+      if (!channel.retired) pool.markDown(node, peer, detail);
       this.#fail(
         timedOut ? "timeout" : "peer-unreachable",
         new TunnelDialError(
@@ -522,7 +313,7 @@ export class TunnelDialer implements Dialer {
       if (onAbort) options.signal?.removeEventListener("abort", onAbort);
     }
     const stream = req as unknown as http2.ClientHttp2Stream;
-    this.#markUp(node, peer);
+    pool.markUp(node, peer);
     const status = Number(head[":status"]);
     if (status !== 200) {
       const refusal = head[REFUSAL_HEADER];
@@ -614,14 +405,14 @@ export class TunnelDialer implements Dialer {
   setTls(tls: TunnelTls): void {
     if (this.#tls === null) throw new TypeError("The tunnel dials h2c: no CA to replace");
     this.#tls = tls;
+    this.#pool.setTls(tls);
   }
 
   /** Closes every peer connection (streams still open finish first) and ends the probes. */
   close(): void {
     if (!this.#closed) this.#opts.onClose?.();
     this.#closed = true;
-    for (const finish of [...this.#probes]) finish("dialer closed");
-    for (const peer of this.#peers.values()) this.#retire(peer);
+    this.#pool.close();
   }
 }
 
@@ -658,30 +449,4 @@ function readText(req: http2.ClientHttp2Stream): Promise<string> {
     req.once("error", () => resolve(text));
     req.once("close", () => resolve(text));
   });
-}
-
-function errorText(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  let msg = err.message;
-  let cause = err.cause;
-  for (let i = 0; i < 3 && cause instanceof Error; i++) {
-    msg += `: ${cause.message}`;
-    cause = cause.cause;
-  }
-  return msg;
-}
-
-/**
- * Keepalive with `ka`'s timing on a peer connection's socket, just connected: a peer that
- * vanishes (power, link) would otherwise hold the connection and every stream on it for good.
- * Without the C library only `SO_KEEPALIVE` and the idle time can be set (`node:net`), and the
- * system's probe interval and count apply.
- */
-function keepAlive(socket: net.Socket, ka: TcpKeepAlive): void {
-  const local = socket.localPort;
-  const remote = socket.remotePort;
-  if (local !== undefined && remote !== undefined && setConnectionKeepAlive(local, remote, ka)) {
-    return;
-  }
-  socket.setKeepAlive(true, ka.idleSec * 1000);
 }

@@ -46,13 +46,13 @@ export {
   MAX_DATA_FRAME,
 } from "./frames.ts";
 export {
-  type PeerStatus,
   TunnelDialer,
   type TunnelDialerOptions,
   TunnelDialError,
   type TunnelDialFailure,
   type TunnelTls,
 } from "./dialer.ts";
+export type { PeerStatus } from "./peer_pool.ts";
 export { type TunnelMetrics, tunnelMetrics } from "./metrics.ts";
 export {
   afterFailure,

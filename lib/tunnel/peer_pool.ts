@@ -1,0 +1,357 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * The dialing side's peers: {@linkcode PeerPool} holds each peer node's address, its one HTTP/2
+ * connection (session, opened on first use or by a probe, retired when its address changes or
+ * it fails) and its health (up, down with backoff), for `ctl status` too.
+ * @module
+ */
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { Logger } from "../log/mod.ts";
+import type { Snapshot } from "../registry/model.ts";
+import { setConnectionKeepAlive, type TcpKeepAlive } from "../sys/keepalive.ts";
+import type { TunnelTls } from "./dialer.ts";
+import type { TunnelMetrics } from "./metrics.ts";
+import {
+  afterFailure,
+  type BackoffPolicy,
+  buildPeerTable,
+  PEER_UNKNOWN,
+  PEER_UP,
+  type PeerAddress,
+  type PeerHealth,
+} from "./peers.ts";
+import { formatHostPort } from "./wire.ts";
+
+/** One HTTP/2 connection (session) to a peer and the streams using it. */
+export interface Channel {
+  readonly session: http2.ClientHttp2Session;
+  active: number;
+  retired: boolean;
+}
+
+export interface Peer {
+  address: PeerAddress;
+  channel: Channel | null;
+  health: PeerHealth;
+  /** A trial dial to this down peer is in flight (`dialPlan`): other dials fail fast. */
+  trial: boolean;
+}
+
+/** A peer as shown by `ctl status`. */
+export interface PeerStatus {
+  readonly node: string;
+  readonly address: string;
+  readonly source: PeerAddress["source"];
+  /**
+   * `unknown` until a dial or probe has reached the peer or failed (with `probe`, while the
+   * probe is in flight: the agent shows it as `connecting`), then `up` or `down`.
+   */
+  readonly state: PeerHealth["state"];
+  /** `state === "up"`. */
+  readonly up: boolean;
+  /** While down: when the next dial may be tried (ms since the epoch) and the last error. */
+  readonly retryAt?: number;
+  readonly lastError?: string;
+  /** Streams open to the peer. */
+  readonly activeStreams: number;
+}
+
+/** What {@linkcode PeerPool} needs of the dialer (see `TunnelDialerOptions`), resolved. */
+export interface PeerPoolOptions {
+  readonly nodeName: string;
+  /** Dial peers over TLS with this CA; null: h2c. */
+  readonly tls: TunnelTls | null;
+  /** Static peers from config (`peers`). */
+  readonly configPeers: Readonly<Record<string, string>>;
+  /** Tunnel port of peers learnt from Node objects. */
+  readonly port: number;
+  readonly log: Logger;
+  readonly metrics: TunnelMetrics;
+  readonly now: () => number;
+  readonly backoff: BackoffPolicy;
+  /** Probe each new peer at once (see `#probe`). */
+  readonly probe: boolean;
+  readonly probeTimeoutMs: number;
+  readonly keepAlive: TcpKeepAlive | null;
+}
+
+/** The peers of one `TunnelDialer`: addresses, connections, health. */
+export class PeerPool {
+  readonly #nodeName: string;
+  #tls: TunnelTls | null;
+  readonly #configPeers: Readonly<Record<string, string>>;
+  readonly #port: number;
+  readonly #log: Logger;
+  readonly #metrics: TunnelMetrics;
+  readonly #now: () => number;
+  readonly #backoff: BackoffPolicy;
+  readonly #probeNew: boolean;
+  readonly #probeTimeoutMs: number;
+  readonly #keepAlive: TcpKeepAlive | null;
+  #peers = new Map<string, Peer>();
+  #closed = false;
+  /** Probes in flight: each one's `finish` (see `#probe`). */
+  readonly #probes = new Set<(error: string | null) => void>();
+  #probesDone: PromiseWithResolvers<void> | null = null;
+
+  /** @throws {SyntaxError|RangeError} when a config peer is not an address */
+  constructor(options: PeerPoolOptions) {
+    this.#nodeName = options.nodeName;
+    this.#tls = options.tls;
+    this.#configPeers = options.configPeers;
+    this.#port = options.port;
+    this.#log = options.log;
+    this.#metrics = options.metrics;
+    this.#now = options.now;
+    this.#backoff = options.backoff;
+    this.#probeNew = options.probe;
+    this.#probeTimeoutMs = options.probeTimeoutMs;
+    this.#keepAlive = options.keepAlive;
+    this.setTable(buildPeerTable([], this.#configPeers, this.#port, this.#nodeName));
+  }
+
+  /** Learns peer addresses from the snapshot's Node objects (config `peers` still win). */
+  update(snapshot: Snapshot): void {
+    this.setTable(
+      buildPeerTable(snapshot.nodes.values(), this.#configPeers, this.#port, this.#nodeName),
+    );
+  }
+
+  /** The peer `node`, if its address is known. */
+  get(node: string): Peer | undefined {
+    return this.#peers.get(node);
+  }
+
+  /** Whether a tunnel address is known for `nodeName`. */
+  has(nodeName: string): boolean {
+    return this.#peers.has(nodeName);
+  }
+
+  /** Connections opened from now on trust this CA bundle (a TLS reload). */
+  setTls(tls: TunnelTls): void {
+    this.#tls = tls;
+  }
+
+  /** Closes every peer connection (streams still open finish first) and ends the probes. */
+  close(): void {
+    this.#closed = true;
+    for (const finish of [...this.#probes]) finish("dialer closed");
+    for (const peer of this.#peers.values()) this.retire(peer);
+  }
+
+  /** Takes the peer table (`buildPeerTable`): keeps the peers whose address stayed, etc. */
+  setTable(table: ReadonlyMap<string, PeerAddress>): void {
+    const next = new Map<string, Peer>();
+    for (const [name, address] of table) {
+      const old = this.#peers.get(name);
+      if (old && old.address.host === address.host && old.address.port === address.port) {
+        old.address = address;
+        next.set(name, old);
+        continue;
+      }
+      if (old) this.retire(old);
+      const peer: Peer = { address, channel: null, health: PEER_UNKNOWN, trial: false };
+      next.set(name, peer);
+      this.#metrics.peerUp.set({ peer: name }, 0);
+      this.#log.debug("tunnel peer address", {
+        peer: name,
+        address: formatHostPort(address.host, address.port),
+        source: address.source,
+      });
+    }
+    for (const [name, old] of this.#peers) {
+      if (!next.has(name)) {
+        this.retire(old);
+        this.#metrics.peerUp.remove({ peer: name });
+      }
+    }
+    this.#peers = next;
+    if (this.#probeNew && !this.#closed) {
+      for (const [name, peer] of next) {
+        if (peer.health.state === "unknown" && peer.channel === null) this.#probe(name, peer);
+      }
+    }
+  }
+
+  /**
+   * Learns whether a new peer is reachable before traffic needs it: opens its connection (TCP,
+   * TLS with the certificate check when configured, HTTP/2) and marks the peer up once that
+   * connects, down (with the backoff and the warning of a failed dial) when it fails or takes
+   * longer than `probeTimeoutMs`. Then the connection is closed unless a stream has started on
+   * it: no standing connection to peers this node never sends to. It does not prove the key —
+   * only a stream does (a refusal is logged, see `TunnelDialer.dial`).
+   */
+  #probe(name: string, peer: Peer): void {
+    const ch = this.channel(peer);
+    const { session } = ch;
+    const timeoutMs = this.#probeTimeoutMs;
+    const finish = (error: string | null) => {
+      if (!this.#probes.delete(finish)) return;
+      clearTimeout(timer);
+      session.off("connect", onConnect);
+      session.off("error", onError);
+      session.off("close", onClose);
+      if (!this.#closed && this.#peers.get(name) === peer) {
+        if (error === null) this.markUp(name, peer);
+        else this.markDown(name, peer, error);
+      }
+      if (peer.channel === ch && ch.active === 0) this.retire(peer);
+      if (this.#probes.size === 0) {
+        this.#probesDone?.resolve();
+        this.#probesDone = null;
+      }
+    };
+    const onConnect = () => finish(null);
+    const onError = (err: unknown) => finish(errorText(err));
+    const onClose = () => finish("connection closed");
+    session.once("connect", onConnect);
+    session.once("error", onError);
+    session.once("close", onClose);
+    const timer = setTimeout(() => finish(`no connection within ${timeoutMs} ms`), timeoutMs);
+    this.#probes.add(finish);
+  }
+
+  /** Resolves once no probe is in flight (meanwhile those peers are `unknown`). */
+  probed(): Promise<void> {
+    if (this.#probes.size === 0) return Promise.resolve();
+    return (this.#probesDone ??= Promise.withResolvers()).promise;
+  }
+
+  /** Peers with address and health, for `ctl status`. */
+  status(): PeerStatus[] {
+    return [...this.#peers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([node, p]) => ({
+      node,
+      address: formatHostPort(p.address.host, p.address.port),
+      source: p.address.source,
+      state: p.health.state,
+      up: p.health.state === "up",
+      ...(p.health.state === "down"
+        ? { retryAt: p.health.retryAt, lastError: p.health.lastError }
+        : {}),
+      activeStreams: p.channel?.active ?? 0,
+    }));
+  }
+
+  /**
+   * The peer's connection, opened on first use. Why `node:http2` and not `fetch` with
+   * `Deno.createHttpClient`: Deno's fetch client turns Nagle's algorithm on for its socket
+   * (`TCP_NODELAY` 0) and offers no option to change it, so every small frame (credit, FIN, a
+   * short request) waited for the peer's delayed ACK (up to 40 ms on Linux); here the socket is
+   * ours and gets `setNoDelay(true)`. Both use Deno's own HTTP/2 implementation.
+   */
+  channel(peer: Peer): Channel {
+    const open = peer.channel;
+    if (open && !open.session.closed && !open.session.destroyed) return open;
+    const { host, port } = peer.address;
+    const t = this.#tls;
+    const authority = `${t ? "https" : "http"}://${formatHostPort(host, port)}`;
+    const session = http2.connect(authority, {
+      createConnection: () => {
+        const socket = t
+          ? tls.connect({
+            host,
+            port,
+            ca: [t.ca],
+            ALPNProtocols: ["h2"],
+            ...(net.isIP(host) === 0 ? { servername: host } : {}),
+          })
+          : net.connect({ host, port });
+        socket.setNoDelay(true);
+        const ka = this.#keepAlive;
+        if (ka !== null) socket.once("connect", () => keepAlive(socket, ka));
+        return socket;
+      },
+    });
+    const ch: Channel = { session, active: 0, retired: false };
+    // Failures reach the streams on the session (their "error"/"close"); a session-level
+    // error only needs to retire the connection.
+    session.on("error", () => {});
+    const drop = () => {
+      if (peer.channel === ch) peer.channel = null;
+    };
+    session.once("close", drop);
+    session.once("goaway", drop);
+    peer.channel = ch;
+    return ch;
+  }
+
+  /** Drops a peer's connection; streams still on it finish first. */
+  retire(peer: Peer): void {
+    const ch = peer.channel;
+    peer.channel = null;
+    if (!ch) return;
+    ch.retired = true;
+    if (ch.active === 0) ch.session.destroy();
+  }
+
+  /** A stream on `ch` has ended: a retired connection closes with its last stream. */
+  release(ch: Channel): void {
+    ch.active--;
+    if (ch.retired && ch.active === 0) ch.session.destroy();
+  }
+
+  /** A dial or probe of `peer` failed with `error`: backoff, metric, warning (the first time). */
+  markDown(name: string, peer: Peer, error: string): void {
+    const wasUp = peer.health.state !== "down"; // up, or not reached yet: its first failure
+    peer.health = afterFailure(
+      peer.health,
+      this.#now(),
+      error,
+      this.#backoff,
+    );
+    if (this.#peers.get(name) !== peer) return;
+    this.#metrics.peerUp.set({ peer: name }, 0);
+    // A fresh connection on the next trial: the old one may be half-dead.
+    this.retire(peer);
+    const fields = {
+      peer: name,
+      address: formatHostPort(peer.address.host, peer.address.port),
+      error,
+      retryInMs: peer.health.state === "down" ? peer.health.delayMs : 0,
+    };
+    if (wasUp) this.#log.warn("tunnel peer down", fields);
+    else this.#log.debug("tunnel peer still down", fields);
+  }
+
+  /** A dial or probe reached `peer`. */
+  markUp(name: string, peer: Peer): void {
+    const was = peer.health.state;
+    if (was === "up") return;
+    peer.health = PEER_UP;
+    if (this.#peers.get(name) !== peer) return;
+    this.#metrics.peerUp.set({ peer: name }, 1);
+    const fields = { peer: name, address: formatHostPort(peer.address.host, peer.address.port) };
+    // Back from down is news; first reached (every peer, at start) is not.
+    if (was === "down") this.#log.info("tunnel peer up", fields);
+    else this.#log.debug("tunnel peer reachable", fields);
+  }
+}
+
+/** The message of `err` with up to three causes. */
+export function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  let msg = err.message;
+  let cause = err.cause;
+  for (let i = 0; i < 3 && cause instanceof Error; i++) {
+    msg += `: ${cause.message}`;
+    cause = cause.cause;
+  }
+  return msg;
+}
+
+/**
+ * Keepalive with `ka`'s timing on a peer connection's socket, just connected: a peer that
+ * vanishes (power, link) would otherwise hold the connection and every stream on it for good.
+ * Without the C library only `SO_KEEPALIVE` and the idle time can be set (`node:net`), and the
+ * system's probe interval and count apply.
+ */
+function keepAlive(socket: net.Socket, ka: TcpKeepAlive): void {
+  const local = socket.localPort;
+  const remote = socket.remotePort;
+  if (local !== undefined && remote !== undefined && setConnectionKeepAlive(local, remote, ka)) {
+    return;
+  }
+  socket.setKeepAlive(true, ka.idleSec * 1000);
+}
