@@ -294,7 +294,9 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     const tunnel = tunnelMod === null ? null : await tunnelMod.startTunnel(config, {
       log: log.with("tunnel"),
       metrics,
-      now,
+      // Only an injected clock (tests): by default the tunnel signs on the wall clock and
+      // times its backoff on the monotonic one.
+      ...(opts.now ? { now: opts.now } : {}),
       // Capped behind a front (lib/sys/http_front.ts), as the metrics port.
       maxConnections: fds.tunnelConnections,
     });
@@ -354,7 +356,9 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
               tunnel: tunnel?.dialer ?? null,
             }),
         }),
-        now,
+        // Only an injected clock (tests): by default the proxy's durations (affinity,
+        // ejection) run on the monotonic clock, as its worker threads' do.
+        ...(opts.now ? { now: opts.now } : {}),
       },
       worker: {
         ...proxyTuning,

@@ -6,17 +6,21 @@
  */
 import type { BackendKey } from "./balancer.ts";
 
-/** Ejected backends and when they become eligible again; the clock is passed in. */
+/**
+ * Ejected backends and when they become eligible again; the clock is passed in. Ejections are
+ * shared between proxy threads as durations, not deadlines: each thread's monotonic clock
+ * (`monotonicNow`) has its own origin.
+ */
 export class PassiveHealth {
   readonly #cooldownMs: number;
   readonly #until = new Map<BackendKey, number>();
-  readonly #onEject: ((key: BackendKey, until: number) => void) | undefined;
+  readonly #onEject: ((key: BackendKey, forMs: number) => void) | undefined;
 
   /**
    * @param cooldownMs how long a failed backend is skipped (config `ejectCooldownMs`)
-   * @param onEject told of every local ejection (proxy threads share them this way)
+   * @param onEject told of every local ejection and its length (proxy threads share them)
    */
-  constructor(cooldownMs: number, onEject?: (key: BackendKey, until: number) => void) {
+  constructor(cooldownMs: number, onEject?: (key: BackendKey, forMs: number) => void) {
     this.#cooldownMs = cooldownMs;
     this.#onEject = onEject;
   }
@@ -29,13 +33,14 @@ export class PassiveHealth {
   /** Marks `key` as failed at `now`: it is skipped until `now + cooldownMs`. */
   eject(key: BackendKey, now: number): void {
     if (this.#cooldownMs <= 0) return;
-    this.ejectUntil(key, now + this.#cooldownMs, now);
-    this.#onEject?.(key, now + this.#cooldownMs);
+    this.ejectFor(key, this.#cooldownMs, now);
+    this.#onEject?.(key, this.#cooldownMs);
   }
 
-  /** Applies an ejection another thread made (`until` on the shared wall clock). */
-  ejectUntil(key: BackendKey, until: number, now: number): void {
-    if (until <= now || until <= (this.#until.get(key) ?? 0)) return;
+  /** Applies an ejection another thread made: `key` is skipped for `forMs` from `now`. */
+  ejectFor(key: BackendKey, forMs: number, now: number): void {
+    const until = now + forMs;
+    if (forMs <= 0 || until <= (this.#until.get(key) ?? 0)) return;
     this.#until.set(key, until);
     if (this.#until.size > 1024) this.ejected(now);
   }

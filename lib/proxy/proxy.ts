@@ -28,6 +28,7 @@ import { ProxyBudget } from "./budget.ts";
 import { type ProxyMetrics, proxyMetrics } from "./metrics.ts";
 import { type Route, RouteTable } from "./routes.ts";
 import { type SpliceBuffers, spliceBuffers } from "./splice.ts";
+import { monotonicNow } from "../sys/clock.ts";
 
 /** Options of {@linkcode Proxy}; the names match `Config` keys. */
 export interface ProxyOptions {
@@ -63,7 +64,10 @@ export interface ProxyOptions {
    * dialled with `localDialer`.
    */
   readonly remoteDialer?: Dialer | ((local: Dialer) => Dialer);
-  /** Clock for affinity, ejection and the rate of warnings, ms. @default Date.now */
+  /**
+   * Clock for affinity, ejection and the rate of warnings, ms: durations only.
+   * @default monotonicNow (lib/sys/clock.ts)
+   */
   readonly now?: () => number;
   /** Random source for the `Random` strategy. @default Math.random */
   readonly random?: () => number;
@@ -83,7 +87,7 @@ export interface ProxyOptions {
   /** Shared round-robin position of a service port (proxy threads), if any. */
   readonly cursorOf?: (service: ServiceKey, port: number) => SharedCursor | undefined;
   /** Told of every passive-health ejection made here (shared with the other threads). */
-  readonly onEject?: (key: BackendKey, until: number) => void;
+  readonly onEject?: (key: BackendKey, forMs: number) => void;
   /**
    * Told when services that left the snapshot have no connection left on this proxy (their
    * last counts are in): the caller removes their series later with
@@ -171,7 +175,7 @@ export class Proxy {
     const local = options.localDialer ?? this.#io.dialer;
     const remoteOption = options.remoteDialer;
     const remote = typeof remoteOption === "function" ? remoteOption(local) : remoteOption;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? monotonicNow;
     const buffers = options.buffers ?? spliceBuffers();
     this.#health = new PassiveHealth(options.ejectCooldownMs ?? 10_000, options.onEject);
     this.#reusePort = options.reusePort ?? false;
@@ -406,9 +410,9 @@ export class Proxy {
     return this.#conns.active;
   }
 
-  /** Applies a passive-health ejection another proxy thread made. */
-  applyEjection(key: BackendKey, until: number): void {
-    this.#health.ejectUntil(key, until, this.#now());
+  /** Applies a passive-health ejection another proxy thread made: skip `key` for `forMs`. */
+  applyEjection(key: BackendKey, forMs: number): void {
+    this.#health.ejectFor(key, forMs, this.#now());
   }
 
   /** Endpoints currently ejected by passive health (`"ip:port"`), for status. */

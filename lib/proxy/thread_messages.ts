@@ -46,7 +46,8 @@ export type ToWorker =
     readonly snapshot: Snapshot;
     readonly slots: readonly CursorSlot[];
   }
-  | { readonly type: "eject"; readonly key: string; readonly until: number }
+  /** A passive-health ejection: `key` skipped for `forMs` (a duration: clocks differ per thread). */
+  | { readonly type: "eject"; readonly key: string; readonly forMs: number }
   | { readonly type: "stats"; readonly seq: number }
   /** Remove these services' series: every thread has retired them. */
   | { readonly type: "forget"; readonly services: readonly ServiceKey[] }
@@ -66,7 +67,8 @@ export type FromWorker =
   }
   /** Services gone from the snapshot whose last connection on this worker has ended. */
   | { readonly type: "retired"; readonly services: readonly ServiceKey[] }
-  | { readonly type: "eject"; readonly key: string; readonly until: number }
+  /** A passive-health ejection: `key` skipped for `forMs` (a duration: clocks differ per thread). */
+  | { readonly type: "eject"; readonly key: string; readonly forMs: number }
   | { readonly type: "stats"; readonly seq: number; readonly metrics: FamilySnapshot[] }
   | {
     readonly type: "log";

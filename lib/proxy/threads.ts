@@ -122,7 +122,7 @@ export class ProxyThreads {
       reusePort: workers > 0,
       cursorOf: workers > 0 ? (s, p) => this.#cursors.cursorOf(s, p) : undefined,
       onEject: workers > 0
-        ? (key, until) => this.#broadcast({ type: "eject", key, until })
+        ? (key, forMs) => this.#broadcast({ type: "eject", key, forMs })
         : undefined,
       // One thread: the proxy removes a service's series itself once it has retired it.
       onServicesRetired: workers > 0 ? () => this.#settle() : undefined,
@@ -421,8 +421,8 @@ export class ProxyThreads {
       case "closed":
         return this.#answer(t, "closed", 0, m);
       case "eject":
-        this.main.applyEjection(m.key, m.until);
-        return this.#broadcast({ type: "eject", key: m.key, until: m.until }, t);
+        this.main.applyEjection(m.key, m.forMs);
+        return this.#broadcast({ type: "eject", key: m.key, forMs: m.forMs }, t);
       case "log":
         this.#log[m.level](m.msg, m.fields);
         return;

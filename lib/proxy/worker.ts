@@ -103,7 +103,7 @@ async function start(thread: number, s: WorkerSettings, cells: Int32Array): Prom
     reusePort: true,
     statelessOnly: true,
     cursorOf: (service, port) => holder.running!.cursors(service, port),
-    onEject: (key, until) => post({ type: "eject", key, until }),
+    onEject: (key, forMs) => post({ type: "eject", key, forMs }),
     // The main thread removes a service's series on every thread once all have retired it.
     onServicesRetired: (services) => post({ type: "retired", services }),
   });
@@ -138,7 +138,7 @@ async function handle(m: ToWorker): Promise<void> {
       running?.proxy.forgetServices(m.services);
       return;
     case "eject":
-      running?.proxy.applyEjection(m.key, m.until);
+      running?.proxy.applyEjection(m.key, m.forMs);
       return;
     case "stats": {
       const metrics = (running?.metrics.snapshot() ?? []).filter(

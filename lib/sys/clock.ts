@@ -13,7 +13,10 @@
  * @module
  */
 
-/** Milliseconds that only move forward at the monotonic clock's pace (see the module docs). */
+/**
+ * Whole milliseconds that only move forward at the monotonic clock's pace (see the module docs);
+ * whole, as `Date.now()`'s, so they read the same in messages and status.
+ */
 export function monotonicNow(): number {
-  return performance.timeOrigin + performance.now();
+  return Math.floor(performance.timeOrigin + performance.now());
 }

@@ -35,6 +35,7 @@ import {
   STREAM_PATH,
   targetHeaderValues,
 } from "./wire.ts";
+import { monotonicNow } from "../sys/clock.ts";
 
 /** PEM contents for the tunnel's TLS (config `tunnelTLS`, files already read). */
 export interface TunnelTls {
@@ -77,8 +78,14 @@ export interface TunnelDialerOptions {
   readonly port?: number;
   readonly log: Logger;
   readonly metrics?: MetricsRegistry;
-  /** @default Date.now */
+  /** The wall clock: stream signatures (the peer checks them against its own) and status times. @default Date.now */
   readonly now?: () => number;
+  /**
+   * The clock for durations: a peer's backoff, the rate of warnings. A wall clock set back
+   * would keep a peer that was down "down" for as long as the step.
+   * @default `now` when given, else monotonicNow (lib/sys/clock.ts)
+   */
+  readonly clock?: () => number;
   /** @default {initialMs: 1000, maxMs: 30000} */
   readonly backoff?: BackoffPolicy;
   /**
@@ -112,6 +119,7 @@ export class TunnelDialer implements Dialer {
   readonly #log: Logger;
   readonly #metrics: TunnelMetrics;
   readonly #now: () => number;
+  readonly #clock: () => number;
   readonly #pool: PeerPool;
   #closed = false;
   /** One "peer rejects our key" (or "rate-limits us", …) warning per peer, reason and minute. */
@@ -126,7 +134,8 @@ export class TunnelDialer implements Dialer {
     this.#log = options.log;
     this.#metrics = tunnelMetrics(options.metrics);
     this.#now = options.now ?? Date.now;
-    this.#authWarnings = new LogRateLimiter({ now: this.#now });
+    this.#clock = options.clock ?? options.now ?? monotonicNow;
+    this.#authWarnings = new LogRateLimiter({ now: this.#clock });
     this.#pool = new PeerPool({
       nodeName: options.nodeName,
       tls: this.#tls,
@@ -135,6 +144,7 @@ export class TunnelDialer implements Dialer {
       log: this.#log,
       metrics: this.#metrics,
       now: this.#now,
+      clock: this.#clock,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       probe: options.probe ?? false,
       probeTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
@@ -199,10 +209,10 @@ export class TunnelDialer implements Dialer {
     if (!peer) {
       this.#fail("no-peer", new TunnelDialError("no-peer", `${what}: no tunnel address known`));
     }
-    const plan = dialPlan(peer.health, this.#now(), peer.trial);
+    const plan = dialPlan(peer.health, this.#clock(), peer.trial);
     if (plan === "wait") {
       const h = peer.health as Extract<PeerHealth, { state: "down" }>;
-      const wait = Math.max(0, h.retryAt - this.#now());
+      const wait = Math.max(0, h.retryAt - this.#clock());
       this.#fail(
         "peer-down",
         new TunnelDialError(

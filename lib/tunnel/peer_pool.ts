@@ -69,7 +69,10 @@ export interface PeerPoolOptions {
   readonly port: number;
   readonly log: Logger;
   readonly metrics: TunnelMetrics;
+  /** The wall clock, for the times in {@linkcode PeerStatus}. */
   readonly now: () => number;
+  /** The clock of peer health (backoff deadlines): monotonic in production. */
+  readonly clock: () => number;
   readonly backoff: BackoffPolicy;
   /** Probe each new peer at once (see `#probe`). */
   readonly probe: boolean;
@@ -86,6 +89,7 @@ export class PeerPool {
   readonly #log: Logger;
   readonly #metrics: TunnelMetrics;
   readonly #now: () => number;
+  readonly #clock: () => number;
   readonly #backoff: BackoffPolicy;
   readonly #probeNew: boolean;
   readonly #probeTimeoutMs: number;
@@ -105,6 +109,7 @@ export class PeerPool {
     this.#log = options.log;
     this.#metrics = options.metrics;
     this.#now = options.now;
+    this.#clock = options.clock;
     this.#backoff = options.backoff;
     this.#probeNew = options.probe;
     this.#probeTimeoutMs = options.probeTimeoutMs;
@@ -228,7 +233,8 @@ export class PeerPool {
       state: p.health.state,
       up: p.health.state === "up",
       ...(p.health.state === "down"
-        ? { retryAt: p.health.retryAt, lastError: p.health.lastError }
+        // Health runs on the monotonic clock; status speaks epoch milliseconds.
+        ? { retryAt: this.#now() + p.health.retryAt - this.#clock(), lastError: p.health.lastError }
         : {}),
       activeStreams: p.channel?.active ?? 0,
     }));
@@ -297,7 +303,7 @@ export class PeerPool {
     const wasUp = peer.health.state !== "down"; // up, or not reached yet: its first failure
     peer.health = afterFailure(
       peer.health,
-      this.#now(),
+      this.#clock(),
       error,
       this.#backoff,
     );

@@ -31,3 +31,7 @@ Deno.test("monotonicNow() is on the epoch scale and ignores steps of the wall cl
     }
   });
 });
+
+Deno.test("monotonicNow() gives whole milliseconds, as Date.now() does", () => {
+  for (let i = 0; i < 100; i++) assert.ok(Number.isInteger(monotonicNow()));
+});
