@@ -86,7 +86,7 @@ export const ALLOWED_SYS: readonly string[] = ["hostname", "networkInterfaces"];
  *   sockets are not checked against `--allow-net`). The agent already runs as root with
  *   `CAP_NET_ADMIN`, so the sandbox was defence in depth, and the scope keeps any other
  *   shared object out. `dnsUdpBatching: false` and `proxyEngine: deno` take the sockets off
- *   it; the main thread's CPU time (`getrusage`, lib/proxy/threads.ts), the C heap trim
+ *   it; the main thread's CPU time (`getrusage`, lib/proxy/busy.ts), the C heap trim
  *   every 10 s (`malloc_trim`, lib/agent/heap_trim.ts), the device watch's look at the
  *   device's up flag (`ioctl(SIOCGIFFLAGS)`, lib/sys/netif.ts) and the `sd_notify(3)`
  *   datagrams to systemd (an `AF_UNIX` datagram socket, lib/sys/notify_socket.ts) still use

@@ -15,13 +15,8 @@
  */
 export { type ListenerStatus, Proxy, type ProxyOptions } from "./proxy.ts";
 export { ConnGate, type ProxyLimits, proxyLimits } from "./gate.ts";
-export {
-  BUSY_FRACTION,
-  mainThreadBusy,
-  ProxyThreads,
-  type ProxyThreadsOptions,
-  type WorkerSettings,
-} from "./threads.ts";
+export { ProxyThreads, type ProxyThreadsOptions, type WorkerSettings } from "./threads.ts";
+export { BUSY_FRACTION, mainThreadBusy } from "./busy.ts";
 export { CURSOR_CELLS, type CursorSlot, CursorTable } from "./cursors.ts";
 export { type Candidates, candidatesFor, type NoCandidatesReason } from "./candidates.ts";
 export {

@@ -24,13 +24,15 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { type FamilySnapshot, keepSeries } from "../metrics/mod.ts";
+import { keepSeries } from "../metrics/mod.ts";
 import type { ServiceKey, Snapshot } from "../registry/model.ts";
-import { threadCpuSeconds } from "../sys/mod.ts";
+import { BusyWatch, mainThreadBusy } from "./busy.ts";
 import { type CursorSlot, CursorTable } from "./cursors.ts";
 import type { ProxyEngine } from "./engine.ts";
 import { type ListenerStatus, Proxy, type ProxyOptions } from "./proxy.ts";
+import { RetiringServices } from "./retiring.ts";
 import type { FromWorker, ToWorker, WorkerSettings } from "./thread_messages.ts";
+import { WorkerThread } from "./worker_thread.ts";
 
 export type { WorkerSettings } from "./thread_messages.ts";
 
@@ -62,32 +64,6 @@ export interface ProxyThreadsOptions {
   readonly busyCheckMs?: number;
 }
 
-/** A request to a worker waiting for its answer. */
-interface Waiter {
-  resolve(m: FromWorker | null): void;
-}
-
-class WorkerThread {
-  readonly thread: number;
-  worker: Worker | null = null;
-  /** Answers awaited, by kind and sequence number. */
-  readonly waiting = new Map<string, Waiter>();
-  metrics: FamilySnapshot[] = [];
-  restartTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The snapshot to send once the one in flight is applied (later ones replace it). */
-  queued:
-    | { snapshot: Snapshot; gen: number; slots: CursorSlot[]; done: PromiseWithResolvers<void> }
-    | null = null;
-  /** Number of the last snapshot the worker applied (0: none yet). */
-  applied = 0;
-  /** Services the worker still drains, as of its last `updated` and `retired` messages. */
-  readonly retiring = new Set<ServiceKey>();
-  sending = false;
-  constructor(thread: number) {
-    this.thread = thread;
-  }
-}
-
 /** The proxy on `threads` threads. Use it where a {@linkcode Proxy} is used. */
 export class ProxyThreads {
   /** The main thread's proxy (binds every listener, including affinity services'). */
@@ -102,13 +78,10 @@ export class ProxyThreads {
   /** Number of the last snapshot (`update()` calls), as sent to the workers. */
   #gen = 0;
   #last: Snapshot | null = null;
-  /**
-   * Services gone from the snapshot whose series stay until every thread has retired them
-   * (its connections of them have ended), with the number of the first snapshot without them.
-   */
-  readonly #retiring = new Map<ServiceKey, number>();
+  /** Services gone from the snapshot whose series stay until every thread has retired them. */
+  readonly #retiring = new RetiringServices();
   #closed = false;
-  #loadTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #busy: BusyWatch;
   #starting: Promise<void> | null = null;
 
   private constructor(options: ProxyThreadsOptions) {
@@ -117,6 +90,7 @@ export class ProxyThreads {
     this.#settings = options.worker;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#restartMs = options.restartDelayMs ?? 1000;
+    this.#busy = new BusyWatch(this.#log);
     this.main = new Proxy({
       ...options.proxy,
       reusePort: workers > 0,
@@ -151,14 +125,7 @@ export class ProxyThreads {
   /** Notes the services `snapshot` (number `gen`) drops, and those it brings back. */
   #track(snapshot: Snapshot, gen: number): void {
     if (this.#threads.length === 0) return;
-    for (const service of this.#last?.services.keys() ?? []) {
-      if (!snapshot.services.has(service) && !this.#retiring.has(service)) {
-        this.#retiring.set(service, gen);
-      }
-    }
-    for (const service of this.#retiring.keys()) {
-      if (snapshot.services.has(service)) this.#retiring.delete(service);
-    }
+    this.#retiring.track(this.#last, snapshot, gen);
   }
 
   /**
@@ -169,16 +136,8 @@ export class ProxyThreads {
    */
   #settle(): void {
     if (this.#retiring.size === 0 || this.#closed) return;
-    const done: ServiceKey[] = [];
-    for (const [service, since] of this.#retiring) {
-      if (this.main.retiring.has(service)) continue;
-      const busy = this.#threads.some((t) =>
-        t.worker !== null && (t.applied < since || t.retiring.has(service))
-      );
-      if (!busy) done.push(service);
-    }
+    const done = this.#retiring.settle(this.main.retiring, this.#threads);
     if (done.length === 0) return;
-    for (const service of done) this.#retiring.delete(service);
     this.main.forgetServices(done);
     this.#broadcast({ type: "forget", services: done });
   }
@@ -230,28 +189,13 @@ export class ProxyThreads {
 
   /** `when-busy`: checks the main thread's load and starts the workers when it stays high. */
   #watchLoad(busy: () => number, everyMs: number): void {
-    let hot = 0;
-    let accepted = this.main.accepted;
-    this.#loadTimer = setInterval(() => {
-      let share = 0;
-      try {
-        share = busy();
-      } catch (err) {
-        this.#log.debug("Cannot read the main thread's load", { error: err });
-      }
-      const traffic = this.main.accepted !== accepted || this.main.activeConnections > 0;
-      accepted = this.main.accepted;
-      hot = share >= BUSY_FRACTION && traffic ? hot + 1 : 0;
-      if (hot < 2) return;
-      clearInterval(this.#loadTimer);
-      this.#loadTimer = undefined;
+    this.#busy.start(this.main, busy, everyMs, (share) => {
       this.#log.info("Proxy is busy, starting its worker threads", {
         threads: this.#threads.length + 1,
         mainThreadLoad: Math.round(share * 100) / 100,
       });
       this.#starting = this.#startWorkers();
-    }, everyMs);
-    Deno.unrefTimer(this.#loadTimer);
+    });
   }
 
   async #startWorkers(): Promise<void> {
@@ -319,13 +263,13 @@ export class ProxyThreads {
       const { snapshot, gen, slots, done } = t.queued;
       t.queued = null;
       const seq = ++this.#seq;
-      const m = await this.#request(t, "updated", seq, {
+      const m = await t.request("updated", seq, {
         type: "update",
         seq,
         gen,
         snapshot,
         slots,
-      });
+      }, this.#timeoutMs);
       if (m?.type === "updated" && m.unbound > 0) {
         this.#log.debug("Proxy worker could not bind some listeners", {
           thread: t.thread,
@@ -341,7 +285,7 @@ export class ProxyThreads {
   async refreshMetrics(timeoutMs = 1000): Promise<void> {
     const seq = ++this.#seq;
     await Promise.all(this.#threads.map(async (t) => {
-      const m = await this.#request(t, "stats", seq, { type: "stats", seq }, timeoutMs);
+      const m = await t.request("stats", seq, { type: "stats", seq }, timeoutMs);
       if (m?.type === "stats") t.metrics = m.metrics;
     }));
   }
@@ -360,7 +304,7 @@ export class ProxyThreads {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      clearInterval(this.#loadTimer);
+      this.#busy.stop();
       await this.#starting;
       await Promise.all(this.#threads.map((t) => this.#stopWorker(t)));
     }
@@ -370,7 +314,7 @@ export class ProxyThreads {
   async #stopWorker(t: WorkerThread): Promise<void> {
     clearTimeout(t.restartTimer);
     if (t.worker === null) return;
-    await this.#request(t, "closed", 0, { type: "close" });
+    await t.request("closed", 0, { type: "close" }, this.#timeoutMs);
     t.worker?.terminate();
     t.worker = null;
     t.applied = 0;
@@ -385,12 +329,12 @@ export class ProxyThreads {
       e.preventDefault();
       this.#crashed(t, e.message);
     };
-    const ready = this.#request(t, "ready", 0, {
+    const ready = t.request("ready", 0, {
       type: "init",
       thread: t.thread,
       settings: this.#settings,
       cells: this.#cursors.cells.buffer as SharedArrayBuffer,
-    });
+    }, this.#timeoutMs);
     return ready.then((m) => {
       if (m?.type === "ready") return;
       throw new Error(
@@ -405,21 +349,21 @@ export class ProxyThreads {
     switch (m.type) {
       case "ready":
       case "failed":
-        return this.#answer(t, "ready", 0, m);
+        return t.answer("ready", 0, m);
       case "updated":
         // Handled here, in message order with `retired`, not when the update's promise runs.
         t.applied = m.gen;
         t.retiring.clear();
         for (const service of m.retiring) t.retiring.add(service);
-        this.#answer(t, "updated", m.seq, m);
+        t.answer("updated", m.seq, m);
         return this.#settle();
       case "retired":
         for (const service of m.services) t.retiring.delete(service);
         return this.#settle();
       case "stats":
-        return this.#answer(t, "stats", m.seq, m);
+        return t.answer("stats", m.seq, m);
       case "closed":
-        return this.#answer(t, "closed", 0, m);
+        return t.answer("closed", 0, m);
       case "eject":
         this.main.applyEjection(m.key, m.forMs);
         return this.#broadcast({ type: "eject", key: m.key, forMs: m.forMs }, t);
@@ -460,60 +404,4 @@ export class ProxyThreads {
   #broadcast(m: ToWorker, except?: WorkerThread): void {
     for (const t of this.#threads) if (t !== except) t.worker?.postMessage(m);
   }
-
-  /** Sends `m` and resolves with the answer `kind`/`seq`, or null (crash, timeout, closed). */
-  #request(
-    t: WorkerThread,
-    kind: string,
-    seq: number,
-    m: ToWorker,
-    timeoutMs = this.#timeoutMs,
-  ): Promise<FromWorker | null> {
-    const worker = t.worker;
-    if (worker === null) return Promise.resolve(null);
-    const key = `${kind}:${seq}`;
-    const { promise, resolve } = Promise.withResolvers<FromWorker | null>();
-    const timer = setTimeout(() => {
-      t.waiting.delete(key);
-      resolve(null);
-    }, timeoutMs);
-    t.waiting.set(key, {
-      resolve: (answer) => {
-        clearTimeout(timer);
-        resolve(answer);
-      },
-    });
-    worker.postMessage(m);
-    return promise;
-  }
-
-  #answer(t: WorkerThread, kind: string, seq: number, m: FromWorker): void {
-    const key = `${kind}:${seq}`;
-    const w = t.waiting.get(key);
-    t.waiting.delete(key);
-    w?.resolve(m);
-  }
-}
-
-/** Share of a core above which the main thread counts as busy (`when-busy`). */
-export const BUSY_FRACTION = 0.5;
-
-/**
- * A sampler of the calling thread's CPU use: the share of one core it used since the previous
- * call (`getrusage(RUSAGE_THREAD)` through the C library: Deno refuses to read `/proc/self`
- * without `--allow-all`). Null where that cannot be measured (no FFI permission).
- */
-export function mainThreadBusy(): (() => number) | null {
-  const first = threadCpuSeconds();
-  if (first === null) return null;
-  let lastCpu = first;
-  let lastAt = performance.now();
-  return () => {
-    const cpu = threadCpuSeconds() ?? lastCpu;
-    const at = performance.now();
-    const share = at > lastAt ? (cpu - lastCpu) / ((at - lastAt) / 1000) : 0;
-    lastCpu = cpu;
-    lastAt = at;
-    return Number.isFinite(share) ? share : 0;
-  };
 }

@@ -2,7 +2,7 @@
 /**
  * The few C library functions the agent calls through Deno's FFI, loaded once: batched UDP for
  * DNS (`lib/dns/mmsg.ts`), the epoll event loop and TCP sockets of the proxy's `epoll` engine
- * (`reactor.ts`, `tcp.ts`), the main thread's CPU time (`lib/proxy/threads.ts`, which starts
+ * (`reactor.ts`, `tcp.ts`), the main thread's CPU time (`lib/proxy/busy.ts`, which starts
  * proxy workers when the main thread is busy; Deno denies reading `/proc/self` without
  * `--allow-all`) and `malloc_trim` (the agent returns freed C heap memory every 10 s).
  *
