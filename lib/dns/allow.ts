@@ -85,6 +85,8 @@ export class AllowList {
   readonly #useNode: boolean;
   readonly #nodeAddresses: () => readonly string[];
   #node: Cidr[] = [];
+  /** The addresses `#node` was read from, sorted and joined: tells a change from a re-read. */
+  #nodeKey: string | null = null;
   #memo = new Map<string, boolean>();
 
   /** @throws {TypeError} for an entry that is not an address, CIDR or "node" */
@@ -97,16 +99,30 @@ export class AllowList {
     this.refresh();
   }
 
-  /** Re-reads the node's addresses (they change when VIPs are added). */
-  refresh(): void {
-    this.#memo = new Map();
-    if (!this.#useNode) return;
+  /** Whether the entries name the "node" keyword, whose addresses {@linkcode refresh} re-reads. */
+  get followsNode(): boolean {
+    return this.#useNode;
+  }
+
+  /**
+   * Re-reads the node's addresses: VIPs come and go with services, and the node's own addresses
+   * with a DHCP lease, a new uplink or a link going down. Returns whether they changed; the
+   * decisions taken on the old ones are forgotten then.
+   */
+  refresh(): boolean {
+    if (!this.#useNode) return false;
+    const addresses = [...this.#nodeAddresses()];
+    const key = addresses.sort().join(",");
+    if (key === this.#nodeKey) return false;
     const out: Cidr[] = [];
-    for (const a of this.#nodeAddresses()) {
+    for (const a of addresses) {
       const ip = parseClientIp(a);
       if (ip) out.push(ip.family === 4 ? { ...ip, prefix: 32 } : { ...ip, prefix: 128 });
     }
     this.#node = out;
+    this.#nodeKey = key;
+    this.#memo = new Map();
+    return true;
   }
 
   /** Whether `address` may use forwarding. */

@@ -34,7 +34,7 @@ export type {
 export { DnsHandler } from "./handler.ts";
 export type { DnsHandlerOptions, DnsReply } from "./handler.ts";
 export { DnsMetrics } from "./metrics.ts";
-export { DnsServer } from "./server.ts";
+export { DnsServer, NODE_ADDRESS_POLL_MS } from "./server.ts";
 export type { DnsServerOptions, DnsServerStatus } from "./server.ts";
 export {
   RESOLV_CONF_POLL_MS,

@@ -24,6 +24,14 @@ import type { Reactor } from "../sys/reactor.ts";
 import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS } from "../sys/tcp.ts";
 import { buildZone, type Zone, type ZoneOptions } from "./zone.ts";
 
+/**
+ * How often the node's own addresses are re-read for `dnsAllowFrom`'s `node`, ms (as often as
+ * the device watch looks at the interfaces): a DHCP lease with a new address changes no registry
+ * object, so re-reading them only with zone updates left a client on the new address REFUSED
+ * until the next Service change.
+ */
+export const NODE_ADDRESS_POLL_MS = 5_000;
+
 /** Options of {@linkcode DnsServer.start}. */
 export interface DnsServerOptions extends ZoneOptions {
   /**
@@ -44,6 +52,11 @@ export interface DnsServerOptions extends ZoneOptions {
   readonly allowFrom?: readonly string[];
   /** Resolves the "node" keyword of `allowFrom`. @default the interfaces' addresses */
   readonly nodeAddresses?: () => readonly string[];
+  /**
+   * How often the node's addresses are re-read for the "node" keyword of `allowFrom`, ms
+   * (besides at every {@linkcode DnsServer.update}); 0: only then. @default NODE_ADDRESS_POLL_MS
+   */
+  readonly nodeAddressPollMs?: number;
   /** Per-upstream attempt timeout, ms. @default 2000 */
   readonly forwardTimeoutMs?: number;
   /** Forwarding cache entries. @default 10000 */
@@ -206,6 +219,7 @@ export class DnsServer {
   readonly #maxTcp: number;
   readonly #maxTcpPerClient: number;
   readonly #flushTimer: ReturnType<typeof setInterval>;
+  readonly #nodeTimer: ReturnType<typeof setInterval> | null;
   readonly #loops: Promise<unknown>;
   readonly #onOuterAbort: () => void;
   readonly #outerSignal: AbortSignal | undefined;
@@ -248,6 +262,10 @@ export class DnsServer {
     this.#maxTcpPerClient = Math.max(1, options.maxTcpConnectionsPerClient ?? 16);
     this.#tcpLimitLog = new LogRateLimiter({ now: options.now });
     this.#flushTimer = setInterval(() => this.flushMetrics(), options.metricsFlushMs ?? 1000);
+    const nodeEvery = options.nodeAddressPollMs ?? NODE_ADDRESS_POLL_MS;
+    this.#nodeTimer = this.#handler.allow.followsNode && nodeEvery > 0
+      ? setInterval(() => this.#refreshNodeAddresses(), nodeEvery)
+      : null;
     const udpLoops = Math.max(1, options.udpLoops ?? 4);
     this.#loops = Promise.all(bound.flatMap(({ udp, tcp }) => [
       ...(udp.kind === "batched"
@@ -322,6 +340,12 @@ export class DnsServer {
     this.#handler.allow.refresh();
   }
 
+  #refreshNodeAddresses(): void {
+    if (this.#handler.allow.refresh()) {
+      this.#log.debug("node addresses changed; dnsAllowFrom node follows them");
+    }
+  }
+
   /** The upstreams forwarded to now, in the order they are tried. */
   get upstreams(): readonly Upstream[] {
     return this.#forwarder.upstreams;
@@ -362,6 +386,7 @@ export class DnsServer {
     this.#abort.abort();
     this.#outerSignal?.removeEventListener("abort", this.#onOuterAbort);
     clearInterval(this.#flushTimer);
+    if (this.#nodeTimer !== null) clearInterval(this.#nodeTimer);
     for (const b of this.#bound) {
       closeUdp(b.udp);
       try {

@@ -408,6 +408,8 @@ export interface DnsQuery {
   readonly via: "resolve" | "udp" | "tcp";
   readonly name: string;
   readonly type: string;
+  /** The local address a `udp` query is sent from. @default any (the kernel picks) */
+  readonly source?: string;
 }
 
 /** Outcome of a `resolve` query. */

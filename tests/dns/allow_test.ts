@@ -38,6 +38,32 @@ Deno.test("AllowList.refresh() re-reads the node's addresses", () => {
   assert.equal(allow.allows("198.51.100.2"), true);
 });
 
+Deno.test("AllowList.refresh() says whether the node's addresses changed", () => {
+  let addrs = ["198.51.100.1", "9.251.0.1"];
+  const allow = new AllowList(["10.0.0.0/8", "node"], { nodeAddresses: () => addrs });
+  assert.equal(allow.followsNode, true);
+  const steps: [string, readonly string[], boolean, string, boolean][] = [
+    ["the same addresses", ["198.51.100.1", "9.251.0.1"], false, "198.51.100.1", true],
+    [
+      "the same, listed in another order",
+      ["9.251.0.1", "198.51.100.1"],
+      false,
+      "198.51.100.1",
+      true,
+    ],
+    ["a new lease", ["9.251.0.1", "198.51.100.2"], true, "198.51.100.2", true],
+    ["the old address is gone", ["9.251.0.1", "198.51.100.2"], false, "198.51.100.1", false],
+  ];
+  for (const [what, next, changed, client, allowed] of steps) {
+    addrs = [...next];
+    assert.equal(allow.refresh(), changed, what);
+    assert.equal(allow.allows(client), allowed, `${what}: ${client}`);
+  }
+  const fixed = new AllowList(["10.0.0.0/8"], { nodeAddresses: () => addrs });
+  assert.equal(fixed.followsNode, false);
+  assert.equal(fixed.refresh(), false);
+});
+
 Deno.test("parseCidr() rejects bad entries with a clear message", () => {
   assert.throws(
     () => parseCidr("10.0.0.0/33"),

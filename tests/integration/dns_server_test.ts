@@ -393,6 +393,32 @@ Deno.test('DnsServer allows the node\'s own addresses with the "node" keyword', 
   assert.equal(a.rcode, Rcode.NOERROR);
 });
 
+Deno.test("DnsServer re-reads the node's addresses by itself: a new address may forward", async () => {
+  // A DHCP lease moved the node from 192.0.2.10 to 127.0.0.1 (the client's address here);
+  // no registry object changed, so no update() comes to re-read them.
+  let addresses = ["192.0.2.10"];
+  const reread = Promise.withResolvers<void>();
+  await using up = new FakeUpstream(() => A_EXAMPLE());
+  await using server = await start({
+    upstreams: [up.address],
+    allowFrom: ["node"],
+    nodeAddresses: () => {
+      if (addresses[0] === "127.0.0.1") reread.resolve();
+      return addresses;
+    },
+    nodeAddressPollMs: 20,
+  });
+  const addr = server.addresses[0]!;
+  assert.equal(decode(await udpQuery(addr, query("example.com", RRType.A))).rcode, Rcode.REFUSED);
+  addresses = ["127.0.0.1"];
+  // Failure guard only: the wait ends at the first re-read.
+  const guard = setTimeout(() => reread.reject(new Error("addresses never re-read")), 10_000);
+  await reread.promise.finally(() => clearTimeout(guard));
+  const a = decode(await udpQuery(addr, query("example.com", RRType.A)));
+  assert.equal(a.rcode, Rcode.NOERROR);
+  assert.equal(up.seen.length, 1);
+});
+
 Deno.test("DnsServer.start() reports a clear error when the address is taken", async () => {
   await using first = await start();
   const a = first.addresses[0]!;

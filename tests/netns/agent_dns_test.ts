@@ -13,12 +13,14 @@ import {
   ctl,
   dnsQueries,
   endpointsObject,
+  type RawResult,
   serviceObject,
   settled,
   startUpstreamDns,
   vipOf,
 } from "../_helpers/agent_fixtures.ts";
 import { createNetns, NETNS_AVAILABLE } from "../_helpers/netns.ts";
+import { NODE_ADDRESS_POLL_MS } from "../../lib/dns/mod.ts";
 
 const WEB_VIP = "9.251.0.2";
 const FQDN = "web.default.svc.cluster.local";
@@ -135,5 +137,43 @@ Deno.test({
     assert.equal(await agent.stop(), 0);
     // The second and third queries were answered from the cache (TTL 60 s).
     assert.deepEqual([...new Set(await upstream.finish())], ["example.test A", "missing.test A"]);
+  },
+});
+
+Deno.test({
+  name: "agent DNS lets a client on the node's new address forward after the address changed",
+  ignore: !NETNS_AVAILABLE,
+  async fn() {
+    await using ns = await createNetns("agnode");
+    // 198.51.100.0/24 (RFC 5737 TEST-NET-2) is in no private range: only `node` allows it.
+    await ns.run(["ip", "addr", "add", "198.51.100.10/32", "dev", "lo"]);
+    await using upstream = await startUpstreamDns(ns, { "example.test": "192.0.2.1" });
+    await using agent = await startAgent({
+      netns: ns,
+      config: {
+        nodeName: "n1",
+        logLevel: "debug",
+        dnsAllowFrom: ["node"],
+        upstreams: [`127.0.0.1:${upstream.port}`],
+      },
+    });
+    const rcodeFrom = async (source: string) => {
+      const [r] = await dnsQueries(ns, [{ via: "udp", name: "example.test", type: "A", source }]);
+      return (r as RawResult).rcode;
+    };
+    assert.equal(await rcodeFrom("198.51.100.10"), "NOERROR");
+    // A DHCP lease with a new address: no registry object changes with it.
+    const mark = agent.lineCount();
+    await ns.run(["ip", "addr", "add", "198.51.100.20/32", "dev", "lo"]);
+    await ns.run(["ip", "addr", "del", "198.51.100.10/32", "dev", "lo"]);
+    await agent.waitForLog(
+      /msg="node addresses changed; dnsAllowFrom node follows them"/,
+      NODE_ADDRESS_POLL_MS + 5_000,
+      mark,
+    );
+    // Before, REFUSED until a Service changed (the zone update re-read the addresses).
+    assert.equal(await rcodeFrom("198.51.100.20"), "NOERROR");
+    assert.equal(await agent.stop(), 0);
+    assert.deepEqual(await upstream.finish(), ["example.test A"]);
   },
 });

@@ -4,7 +4,8 @@
  * one outcome per query.
  *
  * Usage: `dns_query.ts SERVER PORT QUERIES` where QUERIES is a JSON array of
- * `{"via","name","type"}` with `via`
+ * `{"via","name","type"}` (and an optional `"source"`, the local address a `udp` query is sent
+ * from) with `via`
  * - `resolve`: `Deno.resolveDns` (UDP) → `{"answers":[…]}` or `{"error":"<error name>"}`;
  * - `udp` / `tcp`: a raw query sent over UDP or over TCP with the RFC 1035 §4.2.2 two-byte
  *   length prefix → `{"rcode","aa","answers":[{"name","type","data"}],"authorities":
@@ -127,13 +128,18 @@ async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
   return out;
 }
 
-async function rawQuery(via: string, name: string, type: string): Promise<Message> {
+async function rawQuery(
+  via: string,
+  name: string,
+  type: string,
+  source = "0.0.0.0",
+): Promise<Message> {
   const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
   const query = buildQuery(id, name, type);
   const target = { hostname: server!, port: Number(port) };
   let reply: Uint8Array;
   if (via === "udp") {
-    const sock = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
+    const sock = Deno.listenDatagram({ transport: "udp", hostname: source, port: 0 });
     try {
       await sock.send(query, { transport: "udp", ...target });
       const timer = setTimeout(() => sock.close(), 5000);
@@ -166,7 +172,7 @@ async function rawQuery(via: string, name: string, type: string): Promise<Messag
   return msg;
 }
 
-async function query(via: string, name: string, type: string): Promise<unknown> {
+async function query(via: string, name: string, type: string, source?: string): Promise<unknown> {
   if (via === "resolve") {
     try {
       const answers = await Deno.resolveDns(name, type as "A", {
@@ -178,7 +184,7 @@ async function query(via: string, name: string, type: string): Promise<unknown> 
     }
   }
   if (via === "udp" || via === "tcp") {
-    const msg = await rawQuery(via, name, type);
+    const msg = await rawQuery(via, name, type, source);
     return {
       rcode: msg.rcode,
       aa: (msg.flags & FLAG_AA) !== 0,
@@ -190,7 +196,9 @@ async function query(via: string, name: string, type: string): Promise<unknown> 
 }
 
 const results: unknown[] = [];
-for (const q of JSON.parse(queries) as { via: string; name: string; type: string }[]) {
-  results.push(await query(q.via, q.name, q.type));
+for (
+  const q of JSON.parse(queries) as { via: string; name: string; type: string; source?: string }[]
+) {
+  results.push(await query(q.via, q.name, q.type, q.source));
 }
 print(results);
