@@ -6,7 +6,9 @@
  * Our lines carry a marker comment, so a file left behind by a crash is recognised and cleaned
  * on the next start. Writes are atomic (temporary file in the same directory, then rename);
  * a symlinked resolv.conf (systemd-resolved) is written through to its target so the link
- * survives; a bind-mounted file (containers), where rename fails, is rewritten in place.
+ * survives; a bind-mounted file (containers), where rename fails, is rewritten in place. When
+ * the link is pointed at another file while the agent runs, our lines are removed from the file
+ * it pointed to before (the link may be pointed back at it after the agent is gone).
  * @module
  */
 import type { Logger } from "../log/mod.ts";
@@ -82,6 +84,8 @@ export class ResolvConfManager {
   readonly #log: Logger;
   /** What we wrote, to tell whether someone else changed the file since. */
   #written: string | null = null;
+  /** The file the last write went to: what a symlinked `path` pointed to then. */
+  #target: string | null = null;
   #original: string | null = null;
   /** apply, reassert and restore run one at a time, in call order (never a write after restore). */
   #queue: Promise<unknown> = Promise.resolve();
@@ -184,11 +188,51 @@ export class ResolvConfManager {
     this.#log.info("resolv.conf restored", { path: this.#path });
   }
 
+  /**
+   * Removes our lines from `file`, which `path` pointed to before (a symlink swapped, as
+   * `resolvectl` or NetworkManager do): nothing would remove them from it otherwise, and a link
+   * pointed back at it after the agent is gone would send every lookup to a dead nameserver
+   * first. A file that cannot be written (the agent's permission flags name only `path`) is
+   * warned about, with the fix.
+   */
+  async #clean(file: string): Promise<void> {
+    try {
+      const text = await Deno.readTextFile(file);
+      const clean = withoutOurNameserver(text, this.#ip);
+      if (clean === text) return;
+      await Deno.writeTextFile(file, clean);
+      this.#log.info(
+        "resolv.conf points at another file now; removed the cluster DNS from the old one",
+        {
+          path: this.#path,
+          file,
+        },
+      );
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      this.#log.warn(
+        "resolv.conf points at another file now; cannot remove the cluster DNS from the old one",
+        {
+          path: this.#path,
+          file,
+          error: err instanceof Deno.errors.NotCapable
+            ? `not permitted to write "${file}" (not a path this edgemesh's permission flags allow)`
+            : err,
+          fix:
+            `delete the line "${RESOLV_CONF_MARKER}" and the nameserver line after it from that file`,
+        },
+      );
+    }
+  }
+
   async #write(text: string): Promise<void> {
     let target = this.#path;
     try {
       target = await Deno.realPath(this.#path); // write through a symlink, keep the link
     } catch { /* does not exist yet: create it */ }
+    const before = this.#target;
+    this.#target = target;
+    if (before !== null && before !== target) await this.#clean(before);
     const tmp = resolvConfTempPath(target);
     try {
       let mode = 0o644;

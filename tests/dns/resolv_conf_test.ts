@@ -144,3 +144,61 @@ Deno.test("ResolvConfManager.reassert() puts ours first again in a rewritten fil
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("ResolvConfManager removes its lines from the file a swapped symlink pointed to", async (t) => {
+  // systemd-resolved's stub and uplink files; resolvectl or NetworkManager re-point the link.
+  const UPLINK = "# uplink\nnameserver 10.9.9.9\n";
+  const ours = (text: string) => withOurNameserver(text, "9.251.0.1");
+  const cases: {
+    name: string;
+    /** What the link points to at each step after apply, "" for a restore. */
+    steps: readonly ("stub" | "uplink" | "")[];
+    want: { readonly stub: string; readonly uplink: string };
+  }[] = [
+    {
+      name: "swap noticed",
+      steps: ["uplink"],
+      want: { stub: ORIGINAL, uplink: ours(UPLINK) },
+    },
+    {
+      name: "swap, then back",
+      steps: ["uplink", "stub"],
+      want: { stub: ours(ORIGINAL), uplink: UPLINK },
+    },
+    {
+      name: "swap right before exit",
+      steps: ["uplink", ""],
+      want: { stub: ORIGINAL, uplink: UPLINK },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const dir = await Deno.makeTempDir({ prefix: "em-resolv-swap-" });
+      try {
+        const files = { stub: `${dir}/stub-resolv.conf`, uplink: `${dir}/resolv.conf` };
+        const link = `${dir}/link.conf`;
+        await Deno.writeTextFile(files.stub, ORIGINAL);
+        await Deno.writeTextFile(files.uplink, UPLINK);
+        await Deno.symlink(files.stub, link);
+        const log = memoryLogger();
+        const m = new ResolvConfManager({ path: link, nameserver: "9.251.0.1", log });
+        await m.apply();
+        for (const step of c.steps) {
+          if (step === "") {
+            await m.restore();
+            continue;
+          }
+          await Deno.remove(link);
+          await Deno.symlink(files[step], link);
+          if (c.steps.at(-1) === "" && step === c.steps.at(-2)) continue; // not polled before exit
+          await m.reassert(await Deno.readTextFile(link));
+        }
+        assert.equal(await Deno.readTextFile(files.stub), c.want.stub, "stub");
+        assert.equal(await Deno.readTextFile(files.uplink), c.want.uplink, "uplink");
+        assert.ok(log.lines.some((l) => /removed the cluster DNS from the old one/.test(l)));
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
+});
