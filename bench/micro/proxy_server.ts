@@ -124,9 +124,12 @@ if (mode === "proxy") {
   const { Reactor } = await import(
     new URL("sys/reactor.ts", base).href
   ) as typeof import("../../lib/sys/reactor.ts");
-  const { connectTcp, FdListener } = await import(
-    new URL("sys/tcp.ts", base).href
-  ) as typeof import("../../lib/sys/tcp.ts");
+  const { FdListener } = await import(
+    new URL("sys/tcp_listener.ts", base).href
+  ) as typeof import("../../lib/sys/tcp_listener.ts");
+  const { connectTcp } = await import(
+    new URL("sys/tcp_dial.ts", base).href
+  ) as typeof import("../../lib/sys/tcp_dial.ts");
   const c = libc();
   if (c === null) throw new Error("bare-epoll needs --allow-ffi");
   const reactor = Reactor.open(c);

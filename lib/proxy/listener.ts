@@ -6,7 +6,8 @@
  */
 import type { Logger } from "../log/mod.ts";
 import type { ServiceKey, ServicePort } from "../registry/model.ts";
-import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS, type AcceptLimit } from "../sys/tcp.ts";
+import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS } from "../sys/tcp.ts";
+import type { AcceptLimit } from "../sys/tcp_listener.ts";
 
 /** Identity of a listener: `"<vip>:<port>"`. */
 export type ListenerKey = string;

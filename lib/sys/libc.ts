@@ -2,9 +2,10 @@
 /**
  * The few C library functions the agent calls through Deno's FFI, loaded once: batched UDP for
  * DNS (`lib/dns/mmsg.ts`), the epoll event loop and TCP sockets of the proxy's `epoll` engine
- * (`reactor.ts`, `tcp.ts`), the main thread's CPU time (`lib/proxy/busy.ts`, which starts
- * proxy workers when the main thread is busy; Deno denies reading `/proc/self` without
- * `--allow-all`) and `malloc_trim` (the agent returns freed C heap memory every 10 s).
+ * (`reactor.ts`, `tcp.ts`, `tcp_listener.ts`, `tcp_dial.ts`), the main thread's CPU time
+ * (`lib/proxy/busy.ts`, which starts proxy workers when the main thread is busy; Deno denies
+ * reading `/proc/self` without `--allow-all`) and `malloc_trim` (the agent returns freed C heap
+ * memory every 10 s).
  *
  * `--allow-ffi` is granted only for {@linkcode LIBC_PATHS}; without it {@linkcode libc} is null
  * and the callers fall back (Deno's UDP and TCP sockets; workers started at once).
@@ -30,7 +31,7 @@ const SYMBOLS = {
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
-  // TCP sockets of the epoll proxy engine (lib/sys/tcp.ts); all synchronous on non-blocking
+  // TCP sockets of the epoll proxy engine (lib/sys/tcp*.ts); all synchronous on non-blocking
   // sockets, except the idle wait of the event loop.
   listen: { parameters: ["i32", "i32"], result: "i32" },
   accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },

@@ -3,13 +3,14 @@
  * TCP sockets on the {@linkcode Reactor}: non-blocking sockets whose system calls are made
  * synchronously through FFI, waiting on epoll only when the kernel says `EAGAIN`.
  *
- * - {@linkcode FdConn}: a connection with the `read`/`write`/`closeWrite`/`close` surface of a
- *   `Deno.TcpConn` (what the proxy copies between), plus {@linkcode FdConn.attach}, which
+ * - {@linkcode FdConn} (here): a connection with the `read`/`write`/`closeWrite`/`close` surface
+ *   of a `Deno.TcpConn` (what the proxy copies between), plus {@linkcode FdConn.attach}, which
  *   hands its readiness events to a synchronous relay instead (`lib/proxy/relay.ts`), and
  *   {@linkcode FdConn.reset}, a close with RST (the proxy's answer when it cannot serve).
- * - {@linkcode FdListener}: a bound listener (optionally `SO_REUSEPORT`) that accepts in
- *   batches and hands each connection to a callback.
- * - {@linkcode connectTcp}: a non-blocking connect with a timeout kept by the reactor.
+ * - `FdListener` (`tcp_listener.ts`): a bound listener (optionally `SO_REUSEPORT`) that accepts
+ *   in batches and hands each connection to a callback.
+ * - `connectTcp` and `dialTcp` (`tcp_dial.ts`): a non-blocking connect with a timeout kept by
+ *   the reactor.
  *
  * Errors are the `Deno.errors` classes Deno's sockets throw for the same errno.
  * Writes use `send(MSG_NOSIGNAL)`: a peer that went away yields `EPIPE`, never `SIGPIPE`.
@@ -18,9 +19,7 @@
 import type { Libc } from "./libc.ts";
 import { errno } from "./libc.ts";
 import {
-  EPOLLERR,
   EPOLLET,
-  EPOLLHUP,
   EPOLLIN,
   EPOLLOUT,
   EPOLLRDHUP,
@@ -30,32 +29,24 @@ import {
   WRITABLE,
 } from "./reactor.ts";
 import {
-  AF_INET,
-  AF_INET6,
-  bindSocket,
   Errno,
   errnoError,
   formatSockaddr,
   SOCK_CLOEXEC,
   SOCKADDR_MAX,
-  type SockaddrCache,
   sockaddrPort,
-  sysError,
-  writeSockaddr,
 } from "./sockaddr.ts";
 
 const SOCK_STREAM = 1;
-const SOCK_NONBLOCK = 0o4000;
+/** `socket(2)` and `accept4(2)` flag: non-blocking. */
+export const SOCK_NONBLOCK = 0o4000;
 /** A non-blocking TCP socket, closed on exec. */
-const TCP_SOCKET = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
-const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
-const SO_ERROR = 4;
+export const TCP_SOCKET = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
+/** `setsockopt(2)`/`getsockopt(2)` level of the socket options. */
+export const SOL_SOCKET = 1;
 const SO_LINGER = 13;
-const SO_REUSEPORT = 15;
 const MSG_NOSIGNAL = 0x4000;
 const SHUT_WR = 1;
-const LISTEN_BACKLOG = 4096;
 /** Readiness a connection is registered for (edge-triggered). */
 const CONN_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
@@ -308,246 +299,10 @@ export class FdConn implements IoSource {
   }
 }
 
-const ONE = new Int32Array([1]);
+// The accept retry of FdListener (tcp_listener.ts), which VipListener (lib/proxy/listener.ts),
+// the HTTP front and the DNS server's TCP listener follow too.
 
 /** The first wait after an accept failure, ms; it doubles while failures go on. */
 export const ACCEPT_RETRY_MS = 100;
 /** The longest wait between accepts that fail (out of descriptors), ms. */
 export const ACCEPT_RETRY_MAX_MS = 2000;
-
-/** A cap a listener obeys: while `full` it does not accept, and waits for `pause`'s call. */
-export interface AcceptLimit {
-  readonly full: boolean;
-  /** Calls `resume` once, later, when there is room again. */
-  pause(resume: () => void): void;
-}
-
-const NO_LIMIT: AcceptLimit = { full: false, pause: (resume) => queueMicrotask(resume) };
-
-/** A listening socket on the {@linkcode Reactor}. */
-export class FdListener implements IoSource {
-  readonly addr: Deno.NetAddr;
-  readonly #reactor: Reactor;
-  readonly #c: Libc;
-  readonly #fd: number;
-  #token = -1;
-  #onConn: ((conn: FdConn) => void) | null = null;
-  #onError: (err: Error) => void = () => {};
-  #done: PromiseWithResolvers<void> | null = null;
-  #retry: ReturnType<typeof setTimeout> | undefined;
-  #retryMs = ACCEPT_RETRY_MS;
-  #limit: AcceptLimit = NO_LIMIT;
-  /** Waiting for the limit's room (accepting stopped until it calls back). */
-  #paused = false;
-  #closed = false;
-
-  /**
-   * Binds and listens on `hostname:port` (port 0: any free port); with `reusePort`, other
-   * sockets may bind the same address (`SO_REUSEPORT`: the kernel spreads connections).
-   * @throws {Deno.errors.AddrNotAvailable} (the address is not on any device), `AddrInUse`, …
-   */
-  constructor(reactor: Reactor, hostname: string, port: number, reusePort = false) {
-    this.#reactor = reactor;
-    const c = this.#c = reactor.libc;
-    const one = new Uint8Array(ONE.buffer);
-    const bound = bindSocket(c, TCP_SOCKET, hostname, port, "listen on", (fd) => {
-      c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4);
-      if (reusePort) c.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, one, 4);
-    });
-    if (c.listen(bound.fd, LISTEN_BACKLOG) !== 0) {
-      const err = sysError(c, "listen()");
-      c.close(bound.fd);
-      throw err;
-    }
-    this.addr = { transport: "tcp", hostname, port: bound.port };
-    this.#fd = bound.fd;
-  }
-
-  /**
-   * Accepts until {@linkcode close}, giving each connection to `onConn`; resolves when
-   * closed. Accept failures (e.g. out of file descriptors) go to `onError`, and accepting
-   * resumes {@linkcode ACCEPT_RETRY_MS} later, doubling while failures go on (up to
-   * {@linkcode ACCEPT_RETRY_MAX_MS}), instead of spinning. While `limit` is full nothing is
-   * accepted (connections wait in the kernel's backlog) until it calls back. Call once.
-   */
-  serve(
-    onConn: (conn: FdConn) => void,
-    onError: (err: Error) => void,
-    limit: AcceptLimit = NO_LIMIT,
-  ): Promise<void> {
-    if (this.#done) throw new TypeError("FdListener.serve() called twice");
-    this.#done = Promise.withResolvers();
-    if (this.#closed) {
-      this.#done.resolve();
-      return this.#done.promise;
-    }
-    this.#onConn = onConn;
-    this.#onError = onError;
-    this.#limit = limit;
-    // Never calls onConn from here: a connection that came in since listen() is reported by
-    // the reactor's next turn (registering a ready socket queues its event at once), after
-    // the caller has finished setting up.
-    this.#token = this.#reactor.add(this.#fd, EPOLLIN | EPOLLET, this);
-    return this.#done.promise;
-  }
-
-  /** @internal Readiness from the reactor. */
-  onIo(): void {
-    if (this.#retry === undefined && !this.#paused) this.#acceptAll();
-  }
-
-  readonly #resume = () => {
-    this.#paused = false;
-    if (this.#retry === undefined) this.#acceptAll();
-  };
-
-  #acceptAll(): void {
-    const c = this.#c;
-    const limit = this.#limit;
-    while (!this.#closed) {
-      if (limit.full) {
-        // Edge-triggered: what waits in the backlog is not reported again, so resume() looks.
-        this.#paused = true;
-        limit.pause(this.#resume);
-        return;
-      }
-      const fd = c.accept4(this.#fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) {
-        const code = errno(c);
-        if (code === Errno.EAGAIN) {
-          this.#retryMs = ACCEPT_RETRY_MS;
-          return;
-        }
-        if (code === Errno.EINTR || code === Errno.ECONNABORTED) continue;
-        this.#onError(errnoError(code, "accept4()"));
-        this.#retry = setTimeout(() => {
-          this.#retry = undefined;
-          if (!this.#paused) this.#acceptAll();
-        }, this.#retryMs);
-        this.#retryMs = Math.min(ACCEPT_RETRY_MAX_MS, this.#retryMs * 2);
-        return;
-      }
-      let conn: FdConn;
-      try {
-        conn = new FdConn(this.#reactor, fd);
-      } catch (err) {
-        this.#onError(err as Error);
-        continue;
-      }
-      this.#onConn!(conn);
-    }
-  }
-
-  /** Stops accepting and closes the socket; open connections are not affected. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearTimeout(this.#retry);
-    this.#retry = undefined;
-    if (this.#token >= 0) this.#reactor.forget(this.#token);
-    this.#c.close(this.#fd);
-    this.#done?.resolve();
-  }
-}
-
-/**
- * The address of the dial in progress (used synchronously only). One buffer outside V8's heap:
- * a fresh 28-byte typed array lives on the heap, and FFI then copies it out on every call.
- */
-const DIAL_NAME = new Uint8Array(new ArrayBuffer(SOCKADDR_MAX));
-
-/** A dial's cancel function once it has settled. */
-const settledDial = () => {};
-
-/**
- * Connects to `ip:port` without blocking; resolves once connected, rejects with the
- * `Deno.errors` class of the failure, with `TimedOut` after `timeoutMs`, or with
- * `Interrupted` when `cancel` is called first (a cancelled or failed socket is closed).
- * @throws {TypeError} when `ip` is not an IP address
- */
-export function connectTcp(
-  reactor: Reactor,
-  ip: string,
-  port: number,
-  timeoutMs: number,
-): { conn: Promise<FdConn>; cancel: () => void } {
-  const { promise, resolve, reject } = Promise.withResolvers<FdConn>();
-  const cancel = dialTcp(reactor, ip, port, timeoutMs, null, (err, conn) => {
-    if (err === null) resolve(conn!);
-    else reject(err);
-  });
-  return { conn: promise, cancel };
-}
-
-/**
- * {@linkcode connectTcp} with a callback: `done` runs once, with the connected socket or with
- * the error (maybe before `dialTcp` returns, for a failure found at once). Returns the cancel
- * function. The proxy dials this way so that a connection costs one promise, not three
- * (the connect's, the readiness wait's and the dialer's). `names`: encodings of the
- * addresses dialled before (null: parse `ip` each time).
- * @throws {TypeError} when `ip` is not an IP address
- */
-export function dialTcp(
-  reactor: Reactor,
-  ip: string,
-  port: number,
-  timeoutMs: number,
-  names: SockaddrCache | null,
-  done: (err: Error | null, conn: FdConn | null) => void,
-): () => void {
-  const c = reactor.libc;
-  const name = DIAL_NAME;
-  const len = names === null
-    ? writeSockaddr(name, ip, port, "connect to")
-    : names.write(name, ip, port, "connect to");
-  let conn: FdConn;
-  let connected: boolean;
-  try {
-    const fd = c.socket(len === 16 ? AF_INET : AF_INET6, TCP_SOCKET, 0);
-    if (fd < 0) throw sysError(c, "socket()");
-    // connect() before the epoll registration: an unconnected socket polls as EPOLLOUT |
-    // EPOLLHUP, and the loop's wait on another thread could take that for a failed connect.
-    const r = c.connect(fd, name, len);
-    const code = r === 0 ? 0 : errno(c);
-    if (r !== 0 && code !== Errno.EINPROGRESS) {
-      c.close(fd);
-      throw errnoError(code, "connect()");
-    }
-    conn = new FdConn(reactor, fd);
-    connected = r === 0;
-  } catch (err) {
-    done(err as Error, null);
-    return settledDial;
-  }
-  if (connected) {
-    done(null, conn);
-    return settledDial;
-  }
-  let settled = false;
-  const fail = (err: Error) => {
-    if (settled) return;
-    settled = true;
-    reactor.cancel(deadline);
-    conn.close();
-    done(err, null);
-  };
-  const deadline = reactor.after(timeoutMs, () => {
-    fail(new Deno.errors.TimedOut(`connect(): timed out after ${timeoutMs} ms`));
-  });
-  conn.onceConnected((events) => {
-    if (settled) return;
-    // Writable without an error or hang-up: connected (SO_ERROR is read only on failure).
-    if ((events & (EPOLLERR | EPOLLHUP)) === 0) {
-      settled = true;
-      reactor.cancel(deadline);
-      done(null, conn);
-      return;
-    }
-    const soError = new Int32Array(1);
-    const soLen = new Uint32Array([4]);
-    const r = c.getsockopt(conn.fd, SOL_SOCKET, SO_ERROR, new Uint8Array(soError.buffer), soLen);
-    if (r !== 0) return fail(sysError(c, "getsockopt(SO_ERROR)"));
-    fail(errnoError(soError[0] || Errno.ECONNREFUSED, "connect()"));
-  });
-  return () => fail(new Deno.errors.Interrupted("connect(): cancelled"));
-}

@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { relay, RelayBuffer } from "../../lib/proxy/relay.ts";
 import { EPOLLIN, Reactor } from "../../lib/sys/reactor.ts";
-import { connectTcp, type ConnObserver, type FdConn, FdListener } from "../../lib/sys/tcp.ts";
+import type { ConnObserver, FdConn } from "../../lib/sys/tcp.ts";
+import { connectTcp } from "../../lib/sys/tcp_dial.ts";
+import { FdListener } from "../../lib/sys/tcp_listener.ts";
 import { openReactor } from "../_helpers/reactor.ts";
 
 /**

@@ -1,7 +1,9 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /** TCP sockets on the epoll reactor, over loopback. */
 import assert from "node:assert/strict";
-import { connectTcp, dialTcp, type FdConn, FdListener } from "../../lib/sys/tcp.ts";
+import type { FdConn } from "../../lib/sys/tcp.ts";
+import { connectTcp, dialTcp } from "../../lib/sys/tcp_dial.ts";
+import { FdListener } from "../../lib/sys/tcp_listener.ts";
 import { SockaddrCache } from "../../lib/sys/sockaddr.ts";
 import { openReactor } from "../_helpers/reactor.ts";
 
