@@ -68,7 +68,8 @@ export function resolvConfUpstreams(text: string, options: ResolvConfUpstreamsOp
 /**
  * The upstreams to forward to: config `upstreams` when set, otherwise the `nameserver` lines of
  * resolv.conf without our own listen addresses. Read this before `manageResolvConf` rewrites
- * the file. A missing or unreadable file gives no upstreams (with a warning).
+ * the file. A missing or unreadable file, or one without a usable nameserver, gives no
+ * upstreams (with a warning).
  */
 export async function resolveUpstreams(options: ResolveUpstreamsOptions): Promise<Upstream[]> {
   if (options.upstreams.length > 0) {
@@ -84,12 +85,18 @@ export async function resolveUpstreams(options: ResolveUpstreamsOptions): Promis
     options.log?.warn("Cannot read resolv.conf: DNS forwarding is off", { path, error: err });
     return [];
   }
-  return resolvConfUpstreams(text, {
+  const upstreams = resolvConfUpstreams(text, {
     listen: options.listen,
     source: path,
     ...(options.interfaceNames ? { interfaceNames: options.interfaceNames } : {}),
     ...(options.log ? { log: options.log } : {}),
   });
+  // An empty file (a device booted before its network) said nothing, unlike a missing one:
+  // forwarded names got REFUSED with no line in the log telling why.
+  if (upstreams.length === 0) {
+    options.log?.warn("resolv.conf names no usable nameserver: DNS forwarding is off", { path });
+  }
+  return upstreams;
 }
 
 /**

@@ -94,6 +94,31 @@ Deno.test("resolveUpstreams() prefers config upstreams, else resolv.conf without
   );
 });
 
+Deno.test("resolveUpstreams() warns when resolv.conf gives no upstream", async (t) => {
+  const rows: [string, string | Error, RegExp | null][] = [
+    ["missing", new Deno.errors.NotFound("gone"), /Cannot read resolv.conf: DNS forwarding is off/],
+    ["empty (booted before its network)", "", /names no usable nameserver: DNS forwarding is off/],
+    ["only ours", "nameserver 9.251.0.1\n", /names no usable nameserver/],
+    ["only unusable", "nameserver dns.example\n", /names no usable nameserver/],
+    ["a nameserver", "nameserver 10.0.0.2\n", null],
+  ];
+  for (const [name, file, want] of rows) {
+    await t.step(name, async () => {
+      const log = memoryLogger();
+      await resolveUpstreams({
+        upstreams: [],
+        listen: ["9.251.0.1:53"],
+        readTextFile: () => file instanceof Error ? Promise.reject(file) : Promise.resolve(file),
+        log,
+      });
+      const offLines = log.lines.filter((l) => /DNS forwarding is off/.test(l));
+      if (want === null) return assert.deepEqual(offLines, []);
+      assert.equal(offLines.length, 1, log.lines.join("\n"));
+      assert.match(offLines[0]!, want);
+    });
+  }
+});
+
 Deno.test("nameserverProblem() says which nameserver values cannot be used, as glibc reads them", async (t) => {
   const ifs = ["lo", "eth0"];
   const rows: [string, { reason: RegExp; unusable: boolean } | null][] = [
