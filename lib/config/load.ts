@@ -10,7 +10,9 @@
  */
 import type { Config } from "./schema.ts";
 import { readJsonDocument } from "./json_document.ts";
-import { ConfigError, isPlainObject, parseConfig } from "./parse.ts";
+import { ConfigError } from "./issues.ts";
+import { parseConfig } from "./parse.ts";
+import { isPlainObject } from "./values.ts";
 import { yamlErrorText } from "./yaml_error.ts";
 
 /** Options of {@linkcode loadConfig}. */

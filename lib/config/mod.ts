@@ -14,8 +14,11 @@ export {
   MAX_PROXY_THREADS,
   proxyThreadCount,
 } from "./defaults.ts";
-export { ConfigError, formatIssue, METRICS_SOCKET_SUFFIX, parseConfig } from "./parse.ts";
-export type { ConfigIssue, ParseConfigOptions } from "./parse.ts";
+export { parseConfig } from "./parse.ts";
+export type { ParseConfigOptions } from "./parse.ts";
+export { ConfigError, formatIssue } from "./issues.ts";
+export type { ConfigIssue } from "./issues.ts";
+export { METRICS_SOCKET_SUFFIX } from "./checks.ts";
 export { loadConfig, parseConfigText } from "./load.ts";
 export type { LoadConfigOptions } from "./load.ts";
 export { firstHostIPv4, isCidr, parseCidr, parseHostPort } from "./address.ts";

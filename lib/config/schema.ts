@@ -3,7 +3,8 @@
  * The agent's configuration: the {@linkcode Config} type and its documented defaults.
  *
  * Every key here is a documented contract (README "Configuration"); rename none of them.
- * Parsing and validation live in `parse.ts`; reading files, env and flags in `load.ts`.
+ * Parsing and validation live in `parse.ts` (the checks of single values in `checks.ts`);
+ * reading files, env and flags in `load.ts`.
  * @module
  */
 import type { LbStrategy } from "../registry/model.ts";
