@@ -65,6 +65,9 @@ export function resolvConfUpstreams(text: string, options: ResolvConfUpstreamsOp
   return reachable(listed, options.interfaceNames, warn);
 }
 
+/** Said with "forwarding is off" at start: it comes back by itself (`ResolvConfWatch`). */
+const FOLLOWED = "resolv.conf names a usable nameserver (checked every 10 s)";
+
 /**
  * The upstreams to forward to: config `upstreams` when set, otherwise the `nameserver` lines of
  * resolv.conf without our own listen addresses. Read this before `manageResolvConf` rewrites
@@ -82,7 +85,11 @@ export async function resolveUpstreams(options: ResolveUpstreamsOptions): Promis
   try {
     text = await read(path);
   } catch (err) {
-    options.log?.warn("Cannot read resolv.conf: DNS forwarding is off", { path, error: err });
+    options.log?.warn("Cannot read resolv.conf: DNS forwarding is off", {
+      path,
+      error: err,
+      until: FOLLOWED,
+    });
     return [];
   }
   const upstreams = resolvConfUpstreams(text, {
@@ -94,7 +101,10 @@ export async function resolveUpstreams(options: ResolveUpstreamsOptions): Promis
   // An empty file (a device booted before its network) said nothing, unlike a missing one:
   // forwarded names got REFUSED with no line in the log telling why.
   if (upstreams.length === 0) {
-    options.log?.warn("resolv.conf names no usable nameserver: DNS forwarding is off", { path });
+    options.log?.warn("resolv.conf names no usable nameserver: DNS forwarding is off", {
+      path,
+      until: FOLLOWED,
+    });
   }
   return upstreams;
 }

@@ -115,6 +115,11 @@ Deno.test("resolveUpstreams() warns when resolv.conf gives no upstream", async (
       if (want === null) return assert.deepEqual(offLines, []);
       assert.equal(offLines.length, 1, log.lines.join("\n"));
       assert.match(offLines[0]!, want);
+      // It comes back by itself: the line says when.
+      assert.match(
+        offLines[0]!,
+        /"until":"resolv.conf names a usable nameserver \(checked every 10 s\)"/,
+      );
     });
   }
 });
