@@ -1,7 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
  * Turns one query packet into one answer packet: the protocol layer between the sockets
- * (`server.ts`) and the pure {@linkcode resolve}.
+ * (`udp_server.ts`, `tcp_server.ts`) and the pure {@linkcode resolve}.
  *
  * - Fast path: a single-question A query for a name with A records (the common case) is parsed
  *   and answered straight from bytes into the caller's buffer (`wire.ts`).

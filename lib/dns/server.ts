@@ -2,26 +2,32 @@
 /**
  * The DNS server shell: UDP and TCP sockets on every `dnsListen` address, a handler in between.
  *
- * The UDP loop receives into one preallocated buffer and answers the fast path from a second
- * reused buffer, so a cluster-name query allocates almost nothing; it never stops on a bad
- * packet. TCP follows RFC 7766: 2-byte length framing, several (pipelined) queries per
- * connection, an idle timeout, and bounds on open connections, in all and per client address;
- * at a bound the connection idle the longest makes room (§6.2.2, §6.2.3).
+ * The UDP sockets and their loops are in `udp_server.ts`, the TCP connections (RFC 7766
+ * framing, idle timeout, connection bounds) in `tcp_server.ts`; this file binds the addresses,
+ * starts and closes them, swaps zones and upstreams in, and moves the per-packet counts into
+ * the metrics registry.
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { LogRateLimiter, nullLogger } from "../log/mod.ts";
+import { nullLogger } from "../log/mod.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import { EMPTY_SNAPSHOT, type Snapshot } from "../registry/model.ts";
 import { AllowList, DEFAULT_DNS_ALLOW_FROM } from "./allow.ts";
 import { Forwarder, parseHostPort, type Upstream, type UpstreamTransport } from "./forward.ts";
 import { DnsHandler } from "./handler.ts";
-import { frameTcp } from "./message.ts";
 import { DnsMetrics } from "./metrics.ts";
-import { MAX_UDP_PAYLOAD } from "./wire.ts";
 import { MmsgSocket } from "./mmsg.ts";
 import type { Reactor } from "../sys/reactor.ts";
-import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS } from "../sys/tcp.ts";
+import { ServerTasks } from "./tasks.ts";
+import { TcpConnections } from "./tcp_server.ts";
+import {
+  batchedLoop,
+  bindUdp,
+  closeUdp,
+  udpLoop,
+  type UdpServing,
+  type UdpSocket,
+} from "./udp_server.ts";
 import { buildZone, type Zone, type ZoneOptions } from "./zone.ts";
 
 /**
@@ -119,35 +125,6 @@ export interface DnsServerStatus {
   readonly udp: "batched" | "plain";
 }
 
-/** A UDP socket: Deno's own, or a batched one (`recvmmsg`/`sendmmsg`, see ./mmsg.ts). */
-type UdpSocket =
-  | { readonly kind: "plain"; readonly conn: Deno.DatagramConn }
-  | { readonly kind: "batched"; readonly sock: MmsgSocket };
-
-function closeUdp(u: UdpSocket): void {
-  try {
-    if (u.kind === "plain") u.conn.close();
-    else u.sock.close();
-  } catch { /* already closed */ }
-}
-
-/** One open DNS TCP connection. */
-interface TcpClient {
-  readonly conn: Deno.TcpConn;
-  /** The client's address: what the per-client bound counts by. */
-  readonly source: string;
-  /** Queries read whose answers are not written yet; 0 is idle (RFC 7766 §6.2.3). */
-  pending: number;
-  /** Closed by us to make room (or by close()): it no longer counts. */
-  gone: boolean;
-}
-
-/** The address a TCP peer is counted by: an IPv4-mapped IPv6 address as its IPv4 address. */
-function tcpSource(conn: Deno.TcpConn): string {
-  const host = (conn.remoteAddr as Deno.NetAddr).hostname;
-  return host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;
-}
-
 interface Bound {
   readonly udp: UdpSocket;
   readonly tcp: Deno.TcpListener;
@@ -156,15 +133,6 @@ interface Bound {
 
 function formatAddr(a: Upstream): string {
   return a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
-}
-
-function bindUdp(addr: Upstream, batched: boolean): { udp: UdpSocket; port: number } {
-  if (batched) {
-    const sock = MmsgSocket.open(addr.hostname, addr.port);
-    return { udp: { kind: "batched", sock }, port: sock.addr.port };
-  }
-  const conn = Deno.listenDatagram({ transport: "udp", hostname: addr.hostname, port: addr.port });
-  return { udp: { kind: "plain", conn }, port: (conn.addr as Deno.NetAddr).port };
 }
 
 function bindOne(addr: Upstream, batched: boolean): Bound {
@@ -181,21 +149,6 @@ function bindOne(addr: Upstream, batched: boolean): Bound {
   }
 }
 
-async function readFull(conn: Deno.Conn, buf: Uint8Array): Promise<boolean> {
-  let off = 0;
-  while (off < buf.length) {
-    const n = await conn.read(buf.subarray(off));
-    if (n === null) return false;
-    off += n;
-  }
-  return true;
-}
-
-async function writeAll(conn: Deno.Conn, buf: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < buf.length) off += await conn.write(buf.subarray(off));
-}
-
 /** The cluster DNS server. Start it with {@linkcode DnsServer.start}. */
 export class DnsServer {
   readonly #bound: Bound[];
@@ -205,19 +158,8 @@ export class DnsServer {
   readonly #log: Logger;
   readonly #zoneOptions: ZoneOptions;
   readonly #abort = new AbortController();
-  readonly #reactor: Reactor | null;
-  readonly #tasks = new Set<Promise<unknown>>();
-  /** Open TCP connections, counted against the bounds. */
-  readonly #tcp = new Set<TcpClient>();
-  /** The idle ones among them, idle the longest first (a Set keeps insertion order). */
-  readonly #tcpIdle = new Set<TcpClient>();
-  /** Open TCP connections per client address. */
-  readonly #tcpPerSource = new Map<string, number>();
-  /** Connections closed at a bound: one warning per kind a minute, with the count left out. */
-  readonly #tcpLimitLog: LogRateLimiter;
-  readonly #idleMs: number;
-  readonly #maxTcp: number;
-  readonly #maxTcpPerClient: number;
+  readonly #tasks: ServerTasks;
+  readonly #tcp: TcpConnections;
   readonly #flushTimer: ReturnType<typeof setInterval>;
   readonly #nodeTimer: ReturnType<typeof setInterval> | null;
   readonly #loops: Promise<unknown>;
@@ -228,7 +170,7 @@ export class DnsServer {
   private constructor(bound: Bound[], options: DnsServerOptions) {
     this.#bound = bound;
     this.#log = options.log ?? nullLogger;
-    this.#reactor = options.reactor ?? null;
+    this.#tasks = new ServerTasks(this.#log);
     this.#zoneOptions = {
       clusterDomain: options.clusterDomain,
       defaultNamespace: options.defaultNamespace,
@@ -257,21 +199,31 @@ export class DnsServer {
       metrics: this.#metrics,
       log: this.#log,
     });
-    this.#idleMs = options.tcpIdleTimeoutMs ?? 10_000;
-    this.#maxTcp = Math.max(1, options.maxTcpConnections ?? 256);
-    this.#maxTcpPerClient = Math.max(1, options.maxTcpConnectionsPerClient ?? 16);
-    this.#tcpLimitLog = new LogRateLimiter({ now: options.now });
+    const serving: UdpServing = {
+      handler: this.#handler,
+      tasks: this.#tasks,
+      log: this.#log,
+      signal: this.#abort.signal,
+    };
+    this.#tcp = new TcpConnections({
+      ...serving,
+      idleMs: options.tcpIdleTimeoutMs ?? 10_000,
+      maxConnections: Math.max(1, options.maxTcpConnections ?? 256),
+      maxPerClient: Math.max(1, options.maxTcpConnectionsPerClient ?? 16),
+      now: options.now,
+    });
     this.#flushTimer = setInterval(() => this.flushMetrics(), options.metricsFlushMs ?? 1000);
     const nodeEvery = options.nodeAddressPollMs ?? NODE_ADDRESS_POLL_MS;
     this.#nodeTimer = this.#handler.allow.followsNode && nodeEvery > 0
       ? setInterval(() => this.#refreshNodeAddresses(), nodeEvery)
       : null;
     const udpLoops = Math.max(1, options.udpLoops ?? 4);
+    const reactor = options.reactor ?? null;
     this.#loops = Promise.all(bound.flatMap(({ udp, tcp }) => [
       ...(udp.kind === "batched"
-        ? [this.#batchedLoop(udp.sock)]
-        : Array.from({ length: udpLoops }, () => this.#udpLoop(udp.conn))),
-      this.#tcpLoop(tcp),
+        ? [batchedLoop(udp.sock, serving, reactor)]
+        : Array.from({ length: udpLoops }, () => udpLoop(udp.conn, serving))),
+      this.#tcp.acceptLoop(tcp),
     ]));
     this.#outerSignal = options.signal;
     this.#onOuterAbort = () => void this.close();
@@ -393,10 +345,10 @@ export class DnsServer {
         b.tcp.close();
       } catch { /* already closed */ }
     }
-    for (const c of this.#tcp) this.#dropTcp(c);
+    this.#tcp.closeAll();
     this.#closing = (async () => {
       await this.#loops;
-      while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+      await this.#tasks.settled();
       this.flushMetrics();
       this.#log.info("DNS server stopped");
     })();
@@ -406,234 +358,5 @@ export class DnsServer {
   /** Closes the server (`await using`). */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  #track(p: Promise<unknown>): void {
-    const t = p.catch((err) => this.#log.debug("DNS task failed", { error: err }))
-      .finally(() => this.#tasks.delete(t));
-    this.#tasks.add(t);
-  }
-
-  async #udpLoop(conn: Deno.DatagramConn): Promise<void> {
-    const inBuf = new Uint8Array(65536);
-    // Fast answers fit the largest UDP payload we send; bigger ones take the slow path.
-    const out = new Uint8Array(MAX_UDP_PAYLOAD);
-    const signal = this.#abort.signal;
-    let errors = 0;
-    while (!signal.aborted) {
-      let data: Uint8Array;
-      let peer: Deno.Addr;
-      try {
-        // Indexing, not array destructuring (which walks an iterator per packet).
-        const r = await conn.receive(inBuf);
-        data = r[0];
-        peer = r[1];
-        errors = 0;
-      } catch (err) {
-        if (signal.aborted) break;
-        if (++errors >= 100) {
-          this.#log.error("DNS UDP socket keeps failing, stopping it", { error: err });
-          break;
-        }
-        this.#log.warn("DNS UDP receive failed", { error: err });
-        continue;
-      }
-      try {
-        const reply = this.#handler.handle(data, (peer as Deno.NetAddr).hostname, false, out);
-        if (reply === null) continue;
-        if (reply instanceof Uint8Array) {
-          await conn.send(reply, peer);
-        } else {
-          this.#track(reply.then((r) => (r === null || signal.aborted) ? 0 : conn.send(r, peer)));
-        }
-      } catch (err) {
-        if (signal.aborted) break;
-        this.#log.debug("DNS UDP send failed", { error: err });
-      }
-    }
-  }
-
-  /** Serves a batched socket: the same handler, answers sent per batch (see ./mmsg.ts). */
-  #batchedLoop(sock: MmsgSocket): Promise<void> {
-    const signal = this.#abort.signal;
-    return sock.serve(
-      (data, peer, out) => {
-        const reply = this.#handler.handle(data, peer, false, out);
-        if (reply === null || reply instanceof Uint8Array) return reply;
-        const sent = reply.then((r) => (signal.aborted ? null : r));
-        this.#track(sent);
-        return sent;
-      },
-      (err) => {
-        if (!signal.aborted) this.#log.warn("DNS UDP socket call failed", { error: err });
-      },
-      this.#reactor,
-    );
-  }
-
-  /**
-   * Accepts DNS TCP connections until closed. A failed accept (out of descriptors: `EMFILE`)
-   * waits {@linkcode ACCEPT_RETRY_MS}, doubling up to {@linkcode ACCEPT_RETRY_MAX_MS} while
-   * failures go on, with one warning a minute, as the proxy's listeners do: it used to retry at
-   * once and warn each time, 150 000 lines in 2 s under a flood at 256 open files.
-   */
-  async #tcpLoop(listener: Deno.TcpListener): Promise<void> {
-    const signal = this.#abort.signal;
-    let retryMs = ACCEPT_RETRY_MS;
-    while (!signal.aborted) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (signal.aborted || err instanceof Deno.errors.BadResource) break;
-        this.#tcpLimitLog.warn(this.#log, "accept", "DNS TCP accept failed, backing off", {
-          error: err,
-          retryMs,
-        });
-        await this.#pause(retryMs);
-        retryMs = Math.min(ACCEPT_RETRY_MAX_MS, retryMs * 2);
-        continue;
-      }
-      retryMs = ACCEPT_RETRY_MS;
-      const c: TcpClient = { conn, source: tcpSource(conn), pending: 0, gone: false };
-      if (!this.#admitTcp(c.source)) {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-        continue;
-      }
-      this.#tcp.add(c);
-      this.#tcpIdle.add(c);
-      this.#tcpPerSource.set(c.source, (this.#tcpPerSource.get(c.source) ?? 0) + 1);
-      this.#track(this.#serveTcp(c).finally(() => this.#dropTcp(c)));
-    }
-  }
-
-  /**
-   * Makes room for a new connection from `source` (RFC 7766 §6.2.2, §6.2.3): at the client's
-   * bound its own connection idle the longest is closed, at the server's bound the one idle the
-   * longest of all; false when there is no idle one to close (the new one is refused then).
-   * Runs only when a connection is accepted; each closure is warned about, rate-limited.
-   */
-  #admitTcp(source: string): boolean {
-    if ((this.#tcpPerSource.get(source) ?? 0) >= this.#maxTcpPerClient) {
-      let victim: TcpClient | null = null;
-      for (const c of this.#tcpIdle) {
-        if (c.source === source) {
-          victim = c;
-          break;
-        }
-      }
-      const fields = { client: source, limit: this.#maxTcpPerClient };
-      if (victim === null) {
-        this.#tcpLimitLog.warn(
-          this.#log,
-          "client-refused",
-          "DNS TCP client at its connection limit with every connection busy; refused a new one",
-          fields,
-        );
-        return false;
-      }
-      this.#dropTcp(victim);
-      this.#tcpLimitLog.warn(
-        this.#log,
-        "client-evicted",
-        "DNS TCP client at its connection limit; closed its connection idle the longest",
-        fields,
-      );
-    }
-    if (this.#tcp.size >= this.#maxTcp) {
-      const victim: TcpClient | undefined = this.#tcpIdle.values().next().value;
-      if (victim === undefined) {
-        this.#tcpLimitLog.warn(
-          this.#log,
-          "server-refused",
-          "DNS TCP connections at their limit with every connection busy; refused a new one",
-          { client: source, limit: this.#maxTcp },
-        );
-        return false;
-      }
-      this.#dropTcp(victim);
-      this.#tcpLimitLog.warn(
-        this.#log,
-        "server-evicted",
-        "DNS TCP connections at their limit; closed the connection idle the longest",
-        { client: source, closed: victim.source, limit: this.#maxTcp },
-      );
-    }
-    return true;
-  }
-
-  /** Resolves after `ms`, or at once when the server closes (no timer outlives it). */
-  #pause(ms: number): Promise<void> {
-    const signal = this.#abort.signal;
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-    });
-  }
-
-  /** Closes a connection and stops counting it (once; its serving loop then ends). */
-  #dropTcp(c: TcpClient): void {
-    if (!c.gone) {
-      c.gone = true;
-      this.#tcp.delete(c);
-      this.#tcpIdle.delete(c);
-      const n = (this.#tcpPerSource.get(c.source) ?? 1) - 1;
-      if (n > 0) this.#tcpPerSource.set(c.source, n);
-      else this.#tcpPerSource.delete(c.source);
-    }
-    try {
-      c.conn.close();
-    } catch { /* already closed */ }
-  }
-
-  async #serveTcp(c: TcpClient): Promise<void> {
-    const { conn, source: client } = c;
-    const lenBuf = new Uint8Array(2);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      }, this.#idleMs);
-    };
-    // Answers are written in order; a forwarded one does not block reading the next query.
-    let chain: Promise<void> = Promise.resolve();
-    try {
-      for (;;) {
-        arm();
-        if (!await readFull(conn, lenBuf)) break;
-        const len = (lenBuf[0]! << 8) | lenBuf[1]!;
-        if (len === 0) break;
-        const msg = new Uint8Array(len);
-        if (!await readFull(conn, msg)) break;
-        const reply = this.#handler.handle(msg, client, true);
-        if (reply === null) continue;
-        // A query outstanding: not idle until its answer is written.
-        if (c.pending++ === 0) this.#tcpIdle.delete(c);
-        chain = chain.then(async () => {
-          const r = await reply;
-          if (r !== null) await writeAll(conn, frameTcp(r));
-          if (--c.pending === 0 && !c.gone) this.#tcpIdle.add(c); // idle the shortest now
-        });
-        if (reply instanceof Uint8Array) await chain;
-      }
-      await chain;
-    } catch (err) {
-      if (!this.#abort.signal.aborted && !c.gone) {
-        this.#log.debug("DNS TCP connection ended", { error: err });
-      }
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
