@@ -7,245 +7,30 @@
  * (RFC 7766 §5). UDP queries go out over a bounded pool of shared sockets on random source
  * ports with random IDs unique per socket (`udp_pool.ts`), and only an answer from the
  * upstream's address with the query's ID and question is accepted (RFC 5452 §9.1).
+ *
+ * Upstream addresses are parsed in `nameservers.ts`, queries travel by `transport.ts`, and an
+ * answer is checked and put in its stored form by `upstream_answer.ts`.
  * @module
  */
 import type { Logger } from "../log/mod.ts";
 import { LogRateLimiter, nullLogger } from "../log/mod.ts";
-import {
-  formatHostPort,
-  isHostPort,
-  parseIp,
-  readHostPort,
-  specialIpKind,
-} from "../netaddr/mod.ts";
+import { formatHostPort } from "../netaddr/mod.ts";
 import { AnswerCache, type CachedAnswer } from "./cache.ts";
 import { monotonicNow } from "../sys/clock.ts";
-import { sameHost, UdpQueryPool, type UdpQueryPoolOptions } from "./udp_pool.ts";
-import { frameTcp, Rcode } from "./message.ts";
+import { Rcode } from "./message.ts";
+import type { Upstream } from "./nameservers.ts";
+import { denoTransport, type UpstreamTransport } from "./transport.ts";
+import { questionsMatch, storeAnswer, type StoredAnswer } from "./upstream_answer.ts";
 import {
   Flag,
   headerResponse,
-  lowerByte,
   MAX_TTL,
   OPT_SIZE,
   readTtl,
-  scanMessage,
   setClientFlags,
   writeOpt,
   writeTtl,
 } from "./wire.ts";
-
-/** An upstream resolver address. */
-export interface Upstream {
-  readonly hostname: string;
-  readonly port: number;
-}
-
-/**
- * Parses `host`, `host:port`, `[v6]:port` or a bare IPv6 address, as in resolv.conf
- * `nameserver` lines (port 53 by default, zone indices such as `fe80::1%eth0` kept).
- * @throws {TypeError} when the text is not an address
- */
-export function parseHostPort(text: string, defaultPort = 53): Upstream {
-  const hp = readHostPort(text.trim(), { defaultPort, minPort: 0, bareIpv6: true, zone: true });
-  if (isHostPort(hp)) return { hostname: hp.host, port: hp.port };
-  const why = hp.kind === "portSyntax"
-    ? "bad port"
-    : hp.kind === "portRange"
-    ? `port ${hp.value} is out of range`
-    : "bad host";
-  throw new TypeError(`Cannot parse address "${text}": ${why}`);
-}
-
-/**
- * The `nameserver` addresses of a resolv.conf (resolv.conf(5)), in order. Comments (`#`, `;`)
- * and other options are ignored.
- */
-export function parseResolvConf(text: string): string[] {
-  const out: string[] = [];
-  for (const raw of text.split("\n")) {
-    const line = raw.replace(/[#;].*$/, "").trim();
-    const m = /^nameserver\s+(\S+)$/.exec(line);
-    if (m) out.push(m[1]!);
-  }
-  return out;
-}
-
-/** A nameserver address the forwarder cannot use as written, and why. */
-export interface NameserverProblem {
-  /** The address as written (resolv.conf `nameserver` value or config `upstreams` host). */
-  readonly nameserver: string;
-  /** What is wrong, for a log line. */
-  readonly reason: string;
-  /**
-   * True when no query could ever reach it: it is left out. False when queries fail only
-   * until something on the node changes (an interface named by the zone appears): it is kept.
-   */
-  readonly unusable: boolean;
-}
-
-const NUMERIC_ZONE = /^\d+$/;
-
-/**
- * What is wrong with a nameserver address, or null when it is usable.
- *
- * resolv.conf(5) takes an IPv4 or IPv6 address, and glibc's resolver an IPv6 zone after it
- * (`fe80::1%eth0`, RFC 4007 §11: the link of a link-local address, as routers announce
- * resolvers by RA, RFC 8106, or DHCPv6); glibc skips any other value (a host name, a typo)
- * without a word, so the node's programs never use it. Passed on to Deno, such a value would
- * instead be looked up (getaddrinfo: through the node's resolver, with `manageResolvConf` the
- * agent itself) for every forwarded query, and a zone that getaddrinfo does not read (an
- * interface name on an address that is not link-local; Deno 2.9.6 reads `::1%1` but refuses
- * `::1%lo`) fails every query, both only visible at `debug`. A zone naming an interface the
- * node does not have (now) makes every query to it fail until the interface appears.
- * @param interfaces names of the node's interfaces, or null when unknown (no check)
- */
-export function nameserverProblem(
-  nameserver: string,
-  interfaces: readonly string[] | null,
-): NameserverProblem | null {
-  const host = nameserver.replace(/^\[|\]$/g, "");
-  const pct = host.indexOf("%");
-  const address = pct < 0 ? host : host.slice(0, pct);
-  const zone = pct < 0 ? null : host.slice(pct + 1);
-  const ip = parseIp(address);
-  const problem = (reason: string, unusable: boolean) => ({ nameserver, reason, unusable });
-  if (ip === null) {
-    return problem(
-      "not an IP address (resolv.conf takes only addresses; glibc skips it too)",
-      true,
-    );
-  }
-  if (zone === null || NUMERIC_ZONE.test(zone)) return null;
-  if (ip.family === 4) return problem("a zone index is for IPv6 addresses only", true);
-  const linkLocal = specialIpKind(ip) === "link-local" ||
-    specialIpKind(ip) === "link-local multicast";
-  if (!linkLocal) {
-    return problem(
-      `the zone "%${zone}" names an interface, which only a link-local address (fe80::/10) may; ` +
-        `write it without the zone or with the interface's index`,
-      true,
-    );
-  }
-  if (interfaces !== null && !interfaces.includes(zone)) {
-    return problem(
-      `this node has no interface "${zone}" (yet): queries to it fail until it appears`,
-      false,
-    );
-  }
-  return null;
-}
-
-/**
- * Upstreams from resolv.conf text, without our own listen addresses (forwarding to ourselves
- * would loop). A wildcard listen address (`0.0.0.0`, `::`) on port 53 also excludes loopback.
- * Values that are not addresses are left out, as glibc leaves them out, and passed to
- * `ignored` (see {@linkcode nameserverProblem}).
- */
-export function upstreamsFromResolvConf(
-  text: string,
-  exclude: readonly Upstream[],
-  ignored: (problem: NameserverProblem) => void = () => {},
-): Upstream[] {
-  const wildcard53 = exclude.some((e) =>
-    (e.hostname === "0.0.0.0" || e.hostname === "::") && e.port === 53
-  );
-  return parseResolvConf(text)
-    .filter((ns) => {
-      const problem = nameserverProblem(ns, null);
-      if (problem !== null && problem.unusable) ignored(problem);
-      return problem === null || !problem.unusable;
-    })
-    .map((ns) => ({ hostname: ns, port: 53 }))
-    .filter((u) =>
-      !exclude.some((e) => e.port === u.port && sameHost(e.hostname, u.hostname)) &&
-      !(wildcard53 && /^(127\.|::1$)/.test(u.hostname))
-    );
-}
-
-/** How one query travels to one upstream; injectable for tests. */
-export interface UpstreamTransport {
-  /**
-   * Sends `query` over UDP and resolves with the first datagram from the upstream that
-   * `accept`s, or rejects on timeout/abort. `query` is the forwarder's own copy: the transport
-   * may replace its ID (bytes 0–1) with one unique on the socket it shares with other queries
-   * (RFC 5452 §9.2); `accept` and the TCP retry then use that ID.
-   */
-  udp(
-    upstream: Upstream,
-    query: Uint8Array,
-    accept: (answer: Uint8Array) => boolean,
-    signal: AbortSignal,
-  ): Promise<Uint8Array>;
-  /** Sends `query` over a new TCP connection (length-prefixed) and reads one answer. */
-  tcp(upstream: Upstream, query: Uint8Array, signal: AbortSignal): Promise<Uint8Array>;
-}
-
-async function readFull(conn: Deno.Conn, buf: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const n = await conn.read(buf.subarray(off));
-    if (n === null) throw new Error("Cannot read DNS answer: connection closed");
-    off += n;
-  }
-}
-
-/**
- * Runs `exchange` on `conn`, closing the socket when `signal` aborts (Deno sockets take no
- * signal) and always afterwards; an abort surfaces as the signal's reason.
- */
-async function closedOnAbort<C extends { close(): void }, T>(
-  conn: C,
-  signal: AbortSignal,
-  exchange: (conn: C) => Promise<T>,
-): Promise<T> {
-  const close = () => conn.close();
-  signal.addEventListener("abort", close, { once: true });
-  try {
-    signal.throwIfAborted();
-    return await exchange(conn);
-  } catch (err) {
-    if (signal.aborted) throw signal.reason ?? err;
-    throw err;
-  } finally {
-    signal.removeEventListener("abort", close);
-    if (!signal.aborted) conn.close();
-  }
-}
-
-/**
- * The real transport: UDP through a {@linkcode UdpQueryPool} (bounded shared sockets on random
- * ports, RFC 5452 §9.2), TCP over a new connection per exchange; both closed on abort.
- */
-export function createDenoTransport(pool: UdpQueryPoolOptions = {}): UpstreamTransport {
-  const udp = new UdpQueryPool(pool);
-  return {
-    udp: (upstream, query, accept, signal) => udp.query(upstream, query, accept, signal),
-    tcp: denoTcp,
-  };
-}
-
-async function denoTcp(
-  upstream: Upstream,
-  query: Uint8Array,
-  signal: AbortSignal,
-): Promise<Uint8Array> {
-  signal.throwIfAborted();
-  const conn = await Deno.connect({ hostname: upstream.hostname, port: upstream.port });
-  return closedOnAbort(conn, signal, async (conn) => {
-    const framed = frameTcp(query);
-    let off = 0;
-    while (off < framed.length) off += await conn.write(framed.subarray(off));
-    const len = new Uint8Array(2);
-    await readFull(conn, len);
-    const body = new Uint8Array((len[0]! << 8) | len[1]!);
-    await readFull(conn, body);
-    return body;
-  });
-}
-
-/** The transport of every forwarder not given one: one pool for the process. */
-export const denoTransport: UpstreamTransport = createDenoTransport();
 
 /**
  * The signal of one upstream attempt: aborted by `outer` (the forwarder stopping) or after
@@ -313,14 +98,6 @@ export interface ForwardRequest {
   readonly dnssecOk: boolean;
   /** Largest answer the client accepts (UDP payload size, or 65535 over TCP). */
   readonly limit: number;
-}
-
-function questionsMatch(query: Uint8Array, qEnd: number, answer: Uint8Array): boolean {
-  if (answer.length < qEnd || answer[4] !== 0 || answer[5] !== 1) return false;
-  for (let i = 12; i < qEnd; i++) {
-    if (lowerByte(query[i]!) !== lowerByte(answer[i]!)) return false;
-  }
-  return true;
 }
 
 /** Size of a stored answer rendered for a client: plus our OPT when the client sent EDNS. */
@@ -520,7 +297,7 @@ export class Forwarder {
   async #exchange(
     clientQuery: Uint8Array,
     questionEnd: number,
-  ): Promise<{ entry: CachedAnswer; cacheable: boolean } | null> {
+  ): Promise<StoredAnswer | null> {
     const query = clientQuery;
     const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
     query[0] = id >> 8;
@@ -569,7 +346,7 @@ export class Forwarder {
         }`;
         continue;
       }
-      const stored = this.#store(answer);
+      const stored = storeAnswer(answer, this.#maxTtl, this.#now);
       if (stored === null) {
         // Never forwarded, never cached: a client's decoder would fail on it (or loop).
         this.#log.debug("upstream answer malformed, trying the next", {
@@ -588,46 +365,5 @@ export class Forwarder {
       });
     }
     return null;
-  }
-
-  /** Normalises an upstream answer for storage and decides whether (and how long) to cache it. */
-  #store(answer: Uint8Array): { entry: CachedAnswer; cacheable: boolean } | null {
-    const scan = scanMessage(answer);
-    if (scan === null) return null;
-    let bytes = answer.subarray(0, scan.end);
-    let cacheable = !scan.optMisplaced && !scan.truncated;
-    if (scan.optOffset >= 0) {
-      if (answer[scan.optOffset + 5] !== 0) cacheable = false; // extended RCODE
-      bytes = bytes.slice(0, scan.optOffset);
-      const ar = ((bytes[10]! << 8) | bytes[11]!) - 1;
-      bytes[10] = ar >> 8;
-      bytes[11] = ar & 0xff;
-    } else {
-      bytes = bytes.slice();
-    }
-    // Never pass an OPT through to a client that did not send one: if it is misplaced we
-    // cannot strip it, so we do not use this answer.
-    if (scan.optMisplaced) return null;
-    // The TTLs clients get, fresh or from the cache: a TTL with the top bit set is 0
-    // (RFC 2181 §8), and none exceeds maxTtl, the longest we keep the answer ourselves (as
-    // CoreDNS's cache and dnsmasq's max-ttl do). So a stored TTL is at most the entry's life
-    // and decrementing it on a hit (renderInto) stays within 0..maxTtl.
-    for (const o of scan.ttlOffsets) writeTtl(bytes, o, Math.min(readTtl(bytes, o), this.#maxTtl));
-    let ttl: number | null = null;
-    if (scan.rcode === Rcode.NOERROR && scan.answerCount > 0) ttl = scan.minAnswerTtl;
-    else if (scan.rcode === Rcode.NOERROR || scan.rcode === Rcode.NXDOMAIN) ttl = scan.negativeTtl;
-    const life = Math.min(ttl ?? 0, this.#maxTtl);
-    if (life <= 0) cacheable = false;
-    const now = this.#now();
-    return {
-      entry: {
-        bytes,
-        ttlOffsets: scan.ttlOffsets,
-        questionEnd: scan.questionEnd,
-        storedAt: now,
-        expiresAt: now + life * 1000,
-      },
-      cacheable,
-    };
   }
 }

@@ -15,22 +15,17 @@ export type { LocalAnswer, Resolution } from "./resolve.ts";
 export { AllowList, DEFAULT_DNS_ALLOW_FROM, parseCidr } from "./allow.ts";
 export type { AllowListOptions } from "./allow.ts";
 export { AnswerCache, cacheKey } from "./cache.ts";
+export { Forwarder } from "./forward.ts";
+export type { ForwarderOptions, ForwardRequest } from "./forward.ts";
 export {
-  createDenoTransport,
-  denoTransport,
-  Forwarder,
   nameserverProblem,
   parseHostPort,
   parseResolvConf,
   upstreamsFromResolvConf,
-} from "./forward.ts";
-export type {
-  ForwarderOptions,
-  ForwardRequest,
-  NameserverProblem,
-  Upstream,
-  UpstreamTransport,
-} from "./forward.ts";
+} from "./nameservers.ts";
+export type { NameserverProblem, Upstream } from "./nameservers.ts";
+export { createDenoTransport, denoTransport } from "./transport.ts";
+export type { UpstreamTransport } from "./transport.ts";
 export { DnsHandler } from "./handler.ts";
 export type { DnsHandlerOptions, DnsReply } from "./handler.ts";
 export { DnsMetrics } from "./metrics.ts";

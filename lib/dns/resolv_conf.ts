@@ -13,7 +13,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
-import { parseHostPort } from "./forward.ts";
+import { parseHostPort } from "./nameservers.ts";
 
 /** Marks the lines we add. */
 export const RESOLV_CONF_MARKER = "# added by edgemesh (manageResolvConf); removed on exit";

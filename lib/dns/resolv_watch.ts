@@ -18,7 +18,7 @@
 import type { Logger } from "../log/mod.ts";
 import { FileSetWatcher, type FileStamp, statStamp } from "../sys/file_watch.ts";
 import { formatHostPort } from "../netaddr/mod.ts";
-import type { Upstream } from "./forward.ts";
+import type { Upstream } from "./nameservers.ts";
 import type { ResolvConfManager } from "./resolv_conf.ts";
 import { resolvConfUpstreams } from "./upstreams.ts";
 

@@ -13,7 +13,7 @@
  */
 import { formatHostPort, formatIp, formatIpv4, parseIp } from "../netaddr/mod.ts";
 
-/** An upstream resolver address (the same shape as `Upstream` in `forward.ts`). */
+/** An upstream resolver address (the same shape as `Upstream` in `nameservers.ts`). */
 export interface UdpPeer {
   readonly hostname: string;
   readonly port: number;

@@ -12,7 +12,7 @@ import type { Logger } from "../log/mod.ts";
 import type { Reactor } from "../sys/reactor.ts";
 import type { DnsHandler } from "./handler.ts";
 import { MmsgSocket } from "./mmsg.ts";
-import type { Upstream } from "./forward.ts";
+import type { Upstream } from "./nameservers.ts";
 import type { ServerTasks } from "./tasks.ts";
 import { MAX_UDP_PAYLOAD } from "./wire.ts";
 

@@ -13,7 +13,7 @@ import {
   parseHostPort,
   type Upstream,
   upstreamsFromResolvConf,
-} from "./forward.ts";
+} from "./nameservers.ts";
 
 /** Options of {@linkcode resolveUpstreams} (the config keys). */
 export interface ResolveUpstreamsOptions {

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { encodeMessage, Forwarder, type ForwardRequest, RRType } from "../../lib/dns/mod.ts";
-import { createDenoTransport, type UpstreamTransport } from "../../lib/dns/forward.ts";
+import { createDenoTransport, type UpstreamTransport } from "../../lib/dns/transport.ts";
 import { sameHost, UdpPoolFullError, UdpQueryPool } from "../../lib/dns/udp_pool.ts";
 
 function query(name: string): Uint8Array {
