@@ -1,6 +1,6 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { cacheKey } from "../../lib/dns/cache.ts";
+import { AnswerCache, cacheKey } from "../../lib/dns/cache.ts";
 
 Deno.test("cacheKey() tells DO and CD apart and ignores the name's case", async (t) => {
   const base = cacheKey("a.example", 1, 1, false, false);
@@ -22,4 +22,24 @@ Deno.test("cacheKey() tells DO and CD apart and ignores the name's case", async 
     cacheKey("a.example", 1, 1, true, false),
     cacheKey("a.example", 1, 1, false, true),
   );
+});
+
+Deno.test("AnswerCache evicts the least recently used entry and expires by clock", () => {
+  const c = new AnswerCache(2);
+  const e = (expiresAt: number) => ({
+    bytes: new Uint8Array(12),
+    ttlOffsets: [],
+    questionEnd: 12,
+    storedAt: 0,
+    expiresAt,
+  });
+  c.set("a", e(100));
+  c.set("b", e(100));
+  assert.ok(c.get("a", 0)); // a is now most recent
+  c.set("c", e(100));
+  assert.equal(c.get("b", 0), undefined);
+  assert.ok(c.get("a", 0));
+  assert.ok(c.get("c", 99));
+  assert.equal(c.get("c", 100), undefined);
+  assert.equal(c.size, 1);
 });
