@@ -21,16 +21,8 @@ import { Rcode } from "./message.ts";
 import type { Upstream } from "./nameservers.ts";
 import { denoTransport, type UpstreamTransport } from "./transport.ts";
 import { questionsMatch, storeAnswer, type StoredAnswer } from "./upstream_answer.ts";
-import {
-  Flag,
-  headerResponse,
-  MAX_TTL,
-  OPT_SIZE,
-  readTtl,
-  setClientFlags,
-  writeOpt,
-  writeTtl,
-} from "./wire.ts";
+import { MAX_TTL, readTtl, writeTtl } from "./scan.ts";
+import { Flag, headerResponse, OPT_SIZE, setClientFlags, writeOpt } from "./wire.ts";
 
 /**
  * The signal of one upstream attempt: aborted by `outer` (the forwarder stopping) or after

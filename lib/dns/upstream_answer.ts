@@ -7,7 +7,8 @@
  */
 import type { CachedAnswer } from "./cache.ts";
 import { Rcode } from "./message.ts";
-import { lowerByte, readTtl, scanMessage, writeTtl } from "./wire.ts";
+import { readTtl, scanMessage, writeTtl } from "./scan.ts";
+import { lowerByte } from "./wire.ts";
 
 /** An upstream answer as stored, and whether it may be cached. */
 export interface StoredAnswer {

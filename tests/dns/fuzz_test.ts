@@ -13,7 +13,7 @@ import {
 } from "../../lib/dns/mod.ts";
 import { memoryLogger } from "../../lib/log/mod.ts";
 import { ptr, rr, testSnapshot, wireName } from "./_fixtures.ts";
-import { scanMessage } from "../../lib/dns/wire.ts";
+import { scanMessage } from "../../lib/dns/scan.ts";
 import { prng } from "../_helpers/prng.ts";
 
 const SEEDS = [

@@ -13,7 +13,8 @@ import {
   Rcode,
   RRType,
 } from "../../lib/dns/mod.ts";
-import { FastQuery, parseFastQuery, scanMessage, skipName } from "../../lib/dns/wire.ts";
+import { scanMessage } from "../../lib/dns/scan.ts";
+import { FastQuery, parseFastQuery, skipName } from "../../lib/dns/wire.ts";
 import { testSnapshot } from "./_fixtures.ts";
 
 /** Round trip: encode → decode → re-encode; lengths agree; offset decoding. */
