@@ -31,6 +31,7 @@ import {
   proxyComponent,
   tunnelComponent,
 } from "./components.ts";
+import { dnsBindError } from "./dns_bind.ts";
 import { startHeapTrim } from "./heap_trim.ts";
 import { type DeviceWatch, startDeviceWatch } from "./device_watch.ts";
 import {
@@ -402,6 +403,9 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         ...(reactor === null ? {} : { reactor }),
         log: log.with("dns"),
         metrics,
+      }).catch((err) => {
+        // Port 53 held by another resolver: name it and the way out (dns_bind.ts).
+        throw dnsBindError(err, config.dnsListen, config.device);
       });
       use(dnsComponent(dns));
       const nameserver = nameserverFor(config.dnsListen);

@@ -167,6 +167,9 @@ function withRefresh(
   };
 }
 
+/** The metrics port's key, for the advice after a failed bind. */
+const METRICS_BIND = { key: "metricsListen" } as const;
+
 /**
  * Starts the metrics and health server on `listen` (`Deno.serve`) and returns once it is bound.
  *
@@ -182,7 +185,8 @@ function withRefresh(
  * ```
  * @throws {TypeError} for a malformed `listen`; `Deno.errors.AddrInUse` and friends when the
  *   address cannot be bound, their message naming it:
- *   `Cannot listen for metrics on "127.0.0.1:9560": Address already in use (os error 98)`
+ *   `Cannot listen for metrics on "127.0.0.1:9560": Address already in use (os error 98): another
+ *   program already listens on port 9560 (…); stop it or set metricsListen to a free address or port`
  */
 export function serveMetrics(options: ServeMetricsOptions): MetricsServer {
   const { hostname, port } = parseListen(options.listen);
@@ -202,7 +206,7 @@ export function serveMetrics(options: ServeMetricsOptions): MetricsServer {
       },
     }, withRefresh(metricsHandler(options), options.refresh));
   } catch (err) {
-    throw bindError("metrics", options.listen, err);
+    throw bindError("metrics", options.listen, err, METRICS_BIND);
   }
   const addr = server.addr;
   log.info("metrics listening", { addr: formatHostPort(addr.hostname, addr.port) });
@@ -264,7 +268,7 @@ function serveBehindFront(
     });
   } catch (err) {
     stop.abort();
-    throw bindError("metrics", options.listen, err);
+    throw bindError("metrics", options.listen, err, METRICS_BIND);
   }
   const onAbort = () => {
     front.close();

@@ -18,7 +18,7 @@ export {
   isIpv4,
   parseIpv4,
 } from "./ipv4.ts";
-export { bindError } from "./bind_error.ts";
+export { bindAdvice, bindError, type BindTarget, withBindAdvice } from "./bind_error.ts";
 export { formatIpv6, type Ipv6Options, ipv6ToBytes, isIpv6, parseIpv6 } from "./ipv6.ts";
 export {
   formatIp,

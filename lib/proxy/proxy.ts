@@ -280,17 +280,30 @@ export class Proxy {
     }
     for (const spec of plan.start) {
       const route = routes.get(spec.key)!;
+      const before = this.#failed.get(spec.key)?.error;
       try {
         this.#start(spec, route);
       } catch (err) {
         const error = (err as Error).message;
-        const before = this.#failed.get(spec.key)?.error;
         failed.set(spec.key, { spec, route, error });
         this.#metrics?.listenFailures.inc(route.labels);
-        const fields = { service: spec.service, addr: spec.key, error };
+        const fields = {
+          service: spec.service,
+          addr: spec.key,
+          error,
+          ...listenHint(spec.port, err),
+        };
         const msg = "Cannot listen on service address, will retry on the next update";
         if (before === error) this.#log.debug(msg, fields);
         else this.#log.warn(msg, fields);
+        continue;
+      }
+      // The warning above has its end: the operator sees when the service answers again.
+      if (before !== undefined) {
+        this.#log.info("Listening on service address now", {
+          service: spec.service,
+          addr: spec.key,
+        });
       }
     }
     this.#failed = failed;
@@ -465,5 +478,26 @@ function status(
     error,
     connections,
     endpoints: route.balancer.size,
+  };
+}
+
+/**
+ * The `hint` of a listener's bind failure when its port is in use: a VIP is an address only the
+ * agent has, so the holder is almost always another program listening on that port of every
+ * address (`0.0.0.0`, `::`), such as a gateway's web UI on port 80; without it the line said
+ * only `Address in use`. Nothing for other failures.
+ */
+function listenHint(port: number, err: unknown): { hint?: string } {
+  const text = err instanceof Error ? err.message : String(err);
+  if (
+    !(err instanceof Deno.errors.AddrInUse) &&
+    !/\(os error 98\)|address (already )?in use/i.test(text)
+  ) {
+    return {};
+  }
+  return {
+    hint: `another program listens on port ${port} of every address (0.0.0.0 or ::), the VIP's ` +
+      `too (ss -ltnup 'sport = :${port}' names it): bind it to its own addresses or stop it; ` +
+      "the listener is tried again with every update and every resync (30 s)",
   };
 }

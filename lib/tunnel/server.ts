@@ -209,7 +209,7 @@ export class TunnelServer {
         },
       });
     } catch (err) {
-      throw bindError("the tunnel (tunnelListen)", options.listen, err);
+      throw bindError("the tunnel (tunnelListen)", options.listen, err, { key: "tunnelListen" });
     }
     const servers = this.#servers;
     const front = servers.front;

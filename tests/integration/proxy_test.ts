@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { scaled } from "../_helpers/emulation.ts";
-import { nullLogger } from "../../lib/log/mod.ts";
+import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import { type Dialer, Proxy, type ProxyEngine, type ProxyOptions } from "../../lib/proxy/mod.ts";
 import { EMPTY_SNAPSHOT } from "../../lib/registry/model.ts";
@@ -458,7 +458,8 @@ engineTest(
 
 engineTest("Proxy retries a failed bind on the next update and reports it", async (engine) => {
   const metrics = new MetricsRegistry();
-  await using proxy = proxyWith(engine, { metrics });
+  const log = memoryLogger("info");
+  await using proxy = proxyWith(engine, { metrics, log });
   const vip = loopbackVip();
   const squatter = Deno.listen({ hostname: vip, port: PORT });
   const snap = snapshotOf({ name: "late", vip, ports: [{ name: "", port: PORT }], endpoints: [] });
@@ -470,10 +471,23 @@ engineTest("Proxy retries a failed bind on the next update and reports it", asyn
     metrics.render(),
     /^edgemesh_proxy_listen_failures_total\{service="default\/late"\} 1$/m,
   );
+  // The warning names the likely holder (a program on every address's port) and the retry.
+  const warned = log.lines.filter((l) => /Cannot listen on service address/.test(l));
+  assert.equal(warned.length, 1, log.lines.join("\n"));
+  assert.match(
+    warned[0]!,
+    new RegExp(`"hint":"another program listens on port ${PORT} of every address`),
+  );
+  assert.match(warned[0]!, /every resync \(30 s\)/);
   squatter.close();
   await proxy.update(snap);
   assert.equal(proxy.listeners()[0]!.bound, true);
   assert.equal(await connectEnding(vip, PORT), REJECTED[engine]);
+  // ... and the recovery ends it, once.
+  await proxy.update(snap);
+  const now = log.lines.filter((l) => /Listening on service address now/.test(l));
+  assert.equal(now.length, 1, log.lines.join("\n"));
+  assert.ok(now[0]!.includes(`"service":"default/late","addr":"${vip}:${PORT}"`), now[0]);
 });
 
 engineTest("Proxy.close() closes listeners and open connections", async (engine) => {
