@@ -2,9 +2,8 @@
 /**
  * The advice after the DNS server could not bind `dnsListen`. Gateways and OpenWrt boxes run
  * dnsmasq (or another resolver) on `0.0.0.0:53`, which holds port 53 of every address, the
- * agent's too: the start failed with only `Cannot listen for DNS on "9.251.0.1:53": Cannot bind
- * DNS to 9.251.0.1:53: bind(): Address in use (os error 98)`, naming neither the holder nor the
- * way out. The DNS server's own text is kept; the advice goes after it.
+ * agent's too: the start failed with only `Cannot listen for DNS on "9.251.0.1:53": bind():
+ * Address in use (os error 98)`, naming neither the holder nor the way out. The DNS server's own text is kept; the advice goes after it.
  * @module
  */
 import { bindAdvice, type BindTarget, withBindAdvice } from "../netaddr/mod.ts";

@@ -419,16 +419,25 @@ Deno.test("DnsServer re-reads the node's addresses by itself: a new address may 
   assert.equal(up.seen.length, 1);
 });
 
-Deno.test("DnsServer.start() reports a clear error when the address is taken", async () => {
-  await using first = await start();
-  const a = first.addresses[0]!;
-  await assert.rejects(
-    start({ listen: [`127.0.0.1:${a.port}`] }),
-    (err: Error) => {
-      assert.match(err.message, /^Cannot listen for DNS on "127\.0\.0\.1:\d+": /);
-      return true;
-    },
-  );
+Deno.test("DnsServer.start() reports a clear error when the address is taken", async (t) => {
+  for (const udpBatching of [true, false]) {
+    await t.step(udpBatching ? "batched UDP socket" : "Deno's UDP socket", async () => {
+      await using first = await start();
+      const a = first.addresses[0]!;
+      await assert.rejects(
+        start({ listen: [`127.0.0.1:${a.port}`], udpBatching }),
+        (err: Error) => {
+          // The address once, then the cause.
+          assert.match(
+            err.message,
+            /^Cannot listen for DNS on "127\.0\.0\.1:\d+": (bind\(\): )?Address (already )?in use/,
+          );
+          assert.doesNotMatch(err.message, /Cannot bind/);
+          return true;
+        },
+      );
+    });
+  }
 });
 
 Deno.test("DnsServer closes on the abort signal", async () => {

@@ -6,8 +6,7 @@ import { dnsBindError } from "../../lib/agent/dns_bind.ts";
 const IN_USE = new Deno.errors.AddrInUse("Address already in use (os error 98)");
 /** The DNS server's batched socket (FFI) fails with a plain Error naming only the errno. */
 const FFI_IN_USE = new Error(
-  'Cannot listen for DNS on "9.251.0.1:53": Cannot bind DNS to 9.251.0.1:53: bind(): ' +
-    "Address in use (os error 98)",
+  'Cannot listen for DNS on "9.251.0.1:53": bind(): Address in use (os error 98)',
 );
 const NOT_MINE = new Deno.errors.AddrNotAvailable("Cannot assign requested address (os error 99)");
 
