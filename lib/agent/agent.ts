@@ -18,7 +18,8 @@ import {
 } from "../dns/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { MetricsRegistry, serveMetrics } from "../metrics/mod.ts";
-import { denoExec, type Exec, NetDev } from "../netdev/mod.ts";
+import { checkSubnet, denoExec, type Exec, NetDev } from "../netdev/mod.ts";
+import { parseCidr } from "../netaddr/mod.ts";
 import { proxyLimits, ProxyThreads } from "../proxy/mod.ts";
 import { Registry } from "../registry/mod.ts";
 import { fdBudget, libc, raiseOpenFilesLimit, Reactor, trimMallocHeap } from "../sys/mod.ts";
@@ -305,6 +306,13 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
 
     notify.progress(`device ${config.device} and its addresses`);
     await netdev.ensure();
+    // Said at start: a subnet overlapping the node's network breaks nothing visibly.
+    await checkSubnet({
+      exec: opts.exec ?? denoExec,
+      subnet: parseCidr(config.subnet, { family: 4 }),
+      device: config.device,
+      log: log.with("netdev"),
+    });
     // The DNS address (and persisted VIPs) go on now so the DNS server can bind at start.
     try {
       await netdevC.update(registry.snapshot(), { resync: true });

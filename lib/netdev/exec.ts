@@ -101,3 +101,23 @@ export function fakeExec(
     },
   };
 }
+
+/**
+ * Why `ip`'s output says it cannot do what NetDev asks of it, or null. Two `ip` commands lack the
+ * `-json` and `-batch` options every read and write here uses: BusyBox's applet (minimal edge
+ * images; it prints its usage text) and iproute2 before 4.14, 2017 (`Option "-json" is unknown`).
+ * Their output names neither the cause nor the fix; this says both.
+ */
+export function ipCommandProblem(output: string): string | null {
+  const busybox = /^BusyBox v\S+/m.exec(output);
+  if (busybox) {
+    return `this ip is the BusyBox applet (${busybox[0]}), which has no -json or -batch options: ` +
+      "edgemesh needs the ip of iproute2 4.14 or later (package iproute2; on OpenWrt ip-full) " +
+      "ahead of BusyBox's in PATH";
+  }
+  if (/Option "-j(son)?" is unknown/.test(output)) {
+    return "this ip (iproute2) is older than 4.14 and has no -json option: edgemesh needs " +
+      "iproute2 4.14 or later";
+  }
+  return null;
+}

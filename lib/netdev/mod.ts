@@ -13,13 +13,7 @@
  * ```
  * @module
  */
-export {
-  ipCommandProblem,
-  NetDev,
-  type NetDevOptions,
-  ReconcileStoppedError,
-  type TimeoutTimers,
-} from "./netdev.ts";
+export { NetDev, type NetDevOptions, ReconcileStoppedError, type TimeoutTimers } from "./netdev.ts";
 export {
   type ClaimDevice,
   claimDevice,
@@ -48,4 +42,19 @@ export {
   retainRemoved,
   type Retention,
 } from "./plan.ts";
-export { CommandError, denoExec, type Exec, type ExecResult, fakeExec, mustRun } from "./exec.ts";
+export {
+  checkSubnet,
+  type CheckSubnetOptions,
+  formatOverlap,
+  type SubnetOverlap,
+  subnetOverlaps,
+} from "./overlap.ts";
+export {
+  CommandError,
+  denoExec,
+  type Exec,
+  type ExecResult,
+  fakeExec,
+  ipCommandProblem,
+  mustRun,
+} from "./exec.ts";

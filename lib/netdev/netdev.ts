@@ -8,7 +8,7 @@ import type { DeviceType } from "../config/schema.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Gauge, MetricsRegistry } from "../metrics/mod.ts";
 import { monotonicNow } from "../sys/clock.ts";
-import { CommandError, type Exec, mustRun } from "./exec.ts";
+import { CommandError, type Exec, ipCommandProblem, mustRun } from "./exec.ts";
 import {
   type ClaimDevice,
   claimDevice,
@@ -90,26 +90,6 @@ export interface TimeoutTimers {
 const UNSUPPORTED_TYPE = /unknown device type|not supported|no such device/i;
 /** `ip link show` answer for a missing device. */
 const NO_DEVICE = /does not exist|cannot find device/i;
-
-/**
- * Why `ip`'s output says it cannot do what NetDev asks of it, or null. Two `ip` commands lack the
- * `-json` and `-batch` options every read and write here uses: BusyBox's applet (minimal edge
- * images; it prints its usage text) and iproute2 before 4.14, 2017 (`Option "-json" is unknown`).
- * Their output names neither the cause nor the fix; this says both.
- */
-export function ipCommandProblem(output: string): string | null {
-  const busybox = /^BusyBox v\S+/m.exec(output);
-  if (busybox) {
-    return `this ip is the BusyBox applet (${busybox[0]}), which has no -json or -batch options: ` +
-      "edgemesh needs the ip of iproute2 4.14 or later (package iproute2; on OpenWrt ip-full) " +
-      "ahead of BusyBox's in PATH";
-  }
-  if (/Option "-j(son)?" is unknown/.test(output)) {
-    return "this ip (iproute2) is older than 4.14 and has no -json option: edgemesh needs " +
-      "iproute2 4.14 or later";
-  }
-  return null;
-}
 
 /**
  * The virtual device holding the service VIPs, driven through `ip` (iproute2).

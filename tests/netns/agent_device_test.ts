@@ -123,3 +123,26 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "an agent whose VIP subnet overlaps the node's network says so at start",
+  ignore: !NETNS_AVAILABLE,
+  async fn() {
+    await using ns = await createNetns("agdev");
+    // A LAN inside the default subnet 9.251.0.0/16, and a static route into it.
+    await ns.run(["ip", "link", "add", "lan0", "type", "bridge"]);
+    await ns.run(["ip", "addr", "add", "9.251.3.4/24", "dev", "lan0"]);
+    await ns.run(["ip", "link", "set", "lan0", "up"]);
+    await ns.run(["ip", "route", "add", "9.251.200.0/24", "via", "9.251.3.1"]);
+    await using agent = await startAgent({ netns: ns, config: { nodeName: "n1" } });
+    const line = agent.logs().split("\n").find((l) => /VIP subnet overlaps/.test(l)) ?? "";
+    assert.match(line, /level=warn /);
+    assert.match(line, /subnet=9\.251\.0\.0\/16 /);
+    assert.match(
+      line,
+      /overlaps="lan0 9\.251\.3\.4\/24, 9\.251\.200\.0\/24 via 9\.251\.3\.1 dev lan0"/,
+    );
+    assert.ok(await linkExists(ns, "lan0"), "theirs untouched");
+    assert.equal(await agent.stop(), 0);
+  },
+});
