@@ -35,6 +35,7 @@ import {
 import { dnsBindError } from "./dns_bind.ts";
 import { startHeapTrim } from "./heap_trim.ts";
 import { type DeviceWatch, startDeviceWatch } from "./device_watch.ts";
+import { startListenerRetry } from "./listener_retry.ts";
 import {
   NO_NOTIFIER,
   progressExec,
@@ -467,6 +468,12 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     });
     deviceWatch = watch;
     cleanup.push(watch);
+    // A service port another program held is opened within seconds of being freed, not at the
+    // next 30 s resync.
+    cleanup.push(startListenerRetry({
+      bindFailed: () => proxy?.listeners().some((l) => l.failure === "bind") ?? false,
+      retry: () => rec.resync(),
+    }));
     const unsubscribe = registry.subscribe((snapshot) => {
       lastSync = now();
       rec.push(snapshot);

@@ -114,6 +114,12 @@ export interface ListenerStatus {
   readonly bound: boolean;
   /** Why the bind failed, or null. */
   readonly error: string | null;
+  /**
+   * What kept it unbound: `bind`, the socket could not be bound (the port taken by another
+   * program, the address missing), which a retry may fix; `budget`, the listener budget is used
+   * up, which only a restart with more open files does; null when bound.
+   */
+  readonly failure: "bind" | "budget" | null;
   /** Open connections through this listener. */
   readonly connections: number;
   /**
@@ -121,6 +127,14 @@ export interface ListenerStatus {
    * ones, on this node only with `internalTrafficPolicy: Local`.
    */
   readonly endpoints: number;
+}
+
+/** A listener that is not open, and why (see {@linkcode ListenerStatus}). */
+interface FailedListener {
+  readonly spec: ListenerSpec;
+  readonly route: Route;
+  readonly error: string;
+  readonly failure: "bind" | "budget";
 }
 
 interface ListenerState {
@@ -166,7 +180,7 @@ export class Proxy {
   readonly #retiring = new Set<ServiceKey>();
 
   #listeners = new Map<ListenerKey, ListenerState>();
-  #failed = new Map<ListenerKey, { spec: ListenerSpec; route: Route; error: string }>();
+  #failed = new Map<ListenerKey, FailedListener>();
   readonly #loops = new Set<Promise<void>>();
 
   constructor(options: ProxyOptions) {
@@ -273,10 +287,10 @@ export class Proxy {
       state.spec = desired.get(key)!;
       state.route = route;
     }
-    const failed = new Map<ListenerKey, { spec: ListenerSpec; route: Route; error: string }>();
+    const failed = new Map<ListenerKey, FailedListener>();
     for (const spec of overBudget) {
       const error = this.#budget.notOpened();
-      failed.set(spec.key, { spec, route: routes.get(spec.key)!, error });
+      failed.set(spec.key, { spec, route: routes.get(spec.key)!, error, failure: "budget" });
     }
     for (const spec of plan.start) {
       const route = routes.get(spec.key)!;
@@ -285,7 +299,7 @@ export class Proxy {
         this.#start(spec, route);
       } catch (err) {
         const error = (err as Error).message;
-        failed.set(spec.key, { spec, route, error });
+        failed.set(spec.key, { spec, route, error, failure: "bind" });
         this.#metrics?.listenFailures.inc(route.labels);
         const fields = {
           service: spec.service,
@@ -399,9 +413,9 @@ export class Proxy {
   listeners(): ListenerStatus[] {
     const out: ListenerStatus[] = [];
     for (const s of this.#listeners.values()) {
-      out.push(status(s.spec, s.route, true, null, s.group.conns.size));
+      out.push(status(s.spec, s.route, null, s.group.conns.size));
     }
-    for (const f of this.#failed.values()) out.push(status(f.spec, f.route, false, f.error, 0));
+    for (const f of this.#failed.values()) out.push(status(f.spec, f.route, f, 0));
     return out.sort((a, b) => a.service.localeCompare(b.service) || a.port - b.port);
   }
 
@@ -465,8 +479,7 @@ export class Proxy {
 function status(
   spec: ListenerSpec,
   route: Route,
-  bound: boolean,
-  error: string | null,
+  failed: FailedListener | null,
   connections: number,
 ): ListenerStatus {
   return {
@@ -474,8 +487,9 @@ function status(
     port: spec.port,
     service: spec.service,
     portName: spec.servicePort.name,
-    bound,
-    error,
+    bound: failed === null,
+    error: failed?.error ?? null,
+    failure: failed?.failure ?? null,
     connections,
     endpoints: route.balancer.size,
   };
@@ -498,6 +512,6 @@ function listenHint(port: number, err: unknown): { hint?: string } {
   return {
     hint: `another program listens on port ${port} of every address (0.0.0.0 or ::), the VIP's ` +
       `too (ss -ltnup 'sport = :${port}' names it): bind it to its own addresses or stop it; ` +
-      "the listener is tried again with every update and every resync (30 s)",
+      "the listener is tried again every 5 s while it is not open, and with every update",
   };
 }

@@ -1,6 +1,6 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import type { IntervalTimers } from "../../lib/agent/heap_trim.ts";
+import { FakeIntervals } from "../_helpers/timers.ts";
 import {
   describeDamage,
   DEVICE_WATCH_MS,
@@ -9,27 +9,8 @@ import {
 } from "../../lib/agent/device_watch.ts";
 import { memoryLogger } from "../../lib/log/mod.ts";
 
-/** An interval timer the test fires by hand with `tick()`. */
-class FakeTimers implements IntervalTimers {
-  fn: (() => void) | null = null;
-  ms = 0;
-  cleared = false;
-  setInterval(fn: () => void, ms: number): unknown {
-    this.fn = fn;
-    this.ms = ms;
-    return 1;
-  }
-  clearInterval(): void {
-    this.cleared = true;
-  }
-  tick(): void {
-    assert.ok(this.fn && !this.cleared, "tick() on a live interval");
-    this.fn();
-  }
-}
-
 Deno.test("startDeviceWatch() asks for a repair while wanted addresses are missing", () => {
-  const timers = new FakeTimers();
+  const timers = new FakeIntervals();
   const log = memoryLogger();
   let listed = new Set(["9.251.0.1", "9.251.0.2"]);
   let wanted = new Set(["9.251.0.1", "9.251.0.2"]);
@@ -84,7 +65,7 @@ Deno.test("listedAddresses() lists loopback's 127.0.0.1 and nothing for an absen
 });
 
 Deno.test("startDeviceWatch() repairs a device that is down", async (t) => {
-  const timers = new FakeTimers();
+  const timers = new FakeIntervals();
   const log = memoryLogger();
   const wanted = new Set(["9.251.0.1", "9.251.0.2"]);
   let listed = new Set(wanted);

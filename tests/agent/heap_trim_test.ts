@@ -1,31 +1,11 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { HEAP_TRIM_MS, type IntervalTimers, startHeapTrim } from "../../lib/agent/heap_trim.ts";
+import { FakeIntervals } from "../_helpers/timers.ts";
+import { HEAP_TRIM_MS, startHeapTrim } from "../../lib/agent/heap_trim.ts";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 
-/** An interval timer the test fires by hand with `tick()`. */
-class FakeTimers implements IntervalTimers {
-  fn: (() => void) | null = null;
-  ms = 0;
-  cleared = false;
-  setInterval(fn: () => void, ms: number): unknown {
-    assert.equal(this.fn, null, "one interval per trimmer");
-    this.fn = fn;
-    this.ms = ms;
-    return 7;
-  }
-  clearInterval(id: unknown): void {
-    assert.equal(id, 7);
-    this.cleared = true;
-  }
-  tick(): void {
-    assert.ok(this.fn && !this.cleared, "tick() on a live interval");
-    this.fn();
-  }
-}
-
 Deno.test("startHeapTrim() trims once per interval until closed", () => {
-  const timers = new FakeTimers();
+  const timers = new FakeIntervals();
   let calls = 0;
   const trimmer = startHeapTrim({ trim: () => (calls++, true), log: nullLogger, timers });
   assert.equal(trimmer.name, "heap trim");
@@ -42,7 +22,7 @@ Deno.test("startHeapTrim() trims once per interval until closed", () => {
 });
 
 Deno.test("startHeapTrim() stops by itself without malloc_trim and says so at debug", () => {
-  const timers = new FakeTimers();
+  const timers = new FakeIntervals();
   const log = memoryLogger("debug");
   let calls = 0;
   startHeapTrim({ trim: () => (calls++, null), intervalMs: 50, log, timers });
@@ -68,7 +48,7 @@ Deno.test("startHeapTrim() runs on the real timers by default", async () => {
 Deno.test("startHeapTrim() rejects intervals that are not positive and finite", async (t) => {
   for (const intervalMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
     await t.step(String(intervalMs), () => {
-      const timers = new FakeTimers();
+      const timers = new FakeIntervals();
       assert.throws(
         () => startHeapTrim({ trim: () => true, intervalMs, log: nullLogger, timers }),
         (e: unknown) => e instanceof RangeError && /interval must be positive/.test(e.message),

@@ -4,7 +4,7 @@
  * runAgent() in-process (fake `ip`, loopback subnet) with a recording notifier.
  */
 import assert from "node:assert/strict";
-import type { IntervalTimers } from "../../lib/agent/heap_trim.ts";
+import { FakeIntervals } from "../_helpers/timers.ts";
 import {
   EXTEND_EVERY_MS,
   NO_NOTIFIER,
@@ -263,26 +263,10 @@ function recorder(watchdogMs: number | null = null) {
   return { sent, notifier };
 }
 
-/** An interval timer the test fires by hand. */
-class FakeTimers implements IntervalTimers {
-  fn: (() => void) | null = null;
-  ms = 0;
-  setInterval(fn: () => void, ms: number): unknown {
-    assert.equal(this.fn, null, "one interval at a time");
-    this.fn = fn;
-    this.ms = ms;
-    return 9;
-  }
-  clearInterval(id: unknown): void {
-    assert.equal(id, 9);
-    this.fn = null;
-  }
-}
-
 Deno.test("startNotify() says Starting, READY=1 when ready, STOPPING=1 on abort", () => {
   const { sent, notifier } = recorder();
   const ac = new AbortController();
-  const timers = new FakeTimers();
+  const timers = new FakeIntervals();
   const n = startNotify({ notifier, signal: ac.signal, timers });
   assert.equal(n.name, "systemd notify");
   assert.deepEqual(sent, [{ status: "Starting" }]);
@@ -300,7 +284,7 @@ Deno.test("startNotify() says Starting, READY=1 when ready, STOPPING=1 on abort"
 Deno.test("startNotify() pings the watchdog on the event loop's timer from READY=1 until the stop", () => {
   const { sent, notifier } = recorder(1500);
   const ac = new AbortController();
-  const timers = new FakeTimers();
+  const timers = new FakeIntervals();
   const n = startNotify({ notifier, signal: ac.signal, timers });
   assert.equal(timers.ms, 10_000, "before ready, the timer is the start-up extensions'");
   timers.fn!();
@@ -319,7 +303,7 @@ Deno.test("startNotify() pings the watchdog on the event loop's timer from READY
 Deno.test("startNotify() extends the start timeout every 10 s while start-up makes progress", () => {
   const { sent, notifier } = recorder(1500);
   const ac = new AbortController();
-  const timers = new FakeTimers();
+  const timers = new FakeIntervals();
   const n = startNotify({ notifier, signal: ac.signal, timers });
   assert.equal(timers.ms, EXTEND_EVERY_MS);
   assert.equal(EXTEND_EVERY_MS, 10_000);
@@ -368,7 +352,7 @@ Deno.test({
       libc: c,
     });
     const ac = new AbortController();
-    const timers = new FakeTimers();
+    const timers = new FakeIntervals();
     const n = startNotify({ notifier, signal: ac.signal, timers });
     n.progress("first reconcile");
     timers.fn!();
@@ -385,7 +369,7 @@ Deno.test({
 Deno.test("startNotify() sends nothing once closed, and nothing but Starting before ready", () => {
   const { sent, notifier } = recorder(10);
   const ac = new AbortController();
-  const timers = new FakeTimers();
+  const timers = new FakeIntervals();
   const n = startNotify({ notifier, signal: ac.signal, timers });
   n.close();
   ac.abort();
@@ -479,7 +463,7 @@ Deno.test("runAgent() extends systemd's start timeout while it puts addresses on
   const dir = await Deno.makeTempDir({ prefix: "sqa-sdn-" });
   try {
     const { sent, notifier } = recorder();
-    const timers = new FakeTimers();
+    const timers = new FakeIntervals();
     const ac = new AbortController();
     const ip = fakeIp();
     let readReached = false;

@@ -103,6 +103,8 @@ for (const engine of ENGINES) {
         ls[2]!.error!,
         /listener budget \(3 per thread, from the open-files limit 256\)/,
       );
+      // Not a bind failure: retrying every few seconds would not open it.
+      assert.deepEqual(ls.map((l) => l.failure), [null, null, "budget", "budget", null]);
       const warned = log.lines.filter((l) =>
         l.includes("listener budget is used up") && l.includes('"level":"warn"')
       );

@@ -478,10 +478,12 @@ engineTest("Proxy retries a failed bind on the next update and reports it", asyn
     warned[0]!,
     new RegExp(`"hint":"another program listens on port ${PORT} of every address`),
   );
-  assert.match(warned[0]!, /every resync \(30 s\)/);
+  assert.match(warned[0]!, /tried again every 5 s while it is not open/);
+  assert.equal(st!.failure, "bind", "a retry may fix it");
   squatter.close();
   await proxy.update(snap);
   assert.equal(proxy.listeners()[0]!.bound, true);
+  assert.equal(proxy.listeners()[0]!.failure, null);
   assert.equal(await connectEnding(vip, PORT), REJECTED[engine]);
   // ... and the recovery ends it, once.
   await proxy.update(snap);

@@ -247,3 +247,27 @@ Deno.test({
     assert.equal(await agent.stop(), 0);
   },
 });
+
+Deno.test({
+  name: "a service port another program held is opened within seconds of being freed",
+  ignore: !NETNS_AVAILABLE,
+  async fn() {
+    await using ns = await createNetns("agsquat");
+    // Another program on every address's port (a gateway's web UI on 0.0.0.0:80, say).
+    const squatter = await startBackends(ns, ["name:squatter"], "0.0.0.0");
+    const port = squatter.ports["squatter"]!;
+    await using agent = await startAgent({ netns: ns, config: { nodeName: "n1" } });
+    const web = serviceObject("web", [{ name: "http", port, targetPort: 8080 }]);
+    // Not applyObjects: with a listener unbound the pass does not count as reconciled.
+    const applied = await ctl(agent, ["apply", "-f", "-"], JSON.stringify(web));
+    assert.equal(applied.code, 0, applied.stderr);
+    await agent.waitForLog(/msg="Cannot listen on service address/, 10_000);
+    const mark = agent.lineCount();
+    await squatter.stop("squatter");
+    await squatter[Symbol.asyncDispose]();
+    // Before: at the next 30 s resync. Now within the 5 s retry and one pass.
+    const line = await agent.waitForLog(/msg="Listening on service address now"/, 9_000, mark);
+    assert.match(line, new RegExp(`addr=9\\.251\\.0\\.2:${port}\\b`));
+    assert.equal(await agent.stop(), 0);
+  },
+});
