@@ -36,6 +36,7 @@ import { dnsBindError } from "./dns_bind.ts";
 import { startHeapTrim } from "./heap_trim.ts";
 import { type DeviceWatch, startDeviceWatch } from "./device_watch.ts";
 import { startListenerRetry } from "./listener_retry.ts";
+import { boundAddress, startListenAddressWatch } from "./listen_watch.ts";
 import {
   NO_NOTIFIER,
   progressExec,
@@ -446,7 +447,14 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       }
     }
 
-    if (tunnel) components.push(tunnelComponent(tunnel)); // closed by its cleanup entry above
+    if (tunnel) {
+      // Bound to one address: said when the node loses it (peers cannot reach us then).
+      const listenWatch = boundAddress(config.tunnelListen) === null
+        ? null
+        : startListenAddressWatch({ listen: config.tunnelListen, log: log.with("tunnel") });
+      if (listenWatch) cleanup.push(listenWatch);
+      components.push(tunnelComponent(tunnel, listenWatch)); // closed by its cleanup entry above
+    }
     if (stopRequested()) return;
     // ─────────────────────────────────────────────────────────────────────────────────────
 

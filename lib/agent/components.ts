@@ -4,6 +4,7 @@
  * the reconcile loop drives with whole snapshots.
  * @module
  */
+import type { ListenAddressWatch } from "./listen_watch.ts";
 import type { Config } from "../config/mod.ts";
 import type { UnboundListener } from "../control/mod.ts";
 import type { DnsServer } from "../dns/mod.ts";
@@ -186,18 +187,24 @@ export function dnsComponent(dns: DnsServer): AgentComponent {
  * The inter-node tunnel: server authorization and peer table follow the snapshot. Its state is
  * `down` while the tunnel port serves no new connections (its server is being restarted).
  */
-export function tunnelComponent(tunnel: Tunnel): AgentComponent {
+export function tunnelComponent(
+  tunnel: Tunnel,
+  listenAddress: Pick<ListenAddressWatch, "missing"> | null = null,
+): AgentComponent {
   return {
     name: "tunnel",
     update: (snapshot) => tunnel.update(snapshot),
     status: () => {
       const s = tunnel.status();
       const down = s.down ?? null;
+      // Bound to one address the node no longer has: deaf, though the socket is fine.
+      const gone = listenAddress?.missing() ?? null;
       return {
         tunnel: {
-          state: down === null ? "up" : "down",
+          state: down === null && gone === null ? "up" : "down",
           detail: `${s.tls ? "TLS" : "NO TLS"}, ${s.inboundStreams} inbound streams` +
-            (down === null ? "" : `; ${tunnelDownDetail(down)}`),
+            (down === null ? "" : `; ${tunnelDownDetail(down)}`) +
+            (gone === null ? "" : `; tunnelListen address ${gone} is not on this node`),
           ...(s.certificateExpiresAt == null
             ? {}
             : { certificateExpiresAt: new Date(s.certificateExpiresAt).toISOString() }),

@@ -4,6 +4,7 @@
  * resolver (RFC 5358). Cluster names are answered for everyone; only recursion is restricted.
  * @module
  */
+import { nodeAddresses } from "../sys/netif.ts";
 import { DEFAULTS } from "../config/mod.ts";
 import {
   type Cidr,
@@ -61,18 +62,9 @@ export function parseCidr(entry: string): AllowCidr {
     : { v: 6, groups: c.groups, bits: c.prefix };
 }
 
-/** Addresses of this node's interfaces (the "node" keyword). */
-export function denoNodeAddresses(): readonly string[] {
-  try {
-    return Deno.networkInterfaces().map((i) => i.address);
-  } catch {
-    return [];
-  }
-}
-
 /** Options of {@linkcode AllowList}. */
 export interface AllowListOptions {
-  /** Resolves the "node" keyword. @default {denoNodeAddresses} */
+  /** Resolves the "node" keyword. @default nodeAddresses (lib/sys/netif.ts) */
   readonly nodeAddresses?: () => readonly string[];
 }
 
@@ -95,7 +87,7 @@ export class AllowList {
     this.#cidrs = entries.filter((e) => e.trim().toLowerCase() !== NODE_KEYWORD).map((e) =>
       readEntry(e.trim())
     );
-    this.#nodeAddresses = options.nodeAddresses ?? denoNodeAddresses;
+    this.#nodeAddresses = options.nodeAddresses ?? nodeAddresses;
     this.refresh();
   }
 

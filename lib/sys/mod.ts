@@ -24,7 +24,7 @@ export {
   statStamp,
 } from "./file_watch.ts";
 export { HttpFront, type HttpFrontOptions } from "./http_front.ts";
-export { interfaceFlags, interfaceUp } from "./netif.ts";
+export { interfaceFlags, interfaceUp, nodeAddresses } from "./netif.ts";
 export {
   AF_UNIX,
   NOTIFY_ENV,

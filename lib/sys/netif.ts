@@ -53,3 +53,16 @@ export function interfaceUp(name: string, c: Libc | null = libc()): boolean | nu
   const flags = interfaceFlags(name, c);
   return flags === null ? null : (flags & IFF_UP) !== 0;
 }
+
+/**
+ * The addresses of this node's interfaces, as `Deno.networkInterfaces()` spells them (getifaddrs
+ * (3)); empty without the permission. What `dnsAllowFrom`'s `node` means, and what the tunnel's
+ * listen address is checked against.
+ */
+export function nodeAddresses(): readonly string[] {
+  try {
+    return Deno.networkInterfaces().map((i) => i.address);
+  } catch {
+    return [];
+  }
+}

@@ -85,3 +85,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "agent whose tunnelListen address leaves the node says so, in the log and ctl status",
+  ignore: !NETNS_AVAILABLE,
+  async fn() {
+    await using ns = await createNetns("tlisten", "tla");
+    const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "tla-" });
+    try {
+      const ip = await addBackendAddress(ns);
+      const keyFile = `${dir}/tunnel.key`;
+      await Deno.writeTextFile(keyFile, "tla-listen-test-key-0123456789abcdef-0123456789\n");
+      await using agent = await startAgent({
+        netns: ns,
+        dir,
+        config: { nodeName: "n1", tunnelKeyFile: keyFile, tunnelListen: `${ip}:${TUNNEL_PORT}` },
+      });
+      const tunnelState = async () => {
+        const r = await ctl(agent, ["status", "-o", "json"]);
+        assert.equal(r.code, 0, r.stderr);
+        return JSON.parse(r.stdout).tunnel as { state: string; detail: string };
+      };
+      assert.equal((await tunnelState()).state, "up");
+      let mark = agent.lineCount();
+      await ns.run(["ip", "addr", "del", `${ip}/32`, "dev", "lo"]); // the lease moved
+      await agent.waitForLog(
+        /msg="The address tunnelListen binds is not on this node/,
+        9_000,
+        mark,
+      );
+      const gone = await tunnelState();
+      assert.equal(gone.state, "down");
+      assert.match(
+        gone.detail,
+        new RegExp(`tunnelListen address ${ip.replaceAll(".", "\\.")} is not`),
+      );
+      mark = agent.lineCount();
+      await addBackendAddress(ns, ip);
+      await agent.waitForLog(/msg="The address tunnelListen binds is back/, 9_000, mark);
+      assert.equal((await tunnelState()).state, "up");
+      assert.equal(await agent.stop(), 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
