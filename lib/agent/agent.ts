@@ -8,14 +8,6 @@
  */
 import { type Config, METRICS_SOCKET_SUFFIX, proxyThreadCount } from "../config/mod.ts";
 import { ControlServer } from "../control/mod.ts";
-import {
-  createDenoTransport,
-  DnsServer,
-  nameserverFor,
-  ResolvConfManager,
-  ResolvConfWatch,
-  resolveUpstreams,
-} from "../dns/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { MetricsRegistry, serveMetrics } from "../metrics/mod.ts";
 import { checkSubnet, denoExec, type Exec, NetDev } from "../netdev/mod.ts";
@@ -27,12 +19,11 @@ import { logTunnelOff, planTunnel } from "../tunnel/plan.ts";
 import { buildInfo, VERSION } from "../cli/mod.ts";
 import {
   dnsAddressesOnDevice,
-  dnsComponent,
   netdevComponent,
   proxyComponent,
   tunnelComponent,
 } from "./components.ts";
-import { dnsBindError } from "./dns_bind.ts";
+import { startDns } from "./dns_setup.ts";
 import { startHeapTrim } from "./heap_trim.ts";
 import { type DeviceWatch, startDeviceWatch } from "./device_watch.ts";
 import { startListenerRetry } from "./listener_retry.ts";
@@ -45,7 +36,7 @@ import {
   startNotify,
 } from "./notify.ts";
 import type { IntervalTimers } from "./heap_trim.ts";
-import { type AgentComponent, Reconciler } from "./reconcile.ts";
+import { type AgentComponent, type Closer, Reconciler } from "./reconcile.ts";
 import { buildStatus } from "./status.ts";
 
 /**
@@ -90,12 +81,6 @@ export interface AgentOptions {
   readonly deviceUp?: (device: string) => boolean | null;
   /** How often resolv.conf is checked for changes, ms (tests). @default RESOLV_CONF_POLL_MS */
   readonly resolvConfPollMs?: number;
-}
-
-/** A step to undo at shutdown, in reverse start order. */
-interface Closer {
-  readonly name: string;
-  close(): Promise<void> | void;
 }
 
 /**
@@ -388,63 +373,20 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     use(proxyComponent(proxy));
     if (stopRequested()) return;
 
-    // 3. DNS: upstreams are read before manageResolvConf rewrites resolv.conf.
+    // 3. DNS, with resolv.conf managed and followed (dns_setup.ts).
     if (config.dnsListen.length > 0) {
       notify.progress("DNS");
-      const upstreams = await resolveUpstreams({
-        upstreams: config.upstreams,
-        resolvConf: config.resolvConf,
-        listen: config.dnsListen,
-        log: log.with("dns"),
-      });
-      const dns = await DnsServer.start({
-        listen: config.dnsListen,
-        clusterDomain: config.clusterDomain,
-        defaultNamespace: config.defaultNamespace,
-        ttl: config.dnsTtl,
+      await startDns({
+        config,
         snapshot: registry.snapshot(),
-        upstreams,
-        allowFrom: config.dnsAllowFrom,
-        udpBatching: config.dnsUdpBatching ? undefined : false,
-        // DNS holds descriptors for clients and upstreams out of the reserve: bounded by the
-        // open-files limit, so a TCP flood cannot reach EMFILE (Deno panics there).
-        maxTcpConnections: fds.dnsTcpConnections,
-        transport: createDenoTransport({ maxSockets: fds.dnsUpstreamSockets }),
-        ...(reactor === null ? {} : { reactor }),
+        fds,
+        reactor,
         log: log.with("dns"),
         metrics,
-      }).catch((err) => {
-        // Port 53 held by another resolver: name it and the way out (dns_bind.ts).
-        throw dnsBindError(err, config.dnsListen, config.device);
+        ...(opts.resolvConfPollMs === undefined ? {} : { resolvConfPollMs: opts.resolvConfPollMs }),
+        use,
+        onStop: (c) => cleanup.push(c),
       });
-      use(dnsComponent(dns));
-      const nameserver = nameserverFor(config.dnsListen);
-      let rc: ResolvConfManager | null = null;
-      if (config.manageResolvConf && nameserver !== null) {
-        const manager = rc = new ResolvConfManager({
-          path: config.resolvConf,
-          nameserver,
-          log: log.with("dns"),
-        });
-        cleanup.push({ name: "resolv.conf", close: () => manager.restore() });
-        await manager.apply();
-      } else if (config.manageResolvConf) {
-        log.warn("manageResolvConf needs a dnsListen address on port 53; resolv.conf untouched");
-      }
-      // A new DHCP lease or network rewrites resolv.conf: follow it (closed before the
-      // restore above, cleanup running in reverse).
-      const fromFile = config.upstreams.length === 0;
-      if (fromFile || rc !== null) {
-        const watch = new ResolvConfWatch({
-          path: config.resolvConf,
-          target: fromFile ? dns : null,
-          listen: config.dnsListen,
-          manager: rc,
-          log: log.with("dns"),
-        });
-        watch.start(opts.resolvConfPollMs);
-        cleanup.push({ name: "resolv.conf watch", close: () => watch.close() });
-      }
     }
 
     if (tunnel) {

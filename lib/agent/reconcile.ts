@@ -31,6 +31,12 @@ export interface AgentComponent {
   close(): Promise<void> | void;
 }
 
+/** A step to undo at shutdown, in reverse start order (components are closers too). */
+export interface Closer {
+  readonly name: string;
+  close(): Promise<void> | void;
+}
+
 /** What kind of reconcile pass an update is. */
 export interface ReconcilePass {
   /** The periodic full pass rather than a registry change. */
