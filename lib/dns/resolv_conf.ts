@@ -86,6 +86,11 @@ export class ResolvConfManager {
   #written: string | null = null;
   /** The file the last write went to: what a symlinked `path` pointed to then. */
   #target: string | null = null;
+  /**
+   * The file last rewritten in place, and why: the same again (every DHCP renewal through a
+   * symlink the permission flags do not cover) is said at debug, not warned each time.
+   */
+  #inPlace: string | null = null;
   #original: string | null = null;
   /** apply, reassert and restore run one at a time, in call order (never a write after restore). */
   #queue: Promise<unknown> = Promise.resolve();
@@ -247,13 +252,17 @@ export class ResolvConfManager {
       // (systemd ReadWritePaths), or permissions granting the file but not its temp sibling:
       // the file cannot be replaced, so it is rewritten in place.
       await Deno.remove(tmp).catch(() => {});
-      this.#log.warn("Cannot replace resolv.conf atomically, rewriting it in place", {
-        path: target,
-        // Deno's text advises `--allow-write`, which a compiled agent cannot be given.
-        error: err instanceof Deno.errors.NotCapable
-          ? `not permitted to write "${tmp}" (not a path this edgemesh's permission flags allow)`
-          : err,
-      });
+      // Deno's text advises `--allow-write`, which a compiled agent cannot be given.
+      const error = err instanceof Deno.errors.NotCapable
+        ? `not permitted to write "${tmp}" (not a path this edgemesh's permission flags allow)`
+        : (err as Error).message;
+      const again = this.#inPlace === `${target}\n${error}`;
+      this.#inPlace = `${target}\n${error}`;
+      (again ? this.#log.debug : this.#log.warn).call(
+        this.#log,
+        "Cannot replace resolv.conf atomically, rewriting it in place",
+        { path: target, error },
+      );
     }
     try {
       await Deno.writeTextFile(this.#path, text);

@@ -4,6 +4,7 @@ import {
   nameserverFor,
   RESOLV_CONF_MARKER,
   ResolvConfManager,
+  resolvConfTempPath,
   withOurNameserver,
   withoutOurNameserver,
 } from "../../lib/dns/mod.ts";
@@ -200,5 +201,30 @@ Deno.test("ResolvConfManager removes its lines from the file a swapped symlink p
         await Deno.remove(dir, { recursive: true });
       }
     });
+  }
+});
+
+Deno.test("ResolvConfManager warns once when every write has to go in place, then says it at debug", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "em-resolv-" });
+  try {
+    const path = `${dir}/resolv.conf`;
+    await Deno.writeTextFile(path, ORIGINAL);
+    // The temp sibling cannot be written (here a directory with a file in it; on a device, a
+    // path the permission flags leave out): no atomic replace, ever.
+    await Deno.mkdir(resolvConfTempPath(path));
+    await Deno.writeTextFile(`${resolvConfTempPath(path)}/keep`, "");
+    const log = memoryLogger("debug");
+    const m = new ResolvConfManager({ path, nameserver: "9.251.0.1", log });
+    await m.apply();
+    const LEASE = "nameserver 10.9.9.9\n";
+    await Deno.writeTextFile(path, LEASE);
+    assert.equal(await m.reassert(LEASE), true);
+    assert.equal(await Deno.readTextFile(path), withOurNameserver(LEASE, "9.251.0.1"));
+    const inPlace = log.lines.map((l) => JSON.parse(l)).filter((l) => /in place/.test(l.msg));
+    assert.deepEqual(inPlace.map((l) => l.level), ["warn", "debug"], "warned once");
+    await m.restore();
+    assert.equal(await Deno.readTextFile(path), LEASE);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
