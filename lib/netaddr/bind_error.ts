@@ -7,6 +7,7 @@
  * command that shows the holder and the config key that moves the agent out of its way.
  * @module
  */
+import { isHostPort, readHostPort } from "./host_port.ts";
 
 /** Which config key a listener's address comes from, and who usually holds its port. */
 export interface BindTarget {
@@ -41,12 +42,10 @@ function matches(err: unknown, cls: unknown, text: RegExp): boolean {
   );
 }
 
-/** Host and port of a `host:port` / `[v6]:port` listen string (port "" when there is none). */
+/** Host and port of a `host:port` / `[v6]:port` listen string (port "" when it is none). */
 function splitListen(listen: string): { host: string; port: string } {
-  const i = listen.lastIndexOf(":");
-  if (i < 0) return { host: listen, port: "" };
-  const host = listen.slice(0, i);
-  return { host: host.startsWith("[") ? host.slice(1, -1) : host, port: listen.slice(i + 1) };
+  const got = readHostPort(listen);
+  return isHostPort(got) ? { host: got.host, port: String(got.port) } : { host: listen, port: "" };
 }
 
 /**
