@@ -27,6 +27,7 @@ import { startDns } from "./dns_setup.ts";
 import { startHeapTrim } from "./heap_trim.ts";
 import { type DeviceWatch, startDeviceWatch } from "./device_watch.ts";
 import { startListenerRetry } from "./listener_retry.ts";
+import { startStateRetry } from "./state_retry.ts";
 import { boundAddress, startListenAddressWatch } from "./listen_watch.ts";
 import {
   NO_NOTIFIER,
@@ -161,6 +162,12 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       now,
     });
     cleanup.push({ name: "registry", close: () => registry.close() });
+    // A state disk that was full or read-only and is fine again clears `stateWriteError`
+    // within seconds, not at the next change (state_retry.ts).
+    cleanup.push(startStateRetry({
+      failing: () => registry.writeError !== null,
+      retry: () => registry.retryWrite(),
+    }));
     const rs = registry.status();
     log.info("registry loaded", { services: rs.services, nodes: rs.nodes, vips: rs.pool.used });
 

@@ -147,7 +147,8 @@ export class Registry {
   /**
    * Opens the registry: creates `stateDir`, loads `state.json` and replays `state.journal` on
    * it (services come back on their old VIPs), and writes a fresh `state.json` at once when
-   * restoring had to change VIP assignments or the journal needed repair.
+   * restoring had to change VIP assignments or the journal needed repair. When that write
+   * fails (disk full, read-only) it opens anyway, serving what it loaded, with `writeError` set.
    * @throws {SyntaxError | RangeError} when `subnet` is not a usable IPv4 CIDR
    */
   static async open(opts: RegistryOptions): Promise<Registry> {
@@ -166,7 +167,7 @@ export class Registry {
     const reg = new Registry(opts, pool, lock, loaded);
     const changed = loaded.state !== null &&
       restoreTables(reg.#tables, loaded.state, opts.log, reg.#writer.path);
-    if (changed || loaded.compact) await reg.#writer.writeFull();
+    if (changed || loaded.compact) await reg.#writer.checkpointAtOpen();
     reg.#published = reg.#tables.snapshot(reg.#published);
     return reg;
   }
@@ -201,6 +202,16 @@ export class Registry {
   /** Set while state writes fail and every change is refused; null once one succeeds. */
   get writeError(): StateWriteError | null {
     return this.#writer.writeError;
+  }
+
+  /**
+   * While state writes fail ({@linkcode writeError}): writes the whole state again and clears
+   * the error once that is on disk, so a disk freed or made writable again is noticed without
+   * waiting for a change (the agent calls it every few seconds, `lib/agent/state_retry.ts`).
+   * Resolves once the attempt is done; never rejects.
+   */
+  retryWrite(): Promise<void> {
+    return this.#closed ? Promise.resolve() : this.#writer.retry();
   }
 
   /** Completed state-file writes since open (group commit makes this less than the changes). */

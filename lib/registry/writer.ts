@@ -131,6 +131,10 @@ export class StateWriter {
   #needFull: boolean;
   /** Set while writes fail (see {@linkcode StateWriteError}). */
   #writeError: StateWriteError | null = null;
+  /** {@linkcode retry} asked for a write while writes fail. */
+  #retry = false;
+  /** The file the write in progress writes: the journal or `state.json` (named in errors). */
+  #target: string;
 
   constructor(opts: WriterOptions, state: WorkingState, publisher: Publisher) {
     this.#log = opts.log;
@@ -138,6 +142,7 @@ export class StateWriter {
     this.#stateDir = opts.stateDir;
     this.#path = join(opts.stateDir, STATE_FILE);
     this.#journalPath = join(opts.stateDir, JOURNAL_FILE);
+    this.#target = this.#path;
     this.#now = opts.now;
     this.#lock = opts.lock;
     this.#stateBytes = opts.stateBytes;
@@ -177,10 +182,85 @@ export class StateWriter {
   /** Queues a change for the next write; starts the write loop when none runs. */
   enqueue(p: Pending): void {
     this.#pending.push(p);
+    this.#kick();
+  }
+
+  /**
+   * While writes fail: writes the whole state again (the checkpoint the next change would need
+   * anyway), in turn with the changes, and clears {@linkcode writeError} once it is on disk.
+   * Without it, `ctl status` went on saying that every change is refused after the disk was
+   * freed or writable again, until a change happened to arrive. Does nothing while writes work.
+   * Never rejects: a failed attempt only updates the error's `reason`.
+   */
+  retry(): Promise<void> {
+    if (this.#writeError === null) return Promise.resolve();
+    this.#retry = true;
+    this.#kick();
+    return this.drain();
+  }
+
+  /**
+   * The checkpoint loading asked for (VIP assignments changed, a journal repaired). When it
+   * cannot be written (disk full, read-only) the registry still opens, serving the state it
+   * loaded, with {@linkcode writeError} set and every change refused until a write succeeds:
+   * a failed repair used to stop the agent's start (`edgemesh: No space left on device`), and
+   * a restart on a full disk then left the node with no VIPs and no DNS at all. The next write
+   * is a whole checkpoint, so nothing is ever appended to a journal that needed repair.
+   */
+  async checkpointAtOpen(): Promise<void> {
+    try {
+      await this.writeFull();
+    } catch (e) {
+      this.#needFull = true;
+      const reason = this.#failed(e, 0);
+      this.#log.error(
+        "cannot write state file; serving the state loaded, changes are refused until a write succeeds",
+        { path: this.#target, reason },
+      );
+    }
+  }
+
+  #kick(): void {
     if (!this.#writing) {
       this.#writing = true;
       this.#loop = this.#writeLoop();
     }
+  }
+
+  /** Records a failed write of `refused` changes in {@linkcode writeError}; returns its reason. */
+  #failed(e: unknown, refused: number): string {
+    const reason = e instanceof Error ? e.message : String(e);
+    this.#writeError = {
+      since: this.#writeError?.since ?? new Date(this.#now()).toISOString(),
+      reason,
+      refused: (this.#writeError?.refused ?? 0) + refused,
+    };
+    return reason;
+  }
+
+  /** A write succeeded: logs the recovery when writes had failed. */
+  #succeeded(): void {
+    if (!this.#writeError) return;
+    this.#log.info("state file written again; changes are accepted", {
+      path: this.#target,
+      refused: this.#writeError.refused,
+    });
+    this.#writeError = null;
+  }
+
+  /** The write {@linkcode retry} asked for, when no change is queued to carry it. */
+  async #retryWrite(): Promise<void> {
+    if (this.#writeError === null) return;
+    this.#needFull = true;
+    try {
+      await this.#writeBatch();
+    } catch (e) {
+      // Repeats every few seconds while the disk stays full: the first failure was logged.
+      const reason = this.#failed(e, 0);
+      this.#log.debug("state file still cannot be written", { path: this.#target, reason });
+      return;
+    }
+    this.#succeeded();
   }
 
   /** Waits until nothing is being written or queued. */
@@ -194,7 +274,12 @@ export class StateWriter {
   }
 
   async #writeLoop(): Promise<void> {
-    while (this.#pending.length > 0) {
+    while (this.#pending.length > 0 || this.#retry) {
+      if (this.#pending.length === 0) {
+        this.#retry = false;
+        await this.#retryWrite();
+        continue;
+      }
       const batch = this.#pending;
       this.#pending = [];
       if (batch.every((p) => p.txn === null)) {
@@ -203,6 +288,8 @@ export class StateWriter {
         for (const p of batch) p.resolve();
         continue;
       }
+      // This batch's write is the retry asked for, if any.
+      this.#retry = false;
       const snap = this.#publisher.next();
       try {
         await this.#writeBatch();
@@ -220,17 +307,12 @@ export class StateWriter {
         const refused = new Set(
           all.filter((p) => p.txn !== null || !this.#state.leavesAsIs(p.unchanged!)),
         );
-        const reason = e instanceof Error ? e.message : String(e);
+        const reason = this.#failed(e, refused.size);
         this.#log.error("cannot write state file; changes rolled back", {
-          path: this.#path,
+          path: this.#target,
           reason,
           changes: refused.size,
         });
-        this.#writeError = {
-          since: this.#writeError?.since ?? new Date(this.#now()).toISOString(),
-          reason,
-          refused: (this.#writeError?.refused ?? 0) + refused.size,
-        };
         for (const p of all) {
           if (!refused.has(p)) {
             this.#publisher.unchanged(p);
@@ -239,20 +321,14 @@ export class StateWriter {
           }
           p.reject(
             new Error(
-              `Cannot apply "${resourceOf(p.change)}": writing "${this.#path}" failed: ${reason}`,
+              `Cannot apply "${resourceOf(p.change)}": writing "${this.#target}" failed: ${reason}`,
               { cause: e },
             ),
           );
         }
         continue;
       }
-      if (this.#writeError) {
-        this.#log.info("state file written again; changes are accepted", {
-          path: this.#path,
-          refused: this.#writeError.refused,
-        });
-        this.#writeError = null;
-      }
+      this.#succeeded();
       this.#publisher.publish(snap, batch);
       for (const p of batch) p.resolve();
     }
@@ -312,6 +388,7 @@ export class StateWriter {
       }, this.#jsonCache);
       // Byte length equals string length for the ASCII JSON we write; close enough otherwise.
       if (this.#journalBytes + line.length <= Math.max(COMPACT_MIN_BYTES, this.#stateBytes)) {
+        this.#target = this.#journalPath;
         await fs.append(this.#journalPath, line);
         this.#journalBytes += line.length;
         this.#writes++;
@@ -340,6 +417,7 @@ export class StateWriter {
   /** Writes the whole state to `state.json` and empties the journal it now contains. */
   async writeFull(): Promise<void> {
     const data = encodeState(this.#state.persisted(), this.#jsonCache);
+    this.#target = this.#path;
     await this.#fs.writeAtomic(this.#path, data);
     this.#writes++;
     this.#stateBytes = data.length;

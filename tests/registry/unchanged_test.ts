@@ -299,10 +299,11 @@ Deno.test("Registry: when the write before it fails, an unchanged change that re
     const other = reg.apply(resent(y)); // unchanged whatever happens to x
     h.fail(new Error("disk full"));
     await assert.rejects(first, /disk full/);
+    // The write that failed was the journal's append (named since the QA pass; was state.json).
     await assert.rejects(
       again,
       new Error(
-        'Cannot apply "default/service/x": writing "' + `${dir}/state/${STATE_FILE}` +
+        'Cannot apply "default/service/x": writing "' + `${dir}/state/${JOURNAL_FILE}` +
           '" failed: disk full',
       ),
     );
