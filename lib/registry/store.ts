@@ -77,20 +77,32 @@ async function syncDir(path: string): Promise<void> {
  * Appends `data` to `path` and fdatasyncs it (group commit makes that one sync per batch).
  * When the file was empty (just created or truncated) the directory is fsynced too, so the
  * file's entry survives a crash.
+ *
+ * An append that fails is taken back when the file allows it: truncated to its length before,
+ * and synced. A failed write can leave part of the line (a full disk), and a failed sync the
+ * whole of it, of a change the caller then refuses; left there, a restart before the next full
+ * rewrite would replay a change that was refused. (A torn line is dropped on load anyway; a
+ * whole one is not.) The truncate frees space, so it works on a full disk too.
  */
 export async function appendFileDurable(path: string, data: string): Promise<void> {
   const bytes = encoder.encode(data);
   const f = await Deno.open(path, { append: true, create: true, mode: 0o600 });
-  let wasEmpty: boolean;
+  let size = 0;
   try {
-    wasEmpty = (await f.stat()).size === 0;
+    size = (await f.stat()).size;
     let off = 0;
     while (off < bytes.length) off += await f.write(bytes.subarray(off));
     await f.syncData();
+  } catch (err) {
+    try {
+      await f.truncate(size);
+      await f.syncData();
+    } catch { /* the caller rewrites both files before it appends again */ }
+    throw err;
   } finally {
     f.close();
   }
-  if (wasEmpty) await syncDir(path);
+  if (size === 0) await syncDir(path);
 }
 
 /** Truncates `path` to zero bytes and fsyncs it; a missing file is left missing. */
