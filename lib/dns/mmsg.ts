@@ -147,7 +147,7 @@ export class MmsgSocket {
       SOCK_DGRAM | SOCK_CLOEXEC,
       hostname,
       port,
-      "bind DNS to",
+      null, // the DNS server names the address in its error
     );
     return new MmsgSocket(c, fd, { hostname, port: boundPort });
   }

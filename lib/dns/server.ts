@@ -257,10 +257,7 @@ export class DnsServer {
         b.tcp.close();
       }
       const which = formatAddr(addrs[bound.length]!);
-      // The batched socket's own text names the address again (`Cannot bind DNS to
-      // 9.251.0.1:53: bind(): …`, MmsgSocket.open): said once, here.
-      const detail = (err instanceof Error ? err.message : String(err))
-        .replace(/^Cannot bind DNS to \S+: /, "");
+      const detail = err instanceof Error ? err.message : String(err);
       return Promise.reject(
         new Error(`Cannot listen for DNS on "${which}": ${detail}`, { cause: err }),
       );

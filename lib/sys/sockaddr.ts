@@ -184,18 +184,20 @@ export function sockaddrPort(name: DataView): number {
  * `setup(fd)` run before the bind (socket options); `"::"` also takes IPv4 (dual stack), as
  * Deno's sockets do. Returns the descriptor and the bound port; closes it on failure.
  * @throws {TypeError} when `hostname` is not an IP address (`what` names the caller, e.g.
- * "listen on"); `Deno.errors.AddrInUse`, `AddrNotAvailable`, … from the calls
+ * "listen on"); `Deno.errors.AddrInUse`, `AddrNotAvailable`, … from the calls, their message
+ * naming the address (`Cannot listen on 1.2.3.4:80: bind(): …`), or only the call when `what`
+ * is null: the caller names the address itself (`bind(): …`, as Deno's own sockets say it)
  */
 export function bindSocket(
   c: Libc,
   type: number,
   hostname: string,
   port: number,
-  what: string,
+  what: string | null,
   setup: (fd: number) => void = () => {},
 ): { fd: number; port: number } {
   const name = new Uint8Array(SOCKADDR_MAX);
-  const len = writeSockaddr(name, hostname, port, what);
+  const len = writeSockaddr(name, hostname, port, what ?? "bind");
   const fd = c.socket(len === 16 ? AF_INET : AF_INET6, type, 0);
   if (fd < 0) throw sysError(c, "socket()");
   try {
@@ -204,7 +206,7 @@ export function bindSocket(
       c.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, new Uint8Array(DUAL_STACK.buffer), 4);
     }
     if (c.bind(fd, name, len) !== 0) {
-      throw sysError(c, `Cannot ${what} ${hostname}:${port}: bind()`);
+      throw sysError(c, what === null ? "bind()" : `Cannot ${what} ${hostname}:${port}: bind()`);
     }
     const got = new Uint8Array(SOCKADDR_MAX);
     if (c.getsockname(fd, got, new Uint32Array([SOCKADDR_MAX])) !== 0) {
