@@ -87,17 +87,21 @@ async function syncDir(path: string): Promise<void> {
 export async function appendFileDurable(path: string, data: string): Promise<void> {
   const bytes = encoder.encode(data);
   const f = await Deno.open(path, { append: true, create: true, mode: 0o600 });
-  let size = 0;
+  // The length before this append; null until known (then nothing is truncated: a failed
+  // stat must not empty the journal).
+  let size: number | null = null;
   try {
     size = (await f.stat()).size;
     let off = 0;
     while (off < bytes.length) off += await f.write(bytes.subarray(off));
     await f.syncData();
   } catch (err) {
-    try {
-      await f.truncate(size);
-      await f.syncData();
-    } catch { /* the caller rewrites both files before it appends again */ }
+    if (size !== null) {
+      try {
+        await f.truncate(size);
+        await f.syncData();
+      } catch { /* the caller rewrites both files before it appends again */ }
+    }
     throw err;
   } finally {
     f.close();
