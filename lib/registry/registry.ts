@@ -37,6 +37,13 @@ export interface RegistryOptions {
   readonly now?: () => number;
   /** File-system seam for tests. @default the real file system */
   readonly fs?: StateFs;
+  /**
+   * Addresses the node holds on interfaces other than the VIP device, which new allocations
+   * skip from the start, before restoring state allocates for a service without a VIP
+   * ({@linkcode Registry.setReserved} later). Addresses outside the subnet are ignored.
+   * @default none
+   */
+  readonly reserved?: Iterable<string>;
 }
 
 /** Called with every newly published snapshot. */
@@ -47,6 +54,7 @@ export interface RegistryStatus {
   readonly version: number;
   readonly services: number;
   readonly nodes: number;
+  /** `size = used + reserved + free` (see {@linkcode PoolStats}). */
   readonly pool: PoolStats & { readonly subnet: string };
   /** Completed state-file writes since open. */
   readonly writes: number;
@@ -141,6 +149,12 @@ export class Registry {
         () => this.#pool.size,
       );
       gauge("edgemesh_vip_pool_used", "VIPs currently assigned.", () => this.#pool.used);
+      gauge(
+        "edgemesh_vip_pool_reserved",
+        "Addresses of the VIP subnet the node holds on other interfaces and no service holds " +
+          "(never handed out; neither used nor free).",
+        () => this.#pool.reserved,
+      );
     }
   }
 
@@ -153,6 +167,7 @@ export class Registry {
    */
   static async open(opts: RegistryOptions): Promise<Registry> {
     const pool = new VipPool(opts.subnet);
+    if (opts.reserved !== undefined) pool.setReserved(opts.reserved);
     const lock = await StateDirLock.acquire(opts.stateDir);
     try {
       return await Registry.#load(opts, pool, lock);
@@ -197,6 +212,17 @@ export class Registry {
       loadWarning: this.loadWarning,
       writeError: this.#writer.writeError,
     };
+  }
+
+  /**
+   * Replaces the addresses the node holds on interfaces other than the VIP device (the agent
+   * reads them every few seconds): new VIPs skip them, so none exists twice on the node. A
+   * service already on such an address keeps it (a VIP never moves under its clients; the agent
+   * warns). Nothing is written: the journal records the VIPs handed out, not why others were
+   * skipped, so replaying it gives the same assignments. Returns whether the set changed.
+   */
+  setReserved(addresses: Iterable<string>): boolean {
+    return this.#pool.setReserved(addresses);
   }
 
   /** Set while state writes fail and every change is refused; null once one succeeds. */

@@ -397,7 +397,7 @@ export class Tables {
    */
   #assignWaiting(affected: Set<ServiceKey>, txn: Txn): void {
     for (const key of [...this.vipErrors.keys()].sort()) {
-      if (this.pool.used >= this.pool.size) return;
+      if (this.pool.free <= 0) return;
       const rec = this.services.get(key);
       if (!rec) continue;
       this.#upsertService(key, rec, txn);

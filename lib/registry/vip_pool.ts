@@ -12,6 +12,12 @@
  *
  * Allocation is next-fit: a cursor moves past the last allocation and wraps, so an address
  * released a moment ago is the last to be reused (clients may still hold it in DNS caches).
+ *
+ * Addresses the node itself holds on other interfaces ({@linkcode VipPool.setReserved}, given by
+ * the agent) are skipped by new allocations: the same address on `edge0` too would exist twice on
+ * the node, and the proxy's listener and the other interface would fight over it. A service that
+ * holds such an address already keeps it (restored state, or the address appeared later): a VIP
+ * never moves under its clients.
  * @module
  */
 
@@ -84,12 +90,18 @@ export class PoolExhaustedError extends RangeError {
   }
 }
 
-/** Usage numbers of a pool (for `ctl status` and the `edgemesh_vip_pool_*` gauges). */
+/**
+ * Usage numbers of a pool (for `ctl status -o json`'s callers and the `edgemesh_vip_pool_*`
+ * gauges). `size = used + reserved + free`: an address is assigned to a service, held by the
+ * node and by no service, or free.
+ */
 export interface PoolStats {
   /** Addresses that can be handed out (total minus network, DNS and broadcast). */
   readonly size: number;
-  /** Addresses currently assigned. */
+  /** Addresses currently assigned (one the node also holds elsewhere included). */
   readonly used: number;
+  /** Addresses the node holds on another interface that no service holds: never handed out. */
+  readonly reserved: number;
 }
 
 /**
@@ -104,6 +116,10 @@ export class VipPool {
   readonly size: number;
   readonly #owners: (string | undefined)[];
   readonly #byKey = new Map<string, number>();
+  /** Offsets of the addresses the node holds on other interfaces ({@linkcode setReserved}). */
+  #reserved: ReadonlySet<number> = new Set();
+  /** How many of `#reserved` no service owns (neither used nor free). */
+  #reservedFree = 0;
   /** Offsets (from the network address) of the first and last assignable address. */
   readonly #first = 2;
   readonly #last: number;
@@ -130,12 +146,51 @@ export class VipPool {
 
   /** Current usage. */
   stats(): PoolStats {
-    return { size: this.size, used: this.#byKey.size };
+    return { size: this.size, used: this.#byKey.size, reserved: this.#reservedFree };
   }
 
   /** Number of assigned addresses. */
   get used(): number {
     return this.#byKey.size;
+  }
+
+  /** Addresses the node holds that no service holds (see {@linkcode PoolStats.reserved}). */
+  get reserved(): number {
+    return this.#reservedFree;
+  }
+
+  /** Addresses {@linkcode allocate} can still hand out: neither assigned nor reserved. */
+  get free(): number {
+    return this.size - this.#byKey.size - this.#reservedFree;
+  }
+
+  /**
+   * Replaces the set of addresses the node holds on interfaces other than the VIP device, which
+   * {@linkcode allocate} skips from now on. Addresses outside the assignable range (another
+   * subnet, the network, DNS or broadcast address, not an address) are ignored. An address a
+   * service holds already stays that service's; {@linkcode reserve} (restoring state, undoing a
+   * release) ignores the set, so replaying the journal gives the same assignments whatever the
+   * node holds. Returns whether the set changed.
+   */
+  setReserved(addresses: Iterable<string>): boolean {
+    const next = new Set<number>();
+    for (const a of addresses) {
+      const off = this.#offset(a);
+      if (off !== null) next.add(off);
+    }
+    if (next.size === this.#reserved.size && [...next].every((o) => this.#reserved.has(o))) {
+      return false;
+    }
+    this.#reserved = next;
+    this.#reservedFree = 0;
+    for (const off of next) if (this.#owners[off] === undefined) this.#reservedFree++;
+    return true;
+  }
+
+  /** Whether the node holds `vip` on another interface (see {@linkcode setReserved}). */
+  isReserved(vip: string): boolean {
+    const off = this.#offset(vip);
+    return off !== null && this.#reserved.has(off);
   }
 
   /** Offset the next allocation starts searching from (persisted so restarts keep next-fit). */
@@ -169,15 +224,17 @@ export class VipPool {
 
   /**
    * Gives `key` a VIP: its current one if it has one, else the next free address at or after
-   * the cursor (wrapping). Moves the cursor past the new address.
-   * @throws {PoolExhaustedError} when no address is free
+   * the cursor (wrapping), skipping the reserved ones. Moves the cursor past the new address.
+   * @throws {PoolExhaustedError} when no address is free (every remaining one may be reserved)
    */
   allocate(key: string): string {
     const existing = this.get(key);
     if (existing !== undefined) return existing;
-    if (this.#byKey.size >= this.size) throw new PoolExhaustedError(key, this.subnet.cidr);
+    if (this.free <= 0) throw new PoolExhaustedError(key, this.subnet.cidr);
     let off = this.#cursor;
-    while (this.#owners[off] !== undefined) off = off >= this.#last ? this.#first : off + 1;
+    while (this.#owners[off] !== undefined || this.#reserved.has(off)) {
+      off = off >= this.#last ? this.#first : off + 1;
+    }
     this.#owners[off] = key;
     this.#byKey.set(key, off);
     this.#cursor = off >= this.#last ? this.#first : off + 1;
@@ -187,7 +244,8 @@ export class VipPool {
   /**
    * Assigns a specific `vip` to `key` (restoring persisted state). Returns false, changing
    * nothing, when `vip` is outside the assignable range or owned by another key; a key that
-   * already has another VIP gives it up.
+   * already has another VIP gives it up. A reserved address is assigned too: a service keeps
+   * the VIP it had though the node now holds it elsewhere.
    */
   reserve(key: string, vip: string): boolean {
     const off = this.#offset(vip);
@@ -198,6 +256,7 @@ export class VipPool {
     this.release(key);
     this.#owners[off] = key;
     this.#byKey.set(key, off);
+    if (this.#reserved.has(off)) this.#reservedFree--;
     return true;
   }
 
@@ -207,6 +266,7 @@ export class VipPool {
     if (off === undefined) return undefined;
     this.#byKey.delete(key);
     this.#owners[off] = undefined;
+    if (this.#reserved.has(off)) this.#reservedFree++;
     return formatIpv4(this.subnet.network + off);
   }
 

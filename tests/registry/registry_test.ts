@@ -63,7 +63,12 @@ Deno.test("Registry.apply() of every fixture line gives the expected state at ea
       "cache/redis",
     ]]);
     assert.equal(snap.vips.has("9.251.0.4"), false, "legacy's VIP is released");
-    assert.deepEqual(reg.status().pool, { size: 65533, used: 2, subnet: "9.251.0.0/16" });
+    assert.deepEqual(reg.status().pool, {
+      size: 65533,
+      used: 2,
+      reserved: 0,
+      subnet: "9.251.0.0/16",
+    });
     assert.deepEqual([...snap.nodes.keys()], ["edge-node-2"]);
     const nginx = snap.services.get("default/nginx")!;
     assert.deepEqual(backendsFor(nginx, nginx.service.ports[1]!).map((b) => `${b.ip}:${b.port}`), [
@@ -198,6 +203,7 @@ Deno.test("Registry exports size, pool and change metrics", async () => {
         "edgemesh_registry_nodes 1",
         "edgemesh_vip_pool_size 65533",
         "edgemesh_vip_pool_used 2",
+        "edgemesh_vip_pool_reserved 0",
         'edgemesh_registry_changes_total{operation="insert",result="ok",type="service"} 5',
         'edgemesh_registry_changes_total{operation="insert",result="invalid",type="service"} 1',
       ]

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { memoryLogger } from "../../lib/log/mod.ts";
+import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import { JOURNAL_FILE, STATE_FILE } from "../../lib/registry/mod.ts";
 import { encodeJournalEntry, encodeState } from "../../lib/registry/state_format.ts";
 import { fixtureChanges, open, summary, svc, withDir } from "./_fixtures.ts";
@@ -206,5 +207,48 @@ Deno.test("Registry.open() loads objects accepted before the name and address ru
     assert.deepEqual(Object.keys(summary(again.snapshot())), ["Bad_NS/x.y", "default/a_b"]);
     assert.equal(again.loadWarning, null);
     await again.close();
+  });
+});
+
+Deno.test("Registry.open() with reserved addresses keeps restored VIPs and skips them for new ones", async (t) => {
+  await withDir("em-registry-", async (dir) => {
+    const reg = await open(dir);
+    await reg.apply(svc("default", "a")); // 9.251.0.2, in state.json (first batch)
+    await reg.apply(svc("default", "b")); // 9.251.0.3, in the journal
+    assert.equal(reg.snapshot().services.get("default/b")?.vip, "9.251.0.3");
+    await reg.close();
+    // The node now holds .3 (b's) and .4 (the next one) on another interface.
+    const metrics = new MetricsRegistry();
+    const again = await open(dir, { reserved: ["9.251.0.3", "9.251.0.4"], metrics });
+    try {
+      await t.step("the journal's VIPs come back as they were", () => {
+        assert.equal(again.snapshot().services.get("default/a")?.vip, "9.251.0.2");
+        assert.equal(again.snapshot().services.get("default/b")?.vip, "9.251.0.3");
+      });
+      await t.step("a new service skips the reserved address", async () => {
+        await again.apply(svc("default", "c"));
+        assert.equal(again.snapshot().services.get("default/c")?.vip, "9.251.0.5");
+      });
+      await t.step("stats and metrics: a held VIP is used, a node-only address reserved", () => {
+        assert.deepEqual(again.status().pool, {
+          size: 65533,
+          used: 3,
+          reserved: 1,
+          subnet: "9.251.0.0/16",
+        });
+        const text = metrics.render();
+        for (const line of ["edgemesh_vip_pool_used 3", "edgemesh_vip_pool_reserved 1"]) {
+          assert.ok(text.includes(line), `missing ${line}\n${text}`);
+        }
+      });
+      await t.step("setReserved() later: the next service skips the new address", async () => {
+        assert.equal(again.setReserved(["9.251.0.6"]), true);
+        await again.apply(svc("default", "d"));
+        assert.equal(again.snapshot().services.get("default/d")?.vip, "9.251.0.7");
+        assert.equal(again.status().pool.reserved, 1);
+      });
+    } finally {
+      await again.close();
+    }
   });
 });
