@@ -14,7 +14,15 @@ import { checkSubnet, denoExec, type Exec, NetDev } from "../netdev/mod.ts";
 import { parseCidr } from "../netaddr/mod.ts";
 import { proxyLimits, ProxyThreads } from "../proxy/mod.ts";
 import { Registry } from "../registry/mod.ts";
-import { fdBudget, libc, raiseOpenFilesLimit, Reactor, trimMallocHeap } from "../sys/mod.ts";
+import {
+  fdBudget,
+  type InterfaceAddress,
+  interfaceAddresses,
+  libc,
+  raiseOpenFilesLimit,
+  Reactor,
+  trimMallocHeap,
+} from "../sys/mod.ts";
 import { logTunnelOff, planTunnel } from "../tunnel/plan.ts";
 import { buildInfo, VERSION } from "../cli/mod.ts";
 import {
@@ -27,6 +35,7 @@ import { startDns } from "./dns_setup.ts";
 import { startHeapTrim } from "./heap_trim.ts";
 import { type DeviceWatch, startDeviceWatch } from "./device_watch.ts";
 import { startListenerRetry } from "./listener_retry.ts";
+import { nodeAddressesIn, nodeVipGuard } from "./node_vips.ts";
 import { startStateRetry } from "./state_retry.ts";
 import { boundAddress, startListenAddressWatch } from "./listen_watch.ts";
 import {
@@ -80,6 +89,12 @@ export interface AgentOptions {
    * its own. @default interfaceUp (lib/sys/netif.ts)
    */
   readonly deviceUp?: (device: string) => boolean | null;
+  /**
+   * The node's interface list, read at start and at each device-watch look: its addresses in
+   * the VIP subnet (other than the device's) are never handed out as new VIPs.
+   * @default interfaceAddresses (lib/sys/netif.ts)
+   */
+  readonly interfaces?: () => readonly InterfaceAddress[];
   /** How often resolv.conf is checked for changes, ms (tests). @default RESOLV_CONF_POLL_MS */
   readonly resolvConfPollMs?: number;
 }
@@ -154,14 +169,32 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     });
     cleanup.push(notify);
     notify.progress("loading the state");
+    // The node's own addresses in the subnet are read before the registry restores anything:
+    // a service restored without a VIP is given one, and it must not be one of them.
+    const interfaces = opts.interfaces ?? interfaceAddresses;
+    const startInterfaces = interfaces();
     const registry = await Registry.open({
       stateDir: config.stateDir,
       subnet: config.subnet,
       log: log.with("registry"),
       metrics,
       now,
+      reserved: nodeAddressesIn(
+        startInterfaces,
+        config.device,
+        parseCidr(config.subnet, { family: 4 }),
+      ).keys(),
     });
     cleanup.push({ name: "registry", close: () => registry.close() });
+    // Restored VIPs another interface also holds are kept and said once each (node_vips.ts);
+    // the device watch's looks below keep the reserved addresses current.
+    const nodeVips = nodeVipGuard({
+      device: config.device,
+      subnet: config.subnet,
+      registry,
+      log: log.with("registry"),
+    });
+    nodeVips.look(startInterfaces);
     // A state disk that was full or read-only and is fine again clears `stateWriteError`
     // within seconds, not at the next change (state_retry.ts).
     cleanup.push(startStateRetry({
@@ -210,6 +243,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           reconcileFailures: reconciler?.failures ?? [],
           stateWarning: registry.loadWarning,
           stateWriteError: registry.writeError,
+          vipConflicts: nodeVips.conflicts(),
         }),
       log: log.with("control"),
       metrics,
@@ -419,6 +453,9 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       device: config.device,
       wanted: () => netdev.addresses(),
       onDamage: () => rec.resync(),
+      // The same look keeps new VIPs off the node's own addresses (node_vips.ts).
+      interfaces,
+      onInterfaces: (list) => nodeVips.look(list),
       ...(opts.deviceAddresses ? { listed: opts.deviceAddresses } : {}),
       ...(opts.deviceUp ? { up: opts.deviceUp } : {}),
       log: log.with("netdev"),

@@ -10,10 +10,14 @@
  * `ioctl(SIOCGIFFLAGS)` through the C library (`lib/sys/netif.ts`), which getifaddrs does not
  * give. Without FFI the flag cannot be read, and a device set down is noticed only by the
  * resync, as before.
+ *
+ * The same look hands the node's whole interface list to `onInterfaces` (the agent keeps new
+ * VIPs off the node's own addresses with it, `node_vips.ts`): one getifaddrs read every 5 s
+ * serves both.
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { interfaceUp } from "../sys/mod.ts";
+import { type InterfaceAddress, interfaceAddresses, interfaceUp } from "../sys/mod.ts";
 import type { IntervalTimers } from "./heap_trim.ts";
 
 /** How often the device is looked at, ms. */
@@ -32,6 +36,13 @@ export interface DeviceWatchOptions {
    * and then only the addresses count. @default interfaceUp (lib/sys/netif.ts)
    */
   readonly up?: (device: string) => boolean | null;
+  /** The node's interface list, read once per look. @default interfaceAddresses (lib/sys) */
+  readonly interfaces?: () => readonly InterfaceAddress[];
+  /**
+   * Called at every look with the interface list it read (the agent's reserved VIPs,
+   * `node_vips.ts`). An error it throws is logged; the watch goes on.
+   */
+  readonly onInterfaces?: (list: readonly InterfaceAddress[]) => void;
   /** Called at every look that finds damage (the agent schedules a full pass). */
   readonly onDamage: () => void;
   readonly log: Logger;
@@ -59,10 +70,13 @@ export interface DeviceWatch {
 
 /** The IPv4 addresses getifaddrs(3) lists on `device` (none when it does not exist). */
 export function listedAddresses(device: string): ReadonlySet<string> {
+  return ipv4On(interfaceAddresses(), device);
+}
+
+/** The IPv4 addresses of `device` in an interface list. */
+function ipv4On(list: readonly InterfaceAddress[], device: string): ReadonlySet<string> {
   const out = new Set<string>();
-  for (const i of Deno.networkInterfaces()) {
-    if (i.name === device && i.family === "IPv4") out.add(i.address);
-  }
+  for (const i of list) if (i.name === device && i.family === "IPv4") out.add(i.address);
   return out;
 }
 
@@ -83,23 +97,36 @@ export function describeDamage(d: DeviceDamage): string {
  * (down, addresses missing), one line when it is gone.
  */
 export function startDeviceWatch(options: DeviceWatchOptions): DeviceWatch {
-  const listed = options.listed ?? listedAddresses;
+  const interfaces = options.interfaces ?? interfaceAddresses;
   const up = options.up ?? interfaceUp;
   const timers = options.timers ?? globalThis;
-  const damage = (): DeviceDamage | null => {
+  /** Damage seen in `list` (null: read it when needed), or the injected `listed`. */
+  const damageIn = (list: readonly InterfaceAddress[] | null): DeviceDamage | null => {
     const wanted = options.wanted();
     let missing = 0;
     if (wanted.size > 0) {
-      const there = listed(options.device);
+      const there = options.listed
+        ? options.listed(options.device)
+        : ipv4On(list ?? interfaces(), options.device);
       for (const ip of wanted) if (!there.has(ip)) missing++;
     }
     const down = up(options.device) === false;
     return down || missing > 0 ? { down, missing } : null;
   };
+  const damage = () => damageIn(null);
   /** The kind of the damage last seen (`down`, `missing`, `down+missing`), "" when intact. */
   let seen = "";
   const timer = timers.setInterval(() => {
-    const d = damage();
+    // Read once here when both need it; else the damage check reads it only when it must.
+    const list = options.onInterfaces ? interfaces() : null;
+    if (list !== null && options.onInterfaces) {
+      try {
+        options.onInterfaces(list);
+      } catch (error) {
+        options.log.error("Cannot use the node's interface list", { error });
+      }
+    }
+    const d = damageIn(list);
     const kind = d === null ? "" : `${d.down ? "down" : ""}+${d.missing > 0 ? "missing" : ""}`;
     if (d !== null && kind !== seen) {
       options.log.warn(

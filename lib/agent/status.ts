@@ -35,6 +35,8 @@ export interface StatusInputs {
   readonly stateWarning?: string | null;
   /** Set while the registry cannot write its state files (`Registry.writeError`). */
   readonly stateWriteError?: StateWriteError | null;
+  /** Service VIPs another interface of the node also holds (`node_vips.ts`). */
+  readonly vipConflicts?: StatusInfo["vipConflicts"];
   /** Components whose update failed in the last reconcile pass. */
   readonly reconcileFailures?: readonly ReconcileFailure[];
 }
@@ -66,6 +68,7 @@ export function buildStatus(inp: StatusInputs): Status {
     ...(inp.reconcileFailures !== undefined ? { reconcileFailures: inp.reconcileFailures } : {}),
     ...(inp.stateWarning ? { stateWarning: inp.stateWarning } : {}),
     ...(inp.stateWriteError ? { stateWriteError: inp.stateWriteError } : {}),
+    ...(inp.vipConflicts && inp.vipConflicts.length > 0 ? { vipConflicts: inp.vipConflicts } : {}),
     ...(config.dnsListen.length === 0
       ? { dns: { state: "off", detail: "dnsListen is empty" } }
       : {}),

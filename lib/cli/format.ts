@@ -148,6 +148,10 @@ export function formatStatus(s: StatusInfo, now: number): string {
         `${s.stateWriteError.since}): ${s.stateWriteError.reason}`,
       ] as [string, string]]
       : []),
+    ...(s.vipConflicts ?? []).map((c): [string, string] => [
+      "Warning",
+      `VIP ${c.vip} of ${c.service} is also on ${c.interface}: remove it there or change subnet`,
+    ]),
   ];
   return rows.map(([k, v]) => `${(k + ":").padEnd(12)}${v}`).join("\n") + "\n";
 }

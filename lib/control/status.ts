@@ -109,6 +109,17 @@ export interface StatusInfo {
     readonly refused: number;
   };
   /**
+   * VIPs of services that the node also holds on another interface (`9.251.0.7` on `eth1`):
+   * the listener and that interface fight over the address. The service keeps its VIP (it never
+   * moves under clients) and new VIPs skip such addresses; the fix is to remove the address
+   * there or change `subnet`. Absent when there is none.
+   */
+  readonly vipConflicts?: readonly {
+    readonly service: string;
+    readonly vip: string;
+    readonly interface: string;
+  }[];
+  /**
    * Modules whose update failed in the last reconcile pass (empty when it succeeded); the
    * pass is retried until it succeeds.
    */

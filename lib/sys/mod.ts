@@ -24,7 +24,13 @@ export {
   statStamp,
 } from "./file_watch.ts";
 export { HttpFront, type HttpFrontOptions } from "./http_front.ts";
-export { interfaceFlags, interfaceUp, nodeAddresses } from "./netif.ts";
+export {
+  type InterfaceAddress,
+  interfaceAddresses,
+  interfaceFlags,
+  interfaceUp,
+  nodeAddresses,
+} from "./netif.ts";
 export {
   AF_UNIX,
   NOTIFY_ENV,

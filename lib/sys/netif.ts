@@ -54,15 +54,38 @@ export function interfaceUp(name: string, c: Libc | null = libc()): boolean | nu
   return flags === null ? null : (flags & IFF_UP) !== 0;
 }
 
+/** One address of one interface, as getifaddrs(3) lists it. */
+export interface InterfaceAddress {
+  /** The interface holding it (`eth1`). */
+  readonly name: string;
+  readonly family: "IPv4" | "IPv6";
+  /** As `Deno.networkInterfaces()` spells it (an IPv6 one may carry a `%zone`). */
+  readonly address: string;
+}
+
+/**
+ * Every address of every interface of this node (`Deno.networkInterfaces()`, one getifaddrs(3)
+ * call: no process, no netlink dump of its own); empty without the permission. One read serves
+ * several users: the device watch checks the VIP device in it, and the agent finds the node's
+ * addresses inside the VIP subnet there (`lib/agent/node_vips.ts`).
+ */
+export function interfaceAddresses(): readonly InterfaceAddress[] {
+  try {
+    return Deno.networkInterfaces().map((i) => ({
+      name: i.name,
+      family: i.family,
+      address: i.address,
+    }));
+  } catch {
+    return [];
+  }
+}
+
 /**
  * The addresses of this node's interfaces, as `Deno.networkInterfaces()` spells them (getifaddrs
  * (3)); empty without the permission. What `dnsAllowFrom`'s `node` means, and what the tunnel's
  * listen address is checked against.
  */
 export function nodeAddresses(): readonly string[] {
-  try {
-    return Deno.networkInterfaces().map((i) => i.address);
-  } catch {
-    return [];
-  }
+  return interfaceAddresses().map((i) => i.address);
 }

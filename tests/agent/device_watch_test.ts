@@ -182,3 +182,37 @@ Deno.test("describeDamage() names what is wrong", async (t) => {
     await t.step(want || "intact", () => assert.equal(describeDamage({ down, missing }), want));
   }
 });
+
+Deno.test("startDeviceWatch() reads the interface list once per look and hands it to onInterfaces", () => {
+  const timers = new FakeIntervals();
+  const log = memoryLogger();
+  let reads = 0;
+  const list = [
+    { name: "edge0", family: "IPv4" as const, address: "9.251.0.2" },
+    { name: "eth1", family: "IPv4" as const, address: "9.251.0.7" },
+  ];
+  const seen: (readonly unknown[])[] = [];
+  let repairs = 0;
+  const watch = startDeviceWatch({
+    device: "edge0",
+    wanted: () => new Set(["9.251.0.2", "9.251.0.3"]),
+    interfaces: () => (reads++, list),
+    onInterfaces: (l) => {
+      seen.push(l);
+      if (seen.length === 2) throw new Error("boom");
+    },
+    up: () => null,
+    onDamage: () => repairs++,
+    log,
+    timers,
+  });
+  timers.tick();
+  assert.equal(reads, 1, "one read serves both");
+  assert.deepEqual(seen, [list]);
+  assert.equal(repairs, 1, "9.251.0.3 is missing from edge0 in the same list");
+  timers.tick(); // onInterfaces throws: logged, the damage check still runs
+  assert.equal(reads, 2);
+  assert.equal(repairs, 2);
+  assert.ok(log.lines.some((l) => JSON.parse(l).msg === "Cannot use the node's interface list"));
+  watch.close();
+});

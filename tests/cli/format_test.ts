@@ -189,6 +189,19 @@ Deno.test("formatStatus() ends with a warning row while state writes fail", () =
   );
 });
 
+Deno.test("formatStatus() ends with a warning row per VIP another interface also holds", () => {
+  const base = { node: "n", counts: { services: 1, endpoints: 0, vips: 1, nodes: 0 } };
+  const vipConflicts = [{ service: "default/web", vip: "9.251.0.7", interface: "eth1" }];
+  const text = formatStatus({ ...base, vipConflicts }, 0);
+  assert.ok(
+    text.endsWith(
+      "Warning:    VIP 9.251.0.7 of default/web is also on eth1: remove it there or change " +
+        "subnet\n",
+    ),
+    text,
+  );
+});
+
 Deno.test("formatStatus() shows when the last change request came, next to the last change", () => {
   const base = {
     node: "n",
