@@ -17,7 +17,7 @@ TS_FILES = main.ts $(shell find lib tests bench scripts -name '*.ts' -not -path 
 PERMS = $(shell $(DENO) run --no-prompt scripts/permissions.ts --state-dir $(STATE_DIR) --runtime-dir $(RUNTIME_DIR) --resolv-conf $(RESOLV_CONF))
 TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
 
-.PHONY: help deps run check fmt test test-unit test-netns test-arm64 build bench demo clean
+.PHONY: help deps run check fmt test test-unit test-netns test-arm64 build bench soak demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ build: deps ## deno compile for x86_64 and aarch64 into dist/ (needs Deno's runt
 bench: deps ## Benchmarks (bench/run.sh)
 	@if [ -f bench/run.sh ]; then DENO="$(DENO)" bash bench/run.sh; \
 	else echo "make bench: bench/run.sh does not exist yet (see issue 7)" >&2; exit 1; fi
+
+soak: deps ## Leak hunt: two agents under churn for SOAK_MINUTES (default 10; root; bench/README.md)
+	$(DENO) cache --config deno.json main.ts bench/soak.ts bench/soak/node.ts >/dev/null
+	$(DENO) run -A --config deno.json bench/soak.ts
 
 demo: deps ## Two nodes in network namespaces, a service across both, then cleanup (root)
 	@if [ -f scripts/demo.sh ]; then DENO="$(DENO)" bash scripts/demo.sh; \
