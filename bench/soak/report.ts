@@ -26,6 +26,8 @@ export interface AgentSample {
   readonly wantedListeners: number | null;
   /** Sample lines on `/metrics`. */
   readonly series: number | null;
+  /** Series labelled with a service that no longer exists (see `orphanSeries`). */
+  readonly orphanSeries: number | null;
   /** `edgemesh_process_heap_used_bytes` in MiB. */
   readonly heapMiB: number | null;
 }
@@ -57,6 +59,7 @@ export const MEASURES: readonly Measure[] = [
   { key: "listenSockets", label: "LISTEN sockets", abs: 6, rel: 0.08 },
   { key: "wantedListeners", label: "wanted listeners", abs: 6, rel: 0.08 },
   { key: "series", label: "/metrics series", abs: 20, rel: 0.08 },
+  { key: "orphanSeries", label: "series of deleted services", abs: 10, rel: 0 },
 ];
 
 /** Growth of one measure between the first sample after warm-up and the last. */

@@ -43,6 +43,19 @@ export function seriesByName(text: string): Record<string, number> {
   return out;
 }
 
+/**
+ * Sample lines labelled `service="ns/name"` whose service is not in `live`: the series of
+ * deleted services, which go once their last connection has ended (lib/proxy/README.md "When a
+ * service's series go"), so a count that stays above a handful is a leak.
+ */
+export function orphanSeries(text: string, live: ReadonlySet<string>): number {
+  let n = 0;
+  for (const m of text.matchAll(/^[^#\n][^{\n]*\{[^}\n]*\bservice="([^"]*)"/gm)) {
+    if (!live.has(m[1]!)) n++;
+  }
+  return n;
+}
+
 /** The `/metrics` text of `agent`, fetched with curl inside its namespace; null on failure. */
 export async function fetchMetrics(agent: AgentHandle): Promise<string | null> {
   const r = await runCmd(
@@ -158,7 +171,14 @@ export async function sampleAgent(agent: AgentHandle, t: number): Promise<AgentS
     ),
     controlQuery(agent.socketPath, "*/status/*").then((c) => c as StatusInfo).catch(() => null),
     controlQuery(agent.socketPath, "*/services/*")
-      .then((c) => c as { vip: string | null; ports: { protocol: string }[] }[])
+      .then((c) =>
+        c as {
+          namespace: string;
+          name: string;
+          vip: string | null;
+          ports: { protocol: string }[];
+        }[]
+      )
       .catch(() => null),
     fetchMetrics(agent),
   ]);
@@ -183,6 +203,9 @@ export async function sampleAgent(agent: AgentHandle, t: number): Promise<AgentS
       ? null
       : withVip.reduce((n, s) => n + s.ports.filter((p) => p.protocol === "TCP").length, 0),
     series: metrics === null ? null : seriesCount(metrics),
+    orphanSeries: metrics === null || services === null
+      ? null
+      : orphanSeries(metrics, new Set(services.map((s) => `${s.namespace}/${s.name}`))),
     heapMiB: heap === null ? null : heap / (1024 * 1024),
   };
 }

@@ -11,7 +11,13 @@ import {
   slope,
 } from "../soak/report.ts";
 import { emptyPool, type PoolState, step } from "../soak/churn.ts";
-import { listenSockets, metricValue, seriesCount, vipListeners } from "../soak/sample.ts";
+import {
+  listenSockets,
+  metricValue,
+  orphanSeries,
+  seriesCount,
+  vipListeners,
+} from "../soak/sample.ts";
 
 const EMPTY: AgentSample = {
   t: 0,
@@ -26,6 +32,7 @@ const EMPTY: AgentSample = {
   listenSockets: null,
   wantedListeners: null,
   series: null,
+  orphanSeries: null,
   heapMiB: null,
 };
 const FDS: Measure = { key: "fds", label: "fds", abs: 8, rel: 0.05 };
@@ -102,6 +109,14 @@ Deno.test("seriesCount(), metricValue(), vipListeners() and listenSockets() read
   assert.equal(seriesCount(metrics), 3);
   assert.equal(metricValue(metrics, "edgemesh_process_heap_used_bytes"), 2048);
   assert.equal(metricValue(metrics, "absent"), null);
+  const proxy = [
+    "# HELP edgemesh_proxy_listeners x",
+    'edgemesh_proxy_listeners{service="soak/a"} 1',
+    'edgemesh_proxy_bytes_total{direction="in",service="soak/gone"} 5',
+    'edgemesh_proxy_bytes_total{direction="out",service="soak/gone"} 5',
+    "edgemesh_registry_services 1",
+  ].join("\n");
+  assert.equal(orphanSeries(proxy, new Set(["soak/a"])), 2);
   assert.deepEqual(
     vipListeners(
       [
