@@ -96,6 +96,8 @@ export class PeerPool {
   readonly #keepAlive: TcpKeepAlive | null;
   #peers = new Map<string, Peer>();
   #closed = false;
+  /** A down peer's next probe, due when its backoff ends (see `#reprobeLater`). */
+  readonly #reprobes = new Map<Peer, ReturnType<typeof setTimeout>>();
   /** Probes in flight: each one's `finish` (see `#probe`). */
   readonly #probes = new Set<(error: string | null) => void>();
   #probesDone: PromiseWithResolvers<void> | null = null;
@@ -142,6 +144,8 @@ export class PeerPool {
   /** Closes every peer connection (streams still open finish first) and ends the probes. */
   close(): void {
     this.#closed = true;
+    for (const timer of this.#reprobes.values()) clearTimeout(timer);
+    this.#reprobes.clear();
     for (const finish of [...this.#probes]) finish("dialer closed");
     for (const peer of this.#peers.values()) this.retire(peer);
   }
@@ -319,6 +323,29 @@ export class PeerPool {
     };
     if (wasUp) this.#log.warn("tunnel peer down", fields);
     else this.#log.debug("tunnel peer still down", fields);
+    this.#reprobeLater(name, peer);
+  }
+
+  /**
+   * With `probe`, a down peer is probed again when its backoff ends (and again, with the
+   * backoff doubled, as long as it stays down). Without it only a dial tried the peer again: a
+   * peer marked down by one dial stalled on a connection that an uplink change had cut (its
+   * route or its device deleted, QA in network namespaces) stayed `down` in `ctl status` and
+   * `edgemesh_tunnel_peer_up`, with no `tunnel peer up` line, for as long as no new connection
+   * to it happened to reach this thread, while the proxy threads' own dialers were reaching it.
+   * Costs one connection per down peer and backoff period (at most one per 30 s).
+   */
+  #reprobeLater(name: string, peer: Peer): void {
+    if (!this.#probeNew || this.#closed || peer.health.state !== "down") return;
+    clearTimeout(this.#reprobes.get(peer));
+    const timer = setTimeout(() => {
+      this.#reprobes.delete(peer);
+      // Moved, removed, back up, or a trial dial is testing it already (its end decides).
+      if (this.#closed || this.#peers.get(name) !== peer) return;
+      if (peer.health.state !== "down" || peer.trial || peer.channel !== null) return;
+      this.#probe(name, peer);
+    }, Math.max(0, peer.health.retryAt - this.#clock()));
+    this.#reprobes.set(peer, timer);
   }
 
   /** A dial or probe reached `peer`. */

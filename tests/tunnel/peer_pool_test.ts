@@ -4,10 +4,12 @@
  * backoff runs on the monotonic clock, status speaks epoch milliseconds.
  */
 import assert from "node:assert/strict";
-import { nullLogger } from "../../lib/log/mod.ts";
+import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
+import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import type { DialTarget } from "../../lib/proxy/dialer.ts";
-import { TunnelDialer, TunnelDialError } from "../../lib/tunnel/mod.ts";
+import { TunnelDialer, TunnelDialError, TunnelServer } from "../../lib/tunnel/mod.ts";
 import { steppableWallClock } from "../_helpers/clock.ts";
+import { pollUntil } from "../_helpers/poll.ts";
 import { servicePort, TEST_KEY } from "./_fixtures.ts";
 
 Deno.test("TunnelDialer's default clocks: a wall clock set back does not stretch a down peer's backoff", async () => {
@@ -47,5 +49,53 @@ Deno.test("TunnelDialer's default clocks: a wall clock set back does not stretch
     });
   } finally {
     await dialer.close();
+  }
+});
+
+Deno.test("TunnelDialer with probe probes a down peer again when its backoff ends, without a dial", async () => {
+  // Nothing listens on the peer's port at first: the start probe marks it down.
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = closed.addr.port;
+  closed.close();
+  const log = memoryLogger("debug");
+  const metrics = new MetricsRegistry();
+  const dialer = new TunnelDialer({
+    nodeName: "a",
+    key: TEST_KEY,
+    peers: { b: `127.0.0.1:${port}` },
+    log,
+    metrics,
+    probe: true,
+    backoff: { initialMs: 20, maxMs: 40 },
+  });
+  let server: TunnelServer | null = null;
+  try {
+    await dialer.probed();
+    assert.equal(dialer.status()[0]?.state, "down");
+    // Probed again while it stays down: each failure is one more (debug) line, no new warning.
+    await pollUntil(
+      () => log.lines.filter((l) => l.includes('"msg":"tunnel peer still down"')).length >= 2,
+      () => "two more probes of the down peer",
+      5_000,
+    );
+    assert.equal(log.lines.filter((l) => l.includes('"msg":"tunnel peer down"')).length, 1);
+
+    // The peer comes back; no dial is made: the next probe finds it.
+    server = new TunnelServer({
+      listen: `127.0.0.1:${port}`,
+      nodeName: "b",
+      key: TEST_KEY,
+      log: nullLogger,
+    });
+    await pollUntil(
+      () => dialer.status()[0]?.state === "up",
+      () => `peer b up again (${JSON.stringify(dialer.status())})`,
+      5_000,
+    );
+    assert.match(log.lines.join("\n"), /"level":"info".*"msg":"tunnel peer up"/);
+    assert.match(metrics.render(), /^edgemesh_tunnel_peer_up\{peer="b"\} 1$/m);
+  } finally {
+    await dialer.close();
+    await server?.close();
   }
 });
