@@ -26,6 +26,7 @@ import {
 } from "./peers.ts";
 import { errorText, type Peer, PeerPool, type PeerStatus } from "./peer_pool.ts";
 import { FramedChannel, STREAM_WINDOW } from "./channel.ts";
+import { DEFAULT_HEARTBEAT, type HeartbeatPolicy, type HeartbeatTimers } from "./heartbeat.ts";
 import {
   encodeStreamHeaders,
   formatHostPort,
@@ -103,6 +104,13 @@ export interface TunnelDialerOptions {
    * leaves the system's TCP timing. @default {@linkcode TUNNEL_KEEPALIVE}
    */
   readonly keepAlive?: TcpKeepAlive | null;
+  /**
+   * Timing of the heartbeat that finds a hung peer agent (`heartbeat.ts`); null sends none.
+   * @default {@linkcode DEFAULT_HEARTBEAT} (15 s quiet, 10 s to answer, looked at every 1 s)
+   */
+  readonly heartbeat?: HeartbeatPolicy | null;
+  /** The heartbeat's timer (tests drive a fake one). @default globalThis */
+  readonly timers?: HeartbeatTimers;
 }
 
 /** Fraction of the dial timeout the peer gets for its own dial, so its answer arrives in time. */
@@ -149,6 +157,8 @@ export class TunnelDialer implements Dialer {
       probe: options.probe ?? false,
       probeTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
       keepAlive: options.keepAlive === undefined ? TUNNEL_KEEPALIVE : options.keepAlive,
+      heartbeat: options.heartbeat === undefined ? DEFAULT_HEARTBEAT : options.heartbeat,
+      timers: options.timers,
     });
   }
 
@@ -268,7 +278,7 @@ export class TunnelDialer implements Dialer {
     }
     const pool = this.#pool;
     const channel = pool.channel(peer);
-    channel.active++;
+    pool.acquire(channel);
     let released = false;
     const release = () => {
       if (released) return;
@@ -290,7 +300,10 @@ export class TunnelDialer implements Dialer {
         options.signal?.addEventListener("abort", onAbort, { once: true });
         const r = channel.session.request(headers);
         req = r;
-        r.once("response", resolve);
+        r.once("response", (h) => {
+          channel.received++;
+          resolve(h);
+        });
         r.once("error", reject);
         r.once("close", () => {
           reject(new Deno.errors.ConnectionReset(`stream closed before an answer (${r.rstCode})`));
@@ -366,7 +379,10 @@ export class TunnelDialer implements Dialer {
       },
     });
     let ended = false;
-    stream.on("data", (chunk: Uint8Array) => conn.receive(chunk));
+    stream.on("data", (chunk: Uint8Array) => {
+      channel.received++;
+      conn.receive(chunk);
+    });
     stream.once("end", () => {
       ended = true;
       conn.receiveEnd();

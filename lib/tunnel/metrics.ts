@@ -17,6 +17,8 @@ export interface TunnelMetrics {
   readonly refusals: Counter;
   /** `{peer}`: 1 when the peer's last dial or probe reached it; 0 while backed off or not reached yet. */
   readonly peerUp: Gauge;
+  /** `{peer}`: sessions destroyed because the peer did not answer a heartbeat (hung agent). */
+  readonly heartbeatFailures: Counter;
   /** `{direction="out|in"}`: bytes this node sent into / received from tunnels. */
   readonly bytes: Counter;
   /** Times the server behind the tunnel's front stopped accepting and had to be restarted. */
@@ -49,6 +51,10 @@ export function tunnelMetrics(registry: MetricsRegistry = new MetricsRegistry())
     peerUp: registry.gauge(
       "edgemesh_tunnel_peer_up",
       "Whether the peer's tunnel answered the last dial or probe (1), or is backed off or not reached yet (0).",
+    ),
+    heartbeatFailures: registry.counter(
+      "edgemesh_tunnel_heartbeat_failures_total",
+      "Peer connections closed because the peer did not answer a heartbeat in time (its agent hung), by peer.",
     ),
     bytes: registry.counter(
       "edgemesh_tunnel_bytes_total",

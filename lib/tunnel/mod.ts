@@ -53,6 +53,20 @@ export {
   type TunnelTls,
 } from "./dialer.ts";
 export type { PeerStatus } from "./peer_pool.ts";
+export {
+  DEFAULT_HEARTBEAT,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_TICK_MS,
+  HEARTBEAT_TIMEOUT_MS,
+  type HeartbeatAction,
+  heartbeatAction,
+  HeartbeatMonitor,
+  type HeartbeatMonitorOptions,
+  type HeartbeatPolicy,
+  type HeartbeatState,
+  type HeartbeatTarget,
+  type HeartbeatTimers,
+} from "./heartbeat.ts";
 export { type TunnelMetrics, tunnelMetrics } from "./metrics.ts";
 export {
   afterFailure,
@@ -102,6 +116,7 @@ export {
   parseHostPort,
   parseRefusal,
   parseStreamTarget,
+  PING_PATH,
   readStreamHeaders,
   REFUSAL_HEADER,
   REFUSAL_REASONS,

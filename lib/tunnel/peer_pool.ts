@@ -12,6 +12,12 @@ import type { Logger } from "../log/mod.ts";
 import type { Snapshot } from "../registry/model.ts";
 import { setConnectionKeepAlive, type TcpKeepAlive } from "../sys/keepalive.ts";
 import type { TunnelTls } from "./dialer.ts";
+import {
+  HeartbeatMonitor,
+  type HeartbeatPolicy,
+  type HeartbeatTimers,
+  requestHeartbeat,
+} from "./heartbeat.ts";
 import type { TunnelMetrics } from "./metrics.ts";
 import {
   afterFailure,
@@ -27,11 +33,17 @@ import { formatHostPort } from "./wire.ts";
 /** One HTTP/2 connection (session) to a peer and the streams using it. */
 export interface Channel {
   readonly session: http2.ClientHttp2Session;
+  /** The peer it was opened to (it may have been replaced since: `retired`). */
+  readonly peer: Peer;
+  /** Streams open on it, dials waiting for their answer included ({@linkcode PeerPool.acquire}). */
   active: number;
+  /** Answers and DATA chunks received on it, counted for the heartbeat (`heartbeat.ts`). */
+  received: number;
   retired: boolean;
 }
 
 export interface Peer {
+  readonly name: string;
   address: PeerAddress;
   channel: Channel | null;
   health: PeerHealth;
@@ -78,6 +90,10 @@ export interface PeerPoolOptions {
   readonly probe: boolean;
   readonly probeTimeoutMs: number;
   readonly keepAlive: TcpKeepAlive | null;
+  /** Heartbeats on sessions with open streams (`heartbeat.ts`); null: none. */
+  readonly heartbeat: HeartbeatPolicy | null;
+  /** The heartbeat's timer (tests drive a fake one). @default globalThis */
+  readonly timers?: HeartbeatTimers;
 }
 
 /** The peers of one `TunnelDialer`: addresses, connections, health. */
@@ -94,6 +110,7 @@ export class PeerPool {
   readonly #probeNew: boolean;
   readonly #probeTimeoutMs: number;
   readonly #keepAlive: TcpKeepAlive | null;
+  readonly #heartbeat: HeartbeatMonitor<Channel> | null;
   #peers = new Map<string, Peer>();
   #closed = false;
   /** A down peer's next probe, due when its backoff ends (see `#reprobeLater`). */
@@ -116,6 +133,21 @@ export class PeerPool {
     this.#probeNew = options.probe;
     this.#probeTimeoutMs = options.probeTimeoutMs;
     this.#keepAlive = options.keepAlive;
+    const policy = options.heartbeat;
+    this.#heartbeat = policy === null ? null : new HeartbeatMonitor<Channel>({
+      policy,
+      clock: this.#clock,
+      timers: options.timers,
+      send: (ch, answered) =>
+        requestHeartbeat(
+          ch.session,
+          formatHostPort(ch.peer.address.host, ch.peer.address.port),
+          answered,
+        ),
+      // Out of the timer's callback as well: closing a session inside `node:http2`'s own
+      // callbacks has crashed Deno 2.9.6 (see README, Peer health).
+      hung: (ch, waitedMs) => void setTimeout(() => this.#hung(ch, policy, waitedMs), 0),
+    });
     this.setTable(buildPeerTable([], this.#configPeers, this.#port, this.#nodeName));
   }
 
@@ -144,6 +176,7 @@ export class PeerPool {
   /** Closes every peer connection (streams still open finish first) and ends the probes. */
   close(): void {
     this.#closed = true;
+    this.#heartbeat?.close();
     for (const timer of this.#reprobes.values()) clearTimeout(timer);
     this.#reprobes.clear();
     for (const finish of [...this.#probes]) finish("dialer closed");
@@ -161,7 +194,13 @@ export class PeerPool {
         continue;
       }
       if (old) this.retire(old);
-      const peer: Peer = { address, channel: null, health: PEER_UNKNOWN, trial: false };
+      const peer: Peer = {
+        name,
+        address,
+        channel: null,
+        health: PEER_UNKNOWN,
+        trial: false,
+      };
       next.set(name, peer);
       this.#metrics.peerUp.set({ peer: name }, 0);
       this.#log.debug("tunnel peer address", {
@@ -274,15 +313,19 @@ export class PeerPool {
         return socket;
       },
     });
-    const ch: Channel = { session, active: 0, retired: false };
+    const ch: Channel = { session, peer, active: 0, received: 0, retired: false };
     // Failures reach the streams on the session (their "error"/"close"); a session-level
     // error only needs to retire the connection.
     session.on("error", () => {});
     const drop = () => {
       if (peer.channel === ch) peer.channel = null;
     };
-    session.once("close", drop);
+    session.once("close", () => {
+      drop();
+      this.#heartbeat?.untrack(ch);
+    });
     session.once("goaway", drop);
+    this.#heartbeat?.track(ch);
     peer.channel = ch;
     return ch;
   }
@@ -294,6 +337,38 @@ export class PeerPool {
     if (!ch) return;
     ch.retired = true;
     if (ch.active === 0) ch.session.destroy();
+  }
+
+  /** A stream starts on `ch` (its dial is sent): the heartbeat watches sessions with streams. */
+  acquire(ch: Channel): void {
+    ch.active++;
+    this.#heartbeat?.wake();
+  }
+
+  /**
+   * `ch`'s peer did not answer a heartbeat within the policy's timeout: its agent is hung (its
+   * kernel still acknowledges, or keepalive would have ended the connection). The session is
+   * destroyed with an error, so every stream on it fails and the proxy closes their client
+   * connections, and the peer is marked down as by a failed dial (backoff, `tunnel peer down`);
+   * the next dial after the backoff opens a new connection. A connection already retired (the
+   * peer was marked down meanwhile, or moved) changes nothing about the peer's health.
+   */
+  #hung(ch: Channel, policy: HeartbeatPolicy, waitedMs: number): void {
+    if (ch.session.destroyed) return;
+    const { peer } = ch;
+    const seconds = Math.round(policy.timeoutMs / 100) / 10;
+    const error = `did not answer a heartbeat within ${seconds} s`;
+    this.#metrics.heartbeatFailures.inc({ peer: peer.name });
+    this.#log.debug("tunnel heartbeat failed", {
+      peer: peer.name,
+      address: formatHostPort(peer.address.host, peer.address.port),
+      streams: ch.active,
+      waitedMs,
+    });
+    if (!ch.retired && this.#peers.get(peer.name) === peer) this.markDown(peer.name, peer, error);
+    ch.retired = true;
+    if (peer.channel === ch) peer.channel = null;
+    ch.session.destroy(new Deno.errors.TimedOut(`Tunnel peer "${peer.name}" ${error}`));
   }
 
   /** A stream on `ch` has ended: a retired connection closes with its last stream. */

@@ -27,6 +27,7 @@ import {
   formatHostPort,
   HEADERS,
   parseStreamTarget,
+  PING_PATH,
   readStreamHeaders,
   REFUSAL_HEADER,
   REFUSAL_STATUS,
@@ -218,9 +219,16 @@ export class TunnelStreams {
       await req.body?.cancel();
       return new Response("no such connection", { status: 503 });
     }
+    const path = new URL(req.url).pathname;
+    if (path === PING_PATH && (req.method === "GET" || req.method === "HEAD")) {
+      // A peer's heartbeat (`heartbeat.ts`): it proves nothing about the key, so it neither
+      // establishes the connection (the front's timeout stays) nor counts as a refusal.
+      await req.body?.cancel();
+      return new Response(null, { status: 204 });
+    }
     const remote = peer.remoteAddr;
     const from = formatHostPort(remote.hostname, remote.port);
-    if (req.method !== "POST" || new URL(req.url).pathname !== STREAM_PATH) {
+    if (req.method !== "POST" || path !== STREAM_PATH) {
       return this.#refuse("bad-request", { from }, `no such endpoint ${req.method} ${req.url}`);
     }
     const raw = readStreamHeaders(req.headers);

@@ -10,8 +10,15 @@
  */
 import { formatHostPort, type HostPort, parseHostPort as parseAddress } from "../netaddr/mod.ts";
 
-/** Path of the stream endpoint; anything else is answered 404. */
+/** Path of the stream endpoint (`POST`). */
 export const STREAM_PATH = "/v1/stream";
+
+/**
+ * Path of the heartbeat (`GET` or `HEAD`): answered 204 at once, without authentication, since
+ * it carries and reveals nothing; the dialer sends it on a quiet session with open streams to
+ * learn that the peer's agent still runs (see `heartbeat.ts`).
+ */
+export const PING_PATH = "/v1/ping";
 
 /** Header names (lower case, as HTTP/2 sends them, RFC 9113 §8.2.1). */
 export const HEADERS = {

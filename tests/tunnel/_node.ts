@@ -21,7 +21,12 @@ import { createLogger, nullLogger } from "../../lib/log/mod.ts";
 import { tcpSockets } from "../../lib/sys/nodelay.ts";
 import type { TcpKeepAlive } from "../../lib/sys/keepalive.ts";
 import type { NodeInfo } from "../../lib/registry/model.ts";
-import { TunnelDialer, TunnelDialError, TunnelServer } from "../../lib/tunnel/mod.ts";
+import {
+  type HeartbeatPolicy,
+  TunnelDialer,
+  TunnelDialError,
+  TunnelServer,
+} from "../../lib/tunnel/mod.ts";
 import {
   readExactly,
   roundTrip,
@@ -39,6 +44,8 @@ export interface LingerSpec {
   readonly backend: { readonly ip: string; readonly port: number };
   /** `TunnelDialerOptions.keepAlive`. */
   readonly keepAlive?: TcpKeepAlive;
+  /** `TunnelDialerOptions.heartbeat`. */
+  readonly heartbeat?: HeartbeatPolicy;
 }
 
 /** How the stream of `linger` ended, after how long. */
@@ -227,6 +234,7 @@ async function linger(spec: LingerSpec): Promise<void> {
     peers: { b: spec.peer },
     log: nullLogger,
     ...(spec.keepAlive ? { keepAlive: spec.keepAlive } : {}),
+    ...(spec.heartbeat ? { heartbeat: spec.heartbeat } : {}),
   });
   try {
     const conn = await dialer.dial({

@@ -6,9 +6,12 @@
  * reaching the per-source nonce budget. Timeouts are shortened; nothing sleeps a fixed time.
  */
 import assert from "node:assert/strict";
+import * as http2 from "node:http2";
 import { type Logger, memoryLogger, nullLogger } from "../../lib/log/mod.ts";
+import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import type { UpstreamConn } from "../../lib/proxy/dialer.ts";
 import {
+  PING_PATH,
   TunnelDialer,
   TunnelDialError,
   TunnelServer,
@@ -318,5 +321,32 @@ Deno.test("tunnel front: TLS passes through the front; a connection without a ha
     }
   } finally {
     await Deno.remove(pki.dir, { recursive: true });
+  }
+});
+
+Deno.test("tunnel front: a heartbeat is answered 204 unauthenticated, counts as no refusal and establishes nothing", async () => {
+  const metrics = new MetricsRegistry();
+  await using node = startNode({ metrics });
+  const session = http2.connect(`http://127.0.0.1:${node.server.addr.port}`);
+  session.on("error", () => {});
+  const closed = new Promise<void>((resolve) => session.once("close", resolve));
+  const ask = (method: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = session.request({ ":method": method, ":path": PING_PATH }, { endStream: true });
+      req.once("response", (h) => resolve(Number(h[":status"])));
+      req.once("error", reject);
+      req.resume();
+    });
+  try {
+    assert.deepEqual([await ask("GET"), await ask("HEAD"), await ask("POST")], [204, 204, 400]);
+    const refusals = metrics.counter("edgemesh_tunnel_refusals_total", "");
+    assert.equal(refusals.get({ reason: "bad-request" }), 1, "only the POST is refused");
+    assert.equal(metrics.counter("edgemesh_tunnel_auth_failures_total", "").get(), 0);
+    const refused = node.log.lines.filter((l) => l.includes("tunnel stream refused"));
+    assert.equal(refused.length, 1);
+    // Heartbeats prove no key: the connection is closed at the establish timeout all the same.
+    await closed;
+  } finally {
+    session.destroy();
   }
 });
