@@ -3,20 +3,20 @@
  * The proxy's connections: each one accepted on a `VIP:port` listener is dialled to an endpoint
  * of its route (retries and failover: ./dial.ts) and copied both ways by the engine
  * (./engine.ts), or reset when the service has no endpoint to use; the connections of a
- * removed listener are drained (`drainGraceMs`, then closed). Counts them for the connection
- * cap (./gate.ts) and `close()`.
+ * removed listener are drained (`drainGraceMs`, then reset). Counts them for the connection
+ * cap (./gate.ts) and `close()`, which resets them too (see {@linkcode Connections.abort}).
  * @module
  */
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import type { ServiceKey } from "../registry/model.ts";
 import { AllDialsFailedError, dialWithFailover, NoEndpointsError } from "./dial.ts";
-import type { UpstreamConn } from "./dialer.ts";
+import { resetQuietly, type UpstreamConn } from "./dialer.ts";
 import type { ClientConn, ProxyIo } from "./engine.ts";
 import type { ConnGate } from "./gate.ts";
 import { type LinkedNode, LinkedSet } from "./linked_set.ts";
 import type { ProxyMetrics } from "./metrics.ts";
 import type { Route } from "./routes.ts";
-import { closeQuietly, type SpliceBuffers } from "./splice.ts";
+import type { SpliceBuffers } from "./splice.ts";
 
 /** Connections of one listener; drained together when the listener goes away. */
 export interface ConnGroup {
@@ -25,7 +25,7 @@ export interface ConnGroup {
   timer: ReturnType<typeof setTimeout> | undefined;
   /**
    * Its listener was closed (or the proxy): a connection its accept loop still hands over is
-   * closed at once, so nothing is counted for a service after its series were removed.
+   * reset at once, so nothing is counted for a service after its series were removed.
    */
   stopped: boolean;
   /** Its listener is gone: the group is in `draining` until its last connection has ended. */
@@ -113,11 +113,12 @@ export class Connections {
 
   /**
    * Takes a connection `state`'s accept loop handed over: counts it in its group and the
-   * connection cap, then forwards it (closed at once when the listener has stopped).
+   * connection cap, then forwards it (reset at once when the listener has stopped).
    */
   accept(client: ClientConn, state: Accepting): void {
     if (state.group.stopped) {
-      closeQuietly(client);
+      // Accepted as its listener closed: not served, so rejected as one without endpoints.
+      this.#io.reject(client);
       return;
     }
     const rec: ConnRecord = {
@@ -176,7 +177,8 @@ export class Connections {
         return;
       }
       if (rec.closed) {
-        closeQuietly(upstream);
+        // Drained or shut down while dialling: the endpoint sees the abort.
+        resetQuietly(upstream);
         return;
       }
       rec.upstream = upstream;
@@ -190,7 +192,7 @@ export class Connections {
     } catch (err) {
       this.#log.error("Connection failed unexpectedly", { service: route.service, error: err });
     } finally {
-      this.close(rec);
+      this.abort(rec);
       this.#done(rec);
     }
   }
@@ -228,12 +230,17 @@ export class Connections {
     );
   }
 
-  /** Closes both ends of `rec` unless it is closed already. */
-  close(rec: ConnRecord): void {
+  /**
+   * Cuts `rec` (drain expiry, `close()`, an unexpected failure) unless it is closed already:
+   * both ends are reset where the engine can ({@linkcode resetQuietly}), so neither the client
+   * nor the endpoint takes the cut for the end of a complete transfer. The copy sees its sides
+   * closed and ends. With the `deno` engine a `Deno.TcpConn` side gets a FIN (no `SO_LINGER`).
+   */
+  abort(rec: ConnRecord): void {
     if (rec.closed) return;
     rec.closed = true;
-    closeQuietly(rec.client);
-    if (rec.upstream) closeQuietly(rec.upstream);
+    resetQuietly(rec.client);
+    if (rec.upstream) resetQuietly(rec.upstream);
   }
 
   #done(rec: ConnRecord): void {
@@ -253,7 +260,7 @@ export class Connections {
 
   /**
    * Gives the open connections of a stopped listener (`service` on `addr`) `drainGraceMs`, then
-   * closes them; the group stays in {@linkcode draining} until the last one has ended (see
+   * resets them ({@linkcode abort}); the group stays in {@linkcode draining} until the last one has ended (see
    * {@linkcode #done}).
    */
   drain(g: ConnGroup, service: ServiceKey, addr: string): void {
@@ -268,7 +275,7 @@ export class Connections {
     this.#draining.add(g);
     g.timer = setTimeout(() => {
       g.timer = undefined;
-      for (const rec of g.conns) this.close(rec);
+      for (const rec of g.conns) this.abort(rec);
     }, this.#graceMs);
   }
 
@@ -287,17 +294,17 @@ export class Connections {
     return this.#accepted;
   }
 
-  /** Closes every connection of `g` (no grace). */
+  /** Resets every connection of `g` (no grace: the proxy is closing). */
   closeGroup(g: ConnGroup): void {
-    for (const rec of g.conns) this.close(rec);
+    for (const rec of g.conns) this.abort(rec);
   }
 
-  /** Closes the connections of every draining group (no grace) and forgets the groups. */
+  /** Resets the connections of every draining group (no grace) and forgets the groups. */
   closeDraining(): void {
     for (const g of this.#draining) {
       clearTimeout(g.timer);
       g.timer = undefined;
-      for (const rec of g.conns) this.close(rec);
+      for (const rec of g.conns) this.abort(rec);
     }
     this.#draining.clear();
   }

@@ -17,6 +17,28 @@ export interface UpstreamConn {
   closeWrite(): Promise<void>;
   /** Closes both directions; safe to call more than once. */
   close(): void;
+  /**
+   * Aborts the connection so the peer sees an error, not a clean end: TCP `FdConn` closes with
+   * RST. Absent where the transport cannot (a `Deno.TcpConn` offers no `SO_LINGER`):
+   * {@linkcode resetQuietly} closes then. A tunnel stream needs none: its `close()` before FIN
+   * went both ways already resets the stream (RST_STREAM CANCEL).
+   */
+  reset?(): void;
+}
+
+/**
+ * Ends `c` as aborted — {@linkcode UpstreamConn.reset} where it has one, else `close()` (FIN) —
+ * ignoring "already closed". The proxy's answer to a cut connection (the other side failed,
+ * drain expiry, shutdown): a client of a close-delimited protocol must not take a truncated
+ * transfer for a complete one. Failure paths only.
+ */
+export function resetQuietly(c: UpstreamConn): void {
+  try {
+    if (c.reset) c.reset();
+    else c.close();
+  } catch {
+    // already closed
+  }
 }
 
 /** What a dial is for, so the tunnel can name the target and the peer can check it. */

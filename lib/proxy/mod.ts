@@ -38,7 +38,7 @@ export {
   TcpDialer,
   tcpDialer,
 } from "./dial.ts";
-export type { Dialer, DialTarget, UpstreamConn } from "./dialer.ts";
+export { type Dialer, type DialTarget, resetQuietly, type UpstreamConn } from "./dialer.ts";
 export {
   type ClientConn,
   denoIo,

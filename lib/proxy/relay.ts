@@ -7,7 +7,9 @@
  * The same contract as {@linkcode splice}: bytes flow both ways until both directions ended;
  * half-close (an EOF becomes `shutdown(SHUT_WR)` on the other side once everything before it is
  * written, and the other direction keeps flowing); any error — a failed call or `EPOLLERR`
- * (e.g. a reset) — closes both at once; never rejects. What a peer cannot take yet is copied out and written when it reports writable,
+ * (a reset, `ETIMEDOUT`) — or a side closed by its owner (drain expiry, shutdown) resets both
+ * at once (RST: the other side sees an abort, not the FIN of a complete transfer); never
+ * rejects. What a peer cannot take yet is copied out and written when it reports writable,
  * and the direction stops reading meanwhile (the sender is held back by TCP flow control).
  * @module
  */
@@ -100,7 +102,7 @@ class Relay {
     this.#in = direction(client, upstream);
     this.#out = direction(upstream, client);
     if (client.closed || upstream.closed) {
-      this.#finish();
+      this.#finish(true);
       return;
     }
     // Data (or an EOF) that arrived before the relay raised its edge already: act on it now.
@@ -114,7 +116,7 @@ class Relay {
     // A socket error (the peer reset the connection, …): abort both sides at once. recv()
     // would report a reset socket as a plain EOF and pass it on as a half-close instead.
     if ((events & EPOLLERR) !== 0) {
-      this.#finish();
+      this.#finish(true);
       return;
     }
     const from = conn === this.#in.src ? this.#in : this.#out;
@@ -123,8 +125,9 @@ class Relay {
     if ((events & READABLE) !== 0) this.#pump(from, false, (events & CLOSING) !== 0);
   }
 
+  /** Its owner closed a side (drain expiry, shutdown): an abort, the other side is reset. */
   onConnClosed(): void {
-    this.#finish();
+    this.#finish(true);
   }
 
   /**
@@ -169,7 +172,7 @@ class Relay {
         }
       }
     } catch {
-      this.#finish();
+      this.#finish(true);
     }
   }
 
@@ -187,7 +190,7 @@ class Relay {
         w += m;
       }
     } catch {
-      this.#finish();
+      this.#finish(true);
       return;
     }
     d.pending = null;
@@ -207,7 +210,7 @@ class Relay {
     try {
       d.dst.shutdownWrite();
     } catch {
-      this.#finish();
+      this.#finish(true);
     }
   }
 
@@ -218,14 +221,26 @@ class Relay {
     this.#buf.bulk += bulk ? 1 : -1;
   }
 
-  /** Closes both sockets (ended, failed or closed by their owner) and reports the counts. */
-  #finish(): void {
+  /**
+   * Closes both sockets and reports the counts: with FIN once both directions ended, with RST
+   * (`abort`) when a side failed or was closed by its owner. Why reset at once, without first
+   * flushing what the endpoint sent before its error: an RST discards the client socket's
+   * unsent data anyway, so a flush would mean waiting for the client to take it (held up by a
+   * slow or stalled client) — real proxies reset on an upstream error too, and a transfer cut
+   * short is lost either way; what counts is that the client learns it was cut.
+   */
+  #finish(abort: boolean = false): void {
     if (this.#finished) return;
     this.#finished = true;
     this.#setBulk(this.#in, false);
     this.#setBulk(this.#out, false);
-    this.#in.src.close();
-    this.#in.dst.close();
+    if (abort) {
+      this.#in.src.reset();
+      this.#in.dst.reset();
+    } else {
+      this.#in.src.close();
+      this.#in.dst.close();
+    }
     this.done.resolve({ bytesIn: this.#in.bytes, bytesOut: this.#out.bytes });
   }
 }

@@ -13,7 +13,7 @@
  * low.
  * @module
  */
-import type { UpstreamConn } from "./dialer.ts";
+import { resetQuietly, type UpstreamConn } from "./dialer.ts";
 
 /** Size of the buffer every direction starts with. */
 export const SMALL_BUFFER = 16 * 1024;
@@ -80,8 +80,10 @@ export function closeQuietly(c: { close(): void }): void {
  *
  * Half-close: when one direction reaches EOF, `closeWrite()` passes the FIN on and the other
  * direction keeps flowing (a client that shut down its write side still gets the reply).
- * Errors: when either side fails (reset, broken pipe, closed by the proxy), both are closed at
- * once, which also ends the other direction. Never rejects.
+ * Errors: when either side fails (reset, timeout, broken pipe, closed by the proxy: drain,
+ * shutdown), both are reset at once ({@linkcode resetQuietly}: RST where the connection can,
+ * else a close), which also ends the other direction — so the far side sees an abort, never
+ * the FIN of a complete transfer. Never rejects.
  */
 export async function splice(
   client: UpstreamConn,
@@ -90,17 +92,22 @@ export async function splice(
 ): Promise<SpliceResult> {
   const pools = buffers instanceof BufferPool ? { small: buffers, bulk: null } : buffers;
   let closed = false;
-  const closeBoth = () => {
+  // Failure paths only: the normal end below closes (FIN already went both ways).
+  const resetBoth = () => {
     if (closed) return;
+    closed = true;
+    resetQuietly(client);
+    resetQuietly(upstream);
+  };
+  const [bytesIn, bytesOut] = await Promise.all([
+    pump(client, upstream, pools, resetBoth),
+    pump(upstream, client, pools, resetBoth),
+  ]);
+  if (!closed) {
     closed = true;
     closeQuietly(client);
     closeQuietly(upstream);
-  };
-  const [bytesIn, bytesOut] = await Promise.all([
-    pump(client, upstream, pools, closeBoth),
-    pump(upstream, client, pools, closeBoth),
-  ]);
-  closeBoth();
+  }
   return { bytesIn, bytesOut };
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
-import type { UpstreamConn } from "../proxy/dialer.ts";
+import { resetQuietly, type UpstreamConn } from "../proxy/dialer.ts";
 import { specialIpKind, specialIpProblem } from "../netaddr/mod.ts";
 import type { FrontPeer } from "../sys/http_front.ts";
 import {
@@ -181,11 +181,14 @@ export class TunnelStreams {
     return Promise.all(this.#tasks);
   }
 
-  /** Closes every open stream and its endpoint connection (the tunnel is stopping). */
+  /**
+   * Resets every open stream and its endpoint connection (the tunnel is stopping): the dialing
+   * agent's client and the endpoint both see the abort, not a complete transfer.
+   */
   closeAll(): void {
     for (const { channel, conn } of this.#conns) {
       channel.close();
-      closeQuietly(conn);
+      resetQuietly(conn);
     }
   }
 
@@ -326,6 +329,11 @@ export class TunnelStreams {
   /**
    * Joins the stream and the endpoint: peer → endpoint and endpoint → peer, each direction
    * half-closed on its own (FIN → `closeWrite`, endpoint EOF → FIN). Returns the response body.
+   * A failure of either side — the dialing agent reset the stream (its client reset, or its
+   * connection died), the peer connection was lost, the endpoint reset — resets the other: the
+   * stream (RST_STREAM) and the endpoint connection where it can be reset (`resetQuietly`: a
+   * dial that returns an `FdConn`; the agent's `tcpDialBackend` gives a `Deno.TcpConn`, which
+   * gets a FIN — see README.md, "How streams end").
    */
   #serve(
     conn: UpstreamConn,
@@ -348,6 +356,7 @@ export class TunnelStreams {
       (err) => {
         this.#log.debug("tunnel stream reset", { ...fields, error: err });
         channel.close();
+        resetQuietly(conn);
       },
     ).finally(() => {
       closeQuietly(conn);

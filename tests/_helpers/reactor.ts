@@ -13,6 +13,9 @@ import {
   writeSockaddr,
 } from "../../lib/sys/sockaddr.ts";
 import { FdConn } from "../../lib/sys/tcp.ts";
+import { connectTcp } from "../../lib/sys/tcp_dial.ts";
+import { FdListener } from "../../lib/sys/tcp_listener.ts";
+import type { BackendDial } from "../../lib/tunnel/tcp.ts";
 
 /** Opens a reactor on the C library (the tests run with `--allow-all`, so FFI is allowed). */
 export function openReactor(): Reactor & AsyncDisposable {
@@ -51,4 +54,52 @@ export function connectNow(reactor: Reactor, ip: string, port: number): FdConn {
       throw errnoError(code, "connect()");
     }
   }
+}
+
+/** A loopback endpoint whose connections the test holds as `FdConn`s (so it can reset them). */
+export interface HeldEndpoint extends AsyncDisposable {
+  readonly port: number;
+  /** The next connection accepted (in order). */
+  next(): Promise<FdConn>;
+}
+
+/**
+ * Listens on 127.0.0.1 (port 0) on `reactor` and hands each accepted connection to
+ * {@linkcode HeldEndpoint.next}: a test endpoint that can end a connection with a reset
+ * (`FdConn.reset()`), which a `Deno.TcpConn` cannot. Disposing closes the listener and every
+ * connection not taken.
+ */
+export function heldEndpoint(reactor: Reactor): HeldEndpoint {
+  const listener = new FdListener(reactor, "127.0.0.1", 0);
+  const waiting: PromiseWithResolvers<FdConn>[] = [];
+  const ready: FdConn[] = [];
+  const serving = listener.serve((c) => {
+    const w = waiting.shift();
+    if (w) w.resolve(c);
+    else ready.push(c);
+  }, (err) => assert.fail(err));
+  return {
+    port: listener.addr.port,
+    next() {
+      const c = ready.shift();
+      if (c) return Promise.resolve(c);
+      const w = Promise.withResolvers<FdConn>();
+      waiting.push(w);
+      return w.promise;
+    },
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await serving;
+      for (const c of ready.splice(0)) c.close();
+    },
+  };
+}
+
+/**
+ * A tunnel server's endpoint dial (`BackendDial`) on `reactor`: its connections are `FdConn`s,
+ * which the server resets when a stream is cut — the agent's default dial gives a
+ * `Deno.TcpConn`, which it can only close (see lib/tunnel/README.md, "How streams end").
+ */
+export function resettableBackendDial(reactor: Reactor): BackendDial {
+  return (backend, { timeoutMs }) => connectTcp(reactor, backend.ip, backend.port, timeoutMs).conn;
 }

@@ -2,11 +2,12 @@
 /** relay(): the promise-free copy between two epoll sockets, over loopback. */
 import assert from "node:assert/strict";
 import { relay, RelayBuffer } from "../../lib/proxy/relay.ts";
-import { EPOLLIN, Reactor } from "../../lib/sys/reactor.ts";
+import { EPOLLERR, EPOLLIN, Reactor } from "../../lib/sys/reactor.ts";
 import type { ConnObserver, FdConn } from "../../lib/sys/tcp.ts";
 import { connectTcp } from "../../lib/sys/tcp_dial.ts";
 import { FdListener } from "../../lib/sys/tcp_listener.ts";
-import { openReactor } from "../_helpers/reactor.ts";
+import { ending } from "../_helpers/proxy_fixtures.ts";
+import { connectNow, openReactor } from "../_helpers/reactor.ts";
 
 /**
  * A relay between `client ⇄ [a ⇄ b] ⇄ server`: `a` accepted from `client`, `b` dialled to
@@ -104,29 +105,56 @@ Deno.test("relay() holds a direction back while the receiver is slow and loses n
   server.close();
 });
 
-Deno.test("relay() closes both sides when one resets, or when its owner closes one", async (t) => {
+/**
+ * {@linkcode relayed} with epoll sockets at both ends too (`connectNow`, `FdListener`), so the
+ * test can reset either end (`FdConn.reset()`); a `Deno.TcpConn` can only close with FIN.
+ */
+async function relayedFd(r: Reactor, buffer: RelayBuffer) {
+  const listener = new FdListener(r, "127.0.0.1", 0);
+  const backend = new FdListener(r, "127.0.0.1", 0);
+  const accepted = Promise.withResolvers<FdConn>();
+  const reached = Promise.withResolvers<FdConn>();
+  const serving = listener.serve((c) => accepted.resolve(c), (err) => assert.fail(err));
+  const backendServing = backend.serve((c) => reached.resolve(c), (err) => assert.fail(err));
+  const client = connectNow(r, "127.0.0.1", listener.addr.port);
+  const a = await accepted.promise;
+  const b = await connectTcp(r, "127.0.0.1", backend.addr.port, 2000).conn;
+  const server = await reached.promise;
+  listener.close();
+  backend.close();
+  await Promise.all([serving, backendServing]);
+  return { client, server, a, b, done: relay(a, b, buffer) };
+}
+
+Deno.test("relay() resets the other side when one fails or its owner closes one", async (t) => {
   await using r = openReactor();
-  await t.step("server resets", async () => {
-    const { client, server, a, b, done } = await relayed(r, new RelayBuffer(1024, 512));
-    await writeAll(client, new TextEncoder().encode("ab"));
-    // Read one byte of two: closing with unread data makes the kernel send a reset.
-    assert.equal(await server.read(new Uint8Array(1)), 1);
-    server.close();
-    await done;
-    assert.ok(a.closed && b.closed);
-    assert.equal((await readAll(client)).length, 0);
-    client.close();
-  });
-  await t.step("owner closes the client side (drain, shutdown)", async () => {
-    const { client, server, a, b, done } = await relayed(r, new RelayBuffer(1024, 512));
-    a.close();
-    const result = await done;
-    assert.deepEqual(result, { bytesIn: 0, bytesOut: 0 });
-    assert.ok(b.closed);
-    assert.equal((await readAll(server)).length, 0);
-    client.close();
-    server.close();
-  });
+  type Relayed = Awaited<ReturnType<typeof relayedFd>>;
+  const cases: readonly {
+    name: string;
+    cut: (x: Relayed) => void;
+    /** The end that must see the reset. */
+    sees: "client" | "server";
+  }[] = [
+    { name: "endpoint resets", cut: (x) => x.server.reset(), sees: "client" },
+    { name: "client resets", cut: (x) => x.client.reset(), sees: "server" },
+    {
+      name: "owner closes the client side (drain, shutdown)",
+      cut: (x) => x.a.close(),
+      sees: "server",
+    },
+    { name: "owner closes the endpoint side", cut: (x) => x.b.close(), sees: "client" },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const x = await relayedFd(r, new RelayBuffer(1024, 512));
+      c.cut(x);
+      await x.done;
+      assert.ok(x.a.closed && x.b.closed);
+      assert.equal(await ending(c.sees === "client" ? x.client : x.server), "ConnectionReset");
+      x.client.close();
+      x.server.close();
+    });
+  }
 });
 
 Deno.test("relay() acts on data and EOF that arrived before it started", async () => {
@@ -173,6 +201,10 @@ Deno.test("RelayBuffer rejects a shared read outside 1..size", () => {
 /** A scripted socket for relay(): reads take from `incoming`, every write is taken whole. */
 class ScriptedConn {
   closed = false;
+  /** Whether it was closed with {@linkcode reset} (RST) rather than {@linkcode close}. */
+  wasReset = false;
+  /** Thrown by the next `recvNow()` (a failed `recv`: `ECONNRESET`, `ETIMEDOUT`). */
+  failRecv: Error | null = null;
   /** The length of every buffer `recvNow()` was given. */
   readonly reads: number[] = [];
   sent = 0;
@@ -189,6 +221,7 @@ class ScriptedConn {
   }
   recvNow(p: Uint8Array): number {
     this.reads.push(p.byteLength);
+    if (this.failRecv !== null) throw this.failRecv;
     if (this.#incoming === 0) return this.#eof ? 0 : -1;
     const n = Math.min(p.byteLength, this.#incoming);
     this.#incoming -= n;
@@ -199,6 +232,14 @@ class ScriptedConn {
     return len;
   }
   shutdownWrite(): void {}
+  reset(): void {
+    if (!this.closed) this.wasReset = true;
+    this.close();
+  }
+  /** Reports `events` as the reactor would. */
+  report(events: number): void {
+    this.#observer!.onConnIo(this.conn, events);
+  }
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -246,4 +287,51 @@ Deno.test("relay() reads the whole buffer while no other relay of the thread mov
   a2!.close();
   assert.deepEqual(await done2, { bytesIn: 60 * K, bytesOut: 0 });
   assert.equal(rb.bulk, 0);
+});
+
+Deno.test("relay() ends with FIN after EOF both ways and with RST on every abnormal end", async (t) => {
+  const cases: readonly {
+    name: string;
+    end: (client: ScriptedConn, upstream: ScriptedConn) => void;
+    /** Which of [client, upstream] were closed with RST. */
+    want: readonly [boolean, boolean];
+  }[] = [
+    {
+      name: "EOF both ways (half-close passed on)",
+      end: (c, u) => {
+        c.feed(5);
+        c.feed(0, true);
+        u.feed(7);
+        u.feed(0, true);
+      },
+      want: [false, false],
+    },
+    {
+      name: "EPOLLERR on the endpoint (reset)",
+      end: (_, u) => u.report(EPOLLERR),
+      want: [true, true],
+    },
+    { name: "EPOLLERR on the client", end: (c) => c.report(EPOLLERR), want: [true, true] },
+    {
+      name: "recv fails on the endpoint (ETIMEDOUT)",
+      end: (_, u) => {
+        u.failRecv = new Deno.errors.TimedOut("recv()");
+        u.feed(1);
+      },
+      want: [true, true],
+    },
+    { name: "owner closes the client (drain expiry)", end: (c) => c.close(), want: [false, true] },
+    { name: "owner closes the endpoint", end: (_, u) => u.close(), want: [true, false] },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const client = new ScriptedConn();
+      const upstream = new ScriptedConn();
+      const done = relay(client.conn, upstream.conn, new RelayBuffer(1024, 512));
+      c.end(client, upstream);
+      await done;
+      assert.ok(client.closed && upstream.closed);
+      assert.deepEqual([client.wasReset, upstream.wasReset], c.want);
+    });
+  }
 });

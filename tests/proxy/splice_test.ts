@@ -10,7 +10,7 @@ type Step = string | null | Error;
  */
 function scripted(script: Step[], maxWrite = Infinity) {
   let pending: ((err: Error) => void) | null = null;
-  const state = { written: "", eofSent: false, closed: 0, readSizes: [] as number[] };
+  const state = { written: "", eofSent: false, closed: 0, resets: 0, readSizes: [] as number[] };
   const conn: UpstreamConn = {
     read(p) {
       state.readSizes.push(p.length);
@@ -38,6 +38,10 @@ function scripted(script: Step[], maxWrite = Infinity) {
       pending?.(new Deno.errors.BadResource("closed"));
       pending = null;
     },
+    reset() {
+      state.resets++;
+      conn.close();
+    },
   };
   return { conn, state };
 }
@@ -52,21 +56,46 @@ Deno.test("splice() passes half-close on and still delivers the reply", async ()
   assert.equal(client.state.written, "reply");
   assert.equal(client.state.eofSent, true);
   assert.ok(client.state.closed >= 1 && upstream.state.closed >= 1, "both closed at the end");
+  assert.deepEqual([client.state.resets, upstream.state.resets], [0, 0], "FIN, not RST");
 });
 
-Deno.test("splice() closes both sides when one resets", async (t) => {
-  await t.step("upstream reset while the client is idle", async () => {
+Deno.test("splice() resets both sides when one fails", async (t) => {
+  const cases: readonly { name: string; client: Step[]; upstream: Step[]; bytesOut: number }[] = [
+    {
+      name: "upstream reset mid-transfer while the client is idle",
+      client: [],
+      upstream: ["partial", new Deno.errors.ConnectionReset("reset")],
+      bytesOut: 7,
+    },
+    {
+      name: "upstream times out (keepalive, TCP_USER_TIMEOUT) after the client's EOF",
+      client: [null],
+      upstream: ["partial", new Deno.errors.TimedOut("timed out")],
+      bytesOut: 7,
+    },
+    {
+      name: "client reset while upstream is idle",
+      client: [new Deno.errors.ConnectionReset("reset")],
+      upstream: [],
+      bytesOut: 0,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const client = scripted(c.client);
+      const upstream = scripted(c.upstream);
+      const r = await splice(client.conn, upstream.conn, new BufferPool(16, 4));
+      assert.equal(r.bytesOut, c.bytesOut);
+      assert.deepEqual([client.state.resets, upstream.state.resets], [1, 1]);
+    });
+  }
+  await t.step("a side without reset() (a Deno.TcpConn) is closed", async () => {
     const client = scripted([]);
-    const upstream = scripted(["partial", new Deno.errors.ConnectionReset("reset")]);
-    const r = await splice(client.conn, upstream.conn, new BufferPool(16, 4));
-    assert.equal(r.bytesOut, 7);
-    assert.ok(client.state.closed >= 1 && upstream.state.closed >= 1);
-  });
-  await t.step("client reset while upstream is idle", async () => {
-    const client = scripted([new Deno.errors.ConnectionReset("reset")]);
-    const upstream = scripted([]);
-    await splice(client.conn, upstream.conn, new BufferPool(16, 4));
-    assert.ok(client.state.closed >= 1 && upstream.state.closed >= 1);
+    const upstream = scripted([new Deno.errors.ConnectionReset("reset")]);
+    const { reset: _, ...plain } = client.conn;
+    await splice(plain, upstream.conn, new BufferPool(16, 4));
+    assert.ok(client.state.closed >= 1);
+    assert.equal(upstream.state.resets, 1);
   });
 });
 
