@@ -1,6 +1,6 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
-import { AnswerCache, cacheKey } from "../../lib/dns/cache.ts";
+import { AnswerCache, cacheKey, PRUNE_INTERVAL_MS } from "../../lib/dns/cache.ts";
 
 Deno.test("cacheKey() tells DO and CD apart and ignores the name's case", async (t) => {
   const base = cacheKey("a.example", 1, 1, false, false);
@@ -41,5 +41,31 @@ Deno.test("AnswerCache evicts the least recently used entry and expires by clock
   assert.ok(c.get("a", 0));
   assert.ok(c.get("c", 99));
   assert.equal(c.get("c", 100), undefined);
+  assert.equal(c.size, 1);
+});
+
+Deno.test("AnswerCache.set() drops expired entries never asked again, at most every PRUNE_INTERVAL_MS", () => {
+  // A name asked once (a unique subdomain) used to stay until the LRU bound pushed it out.
+  const c = new AnswerCache(10_000);
+  const e = (storedAt: number, ttlMs: number) => ({
+    bytes: new Uint8Array(12),
+    ttlOffsets: [],
+    questionEnd: 12,
+    storedAt,
+    expiresAt: storedAt + ttlMs,
+  });
+  for (let i = 0; i < 100; i++) c.set(`u${i}`, e(i, 5_000));
+  c.set("long", e(100, 3_600_000));
+  assert.equal(c.size, 101);
+  // Before the interval has passed since the first set's prune: nothing dropped yet.
+  c.set("x", e(PRUNE_INTERVAL_MS - 1, 5_000));
+  assert.equal(c.size, 102);
+  // The next set after the interval drops the 100 expired ones, keeps the live ones.
+  c.set("y", e(PRUNE_INTERVAL_MS, 5_000));
+  assert.equal(c.size, 3);
+  assert.ok(c.get("long", PRUNE_INTERVAL_MS));
+  assert.ok(c.get("x", PRUNE_INTERVAL_MS));
+  assert.ok(c.get("y", PRUNE_INTERVAL_MS));
+  assert.equal(c.prune(PRUNE_INTERVAL_MS + 5_000), 2);
   assert.equal(c.size, 1);
 });
