@@ -6,19 +6,20 @@
  */
 
 /**
- * Parses a `/proc/<pid>/status` field in kB into MiB; `null` when absent. `RssFile` is the
- * part of `VmRSS` backed by files: under `deno run` mostly the pages of the deno binary itself.
+ * A `/proc/<pid>/status` memory field. `VmRSS` = `RssAnon` + `RssFile` + `RssShmem`: `RssFile`
+ * is the part backed by files (under `deno run` mostly the pages of the deno binary itself),
+ * `RssAnon` the heaps (V8's pages, the C heap, thread stacks).
  */
-export function parseStatusMiB(
-  status: string,
-  field: "VmRSS" | "VmHWM" | "RssFile",
-): number | null {
+export type StatusField = "VmRSS" | "VmHWM" | "RssAnon" | "RssFile" | "RssShmem";
+
+/** Parses a `/proc/<pid>/status` field in kB into MiB; `null` when absent. */
+export function parseStatusMiB(status: string, field: StatusField): number | null {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
   return m ? Number(m[1]) / 1024 : null;
 }
 
-/** Current RSS (or its file-backed part) of `pid` in MiB, or `null` when the process is gone. */
-export function rssMiB(pid: number, field: "VmRSS" | "RssFile" = "VmRSS"): number | null {
+/** Current RSS (or one of its parts) of `pid` in MiB, or `null` when the process is gone. */
+export function rssMiB(pid: number, field: StatusField = "VmRSS"): number | null {
   try {
     return parseStatusMiB(Deno.readTextFileSync(`/proc/${pid}/status`), field);
   } catch {

@@ -9,17 +9,30 @@
  * - `import <spec>`: an idle script that only imports `<spec>` (repeat `--import`);
  * - `agent idle (json)`: `main.ts run --config <file>.json`, tunnel off, 0 services, under the
  *   production permission flags (`permissionFlags()` of scripts/permissions.ts), in a network
- *   namespace of its own (`em-rss-<random>`, loopback up; the agent creates `edge0` and its
+ *   namespace of its own (`<prefix>-rss-<random>`, loopback up; the agent creates `edge0` and its
  *   DNS address 9.251.0.1 there); started with `startAgent()` of tests/_helpers/agent.ts;
  * - `agent idle (yaml)`: the same with the config written as YAML (the format of
  *   deploy/edgemesh.yaml), which is when `npm:yaml` gets loaded.
  *
  * Each process is given `--settle` ms after it is ready (the agent's `agent ready` log line,
- * a script's `ready` line), then `VmRSS` is read from `/proc/<pid>/status` and the process is
- * stopped; the namespace is removed afterwards. Only RSS is measured (no load, no CPU timing).
+ * a script's `ready` line), then `VmRSS` and its parts `RssAnon`, `RssFile` and `RssShmem` are
+ * read from `/proc/<pid>/status` and the process is stopped; the namespace is removed afterwards.
+ * Only RSS is measured (no load, no CPU timing).
+ *
+ * Other trees (`--tree /tmp/wt-<rev>`, repeatable: `git worktree add` each commit once and
+ * symlink `node_modules`) run their own `main.ts`, `deno.json` and agent helper; the trees
+ * alternate (ABBA…), and the first `--warmup` runs of each tree are dropped, since a path deno
+ * has not run yet starts without its code cache (≈18 MiB more anonymous memory).
+ *
+ * The reading is a moment in V8's collection cycle: within seconds of the start the agent has
+ * either had its fourth scavenge (V8's heap about 1.2 MiB larger) or not, depending on how much
+ * it allocated; a tree that allocates a little more at start can read 1–1.5 MiB higher at
+ * `--settle 2000` than after its first idle minutes. For a change of a few hundred KiB compare
+ * with `--settle 45000` too (after the memory reducer's full collection).
  *
  * Run (root, for the namespace): `deno run -A bench/micro/rss_imports.ts [--runs 3]
- * [--settle 2000] [--import yaml --import node:http2 …] [--set proxyThreads=1 …] [--no-agent]`.
+ * [--settle 2000] [--import yaml --import node:http2 …] [--set proxyThreads=1 …] [--no-agent]
+ * [--no-yaml] [--tree DIR …] [--warmup 1] [--netns-prefix em]`.
  * `--import` takes bare names, `node:`/`npm:` specifiers or repository paths (`lib/dns/mod.ts`);
  * `--set key=<JSON>` adds agent config keys. Prints a table and, with `--json`, one JSON
  * object.
@@ -27,10 +40,11 @@
  */
 // deno-lint-ignore-file no-console
 import { parseArgs } from "node:util";
-import { join } from "node:path";
-import { DENO_JSON, startAgent } from "../../tests/_helpers/agent.ts";
+import { join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { DENO_JSON, type startAgent } from "../../tests/_helpers/agent.ts";
 import { createNetns } from "../../tests/_helpers/netns.ts";
-import { rssMiB } from "../lib/rss.ts";
+import { parseStatusMiB, rssMiB, type StatusField } from "../lib/rss.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -39,6 +53,10 @@ const { values } = parseArgs({
     settle: { type: "string", default: "2000" },
     import: { type: "string", multiple: true, default: [] },
     "no-agent": { type: "boolean", default: false },
+    "no-yaml": { type: "boolean", default: false },
+    tree: { type: "string", multiple: true, default: [] },
+    warmup: { type: "string", default: "1" },
+    "netns-prefix": { type: "string", default: "em" },
     set: { type: "string", multiple: true, default: [] },
     json: { type: "boolean", default: false },
   },
@@ -54,6 +72,7 @@ const extraConfig: Record<string, unknown> = Object.fromEntries(
   }),
 );
 const settleMs = Number(values.settle);
+const warmup = Number(values.warmup);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -114,9 +133,22 @@ function yamlOf(config: Record<string, unknown>): string {
   return Object.entries(config).map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`).join("");
 }
 
-/** RSS of an idle agent with 0 services in a namespace of its own. */
-async function agentRss(format: "json" | "yaml"): Promise<number> {
-  await using ns = await createNetns("rss");
+/** `VmRSS` and its parts, MiB. */
+type Parts = Record<"VmRSS" | "RssAnon" | "RssFile" | "RssShmem", number>;
+const PARTS = ["VmRSS", "RssAnon", "RssFile", "RssShmem"] as const satisfies readonly StatusField[];
+
+function partsOf(pid: number): Parts {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Object.fromEntries(
+    PARTS.map((f) => [f, parseStatusMiB(status, f) ?? NaN]),
+  ) as Parts;
+}
+
+/** RSS of an idle agent of `tree` (its own helper, main.ts and deno.json), 0 services. */
+async function agentRss(tree: string, format: "json" | "yaml"): Promise<Parts> {
+  const helper = new URL("tests/_helpers/agent.ts", pathToFileURL(`${resolve(tree)}/`)).href;
+  const start: typeof startAgent = (await import(helper)).startAgent;
+  await using ns = await createNetns("rss", values["netns-prefix"]);
   const dir = await Deno.makeTempDir({ prefix: "em-rss-agent-" });
   try {
     const config = {
@@ -133,32 +165,61 @@ async function agentRss(format: "json" | "yaml"): Promise<number> {
       await Deno.writeTextFile(file, yamlOf(config));
       extraArgs.push("--config", file);
     }
-    await using agent = await startAgent({ config, netns: ns, dir, extraArgs });
+    await using agent = await start({ config, netns: ns, dir, extraArgs });
     await sleep(settleMs);
-    const rss = rssMiB(agent.pid);
-    if (rss === null) throw new Error(`Cannot read RSS of the agent (pid ${agent.pid})`);
-    return rss;
+    return partsOf(agent.pid);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 
-const rows: { row: string; rssMiB: number; samples: number[] }[] = [];
+const rows: { row: string; rssMiB: number; samples: number[]; parts?: Parts }[] = [];
+const round = (x: number) => Math.round(x * 10) / 10;
+
+function print(row: string, samples: number[], parts?: Parts): void {
+  if (values.json) return;
+  const spread = `[${Math.min(...samples).toFixed(1)}–${Math.max(...samples).toFixed(1)}]`;
+  const rest = parts === undefined
+    ? JSON.stringify(samples)
+    : `${spread}  anon ${parts.RssAnon.toFixed(1)}  file ${parts.RssFile.toFixed(1)}  shmem ${
+      parts.RssShmem.toFixed(1)
+    }`;
+  console.log(`${row.padEnd(40)} ${median(samples).toFixed(1).padStart(6)} MiB  ${rest}`);
+}
+
 async function measure(row: string, f: () => Promise<number>): Promise<void> {
   const samples: number[] = [];
-  for (let i = 0; i < runs; i++) samples.push(Math.round((await f()) * 10) / 10);
+  for (let i = 0; i < runs; i++) samples.push(round(await f()));
   rows.push({ row, rssMiB: median(samples), samples });
-  if (!values.json) {
-    console.log(
-      `${row.padEnd(40)} ${median(samples).toFixed(1).padStart(6)} MiB  ${JSON.stringify(samples)}`,
-    );
+  print(row, samples);
+}
+
+/** Agent rows: the trees alternate (ABBA…) after `warmup` dropped runs each; medians per part. */
+async function measureAgents(format: "json" | "yaml"): Promise<void> {
+  const trees = values.tree.length > 0 ? values.tree : [fileURLToPath(ROOT)];
+  const samples = new Map<string, Parts[]>(trees.map((t) => [t, []]));
+  for (const t of trees) for (let i = 0; i < warmup; i++) await agentRss(t, format);
+  for (let i = 0; i < runs; i++) {
+    for (const t of i % 2 === 0 ? trees : [...trees].reverse()) {
+      samples.get(t)!.push(await agentRss(t, format));
+    }
+  }
+  for (const t of trees) {
+    const s = samples.get(t)!;
+    const parts = Object.fromEntries(
+      PARTS.map((f) => [f, round(median(s.map((p) => p[f])))]),
+    ) as Parts;
+    const row = `agent idle (${format}), 0 services${trees.length > 1 ? ` ${t}` : ""}`;
+    const vm = s.map((p) => round(p.VmRSS));
+    rows.push({ row, rssMiB: parts.VmRSS, samples: vm, parts });
+    print(row, vm, parts);
   }
 }
 
 await measure("bare", () => scriptRss([]));
 for (const spec of values.import) await measure(`import ${spec}`, () => scriptRss([spec]));
 if (!values["no-agent"]) {
-  await measure("agent idle (json), 0 services", () => agentRss("json"));
-  await measure("agent idle (yaml), 0 services", () => agentRss("yaml"));
+  await measureAgents("json");
+  if (!values["no-yaml"]) await measureAgents("yaml");
 }
-if (values.json) console.log(JSON.stringify({ runs, settleMs, rows }));
+if (values.json) console.log(JSON.stringify({ runs, settleMs, warmup, rows }));

@@ -63,11 +63,13 @@ Deno.test("serviceChanges() inserts the Service before its Endpoints", () => {
   assert.equal(serviceFqdn(svc), "http.bench.svc.cluster.local");
 });
 
-Deno.test("parseStatusMiB() reads VmRSS, VmHWM and RssFile in MiB", () => {
-  const status =
-    "Name:\tdeno\nVmHWM:\t   65536 kB\nVmRSS:\t   51200 kB\nRssAnon:\t   10240 kB\nRssFile:\t   40960 kB\n";
+Deno.test("parseStatusMiB() reads VmRSS, VmHWM and the parts of VmRSS in MiB", () => {
+  const status = "Name:\tdeno\nVmHWM:\t   65536 kB\nVmRSS:\t   51200 kB\n" +
+    "RssAnon:\t   10240 kB\nRssFile:\t   40448 kB\nRssShmem:\t     512 kB\n";
   assert.equal(parseStatusMiB(status, "VmRSS"), 50);
   assert.equal(parseStatusMiB(status, "VmHWM"), 64);
-  assert.equal(parseStatusMiB(status, "RssFile"), 40);
+  assert.equal(parseStatusMiB(status, "RssAnon"), 10);
+  assert.equal(parseStatusMiB(status, "RssFile"), 39.5);
+  assert.equal(parseStatusMiB(status, "RssShmem"), 0.5);
   assert.equal(parseStatusMiB("Name:\tx\n", "VmRSS"), null);
 });
