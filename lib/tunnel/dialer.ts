@@ -2,9 +2,10 @@
 /**
  * The dialing side of the tunnel: a {@linkcode Dialer} that opens one HTTP/2 stream per
  * connection to the agent on the endpoint's node, over one HTTP/2 session (one connection) per
- * peer. A dial resolves only once the peer has connected to the endpoint, so every failure
- * (peer unreachable, refused, remote dial failed) rejects within the timeout and the proxy
- * fails over to the next endpoint.
+ * peer, more while its streams exceed the peer's per-session limit (`session_choice.ts`). A
+ * dial resolves only once the peer has connected to the endpoint, so every failure (peer
+ * unreachable, refused, remote dial failed) rejects within the timeout and the proxy fails
+ * over to the next endpoint.
  * @module
  */
 import * as http2 from "node:http2";
@@ -24,9 +25,10 @@ import {
   type Route,
   routeFor,
 } from "./peers.ts";
-import { errorText, type Peer, PeerPool, type PeerStatus } from "./peer_pool.ts";
+import { type Channel, errorText, type Peer, PeerPool, type PeerStatus } from "./peer_pool.ts";
 import { FramedChannel, STREAM_WINDOW } from "./channel.ts";
 import { DEFAULT_HEARTBEAT, type HeartbeatPolicy, type HeartbeatTimers } from "./heartbeat.ts";
+import { DEFAULT_SESSION_POOL, type SessionPoolPolicy } from "./session_choice.ts";
 import {
   encodeStreamHeaders,
   formatHostPort,
@@ -52,6 +54,7 @@ export type TunnelDialFailure =
   | "refused"
   | "no-peer"
   | "peer-down"
+  | "peer-busy"
   | "peer-unreachable"
   | "timeout";
 
@@ -111,6 +114,13 @@ export interface TunnelDialerOptions {
   readonly heartbeat?: HeartbeatPolicy | null;
   /** The heartbeat's timer (tests drive a fake one). @default globalThis */
   readonly timers?: HeartbeatTimers;
+  /**
+   * How streams to one peer spread over HTTP/2 sessions (`session_choice.ts`); tests cap the
+   * streams per session low.
+   * @default {@linkcode DEFAULT_SESSION_POOL} (up to 4 sessions, the peer's stream limit, extra
+   *   sessions closed after 10 s without streams)
+   */
+  readonly sessions?: SessionPoolPolicy;
 }
 
 /** Fraction of the dial timeout the peer gets for its own dial, so its answer arrives in time. */
@@ -159,6 +169,7 @@ export class TunnelDialer implements Dialer {
       keepAlive: options.keepAlive === undefined ? TUNNEL_KEEPALIVE : options.keepAlive,
       heartbeat: options.heartbeat === undefined ? DEFAULT_HEARTBEAT : options.heartbeat,
       timers: options.timers,
+      sessions: options.sessions ?? DEFAULT_SESSION_POOL,
     });
   }
 
@@ -277,8 +288,11 @@ export class TunnelDialer implements Dialer {
       headers[k] = v;
     }
     const pool = this.#pool;
-    const channel = pool.channel(peer);
-    pool.acquire(channel);
+    const started = this.#clock();
+    const channel = await this.#channel(peer, what, options);
+    // What is left of the dial's time after waiting for a session (a clock set back gives none).
+    const waited = Math.max(0, this.#clock() - started);
+    const timeoutMs = Math.max(1, options.timeoutMs - waited);
     let released = false;
     const release = () => {
       if (released) return;
@@ -295,7 +309,7 @@ export class TunnelDialer implements Dialer {
         timer = setTimeout(() => {
           timedOut = true;
           reject(new DOMException("Tunnel dial timed out", "TimeoutError"));
-        }, options.timeoutMs);
+        }, timeoutMs);
         onAbort = () => reject(options.signal?.reason);
         options.signal?.addEventListener("abort", onAbort, { once: true });
         const r = channel.session.request(headers);
@@ -319,8 +333,9 @@ export class TunnelDialer implements Dialer {
       const detail = timedOut ? `no answer within ${options.timeoutMs} ms` : errorText(err);
       // A failure on a connection already given up (an earlier failure retired it, or the
       // peer moved) says nothing new about the peer: counting it doubled the backoff of a peer
-      // whose trial had not even started, or marked down one a trial had just found up.
-      if (!channel.retired) pool.markDown(node, peer, detail);
+      // whose trial had not even started, or marked down one a trial had just found up. Nor
+      // does an extra connection the peer's front closed while another one serves.
+      if (pool.failureCounts(channel)) pool.markDown(node, peer, detail);
       this.#fail(
         timedOut ? "timeout" : "peer-unreachable",
         new TunnelDialError(
@@ -395,6 +410,59 @@ export class TunnelDialer implements Dialer {
   }
 
   /**
+   * The session a stream to `peer` goes to (`PeerPool.channel`); while the peer's stream limit
+   * is not known yet on any of the sessions it may have, waits for it (within the dial's time).
+   * The stream is counted on the session ({@linkcode PeerPool.acquire}) before this returns.
+   * @throws {TunnelDialError} `peer-busy` when every session is at the peer's limit (the peer
+   *   is up; not counted against its health), `timeout` when no limit arrived in time
+   * @throws the signal's reason when `signal` aborts
+   */
+  async #channel(
+    peer: Peer,
+    what: string,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<Channel> {
+    const deadline = this.#clock() + options.timeoutMs;
+    for (;;) {
+      const pick = this.#pool.channel(peer);
+      if (pick.kind === "channel") {
+        // Counted at once, in the same turn as the choice: the next dial sees it.
+        this.#pool.acquire(pick.channel);
+        return pick.channel;
+      }
+      const address = formatHostPort(peer.address.host, peer.address.port);
+      if (pick.kind === "full") {
+        this.#fail(
+          "peer-busy",
+          new TunnelDialError(
+            "peer-busy",
+            `${what}: peer ${address} is busy: ${pick.open} streams are open on the ` +
+              `${pick.sessions} connections this thread may hold to it, each at the peer's ` +
+              "stream limit (SETTINGS_MAX_CONCURRENT_STREAMS)",
+          ),
+        );
+      }
+      const left = deadline - this.#clock();
+      const settled = left > 0 &&
+        await waitFor(this.#pool.settled(peer), left, options.signal);
+      if (options.signal?.aborted) {
+        this.#metrics.streams.inc({ direction: "out", result: "aborted" });
+        throw options.signal.reason;
+      }
+      if (!settled) {
+        this.#fail(
+          "timeout",
+          new TunnelDialError(
+            "timeout",
+            `${what}: peer ${address} did not answer: its connections did not learn their ` +
+              `stream limit within ${options.timeoutMs} ms`,
+          ),
+        );
+      }
+    }
+  }
+
+  /**
    * The peer refused our stream for a reason an operator must see at the default level, each
    * said as what it is — once per peer, reason and minute, with the count left out:
    * `unauthenticated` (a key that differs between the nodes, or clocks more than 60 s apart,
@@ -455,6 +523,21 @@ const REFUSAL_WARNINGS = {
 
 function isWarnedRefusal(r: RefusalReason | null): r is keyof typeof REFUSAL_WARNINGS {
   return r !== null && Object.hasOwn(REFUSAL_WARNINGS, r);
+}
+
+/** Whether `promise` settles within `ms` (false also when `signal` aborts first). */
+function waitFor(promise: Promise<void>, ms: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (settled: boolean) => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      resolve(settled);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    promise.then(() => done(true), () => done(true));
+  });
 }
 
 /** Resets a stream (RST_STREAM CANCEL, RFC 9113 §8.4) unless it is closed already. */

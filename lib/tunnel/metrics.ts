@@ -19,6 +19,11 @@ export interface TunnelMetrics {
   readonly peerUp: Gauge;
   /** `{peer}`: sessions destroyed because the peer did not answer a heartbeat (hung agent). */
   readonly heartbeatFailures: Counter;
+  /**
+   * `{peer}`: HTTP/2 connections (sessions) the dialer holds to the peer — more than one while
+   * its streams exceed what the peer allows on one (summed over the proxy threads).
+   */
+  readonly peerSessions: Gauge;
   /** `{direction="out|in"}`: bytes this node sent into / received from tunnels. */
   readonly bytes: Counter;
   /** Times the server behind the tunnel's front stopped accepting and had to be restarted. */
@@ -55,6 +60,10 @@ export function tunnelMetrics(registry: MetricsRegistry = new MetricsRegistry())
     heartbeatFailures: registry.counter(
       "edgemesh_tunnel_heartbeat_failures_total",
       "Peer connections closed because the peer did not answer a heartbeat in time (its agent hung), by peer.",
+    ),
+    peerSessions: registry.gauge(
+      "edgemesh_tunnel_peer_sessions",
+      "HTTP/2 connections open to the peer's tunnel, by peer: more than one while its streams exceed the peer's per-connection stream limit.",
     ),
     bytes: registry.counter(
       "edgemesh_tunnel_bytes_total",

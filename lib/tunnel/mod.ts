@@ -54,6 +54,19 @@ export {
 } from "./dialer.ts";
 export type { PeerStatus } from "./peer_pool.ts";
 export {
+  ASSUMED_STREAM_LIMIT,
+  chooseSession,
+  DEFAULT_SESSION_POOL,
+  HEARTBEAT_RESERVE,
+  MAX_SESSIONS_PER_PEER,
+  SESSION_IDLE_CLOSE_MS,
+  type SessionChoice,
+  sessionLimit,
+  type SessionLoad,
+  type SessionPoolPolicy,
+  sessionRoom,
+} from "./session_choice.ts";
+export {
   DEFAULT_HEARTBEAT,
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_TICK_MS,

@@ -1,8 +1,9 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
- * The dialing side's peers: {@linkcode PeerPool} holds each peer node's address, its one HTTP/2
- * connection (session, opened on first use or by a probe, retired when its address changes or
- * it fails) and its health (up, down with backoff), for `ctl status` too.
+ * The dialing side's peers: {@linkcode PeerPool} holds each peer node's address, its HTTP/2
+ * connections (sessions: the first opened on first use or by a probe, more while the others are
+ * at the peer's stream limit, `session_choice.ts`; all retired when its address changes or it
+ * fails) and its health (up, down with backoff), for `ctl status` too.
  * @module
  */
 import * as http2 from "node:http2";
@@ -19,6 +20,12 @@ import {
   requestHeartbeat,
 } from "./heartbeat.ts";
 import type { TunnelMetrics } from "./metrics.ts";
+import {
+  chooseSession,
+  type SessionChoice,
+  sessionLimit,
+  type SessionPoolPolicy,
+} from "./session_choice.ts";
 import {
   afterFailure,
   type BackoffPolicy,
@@ -40,12 +47,26 @@ export interface Channel {
   /** Answers and DATA chunks received on it, counted for the heartbeat (`heartbeat.ts`). */
   received: number;
   retired: boolean;
+  /** The peer's `SETTINGS_MAX_CONCURRENT_STREAMS` on it; null until its SETTINGS arrived. */
+  limit: number | null;
+  /** The peer sent GOAWAY: no new streams go to it (it closes once its streams end). */
+  goingAway: boolean;
+  /** The close of a session beyond the first that has no streams ({@linkcode PeerPool.release}). */
+  idleTimer: ReturnType<typeof setTimeout> | null;
 }
 
 export interface Peer {
   readonly name: string;
   address: PeerAddress;
-  channel: Channel | null;
+  /**
+   * Its sessions, oldest first: those new streams may go to, and retired ones whose streams
+   * have not ended yet (until they close).
+   */
+  channels: Channel[];
+  /** The peer's last `SETTINGS_MAX_CONCURRENT_STREAMS`, for a new session until it has its own. */
+  streamLimit: number | null;
+  /** Resolved when one of its sessions learns its limit or closes ({@linkcode PeerPool.settled}). */
+  settled: PromiseWithResolvers<void> | null;
   health: PeerHealth;
   /** A trial dial to this down peer is in flight (`dialPlan`): other dials fail fast. */
   trial: boolean;
@@ -66,8 +87,10 @@ export interface PeerStatus {
   /** While down: when the next dial may be tried (ms since the epoch) and the last error. */
   readonly retryAt?: number;
   readonly lastError?: string;
-  /** Streams open to the peer. */
+  /** Streams open to the peer (also on connections being retired). */
   readonly activeStreams: number;
+  /** HTTP/2 connections open to the peer (also those being retired once their streams end). */
+  readonly sessions: number;
 }
 
 /** What {@linkcode PeerPool} needs of the dialer (see `TunnelDialerOptions`), resolved. */
@@ -94,6 +117,8 @@ export interface PeerPoolOptions {
   readonly heartbeat: HeartbeatPolicy | null;
   /** The heartbeat's timer (tests drive a fake one). @default globalThis */
   readonly timers?: HeartbeatTimers;
+  /** How streams to one peer spread over sessions (`session_choice.ts`). */
+  readonly sessions: SessionPoolPolicy;
 }
 
 /** The peers of one `TunnelDialer`: addresses, connections, health. */
@@ -111,6 +136,7 @@ export class PeerPool {
   readonly #probeTimeoutMs: number;
   readonly #keepAlive: TcpKeepAlive | null;
   readonly #heartbeat: HeartbeatMonitor<Channel> | null;
+  readonly #sessions: SessionPoolPolicy;
   #peers = new Map<string, Peer>();
   #closed = false;
   /** A down peer's next probe, due when its backoff ends (see `#reprobeLater`). */
@@ -119,8 +145,24 @@ export class PeerPool {
   readonly #probes = new Set<(error: string | null) => void>();
   #probesDone: PromiseWithResolvers<void> | null = null;
 
-  /** @throws {SyntaxError|RangeError} when a config peer is not an address */
+  /**
+   * @throws {SyntaxError|RangeError} when a config peer is not an address
+   * @throws {RangeError} when the session policy is out of range
+   */
   constructor(options: PeerPoolOptions) {
+    const sp = options.sessions;
+    if (
+      !(Number.isInteger(sp.maxSessions) && sp.maxSessions > 0) ||
+      !(sp.maxStreamsPerSession === null || sp.maxStreamsPerSession >= 1) ||
+      !(sp.idleCloseMs >= 0)
+    ) {
+      throw new RangeError(
+        `Cannot pool tunnel sessions with maxSessions ${sp.maxSessions}, ` +
+          `maxStreamsPerSession ${sp.maxStreamsPerSession} and idleCloseMs ${sp.idleCloseMs}: ` +
+          "use a positive integer, null or at least 1, and at least 0",
+      );
+    }
+    this.#sessions = sp;
     this.#nodeName = options.nodeName;
     this.#tls = options.tls;
     this.#configPeers = options.configPeers;
@@ -197,12 +239,15 @@ export class PeerPool {
       const peer: Peer = {
         name,
         address,
-        channel: null,
+        channels: [],
+        streamLimit: null,
+        settled: null,
         health: PEER_UNKNOWN,
         trial: false,
       };
       next.set(name, peer);
       this.#metrics.peerUp.set({ peer: name }, 0);
+      this.#metrics.peerSessions.set({ peer: name }, 0);
       this.#log.debug("tunnel peer address", {
         peer: name,
         address: formatHostPort(address.host, address.port),
@@ -213,12 +258,13 @@ export class PeerPool {
       if (!next.has(name)) {
         this.retire(old);
         this.#metrics.peerUp.remove({ peer: name });
+        this.#metrics.peerSessions.remove({ peer: name });
       }
     }
     this.#peers = next;
     if (this.#probeNew && !this.#closed) {
       for (const [name, peer] of next) {
-        if (peer.health.state === "unknown" && peer.channel === null) this.#probe(name, peer);
+        if (peer.health.state === "unknown" && !this.#hasUsable(peer)) this.#probe(name, peer);
       }
     }
   }
@@ -232,7 +278,7 @@ export class PeerPool {
    * only a stream does (a refusal is logged, see `TunnelDialer.dial`).
    */
   #probe(name: string, peer: Peer): void {
-    const ch = this.channel(peer);
+    const ch = this.#open(peer);
     const { session } = ch;
     const timeoutMs = this.#probeTimeoutMs;
     const finish = (error: string | null) => {
@@ -245,7 +291,7 @@ export class PeerPool {
         if (error === null) this.markUp(name, peer);
         else this.markDown(name, peer, error);
       }
-      if (peer.channel === ch && ch.active === 0) this.retire(peer);
+      if (!ch.retired && ch.active === 0) this.#retireChannel(ch);
       if (this.#probes.size === 0) {
         this.#probesDone?.resolve();
         this.#probesDone = null;
@@ -279,20 +325,56 @@ export class PeerPool {
         // Health runs on the monotonic clock; status speaks epoch milliseconds.
         ? { retryAt: this.#now() + p.health.retryAt - this.#clock(), lastError: p.health.lastError }
         : {}),
-      activeStreams: p.channel?.active ?? 0,
+      activeStreams: p.channels.reduce((n, ch) => n + ch.active, 0),
+      sessions: p.channels.length,
     }));
   }
 
   /**
-   * The peer's connection, opened on first use. Why `node:http2` and not `fetch` with
+   * The session a new stream to `peer` goes to ({@linkcode chooseSession}): the oldest with
+   * room below the peer's stream limit (one stream kept for the heartbeat), else a new one;
+   * `wait` while some of `maxSessions` sessions wait for the peer's SETTINGS (see
+   * {@linkcode settled}), `full` when all are at the limit.
+   */
+  channel(peer: Peer): ChannelPick {
+    const open = peer.channels.filter(isUsable);
+    const cap = this.#sessions.maxStreamsPerSession;
+    const choice = chooseSession(
+      open.map((ch) => ({
+        open: ch.active,
+        limit: sessionLimit(ch.limit ?? peer.streamLimit, cap),
+      })),
+      this.#sessions.maxSessions,
+    );
+    switch (choice.kind) {
+      case "use":
+        return { kind: "channel", channel: open[choice.index]! };
+      case "open":
+        return { kind: "channel", channel: this.#open(peer) };
+      case "wait":
+      case "full":
+        return choice;
+    }
+  }
+
+  /** Resolves when one of `peer`'s sessions has learnt its stream limit or closed. */
+  settled(peer: Peer): Promise<void> {
+    return (peer.settled ??= Promise.withResolvers()).promise;
+  }
+
+  #settle(peer: Peer): void {
+    peer.settled?.resolve();
+    peer.settled = null;
+  }
+
+  /**
+   * Opens a new session to the peer. Why `node:http2` and not `fetch` with
    * `Deno.createHttpClient`: Deno's fetch client turns Nagle's algorithm on for its socket
    * (`TCP_NODELAY` 0) and offers no option to change it, so every small frame (credit, FIN, a
    * short request) waited for the peer's delayed ACK (up to 40 ms on Linux); here the socket is
    * ours and gets `setNoDelay(true)`. Both use Deno's own HTTP/2 implementation.
    */
-  channel(peer: Peer): Channel {
-    const open = peer.channel;
-    if (open && !open.session.closed && !open.session.destroyed) return open;
+  #open(peer: Peer): Channel {
     const { host, port } = peer.address;
     const t = this.#tls;
     const authority = `${t ? "https" : "http"}://${formatHostPort(host, port)}`;
@@ -313,35 +395,92 @@ export class PeerPool {
         return socket;
       },
     });
-    const ch: Channel = { session, peer, active: 0, received: 0, retired: false };
+    const ch: Channel = {
+      session,
+      peer,
+      active: 0,
+      received: 0,
+      retired: false,
+      limit: null,
+      goingAway: false,
+      idleTimer: null,
+    };
     // Failures reach the streams on the session (their "error"/"close"); a session-level
     // error only needs to retire the connection.
     session.on("error", () => {});
-    const drop = () => {
-      if (peer.channel === ch) peer.channel = null;
-    };
-    session.once("close", () => {
-      drop();
-      this.#heartbeat?.untrack(ch);
+    session.on("remoteSettings", (settings: http2.Settings) => {
+      const limit = settings.maxConcurrentStreams;
+      if (limit === undefined) return;
+      ch.limit = limit;
+      peer.streamLimit = limit;
+      this.#settle(peer);
     });
-    session.once("goaway", drop);
+    session.once("close", () => {
+      clearTimeout(ch.idleTimer ?? undefined);
+      ch.idleTimer = null;
+      const i = peer.channels.indexOf(ch);
+      if (i >= 0) peer.channels.splice(i, 1);
+      this.#countSessions(peer);
+      this.#heartbeat?.untrack(ch);
+      this.#settle(peer);
+    });
+    session.once("goaway", () => {
+      ch.goingAway = true;
+    });
     this.#heartbeat?.track(ch);
-    peer.channel = ch;
+    peer.channels.push(ch);
+    this.#countSessions(peer);
     return ch;
   }
 
-  /** Drops a peer's connection; streams still on it finish first. */
+  /** `edgemesh_tunnel_peer_sessions{peer}` of a peer in the table. */
+  #countSessions(peer: Peer): void {
+    if (this.#peers.get(peer.name) !== peer) return;
+    this.#metrics.peerSessions.set({ peer: peer.name }, peer.channels.length);
+  }
+
+  /** Whether new streams may go to one of the peer's sessions. */
+  #hasUsable(peer: Peer): boolean {
+    return peer.channels.some(isUsable);
+  }
+
+  /** Whether `ch` is a usable session of its peer other than the oldest one. */
+  #isExtra(ch: Channel): boolean {
+    return isUsable(ch) && ch.peer.channels.find(isUsable) !== ch;
+  }
+
+  /**
+   * Whether a failed dial on `ch` says something about its peer's health. Not on a session
+   * already retired (an earlier failure gave it up, or the peer moved), nor on a session beyond
+   * the first that never got the peer's SETTINGS while another one did: the peer serves, and
+   * its front closed the extra connection at once, as it does beyond its per-address cap.
+   */
+  failureCounts(ch: Channel): boolean {
+    if (ch.retired) return false;
+    if (ch.limit !== null) return true;
+    return !ch.peer.channels.some((other) =>
+      other !== ch && isUsable(other) && other.limit !== null
+    );
+  }
+
+  /** Drops all of a peer's sessions: no new streams go to them; each closes after its last. */
   retire(peer: Peer): void {
-    const ch = peer.channel;
-    peer.channel = null;
-    if (!ch) return;
+    for (const ch of peer.channels) this.#retireChannel(ch);
+  }
+
+  /** No new streams go to `ch`; it closes now if it has none, else after its last. */
+  #retireChannel(ch: Channel): void {
     ch.retired = true;
+    clearTimeout(ch.idleTimer ?? undefined);
+    ch.idleTimer = null;
     if (ch.active === 0) ch.session.destroy();
   }
 
   /** A stream starts on `ch` (its dial is sent): the heartbeat watches sessions with streams. */
   acquire(ch: Channel): void {
     ch.active++;
+    clearTimeout(ch.idleTimer ?? undefined);
+    ch.idleTimer = null;
     this.#heartbeat?.wake();
   }
 
@@ -367,14 +506,27 @@ export class PeerPool {
     });
     if (!ch.retired && this.#peers.get(peer.name) === peer) this.markDown(peer.name, peer, error);
     ch.retired = true;
-    if (peer.channel === ch) peer.channel = null;
     ch.session.destroy(new Deno.errors.TimedOut(`Tunnel peer "${peer.name}" ${error}`));
   }
 
-  /** A stream on `ch` has ended: a retired connection closes with its last stream. */
+  /**
+   * A stream on `ch` has ended: a retired connection closes with its last stream, and a session
+   * beyond the peer's first once it has had none for `idleCloseMs` (from a timer of its own).
+   */
   release(ch: Channel): void {
     ch.active--;
-    if (ch.retired && ch.active === 0) ch.session.destroy();
+    if (ch.active !== 0) return;
+    if (ch.retired) {
+      ch.session.destroy();
+      return;
+    }
+    if (!this.#isExtra(ch)) return;
+    clearTimeout(ch.idleTimer ?? undefined);
+    ch.idleTimer = setTimeout(() => {
+      ch.idleTimer = null;
+      // A stream came back, or the sessions before it closed: it is the first now.
+      if (ch.active === 0 && this.#isExtra(ch)) this.#retireChannel(ch);
+    }, this.#sessions.idleCloseMs);
   }
 
   /** A dial or probe of `peer` failed with `error`: backoff, metric, warning (the first time). */
@@ -417,7 +569,7 @@ export class PeerPool {
       this.#reprobes.delete(peer);
       // Moved, removed, back up, or a trial dial is testing it already (its end decides).
       if (this.#closed || this.#peers.get(name) !== peer) return;
-      if (peer.health.state !== "down" || peer.trial || peer.channel !== null) return;
+      if (peer.health.state !== "down" || peer.trial || this.#hasUsable(peer)) return;
       this.#probe(name, peer);
     }, Math.max(0, peer.health.retryAt - this.#clock()));
     this.#reprobes.set(peer, timer);
@@ -435,6 +587,16 @@ export class PeerPool {
     if (was === "down") this.#log.info("tunnel peer up", fields);
     else this.#log.debug("tunnel peer reachable", fields);
   }
+}
+
+/** Where a new stream to a peer goes ({@linkcode PeerPool.channel}). */
+export type ChannelPick =
+  | { readonly kind: "channel"; readonly channel: Channel }
+  | Extract<SessionChoice, { kind: "wait" | "full" }>;
+
+/** Whether new streams may go to `ch`: not retired, no GOAWAY received, not closed. */
+function isUsable(ch: Channel): boolean {
+  return !ch.retired && !ch.goingAway && !ch.session.closed && !ch.session.destroyed;
 }
 
 /** The message of `err` with up to three causes. */

@@ -10,11 +10,12 @@ import { EMULATED } from "../_helpers/emulation.ts";
 import { writeAll } from "../_helpers/tcp_server.ts";
 import { memoryLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
-import type { DialTarget } from "../../lib/proxy/dialer.ts";
+import type { DialTarget, UpstreamConn } from "../../lib/proxy/dialer.ts";
 import {
   type HeartbeatPolicy,
   type InnerServe,
   PING_PATH,
+  type SessionPoolPolicy,
   TunnelDialer,
   TunnelServer,
 } from "../../lib/tunnel/mod.ts";
@@ -82,15 +83,23 @@ function startRelay(upstream: number): Relay {
   };
 }
 
-/** Node "b" (an echo endpoint and its TunnelServer), a relay to it, and node "a"'s dialer. */
-async function startNodes(heartbeat: HeartbeatPolicy, onPing: () => void) {
+/**
+ * Node "b" (an echo endpoint and its TunnelServer), a relay to it, and node "a"'s dialer with
+ * one stream open (`conn`); `onPing` gets the port each heartbeat came from on b's side (one per
+ * connection); `more` opens another stream.
+ */
+async function startNodes(
+  heartbeat: HeartbeatPolicy,
+  onPing: (fromPort: number) => void,
+  sessions?: SessionPoolPolicy,
+) {
   const echo = startEchoServer("b1:");
   const metricsA = new MetricsRegistry();
   const log = memoryLogger("info");
   // Deno.serve, counting the heartbeats it is asked.
   const serve: InnerServe = (options, handler) =>
     denoServe(options, (req, info) => {
-      if (new URL(req.url).pathname === PING_PATH) onPing();
+      if (new URL(req.url).pathname === PING_PATH) onPing(info.remoteAddr.port);
       return handler(req, info);
     });
   const server = new TunnelServer({
@@ -115,6 +124,7 @@ async function startNodes(heartbeat: HeartbeatPolicy, onPing: () => void) {
     log,
     metrics: metricsA,
     heartbeat,
+    ...(sessions ? { sessions } : {}),
   });
   const target: DialTarget = {
     namespace: "default",
@@ -122,18 +132,25 @@ async function startNodes(heartbeat: HeartbeatPolicy, onPing: () => void) {
     port: servicePort(80),
     backend: { ip: "127.0.0.1", port: echo.port, nodeName: "b" },
   };
-  const conn = await dialer.dial(target, { timeoutMs: 5000 });
-  await writeAll(conn, new TextEncoder().encode("hello"));
-  assert.equal(new TextDecoder().decode(await readExactly(conn, 8)), "b1:hello");
+  const opened: UpstreamConn[] = [];
+  const more = async () => {
+    const conn = await dialer.dial(target, { timeoutMs: 5000 });
+    opened.push(conn);
+    await writeAll(conn, new TextEncoder().encode("hello"));
+    assert.equal(new TextDecoder().decode(await readExactly(conn, 8)), "b1:hello");
+    return conn;
+  };
+  const conn = await more();
   return {
     conn,
+    more,
     dialer,
     relay,
     log,
     failures: () =>
       metricsA.counter("edgemesh_tunnel_heartbeat_failures_total", "").get({ peer: "b" }),
     async [Symbol.asyncDispose]() {
-      conn.close();
+      for (const c of opened) c.close();
       dialer.close();
       await relay[Symbol.asyncDispose]();
       await server.close();
@@ -178,4 +195,58 @@ Deno.test("TunnelDialer keeps an idle stream to a live peer open: its heartbeats
   assert.equal(new TextDecoder().decode(await readExactly(n.conn, 10)), "still here");
   assert.equal(n.failures(), 0);
   assert.equal(n.dialer.status()[0]?.state, "up");
+});
+
+/** Two streams per connection (three allowed, one kept for the heartbeat). */
+const SMALL_SESSIONS: SessionPoolPolicy = {
+  maxSessions: 4,
+  maxStreamsPerSession: 3,
+  idleCloseMs: 0,
+};
+
+Deno.test("TunnelDialer's heartbeat watches every connection of a peer with several: each is answered", async () => {
+  const from = new Set<number>();
+  const both = Promise.withResolvers<void>();
+  await using n = await startNodes(
+    { intervalMs: 100, timeoutMs: EMULATED ? 10_000 : 2000, tickMs: 25 },
+    (port) => {
+      from.add(port);
+      if (from.size === 2) both.resolve();
+    },
+    SMALL_SESSIONS,
+  );
+  const others = [await n.more(), await n.more()];
+  assert.equal(n.dialer.status()[0]?.sessions, 2);
+  // Heartbeats arrive on both connections (b sees each from its own port of the front).
+  await both.promise;
+  for (const c of [n.conn, ...others]) {
+    await writeAll(c, new TextEncoder().encode("still here"));
+    assert.equal(new TextDecoder().decode(await readExactly(c, 10)), "still here");
+  }
+  assert.equal(n.failures(), 0);
+  assert.equal(n.dialer.status()[0]?.state, "up");
+});
+
+Deno.test("TunnelDialer ends the streams of every connection to a hung peer with several", async () => {
+  await using n = await startNodes(
+    { intervalMs: 100, timeoutMs: EMULATED ? 1500 : 300, tickMs: 25 },
+    () => {},
+    SMALL_SESSIONS,
+  );
+  const conns = [n.conn, await n.more(), await n.more()];
+  assert.equal(n.dialer.status()[0]?.sessions, 2);
+  n.relay.freeze();
+  for (const c of conns) {
+    await assert.rejects(c.read(new Uint8Array(64)), (err: Error) => {
+      assert.match(err.message, /Tunnel peer "b" did not answer a heartbeat/);
+      return true;
+    });
+  }
+  const [status] = n.dialer.status();
+  assert.equal(status?.state, "down");
+  assert.equal(status?.activeStreams, 0);
+  // Each connection is judged, and counted, on its own.
+  assert.equal(n.failures(), 2);
+  const down = n.log.lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "tunnel peer down");
+  assert.equal(down.length, 1);
 });

@@ -128,8 +128,11 @@ Deno.test("TunnelDialer.dial() carries a round trip through the peer's TunnelSer
     state: "up",
     up: true,
     activeStreams: 0,
+    // The connection stays open for the next stream (the first session is never closed idle).
+    sessions: 1,
   }]);
   assert.match(p.metricsA.render(), /edgemesh_tunnel_peer_up\{peer="b"\} 1/);
+  assert.match(p.metricsA.render(), /edgemesh_tunnel_peer_sessions\{peer="b"\} 1/);
 });
 
 /** Byte `i` of the test stream: a random block repeated with a period prime to the chunking. */
