@@ -260,8 +260,8 @@ export class Connections {
 
   /**
    * Gives the open connections of a stopped listener (`service` on `addr`) `drainGraceMs`, then
-   * resets them ({@linkcode abort}); the group stays in {@linkcode draining} until the last one has ended (see
-   * {@linkcode #done}).
+   * resets them ({@linkcode abort}); the group stays in {@linkcode draining} until the last one
+   * has ended (see {@linkcode #done}).
    */
   drain(g: ConnGroup, service: ServiceKey, addr: string): void {
     if (g.conns.size === 0) return;
