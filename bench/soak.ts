@@ -82,6 +82,30 @@ async function send(socketPath: string, changes: readonly ChangeSpec[]): Promise
   }
 }
 
+/**
+ * Sends `changes` in batches of 50, each again on a new connection when the agent closed the
+ * one it went on (deletes are idempotent); returns how many batches needed that. Once, a
+ * 20-minute run's teardown (~420 deletes on one connection) got "Connection reset by peer".
+ */
+async function sendAll(socketPath: string, changes: readonly ChangeSpec[]): Promise<number> {
+  let retries = 0;
+  for (let i = 0; i < changes.length; i += 50) {
+    const batch = changes.slice(i, i + 50);
+    for (let attempt = 1;; attempt++) {
+      try {
+        const bad = await send(socketPath, batch);
+        if (bad > 0) log(`teardown: ${bad} error replies`);
+        break;
+      } catch (err) {
+        if (attempt === 3) throw err;
+        retries++;
+        log(`teardown: ${(err as Error).message}; sending the batch again`);
+      }
+    }
+  }
+  return retries;
+}
+
 function nodeObject(name: "a" | "b"): ChangeSpec {
   return {
     operation: "insert",
@@ -188,6 +212,12 @@ async function main(): Promise<number> {
     return 2;
   }
   const started = new Date();
+  await Deno.mkdir(join(ROOT, "bench/results"), { recursive: true });
+  const file = join(
+    ROOT,
+    "bench/results",
+    `soak-${started.toISOString().replace(/[:.]/g, "-")}.json`,
+  );
   const top = await Deno.makeTempDir({ prefix: "em-soak-" });
   const [nsA, nsB] = await topology();
   const nss = { a: nsA, b: nsB };
@@ -254,7 +284,12 @@ async function main(): Promise<number> {
     const now = () => (performance.now() - t0) / 1000;
     const end = t0 + MINUTES * 60_000;
     const samples: AgentSample[][] = [[], []];
-    const churn = { steps: 0, errors: 0, kinds: {} as Record<string, number> };
+    const churn = {
+      steps: 0,
+      errors: 0,
+      teardownRetries: 0,
+      kinds: {} as Record<string, number>,
+    };
     const flaps: number[] = [];
     const running = () => performance.now() < end && !stop.signal.aborted;
 
@@ -276,6 +311,11 @@ async function main(): Promise<number> {
         const t = now();
         const s = await Promise.all(handles.map((h) => sampleAgent(h, t)));
         s.forEach((x, i) => samples[i]!.push(x));
+        // Kept as it goes: a run that fails later still leaves its samples.
+        await Deno.writeTextFile(
+          file,
+          JSON.stringify({ started, minutes: MINUTES, partial: true, idle, samples }, null, 1),
+        );
         log(
           `t=${Math.round(t)}s ` +
             s.map((x, i) =>
@@ -311,7 +351,7 @@ async function main(): Promise<number> {
       { operation: "delete" as const, resource: "default/node/a", content: {} },
       { operation: "delete" as const, resource: "default/node/b", content: {} },
     ];
-    for (const h of handles) await send(h.socketPath, teardown);
+    for (const h of handles) churn.teardownRetries += await sendAll(h.socketPath, teardown);
     await waitEndState(handles, 60);
     log("waiting 40 s for the memory reducer and idle timeouts");
     await sleep(40_000);
@@ -370,12 +410,6 @@ async function main(): Promise<number> {
       "",
     );
     write(report.join("\n"), Deno.stdout);
-    await Deno.mkdir(join(ROOT, "bench/results"), { recursive: true });
-    const file = join(
-      ROOT,
-      "bench/results",
-      `soak-${started.toISOString().replace(/[:.]/g, "-")}.json`,
-    );
     await Deno.writeTextFile(
       file,
       JSON.stringify(

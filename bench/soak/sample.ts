@@ -186,6 +186,8 @@ export async function sampleAgent(agent: AgentHandle, t: number): Promise<AgentS
   try {
     procTcp = await Deno.readTextFile(`/proc/${agent.pid}/net/tcp`);
   } catch { /* gone */ }
+  const fds = countDir(`/proc/${agent.pid}/fd`);
+  const sockets = procTcp === null ? null : listenSockets(procTcp, "9.251", agent.dnsIp);
   const withVip = services?.filter((s) => s.vip !== null) ?? null;
   const heap = metrics === null ? null : metricValue(metrics, "edgemesh_process_heap_used_bytes");
   return {
@@ -193,11 +195,12 @@ export async function sampleAgent(agent: AgentHandle, t: number): Promise<AgentS
     vmRssMiB: kB("VmRSS"),
     rssAnonMiB: kB("RssAnon"),
     rssFileMiB: kB("RssFile"),
-    fds: countDir(`/proc/${agent.pid}/fd`),
+    fds,
+    otherFds: fds === null || sockets === null ? null : fds - sockets,
     threads: statusField(status, "Threads"),
     addresses: addrs,
     vips: withVip === null ? null : withVip.length,
-    listenSockets: procTcp === null ? null : listenSockets(procTcp, "9.251", agent.dnsIp),
+    listenSockets: sockets,
     listeners: st?.listeners ? vipListeners(st.listeners, agent.dnsIp).length : null,
     wantedListeners: withVip === null
       ? null

@@ -25,6 +25,7 @@ const EMPTY: AgentSample = {
   rssAnonMiB: null,
   rssFileMiB: null,
   fds: null,
+  otherFds: null,
   threads: null,
   addresses: null,
   vips: null,
@@ -63,6 +64,11 @@ Deno.test("growthOf() calls a measure growing only when growth and trend both pa
       assert.equal(g.verdict, c.want);
     });
   }
+  const pool = growthOf(
+    { ...FDS, followsPool: true },
+    [100, 110, 120, 130].map((v, i) => at(i, v)),
+  );
+  assert.equal(pool.verdict, "follows pool");
   const g = growthOf(FDS, [at(0, 100), at(1800, 130)]);
   assert.equal(g.growth, 30);
   assert.equal(g.slopePerHour, 60);
