@@ -104,6 +104,18 @@ export class SocketInUseError extends Error {
   override name = "SocketInUseError";
 }
 
+/** The idle timer of one connection ({@linkcode ControlServer}'s `#idleGuard`). */
+interface IdleGuard {
+  /** The connection, read through the timer. */
+  readonly reader: ByteReader;
+  /** Messages read whose replies are not yet written, by how many more (or fewer). */
+  busy(delta: number): void;
+  /** Ends the timer for good. */
+  stop(): void;
+  /** Whether the timer closed the connection. */
+  fired: boolean;
+}
+
 interface Pending {
   readonly reply: Promise<Reply>;
   settled: boolean;
@@ -234,39 +246,63 @@ export class ControlServer {
   }
 
   /**
-   * `conn` as {@linkcode readLines} reads it, closing it when a line it waits for is not
-   * complete within the idle timeout (see {@linkcode ControlServerOptions.idleTimeoutMs}):
-   * the timer runs from the start and while part of a line is in, and stops at a newline with
-   * nothing after it. A trickle of bytes does not restart it; a completed line does.
+   * `conn` as {@linkcode readLines} reads it, closing it when the client keeps the server
+   * waiting for a line longer than the idle timeout (see
+   * {@linkcode ControlServerOptions.idleTimeoutMs}). The timer runs only while the server waits
+   * for the client and has nothing of its own to do: from the start, or while part of a line
+   * is in, and only while no message of the connection is queued, being applied or having its
+   * reply written (`busy`). A trickle of bytes does not restart it; a completed line does, and
+   * so does the server finishing its work (the time it took is not the client's).
+   * Without the `busy` rule, a pipelined burst whose last read ended inside a line was closed
+   * while it waited behind `maxInFlight` or slow applies, and its unread rest reset it.
    */
-  #idleGuard(conn: Deno.UnixConn): { reader: ByteReader; stop(): void } {
+  #idleGuard(conn: Deno.UnixConn): IdleGuard {
     const ms = this.#opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = () => {
+    let waiting = true; // no line yet, or part of one in
+    let outstanding = 0;
+    let stopped = false;
+    const guard: IdleGuard = {
+      fired: false,
+      reader: {
+        read: async (p) => {
+          const n = await conn.read(p);
+          if (n === null || n === 0) return n;
+          const nl = p.subarray(0, n).lastIndexOf(NEWLINE);
+          if (nl === -1) waiting = true; // a running timer goes on: a trickle does not extend it
+          else {
+            waiting = nl !== n - 1; // a line completed; maybe the next one started
+            clear();
+          }
+          sync();
+          return n;
+        },
+      },
+      busy: (delta) => {
+        outstanding += delta;
+        sync();
+      },
+      stop: () => {
+        stopped = true;
+        clear();
+      },
+    };
+    const clear = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => {
-        this.#log.debug("control connection closed: no complete message in time", {
+      timer = undefined;
+    };
+    const sync = () => {
+      if (stopped || !waiting || outstanding > 0) return clear();
+      timer ??= setTimeout(() => {
+        guard.fired = true;
+        this.#log.info("control connection closed: no complete message in time", {
           timeoutMs: ms,
         });
         closeQuietly(conn);
       }, ms);
     };
-    arm();
-    const reader: ByteReader = {
-      read: async (p) => {
-        const n = await conn.read(p);
-        if (n === null || n === 0) return n;
-        const nl = p.subarray(0, n).lastIndexOf(NEWLINE);
-        if (nl === -1) {
-          if (timer === undefined) arm(); // a partial line starts
-        } else if (nl === n - 1) {
-          clearTimeout(timer); // between messages
-          timer = undefined;
-        } else arm(); // a line completed, the next one started
-        return n;
-      },
-    };
-    return { reader, stop: () => clearTimeout(timer) };
+    sync();
+    return guard;
   }
 
   async #serve(conn: Deno.UnixConn): Promise<void> {
@@ -297,18 +333,22 @@ export class ControlServer {
         }
         const first = queue.shift()!;
         let text = encodeReply(await first.reply);
+        let replies = 1;
         // Batch every reply that is already settled into one write.
         while (queue.length > 0 && queue[0]!.settled) {
           text += encodeReply(await queue.shift()!.reply);
+          replies++;
         }
         notify("reader");
-        if (broken) continue;
-        try {
-          await writeAll(conn, new TextEncoder().encode(text));
-        } catch (err) {
-          broken = true;
-          if (!this.#closing) this.#log.debug("control connection write failed", { error: err });
+        if (!broken) {
+          try {
+            await writeAll(conn, new TextEncoder().encode(text));
+          } catch (err) {
+            broken = true;
+            if (!this.#closing) this.#log.debug("control connection write failed", { error: err });
+          }
         }
+        idle.busy(-replies);
       }
     })();
 
@@ -328,11 +368,17 @@ export class ControlServer {
           inFlight.delete(reply);
         });
         queue.push(item);
+        idle.busy(1);
         notify("writer");
         while (queue.length >= maxInFlight) await new Promise<void>((r) => (wakeReader = r));
       }
     } catch (err) {
-      if (!this.#closing) this.#log.debug("control connection read failed", { error: err });
+      // The client going away is routine; anything else (a descriptor closed under the
+      // connection, say) is worth an operator's look.
+      const routine = idle.fired || this.#closing !== null ||
+        err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe;
+      if (routine) this.#log.debug("control connection read failed", { error: err });
+      else this.#log.warn("control connection read failed", { error: err });
     } finally {
       idle.stop();
       readerDone = true;
