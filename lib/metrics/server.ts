@@ -83,6 +83,22 @@ export function parseListen(listen: string): { hostname: string; port: number } 
 }
 
 /**
+ * Registers `edgemesh_process_heap_used_bytes` into `registry` (idempotent): the V8 heap in use
+ * by the isolate that calls it. `Deno.memoryUsage()` sees only its own isolate, so the main
+ * thread's figure left out every proxy worker thread's heap; each worker registers this gauge on
+ * its own registry too, and `/metrics` shows the sum over the main thread and the workers (the
+ * workers' families are added to the main thread's).
+ */
+export function registerHeapMetric(registry: MetricsRegistry): void {
+  registry
+    .gauge(
+      "edgemesh_process_heap_used_bytes",
+      "V8 heap in use by the agent in bytes (the main thread's and the proxy worker threads' summed)",
+    )
+    .collect(() => [[undefined, Deno.memoryUsage().heapUsed]]);
+}
+
+/**
  * Registers the process-level families into `registry` (idempotent): resident memory from
  * `Deno.memoryUsage().rss`, heap in use, the process start time (Prometheus'
  * `process_start_time_seconds` convention: Unix seconds) and `edgemesh_build_info` (constant 1,
@@ -97,9 +113,7 @@ export function registerProcessMetrics(
   registry
     .gauge("edgemesh_process_resident_memory_bytes", "Resident set size of the agent in bytes")
     .collect(() => [[undefined, Deno.memoryUsage().rss]]);
-  registry
-    .gauge("edgemesh_process_heap_used_bytes", "V8 heap in use by the agent in bytes")
-    .collect(() => [[undefined, Deno.memoryUsage().heapUsed]]);
+  registerHeapMetric(registry);
   registry
     .gauge("edgemesh_process_start_time_seconds", "Start time of the agent since the Unix epoch")
     .set(undefined, Math.floor(performance.timeOrigin / 1000));

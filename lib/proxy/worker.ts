@@ -3,7 +3,8 @@
  * Entry point of a proxy worker thread (started by {@linkcode ProxyThreads}): the same
  * {@linkcode Proxy} as the main thread's, on the same `VIP:port`s with `SO_REUSEPORT`, fed the
  * same snapshots. Round-robin positions are shared memory; passive-health ejections and logs
- * go to the main thread; metrics are sent when asked for, and a deleted service's series are
+ * go to the main thread; metrics are sent when asked for (with this isolate's V8 heap, which
+ * the main thread's `Deno.memoryUsage()` does not see), and a deleted service's series are
  * removed when the main thread says so (every thread has drained it). Services with ClientIP
  * affinity are left to the main thread, which holds the affinity table.
  *
@@ -12,7 +13,7 @@
  * @module
  */
 import { LOG_LEVELS, type LogFields, type Logger, type LogLevel } from "../log/mod.ts";
-import { MetricsRegistry } from "../metrics/mod.ts";
+import { MetricsRegistry, registerHeapMetric } from "../metrics/mod.ts";
 import type { Snapshot } from "../registry/model.ts";
 import { cursorLookup } from "./cursors.ts";
 import type { Dialer } from "./dialer.ts";
@@ -76,6 +77,8 @@ interface Running {
 async function start(thread: number, s: WorkerSettings, cells: Int32Array): Promise<Running> {
   const log = forwardingLogger(s.logLevel, thread);
   const metrics = new MetricsRegistry();
+  // This isolate's heap, added to the main thread's (Deno.memoryUsage() sees one isolate).
+  registerHeapMetric(metrics);
   let remoteDialer: ((local: Dialer) => Dialer) | undefined;
   let tunnel: Running["tunnel"] = null;
   if (s.tunnel !== null) {

@@ -254,6 +254,16 @@ Deno.test("ProxyThreads leaves edgemesh_tunnel_peer_up to the main thread (a 0/1
   }
 });
 
+Deno.test("ProxyThreads adds each worker's V8 heap to edgemesh_process_heap_used_bytes", async () => {
+  // No process metrics on the main registry: a series here can only be the worker's.
+  const metrics = new MetricsRegistry();
+  await using threads = await startThreads(metrics);
+  await threads.refreshMetrics();
+  const m = metrics.render().match(/^edgemesh_process_heap_used_bytes (\d+)$/m);
+  assert.ok(m, "the worker reports its isolate's heap (Deno.memoryUsage() sees one isolate)");
+  assert.ok(Number(m[1]) > 1024 * 1024, `a worker's heap is megabytes, got ${m[1]} bytes`);
+});
+
 Deno.test("ProxyThreads applies a burst of updates, the last one on every thread", async () => {
   const backend = nameServer("only");
   const metrics = new MetricsRegistry();
