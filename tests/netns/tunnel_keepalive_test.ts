@@ -7,26 +7,13 @@
  * the fault-injection pass: 75 s and counting). Short keepalive timings keep the test quick.
  */
 import assert from "node:assert/strict";
-import { createLan, NETNS_AVAILABLE, spawnReady, type TempNetns } from "../_helpers/netns.ts";
+import { createLan, NETNS_AVAILABLE, type TempNetns } from "../_helpers/netns.ts";
 import type { TcpKeepAlive } from "../../lib/sys/keepalive.ts";
-import type { LingerResult, LingerSpec, ServeSpec } from "../tunnel/_node.ts";
+import type { LingerResult } from "../tunnel/_node.ts";
+import { holdStream } from "./_tunnel/linger.ts";
 
-const NODE_SCRIPT = new URL("../tunnel/_node.ts", import.meta.url).pathname;
-const ECHO_PORT = 8080;
-const TUNNEL_PORT = 40001;
 /** Given up 1 s after the last packet plus 2 probes 1 s apart: about 3 s. */
 const FAST: TcpKeepAlive = { idleSec: 1, intervalSec: 1, probes: 2, userTimeoutMs: 3000 };
-
-/** `_node.ts <mode> <spec>` under this Deno. */
-function node(mode: string, spec: unknown): string[] {
-  return [Deno.execPath(), "run", "-A", "--unstable-net", NODE_SCRIPT, mode, JSON.stringify(spec)];
-}
-
-/** The next line from `lines`, or null at their end. */
-async function nextLine(lines: ReadableStreamDefaultReader<string>): Promise<string | null> {
-  const r = await lines.read();
-  return r.done ? null : r.value;
-}
 
 Deno.test({
   name: "a stream through the tunnel ends once its peer's link is cut (TCP keepalive)",
@@ -34,53 +21,15 @@ Deno.test({
   async fn() {
     await using lan = await createLan("tka", 2, 86);
     const [a, b] = lan.nodes as [TempNetns & { ip: string }, TempNetns & { ip: string }];
-    const serve: ServeSpec = {
-      nodeName: "b",
-      listen: `${b.ip}:${TUNNEL_PORT}`,
-      echoHost: b.ip,
-      echoPort: ECHO_PORT,
-      greeting: "b:",
-      services: [{
-        namespace: "default",
-        name: "echo",
-        port: 80,
-        endpoints: [{ ip: b.ip, port: ECHO_PORT, nodeName: "b" }],
-      }],
-      keepAlive: FAST,
-    };
-    const server = await spawnReady(b, node("serve", serve), "Node b");
-    const linger: LingerSpec = {
-      peer: `${b.ip}:${TUNNEL_PORT}`,
-      backend: { ip: b.ip, port: ECHO_PORT },
-      keepAlive: FAST,
-    };
-    const client = a.spawn(node("linger", linger), {
-      stdout: "piped",
-      stderr: "inherit",
-      stdin: "null",
+    await using held = await holdStream(a, b, {
+      serve: { keepAlive: FAST },
+      linger: { keepAlive: FAST },
     });
-    const lines = client.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
-      new TransformStream<string, string>({
-        transform(chunk, c) {
-          for (const l of chunk.split("\n")) if (l !== "") c.enqueue(l);
-        },
-      }),
-    ).getReader();
-    try {
-      assert.equal(await nextLine(lines), "ready b:hello");
-      await b.run(["ip", "link", "set", "eth0", "down"]);
-      const line = await nextLine(lines);
-      assert.ok(line !== null, "the client printed how the stream ended");
-      const result = JSON.parse(line) as LingerResult;
-      assert.equal(result.ended, "error", line);
-    } finally {
-      for (const child of [server, client]) {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* already exited */ }
-        await child.status;
-      }
-      await lines.cancel().catch(() => {});
-    }
+    assert.equal(await held.nextLine(), "ready b:hello");
+    await b.run(["ip", "link", "set", "eth0", "down"]);
+    const line = await held.nextLine();
+    assert.ok(line !== null, "the client printed how the stream ended");
+    const result = JSON.parse(line) as LingerResult;
+    assert.equal(result.ended, "error", line);
   },
 });
