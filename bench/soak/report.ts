@@ -50,6 +50,12 @@ export interface Measure {
    * `orphanSeries`) and the exact end checks are what find a leak there.
    */
   readonly followsPool?: boolean;
+  /**
+   * The measure swings with garbage collection (a sawtooth: the V8 heap, anonymous memory): a
+   * sample taken just before a collection is a peak, not growth. Judged on its lows instead:
+   * `first` and `last` are the lowest sample of the first and of the last third of the window.
+   */
+  readonly swings?: boolean;
 }
 
 /**
@@ -58,10 +64,10 @@ export interface Measure {
  * with garbage V8 has not collected yet.
  */
 export const MEASURES: readonly Measure[] = [
-  { key: "vmRssMiB", label: "VmRSS MiB", abs: 8, rel: 0.1 },
-  { key: "rssAnonMiB", label: "RssAnon MiB", abs: 6, rel: 0.1 },
+  { key: "vmRssMiB", label: "VmRSS MiB", abs: 8, rel: 0.1, swings: true },
+  { key: "rssAnonMiB", label: "RssAnon MiB", abs: 6, rel: 0.1, swings: true },
   { key: "rssFileMiB", label: "RssFile MiB", abs: 4, rel: 0.1 },
-  { key: "heapMiB", label: "V8 heap MiB", abs: 4, rel: 0.15 },
+  { key: "heapMiB", label: "V8 heap MiB", abs: 4, rel: 0.15, swings: true },
   { key: "fds", label: "fds", abs: 8, rel: 0.05, followsPool: true },
   { key: "otherFds", label: "fds − LISTEN sockets", abs: 8, rel: 0.1 },
   { key: "threads", label: "threads", abs: 2, rel: 0 },
@@ -74,7 +80,10 @@ export const MEASURES: readonly Measure[] = [
   { key: "orphanSeries", label: "series of deleted services", abs: 10, rel: 0 },
 ];
 
-/** Growth of one measure between the first sample after warm-up and the last. */
+/**
+ * Growth of one measure between the first sample after warm-up and the last (for a measure that
+ * {@linkcode Measure.swings}, between the lows of the first and last thirds).
+ */
 export interface Growth {
   readonly key: Measure["key"];
   readonly label: string;
@@ -110,17 +119,24 @@ export function growthOf(m: Measure, samples: readonly AgentSample[]): Growth {
   const points = samples
     .map((s) => [s.t, s[m.key]] as const)
     .filter((p): p is readonly [number, number] => p[1] !== null);
-  const base = { key: m.key, label: m.label };
+  const base = { key: m.key, label: m.swings ? `${m.label} (lows)` : m.label };
   if (points.length < 2) {
     return { ...base, first: null, last: null, growth: null, slopePerHour: null, verdict: "n/a" };
   }
-  const first = points[0]![1];
-  const last = points[points.length - 1]![1];
   const s = slope(points);
   const span = points[points.length - 1]![0] - points[0]![0];
+  let first = points[0]![1];
+  let last = points[points.length - 1]![1];
+  let trend = (s ?? 0) * span;
+  if (m.swings) {
+    // The lows of the first and last thirds; the trend is theirs too (a peak is not one).
+    const k = Math.ceil(points.length / 3);
+    first = Math.min(...points.slice(0, k).map((p) => p[1]));
+    last = Math.min(...points.slice(-k).map((p) => p[1]));
+    trend = last - first;
+  }
   const bound = Math.max(m.abs, m.rel * Math.abs(first));
   const growth = last - first;
-  const trend = (s ?? 0) * span;
   return {
     ...base,
     first,

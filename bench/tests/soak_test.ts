@@ -74,6 +74,34 @@ Deno.test("growthOf() calls a measure growing only when growth and trend both pa
   assert.equal(g.slopePerHour, 60);
 });
 
+Deno.test("growthOf() judges a measure that swings with GC on its lows, not a peak", async (t) => {
+  const HEAP: Measure = { key: "heapMiB", label: "heap", abs: 4, rel: 0.15, swings: true };
+  const cases: { name: string; heap: number[]; want: string; growth: number }[] = [
+    // The 3-minute run of 2026-11-27 (agent A): its last sample was a peak before a collection.
+    {
+      name: "sawtooth ending on a peak",
+      heap: [21.6, 30.2, 24.3, 21.9, 39.8],
+      want: "flat",
+      growth: 0.3,
+    },
+    { name: "rising lows", heap: [20, 30, 25, 35, 30, 40], want: "growing", growth: 10 },
+    { name: "steady", heap: [20, 20.5, 21, 20, 20.5, 21], want: "flat", growth: 0.5 },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const g = growthOf(HEAP, c.heap.map((v, i) => ({ ...EMPTY, t: i * 30, heapMiB: v })));
+      assert.equal(g.verdict, c.want);
+      assert.ok(Math.abs((g.growth ?? NaN) - c.growth) < 1e-9, `growth ${g.growth}`);
+    });
+  }
+  // The same samples judged as an ordinary measure: the peak reads as growth.
+  const plain = growthOf(
+    { ...HEAP, swings: false },
+    [21.6, 30.2, 24.3, 21.9, 39.8].map((v, i) => ({ ...EMPTY, t: i * 30, heapMiB: v })),
+  );
+  assert.equal(plain.verdict, "growing");
+});
+
 Deno.test("samplesTable() and growthTable() render Markdown with a dash for missing values", () => {
   const table = samplesTable([at(-1, 38), at(30, null)]);
   const lines = table.split("\n");
