@@ -433,7 +433,18 @@ async function main(): Promise<number> {
   } catch (err) {
     failed = true;
     log(`failed: ${(err as Error).stack}`);
-    for (const p of procs) log(`agent ${p.pid} log tail:\n${p.logs().slice(-4000)}`);
+    for (const p of procs) {
+      // An agent that died (a crash: SIGSEGV was seen) leaves its socket file behind, and the
+      // next connection reads "connection refused": say how it ended before its log.
+      const ended = await Promise.race([
+        p.exited,
+        new Promise<null>((r) => setTimeout(() => r(null), 200)),
+      ]);
+      const how = ended === null
+        ? "is still running"
+        : `exited (code ${ended.code}, signal ${ended.signal ?? "none"})`;
+      log(`agent ${p.pid} ${how}; log tail:\n${p.logs().slice(-4000)}`);
+    }
   } finally {
     for (const h of helpers) await h.kill();
     if (Deno.env.get("SOAK_KEEP") === "1") {
