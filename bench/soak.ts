@@ -241,6 +241,8 @@ async function main(): Promise<number> {
             tunnelListen: `${NET[n]}:40001`,
             metricsListen: "127.0.0.1:9560",
             resolvConf: join(dir, "resolv.conf"),
+            // SOAK_AGENT_CONFIG: JSON merged into both agents' config, e.g. '{"proxyEngine":"deno"}'.
+            ...JSON.parse(Deno.env.get("SOAK_AGENT_CONFIG") || "{}"),
           },
         }),
       );
