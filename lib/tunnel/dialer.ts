@@ -314,6 +314,7 @@ export class TunnelDialer implements Dialer {
         options.signal?.addEventListener("abort", onAbort, { once: true });
         const r = channel.session.request(headers);
         req = r;
+        pool.opened(channel, r);
         r.once("response", (h) => {
           channel.received++;
           resolve(h);

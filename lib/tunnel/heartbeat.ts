@@ -253,14 +253,16 @@ export class HeartbeatMonitor<T extends HeartbeatTarget> {
  * Sends one heartbeat on `session`: `GET /v1/ping`, no body, answered 204 by a current peer
  * (404-like refusals from an older one count as well: any answer proves its event loop runs).
  * A reset of the stream by the peer is an answer too; the stream is never counted among the
- * session's streams. Never throws: a session already closing ends its streams by itself.
+ * session's active streams (`Channel.active`). Never throws: a session already closing ends its
+ * streams by itself.
+ * @returns the stream, or null when none was opened (the session is closing)
  */
 export function requestHeartbeat(
   session: http2.ClientHttp2Session,
   authority: string,
   answered: () => void,
-): void {
-  if (session.closed || session.destroyed) return;
+): http2.ClientHttp2Stream | null {
+  if (session.closed || session.destroyed) return null;
   let req: http2.ClientHttp2Stream;
   try {
     req = session.request(
@@ -268,7 +270,7 @@ export function requestHeartbeat(
       { endStream: true },
     );
   } catch {
-    return;
+    return null;
   }
   req.once("response", answered);
   req.on("error", () => {});
@@ -277,4 +279,5 @@ export function requestHeartbeat(
     if (!session.closed && !session.destroyed) answered();
   });
   req.resume();
+  return req;
 }

@@ -53,7 +53,24 @@ export interface Channel {
   goingAway: boolean;
   /** The close of a session beyond the first that has no streams ({@linkcode PeerPool.release}). */
   idleTimer: ReturnType<typeof setTimeout> | null;
+  /**
+   * HTTP/2 streams opened on it ({@linkcode PeerPool.opened}: dials and heartbeats) whose
+   * `"close"` has not come yet. A stream we cancelled counts until then: its `RST_STREAM` may
+   * still be on its way (deferred until the stream is ready).
+   */
+  streams: number;
+  /** To be destroyed once `streams` is 0 ({@linkcode PeerPool} `#destroyWhenQuiet`). */
+  closing: boolean;
+  /** Destroys it anyway after {@linkcode QUIET_DESTROY_MAX_MS} (a stream that never closes). */
+  quietTimer: ReturnType<typeof setTimeout> | null;
 }
+
+/**
+ * The longest a retired session waits for its cancelled streams to close before it is
+ * destroyed anyway, ms. A stream normally closes within a round trip of its `RST_STREAM`; one
+ * queued on a connection that never completes closes when the connection fails.
+ */
+export const QUIET_DESTROY_MAX_MS = 10_000;
 
 export interface Peer {
   readonly name: string;
@@ -180,12 +197,14 @@ export class PeerPool {
       policy,
       clock: this.#clock,
       timers: options.timers,
-      send: (ch, answered) =>
-        requestHeartbeat(
+      send: (ch, answered) => {
+        const req = requestHeartbeat(
           ch.session,
           formatHostPort(ch.peer.address.host, ch.peer.address.port),
           answered,
-        ),
+        );
+        if (req !== null) this.opened(ch, req);
+      },
       // Out of the timer's callback as well: closing a session inside `node:http2`'s own
       // callbacks has crashed Deno 2.9.6 (see README, Peer health).
       hung: (ch, waitedMs) => void setTimeout(() => this.#hung(ch, policy, waitedMs), 0),
@@ -404,6 +423,9 @@ export class PeerPool {
       limit: null,
       goingAway: false,
       idleTimer: null,
+      streams: 0,
+      closing: false,
+      quietTimer: null,
     };
     // Failures reach the streams on the session (their "error"/"close"); a session-level
     // error only needs to retire the connection.
@@ -418,6 +440,8 @@ export class PeerPool {
     session.once("close", () => {
       clearTimeout(ch.idleTimer ?? undefined);
       ch.idleTimer = null;
+      clearTimeout(ch.quietTimer ?? undefined);
+      ch.quietTimer = null;
       const i = peer.channels.indexOf(ch);
       if (i >= 0) peer.channels.splice(i, 1);
       this.#countSessions(peer);
@@ -473,7 +497,48 @@ export class PeerPool {
     ch.retired = true;
     clearTimeout(ch.idleTimer ?? undefined);
     ch.idleTimer = null;
-    if (ch.active === 0) ch.session.destroy();
+    if (ch.active === 0) this.#destroyWhenQuiet(ch);
+  }
+
+  /**
+   * A stream was opened on `ch` with `session.request()`: counted until its `"close"`, so that
+   * the session outlives it ({@linkcode Channel.streams}).
+   */
+  opened(ch: Channel, stream: http2.ClientHttp2Stream): void {
+    ch.streams++;
+    stream.once("close", () => {
+      ch.streams--;
+      if (ch.streams === 0 && ch.closing) this.#destroySoon(ch);
+    });
+  }
+
+  /**
+   * Destroys `ch` once every stream opened on it has closed, and out of the current call.
+   *
+   * Why not at once: Deno 2.9.6's `node:http2` sends a cancelled stream's `RST_STREAM` later
+   * (once the stream is ready, then flushed), and destroying the session in between frees the
+   * nghttp2 session that send then uses: the process dies with SIGSEGV inside
+   * `nghttp2_session_get_stream` (found with `bench/micro/tunnel_churn.ts`: dials cancelled
+   * by a 1 ms timeout whose failure retired the session crashed 3 of 4 45-second runs; 0 of 8
+   * with the destroy deferred). It was the crash the soak saw while a teardown deleted the
+   * nodes (bench/README.md "Soak runs").
+   */
+  #destroyWhenQuiet(ch: Channel): void {
+    ch.closing = true;
+    if (ch.streams === 0) return this.#destroySoon(ch);
+    ch.quietTimer ??= setTimeout(() => {
+      ch.quietTimer = null;
+      this.#destroySoon(ch);
+    }, QUIET_DESTROY_MAX_MS);
+  }
+
+  /** Destroys `ch` from a timer of its own: never inside a `node:http2` callback. */
+  #destroySoon(ch: Channel): void {
+    clearTimeout(ch.quietTimer ?? undefined);
+    ch.quietTimer = null;
+    setTimeout(() => {
+      if (!ch.session.destroyed) ch.session.destroy();
+    }, 0);
   }
 
   /** A stream starts on `ch` (its dial is sent): the heartbeat watches sessions with streams. */
@@ -517,7 +582,7 @@ export class PeerPool {
     ch.active--;
     if (ch.active !== 0) return;
     if (ch.retired) {
-      ch.session.destroy();
+      this.#destroyWhenQuiet(ch);
       return;
     }
     if (!this.#isExtra(ch)) return;

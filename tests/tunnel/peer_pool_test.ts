@@ -1,13 +1,23 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /**
  * The health of a tunnel dialer's peers (`lib/tunnel/peer_pool.ts`) against the wall clock:
- * backoff runs on the monotonic clock, status speaks epoch milliseconds.
+ * backoff runs on the monotonic clock, status speaks epoch milliseconds; and when a retired
+ * session may be destroyed.
  */
 import assert from "node:assert/strict";
+import * as http2 from "node:http2";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import type { DialTarget } from "../../lib/proxy/dialer.ts";
-import { TunnelDialer, TunnelDialError, TunnelServer } from "../../lib/tunnel/mod.ts";
+import {
+  DEFAULT_BACKOFF,
+  DEFAULT_SESSION_POOL,
+  TunnelDialer,
+  TunnelDialError,
+  tunnelMetrics,
+  TunnelServer,
+} from "../../lib/tunnel/mod.ts";
+import { type Channel, PeerPool } from "../../lib/tunnel/peer_pool.ts";
 import { steppableWallClock } from "../_helpers/clock.ts";
 import { pollUntil } from "../_helpers/poll.ts";
 import { servicePort, TEST_KEY } from "./_fixtures.ts";
@@ -97,5 +107,60 @@ Deno.test("TunnelDialer with probe probes a down peer again when its backoff end
   } finally {
     await dialer.close();
     await server?.close();
+  }
+});
+
+Deno.test("PeerPool destroys a retired session only once the stream cancelled on it has closed", async () => {
+  // Deno 2.9.6's node:http2 sends a cancelled stream's RST_STREAM later (once the stream is
+  // ready); destroying the session in between crashed the process with SIGSEGV in nghttp2
+  // (bench/micro/tunnel_churn.ts). The pattern: a dial cancelled before its answer, whose
+  // failure retires the session, then released.
+  const server = new TunnelServer({
+    listen: "127.0.0.1:0",
+    nodeName: "b",
+    key: TEST_KEY,
+    log: nullLogger,
+  });
+  const pool = new PeerPool({
+    nodeName: "a",
+    tls: null,
+    configPeers: { b: `127.0.0.1:${server.addr.port}` },
+    port: server.addr.port,
+    log: nullLogger,
+    metrics: tunnelMetrics(),
+    now: Date.now,
+    clock: () => performance.now(),
+    backoff: DEFAULT_BACKOFF,
+    probe: false,
+    probeTimeoutMs: 2000,
+    keepAlive: null,
+    heartbeat: null,
+    sessions: DEFAULT_SESSION_POOL,
+  });
+  try {
+    const peer = pool.get("b")!;
+    const pick = pool.channel(peer);
+    assert.equal(pick.kind, "channel");
+    const ch = (pick as { channel: Channel }).channel;
+    pool.acquire(ch);
+    const req = ch.session.request({ ":method": "POST", ":path": "/v1/stream" });
+    pool.opened(ch, req);
+    req.on("error", () => {}); // the dialer listens too
+    const streamClosed = Promise.withResolvers<boolean>();
+    req.once("close", () => streamClosed.resolve(ch.session.destroyed));
+    const sessionClosed = new Promise((r) => ch.session.once("close", r));
+    assert.equal(req.pending, true, "cancelled before it was even sent");
+    req.close(http2.constants.NGHTTP2_CANCEL);
+    pool.retire(peer);
+    pool.release(ch);
+    assert.equal(ch.session.destroyed, false, "kept while the stream's RST_STREAM is pending");
+    assert.equal(await streamClosed.promise, false, "still open when the stream closed");
+    assert.equal(req.rstCode, http2.constants.NGHTTP2_CANCEL);
+    await sessionClosed;
+    assert.equal(ch.session.destroyed, true);
+    assert.deepEqual(pool.status().map((p) => p.sessions), [0]);
+  } finally {
+    pool.close();
+    await server.close();
   }
 });
