@@ -14,15 +14,8 @@
 import { memoryLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import type { DialTarget, UpstreamConn } from "../../lib/proxy/dialer.ts";
-import { TunnelDialer, TunnelServer } from "../../lib/tunnel/mod.ts";
-import {
-  readExactly,
-  servicePort,
-  snapshotOf,
-  startEchoServer,
-  TEST_KEY,
-  writeAll,
-} from "../../tests/tunnel/_fixtures.ts";
+import { TunnelDialer } from "../../lib/tunnel/mod.ts";
+import { readExactly, startEchoPeer, TEST_KEY, writeAll } from "../../tests/tunnel/_fixtures.ts";
 
 const env = (k: string, d: number) => Number(Deno.env.get(k) ?? d);
 const SECONDS = env("CHURN_SECONDS", 120);
@@ -30,26 +23,8 @@ const DIALER_MS = env("CHURN_DIALER_MS", 2000);
 const PARALLEL = env("CHURN_PARALLEL", 24);
 const MODES = (Deno.env.get("CHURN_MODES") ?? "fin,reset,refused,timeout,abort,hold").split(",");
 
-const echo = startEchoServer("b1:");
-const server = new TunnelServer({
-  listen: "127.0.0.1:0",
-  nodeName: "b",
-  key: TEST_KEY,
-  loopbackEndpointsForTests: true,
-  log: memoryLogger(),
-});
-server.update(snapshotOf([{
-  namespace: "default",
-  name: "echo",
-  port: 80,
-  endpoints: [{ ip: "127.0.0.1", port: echo.port, nodeName: "b" }],
-}]));
-const target: DialTarget = {
-  namespace: "default",
-  service: "echo",
-  port: servicePort(80),
-  backend: { ip: "127.0.0.1", port: echo.port, nodeName: "b" },
-};
+const b = startEchoPeer();
+const { server, target } = b;
 const unknown: DialTarget = { ...target, service: "nosuch" };
 
 function newDialer(): TunnelDialer {
@@ -131,6 +106,5 @@ await Promise.all(workers);
 clearInterval(swap);
 clearInterval(report);
 dialer.close();
-await server.close();
-await echo.close();
+await b[Symbol.asyncDispose]();
 console.error("done", JSON.stringify(counts));

@@ -11,40 +11,15 @@
  */
 // deno-lint-ignore-file no-console
 import { nullLogger } from "../../lib/log/mod.ts";
-import type { DialTarget } from "../../lib/proxy/dialer.ts";
-import { TunnelDialer, TunnelServer } from "../../lib/tunnel/mod.ts";
-import {
-  roundTrip,
-  servicePort,
-  snapshotOf,
-  startEchoServer,
-  TEST_KEY,
-} from "../../tests/tunnel/_fixtures.ts";
+import { TunnelDialer } from "../../lib/tunnel/mod.ts";
+import { roundTrip, startEchoPeer, TEST_KEY } from "../../tests/tunnel/_fixtures.ts";
 
 const env = (k: string, d: number) => Number(Deno.env.get(k) ?? d);
 const STREAMS = env("GOAWAY_STREAMS", 13);
 const IDLE_S = env("GOAWAY_IDLE_S", 250);
 
-const echo = startEchoServer("b1:");
-const server = new TunnelServer({
-  listen: "127.0.0.1:0",
-  nodeName: "b",
-  key: TEST_KEY,
-  loopbackEndpointsForTests: true,
-  log: nullLogger,
-});
-server.update(snapshotOf([{
-  namespace: "default",
-  name: "echo",
-  port: 80,
-  endpoints: [{ ip: "127.0.0.1", port: echo.port, nodeName: "b" }],
-}]));
-const target: DialTarget = {
-  namespace: "default",
-  service: "echo",
-  port: servicePort(80),
-  backend: { ip: "127.0.0.1", port: echo.port, nodeName: "b" },
-};
+const b = startEchoPeer();
+const { server, target } = b;
 const dialer = new TunnelDialer({
   nodeName: "a",
   key: TEST_KEY,
@@ -61,5 +36,5 @@ await server.close();
 await new Promise((r) => setTimeout(r, 2000));
 console.error("status", JSON.stringify(dialer.status()));
 dialer.close();
-await echo.close();
+await b.echo.close();
 console.error("survived");

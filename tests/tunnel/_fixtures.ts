@@ -3,9 +3,11 @@
  * Test fixtures of the tunnel tests: echo backends, hand-built snapshots, test certificates.
  * @module
  */
-import type { UpstreamConn } from "../../lib/proxy/dialer.ts";
+import { type Logger, nullLogger } from "../../lib/log/mod.ts";
+import type { DialTarget, UpstreamConn } from "../../lib/proxy/dialer.ts";
 import type { NodeInfo, ServiceEntry, ServicePort, Snapshot } from "../../lib/registry/model.ts";
 import { serviceKey } from "../../lib/registry/model.ts";
+import { TunnelServer } from "../../lib/tunnel/mod.ts";
 import { makeCa, makeServerCert } from "../_helpers/pki.ts";
 import { echoUntilEof, serveTcp, type TcpServer, writeAll } from "../_helpers/tcp_server.ts";
 
@@ -31,6 +33,42 @@ export function startEchoServer(greeting?: string, hostname = "127.0.0.1", port 
 }
 
 export { writeAll };
+
+/** Node "b" on loopback: an echo endpoint and the `TunnelServer` in front of it. */
+export interface EchoPeer extends AsyncDisposable {
+  readonly echo: EchoServer;
+  readonly server: TunnelServer;
+  /** A dial to the echo endpoint through `server` (service `default/echo`, port 80). */
+  readonly target: DialTarget;
+}
+
+/**
+ * Starts node "b": an echo endpoint greeting `b1:` and its `TunnelServer` on 127.0.0.1 (port 0,
+ * loopback endpoints allowed), serving `default/echo` port 80. Dialers use `TEST_KEY`.
+ */
+export function startEchoPeer(log: Logger = nullLogger): EchoPeer {
+  const echo = startEchoServer("b1:");
+  const server = new TunnelServer({
+    listen: "127.0.0.1:0",
+    nodeName: "b",
+    key: TEST_KEY,
+    loopbackEndpointsForTests: true,
+    log,
+  });
+  const backend = { ip: "127.0.0.1", port: echo.port, nodeName: "b" };
+  server.update(
+    snapshotOf([{ namespace: "default", name: "echo", port: 80, endpoints: [backend] }]),
+  );
+  return {
+    echo,
+    server,
+    target: { namespace: "default", service: "echo", port: servicePort(80), backend },
+    async [Symbol.asyncDispose]() {
+      await server.close();
+      await echo.close();
+    },
+  };
+}
 
 /** Reads until EOF. */
 export async function readAll(
