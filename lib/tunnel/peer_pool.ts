@@ -519,9 +519,9 @@ export class PeerPool {
    * (once the stream is ready, then flushed), and destroying the session in between frees the
    * nghttp2 session that send then uses: the process dies with SIGSEGV inside
    * `nghttp2_session_get_stream` (found with `bench/micro/tunnel_churn.ts`: dials cancelled
-   * by a 1 ms timeout whose failure retired the session crashed 3 of 4 45-second runs; 0 of 8
-   * with the destroy deferred). It was the crash the soak saw while a teardown deleted the
-   * nodes (bench/README.md "Soak runs").
+   * by a 1 ms timeout whose failure retired the session crashed 4 of 6 45-second runs, 0 of 10
+   * with this). The soak's agents died in the same nghttp2 function while its teardown deleted
+   * the services and nodes (bench/README.md "Soak runs").
    */
   #destroyWhenQuiet(ch: Channel): void {
     ch.closing = true;
