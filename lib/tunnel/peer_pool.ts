@@ -59,8 +59,6 @@ export interface Channel {
    * still be on its way (deferred until the stream is ready).
    */
   streams: number;
-  /** To be destroyed once `streams` is 0 ({@linkcode PeerPool} `#destroyWhenQuiet`). */
-  closing: boolean;
   /** Destroys it anyway after {@linkcode QUIET_DESTROY_MAX_MS} (a stream that never closes). */
   quietTimer: ReturnType<typeof setTimeout> | null;
 }
@@ -424,7 +422,6 @@ export class PeerPool {
       goingAway: false,
       idleTimer: null,
       streams: 0,
-      closing: false,
       quietTimer: null,
     };
     // Failures reach the streams on the session (their "error"/"close"); a session-level
@@ -508,7 +505,8 @@ export class PeerPool {
     ch.streams++;
     stream.once("close", () => {
       ch.streams--;
-      if (ch.streams === 0 && ch.closing) this.#destroySoon(ch);
+      // Retired with no dial left: `#destroyWhenQuiet` waits for this.
+      if (ch.streams === 0 && ch.retired && ch.active === 0) this.#destroySoon(ch);
     });
   }
 
@@ -524,7 +522,6 @@ export class PeerPool {
    * the services and nodes (bench/README.md "Soak runs").
    */
   #destroyWhenQuiet(ch: Channel): void {
-    ch.closing = true;
     if (ch.streams === 0) return this.#destroySoon(ch);
     ch.quietTimer ??= setTimeout(() => {
       ch.quietTimer = null;
