@@ -7,6 +7,11 @@
  * sessions of 4 streams that close when idle, and the dialer replaced every `CHURN_DIALER_MS`
  * with streams still open. Prints a line per second; exits 0 after `CHURN_SECONDS`.
  *
+ * `CHURN_FREEZE=1` puts a TCP front between the dialers and the server that stops copying both
+ * ways for `CHURN_FREEZE_MS` (default 300) every second, sockets left open: a hung peer agent
+ * whose kernel still acknowledges. The heartbeat (timeout 100 ms then) finds it hung and
+ * destroys the session with its streams open (`PeerPool`'s hung path).
+ *
  *     deno run -A bench/micro/tunnel_churn.ts
  * @module
  */
@@ -25,17 +30,74 @@ const MODES = (Deno.env.get("CHURN_MODES") ?? "fin,reset,refused,timeout,abort,h
 
 const b = startEchoPeer();
 const { server, target } = b;
+const FREEZE = env("CHURN_FREEZE", 0) === 1;
+const FREEZE_MS = env("CHURN_FREEZE_MS", 300);
+const front = FREEZE ? startFreezingFront(server.addr.port) : null;
+const peerPort = front?.port ?? server.addr.port;
+
+/** A TCP relay to `port` that stops copying while `frozen` (sockets stay open). */
+function startFreezingFront(port: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let thaw = Promise.withResolvers<void>();
+  let frozen = false;
+  const conns = new Set<Deno.Conn>();
+  const pump = async (from: Deno.Conn, to: Deno.Conn) => {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await from.read(buf);
+        if (n === null) break;
+        while (frozen) await thaw.promise;
+        await writeAll(to, buf.subarray(0, n));
+      }
+    } catch { /* either side gone */ }
+    for (const c of [from, to]) {
+      if (conns.delete(c)) c.close();
+    }
+  };
+  (async () => {
+    for await (const c of listener) {
+      try {
+        const up = await Deno.connect({ hostname: "127.0.0.1", port });
+        conns.add(c).add(up);
+        void pump(c, up);
+        void pump(up, c);
+      } catch {
+        c.close();
+      }
+    }
+  })().catch(() => {});
+  const timer = setInterval(() => {
+    frozen = true;
+    count("freezes");
+    setTimeout(() => {
+      frozen = false;
+      thaw.resolve();
+      thaw = Promise.withResolvers<void>();
+    }, FREEZE_MS);
+  }, 1000);
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close() {
+      clearInterval(timer);
+      frozen = false;
+      thaw.resolve();
+      listener.close();
+      for (const c of conns) c.close();
+    },
+  };
+}
 const unknown: DialTarget = { ...target, service: "nosuch" };
 
 function newDialer(): TunnelDialer {
   return new TunnelDialer({
     nodeName: "a",
     key: TEST_KEY,
-    peers: { b: `127.0.0.1:${server.addr.port}` },
+    peers: { b: `127.0.0.1:${peerPort}` },
     log: memoryLogger(),
     metrics: new MetricsRegistry(),
     ...(env("CHURN_HEARTBEAT", 1)
-      ? { heartbeat: { intervalMs: 50, timeoutMs: 2000, tickMs: 10 } }
+      ? { heartbeat: { intervalMs: 50, timeoutMs: FREEZE ? 100 : 2000, tickMs: 10 } }
       : { heartbeat: null }),
     ...(env("CHURN_POOL", 1)
       ? { sessions: { maxSessions: 4, maxStreamsPerSession: 5, idleCloseMs: 20 } }
@@ -106,5 +168,6 @@ await Promise.all(workers);
 clearInterval(swap);
 clearInterval(report);
 dialer.close();
+front?.close();
 await b[Symbol.asyncDispose]();
 console.error("done", JSON.stringify(counts));

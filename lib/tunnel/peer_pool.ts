@@ -526,7 +526,7 @@ export class PeerPool {
     ch.quietTimer ??= setTimeout(() => {
       ch.quietTimer = null;
       this.#destroySoon(ch);
-    }, QUIET_DESTROY_MAX_MS);
+    }, this.#sessions.quietDestroyMaxMs ?? QUIET_DESTROY_MAX_MS);
   }
 
   /** Destroys `ch` from a timer of its own: never inside a `node:http2` callback. */

@@ -42,6 +42,11 @@ export interface SessionPoolPolicy {
   readonly maxStreamsPerSession: number | null;
   /** How long a session beyond the first stays open once its last stream ended, ms. */
   readonly idleCloseMs: number;
+  /**
+   * The longest a retired session waits for its streams to close before it is destroyed
+   * anyway, ms (tests: a short one). @default {@linkcode QUIET_DESTROY_MAX_MS} in `peer_pool.ts`
+   */
+  readonly quietDestroyMaxMs?: number;
 }
 
 /** The production policy: up to 4 sessions per peer and dialer, extra ones closed idle 10 s. */

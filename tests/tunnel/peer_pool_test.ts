@@ -5,6 +5,7 @@
  * session may be destroyed.
  */
 import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
 import * as http2 from "node:http2";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
@@ -18,6 +19,7 @@ import {
   TunnelServer,
 } from "../../lib/tunnel/mod.ts";
 import { type Channel, PeerPool } from "../../lib/tunnel/peer_pool.ts";
+import type { SessionPoolPolicy } from "../../lib/tunnel/session_choice.ts";
 import { steppableWallClock } from "../_helpers/clock.ts";
 import { pollUntil } from "../_helpers/poll.ts";
 import { servicePort, TEST_KEY } from "./_fixtures.ts";
@@ -110,18 +112,12 @@ Deno.test("TunnelDialer with probe probes a down peer again when its backoff end
   }
 });
 
-Deno.test("PeerPool destroys a retired session only once the stream cancelled on it has closed", async () => {
-  // Deno 2.9.6's node:http2 sends a cancelled stream's RST_STREAM later (once the stream is
-  // ready); destroying the session in between crashed the process with SIGSEGV in nghttp2
-  // (bench/micro/tunnel_churn.ts). The pattern: a dial cancelled before its answer, whose
-  // failure retires the session, then released.
-  const server = new TunnelServer({
-    listen: "127.0.0.1:0",
-    nodeName: "b",
-    key: TEST_KEY,
-    log: nullLogger,
-  });
-  const pool = new PeerPool({
+/** A pool for node "a" with the one peer "b" at `server`, no probe, heartbeat or keepalive. */
+function poolOf(
+  server: TunnelServer,
+  sessions: SessionPoolPolicy = DEFAULT_SESSION_POOL,
+): PeerPool {
+  return new PeerPool({
     nodeName: "a",
     tls: null,
     configPeers: { b: `127.0.0.1:${server.addr.port}` },
@@ -135,8 +131,22 @@ Deno.test("PeerPool destroys a retired session only once the stream cancelled on
     probeTimeoutMs: 2000,
     keepAlive: null,
     heartbeat: null,
-    sessions: DEFAULT_SESSION_POOL,
+    sessions,
   });
+}
+
+Deno.test("PeerPool destroys a retired session only once the stream cancelled on it has closed", async () => {
+  // Deno 2.9.6's node:http2 sends a cancelled stream's RST_STREAM later (once the stream is
+  // ready); destroying the session in between crashed the process with SIGSEGV in nghttp2
+  // (bench/micro/tunnel_churn.ts). The pattern: a dial cancelled before its answer, whose
+  // failure retires the session, then released.
+  const server = new TunnelServer({
+    listen: "127.0.0.1:0",
+    nodeName: "b",
+    key: TEST_KEY,
+    log: nullLogger,
+  });
+  const pool = poolOf(server);
   try {
     const peer = pool.get("b")!;
     const pick = pool.channel(peer);
@@ -158,6 +168,36 @@ Deno.test("PeerPool destroys a retired session only once the stream cancelled on
     assert.equal(req.rstCode, http2.constants.NGHTTP2_CANCEL);
     await sessionClosed;
     assert.equal(ch.session.destroyed, true);
+    assert.deepEqual(pool.status().map((p) => p.sessions), [0]);
+  } finally {
+    pool.close();
+    await server.close();
+  }
+});
+
+Deno.test("PeerPool destroys a retired session whose stream never closes after quietDestroyMaxMs", async () => {
+  const server = new TunnelServer({
+    listen: "127.0.0.1:0",
+    nodeName: "b",
+    key: TEST_KEY,
+    log: nullLogger,
+  });
+  const pool = poolOf(server, { ...DEFAULT_SESSION_POOL, quietDestroyMaxMs: 20 });
+  try {
+    const peer = pool.get("b")!;
+    const pick = pool.channel(peer);
+    assert.equal(pick.kind, "channel");
+    const ch = (pick as { channel: Channel }).channel;
+    // A stream whose "close" never comes (its RST_STREAM stuck behind a dead connection).
+    const stuck = new EventEmitter();
+    pool.opened(ch, stuck as unknown as http2.ClientHttp2Stream);
+    const sessionClosed = new Promise((r) => ch.session.once("close", r));
+    pool.retire(peer);
+    assert.equal(ch.session.destroyed, false, "waits for the stream first");
+    assert.equal(ch.streams, 1);
+    await sessionClosed;
+    assert.equal(ch.session.destroyed, true, "destroyed anyway at the cap");
+    assert.equal(stuck.listenerCount("close"), 1, "the stream had still not closed");
     assert.deepEqual(pool.status().map((p) => p.sessions), [0]);
   } finally {
     pool.close();
