@@ -11,7 +11,7 @@
  * names to forward those took the agent's peak RSS to 211–215 MiB (bench/README.md).
  * @module
  */
-import { formatHostPort, formatIp, formatIpv4, parseIp } from "../netaddr/mod.ts";
+import { formatHostPort, formatIp, parseIp, unmapIpv4 } from "../netaddr/mod.ts";
 
 /** An upstream resolver address (the same shape as `Upstream` in `nameservers.ts`). */
 export interface UdpPeer {
@@ -87,13 +87,8 @@ function hostKey(host: string): HostKey {
   if (pct >= 0) [h, zone] = [h.slice(0, pct), h.slice(pct + 1)];
   const ip = parseIp(h);
   if (ip === null) return { address: h.toLowerCase(), zone };
-  const g = ip.family === 6 ? ip.groups : null;
-  // IPv4-mapped IPv6 (RFC 4291 §2.5.5.2) is the IPv4 address: a dual-stack socket reports
-  // an IPv4 peer as `::ffff:a.b.c.d`.
-  if (g !== null && g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
-    return { address: formatIpv4((g[6]! << 16 | g[7]!) >>> 0), zone };
-  }
-  return { address: formatIp(ip), zone };
+  // IPv4-mapped IPv6 is the IPv4 address: a dual-stack socket reports an IPv4 peer so.
+  return { address: formatIp(unmapIpv4(ip)), zone };
 }
 
 /**

@@ -40,6 +40,17 @@ export function formatIp(ip: IpAddress): string {
   return ip.family === 4 ? formatIpv4(ip.address) : formatIpv6(ip.groups);
 }
 
+/**
+ * `ip` as its IPv4 address when it is IPv4-mapped IPv6 (`::ffff:a.b.c.d`, RFC 4291 §2.5.5.2),
+ * as a dual-stack socket reports an IPv4 peer; else `ip` itself.
+ */
+export function unmapIpv4(ip: IpAddress): IpAddress {
+  if (ip.family === 4) return ip;
+  const g = ip.groups;
+  if (!(g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff)) return ip;
+  return { family: 4, address: (g[6]! << 16 | g[7]!) >>> 0 };
+}
+
 /** Address length in bits: 32 or 128. */
 export function ipBits(family: 4 | 6): 32 | 128 {
   return family === 4 ? 32 : 128;

@@ -28,6 +28,7 @@ export {
   type Ipv4Address,
   type Ipv6Address,
   parseIp,
+  unmapIpv4,
 } from "./ip.ts";
 export { SPECIAL_IP_TEXT, type SpecialIpKind, specialIpKind, specialIpProblem } from "./special.ts";
 export {

@@ -29,6 +29,7 @@ import { type Channel, errorText, type Peer, PeerPool, type PeerStatus } from ".
 import { FramedChannel, STREAM_WINDOW } from "./channel.ts";
 import { DEFAULT_HEARTBEAT, type HeartbeatPolicy, type HeartbeatTimers } from "./heartbeat.ts";
 import { DEFAULT_SESSION_POOL, type SessionPoolPolicy } from "./session_choice.ts";
+import { DEFAULT_SOURCE_WATCH, type SourceWatchPolicy } from "./source_watch.ts";
 import {
   encodeStreamHeaders,
   formatHostPort,
@@ -121,6 +122,12 @@ export interface TunnelDialerOptions {
    *   sessions closed after 10 s without streams)
    */
   readonly sessions?: SessionPoolPolicy;
+  /**
+   * When the node's addresses are looked at, to close connections whose source address left
+   * the node (`source_watch.ts`); null: never.
+   * @default {@linkcode DEFAULT_SOURCE_WATCH} (every 5 s, and before a dial at most once a second)
+   */
+  readonly sourceWatch?: SourceWatchPolicy | null;
 }
 
 /** Fraction of the dial timeout the peer gets for its own dial, so its answer arrives in time. */
@@ -170,6 +177,7 @@ export class TunnelDialer implements Dialer {
       heartbeat: options.heartbeat === undefined ? DEFAULT_HEARTBEAT : options.heartbeat,
       timers: options.timers,
       sessions: options.sessions ?? DEFAULT_SESSION_POOL,
+      sourceWatch: options.sourceWatch === undefined ? DEFAULT_SOURCE_WATCH : options.sourceWatch,
     });
   }
 

@@ -35,6 +35,7 @@ import {
   type PeerAddress,
   type PeerHealth,
 } from "./peers.ts";
+import { sourceGone, type SourceWatchPolicy } from "./source_watch.ts";
 import { formatHostPort } from "./wire.ts";
 
 /** One HTTP/2 connection (session) to a peer and the streams using it. */
@@ -61,6 +62,11 @@ export interface Channel {
   streams: number;
   /** Destroys it anyway after {@linkcode QUIET_DESTROY_MAX_MS} (a stream that never closes). */
   quietTimer: ReturnType<typeof setTimeout> | null;
+  /**
+   * The local address it was opened from, once connected (`source_watch.ts`); null before,
+   * and once its loss was handled.
+   */
+  source: string | null;
 }
 
 /**
@@ -134,6 +140,8 @@ export interface PeerPoolOptions {
   readonly timers?: HeartbeatTimers;
   /** How streams to one peer spread over sessions (`session_choice.ts`). */
   readonly sessions: SessionPoolPolicy;
+  /** Close connections whose source address left the node (`source_watch.ts`); null: never. */
+  readonly sourceWatch: SourceWatchPolicy | null;
 }
 
 /** The peers of one `TunnelDialer`: addresses, connections, health. */
@@ -159,6 +167,11 @@ export class PeerPool {
   /** Probes in flight: each one's `finish` (see `#probe`). */
   readonly #probes = new Set<(error: string | null) => void>();
   #probesDone: PromiseWithResolvers<void> | null = null;
+  /** Every session not yet closed, retired ones and those of peers gone from the table included. */
+  readonly #channels = new Set<Channel>();
+  readonly #sourceWatch: SourceWatchPolicy | null;
+  readonly #sourceTimer: ReturnType<typeof setInterval> | null;
+  #sourcesLookedAt = -Infinity;
 
   /**
    * @throws {SyntaxError|RangeError} when a config peer is not an address
@@ -207,6 +220,10 @@ export class PeerPool {
       // callbacks has crashed Deno 2.9.6 (see README, Peer health).
       hung: (ch, waitedMs) => void setTimeout(() => this.#hung(ch, policy, waitedMs), 0),
     });
+    const watch = this.#sourceWatch = options.sourceWatch;
+    this.#sourceTimer = watch === null
+      ? null
+      : setInterval(() => this.#lookAtSources(), watch.intervalMs);
     this.setTable(buildPeerTable([], this.#configPeers, this.#port, this.#nodeName));
   }
 
@@ -236,6 +253,7 @@ export class PeerPool {
   close(): void {
     this.#closed = true;
     this.#heartbeat?.close();
+    clearInterval(this.#sourceTimer ?? undefined);
     for (const timer of this.#reprobes.values()) clearTimeout(timer);
     this.#reprobes.clear();
     for (const finish of [...this.#probes]) finish("dialer closed");
@@ -354,6 +372,10 @@ export class PeerPool {
    * {@linkcode settled}), `full` when all are at the limit.
    */
   channel(peer: Peer): ChannelPick {
+    const watch = this.#sourceWatch;
+    if (watch !== null && this.#clock() - this.#sourcesLookedAt >= watch.dialLookMs) {
+      this.#lookAtSources();
+    }
     const open = peer.channels.filter(isUsable);
     const cap = this.#sessions.maxStreamsPerSession;
     const choice = chooseSession(
@@ -423,6 +445,7 @@ export class PeerPool {
       idleTimer: null,
       streams: 0,
       quietTimer: null,
+      source: null,
     };
     // Failures reach the streams on the session (their "error"/"close"); a session-level
     // error only needs to retire the connection.
@@ -434,7 +457,11 @@ export class PeerPool {
       peer.streamLimit = limit;
       this.#settle(peer);
     });
+    session.once("connect", () => {
+      ch.source = session.socket?.localAddress ?? null;
+    });
     session.once("close", () => {
+      this.#channels.delete(ch);
       clearTimeout(ch.idleTimer ?? undefined);
       ch.idleTimer = null;
       clearTimeout(ch.quietTimer ?? undefined);
@@ -449,9 +476,56 @@ export class PeerPool {
       ch.goingAway = true;
     });
     this.#heartbeat?.track(ch);
+    this.#channels.add(ch);
     peer.channels.push(ch);
     this.#countSessions(peer);
     return ch;
+  }
+
+  /**
+   * Closes every session whose source address is no longer the node's (`source_watch.ts`).
+   * Reads the node's addresses only when a session is connected.
+   */
+  #lookAtSources(): void {
+    const watch = this.#sourceWatch;
+    if (watch === null || this.#closed) return;
+    this.#sourcesLookedAt = this.#clock();
+    let addresses: readonly string[] | null = null;
+    for (const ch of this.#channels) {
+      if (ch.source === null || ch.session.destroyed) continue;
+      addresses ??= watch.addresses();
+      if (sourceGone(ch.source, addresses)) this.#sourceLost(ch, ch.source);
+    }
+  }
+
+  /**
+   * `ch`'s source address left the node: no packet of it can be answered any more. Retired
+   * (new streams go to a fresh session from a current address) and destroyed with an error
+   * from a timer of its own, so its streams fail now (their clients are reset) instead of
+   * stalling until the heartbeat or keepalive; without streams it closes as a retired session
+   * does. The peer's health is not touched: it did nothing, and a failure on a retired session
+   * does not count against it ({@linkcode failureCounts}).
+   */
+  #sourceLost(ch: Channel, source: string): void {
+    ch.source = null;
+    const { peer } = ch;
+    this.#log.warn("tunnel connection lost its source address", {
+      peer: peer.name,
+      address: formatHostPort(peer.address.host, peer.address.port),
+      source,
+      streams: ch.active,
+    });
+    ch.retired = true;
+    clearTimeout(ch.idleTimer ?? undefined);
+    ch.idleTimer = null;
+    if (ch.active === 0) return this.#destroyWhenQuiet(ch);
+    const error = new Deno.errors.ConnectionReset(
+      `Tunnel connection to peer "${peer.name}" lost its source address ${source}: ` +
+        "the address is no longer on this node",
+    );
+    setTimeout(() => {
+      if (!ch.session.destroyed) ch.session.destroy(error);
+    }, 0);
   }
 
   /** `edgemesh_tunnel_peer_sessions{peer}` of a peer in the table. */

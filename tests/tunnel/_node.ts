@@ -22,6 +22,7 @@ import { tcpSockets } from "../../lib/sys/nodelay.ts";
 import type { TcpKeepAlive } from "../../lib/sys/keepalive.ts";
 import type { NodeInfo } from "../../lib/registry/model.ts";
 import {
+  DEFAULT_SOURCE_WATCH,
   type HeartbeatPolicy,
   TunnelDialer,
   TunnelDialError,
@@ -46,6 +47,13 @@ export interface LingerSpec {
   readonly keepAlive?: TcpKeepAlive;
   /** `TunnelDialerOptions.heartbeat`. */
   readonly heartbeat?: HeartbeatPolicy;
+  /**
+   * Once the stream ended, dial again with the same dialer and print `redial <reply>` (a round
+   * trip of `again`) or `redial error <message>`.
+   */
+  readonly redial?: boolean;
+  /** `TunnelDialerOptions.sourceWatch.intervalMs` (the rest as by default). */
+  readonly sourceWatchMs?: number;
 }
 
 /** How the stream of `linger` ended, after how long. */
@@ -235,14 +243,18 @@ async function linger(spec: LingerSpec): Promise<void> {
     log: nullLogger,
     ...(spec.keepAlive ? { keepAlive: spec.keepAlive } : {}),
     ...(spec.heartbeat ? { heartbeat: spec.heartbeat } : {}),
+    ...(spec.sourceWatchMs
+      ? { sourceWatch: { ...DEFAULT_SOURCE_WATCH, intervalMs: spec.sourceWatchMs } }
+      : {}),
   });
+  const target = {
+    namespace: "default",
+    service: "echo",
+    port: servicePort(80),
+    backend: { ...spec.backend, nodeName: "b" },
+  };
   try {
-    const conn = await dialer.dial({
-      namespace: "default",
-      service: "echo",
-      port: servicePort(80),
-      backend: { ...spec.backend, nodeName: "b" },
-    }, { timeoutMs: 3000 });
+    const conn = await dialer.dial(target, { timeoutMs: 3000 });
     await writeAll(conn, new TextEncoder().encode("hello"));
     console.log(`ready ${new TextDecoder().decode(await readExactly(conn, 7))}`);
     const since = performance.now();
@@ -255,6 +267,15 @@ async function linger(spec: LingerSpec): Promise<void> {
     }
     console.log(JSON.stringify(result));
     conn.close();
+    if (spec.redial) {
+      try {
+        const again = await dialer.dial(target, { timeoutMs: 3000 });
+        console.log(`redial ${await roundTrip(again, "again")}`);
+        again.close();
+      } catch (err) {
+        console.log(`redial error ${err instanceof Error ? err.message : err}`);
+      }
+    }
   } finally {
     dialer.close();
   }

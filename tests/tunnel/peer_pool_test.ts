@@ -132,6 +132,7 @@ function poolOf(
     keepAlive: null,
     heartbeat: null,
     sessions,
+    sourceWatch: null,
   });
 }
 

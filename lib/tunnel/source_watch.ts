@@ -1,0 +1,57 @@
+// Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
+/**
+ * Whether a tunnel connection still has its source address. A TCP connection keeps the local
+ * address it was opened from; when that address leaves the node (a DHCP lease moved, a modem
+ * unplugged, an uplink's address deleted), Linux keeps the socket, and every stream on it stalls
+ * without an error until the dialer's heartbeat gives up (about 25 s, and then the peer is
+ * wrongly marked down) or TCP keepalive does (about a minute); the next dial waited its 2 s
+ * timeout on it (QA in network namespaces, `README.md` "QA: uplink changes").
+ *
+ * `PeerPool` looks at the node's addresses every {@linkcode SourceWatchPolicy.intervalMs} while
+ * it has connections, and before choosing a connection for a dial (at most once per
+ * {@linkcode SourceWatchPolicy.dialLookMs}), and closes each connection whose source is gone:
+ * its streams fail at once (the proxy resets their clients) and new streams go to a fresh
+ * connection from an address the node has now. The peer's health is left alone: it did nothing.
+ * @module
+ */
+import { formatIp, parseIp, unmapIpv4 } from "../netaddr/mod.ts";
+import { nodeAddresses } from "../sys/netif.ts";
+
+/** When the node's addresses are looked at (`TunnelDialerOptions.sourceWatch`). */
+export interface SourceWatchPolicy {
+  /** How often while connections are open, ms. */
+  readonly intervalMs: number;
+  /** Before a dial, when the last look is at least this old, ms. */
+  readonly dialLookMs: number;
+  /**
+   * The node's addresses as `Deno.networkInterfaces()` spells them (getifaddrs(3)); empty when
+   * they cannot be read (no `--allow-sys=networkInterfaces`): then nothing is closed.
+   */
+  readonly addresses: () => readonly string[];
+}
+
+/** The production policy: every 5 s (as the agent's device watch), and before a dial at most once a second. */
+export const DEFAULT_SOURCE_WATCH: SourceWatchPolicy = {
+  intervalMs: 5_000,
+  dialLookMs: 1_000,
+  addresses: nodeAddresses,
+};
+
+/**
+ * Whether `source`, a connection's local address as its socket reports it, is missing from
+ * `addresses` (the node's). Compared as addresses: IPv4-mapped IPv6 is its IPv4 address, a zone
+ * index is ignored, every IPv6 spelling is one. False when that cannot be told: no addresses
+ * (unreadable), or a source that is not an address.
+ */
+export function sourceGone(source: string, addresses: readonly string[]): boolean {
+  if (addresses.length === 0) return false;
+  const key = addressKey(source);
+  if (key === null) return false;
+  return !addresses.some((a) => addressKey(a) === key);
+}
+
+function addressKey(text: string): string | null {
+  const pct = text.indexOf("%");
+  const ip = parseIp(pct >= 0 ? text.slice(0, pct) : text);
+  return ip === null ? null : formatIp(unmapIpv4(ip));
+}
