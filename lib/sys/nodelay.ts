@@ -35,7 +35,7 @@ export interface TcpSocketInfo {
 }
 
 /** The highest descriptor number looked at: the open-files limit, at most 2^20. */
-function fdCeiling(c: Libc): number {
+export function fdCeiling(c: Libc): number {
   const lim = new BigUint64Array(2);
   if (c.getrlimit(RLIMIT_NOFILE, lim) !== 0) return 1024;
   return Number(lim[0]! < 1n << 20n ? lim[0]! : 1n << 20n);

@@ -122,7 +122,7 @@ export {
   type TunnelStatus,
 } from "./setup.ts";
 export { logTunnelOff, planTunnel, type TunnelConfig, type TunnelPlan } from "./plan.ts";
-export { type BackendDial, tcpDialBackend } from "./tcp.ts";
+export { type BackendDial, ResettableTcpConn, tcpBackendDial } from "./tcp.ts";
 export {
   formatHostPort,
   HEADERS,

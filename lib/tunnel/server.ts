@@ -24,7 +24,7 @@ import {
 } from "./inner.ts";
 import { type TunnelMetrics, tunnelMetrics } from "./metrics.ts";
 import { TunnelStreams } from "./streams.ts";
-import { type BackendDial, tcpDialBackend } from "./tcp.ts";
+import { type BackendDial, tcpBackendDial } from "./tcp.ts";
 import { formatHostPort, parseHostPort } from "./wire.ts";
 
 /** Options of {@linkcode TunnelServer}. */
@@ -41,7 +41,7 @@ export interface TunnelServerOptions {
   readonly tls?: TunnelTls | null;
   readonly log: Logger;
   readonly metrics?: MetricsRegistry;
-  /** Connects to a local endpoint. @default tcpDialBackend */
+  /** Connects to a local endpoint. @default tcpBackendDial() */
   readonly dial?: BackendDial;
   /** @default Date.now */
   readonly now?: () => number;
@@ -158,7 +158,7 @@ export class TunnelServer {
       log: this.#log,
       metrics: this.#metrics,
       verifier,
-      dial: options.dial ?? tcpDialBackend,
+      dial: options.dial ?? tcpBackendDial(),
       signal,
       now,
       nodeName: options.nodeName,

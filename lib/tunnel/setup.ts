@@ -95,7 +95,7 @@ export interface Tunnel {
 export interface StartTunnelOptions {
   readonly log: Logger;
   readonly metrics?: MetricsRegistry;
-  /** Local endpoint dialer of the server. @default tcpDialBackend */
+  /** Local endpoint dialer of the server. @default tcpBackendDial() */
   readonly dial?: BackendDial;
   readonly now?: () => number;
   readonly signal?: AbortSignal;

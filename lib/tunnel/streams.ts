@@ -331,9 +331,9 @@ export class TunnelStreams {
    * half-closed on its own (FIN → `closeWrite`, endpoint EOF → FIN). Returns the response body.
    * A failure of either side — the dialing agent reset the stream (its client reset, or its
    * connection died), the peer connection was lost, the endpoint reset — resets the other: the
-   * stream (RST_STREAM) and the endpoint connection where it can be reset (`resetQuietly`: a
-   * dial that returns an `FdConn`; the agent's `tcpDialBackend` gives a `Deno.TcpConn`, which
-   * gets a FIN — see README.md, "How streams end").
+   * stream (RST_STREAM) and the endpoint connection (`resetQuietly`: the agent's
+   * `tcpBackendDial()` resets its `Deno.TcpConn` through FFI, `lib/sys/tcp_reset.ts`; without
+   * the C library it gets a FIN — see README.md, "How streams end").
    */
   #serve(
     conn: UpstreamConn,

@@ -13,9 +13,7 @@ import {
   writeSockaddr,
 } from "../../lib/sys/sockaddr.ts";
 import { FdConn } from "../../lib/sys/tcp.ts";
-import { connectTcp } from "../../lib/sys/tcp_dial.ts";
 import { FdListener } from "../../lib/sys/tcp_listener.ts";
-import type { BackendDial } from "../../lib/tunnel/tcp.ts";
 
 /** Opens a reactor on the C library (the tests run with `--allow-all`, so FFI is allowed). */
 export function openReactor(): Reactor & AsyncDisposable {
@@ -93,13 +91,4 @@ export function heldEndpoint(reactor: Reactor): HeldEndpoint {
       for (const c of ready.splice(0)) c.close();
     },
   };
-}
-
-/**
- * A tunnel server's endpoint dial (`BackendDial`) on `reactor`: its connections are `FdConn`s,
- * which the server resets when a stream is cut — the agent's default dial gives a
- * `Deno.TcpConn`, which it can only close (see lib/tunnel/README.md, "How streams end").
- */
-export function resettableBackendDial(reactor: Reactor): BackendDial {
-  return (backend, { timeoutMs }) => connectTcp(reactor, backend.ip, backend.port, timeoutMs).conn;
 }

@@ -14,12 +14,7 @@ import type { Reactor } from "../../lib/sys/reactor.ts";
 import type { FdConn } from "../../lib/sys/tcp.ts";
 import { formatHostPort, TunnelDialer, TunnelServer } from "../../lib/tunnel/mod.ts";
 import { loopbackVip, snapshotOf, type TestService } from "../_helpers/proxy_fixtures.ts";
-import {
-  connectNow,
-  heldEndpoint,
-  openReactor,
-  resettableBackendDial,
-} from "../_helpers/reactor.ts";
+import { connectNow, heldEndpoint, openReactor } from "../_helpers/reactor.ts";
 import { TEST_KEY } from "../tunnel/_fixtures.ts";
 
 const PORT = 18080;
@@ -184,8 +179,8 @@ Deno.test("Proxy through the tunnel resets the client and the far endpoint when 
   // One snapshot for both nodes: the endpoint is on node "b", the proxy on node "a".
   const snap = snapshotOf(service(vip, endpoint.port, "b"));
   /**
-   * Node b's tunnel server, its endpoints dialled on the test's reactor (resettable; the
-   * agent's `Deno.connect` dial is not: its endpoint gets a FIN, see lib/tunnel/README.md).
+   * Node b's tunnel server with the agent's own endpoint dial (`tcpBackendDial()`: a
+   * `Deno.TcpConn` it resets through FFI, lib/sys/tcp_reset.ts).
    */
   const startServer = () => {
     const server = new TunnelServer({
@@ -195,7 +190,6 @@ Deno.test("Proxy through the tunnel resets the client and the far endpoint when 
       loopbackEndpointsForTests: true,
       tls: null,
       log: nullLogger,
-      dial: resettableBackendDial(r),
     });
     server.update(snap);
     return server;
