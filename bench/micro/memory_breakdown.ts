@@ -64,7 +64,7 @@ try {
       namespace: "burst",
       name: `svc-${i}`,
       ports: [{ name: "http", port: 80, targetPort: 8080 }],
-      endpoints: [{ ip: "127.0.0.1" }],
+      endpoints: [{ ip: "192.0.2.1" }],
     };
     for (
       const [type, content] of [["service", serviceObject(s)], [
