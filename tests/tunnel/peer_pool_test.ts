@@ -18,7 +18,7 @@ import {
   tunnelMetrics,
   TunnelServer,
 } from "../../lib/tunnel/mod.ts";
-import { type Channel, PeerPool } from "../../lib/tunnel/peer_pool.ts";
+import { type Channel, type Peer, PeerPool } from "../../lib/tunnel/peer_pool.ts";
 import type { SessionPoolPolicy } from "../../lib/tunnel/session_choice.ts";
 import { steppableWallClock } from "../_helpers/clock.ts";
 import { pollUntil } from "../_helpers/poll.ts";
@@ -112,6 +112,19 @@ Deno.test("TunnelDialer with probe probes a down peer again when its backoff end
   }
 });
 
+/** Node "b"'s tunnel server on loopback, for a pool to open sessions to. */
+function serverB(): TunnelServer {
+  return new TunnelServer({ listen: "127.0.0.1:0", nodeName: "b", key: TEST_KEY, log: nullLogger });
+}
+
+/** The peer "b" and the session the pool chooses for a new stream to it. */
+function newChannel(pool: PeerPool): { peer: Peer; ch: Channel } {
+  const peer = pool.get("b")!;
+  const pick = pool.channel(peer);
+  assert.equal(pick.kind, "channel");
+  return { peer, ch: (pick as { channel: Channel }).channel };
+}
+
 /** A pool for node "a" with the one peer "b" at `server`, no probe, heartbeat or keepalive. */
 function poolOf(
   server: TunnelServer,
@@ -141,18 +154,10 @@ Deno.test("PeerPool destroys a retired session only once the stream cancelled on
   // ready); destroying the session in between crashed the process with SIGSEGV in nghttp2
   // (bench/micro/tunnel_churn.ts). The pattern: a dial cancelled before its answer, whose
   // failure retires the session, then released.
-  const server = new TunnelServer({
-    listen: "127.0.0.1:0",
-    nodeName: "b",
-    key: TEST_KEY,
-    log: nullLogger,
-  });
+  const server = serverB();
   const pool = poolOf(server);
   try {
-    const peer = pool.get("b")!;
-    const pick = pool.channel(peer);
-    assert.equal(pick.kind, "channel");
-    const ch = (pick as { channel: Channel }).channel;
+    const { peer, ch } = newChannel(pool);
     pool.acquire(ch);
     const req = ch.session.request({ ":method": "POST", ":path": "/v1/stream" });
     pool.opened(ch, req);
@@ -177,18 +182,10 @@ Deno.test("PeerPool destroys a retired session only once the stream cancelled on
 });
 
 Deno.test("PeerPool destroys a retired session whose stream never closes after quietDestroyMaxMs", async () => {
-  const server = new TunnelServer({
-    listen: "127.0.0.1:0",
-    nodeName: "b",
-    key: TEST_KEY,
-    log: nullLogger,
-  });
+  const server = serverB();
   const pool = poolOf(server, { ...DEFAULT_SESSION_POOL, quietDestroyMaxMs: 20 });
   try {
-    const peer = pool.get("b")!;
-    const pick = pool.channel(peer);
-    assert.equal(pick.kind, "channel");
-    const ch = (pick as { channel: Channel }).channel;
+    const { peer, ch } = newChannel(pool);
     // A stream whose "close" never comes (its RST_STREAM stuck behind a dead connection).
     const stuck = new EventEmitter();
     pool.opened(ch, stuck as unknown as http2.ClientHttp2Stream);

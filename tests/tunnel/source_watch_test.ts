@@ -5,9 +5,17 @@
  * node's addresses injected. `tests/netns/tunnel_source_test.ts` deletes a real address.
  */
 import assert from "node:assert/strict";
-import { memoryLogger } from "../../lib/log/mod.ts";
+import { type Logger, memoryLogger } from "../../lib/log/mod.ts";
+import type { UpstreamConn } from "../../lib/proxy/dialer.ts";
 import { sourceGone, TunnelDialer } from "../../lib/tunnel/mod.ts";
-import { readExactly, roundTrip, startEchoPeer, TEST_KEY, writeAll } from "./_fixtures.ts";
+import {
+  type EchoPeer,
+  readExactly,
+  roundTrip,
+  startEchoPeer,
+  TEST_KEY,
+  writeAll,
+} from "./_fixtures.ts";
 
 Deno.test("sourceGone() compares a connection's source with the node's addresses as addresses", async (t) => {
   const node = ["127.0.0.1", "::1", "10.0.0.1", "fd00::1", "fe80::1%eth0"];
@@ -32,31 +40,43 @@ Deno.test("sourceGone() compares a connection's source with the node's addresses
   }
 });
 
-Deno.test("TunnelDialer closes a connection whose source address left the node, and the next dial goes out at once", async () => {
-  await using b = startEchoPeer();
-  const log = memoryLogger("info");
-  let addresses: readonly string[] = ["127.0.0.1", "10.0.0.1"];
-  const dialer = new TunnelDialer({
+/** Node a's dialer to `b`, no heartbeat, looking at `addresses` every `intervalMs` and before each dial. */
+function dialerTo(
+  b: EchoPeer,
+  log: Logger,
+  intervalMs: number,
+  addresses: () => readonly string[],
+): TunnelDialer {
+  return new TunnelDialer({
     nodeName: "a",
     key: TEST_KEY,
     peers: { b: `127.0.0.1:${b.server.addr.port}` },
     log,
     heartbeat: null,
-    sourceWatch: { intervalMs: 20, dialLookMs: 0, addresses: () => addresses },
+    sourceWatch: { intervalMs, dialLookMs: 0, addresses },
   });
+}
+
+/** A stream to b's echo, one round trip done; `ended` says how its next read ended. */
+async function holdStream(
+  dialer: TunnelDialer,
+  b: EchoPeer,
+): Promise<{ held: UpstreamConn; ended: Promise<string> }> {
+  const held = await dialer.dial(b.target, { timeoutMs: 5000 });
+  await writeAll(held, new TextEncoder().encode("one"));
+  assert.equal(new TextDecoder().decode(await readExactly(held, 6)), "b1:one");
+  return { held, ended: held.read(new Uint8Array(16)).then((n) => `eof ${n}`, String) };
+}
+
+Deno.test("TunnelDialer closes a connection whose source address left the node, and the next dial goes out at once", async () => {
+  await using b = startEchoPeer();
+  const log = memoryLogger("info");
+  let addresses: readonly string[] = ["127.0.0.1", "10.0.0.1"];
+  const dialer = dialerTo(b, log, 20, () => addresses);
   try {
-    const held = await dialer.dial(b.target, { timeoutMs: 5000 });
-    await writeAll(held, new TextEncoder().encode("one"));
-    assert.equal(new TextDecoder().decode(await readExactly(held, 6)), "b1:one");
     // Looked at every 20 ms while 127.0.0.1 is the node's: the stream is left alone. Then
     // the address goes.
-    const ended = (async () => {
-      try {
-        return `eof ${await held.read(new Uint8Array(16))}`;
-      } catch (err) {
-        return String(err);
-      }
-    })();
+    const { held, ended } = await holdStream(dialer, b);
     addresses = ["10.0.0.1"];
     assert.match(
       await ended,
@@ -86,20 +106,10 @@ Deno.test("TunnelDialer closes a connection whose source address left the node, 
 Deno.test("TunnelDialer looks at its sources before a dial: the dial does not go to a connection whose source left", async () => {
   await using b = startEchoPeer();
   let addresses: readonly string[] = ["127.0.0.1"];
-  const dialer = new TunnelDialer({
-    nodeName: "a",
-    key: TEST_KEY,
-    peers: { b: `127.0.0.1:${b.server.addr.port}` },
-    log: memoryLogger("info"),
-    heartbeat: null,
-    // No periodic look within the test: only the dial's.
-    sourceWatch: { intervalMs: 3_600_000, dialLookMs: 0, addresses: () => addresses },
-  });
+  // No periodic look within the test: only the dial's.
+  const dialer = dialerTo(b, memoryLogger("info"), 3_600_000, () => addresses);
   try {
-    const held = await dialer.dial(b.target, { timeoutMs: 5000 });
-    await writeAll(held, new TextEncoder().encode("one"));
-    assert.equal(new TextDecoder().decode(await readExactly(held, 6)), "b1:one");
-    const ended = held.read(new Uint8Array(16)).then((n) => `eof ${n}`, String);
+    const { held, ended } = await holdStream(dialer, b);
     addresses = ["10.0.0.1"];
     // The look finds the held stream's connection orphaned and retires it before choosing:
     // this dial opens a new connection (on loopback its source is 127.0.0.1 again, which the
