@@ -45,6 +45,8 @@ export const DEFAULT_SOURCE_WATCH: SourceWatchPolicy = {
  */
 export function sourceGone(source: string, addresses: readonly string[]): boolean {
   if (addresses.length === 0) return false;
+  // The usual case, spelled alike: no parsing (a node may hold a VIP per service).
+  if (addresses.includes(source)) return false;
   const key = addressKey(source);
   if (key === null) return false;
   return !addresses.some((a) => addressKey(a) === key);
