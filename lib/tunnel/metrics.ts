@@ -19,6 +19,8 @@ export interface TunnelMetrics {
   readonly peerUp: Gauge;
   /** `{peer}`: sessions destroyed because the peer did not answer a heartbeat (hung agent). */
   readonly heartbeatFailures: Counter;
+  /** `{peer}`: sessions destroyed because their source address left this node (`source_watch.ts`). */
+  readonly sourceLost: Counter;
   /**
    * `{peer}`: HTTP/2 connections (sessions) the dialer holds to the peer — more than one while
    * its streams exceed what the peer allows on one (summed over the proxy threads).
@@ -60,6 +62,10 @@ export function tunnelMetrics(registry: MetricsRegistry = new MetricsRegistry())
     heartbeatFailures: registry.counter(
       "edgemesh_tunnel_heartbeat_failures_total",
       "Peer connections closed because the peer did not answer a heartbeat in time (its agent hung), by peer.",
+    ),
+    sourceLost: registry.counter(
+      "edgemesh_tunnel_source_lost_total",
+      "Peer connections closed because their source address left this node (a lease moved, an uplink went away), by peer.",
     ),
     peerSessions: registry.gauge(
       "edgemesh_tunnel_peer_sessions",

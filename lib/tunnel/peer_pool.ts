@@ -509,6 +509,7 @@ export class PeerPool {
   #sourceLost(ch: Channel, source: string): void {
     ch.source = null;
     const { peer } = ch;
+    this.#metrics.sourceLost.inc({ peer: peer.name });
     this.#log.warn("tunnel connection lost its source address", {
       peer: peer.name,
       address: formatHostPort(peer.address.host, peer.address.port),

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type Logger, memoryLogger } from "../../lib/log/mod.ts";
+import { MetricsRegistry } from "../../lib/metrics/mod.ts";
 import type { UpstreamConn } from "../../lib/proxy/dialer.ts";
 import { sourceGone, TunnelDialer } from "../../lib/tunnel/mod.ts";
 import {
@@ -46,12 +47,14 @@ function dialerTo(
   log: Logger,
   intervalMs: number,
   addresses: () => readonly string[],
+  metrics?: MetricsRegistry,
 ): TunnelDialer {
   return new TunnelDialer({
     nodeName: "a",
     key: TEST_KEY,
     peers: { b: `127.0.0.1:${b.server.addr.port}` },
     log,
+    metrics,
     heartbeat: null,
     sourceWatch: { intervalMs, dialLookMs: 0, addresses },
   });
@@ -72,7 +75,8 @@ Deno.test("TunnelDialer closes a connection whose source address left the node, 
   await using b = startEchoPeer();
   const log = memoryLogger("info");
   let addresses: readonly string[] = ["127.0.0.1", "10.0.0.1"];
-  const dialer = dialerTo(b, log, 20, () => addresses);
+  const metrics = new MetricsRegistry();
+  const dialer = dialerTo(b, log, 20, () => addresses, metrics);
   try {
     // Looked at every 20 ms while 127.0.0.1 is the node's: the stream is left alone. Then
     // the address goes.
@@ -90,6 +94,7 @@ Deno.test("TunnelDialer closes a connection whose source address left the node, 
     assert.equal(line.source, "127.0.0.1");
     assert.equal(line.peer, "b");
     assert.equal(line.streams, 1);
+    assert.equal(metrics.counter("edgemesh_tunnel_source_lost_total", "").get({ peer: "b" }), 1);
     // The address is back (in the test: the next connection's source is one the node has).
     addresses = ["127.0.0.1"];
     const next = await dialer.dial(b.target, { timeoutMs: 5000 });
