@@ -123,9 +123,10 @@ export interface TunnelDialerOptions {
    */
   readonly sessions?: SessionPoolPolicy;
   /**
-   * When the node's addresses are looked at, to close connections whose source address left
-   * the node (`source_watch.ts`); null: never.
-   * @default {@linkcode DEFAULT_SOURCE_WATCH} (every 5 s, and before a dial at most once a second)
+   * When connections' source addresses are checked, to close those whose source left the node
+   * (`source_watch.ts`); null: never.
+   * @default {@linkcode DEFAULT_SOURCE_WATCH} (every second, before a dial at most every 100 ms,
+   *   and after a failed dial)
    */
   readonly sourceWatch?: SourceWatchPolicy | null;
 }

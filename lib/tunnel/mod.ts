@@ -66,7 +66,12 @@ export {
   type SessionPoolPolicy,
   sessionRoom,
 } from "./session_choice.ts";
-export { DEFAULT_SOURCE_WATCH, sourceGone, type SourceWatchPolicy } from "./source_watch.ts";
+export {
+  DEFAULT_SOURCE_WATCH,
+  isLocalSource,
+  sourceGone,
+  type SourceWatchPolicy,
+} from "./source_watch.ts";
 export {
   DEFAULT_HEARTBEAT,
   HEARTBEAT_INTERVAL_MS,

@@ -35,7 +35,7 @@ import {
   type PeerAddress,
   type PeerHealth,
 } from "./peers.ts";
-import { sourceGone, type SourceWatchPolicy } from "./source_watch.ts";
+import type { SourceWatchPolicy } from "./source_watch.ts";
 import { formatHostPort } from "./wire.ts";
 
 /** One HTTP/2 connection (session) to a peer and the streams using it. */
@@ -483,18 +483,20 @@ export class PeerPool {
   }
 
   /**
-   * Closes every session whose source address is no longer the node's (`source_watch.ts`).
-   * Reads the node's addresses only when a session is connected.
+   * Closes every session whose source address is no longer the node's (`source_watch.ts`):
+   * one check per distinct source address.
    */
   #lookAtSources(): void {
     const watch = this.#sourceWatch;
     if (watch === null || this.#closed) return;
     this.#sourcesLookedAt = this.#clock();
-    let addresses: readonly string[] | null = null;
+    const local = new Map<string, boolean | null>();
     for (const ch of this.#channels) {
-      if (ch.source === null || ch.session.destroyed) continue;
-      addresses ??= watch.addresses();
-      if (sourceGone(ch.source, addresses)) this.#sourceLost(ch, ch.source);
+      const { source } = ch;
+      if (source === null || ch.session.destroyed) continue;
+      let is = local.get(source);
+      if (is === undefined) local.set(source, is = watch.isLocal(source));
+      if (is === false) this.#sourceLost(ch, source);
     }
   }
 
@@ -547,11 +549,15 @@ export class PeerPool {
 
   /**
    * Whether a failed dial on `ch` says something about its peer's health. Not on a session
-   * already retired (an earlier failure gave it up, or the peer moved), nor on a session beyond
+   * already retired (an earlier failure gave it up, or the peer moved, or its source address
+   * left the node: looked at now), nor on a session beyond
    * the first that never got the peer's SETTINGS while another one did: the peer serves, and
    * its front closed the extra connection at once, as it does beyond its per-address cap.
    */
   failureCounts(ch: Channel): boolean {
+    // A dial that timed out on a session whose source left the node is the first sign of it
+    // when no look came in between (`source_watch.ts`): that retires the session.
+    if (!ch.retired && ch.source !== null) this.#lookAtSources();
     if (ch.retired) return false;
     if (ch.limit !== null) return true;
     return !ch.peer.channels.some((other) =>

@@ -3,7 +3,7 @@
  * Node A's address changes (a DHCP lease moved, a modem swapped) while it holds a stream to B
  * through the tunnel: the connection keeps the old source address, which no packet can reach
  * any more. The dialer sees the address leave the node (`lib/tunnel/source_watch.ts`) and
- * closes that connection: the stream ends with an error within the watch's period (5 s; 200 ms
+ * closes that connection: the stream ends with an error within the watch's period (1 s; 200 ms
  * here) instead of stalling until the heartbeat (25 s, the peer then marked down) or keepalive
  * (a minute), and the next dial goes out at once from the new address.
  */

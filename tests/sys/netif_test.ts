@@ -6,6 +6,7 @@ import {
   IFREQ_SIZE,
   interfaceFlags,
   interfaceUp,
+  isLocalAddress,
   SIOCGIFFLAGS,
 } from "../../lib/sys/netif.ts";
 
@@ -78,4 +79,22 @@ Deno.test("interfaceFlags() sends a 40-byte struct ifreq and reads ifr_flags at 
     assert.deepEqual(calls, ["socket 2 524290 0"]);
   });
   await t.step("no C library: null", () => assert.equal(interfaceUp("edge0", null), null));
+});
+
+Deno.test("isLocalAddress() asks the kernel whether an address is this node's", async (t) => {
+  const cases: [address: string, local: boolean | null][] = [
+    ["127.0.0.1", true],
+    ["::ffff:127.0.0.1", true], // asked as its IPv4 address
+    ["192.0.2.77", false], // TEST-NET-1: on no interface here
+    ["fe80::1", null], // link-local without its zone: EINVAL, cannot tell
+    ["not-an-address", null],
+  ];
+  for (const [address, local] of cases) {
+    await t.step(`${address} → ${local}`, () => {
+      assert.equal(isLocalAddress(address), local);
+    });
+  }
+  await t.step("without the C library: null", () => {
+    assert.equal(isLocalAddress("127.0.0.1", null), null);
+  });
 });

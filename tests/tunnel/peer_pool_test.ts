@@ -18,11 +18,15 @@ import {
   tunnelMetrics,
   TunnelServer,
 } from "../../lib/tunnel/mod.ts";
-import { type Channel, type Peer, PeerPool } from "../../lib/tunnel/peer_pool.ts";
-import type { SessionPoolPolicy } from "../../lib/tunnel/session_choice.ts";
+import {
+  type Channel,
+  type Peer,
+  PeerPool,
+  type PeerPoolOptions,
+} from "../../lib/tunnel/peer_pool.ts";
 import { steppableWallClock } from "../_helpers/clock.ts";
 import { pollUntil } from "../_helpers/poll.ts";
-import { servicePort, TEST_KEY } from "./_fixtures.ts";
+import { servicePort, startEchoPeer, TEST_KEY } from "./_fixtures.ts";
 
 Deno.test("TunnelDialer's default clocks: a wall clock set back does not stretch a down peer's backoff", async () => {
   using wall = steppableWallClock();
@@ -128,7 +132,7 @@ function newChannel(pool: PeerPool): { peer: Peer; ch: Channel } {
 /** A pool for node "a" with the one peer "b" at `server`, no probe, heartbeat or keepalive. */
 function poolOf(
   server: TunnelServer,
-  sessions: SessionPoolPolicy = DEFAULT_SESSION_POOL,
+  over: Partial<Pick<PeerPoolOptions, "sessions" | "sourceWatch">> = {},
 ): PeerPool {
   return new PeerPool({
     nodeName: "a",
@@ -144,8 +148,8 @@ function poolOf(
     probeTimeoutMs: 2000,
     keepAlive: null,
     heartbeat: null,
-    sessions,
-    sourceWatch: null,
+    sessions: over.sessions ?? DEFAULT_SESSION_POOL,
+    sourceWatch: over.sourceWatch ?? null,
   });
 }
 
@@ -183,7 +187,7 @@ Deno.test("PeerPool destroys a retired session only once the stream cancelled on
 
 Deno.test("PeerPool destroys a retired session whose stream never closes after quietDestroyMaxMs", async () => {
   const server = serverB();
-  const pool = poolOf(server, { ...DEFAULT_SESSION_POOL, quietDestroyMaxMs: 20 });
+  const pool = poolOf(server, { sessions: { ...DEFAULT_SESSION_POOL, quietDestroyMaxMs: 20 } });
   try {
     const { peer, ch } = newChannel(pool);
     // A stream whose "close" never comes (its RST_STREAM stuck behind a dead connection).
@@ -200,5 +204,26 @@ Deno.test("PeerPool destroys a retired session whose stream never closes after q
   } finally {
     pool.close();
     await server.close();
+  }
+});
+
+Deno.test("PeerPool.failureCounts(): a failed dial on a session whose source left the node retires it and does not count against the peer", async () => {
+  await using b = startEchoPeer();
+  let local = true;
+  // Never looked at on its own within the test: only failureCounts() looks.
+  const pool = poolOf(b.server, {
+    sourceWatch: { intervalMs: 3_600_000, dialLookMs: 3_600_000, isLocal: () => local },
+  });
+  try {
+    const { ch } = newChannel(pool);
+    await new Promise((r) => ch.session.once("connect", r));
+    assert.equal(ch.source, "127.0.0.1");
+    assert.equal(pool.failureCounts(ch), true, "a live source: the failure is the peer's");
+    local = false;
+    assert.equal(pool.failureCounts(ch), false);
+    assert.equal(ch.retired, true);
+    assert.equal(ch.source, null, "handled once");
+  } finally {
+    pool.close();
   }
 });

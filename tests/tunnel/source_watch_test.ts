@@ -41,7 +41,10 @@ Deno.test("sourceGone() compares a connection's source with the node's addresses
   }
 });
 
-/** Node a's dialer to `b`, no heartbeat, looking at `addresses` every `intervalMs` and before each dial. */
+/**
+ * Node a's dialer to `b`, no heartbeat, checking its sources against `addresses` (the node's)
+ * every `intervalMs` and before each dial.
+ */
 function dialerTo(
   b: EchoPeer,
   log: Logger,
@@ -56,7 +59,7 @@ function dialerTo(
     log,
     metrics,
     heartbeat: null,
-    sourceWatch: { intervalMs, dialLookMs: 0, addresses },
+    sourceWatch: { intervalMs, dialLookMs: 0, isLocal: (a) => addresses().includes(a) },
   });
 }
 
