@@ -28,9 +28,9 @@ export interface TcpEnds {
 
 /**
  * The descriptor of each connected TCP socket in `wanted` (null: not found), in one pass over
- * this process's descriptors up to the open-files limit, ending once all are found. Only a
- * descriptor whose local port is wanted costs more than its `getsockname`. Another thread may
- * close and reuse a descriptor meanwhile: use the answer at once.
+ * this process's open descriptors ({@linkcode openDescriptors}), ending once all are found.
+ * Only a descriptor whose local port is wanted costs more than its `getsockname`. Another
+ * thread may close and reuse a descriptor meanwhile: use the answer at once.
  */
 export function findTcpConnections(wanted: readonly TcpEnds[], c: Libc): (number | null)[] {
   const found: (number | null)[] = wanted.map(() => null);
@@ -41,8 +41,8 @@ export function findTcpConnections(wanted: readonly TcpEnds[], c: Libc): (number
   const peerView = new DataView(peer.buffer);
   const len = new Uint32Array(1);
   let missing = wanted.length;
-  const ceiling = fdCeiling(c);
-  for (let fd = 0; fd < ceiling && missing > 0; fd++) {
+  for (const fd of openDescriptors(c)) {
+    if (missing === 0) break;
     len[0] = SOCKADDR_MAX;
     if (c.getsockname(fd, name, len) !== 0) continue;
     const family = view.getUint16(0, true);
@@ -79,6 +79,30 @@ export function disconnectTcp(fd: number, c: Libc): boolean {
 }
 
 /**
+ * The descriptor numbers that may be open in this process, lowest first: up to the size of its
+ * descriptor table (`FDSize` in `/proc/self/status`: the kernel grows the table in powers of
+ * two as descriptors are opened, so every open one is below it), at most the open-files limit.
+ * So a socket already gone (an endpoint that reset first: `getpeername` fails and the pass
+ * does not end early) costs about as many calls as the agent has descriptors, not the limit
+ * (65 536 under the systemd unit: 20–40 ms of `getsockname` calls on the thread). Listing
+ * `/proc/self/fd` instead took 3.8 ms for 2000 descriptors, where the 2048 calls take 1.3.
+ */
+export function* openDescriptors(c: Libc): Generator<number> {
+  const end = Math.min(fdTableSize() ?? Infinity, fdCeiling(c));
+  for (let fd = 0; fd < end; fd++) yield fd;
+}
+
+/** `FDSize` of `/proc/self/status`, or null when it cannot be read. */
+function fdTableSize(): number | null {
+  try {
+    const m = /^FDSize:\s*(\d+)$/m.exec(Deno.readTextFileSync("/proc/self/status"));
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Resets `Deno.TcpConn`s (see the module docs): {@linkcode reset} queues the connection, and at
  * the end of the current task one pass finds every queued connection's descriptor, aborts it
  * ({@linkcode disconnectTcp}) and closes the connection. Without the C library (no
@@ -87,6 +111,7 @@ export function disconnectTcp(fd: number, c: Libc): boolean {
 export class TcpConnResets {
   readonly #c: Libc | null;
   #queue: Deno.TcpConn[] = [];
+  #passes = 0;
 
   constructor(c: Libc | null = libc()) {
     this.#c = c;
@@ -99,9 +124,15 @@ export class TcpConnResets {
     if (this.#queue.length === 1) queueMicrotask(() => this.#flush());
   }
 
+  /** Passes made over the descriptors so far (one per task that asked for resets). */
+  get passes(): number {
+    return this.#passes;
+  }
+
   #flush(): void {
     const conns = this.#queue;
     this.#queue = [];
+    this.#passes++;
     const fds = findTcpConnections(
       conns.map((conn) => ({ local: conn.localAddr, remote: conn.remoteAddr })),
       this.#c!,

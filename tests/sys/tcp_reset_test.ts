@@ -2,7 +2,7 @@
 /** `lib/sys/tcp_reset.ts`: finding `Deno.TcpConn`s' descriptors by their ends, and aborting one. */
 import assert from "node:assert/strict";
 import { libc } from "../../lib/sys/libc.ts";
-import { disconnectTcp, findTcpConnections } from "../../lib/sys/tcp_reset.ts";
+import { disconnectTcp, findTcpConnections, openDescriptors } from "../../lib/sys/tcp_reset.ts";
 
 Deno.test("findTcpConnections() finds each connection by both ends, not its accepted twin, null when absent", async () => {
   const c = libc()!;
@@ -23,6 +23,9 @@ Deno.test("findTcpConnections() finds each connection by both ends, not its acce
     assert.equal(fds[1], null);
     assert.ok(fds.every((fd, i) => i === 1 || typeof fd === "number"), String(fds));
     assert.equal(new Set(fds).size, 4, "four different answers");
+    const open = [...openDescriptors(c)];
+    assert.ok(open.every((fd, i) => i === 0 || fd > open[i - 1]!), "lowest first");
+    assert.ok(fds.every((fd) => fd === null || open.includes(fd)), "found below the table size");
     // The descriptor found for `a` is a: aborting it resets aIn, and only it.
     assert.equal(disconnectTcp(fds[2]!, c), true);
     await assert.rejects(aIn.read(new Uint8Array(8)), Deno.errors.ConnectionReset);
