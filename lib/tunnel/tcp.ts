@@ -62,11 +62,20 @@ export function tcpBackendDial(resets: TcpConnResets = new TcpConnResets()): Bac
   };
 }
 
-/** A `Deno.TcpConn` with `reset()` ({@linkcode TcpConnResets}); each call passes straight on. */
+/**
+ * A `Deno.TcpConn` with `reset()` ({@linkcode TcpConnResets}); each call passes straight on. A
+ * socket whose read or write failed (the endpoint reset it, `EPIPE`, a timeout) needs no reset
+ * from us: `reset()` then only closes it, without looking for its descriptor.
+ */
 export class ResettableTcpConn implements UpstreamConn {
   readonly conn: Deno.TcpConn;
   readonly #resets: TcpConnResets;
   #closed = false;
+  #failed = false;
+  readonly #onError = (err: unknown): never => {
+    this.#failed = true;
+    throw err;
+  };
 
   constructor(conn: Deno.TcpConn, resets: TcpConnResets) {
     this.conn = conn;
@@ -74,11 +83,11 @@ export class ResettableTcpConn implements UpstreamConn {
   }
 
   read(p: Uint8Array): Promise<number | null> {
-    return this.conn.read(p);
+    return this.conn.read(p).catch(this.#onError);
   }
 
   write(p: Uint8Array): Promise<number> {
-    return this.conn.write(p);
+    return this.conn.write(p).catch(this.#onError);
   }
 
   closeWrite(): Promise<void> {
@@ -92,10 +101,14 @@ export class ResettableTcpConn implements UpstreamConn {
     this.conn.close();
   }
 
-  /** Closes with RST at the end of this task; idempotent, nothing after {@linkcode close}. */
+  /**
+   * Closes with RST at the end of this task (just closes a socket that failed already);
+   * idempotent, nothing after {@linkcode close}.
+   */
   reset(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#resets.reset(this.conn);
+    if (this.#failed) this.conn.close();
+    else this.#resets.reset(this.conn);
   }
 }

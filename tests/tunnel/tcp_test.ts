@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { tcpNoDelay, tcpSockets } from "../../lib/sys/nodelay.ts";
-import { TcpConnResets } from "../../lib/sys/tcp_reset.ts";
+import { libc } from "../../lib/sys/libc.ts";
+import { disconnectTcp, findTcpConnections, TcpConnResets } from "../../lib/sys/tcp_reset.ts";
 import { ResettableTcpConn, tcpBackendDial } from "../../lib/tunnel/tcp.ts";
 
 const dialEndpoint = tcpBackendDial();
@@ -120,6 +121,31 @@ Deno.test("tcpBackendDial()'s reset() without the C library closes with FIN, as 
     const end = endSeenBy(await listener.accept());
     conn.reset!();
     assert.equal(await end, "eof");
+  } finally {
+    listener.close();
+  }
+});
+
+Deno.test("tcpBackendDial()'s reset() of a connection whose endpoint reset it first only closes it: no pass", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const resets = new TcpConnResets();
+  try {
+    const conn = await tcpBackendDial(resets)(
+      { ip: "127.0.0.1", port: listener.addr.port, nodeName: "b" },
+      { timeoutMs: 5000 },
+    );
+    const accepted = await listener.accept();
+    // The endpoint resets: the dialled side's read fails.
+    const twin = findTcpConnections(
+      [{ local: accepted.localAddr as Deno.NetAddr, remote: accepted.remoteAddr as Deno.NetAddr }],
+      libc()!,
+    )[0]!;
+    disconnectTcp(twin, libc()!);
+    accepted.close();
+    await assert.rejects(conn.read(new Uint8Array(8)), Deno.errors.ConnectionReset);
+    conn.reset!();
+    await Promise.resolve(); // a pass would run in a microtask of this task
+    assert.equal(resets.passes, 0);
   } finally {
     listener.close();
   }
