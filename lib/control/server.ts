@@ -7,7 +7,8 @@
  * @module
  */
 import { dirname } from "node:path";
-import type { Logger } from "../log/mod.ts";
+import { type Logger, LogRateLimiter } from "../log/mod.ts";
+import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS, isConnectionAcceptError } from "../sys/tcp.ts";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { ChangeResult, Snapshot } from "../registry/model.ts";
 import { type ByteReader, readLines } from "./lines.ts";
@@ -133,6 +134,9 @@ export class ControlServer {
   readonly #acceptLoop: Promise<void>;
   readonly #count: { messages?: MetricsCounter; conns?: MetricsGauge };
   #closing: Promise<void> | null = null;
+  /** The accept loop's back-off in progress, if any (`#sleep`). */
+  #pause: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | null = null;
+  readonly #acceptWarnings = new LogRateLimiter();
   #onAbort = () => void this.close();
 
   private constructor(
@@ -197,6 +201,11 @@ export class ControlServer {
     try {
       this.#listener.close();
     } catch { /* already closed */ }
+    if (this.#pause !== null) {
+      clearTimeout(this.#pause.timer);
+      this.#pause.resolve();
+      this.#pause = null;
+    }
     for (const conn of this.#conns) closeQuietly(conn);
     await this.#acceptLoop;
     while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
@@ -210,21 +219,53 @@ export class ControlServer {
     this.#log.info("control socket closed", { path: this.path });
   }
 
+  /**
+   * Accepts until closed. A failed accept (out of descriptors: `EMFILE`) waits
+   * `ACCEPT_RETRY_MS`, doubling up to `ACCEPT_RETRY_MAX_MS` while failures go on, with one
+   * warning a minute, as the other listeners do. Before, the loop ended at the first failure:
+   * the control socket stopped accepting, and so the agent stopped taking updates, until a
+   * restart.
+   */
   async #accept(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) {
-        if (this.#closing) {
-          closeQuietly(conn);
-          continue;
-        }
-        const max = this.#opts.maxConnections ?? MAX_CONNECTIONS;
-        const task = (this.#conns.size >= max ? this.#refuse(conn, max) : this.#serve(conn))
-          .finally(() => this.#tasks.delete(task));
-        this.#tasks.add(task);
+    let retryMs = ACCEPT_RETRY_MS;
+    while (this.#closing === null) {
+      let conn: Deno.UnixConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (err) {
+        if (this.#closing !== null || err instanceof Deno.errors.BadResource) return;
+        if (isConnectionAcceptError(err)) continue;
+        this.#acceptWarnings.warn(
+          this.#log,
+          "accept",
+          "Cannot accept control connection, backing off",
+          { error: err, retryMs },
+        );
+        await this.#sleep(retryMs);
+        retryMs = Math.min(ACCEPT_RETRY_MAX_MS, retryMs * 2);
+        continue;
       }
-    } catch (err) {
-      if (!this.#closing) this.#log.error("control socket accept failed", { error: err });
+      retryMs = ACCEPT_RETRY_MS;
+      if (this.#closing !== null) {
+        closeQuietly(conn);
+        return;
+      }
+      const max = this.#opts.maxConnections ?? MAX_CONNECTIONS;
+      const task = (this.#conns.size >= max ? this.#refuse(conn, max) : this.#serve(conn))
+        .finally(() => this.#tasks.delete(task));
+      this.#tasks.add(task);
     }
+  }
+
+  /** Waits `ms` (the accept loop's back-off); {@linkcode close} ends the wait at once. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pause = null;
+        resolve();
+      }, ms);
+      this.#pause = { timer, resolve };
+    });
   }
 
   /** Answers a connection over the limit with one error line and closes it. */

@@ -8,7 +8,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { LogRateLimiter } from "../log/mod.ts";
-import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS } from "../sys/tcp.ts";
+import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS, isConnectionAcceptError } from "../sys/tcp.ts";
 import type { DnsHandler } from "./handler.ts";
 import { frameTcp } from "./message.ts";
 import type { ServerTasks } from "./tasks.ts";
@@ -117,6 +117,7 @@ export class TcpConnections {
         conn = await listener.accept();
       } catch (err) {
         if (signal.aborted || err instanceof Deno.errors.BadResource) break;
+        if (isConnectionAcceptError(err)) continue; // that client is gone: take the next
         this.#tcpLimitLog.warn(this.#log, "accept", "DNS TCP accept failed, backing off", {
           error: err,
           retryMs,

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import type { ServiceKey, ServicePort } from "../registry/model.ts";
-import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS } from "../sys/tcp.ts";
+import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS, isConnectionAcceptError } from "../sys/tcp.ts";
 import type { AcceptLimit } from "../sys/tcp_listener.ts";
 
 /** Identity of a listener: `"<vip>:<port>"`. */
@@ -108,6 +108,7 @@ export class VipListener {
       } catch (err) {
         if (this.#closed) return;
         if (err instanceof Deno.errors.BadResource) return;
+        if (isConnectionAcceptError(err)) continue; // that client is gone: take the next
         // EMFILE and friends: back off (doubling) instead of spinning.
         this.#onError(this.#addrText(), err);
         await new Promise((r) => setTimeout(r, retryMs));

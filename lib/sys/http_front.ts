@@ -31,7 +31,7 @@
  */
 import { type Logger, LogRateLimiter } from "../log/mod.ts";
 import { monotonicNow } from "./clock.ts";
-import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS } from "./tcp.ts";
+import { ACCEPT_RETRY_MAX_MS, ACCEPT_RETRY_MS, isConnectionAcceptError } from "./tcp.ts";
 import { setListenerKeepAlive, type TcpKeepAlive } from "./keepalive.ts";
 
 /** Where the `Deno.serve` behind the front listens. */
@@ -218,6 +218,7 @@ export class HttpFront {
         client = await this.#listener.accept();
       } catch (err) {
         if (this.#closed || err instanceof Deno.errors.BadResource) return;
+        if (isConnectionAcceptError(err)) continue; // that client is gone: take the next
         this.#warnings.warn(this.#o.log, "accept", "Cannot accept connection, backing off", {
           server: this.#o.name,
           error: err,

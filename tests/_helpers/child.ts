@@ -39,3 +39,22 @@ export async function runDeno(
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/** The lines of a byte stream of text (a child's stdout or stderr), without their newlines. */
+export function lineReader(
+  stream: ReadableStream<Uint8Array>,
+): ReadableStreamDefaultReader<string> {
+  let rest = "";
+  return stream.pipeThrough(new TextDecoderStream()).pipeThrough(
+    new TransformStream<string, string>({
+      transform(chunk, c) {
+        const parts = (rest + chunk).split("\n");
+        rest = parts.pop()!;
+        for (const l of parts) c.enqueue(l);
+      },
+      flush(c) {
+        if (rest !== "") c.enqueue(rest);
+      },
+    }),
+  ).getReader();
+}

@@ -18,6 +18,8 @@ import {
 import { memoryLogger } from "../../lib/log/mod.ts";
 import { testSnapshot } from "./_fixtures.ts";
 import { pollUntil } from "../_helpers/poll.ts";
+import { EMULATED } from "../_helpers/emulation.ts";
+import { resetFlood } from "../_helpers/reset_flood.ts";
 
 /** Rejects after `ms`: a failure bound only, cleared as soon as `p` settles. */
 async function within<T>(p: Promise<T>, what: string, ms = 5000): Promise<T> {
@@ -433,4 +435,23 @@ Deno.test("DnsServer TCP: a connection idle for tcpIdleTimeoutMs is closed (RFC 
       c.close();
     }
   });
+});
+
+// Natively only: the flood needs the resets to race the accepts, which emulation slows.
+Deno.test({
+  name:
+    "DnsServer TCP takes a client that reset before its accept as gone: no back-off, no warning",
+  ignore: EMULATED,
+}, async () => {
+  const log = memoryLogger();
+  await using server = await start({ log });
+  const [v4] = server.addresses;
+  await resetFlood(v4!.hostname, v4!.port);
+  const c = await TcpClient.open(v4!);
+  try {
+    assert.deepEqual(addresses(await c.ask(query(CLUSTER_NAME))), ["9.251.0.2"]);
+    assert.deepEqual(warnings(log).map((w) => w.msg), []);
+  } finally {
+    c.close();
+  }
 });

@@ -1,6 +1,10 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 import assert from "node:assert/strict";
+import { memoryLogger } from "../../lib/log/mod.ts";
+import { VipListener } from "../../lib/proxy/listener.ts";
 import { type ListenerSpec, planListeners } from "../../lib/proxy/mod.ts";
+import { EMULATED } from "../_helpers/emulation.ts";
+import { resetFlood } from "../_helpers/reset_flood.ts";
 
 function spec(vip: string, port: number, service = "default/web"): ListenerSpec {
   return {
@@ -59,5 +63,35 @@ Deno.test("planListeners() starts and stops only the difference", async (t) => {
       assert.deepEqual(plan.start.map((s) => s.key), c.start);
       assert.deepEqual(plan.stop, c.stop);
     });
+  }
+});
+
+// Natively only: the flood needs the resets to race the accepts, which emulation slows.
+Deno.test({
+  name: "VipListener takes a client that reset before its accept as gone: no back-off, no warning",
+  ignore: EMULATED,
+}, async () => {
+  const log = memoryLogger();
+  const listener = new VipListener("127.0.0.1", 0, log);
+  const accepted: Deno.TcpConn[] = [];
+  const ours = Promise.withResolvers<void>();
+  let ourPort = -1;
+  const serving = listener.serve((conn) => {
+    accepted.push(conn);
+    if (conn.remoteAddr.port === ourPort) ours.resolve();
+  });
+  let client: Deno.TcpConn | undefined;
+  try {
+    await resetFlood("127.0.0.1", listener.addr.port);
+    client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    ourPort = client.localAddr.port;
+    if (accepted.some((c) => c.remoteAddr.port === ourPort)) ours.resolve();
+    await ours.promise;
+    assert.deepEqual(log.lines.filter((l) => l.includes("Cannot accept")), []);
+  } finally {
+    client?.close();
+    listener.close();
+    await serving;
+    for (const c of accepted) c.close();
   }
 });

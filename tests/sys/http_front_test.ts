@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { memoryLogger } from "../../lib/log/mod.ts";
 import { HttpFront } from "../../lib/sys/mod.ts";
+import { EMULATED } from "../_helpers/emulation.ts";
+import { resetFlood } from "../_helpers/reset_flood.ts";
 import { pollUntil } from "../_helpers/poll.ts";
 
 /** A front on a random loopback port before `port`: 4 connections, no idle timeout. */
@@ -108,5 +110,47 @@ Deno.test("HttpFront.setUpstream(): new connections go to the new server (open o
     await front.finished;
     first.close();
     second.close();
+  }
+});
+
+// Natively only: the flood needs the resets to race the accepts, which emulation slows.
+Deno.test({
+  name: "HttpFront takes a client that reset before its accept as gone: no back-off, no warning",
+  ignore: EMULATED,
+}, async () => {
+  const inner = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const log = memoryLogger();
+  const front = new HttpFront({
+    hostname: "127.0.0.1",
+    port: 0,
+    upstream: { hostname: "127.0.0.1", port: inner.addr.port },
+    maxConnections: 4,
+    establishTimeoutMs: 60_000,
+    establishedBy: "caller",
+    idleTimeoutMs: 0,
+    name: "test",
+    log,
+  });
+  const open: Deno.Conn[] = [];
+  try {
+    await resetFlood("127.0.0.1", front.addr.port);
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: front.addr.port });
+    open.push(client);
+    await client.write(new TextEncoder().encode("x"));
+    // The server behind gets the flood's connections the front accepted in time (each ends at
+    // once), then ours.
+    const buf = new Uint8Array(4);
+    for (;;) {
+      const behind = await inner.accept();
+      open.push(behind);
+      const n = await behind.read(buf).catch(() => null);
+      if (n === 1) break;
+    }
+    assert.deepEqual(log.lines.filter((l) => l.includes("Cannot accept")), []);
+  } finally {
+    for (const c of open) c.close();
+    front.close();
+    await front.finished;
+    inner.close();
   }
 });

@@ -1,7 +1,7 @@
 // Copyright 2026 The edgemesh Authors. Licensed under the Apache License, Version 2.0.
 /** TCP sockets on the epoll reactor, over loopback. */
 import assert from "node:assert/strict";
-import type { FdConn } from "../../lib/sys/tcp.ts";
+import { type FdConn, isConnectionAcceptError } from "../../lib/sys/tcp.ts";
 import { connectTcp, dialTcp } from "../../lib/sys/tcp_dial.ts";
 import { FdListener } from "../../lib/sys/tcp_listener.ts";
 import { SockaddrCache } from "../../lib/sys/sockaddr.ts";
@@ -294,5 +294,20 @@ Deno.test("FdConn.reset() ends the connection with RST where close() sends FIN",
   } finally {
     listener.close();
     await serving;
+  }
+});
+
+Deno.test("isConnectionAcceptError() tells a failed accept of one connection from a failure of the listener", async (t) => {
+  const cases: [Error, boolean][] = [
+    [new Deno.errors.NotConnected("Transport endpoint is not connected (os error 107)"), true],
+    [new Deno.errors.ConnectionAborted("Connection aborted"), true],
+    [new Deno.errors.ConnectionReset("Connection reset by peer"), true],
+    [new Error("Too many open files (os error 24)"), false], // EMFILE: back off
+    [new Deno.errors.BadResource("closed"), false], // the listener itself is closed
+  ];
+  for (const [err, one] of cases) {
+    await t.step(`${err.name}: ${err.message} → ${one}`, () => {
+      assert.equal(isConnectionAcceptError(err), one);
+    });
   }
 });

@@ -9,6 +9,7 @@
  */
 import type { TempNetns } from "../../_helpers/netns.ts";
 import { spawnReady } from "../../_helpers/netns.ts";
+import { lineReader } from "../../_helpers/child.ts";
 import type { LingerSpec, ServeSpec } from "../../tunnel/_node.ts";
 
 const NODE_SCRIPT = new URL("../../tunnel/_node.ts", import.meta.url).pathname;
@@ -66,13 +67,7 @@ export async function holdStream(
     stderr: "inherit",
     stdin: "null",
   });
-  const lines = client.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
-    new TransformStream<string, string>({
-      transform(chunk, c) {
-        for (const l of chunk.split("\n")) if (l !== "") c.enqueue(l);
-      },
-    }),
-  ).getReader();
+  const lines = lineReader(client.stdout);
   return {
     server,
     async nextLine() {
