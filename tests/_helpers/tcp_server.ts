@@ -5,6 +5,7 @@
  * the fixtures and by the backend scripts run inside namespaces.
  * @module
  */
+import { isConnectionAcceptError } from "../../lib/sys/tcp.ts";
 
 /** A running TCP server; `close()` closes it and every open connection. */
 export interface TcpServer extends AsyncDisposable {
@@ -35,7 +36,9 @@ export function serveTcp(
       let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
-      } catch {
+      } catch (err) {
+        // A client that reset before its accept (ENOTCONN) is gone; anything else ends the loop.
+        if (isConnectionAcceptError(err) && !closed) continue;
         return;
       }
       accepted++;
