@@ -17,7 +17,7 @@
  * @module
  */
 import { type Libc, libc } from "./libc.ts";
-import { fdCeiling, tcpNoDelay } from "./nodelay.ts";
+import { openDescriptors, tcpNoDelay } from "./nodelay.ts";
 import { AF_INET, AF_INET6, formatSockaddr, SOCKADDR_MAX, sockaddrPort } from "./sockaddr.ts";
 
 /** The two ends of a connected TCP socket, as `Deno.TcpConn` reports them. */
@@ -28,7 +28,7 @@ export interface TcpEnds {
 
 /**
  * The descriptor of each connected TCP socket in `wanted` (null: not found), in one pass over
- * this process's open descriptors ({@linkcode openDescriptors}), ending once all are found.
+ * this process's open descriptors (`openDescriptors`, `nodelay.ts`), ending once all are found.
  * Only a descriptor whose local port is wanted costs more than its `getsockname`. Another
  * thread may close and reuse a descriptor meanwhile: use the answer at once.
  */
@@ -76,30 +76,6 @@ const UNSPEC = new Uint8Array(16);
  */
 export function disconnectTcp(fd: number, c: Libc): boolean {
   return c.connect(fd, UNSPEC, UNSPEC.byteLength) === 0;
-}
-
-/**
- * The descriptor numbers that may be open in this process, lowest first: up to the size of its
- * descriptor table (`FDSize` in `/proc/self/status`: the kernel grows the table in powers of
- * two as descriptors are opened, so every open one is below it), at most the open-files limit.
- * So a socket already gone (an endpoint that reset first: `getpeername` fails and the pass
- * does not end early) costs about as many calls as the agent has descriptors, not the limit
- * (65 536 under the systemd unit: 20–40 ms of `getsockname` calls on the thread). Listing
- * `/proc/self/fd` instead took 3.8 ms for 2000 descriptors, where the 2048 calls take 1.3.
- */
-export function* openDescriptors(c: Libc): Generator<number> {
-  const end = Math.min(fdTableSize() ?? Infinity, fdCeiling(c));
-  for (let fd = 0; fd < end; fd++) yield fd;
-}
-
-/** `FDSize` of `/proc/self/status`, or null when it cannot be read. */
-function fdTableSize(): number | null {
-  try {
-    const m = /^FDSize:\s*(\d+)$/m.exec(Deno.readTextFileSync("/proc/self/status"));
-    return m === null ? null : Number(m[1]);
-  } catch {
-    return null;
-  }
 }
 
 /**

@@ -2,7 +2,8 @@
 /** `lib/sys/tcp_reset.ts`: finding `Deno.TcpConn`s' descriptors by their ends, and aborting one. */
 import assert from "node:assert/strict";
 import { libc } from "../../lib/sys/libc.ts";
-import { disconnectTcp, findTcpConnections, openDescriptors } from "../../lib/sys/tcp_reset.ts";
+import { openDescriptors } from "../../lib/sys/nodelay.ts";
+import { disconnectTcp, findTcpConnections } from "../../lib/sys/tcp_reset.ts";
 
 Deno.test("findTcpConnections() finds each connection by both ends, not its accepted twin, null when absent", async () => {
   const c = libc()!;
