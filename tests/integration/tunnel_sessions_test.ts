@@ -17,17 +17,17 @@ import {
   type SessionPoolPolicy,
   TunnelDialer,
   TunnelDialError,
-  TunnelServer,
 } from "../../lib/tunnel/mod.ts";
 import { denoServe } from "../../lib/tunnel/inner.ts";
 import { EMULATED } from "../_helpers/emulation.ts";
 import { pollUntil } from "../_helpers/poll.ts";
 import {
+  echoSnapshot,
   readExactly,
   servicePort,
-  snapshotOf,
   startEchoServer,
   TEST_KEY,
+  tunnelServerB,
   writeAll,
 } from "../tunnel/_fixtures.ts";
 
@@ -59,11 +59,7 @@ function startNodes(
   } = {},
 ) {
   const echo = startEchoServer("b1:");
-  const server = new TunnelServer({
-    listen: "127.0.0.1:0",
-    nodeName: "b",
-    key: TEST_KEY,
-    loopbackEndpointsForTests: true,
+  const server = tunnelServerB({
     log: memoryLogger(),
     serve: (options, handler) =>
       denoServe(options, (req, info) => {
@@ -74,12 +70,7 @@ function startNodes(
       ? {}
       : { maxConnectionsPerAddress: opts.maxConnectionsPerAddress }),
   });
-  server.update(snapshotOf([{
-    namespace: "default",
-    name: "echo",
-    port: 80,
-    endpoints: [{ ip: "127.0.0.1", port: echo.port, nodeName: "b" }],
-  }]));
+  server.update(echoSnapshot(echo.port));
   const metrics = new MetricsRegistry();
   const log = memoryLogger("debug");
   const dialer = new TunnelDialer({

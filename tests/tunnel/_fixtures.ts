@@ -7,7 +7,7 @@ import { type Logger, nullLogger } from "../../lib/log/mod.ts";
 import type { DialTarget, UpstreamConn } from "../../lib/proxy/dialer.ts";
 import type { NodeInfo, ServiceEntry, ServicePort, Snapshot } from "../../lib/registry/model.ts";
 import { serviceKey } from "../../lib/registry/model.ts";
-import { TunnelServer } from "../../lib/tunnel/mod.ts";
+import { TunnelServer, type TunnelServerOptions } from "../../lib/tunnel/mod.ts";
 import { makeCa, makeServerCert } from "../_helpers/pki.ts";
 import { echoUntilEof, serveTcp, type TcpServer, writeAll } from "../_helpers/tcp_server.ts";
 
@@ -34,6 +34,31 @@ export function startEchoServer(greeting?: string, hostname = "127.0.0.1", port 
 
 export { writeAll };
 
+/**
+ * Node "b"'s `TunnelServer` on 127.0.0.1 (port 0) with {@linkcode TEST_KEY}, loopback endpoints
+ * allowed (the tests' endpoints are on loopback), no log; `over` adds or replaces options.
+ */
+export function tunnelServerB(over: Partial<TunnelServerOptions> = {}): TunnelServer {
+  return new TunnelServer({
+    listen: "127.0.0.1:0",
+    nodeName: "b",
+    key: TEST_KEY,
+    loopbackEndpointsForTests: true,
+    log: nullLogger,
+    ...over,
+  });
+}
+
+/** A snapshot with the service `default/echo` port 80, its endpoint on node "b" at 127.0.0.1:`port`. */
+export function echoSnapshot(port: number): Snapshot {
+  return snapshotOf([{
+    namespace: "default",
+    name: "echo",
+    port: 80,
+    endpoints: [{ ip: "127.0.0.1", port, nodeName: "b" }],
+  }]);
+}
+
 /** Node "b" on loopback: an echo endpoint and the `TunnelServer` in front of it. */
 export interface EchoPeer extends AsyncDisposable {
   readonly echo: EchoServer;
@@ -48,17 +73,9 @@ export interface EchoPeer extends AsyncDisposable {
  */
 export function startEchoPeer(log: Logger = nullLogger): EchoPeer {
   const echo = startEchoServer("b1:");
-  const server = new TunnelServer({
-    listen: "127.0.0.1:0",
-    nodeName: "b",
-    key: TEST_KEY,
-    loopbackEndpointsForTests: true,
-    log,
-  });
+  const server = tunnelServerB({ log });
   const backend = { ip: "127.0.0.1", port: echo.port, nodeName: "b" };
-  server.update(
-    snapshotOf([{ namespace: "default", name: "echo", port: 80, endpoints: [backend] }]),
-  );
+  server.update(echoSnapshot(echo.port));
   return {
     echo,
     server,

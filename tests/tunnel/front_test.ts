@@ -21,12 +21,13 @@ import {
 import { pollUntil } from "../_helpers/poll.ts";
 import {
   type EchoServer,
+  echoSnapshot,
   makeTestPki,
   readExactly,
   servicePort,
-  snapshotOf,
   startEchoServer,
   TEST_KEY,
+  tunnelServerB,
   writeAll,
 } from "./_fixtures.ts";
 
@@ -49,22 +50,13 @@ interface Node extends AsyncDisposable {
 function startNode(options: Partial<TunnelServerOptions> = {}): Node {
   const echo = startEchoServer("b:");
   const log = memoryLogger();
-  const server = new TunnelServer({
-    listen: "127.0.0.1:0",
-    nodeName: "b",
-    key: TEST_KEY,
-    loopbackEndpointsForTests: true,
+  const server = tunnelServerB({
     log,
     establishTimeoutMs: TIMEOUT_MS,
     checkEveryMs: 20,
     ...options,
   });
-  server.update(snapshotOf([{
-    namespace: "default",
-    name: "echo",
-    port: 80,
-    endpoints: [{ ip: "127.0.0.1", port: echo.port, nodeName: "b" }],
-  }]));
+  server.update(echoSnapshot(echo.port));
   const dialers: TunnelDialer[] = [];
   return {
     echo,

@@ -9,22 +9,18 @@
 import assert from "node:assert/strict";
 import { memoryLogger, nullLogger } from "../../lib/log/mod.ts";
 import { MetricsRegistry } from "../../lib/metrics/mod.ts";
-import {
-  type InnerServe,
-  nextRestartDelay,
-  TunnelDialer,
-  TunnelServer,
-} from "../../lib/tunnel/mod.ts";
+import { type InnerServe, nextRestartDelay, TunnelDialer } from "../../lib/tunnel/mod.ts";
 import { tunnelComponent, tunnelDownDetail } from "../../lib/agent/components.ts";
 import { tcpNoDelay, tcpSockets } from "../../lib/sys/nodelay.ts";
 import { pollUntil } from "../_helpers/poll.ts";
 import {
+  echoSnapshot,
   makeTestPki,
   roundTrip,
   servicePort,
-  snapshotOf,
   startEchoServer,
   TEST_KEY,
+  tunnelServerB,
 } from "./_fixtures.ts";
 import type { Tunnel, TunnelServerDown, TunnelTls } from "../../lib/tunnel/mod.ts";
 
@@ -74,22 +70,13 @@ function startNode(serve: InnerServe, tls: TunnelTls | null = null) {
   const echo = startEchoServer("b:");
   const log = memoryLogger();
   const metrics = new MetricsRegistry();
-  const server = new TunnelServer({
-    listen: "127.0.0.1:0",
-    nodeName: "b",
-    key: TEST_KEY,
-    loopbackEndpointsForTests: true,
+  const server = tunnelServerB({
     log,
     metrics,
     serve,
     tls,
   });
-  server.update(snapshotOf([{
-    namespace: "default",
-    name: "echo",
-    port: 80,
-    endpoints: [{ ip: "127.0.0.1", port: echo.port, nodeName: "b" }],
-  }]));
+  server.update(echoSnapshot(echo.port));
   const dialers: TunnelDialer[] = [];
   /** A stream through a new connection (a new dialer) to `tunnelListen`. */
   const stream = async (text: string) => {

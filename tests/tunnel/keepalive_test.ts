@@ -8,8 +8,15 @@ import assert from "node:assert/strict";
 import { nullLogger } from "../../lib/log/mod.ts";
 import { keepAliveOf, type TcpKeepAlive } from "../../lib/sys/keepalive.ts";
 import { tcpSockets } from "../../lib/sys/nodelay.ts";
-import { TunnelDialer, TunnelServer } from "../../lib/tunnel/mod.ts";
-import { roundTrip, servicePort, snapshotOf, startEchoServer, TEST_KEY } from "./_fixtures.ts";
+import { TunnelDialer } from "../../lib/tunnel/mod.ts";
+import {
+  roundTrip,
+  servicePort,
+  snapshotOf,
+  startEchoServer,
+  TEST_KEY,
+  tunnelServerB,
+} from "./_fixtures.ts";
 
 const SERVER_KA: TcpKeepAlive = { idleSec: 11, intervalSec: 4, probes: 2, userTimeoutMs: 19_000 };
 const DIALER_KA: TcpKeepAlive = { idleSec: 13, intervalSec: 5, probes: 3, userTimeoutMs: 29_000 };
@@ -23,14 +30,7 @@ function settingsOf(pick: (port: number, peerPort: number | null) => boolean) {
 
 Deno.test("tunnel connections have TCP keepalive at both ends", async () => {
   const echo = startEchoServer("b:");
-  const server = new TunnelServer({
-    listen: "127.0.0.1:0",
-    nodeName: "b",
-    key: TEST_KEY,
-    loopbackEndpointsForTests: true,
-    log: nullLogger,
-    keepAlive: SERVER_KA,
-  });
+  const server = tunnelServerB({ keepAlive: SERVER_KA });
   const dialer = new TunnelDialer({
     nodeName: "a",
     key: TEST_KEY,

@@ -26,7 +26,7 @@ import {
 } from "../../lib/tunnel/peer_pool.ts";
 import { steppableWallClock } from "../_helpers/clock.ts";
 import { pollUntil } from "../_helpers/poll.ts";
-import { servicePort, startEchoPeer, TEST_KEY } from "./_fixtures.ts";
+import { servicePort, startEchoPeer, TEST_KEY, tunnelServerB } from "./_fixtures.ts";
 
 Deno.test("TunnelDialer's default clocks: a wall clock set back does not stretch a down peer's backoff", async () => {
   using wall = steppableWallClock();
@@ -116,11 +116,6 @@ Deno.test("TunnelDialer with probe probes a down peer again when its backoff end
   }
 });
 
-/** Node "b"'s tunnel server on loopback, for a pool to open sessions to. */
-function serverB(): TunnelServer {
-  return new TunnelServer({ listen: "127.0.0.1:0", nodeName: "b", key: TEST_KEY, log: nullLogger });
-}
-
 /** The peer "b" and the session the pool chooses for a new stream to it. */
 function newChannel(pool: PeerPool): { peer: Peer; ch: Channel } {
   const peer = pool.get("b")!;
@@ -158,7 +153,7 @@ Deno.test("PeerPool destroys a retired session only once the stream cancelled on
   // ready); destroying the session in between crashed the process with SIGSEGV in nghttp2
   // (bench/micro/tunnel_churn.ts). The pattern: a dial cancelled before its answer, whose
   // failure retires the session, then released.
-  const server = serverB();
+  const server = tunnelServerB();
   const pool = poolOf(server);
   try {
     const { peer, ch } = newChannel(pool);
@@ -186,7 +181,7 @@ Deno.test("PeerPool destroys a retired session only once the stream cancelled on
 });
 
 Deno.test("PeerPool destroys a retired session whose stream never closes after quietDestroyMaxMs", async () => {
-  const server = serverB();
+  const server = tunnelServerB();
   const pool = poolOf(server, { sessions: { ...DEFAULT_SESSION_POOL, quietDestroyMaxMs: 20 } });
   try {
     const { peer, ch } = newChannel(pool);
