@@ -61,6 +61,10 @@ function startNodes(
   const echo = startEchoServer("b1:");
   const server = tunnelServerB({
     log: memoryLogger(),
+    // The peer's own dial of the echo endpoint takes what the dialer asks (0.8 × its timeout),
+    // capped at 5 s by default: under emulation that cap failed a loopback connect twice in CI
+    // runs (at 0f8d1de and at 57cb2ce), the emulated process stalling past it.
+    ...(EMULATED ? { dialTimeoutMs: DIAL_TIMEOUT_MS } : {}),
     serve: (options, handler) =>
       denoServe(options, (req, info) => {
         if (new URL(req.url).pathname === PING_PATH) opts.onPing?.(info.remoteAddr.port);
